@@ -1,0 +1,103 @@
+// zerod: one process per GPU (or CPU rank), launched by mpirun or srun.
+//   zerod --train --model DIR --ds-config FILE --data FILE --steps S   one-shot training,
+//                                                                        like DeepSpeed's train.py
+// Rank, world size and device come from the launcher; nobody passes them by hand.
+#include <cstdio>
+#include <iostream>
+#include <string>
+
+#include "CLI/CLI.hpp"
+#include "daemon/run_log.h"
+#include "engine/api.h"
+#include "engine/comm/mpi_communicator.h"
+
+namespace {
+
+struct Flags {
+  bool train = false;
+  zerod::JobSpec spec;
+  std::string log_format = "text";
+};
+
+int RunTraining(const Flags& flags, zerod::comm::MpiCommunicator& comm) {
+  const bool leader = comm.rank() == 0;
+  auto job = zerod::Job::Create(flags.spec, &comm);
+  if (!job.ok()) {
+    // Every rank agreed on this error (Job::Create); one of them says it.
+    if (leader) std::fprintf(stderr, "zerod: error: %s\n", std::string(job.status().message()).c_str());
+    return 1;
+  }
+  zerod::daemon::RunLog log(flags.log_format == "json", leader, flags.spec.steps);
+  log.PrintInitBlock((*job)->info(), comm.launch_env().launcher);
+  for (int64_t i = 0; i < flags.spec.steps; ++i) {
+    auto metrics = (*job)->Step();
+    if (!metrics.ok()) {
+      std::fprintf(stderr, "zerod: error on rank %d: %s\n", comm.rank(),
+                   std::string(metrics.status().message()).c_str());
+      return 1;
+    }
+    log.PrintStep(*metrics);
+  }
+  log.PrintSummary((*job)->Memory());
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"zerod: ZeRO-3 training daemon with CPU offload"};
+  Flags flags;
+  auto& spec = flags.spec;
+  app.add_flag("--train", flags.train, "One-shot training: train, print each step, exit");
+  app.add_option("--model,--model-name", spec.model_dir, "Hugging Face model directory (config.json)");
+  app.add_option("--ds-config,--deepspeed_config,--deepspeed-config", spec.ds_config_path,
+                 "DeepSpeed JSON config");
+  app.add_option("--data", spec.data_path, "Token file (raw little-endian uint16 or uint32)");
+  app.add_option("--data-dtype", spec.data_dtype, "Token width in --data: uint16 or uint32")
+      ->check(CLI::IsMember({"uint16", "uint32"}));
+  app.add_option("--steps", spec.steps, "Optimizer steps")->check(CLI::PositiveNumber);
+  app.add_option("--seq-len", spec.seq_len, "Tokens per training sequence")->check(CLI::PositiveNumber);
+  app.add_option("--seed", spec.seed, "Seed of the weight init and the data order");
+  app.add_flag("--activation-checkpointing,--gradient-checkpointing", spec.activation_checkpointing,
+               "Recompute each unit in backward instead of keeping its activations");
+  app.add_option("--log-format", flags.log_format, "Step log: text or json")
+      ->check(CLI::IsMember({"text", "json"}));
+  // Accepted for DeepSpeed launch lines; zerod reads ranks from the launcher itself.
+  bool deepspeed_flag = false;
+  int local_rank_flag = -1;
+  app.add_flag("--deepspeed", deepspeed_flag, "Accepted and ignored (DeepSpeed launch lines)");
+  app.add_option("--local_rank,--local-rank", local_rank_flag,
+                 "Accepted and ignored: the local rank comes from the launcher");
+  CLI11_PARSE(app, argc, argv);
+
+  if (!flags.train) {
+    std::fprintf(stderr,
+                 "zerod: only one-shot training is available in this build: pass --train "
+                 "--model DIR --ds-config FILE --data FILE --steps N\n");
+    return 2;
+  }
+  for (const auto& [name, value] : {std::pair{"--model", &spec.model_dir},
+                                    std::pair{"--ds-config", &spec.ds_config_path},
+                                    std::pair{"--data", &spec.data_path}}) {
+    if (value->empty()) {
+      std::fprintf(stderr, "zerod: error: --train needs %s\n", name);
+      return 2;
+    }
+  }
+
+  auto mpi = zerod::comm::MpiRuntime::Init(&argc, &argv);
+  if (!mpi.ok()) {
+    std::fprintf(stderr, "zerod: error: %s\n", std::string(mpi.status().message()).c_str());
+    return 1;
+  }
+  int rc = 1;
+  {
+    auto comm = zerod::comm::MpiCommunicator::CreateWorld();
+    if (!comm.ok()) {
+      std::fprintf(stderr, "zerod: error: %s\n", std::string(comm.status().message()).c_str());
+      return 1;
+    }
+    rc = RunTraining(flags, **comm);
+  }
+  return rc;
+}

@@ -1,0 +1,86 @@
+// The engine's torch-free face: plain structs for job specs, step results and memory
+// stats, and the Job handle. The daemon, the coordinator and the CLI include this and
+// nothing else of the engine, so torch headers never meet protobuf's (DESIGN.md).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+
+namespace zerod {
+namespace comm {
+class Communicator;
+}
+
+// What to train, as given on the command line or in a SubmitJob request.
+struct JobSpec {
+  std::string model_dir;        // Hugging Face model directory (config.json)
+  std::string ds_config_path;   // DeepSpeed JSON config
+  std::string data_path;        // token file
+  std::string data_dtype = "uint16";
+  int64_t steps = 10;           // optimizer steps
+  int64_t seq_len = 128;
+  uint64_t seed = 1234;
+  bool activation_checkpointing = false;
+};
+
+// One optimizer step, as logged.
+struct StepMetrics {
+  int64_t step = 0;            // 1-based
+  double loss = 0.0;           // mean over the whole global batch
+  double lr = 0.0;             // rate used by this step
+  double grad_norm = 0.0;      // global norm before clipping (0 when skipped)
+  double loss_scale = 1.0;     // fp16 loss scale used for this step (1 otherwise)
+  bool skipped = false;        // fp16 overflow: no update
+  double step_seconds = 0.0;
+  double tokens_per_s = 0.0;   // global batch tokens / step time
+};
+
+// Bytes one rank holds; shard sizes are what it keeps between steps.
+struct MemoryStats {
+  int64_t param_shard_bytes = 0;      // compute-dtype parameter shards
+  int64_t grad_shard_bytes = 0;       // float32 gradient shards
+  int64_t optimizer_shard_bytes = 0;  // float32 master + both Adam moments
+  int64_t gathered_bytes = 0;         // gathered parameters alive now
+  int64_t peak_gathered_bytes = 0;    // most gathered parameters alive at once
+  int64_t total_param_numel = 0;      // parameters of the whole model (unpadded)
+  int64_t gpu_allocated_bytes = 0;    // CUDA builds; 0 on CPU
+  int64_t gpu_peak_bytes = 0;
+  int64_t rss_bytes = 0;              // process resident set
+};
+
+// The setup facts a run prints in its initialization block.
+struct JobInfo {
+  int zero_stage = 3;
+  bool offload_param = false;
+  bool offload_optimizer = false;
+  int rank = 0;
+  int world_size = 1;
+  std::string device;          // "cpu", "cuda:0"
+  std::string dtype;           // "float32", "bfloat16", "float16"
+  int64_t num_parameters = 0;
+  int64_t train_batch_size = 0;
+  int64_t micro_batch_per_gpu = 0;
+  int64_t gradient_accumulation_steps = 0;
+  int64_t steps_per_print = 10;
+};
+
+// A training job on this rank. Every rank creates and steps its own, in lockstep.
+class Job {
+ public:
+  // Validates the spec (model, config, data) on every rank and agrees on the outcome:
+  // if any rank fails, all return the same error. `comm` must outlive the job.
+  static absl::StatusOr<std::unique_ptr<Job>> Create(const JobSpec& spec, comm::Communicator* comm);
+  virtual ~Job() = default;
+
+  // Runs one optimizer step (all micro-steps). Errors leave the job failed: later
+  // calls return the same error.
+  virtual absl::StatusOr<StepMetrics> Step() = 0;
+  virtual int64_t steps_done() const = 0;
+  virtual const JobInfo& info() const = 0;
+  virtual MemoryStats Memory() const = 0;
+};
+
+}  // namespace zerod

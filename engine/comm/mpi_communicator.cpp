@@ -1,0 +1,164 @@
+#include "engine/comm/mpi_communicator.h"
+
+#include <mpi.h>
+
+#include <climits>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+
+namespace zerod::comm {
+namespace {
+
+// Turns an MPI return code into a Status naming the call, file and line.
+absl::Status MpiCheck(int rc, const char* call, const char* file, int line) {
+  if (rc == MPI_SUCCESS) return absl::OkStatus();
+  char text[MPI_MAX_ERROR_STRING];
+  int len = 0;
+  MPI_Error_string(rc, text, &len);
+  return absl::InternalError(
+      absl::StrCat(call, " failed at ", file, ":", line, ": ", std::string(text, len)));
+}
+#define MPI_CHECK(call) MpiCheck((call), #call, __FILE__, __LINE__)
+
+absl::StatusOr<MPI_Datatype> ToMpi(DType dtype) {
+  switch (dtype) {
+    case DType::kFloat32: return MPI_FLOAT;
+    case DType::kFloat64: return MPI_DOUBLE;
+    case DType::kInt32: return MPI_INT32_T;
+    case DType::kInt64: return MPI_INT64_T;
+    case DType::kUInt8: return MPI_UINT8_T;
+    // 16-bit floats travel as raw 2-byte words; they cannot be reduced over MPI.
+    case DType::kFloat16:
+    case DType::kBFloat16: return MPI_UINT16_T;
+  }
+  return absl::InvalidArgumentError("unknown dtype");
+}
+
+MPI_Op ToMpi(ReduceOp op) { return op == ReduceOp::kSum ? MPI_SUM : MPI_MAX; }
+
+absl::Status CheckCount(size_t count) {
+  if (count > static_cast<size_t>(INT_MAX)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("MPI collective of ", count, " elements exceeds INT_MAX per call"));
+  }
+  return absl::OkStatus();
+}
+
+class MpiWork final : public Work {
+ public:
+  explicit MpiWork(MPI_Request request) : request_(request) {}
+  ~MpiWork() override { (void)Wait(); }
+  absl::Status Wait() override {
+    if (request_ == MPI_REQUEST_NULL) return absl::OkStatus();
+    return MPI_CHECK(MPI_Wait(&request_, MPI_STATUS_IGNORE));
+  }
+
+ private:
+  MPI_Request request_;
+};
+
+}  // namespace
+
+struct MpiCommunicator::Impl {
+  MPI_Comm comm = MPI_COMM_NULL;
+};
+
+absl::StatusOr<std::unique_ptr<MpiRuntime>> MpiRuntime::Init(int* argc, char*** argv) {
+  int initialized = 0;
+  MPI_Initialized(&initialized);
+  if (initialized) return absl::FailedPreconditionError("MPI is already initialised");
+  int provided = 0;
+  if (auto s = MPI_CHECK(MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided)); !s.ok()) {
+    return s;
+  }
+  return std::unique_ptr<MpiRuntime>(new MpiRuntime());
+}
+
+MpiRuntime::~MpiRuntime() {
+  int finalized = 0;
+  MPI_Finalized(&finalized);
+  if (!finalized) MPI_Finalize();
+}
+
+MpiCommunicator::MpiCommunicator(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+MpiCommunicator::~MpiCommunicator() {
+  int finalized = 0;
+  MPI_Finalized(&finalized);
+  if (!finalized && impl_->comm != MPI_COMM_NULL) MPI_Comm_free(&impl_->comm);
+}
+
+absl::StatusOr<std::unique_ptr<MpiCommunicator>> MpiCommunicator::CreateWorld() {
+  auto impl = std::make_unique<Impl>();
+  if (auto s = MPI_CHECK(MPI_Comm_dup(MPI_COMM_WORLD, &impl->comm)); !s.ok()) return s;
+  // Errors come back as return codes (turned into Status), never as an abort.
+  MPI_Comm_set_errhandler(impl->comm, MPI_ERRORS_RETURN);
+
+  std::unique_ptr<MpiCommunicator> comm(new MpiCommunicator(std::move(impl)));
+  MPI_Comm mpi = comm->impl_->comm;
+  MPI_Comm_rank(mpi, &comm->rank_);
+  MPI_Comm_size(mpi, &comm->world_size_);
+  // The local rank is asked of MPI itself (ranks sharing this host), which holds
+  // under every launcher; the environment only names the launcher.
+  MPI_Comm node;
+  if (auto s = MPI_CHECK(MPI_Comm_split_type(mpi, MPI_COMM_TYPE_SHARED, comm->rank_,
+                                             MPI_INFO_NULL, &node));
+      !s.ok()) {
+    return s;
+  }
+  MPI_Comm_rank(node, &comm->local_rank_);
+  MPI_Comm_free(&node);
+  comm->launch_env_ = ReadLaunchEnv();
+  return comm;
+}
+
+absl::StatusOr<std::unique_ptr<Work>> MpiCommunicator::AllGatherAsync(const void* send, void* recv,
+                                                                      size_t count, DType dtype) {
+  if (auto s = CheckCount(count); !s.ok()) return s;
+  auto type = ToMpi(dtype);
+  if (!type.ok()) return type.status();
+  MPI_Request request;
+  auto s = MPI_CHECK(MPI_Iallgather(send, static_cast<int>(count), *type, recv,
+                                    static_cast<int>(count), *type, impl_->comm, &request));
+  if (!s.ok()) return s;
+  return std::unique_ptr<Work>(new MpiWork(request));
+}
+
+absl::StatusOr<std::unique_ptr<Work>> MpiCommunicator::ReduceScatterAsync(const void* send,
+                                                                          void* recv, size_t count,
+                                                                          DType dtype,
+                                                                          ReduceOp op) {
+  if (!SupportsReduce(dtype)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("MPI cannot reduce ", DTypeName(dtype), "; reduce in float32"));
+  }
+  if (auto s = CheckCount(count); !s.ok()) return s;
+  auto type = ToMpi(dtype);
+  if (!type.ok()) return type.status();
+  MPI_Request request;
+  auto s = MPI_CHECK(MPI_Ireduce_scatter_block(send, recv, static_cast<int>(count), *type,
+                                               ToMpi(op), impl_->comm, &request));
+  if (!s.ok()) return s;
+  return std::unique_ptr<Work>(new MpiWork(request));
+}
+
+absl::Status MpiCommunicator::AllReduce(void* buf, size_t count, DType dtype, ReduceOp op) {
+  if (!SupportsReduce(dtype)) {
+    return absl::InvalidArgumentError(absl::StrCat("MPI cannot reduce ", DTypeName(dtype)));
+  }
+  if (auto s = CheckCount(count); !s.ok()) return s;
+  auto type = ToMpi(dtype);
+  if (!type.ok()) return type.status();
+  return MPI_CHECK(
+      MPI_Allreduce(MPI_IN_PLACE, buf, static_cast<int>(count), *type, ToMpi(op), impl_->comm));
+}
+
+absl::Status MpiCommunicator::Broadcast(void* buf, size_t bytes, int root) {
+  if (auto s = CheckCount(bytes); !s.ok()) return s;
+  return MPI_CHECK(MPI_Bcast(buf, static_cast<int>(bytes), MPI_BYTE, root, impl_->comm));
+}
+
+absl::Status MpiCommunicator::Barrier() { return MPI_CHECK(MPI_Barrier(impl_->comm)); }
+
+}  // namespace zerod::comm

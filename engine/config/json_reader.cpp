@@ -1,0 +1,103 @@
+#include "engine/config/json_reader.h"
+
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+
+namespace zerod::config {
+namespace {
+
+const nlohmann::json& EmptyObject() {
+  static const nlohmann::json empty = nlohmann::json::object();
+  return empty;
+}
+
+}  // namespace
+
+JsonReader::JsonReader(const nlohmann::json& object, std::string source, std::string path)
+    : object_(object.is_object() ? object : EmptyObject()),
+      source_(std::move(source)),
+      path_(std::move(path)) {}
+
+bool JsonReader::Has(const std::string& key) const { return object_.contains(key); }
+
+const nlohmann::json* JsonReader::Find(const std::string& key) {
+  seen_.insert(key);
+  auto it = object_.find(key);
+  if (it == object_.end() || it->is_null()) return nullptr;
+  if (it->is_string() && it->get<std::string>() == "auto") return nullptr;
+  return &*it;
+}
+
+absl::Status JsonReader::Error(const std::string& key, const std::string& what) const {
+  return absl::InvalidArgumentError(
+      absl::StrCat(source_, ": ", path_.empty() ? "" : path_ + ".", key, " ", what));
+}
+
+absl::StatusOr<bool> JsonReader::Bool(const std::string& key, bool def) {
+  const nlohmann::json* v = Find(key);
+  if (v == nullptr) return def;
+  if (!v->is_boolean()) return Error(key, absl::StrCat("must be true or false, got ", v->dump()));
+  return v->get<bool>();
+}
+
+absl::StatusOr<double> JsonReader::Number(const std::string& key, double def, double min,
+                                          double max) {
+  const nlohmann::json* v = Find(key);
+  if (v == nullptr) return def;
+  if (!v->is_number()) return Error(key, absl::StrCat("must be a number, got ", v->dump()));
+  const double x = v->get<double>();
+  if (!std::isfinite(x) || x < min || x > max) {
+    return Error(key, absl::StrCat("is ", v->dump(), "; it must lie in [", min, ", ", max, "]"));
+  }
+  return x;
+}
+
+absl::StatusOr<int64_t> JsonReader::Int(const std::string& key, int64_t def, int64_t min,
+                                        int64_t max) {
+  const nlohmann::json* v = Find(key);
+  if (v == nullptr) return def;
+  // DeepSpeed configs write sizes as 5e8: accept floats with an integral value.
+  if (!v->is_number() || std::floor(v->get<double>()) != v->get<double>()) {
+    return Error(key, absl::StrCat("must be an integer, got ", v->dump()));
+  }
+  const double x = v->get<double>();
+  if (x < static_cast<double>(min) || x > static_cast<double>(max)) {
+    return Error(key, absl::StrCat("is ", v->dump(), "; it must lie in [", min, ", ", max, "]"));
+  }
+  return v->is_number_integer() ? v->get<int64_t>() : static_cast<int64_t>(x);
+}
+
+absl::StatusOr<std::string> JsonReader::String(const std::string& key, const std::string& def) {
+  const nlohmann::json* v = Find(key);
+  if (v == nullptr) return def;
+  if (!v->is_string()) return Error(key, absl::StrCat("must be a string, got ", v->dump()));
+  return v->get<std::string>();
+}
+
+absl::StatusOr<JsonReader> JsonReader::Object(const std::string& key) {
+  seen_.insert(key);
+  auto it = object_.find(key);
+  const std::string path = path_.empty() ? key : path_ + "." + key;
+  if (it == object_.end() || it->is_null()) return JsonReader(EmptyObject(), source_, path);
+  if (!it->is_object()) return Error(key, absl::StrCat("must be an object, got ", it->dump()));
+  return JsonReader(*it, source_, path);
+}
+
+void JsonReader::Ignore(std::initializer_list<const char*> keys) {
+  for (const char* k : keys) seen_.insert(k);
+}
+
+absl::Status JsonReader::RejectUnknown() const {
+  for (auto it = object_.begin(); it != object_.end(); ++it) {
+    if (!seen_.count(it.key())) {
+      std::vector<std::string> known(seen_.begin(), seen_.end());
+      return Error(it.key(), absl::StrCat("is not a setting zerod supports; remove it (known here: ",
+                                          absl::StrJoin(known, ", "), ")"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace zerod::config

@@ -1,0 +1,51 @@
+// A cursor over one JSON object that remembers its path ("zero_optimization.offload_param")
+// and which keys were read, so config errors name the exact key, and keys nobody read
+// can be refused as unknown. Torch-free; used by the DeepSpeed and model configs.
+#pragma once
+
+#include <cstdint>
+#include <initializer_list>
+#include <optional>
+#include <set>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "nlohmann/json.hpp"
+
+namespace zerod::config {
+
+class JsonReader {
+ public:
+  // `object` must outlive the reader. `source` is the file name used in messages.
+  JsonReader(const nlohmann::json& object, std::string source, std::string path = "");
+
+  bool Has(const std::string& key) const;
+  // Each getter returns the default when the key is absent (or "auto", HF Trainer's
+  // placeholder for values derived elsewhere), and InvalidArgument naming the key when
+  // the value has the wrong type or lies outside [min, max].
+  absl::StatusOr<bool> Bool(const std::string& key, bool def);
+  absl::StatusOr<double> Number(const std::string& key, double def,
+                                double min = -1e300, double max = 1e300);
+  absl::StatusOr<int64_t> Int(const std::string& key, int64_t def, int64_t min = INT64_MIN,
+                              int64_t max = INT64_MAX);
+  absl::StatusOr<std::string> String(const std::string& key, const std::string& def);
+  // A nested object; absent keys give an empty object.
+  absl::StatusOr<JsonReader> Object(const std::string& key);
+  // Marks keys as accepted without reading them (they do not change training).
+  void Ignore(std::initializer_list<const char*> keys);
+
+  // InvalidArgument naming the first key that no getter or Ignore() touched.
+  absl::Status RejectUnknown() const;
+  // InvalidArgument "<source>: <path.key> <what>".
+  absl::Status Error(const std::string& key, const std::string& what) const;
+
+ private:
+  const nlohmann::json* Find(const std::string& key);
+
+  const nlohmann::json& object_;
+  std::string source_;
+  std::string path_;
+  std::set<std::string> seen_;
+};
+
+}  // namespace zerod::config

@@ -1,0 +1,63 @@
+#include "engine/models/unit.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+
+#include <functional>
+
+namespace zerod::models {
+
+int64_t Unit::numel() const {
+  int64_t n = 0;
+  for (const auto& s : specs_) {
+    int64_t k = 1;
+    for (int64_t d : s.shape) k *= d;
+    n += k;
+  }
+  return n;
+}
+
+torch::Tensor Unit::AddParam(const std::string& local_name, std::vector<int64_t> shape,
+                             ParamInit init) {
+  return AddParamNamed(name_ + "." + local_name, std::move(shape), init);
+}
+
+torch::Tensor Unit::AddParamNamed(std::string full_name, std::vector<int64_t> shape,
+                                  ParamInit init) {
+  specs_.push_back({std::move(full_name), std::move(shape), init});
+  // A zero-element placeholder: the engine rebinds it with set_data before first use.
+  params_.push_back(torch::empty({0}).requires_grad_(true));
+  return params_.back();
+}
+
+torch::Tensor InitialValues(const Unit& unit, uint64_t seed, double std) {
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(seed ^ std::hash<std::string>{}(unit.name()));
+  torch::Tensor flat = torch::empty({unit.numel()}, torch::kFloat32);
+  int64_t offset = 0;
+  for (const auto& spec : unit.specs()) {
+    int64_t n = 1;
+    for (int64_t d : spec.shape) n *= d;
+    torch::Tensor part = flat.narrow(0, offset, n);
+    switch (spec.init) {
+      case ParamInit::kNormal: part.normal_(0.0, std, gen); break;
+      case ParamInit::kOnes: part.fill_(1.0); break;
+      case ParamInit::kZeros: part.zero_(); break;
+    }
+    offset += n;
+  }
+  return flat;
+}
+
+void BindPlain(Unit& unit, const torch::Tensor& flat, torch::ScalarType dtype) {
+  torch::NoGradGuard no_grad;
+  torch::Tensor storage = flat.to(dtype).clone();
+  int64_t offset = 0;
+  for (size_t i = 0; i < unit.specs().size(); ++i) {
+    const auto& spec = unit.specs()[i];
+    int64_t n = 1;
+    for (int64_t d : spec.shape) n *= d;
+    unit.params()[i].set_data(storage.narrow(0, offset, n).view(spec.shape));
+    offset += n;
+  }
+}
+
+}  // namespace zerod::models

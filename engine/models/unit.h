@@ -1,0 +1,67 @@
+// A unit is the piece of a model that ZeRO-3 gathers and releases as a whole: the
+// embedding, one decoder block, or the final norm with the LM head. A unit is plain
+// LibTorch code: it reads its parameters and never calls a collective.
+//
+// Parameters are leaf tensors that exist before they have storage: a unit declares
+// each one's name and shape (ParamSpec), and the engine (ParamGroup) binds them to
+// views of a gathered flat buffer. That is what lets a 7B model be built on a rank that
+// never holds all of it.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace zerod::models {
+
+enum class ParamInit { kNormal, kOnes, kZeros };  // transformers' _init_weights choices
+
+struct ParamSpec {
+  std::string name;            // full Hugging Face name, "model.layers.0.mlp.up_proj.weight"
+  std::vector<int64_t> shape;  // e.g. (intermediate, hidden)
+  ParamInit init = ParamInit::kNormal;
+};
+
+class Unit {
+ public:
+  explicit Unit(std::string name) : name_(std::move(name)) {}
+  virtual ~Unit() = default;
+  Unit(const Unit&) = delete;
+  Unit& operator=(const Unit&) = delete;
+
+  // input: token ids (B, T) int64 for the first unit, hidden states (B, T, C) after it.
+  // REQUIRES: parameters bound to gathered storage.
+  virtual torch::Tensor Forward(const torch::Tensor& input) = 0;
+
+  const std::string& name() const { return name_; }
+  const std::vector<ParamSpec>& specs() const { return specs_; }
+  // Parameter handles in spec order. Rebinding one (set_data) rebinds every copy.
+  const std::vector<torch::Tensor>& params() const { return params_; }
+  int64_t numel() const;
+
+ protected:
+  // Declares parameter "<unit name>.<local_name>"; returns its handle (no storage until bound).
+  torch::Tensor AddParam(const std::string& local_name, std::vector<int64_t> shape, ParamInit init);
+  // The same with the full name spelled out, for a parameter named outside the unit's
+  // prefix (lm_head.weight lives in the "model.norm" unit).
+  torch::Tensor AddParamNamed(std::string full_name, std::vector<int64_t> shape, ParamInit init);
+
+ private:
+  std::string name_;  // "model.layers.3" (parameter names start with it)
+  std::vector<ParamSpec> specs_;
+  std::vector<torch::Tensor> params_;
+};
+
+// transformers' initial values for a unit, laid flat in spec order (float32, numel()):
+// normal(0, std) for weights, ones for norm weights, zeros for biases. The generator is
+// seeded from (seed, unit name) alone, so every world size builds the same model.
+torch::Tensor InitialValues(const Unit& unit, uint64_t seed, double std);
+
+// Gives every parameter of `unit` storage of its own, as views of one flat buffer of
+// `dtype` filled from `flat` (float32, numel()). For plain (unsharded) training and tests.
+void BindPlain(Unit& unit, const torch::Tensor& flat, torch::ScalarType dtype);
+
+}  // namespace zerod::models

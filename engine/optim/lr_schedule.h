@@ -1,0 +1,25 @@
+// Learning-rate schedules with DeepSpeed's semantics (deepspeed.runtime.lr_schedules),
+// so a ds_config's "scheduler" block gives the same rates here. `iteration` counts the
+// optimizer steps taken before this one: the first step uses iteration 0. Steps that
+// the fp16 loss scaler skips do not advance it (as in DeepSpeed).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace zerod::optim {
+
+struct LrScheduleConfig {
+  enum class Type { kConstant, kWarmupLR, kWarmupDecayLR };
+  Type type = Type::kConstant;
+  double lr = 1e-3;              // kConstant: the rate
+  double warmup_min_lr = 0.0;    // rate at iteration 0
+  double warmup_max_lr = 1e-3;   // rate at the end of warm-up
+  int64_t warmup_num_steps = 1000;
+  bool warmup_log = true;        // "warmup_type": "log" (default) or "linear"
+  int64_t total_num_steps = 0;   // kWarmupDecayLR: rate reaches 0 here
+};
+
+double LearningRate(const LrScheduleConfig& config, int64_t iteration);
+
+}  // namespace zerod::optim

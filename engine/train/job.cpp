@@ -1,0 +1,195 @@
+// Job: ties the model, the ZeRO engine, the data and the optimizer schedule into steps.
+// Every rank runs the same Job in lockstep; the logged loss is the mean over the whole
+// global batch (all micro-steps on all ranks).
+#include <torch/torch.h>
+
+#include <chrono>
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+#include "engine/api.h"
+#include "engine/config/ds_config.h"
+#include "engine/data/sampler.h"
+#include "engine/models/llama.h"
+#include "engine/optim/loss_scaler.h"
+#include "engine/util/proc_stats.h"
+#include "engine/util/status_macros.h"
+#include "engine/zero/zero_engine.h"
+
+namespace zerod {
+namespace {
+
+torch::ScalarType ToTorch(DType dtype) {
+  switch (dtype) {
+    case DType::kFloat16: return torch::kFloat16;
+    case DType::kBFloat16: return torch::kBFloat16;
+    default: return torch::kFloat32;
+  }
+}
+
+// Everything a job needs, validated; built identically on every rank.
+struct Setup {
+  config::DsConfig ds;
+  models::LlamaConfig model;
+  std::unique_ptr<data::TokenDataset> dataset;
+};
+
+absl::StatusOr<Setup> Validate(const JobSpec& spec, int world_size) {
+  Setup s;
+  if (spec.steps < 1) return absl::InvalidArgumentError(absl::StrCat("--steps ", spec.steps, " < 1"));
+  if (spec.seq_len < 1) return absl::InvalidArgumentError(absl::StrCat("--seq-len ", spec.seq_len, " < 1"));
+  ASSIGN_OR_RETURN(s.ds, config::LoadDsConfig(spec.ds_config_path, world_size));
+  ASSIGN_OR_RETURN(s.model, models::LoadLlamaConfig(spec.model_dir));
+  if (spec.seq_len > s.model.max_position_embeddings) {
+    return absl::InvalidArgumentError(absl::StrCat("--seq-len ", spec.seq_len, " exceeds the model's max_position_embeddings ",
+                                                   s.model.max_position_embeddings));
+  }
+  ASSIGN_OR_RETURN(auto dtype, data::ParseTokenDType(spec.data_dtype));
+  ASSIGN_OR_RETURN(s.dataset, data::TokenDataset::Open(spec.data_path, dtype, s.model.vocab_size));
+  return s;
+}
+
+class TrainingJob final : public Job {
+ public:
+  TrainingJob(const JobSpec& spec, comm::Communicator* comm, Setup setup,
+              data::DistributedSampler sampler)
+      : spec_(spec),
+        comm_(comm),
+        ds_(setup.ds),
+        model_config_(setup.model),
+        dataset_(std::move(setup.dataset)),
+        sampler_(std::move(sampler)),
+        scaler_(ds_.loss_scaler) {
+    zero::EngineOptions opts;
+    opts.dtype = ToTorch(ds_.compute_dtype);
+    opts.activation_checkpointing = spec.activation_checkpointing;
+    opts.prefetch_bucket_numel = ds_.zero.prefetch_bucket_size;
+    opts.persistence_threshold_numel = ds_.zero.param_persistence_threshold;
+    opts.max_live_numel = ds_.zero.max_live_parameters;
+    engine_ = std::make_unique<zero::ZeroEngine>(models::BuildLlamaUnits(model_config_), comm, opts);
+    engine_->InitWeights(spec.seed, model_config_.initializer_range);
+
+    info_.offload_param = ds_.zero.offload_param.to_cpu;
+    info_.offload_optimizer = ds_.zero.offload_optimizer.to_cpu;
+    info_.rank = comm->rank();
+    info_.world_size = comm->world_size();
+    info_.device = "cpu";
+    info_.dtype = std::string(DTypeName(ds_.compute_dtype));
+    info_.num_parameters = engine_->num_parameters();
+    info_.train_batch_size = ds_.train_batch_size;
+    info_.micro_batch_per_gpu = ds_.micro_batch_per_gpu;
+    info_.gradient_accumulation_steps = ds_.gradient_accumulation_steps;
+    info_.steps_per_print = ds_.steps_per_print;
+  }
+
+  absl::StatusOr<StepMetrics> Step() override {
+    if (!failed_.ok()) return failed_;
+    auto result = RunStep();
+    if (!result.ok()) {
+      failed_ = result.status();
+      (void)engine_->ReleaseAll();
+    }
+    return result;
+  }
+
+  int64_t steps_done() const override { return steps_done_; }
+  const JobInfo& info() const override { return info_; }
+  MemoryStats Memory() const override {
+    MemoryStats m = engine_->Memory();
+    m.rss_bytes = ResidentSetBytes();
+    return m;
+  }
+
+ private:
+  absl::StatusOr<StepMetrics> RunStep() {
+    const auto start = std::chrono::steady_clock::now();
+    const int64_t gas = ds_.gradient_accumulation_steps;
+    const int64_t micro_steps_total = gas * comm_->world_size();
+    const double loss_scale = scaler_.scale();
+    const int64_t L = spec_.seq_len;
+    double loss_sum = 0.0;
+    try {
+      for (int64_t m = 0; m < gas; ++m) {
+        std::vector<int64_t> tokens = sampler_.MicroBatch(steps_done_, m, comm_->rank());
+        torch::Tensor batch = torch::from_blob(tokens.data(), {ds_.micro_batch_per_gpu, L + 1},
+                                               torch::kInt64);
+        torch::Tensor ids = batch.narrow(1, 0, L);
+        torch::Tensor targets = batch.narrow(1, 1, L);
+        torch::Tensor loss = models::CausalLmLoss(engine_->Forward(ids), targets);
+        // Each micro-batch has the same token count, so the global-batch mean is the mean
+        // of micro-batch means: scale each by 1 / (grad_accum * world) before summing.
+        (loss * (loss_scale / static_cast<double>(micro_steps_total))).backward();
+        loss_sum += loss.item<double>();
+      }
+    } catch (const std::exception& e) {
+      return absl::InternalError(absl::StrCat("step ", steps_done_ + 1, " failed: ", e.what()));
+    }
+    RETURN_IF_ERROR(engine_->ReleaseAll());
+    RETURN_IF_ERROR(comm_->AllReduce(&loss_sum, 1, DType::kFloat64, comm::ReduceOp::kSum));
+    const double loss = loss_sum / static_cast<double>(micro_steps_total);
+    const bool fp16 = ds_.compute_dtype == DType::kFloat16;
+    if (!std::isfinite(loss) && !fp16) {
+      return absl::InternalError(absl::StrCat("loss is ", loss, " at step ", steps_done_ + 1,
+                                              "; lower the learning rate or use fp32/bf16"));
+    }
+    const double lr = optim::LearningRate(ds_.scheduler, lr_iteration_);
+    offload::AdamWHyper hyper = ds_.adamw;
+    hyper.lr = lr;
+    ASSIGN_OR_RETURN(zero::StepOutcome outcome,
+                     engine_->Step(hyper, 1.0 / loss_scale, ds_.gradient_clipping, fp16));
+    scaler_.Update(outcome.skipped);
+    if (fp16 && scaler_.stuck_at_min()) {
+      return absl::InternalError(absl::StrCat("fp16 gradients overflow at the minimum loss scale (step ",
+                                              steps_done_ + 1, "); training cannot progress"));
+    }
+    if (!outcome.skipped) ++lr_iteration_;
+    ++steps_done_;
+
+    StepMetrics metrics;
+    metrics.step = steps_done_;
+    metrics.loss = loss;
+    metrics.lr = lr;
+    metrics.grad_norm = outcome.grad_norm;
+    metrics.loss_scale = loss_scale;
+    metrics.skipped = outcome.skipped;
+    metrics.step_seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    metrics.tokens_per_s =
+        static_cast<double>(ds_.train_batch_size * L) / std::max(metrics.step_seconds, 1e-9);
+    return metrics;
+  }
+
+  // Constant after construction.
+  JobSpec spec_;
+  comm::Communicator* comm_;
+  config::DsConfig ds_;
+  models::LlamaConfig model_config_;
+  std::unique_ptr<data::TokenDataset> dataset_;
+  data::DistributedSampler sampler_;
+  JobInfo info_;
+  // Training state.
+  std::unique_ptr<zero::ZeroEngine> engine_;
+  optim::LossScaler scaler_;
+  int64_t steps_done_ = 0;
+  int64_t lr_iteration_ = 0;
+  absl::Status failed_;  // sticky: once set, every Step returns it
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Job>> Job::Create(const JobSpec& spec, comm::Communicator* comm) {
+  absl::StatusOr<Setup> setup = Validate(spec, comm->world_size());
+  absl::StatusOr<data::DistributedSampler> sampler = absl::UnknownError("not built");
+  if (setup.ok()) {
+    const auto& ds = setup->ds;
+    sampler = data::DistributedSampler::Create(
+        setup->dataset.get(), {spec.seq_len, ds.train_batch_size, ds.micro_batch_per_gpu,
+                               ds.gradient_accumulation_steps, comm->world_size(), spec.seed});
+  }
+  // Every rank must agree before any collective: one rank's missing file fails all.
+  RETURN_IF_ERROR(comm::AgreeOnStatus(*comm, setup.ok() ? sampler.status() : setup.status()));
+  return std::unique_ptr<Job>(
+      new TrainingJob(spec, comm, std::move(setup).value(), std::move(sampler).value()));
+}
+
+}  // namespace zerod

@@ -1,0 +1,122 @@
+#include "engine/zero/param_group.h"
+
+#include "absl/strings/str_cat.h"
+#include "engine/util/status_macros.h"
+
+namespace zerod::zero {
+
+DType ToDType(torch::ScalarType type) {
+  switch (type) {
+    case torch::kFloat32: return DType::kFloat32;
+    case torch::kFloat16: return DType::kFloat16;
+    case torch::kBFloat16: return DType::kBFloat16;
+    case torch::kFloat64: return DType::kFloat64;
+    case torch::kInt32: return DType::kInt32;
+    case torch::kInt64: return DType::kInt64;
+    default: return DType::kUInt8;
+  }
+}
+
+ParamGroup::ParamGroup(models::Unit* unit, comm::Communicator* comm, torch::ScalarType dtype,
+                       torch::Device device)
+    : unit_(unit), comm_(comm), dtype_(dtype) {
+  std::vector<std::pair<std::string, std::vector<int64_t>>> shapes;
+  for (const auto& spec : unit->specs()) shapes.emplace_back(spec.name, spec.shape);
+  layout_ = MakeFlatLayout(shapes);
+  // Shards are kept 16-byte aligned for every dtype (8 elements of 16 bits).
+  partition_ = MakePartition(layout_.numel, comm->world_size(), /*shard_align=*/8).value();
+  shard_ = torch::zeros({partition_.shard_numel}, torch::TensorOptions().dtype(dtype));
+  gathered_ = torch::empty({partition_.padded_numel}, torch::TensorOptions().dtype(dtype).device(device));
+
+  // Bind each parameter once to its view of the gathered buffer (Note [storage swap]).
+  torch::NoGradGuard no_grad;
+  for (size_t i = 0; i < layout_.entries.size(); ++i) {
+    const FlatEntry& e = layout_.entries[i];
+    unit->params()[i].set_data(gathered_.narrow(0, e.offset, e.numel).view(e.shape));
+  }
+  FreeGathered();
+}
+
+void ParamGroup::LoadShard(const torch::Tensor& full_values) {
+  torch::NoGradGuard no_grad;
+  const int64_t begin = partition_.ShardBegin(comm_->rank());
+  const int64_t valid = partition_.ShardValidNumel(comm_->rank());
+  shard_.zero_();
+  if (valid > 0) shard_.narrow(0, 0, valid).copy_(full_values.narrow(0, begin, valid));
+}
+
+void ParamGroup::AllocateGathered() {
+  c10::StorageImpl* storage = gathered_.storage().unsafeGetStorageImpl();
+  const size_t bytes = static_cast<size_t>(partition_.padded_numel) * gathered_.element_size();
+  storage->set_data_ptr_noswap(storage->allocator()->allocate(bytes));
+  storage->set_nbytes(bytes);
+}
+
+void ParamGroup::FreeGathered() {
+  c10::StorageImpl* storage = gathered_.storage().unsafeGetStorageImpl();
+  storage->set_data_ptr_noswap(at::DataPtr(nullptr, gathered_.device()));
+  storage->set_nbytes(0);
+}
+
+int64_t ParamGroup::gathered_bytes() const {
+  return state_ == GroupState::kSharded ? 0 : partition_.padded_numel * gathered_.element_size();
+}
+
+absl::Status ParamGroup::StartFetch() {
+  if (state_ != GroupState::kSharded) return absl::OkStatus();
+  AllocateGathered();
+  auto work = comm_->AllGatherAsync(shard_.data_ptr(), gathered_.data_ptr(),
+                                    static_cast<size_t>(partition_.shard_numel), ToDType(dtype_));
+  if (!work.ok()) {
+    FreeGathered();
+    return work.status();
+  }
+  pending_ = std::move(work).value();
+  state_ = GroupState::kGathering;
+  return absl::OkStatus();
+}
+
+absl::Status ParamGroup::WaitFetch() {
+  if (state_ == GroupState::kGathered) return absl::OkStatus();
+  if (state_ == GroupState::kSharded) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("WaitFetch on ", unit_->name(), " with no fetch in flight; call StartFetch first"));
+  }
+  absl::Status s = pending_->Wait();
+  pending_.reset();
+  if (!s.ok()) {
+    FreeGathered();
+    state_ = GroupState::kSharded;
+    return s;
+  }
+  state_ = GroupState::kGathered;
+  return absl::OkStatus();
+}
+
+absl::Status ParamGroup::Release() {
+  if (state_ == GroupState::kSharded) return absl::OkStatus();
+  if (state_ == GroupState::kGathering) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("Release of ", unit_->name(), " while its all-gather is in flight; WaitFetch first"));
+  }
+  FreeGathered();
+  state_ = GroupState::kSharded;
+  return absl::OkStatus();
+}
+
+absl::Status ParamGroup::ReduceScatterGrads(const std::vector<torch::Tensor>& grads,
+                                            torch::Tensor& out) {
+  torch::NoGradGuard no_grad;
+  // MPI cannot sum 16-bit floats: the flat gradient is laid out in float32.
+  torch::Tensor flat = torch::zeros({partition_.padded_numel}, torch::kFloat32);
+  for (size_t i = 0; i < layout_.entries.size(); ++i) {
+    if (!grads[i].defined()) continue;
+    const FlatEntry& e = layout_.entries[i];
+    flat.narrow(0, e.offset, e.numel).copy_(grads[i].reshape({-1}));
+  }
+  return comm_->ReduceScatter(flat.data_ptr(), out.data_ptr(),
+                              static_cast<size_t>(partition_.shard_numel), DType::kFloat32,
+                              comm::ReduceOp::kSum);
+}
+
+}  // namespace zerod::zero

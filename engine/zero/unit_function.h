@@ -1,0 +1,18 @@
+// Each unit runs as one custom autograd function (DESIGN.md). Its forward runs the unit
+// on gathered parameters and lets the engine release them; its backward has the engine
+// gather them again, computes the unit's gradients (recomputing the unit first when
+// activation checkpointing is on), and hands them to the engine's reduce-scatter.
+#pragma once
+
+#include <torch/torch.h>
+
+namespace zerod::zero {
+
+class ZeroEngine;
+
+// Runs unit `index` of `engine` on `input`. `anchor` is a zero-size tensor that requires
+// grad, so the output always has a backward (the embedding's input is integer ids).
+torch::Tensor RunUnit(ZeroEngine& engine, int index, const torch::Tensor& input,
+                      const torch::Tensor& anchor);
+
+}  // namespace zerod::zero

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Installs what the CPU build needs, once: Debian packages (compiler tools, Open MPI,
+# GoogleTest, nlohmann-json, yaml-cpp, CLI11, gRPC/Protobuf, ccache) and a project
+# venv (.venv/) holding PyPI's torch==2.11.0, whose CMake config and libraries are
+# the LibTorch we build against. Safe to run again: every step checks first.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+TORCH_VERSION=2.11.0
+APT_PACKAGES=(
+  build-essential cmake ninja-build ccache pkg-config git
+  openmpi-bin libopenmpi-dev
+  libgtest-dev libgmock-dev googletest
+  nlohmann-json3-dev libyaml-cpp-dev libcli11-dev
+  libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
+  python3-venv
+)
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "bootstrap: installing Debian packages: ${missing[*]}"
+  sudo_cmd=""
+  [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends \
+    "${missing[@]}" >/dev/null
+fi
+
+# The venv: torch's wheel brings LibTorch's headers, CMake config and shared libraries,
+# plus the CUDA runtime libraries that even libtorch_cpu.so needs at load time.
+if [ ! -x .venv/bin/python ]; then
+  echo "bootstrap: creating .venv"
+  python3 -m venv .venv
+fi
+if ! .venv/bin/python -c "import torch,sys; sys.exit(torch.__version__.split('+')[0] != '$TORCH_VERSION')" 2>/dev/null; then
+  echo "bootstrap: installing torch==$TORCH_VERSION into .venv (large download, once)"
+  .venv/bin/pip install -q --upgrade pip
+  .venv/bin/pip install -q "torch==$TORCH_VERSION" numpy
+fi
+echo "bootstrap: ready (torch $(.venv/bin/python -c 'import torch;print(torch.__version__)'))"
