@@ -10,11 +10,15 @@
 #include "daemon/run_log.h"
 #include "engine/api.h"
 #include "engine/comm/mpi_communicator.h"
+#include "engine/data/prepare.h"
 
 namespace {
 
 struct Flags {
   bool train = false;
+  bool prepare_data = false;
+  bool bytes = false;
+  std::string input, output;
   zerod::JobSpec spec;
   std::string log_format = "text";
 };
@@ -68,8 +72,30 @@ int main(int argc, char** argv) {
   app.add_flag("--deepspeed", deepspeed_flag, "Accepted and ignored (DeepSpeed launch lines)");
   app.add_option("--local_rank,--local-rank", local_rank_flag,
                  "Accepted and ignored: the local rank comes from the launcher");
+  app.add_flag("--prepare-data", flags.prepare_data, "Turn --input text into the --output token file");
+  app.add_flag("--bytes", flags.bytes, "With --prepare-data: byte-level vocabulary (one token per byte)");
+  app.add_option("--input", flags.input, "With --prepare-data: the text file");
+  app.add_option("--output", flags.output, "With --prepare-data: the token file to write");
   CLI11_PARSE(app, argc, argv);
 
+  if (flags.prepare_data) {
+    if (!flags.bytes) {
+      std::fprintf(stderr, "zerod: error: --prepare-data needs --bytes (tokenizer.json support is not built yet)\n");
+      return 2;
+    }
+    if (flags.input.empty() || flags.output.empty()) {
+      std::fprintf(stderr, "zerod: error: --prepare-data needs --input FILE and --output FILE\n");
+      return 2;
+    }
+    auto n = zerod::data::PrepareByteTokens(flags.input, flags.output);
+    if (!n.ok()) {
+      std::fprintf(stderr, "zerod: error: %s\n", std::string(n.status().message()).c_str());
+      return 1;
+    }
+    std::printf("wrote %lld tokens (uint16, byte-level) to %s\n", static_cast<long long>(*n),
+                flags.output.c_str());
+    return 0;
+  }
   if (!flags.train) {
     std::fprintf(stderr,
                  "zerod: only one-shot training is available in this build: pass --train "
