@@ -39,6 +39,8 @@ class Communicator {
   virtual int world_size() const = 0;
   // Index of this rank among the ranks of its host; selects the GPU.
   virtual int local_rank() const = 0;
+  // How many ranks share this host (sizes per-rank CPU thread pools).
+  virtual int local_size() const = 0;
   // "mpi", "nccl": shown in logs.
   virtual std::string backend() const = 0;
 

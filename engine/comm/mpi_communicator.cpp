@@ -108,6 +108,7 @@ absl::StatusOr<std::unique_ptr<MpiCommunicator>> MpiCommunicator::CreateWorld() 
     return s;
   }
   MPI_Comm_rank(node, &comm->local_rank_);
+  MPI_Comm_size(node, &comm->local_size_);
   MPI_Comm_free(&node);
   comm->launch_env_ = ReadLaunchEnv();
   return comm;

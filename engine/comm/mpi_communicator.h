@@ -34,6 +34,7 @@ class MpiCommunicator final : public Communicator {
   int rank() const override { return rank_; }
   int world_size() const override { return world_size_; }
   int local_rank() const override { return local_rank_; }
+  int local_size() const override { return local_size_; }
   std::string backend() const override { return "mpi"; }
   const LaunchEnv& launch_env() const { return launch_env_; }
 
@@ -56,6 +57,7 @@ class MpiCommunicator final : public Communicator {
   int rank_ = 0;
   int world_size_ = 1;
   int local_rank_ = 0;
+  int local_size_ = 1;
   LaunchEnv launch_env_;
 };
 

@@ -43,7 +43,7 @@ void AdamWStep(float* param, const float* grad, float* exp_avg, float* exp_avg_s
                DType out_dtype) {
   // Same order of operations as torch.optim.AdamW's single-tensor path, in float:
   //   p *= 1 - lr*wd;  m = b1*m + (1-b1)*g;  v = b2*v + (1-b2)*g^2
-  //   p -= (lr / (1-b1^t)) * m / (sqrt(v) / sqrt(1-b2^t) + eps)
+  //   p += (-lr / (1-b1^t)) * m / (sqrt(v) / sqrt(1-b2^t) + eps)   (addcdiv's order)
   // Scalars are formed in double and rounded once, as torch does with its options.
   const float beta1 = static_cast<float>(hyper.beta1);
   const float beta2 = static_cast<float>(hyper.beta2);
@@ -53,7 +53,7 @@ void AdamWStep(float* param, const float* grad, float* exp_avg, float* exp_avg_s
   const float decay = static_cast<float>(1.0 - hyper.lr * hyper.weight_decay);
   const double bias1 = 1.0 - std::pow(hyper.beta1, static_cast<double>(step));
   const double bias2 = 1.0 - std::pow(hyper.beta2, static_cast<double>(step));
-  const float step_size = static_cast<float>(hyper.lr / bias1);
+  const float neg_step_size = static_cast<float>(-hyper.lr / bias1);
   const float bias2_sqrt = static_cast<float>(std::sqrt(bias2));
   uint16_t* out = static_cast<uint16_t*>(out16);
   const bool to_bf16 = out_dtype == DType::kBFloat16;
@@ -65,7 +65,7 @@ void AdamWStep(float* param, const float* grad, float* exp_avg, float* exp_avg_s
     const float m = beta1 * exp_avg[i] + one_minus_beta1 * g;
     const float v = beta2 * exp_avg_sq[i] + one_minus_beta2 * g * g;
     const float denom = std::sqrt(v) / bias2_sqrt + eps;
-    p -= step_size * (m / denom);
+    p += neg_step_size * m / denom;
     param[i] = p;
     exp_avg[i] = m;
     exp_avg_sq[i] = v;

@@ -3,8 +3,12 @@
 // global batch (all micro-steps on all ranks).
 #include <torch/torch.h>
 
+#include <omp.h>
+
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "engine/api.h"
@@ -175,9 +179,20 @@ class TrainingJob final : public Job {
   absl::Status failed_;  // sticky: once set, every Step returns it
 };
 
+// Ranks of one host share its cores: give each an equal slice of intra-op threads
+// unless the user set OMP_NUM_THREADS.
+void ShareCpuThreads(const comm::Communicator& comm) {
+  if (std::getenv("OMP_NUM_THREADS") != nullptr) return;
+  const int cores = static_cast<int>(std::thread::hardware_concurrency());
+  const int threads = std::max(1, cores / std::max(1, comm.local_size()));
+  torch::set_num_threads(threads);
+  omp_set_num_threads(threads);
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Job>> Job::Create(const JobSpec& spec, comm::Communicator* comm) {
+  ShareCpuThreads(*comm);
   absl::StatusOr<Setup> setup = Validate(spec, comm->world_size());
   absl::StatusOr<data::DistributedSampler> sampler = absl::UnknownError("not built");
   if (setup.ok()) {

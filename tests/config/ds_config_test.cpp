@@ -1,0 +1,108 @@
+#include "engine/config/ds_config.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+namespace zerod::config {
+namespace {
+
+std::string ShippedConfigPath() {
+  return (std::filesystem::path(ZEROD_SOURCE_DIR) / "configs" / "ds_zero3_offload.json").string();
+}
+
+absl::StatusOr<DsConfig> Parse(const std::string& text, int world = 2) {
+  return ParseDsConfig(text, world, "test.json");
+}
+
+TEST(DsConfigTest, ShippedOffloadConfigParsesAsZero3WithBothOffloads) {
+  auto c = LoadDsConfig(ShippedConfigPath(), 2);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->zero.stage, 3);
+  EXPECT_TRUE(c->zero.offload_param.to_cpu);
+  EXPECT_TRUE(c->zero.offload_optimizer.to_cpu);
+  EXPECT_TRUE(c->zero.offload_param.pin_memory);
+  EXPECT_EQ(c->compute_dtype, DType::kFloat16);
+  EXPECT_TRUE(c->loss_scaler.dynamic);
+  EXPECT_EQ(c->train_batch_size, 16);
+  EXPECT_EQ(c->micro_batch_per_gpu, 4);
+  EXPECT_EQ(c->gradient_accumulation_steps, 2);  // "auto": 16 / (4 * 2)
+  EXPECT_EQ(c->zero.param_persistence_threshold, 1'000'000);
+  EXPECT_EQ(c->scheduler.type, optim::LrScheduleConfig::Type::kWarmupLR);
+  EXPECT_DOUBLE_EQ(c->adamw.beta2, 0.999);
+}
+
+TEST(DsConfigTest, BatchArithmeticThatDoesNotAddUpNamesTheNumbers) {
+  auto c = Parse(R"({"train_batch_size": 32, "train_micro_batch_size_per_gpu": 4,
+                     "gradient_accumulation_steps": 2, "zero_optimization": {"stage": 3}})");
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(c.status().message().find("32 != train_micro_batch_size_per_gpu 4 * gradient_accumulation_steps 2 * world size 2 = 16"),
+            std::string::npos) << c.status();
+}
+
+TEST(DsConfigTest, DerivesTheMissingBatchTerm) {
+  auto c = Parse(R"({"train_batch_size": 24, "gradient_accumulation_steps": 3, "zero_optimization": {"stage": 3}})", 4);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->micro_batch_per_gpu, 2);
+  auto d = Parse(R"({"train_micro_batch_size_per_gpu": 2, "zero_optimization": {"stage": 3}})", 4);
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->train_batch_size, 8);
+  EXPECT_FALSE(Parse(R"({"train_batch_size": 10, "zero_optimization": {"stage": 3}})", 4).ok());
+}
+
+TEST(DsConfigTest, RefusesOtherStagesWithTheFix) {
+  auto c = Parse(R"({"train_batch_size": 2, "zero_optimization": {"stage": 2}})");
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("zero_optimization.stage is 2"), std::string::npos) << c.status();
+  EXPECT_NE(c.status().message().find("\"stage\": 3"), std::string::npos);
+}
+
+TEST(DsConfigTest, RefusesUnknownKeysByName) {
+  auto c = Parse(R"({"train_batch_size": 2, "zero_optimization": {"stage": 3, "stage3_magic": 1}})");
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("zero_optimization.stage3_magic is not a setting zerod supports"),
+            std::string::npos) << c.status();
+  auto top = Parse(R"({"train_batch_size": 2, "zero_optimization": {"stage": 3}, "pipeline": {}})");
+  ASSERT_FALSE(top.ok());
+  EXPECT_NE(top.status().message().find("pipeline"), std::string::npos);
+}
+
+TEST(DsConfigTest, RefusesUnsupportedFeaturesClearly) {
+  auto nvme = Parse(R"({"train_batch_size": 2, "zero_optimization": {"stage": 3,
+                        "offload_param": {"device": "nvme"}}})");
+  ASSERT_FALSE(nvme.ok());
+  EXPECT_NE(nvme.status().message().find("offload_param.device is \"nvme\""), std::string::npos);
+  auto both = Parse(R"({"train_batch_size": 2, "fp16": {"enabled": true}, "bf16": {"enabled": true},
+                        "zero_optimization": {"stage": 3}})");
+  EXPECT_FALSE(both.ok());
+  auto sgd = Parse(R"({"train_batch_size": 2, "optimizer": {"type": "SGD"}, "zero_optimization": {"stage": 3}})");
+  ASSERT_FALSE(sgd.ok());
+  EXPECT_NE(sgd.status().message().find("optimizer.type is \"SGD\""), std::string::npos);
+  auto cosine = Parse(R"({"train_batch_size": 2, "scheduler": {"type": "WarmupCosineLR"}, "zero_optimization": {"stage": 3}})");
+  EXPECT_FALSE(cosine.ok());
+  EXPECT_FALSE(Parse("{not json").ok());
+  EXPECT_FALSE(Parse(R"({"train_batch_size": "many", "zero_optimization": {"stage": 3}})").ok());
+  EXPECT_FALSE(Parse(R"({"train_batch_size": 2})").ok());  // no zero_optimization
+}
+
+TEST(DsConfigTest, MissingFileIsNotFound) {
+  auto c = LoadDsConfig("/nonexistent/ds.json", 1);
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_NE(c.status().message().find("/nonexistent/ds.json"), std::string::npos);
+}
+
+TEST(DsConfigTest, Bf16AndStaticFp16Scale) {
+  auto bf = Parse(R"({"train_batch_size": 2, "bf16": {"enabled": true}, "zero_optimization": {"stage": 3}})");
+  ASSERT_TRUE(bf.ok());
+  EXPECT_EQ(bf->compute_dtype, DType::kBFloat16);
+  EXPECT_FALSE(bf->loss_scaler.dynamic);
+  auto st = Parse(R"({"train_batch_size": 2, "fp16": {"enabled": true, "loss_scale": 128}, "zero_optimization": {"stage": 3}})");
+  ASSERT_TRUE(st.ok());
+  EXPECT_FALSE(st->loss_scaler.dynamic);
+  EXPECT_EQ(st->loss_scaler.static_scale, 128.0);
+}
+
+}  // namespace
+}  // namespace zerod::config

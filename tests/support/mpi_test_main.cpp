@@ -1,0 +1,43 @@
+// GoogleTest main for every zerod test binary: initialises MPI once, shares one world
+// communicator with the tests, and keeps the output of ranks other than 0 quiet (their
+// failures still fail the run: each rank's exit code counts under mpirun).
+#include <gtest/gtest.h>
+
+#include <cstdio>
+
+#include "engine/comm/mpi_communicator.h"
+#include "tests/support/test_env.h"
+
+namespace zerod::testing {
+namespace {
+comm::Communicator* g_world = nullptr;
+}
+
+comm::Communicator& World() { return *g_world; }
+
+}  // namespace zerod::testing
+
+int main(int argc, char** argv) {
+  ::testing::InitGoogleTest(&argc, argv);
+  auto runtime = zerod::comm::MpiRuntime::Init(&argc, &argv);
+  if (!runtime.ok()) {
+    std::fprintf(stderr, "MPI init failed: %s\n", std::string(runtime.status().message()).c_str());
+    return 1;
+  }
+  int rc = 1;
+  {
+    auto world = zerod::comm::MpiCommunicator::CreateWorld();
+    if (!world.ok()) return 1;
+    zerod::testing::g_world = world->get();
+    if ((*world)->rank() != 0) {
+      auto& listeners = ::testing::UnitTest::GetInstance()->listeners();
+      delete listeners.Release(listeners.default_result_printer());
+    }
+    rc = RUN_ALL_TESTS();
+    // A rank whose test failed must not leave the others waiting in a collective.
+    int64_t worst = rc;
+    (void)(*world)->AllReduce(&worst, 1, zerod::DType::kInt64, zerod::comm::ReduceOp::kMax);
+    rc = static_cast<int>(worst);
+  }
+  return rc;
+}

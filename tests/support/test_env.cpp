@@ -1,0 +1,56 @@
+#include "tests/support/test_env.h"
+
+#include <unistd.h>
+
+#include <fstream>
+#include <random>
+
+#include "absl/strings/str_cat.h"
+
+namespace zerod::testing {
+
+TempDir::TempDir() {
+  // Rank 0 picks a unique name; every rank learns it.
+  int64_t id = 0;
+  if (World().rank() == 0) id = static_cast<int64_t>(::getpid()) * 1000003 + std::random_device{}() % 1000003;
+  (void)World().Broadcast(&id, sizeof(id), 0);
+  path_ = std::filesystem::temp_directory_path() / absl::StrCat("zerod-test-", id);
+  if (World().rank() == 0) std::filesystem::create_directories(path_);
+  (void)World().Barrier();
+}
+
+TempDir::~TempDir() {
+  (void)World().Barrier();
+  if (World().rank() == 0) std::filesystem::remove_all(path_);
+}
+
+void WriteText(const std::string& path, const std::string& text) {
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << text;
+}
+
+void WriteTokens(const std::string& path, const std::vector<uint16_t>& tokens) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(reinterpret_cast<const char*>(tokens.data()), tokens.size() * 2);
+}
+
+std::vector<uint16_t> SyntheticTokens(int64_t n, int vocab, uint64_t seed) {
+  // A noisy counter: token t+1 is usually token t + 1 (mod vocab), so loss can fall.
+  std::mt19937_64 rng(seed);
+  std::vector<uint16_t> out(n);
+  uint16_t t = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    t = (rng() % 4 == 0) ? static_cast<uint16_t>(rng() % vocab) : static_cast<uint16_t>((t + 1) % vocab);
+    out[i] = t;
+  }
+  return out;
+}
+
+std::string TinyLlamaConfigJson(int vocab, int hidden, int layers) {
+  return absl::StrCat(R"({"architectures": ["LlamaForCausalLM"], "model_type": "llama", "vocab_size": )", vocab,
+                      R"(, "hidden_size": )", hidden, R"(, "intermediate_size": )", hidden * 2 + 8,
+                      R"(, "num_hidden_layers": )", layers,
+                      R"(, "num_attention_heads": 4, "num_key_value_heads": 2, "max_position_embeddings": 128,
+                         "rms_norm_eps": 1e-6, "rope_theta": 10000.0, "initializer_range": 0.02})");
+}
+
+}  // namespace zerod::testing

@@ -1,0 +1,39 @@
+// Shared helpers for zerod's tests: the MPI world and scratch files.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "engine/comm/communicator.h"
+
+namespace zerod::testing {
+
+// The world communicator set up by mpi_test_main.cpp (size 1 unless run under mpirun).
+comm::Communicator& World();
+
+// A fresh directory under the system temp dir, removed by the destructor. Under MPI
+// every rank gets the same path (rank 0 creates it; the name is agreed on).
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::filesystem::path& path() const { return path_; }
+  std::string File(const std::string& name) const { return (path_ / name).string(); }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// Writes `text` to `path`.
+void WriteText(const std::string& path, const std::string& text);
+// Writes uint16 tokens to `path`.
+void WriteTokens(const std::string& path, const std::vector<uint16_t>& tokens);
+// A deterministic token stream with some structure to learn (vocab `vocab`).
+std::vector<uint16_t> SyntheticTokens(int64_t n, int vocab, uint64_t seed);
+
+// The tiny Llama config.json the engine tests train (GQA, 2 layers).
+std::string TinyLlamaConfigJson(int vocab = 64, int hidden = 32, int layers = 2);
+
+}  // namespace zerod::testing

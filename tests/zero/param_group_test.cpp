@@ -1,0 +1,118 @@
+#include "engine/zero/param_group.h"
+
+#include <gtest/gtest.h>
+
+#include "engine/models/hf_config.h"
+#include "engine/models/llama.h"
+#include "tests/support/test_env.h"
+
+namespace zerod::zero {
+namespace {
+
+using zerod::testing::World;
+
+models::LlamaConfig TinyConfig() {
+  return models::ParseLlamaConfig(zerod::testing::TinyLlamaConfigJson(), "tiny").value();
+}
+
+// Unit 1 of the tiny model (a decoder block) as a ParamGroup with its initial values.
+struct Fixture {
+  std::vector<std::unique_ptr<models::Unit>> units = models::BuildLlamaUnits(TinyConfig());
+  models::Unit& unit = *units[1];
+  torch::Tensor values = models::InitialValues(unit, 42, 0.02);
+  ParamGroup group{&unit, &World(), torch::kFloat32, torch::kCPU};
+  Fixture() { group.LoadShard(values); }
+};
+
+TEST(ParamGroupTest, FetchGathersEveryRanksShardIntoTheParameters) {
+  Fixture f;
+  ASSERT_TRUE(f.group.StartFetch().ok());
+  ASSERT_TRUE(f.group.WaitFetch().ok());
+  EXPECT_EQ(f.group.state(), GroupState::kGathered);
+  int64_t offset = 0;
+  for (const torch::Tensor& p : f.unit.params()) {
+    EXPECT_TRUE(torch::equal(p.reshape({-1}), f.values.narrow(0, offset, p.numel())));
+    offset += p.numel();
+  }
+  EXPECT_EQ(offset, f.unit.numel());
+}
+
+TEST(ParamGroupTest, ReleaseFreesTheGatheredStorageInPlace) {
+  Fixture f;
+  ASSERT_TRUE(f.group.StartFetch().ok());
+  ASSERT_TRUE(f.group.WaitFetch().ok());
+  EXPECT_GT(f.group.gathered_bytes(), 0);
+  ASSERT_TRUE(f.group.Release().ok());
+  EXPECT_EQ(f.group.state(), GroupState::kSharded);
+  EXPECT_EQ(f.group.gathered_bytes(), 0);
+  for (const torch::Tensor& p : f.unit.params()) EXPECT_EQ(p.storage().nbytes(), 0u);
+}
+
+TEST(ParamGroupTest, TransitionsAreIdempotent) {
+  Fixture f;
+  EXPECT_TRUE(f.group.Release().ok());  // already sharded
+  ASSERT_TRUE(f.group.StartFetch().ok());
+  EXPECT_TRUE(f.group.StartFetch().ok());  // already fetching: no second gather
+  ASSERT_TRUE(f.group.WaitFetch().ok());
+  EXPECT_TRUE(f.group.WaitFetch().ok());  // already gathered
+  EXPECT_TRUE(f.group.StartFetch().ok());
+  EXPECT_EQ(f.group.state(), GroupState::kGathered);
+  ASSERT_TRUE(f.group.Release().ok());
+  EXPECT_TRUE(f.group.Release().ok());
+}
+
+TEST(ParamGroupTest, IllegalTransitionsAreRejectedAndChangeNothing) {
+  Fixture f;
+  absl::Status wait = f.group.WaitFetch();
+  EXPECT_EQ(wait.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(f.group.state(), GroupState::kSharded);
+  ASSERT_TRUE(f.group.StartFetch().ok());
+  absl::Status release = f.group.Release();
+  EXPECT_EQ(release.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(f.group.state(), GroupState::kGathering);
+  EXPECT_TRUE(f.group.WaitFetch().ok());
+  EXPECT_TRUE(f.group.Release().ok());
+}
+
+// Note [storage swap]: what autograd saved in forward (here a view, weight.t(), inside
+// linear) must see the re-gathered values, and releasing must free the memory.
+TEST(ParamGroupTest, BackwardAfterReleaseAndRefetchGivesExactGradients) {
+  Fixture f;
+  torch::Tensor x = torch::randn({3, 5, 32}).requires_grad_(true);
+  auto plain_units = models::BuildLlamaUnits(TinyConfig());
+  models::Unit& plain_unit = *plain_units[1];
+  models::BindPlain(plain_unit, f.values, torch::kFloat32);
+  torch::Tensor expected = plain_unit.Forward(x).sum();
+  auto want = torch::autograd::grad({expected}, plain_unit.params());
+
+  ASSERT_TRUE(f.group.StartFetch().ok());
+  ASSERT_TRUE(f.group.WaitFetch().ok());
+  torch::Tensor y = f.unit.Forward(x).sum();
+  ASSERT_TRUE(f.group.Release().ok());
+  for (const torch::Tensor& p : f.unit.params()) EXPECT_EQ(p.storage().nbytes(), 0u);
+  ASSERT_TRUE(f.group.StartFetch().ok());
+  ASSERT_TRUE(f.group.WaitFetch().ok());
+  auto got = torch::autograd::grad({y}, f.unit.params());
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t i = 0; i < got.size(); ++i) EXPECT_TRUE(torch::allclose(got[i], want[i], 1e-6, 1e-7)) << i;
+}
+
+TEST(ParamGroupTest, ReduceScatterSumsGradientsIntoThisRanksShard) {
+  Fixture f;
+  std::vector<torch::Tensor> grads;
+  for (const auto& e : f.group.layout().entries) grads.push_back(torch::ones(e.shape));
+  grads[1] = torch::Tensor();  // an unused parameter counts as zero
+  torch::Tensor out = torch::empty({f.group.partition().shard_numel});
+  ASSERT_TRUE(f.group.ReduceScatterGrads(grads, out).ok());
+  const auto& p = f.group.partition();
+  const int64_t begin = p.ShardBegin(World().rank());
+  const auto& skip = f.group.layout().entries[1];
+  for (int64_t i = 0; i < p.shard_numel; ++i) {
+    const int64_t flat = begin + i;
+    const bool real = flat < p.numel && !(flat >= skip.offset && flat < skip.offset + skip.numel);
+    EXPECT_EQ(out[i].item<float>(), real ? World().world_size() : 0.0f) << flat;
+  }
+}
+
+}  // namespace
+}  // namespace zerod::zero

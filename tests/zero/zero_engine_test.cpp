@@ -1,0 +1,79 @@
+#include "engine/zero/zero_engine.h"
+
+#include <gtest/gtest.h>
+
+#include "engine/models/llama.h"
+#include "tests/support/test_env.h"
+
+namespace zerod::zero {
+namespace {
+
+using zerod::testing::World;
+
+std::unique_ptr<ZeroEngine> MakeEngine(bool checkpointing, int64_t max_live = 1'000'000'000,
+                                       int64_t prefetch = 1'000'000) {
+  auto config = models::ParseLlamaConfig(zerod::testing::TinyLlamaConfigJson(64, 32, 3), "tiny").value();
+  EngineOptions opts;
+  opts.activation_checkpointing = checkpointing;
+  opts.persistence_threshold_numel = 0;  // release every unit
+  opts.max_live_numel = max_live;
+  opts.prefetch_bucket_numel = prefetch;
+  auto engine = std::make_unique<ZeroEngine>(models::BuildLlamaUnits(config), &World(), opts);
+  engine->InitWeights(5, 0.02);
+  return engine;
+}
+
+torch::Tensor Ids() { return torch::randint(0, 64, {2, 8}, torch::kInt64); }
+
+TEST(ZeroEngineTest, NoGatheredParameterOutlivesForwardWithoutCheckpointing) {
+  auto engine = MakeEngine(/*checkpointing=*/false);
+  torch::Tensor logits = engine->Forward(Ids());
+  // Autograd kept every unit's activations and its views of the weights, yet the
+  // gathered weights themselves are gone (param_group.h, Note [storage swap]).
+  EXPECT_EQ(engine->live_gathered_bytes(), 0);
+  for (int i = 0; i < engine->num_units(); ++i) {
+    for (const auto& p : engine->unit(i).params()) EXPECT_EQ(p.storage().nbytes(), 0u);
+  }
+  logits.sum().backward();
+  EXPECT_EQ(engine->live_gathered_bytes(), 0);
+  EXPECT_GT(engine->Memory().peak_gathered_bytes, 0);
+}
+
+TEST(ZeroEngineTest, NoGatheredParameterOutlivesForwardWithCheckpointing) {
+  auto engine = MakeEngine(/*checkpointing=*/true);
+  torch::Tensor logits = engine->Forward(Ids());
+  EXPECT_EQ(engine->live_gathered_bytes(), 0);
+  logits.sum().backward();
+  EXPECT_EQ(engine->live_gathered_bytes(), 0);
+}
+
+TEST(ZeroEngineTest, GatheredBytesStayWithinMaxLiveParameters) {
+  // Bound = the largest unit: prefetching may never add a second unit beside it.
+  auto probe = MakeEngine(false);
+  int64_t largest = 0;
+  for (int i = 0; i < probe->num_units(); ++i) largest = std::max(largest, probe->group(i).partition().padded_numel);
+  probe.reset();
+  auto engine = MakeEngine(/*checkpointing=*/false, /*max_live=*/largest, /*prefetch=*/1'000'000);
+  engine->Forward(Ids()).sum().backward();
+  EXPECT_LE(engine->Memory().peak_gathered_bytes, largest * 4);
+  // Without the bound, prefetching does gather several units at once.
+  auto free_engine = MakeEngine(false);
+  free_engine->Forward(Ids()).sum().backward();
+  EXPECT_GT(free_engine->Memory().peak_gathered_bytes, largest * 4);
+}
+
+TEST(ZeroEngineTest, ShardsHoldAboutOneWorldthOfTheModel) {
+  auto engine = MakeEngine(false);
+  const MemoryStats m = engine->Memory();
+  const int world = World().world_size();
+  const int64_t total = m.total_param_numel;
+  // Padding adds at most 8 elements per rank per unit.
+  const int64_t slack = engine->num_units() * 8 * world;
+  EXPECT_LE(std::abs(m.param_shard_bytes / 4 * world - total), slack);  // fp32 shards
+  EXPECT_LE(std::abs(m.grad_shard_bytes / 4 * world - total), slack);
+  EXPECT_LE(std::abs(m.optimizer_shard_bytes / 8 * world - total), slack);  // 2 moments (master = shard in fp32)
+  EXPECT_EQ(m.gathered_bytes, 0);
+}
+
+}  // namespace
+}  // namespace zerod::zero
