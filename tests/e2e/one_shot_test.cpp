@@ -1,0 +1,145 @@
+// zerod as a user runs it: `mpirun -np 2 zerod --train ...` in a child process, its
+// output and exit code checked. Every run has a time limit, so a hang fails the test.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <string>
+
+#include "nlohmann/json.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Result {
+  int exit_code = -1;
+  std::string output;  // stdout and stderr together
+};
+
+Result RunZerod(const std::string& args) {
+  const std::string cmd = std::string("timeout 120 ") + ZEROD_MPIEXEC +
+                          " --oversubscribe --allow-run-as-root -np 2 " + ZEROD_BIN + " " + args + " 2>&1";
+  Result r;
+  FILE* pipe = popen(cmd.c_str(), "r");
+  std::array<char, 4096> buf;
+  while (fgets(buf.data(), buf.size(), pipe) != nullptr) r.output += buf.data();
+  const int status = pclose(pipe);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+int Count(const std::string& haystack, const std::string& needle) {
+  int n = 0;
+  for (size_t at = haystack.find(needle); at != std::string::npos; at = haystack.find(needle, at + 1)) ++n;
+  return n;
+}
+
+class OneShotTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("zerod-e2e-" + std::to_string(::getpid()));
+    fs::create_directories(dir_);
+    // The shipped corpus as bytes, through zerod's own --prepare-data.
+    const std::string prep = std::string(ZEROD_BIN) + " --prepare-data --bytes --input " + ZEROD_SOURCE_DIR +
+                             "/data/corpus/vim_user_manual.txt --output " + Path("corpus.bin") + " > /dev/null";
+    ASSERT_EQ(std::system(prep.c_str()), 0);
+    Write("ds.json", R"({"train_batch_size": 8, "train_micro_batch_size_per_gpu": 2, "gradient_clipping": 1.0,
+      "optimizer": {"type": "AdamW", "params": {"lr": 1e-3}},
+      "zero_optimization": {"stage": 3, "offload_param": {"device": "cpu"}, "offload_optimizer": {"device": "cpu"}}})");
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  std::string Path(const std::string& name) const { return (dir_ / name).string(); }
+  void Write(const std::string& name, const std::string& text) const { std::ofstream(Path(name)) << text; }
+  std::string Model() const { return std::string(ZEROD_SOURCE_DIR) + "/configs/models/tiny-llama"; }
+  std::string Train(const std::string& extra) const {
+    return "--train --model " + Model() + " --ds-config " + Path("ds.json") + " --data " + Path("corpus.bin") +
+           " --seq-len 32 " + extra;
+  }
+  // One clear message, from one rank, and every rank exited non-zero.
+  void ExpectOneError(const Result& r, const std::string& fragment) {
+    EXPECT_NE(r.exit_code, 0) << r.output;
+    EXPECT_NE(r.exit_code, 124) << "timed out (a hang): " << r.output;
+    EXPECT_EQ(Count(r.output, "zerod: error"), 1) << r.output;
+    EXPECT_NE(r.output.find(fragment), std::string::npos) << "missing '" << fragment << "' in:\n" << r.output;
+  }
+  fs::path dir_;
+};
+
+TEST_F(OneShotTest, PrintsTheInitializationBlockOnceAndOneJsonObjectPerStep) {
+  Result r = RunZerod(Train("--steps 5 --log-format json"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(Count(r.output, "DeepSpeed ZeRO-3 Initialization Complete"), 1) << r.output;
+  for (const char* line : {"  ZeRO Stage: 3", "  Parameter offloading: True", "  Optimizer offloading: True",
+                           "  Global rank: 0", "  World size: 2", "  Device: cpu"}) {
+    EXPECT_NE(r.output.find(line), std::string::npos) << line;
+  }
+  int steps = 0;
+  std::istringstream lines(r.output);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.empty() || line[0] != '{') continue;
+    auto j = nlohmann::json::parse(line);
+    for (const char* key : {"step", "loss", "lr", "grad_norm", "loss_scale", "tokens_per_s"}) {
+      EXPECT_TRUE(j.contains(key)) << key << " missing in " << line;
+    }
+    EXPECT_EQ(j["step"].get<int>(), ++steps);
+    EXPECT_TRUE(std::isfinite(j["loss"].get<double>()));
+  }
+  EXPECT_EQ(steps, 5);
+}
+
+TEST_F(OneShotTest, AcceptsTheFlagNamesOfDeepSpeedTrainingScripts) {
+  Result r = RunZerod("--train --deepspeed --model-name " + Model() + " --deepspeed_config " + Path("ds.json") +
+                 " --data " + Path("corpus.bin") + " --seq-len 32 --steps 2");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("step 2/2"), std::string::npos) << r.output;
+}
+
+TEST_F(OneShotTest, MissingDataFileFailsEveryRankWithOneMessage) {
+  ExpectOneError(RunZerod("--train --model " + Model() + " --ds-config " + Path("ds.json") + " --data " +
+                     Path("missing.bin") + " --steps 2"),
+                 "missing.bin cannot be opened");
+}
+
+TEST_F(OneShotTest, MissingModelDirectoryNamesIt) {
+  ExpectOneError(RunZerod("--train --model " + Path("no-model") + " --ds-config " + Path("ds.json") + " --data " +
+                     Path("corpus.bin") + " --steps 2"),
+                 "no-model does not exist");
+}
+
+TEST_F(OneShotTest, WrongTokenWidthIsCaught) {
+  // The corpus has an odd number of uint16 tokens: as uint32 its size does not divide.
+  ExpectOneError(RunZerod(Train("--steps 2 --data-dtype uint32")), "is --data-dtype right?");
+}
+
+TEST_F(OneShotTest, VocabularyMismatchIsCaught) {
+  std::ofstream out(Path("big.bin"), std::ios::binary);
+  const uint16_t tokens[4] = {1, 2, 3000, 4};
+  out.write(reinterpret_cast<const char*>(tokens), sizeof(tokens));
+  out.close();
+  ExpectOneError(RunZerod("--train --model " + Model() + " --ds-config " + Path("ds.json") + " --data " +
+                     Path("big.bin") + " --steps 2"),
+                 "token id 3000");
+}
+
+TEST_F(OneShotTest, BatchArithmeticThatDoesNotAddUpPrintsIt) {
+  Write("bad.json", R"({"train_batch_size": 10, "train_micro_batch_size_per_gpu": 2,
+                       "gradient_accumulation_steps": 2, "zero_optimization": {"stage": 3}})");
+  ExpectOneError(RunZerod("--train --model " + Model() + " --ds-config " + Path("bad.json") + " --data " +
+                     Path("corpus.bin") + " --steps 2"),
+                 "10 != train_micro_batch_size_per_gpu 2 * gradient_accumulation_steps 2 * world size 2 = 8");
+}
+
+TEST_F(OneShotTest, UnknownConfigKeyIsRefused) {
+  Write("bad.json", R"({"train_batch_size": 8, "zero_optimization": {"stage": 3, "offload_everything": true}})");
+  ExpectOneError(RunZerod("--train --model " + Model() + " --ds-config " + Path("bad.json") + " --data " +
+                     Path("corpus.bin") + " --steps 2"),
+                 "zero_optimization.offload_everything is not a setting zerod supports");
+}
+
+}  // namespace
