@@ -2,7 +2,9 @@
 //   zerod --train --model DIR --ds-config FILE --data FILE --steps S   one-shot training,
 //                                                                        like DeepSpeed's train.py
 // Rank, world size and device come from the launcher; nobody passes them by hand.
+#include <chrono>
 #include <cstdio>
+#include <memory>
 #include <iostream>
 #include <string>
 
@@ -11,6 +13,9 @@
 #include "engine/api.h"
 #include "engine/comm/mpi_communicator.h"
 #include "engine/data/prepare.h"
+#ifdef ZEROD_CUDA
+#include "engine/comm/nccl_communicator.h"
+#endif
 
 namespace {
 
@@ -23,7 +28,23 @@ struct Flags {
   std::string log_format = "text";
 };
 
-int RunTraining(const Flags& flags, zerod::comm::MpiCommunicator& comm) {
+// The communicator training runs over: NCCL on this rank's GPU where the build has CUDA
+// and the host has a GPU for every local rank, else MPI on the CPU.
+std::unique_ptr<zerod::comm::Communicator> TrainingComm(zerod::comm::MpiCommunicator& mpi) {
+#ifdef ZEROD_CUDA
+  auto nccl = zerod::comm::NcclCommunicator::Create(&mpi, mpi.local_rank(), std::chrono::seconds(600));
+  if (nccl.ok()) return std::move(nccl).value();
+  if (mpi.rank() == 0) {
+    std::fprintf(stderr, "zerod: no GPU path (%s); training on the CPU\n",
+                 std::string(nccl.status().message()).c_str());
+  }
+#endif
+  return nullptr;
+}
+
+int RunTraining(const Flags& flags, zerod::comm::MpiCommunicator& mpi) {
+  auto gpu_comm = TrainingComm(mpi);
+  zerod::comm::Communicator& comm = gpu_comm ? *gpu_comm : static_cast<zerod::comm::Communicator&>(mpi);
   const bool leader = comm.rank() == 0;
   auto job = zerod::Job::Create(flags.spec, &comm);
   if (!job.ok()) {
@@ -32,7 +53,7 @@ int RunTraining(const Flags& flags, zerod::comm::MpiCommunicator& comm) {
     return 1;
   }
   zerod::daemon::RunLog log(flags.log_format == "json", leader, flags.spec.steps);
-  log.PrintInitBlock((*job)->info(), comm.launch_env().launcher);
+  log.PrintInitBlock((*job)->info(), mpi.launch_env().launcher);
   for (int64_t i = 0; i < flags.spec.steps; ++i) {
     auto metrics = (*job)->Step();
     if (!metrics.ok()) {

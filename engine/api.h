@@ -46,7 +46,10 @@ struct MemoryStats {
   int64_t gathered_bytes = 0;         // gathered parameters alive now
   int64_t peak_gathered_bytes = 0;    // most gathered parameters alive at once
   int64_t total_param_numel = 0;      // parameters of the whole model (unpadded)
-  int64_t gpu_allocated_bytes = 0;    // CUDA builds; 0 on CPU
+  int64_t pinned_host_bytes = 0;      // page-locked host memory held by the engine's pool
+  int64_t pageable_host_bytes = 0;    // the same pool when not pinned (CPU builds)
+  int64_t gpu_allocated_bytes = 0;    // CUDA caching allocator; 0 on CPU
+  int64_t gpu_reserved_bytes = 0;
   int64_t gpu_peak_bytes = 0;
   int64_t rss_bytes = 0;              // process resident set
 };

@@ -59,6 +59,9 @@ class Communicator {
   virtual absl::Status Barrier() = 0;
   // True when reductions over `dtype` are supported (MPI has no 16-bit float sum).
   virtual bool SupportsReduce(DType dtype) const = 0;
+  // Blocks the host until every collective issued so far has finished (asynchronous
+  // backends; MPI's are complete once waited). Errors are sticky.
+  virtual absl::Status Synchronize() { return absl::OkStatus(); }
 
   // Blocking forms of the two async collectives.
   absl::Status AllGather(const void* send, void* recv, size_t count, DType dtype);

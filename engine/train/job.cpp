@@ -4,6 +4,9 @@
 #include <torch/torch.h>
 
 #include <omp.h>
+#ifdef ZEROD_CUDA
+#include <c10/cuda/CUDAFunctions.h>
+#endif
 
 #include <chrono>
 #include <cmath>
@@ -53,31 +56,42 @@ absl::StatusOr<Setup> Validate(const JobSpec& spec, int world_size) {
   return s;
 }
 
+// The engine's settings from the job and its DeepSpeed config. An NCCL communicator
+// means the GPU of this rank's local index; anything else trains on the CPU.
+zero::EngineOptions EngineOptionsFor(const JobSpec& spec, const config::DsConfig& ds,
+                                     const comm::Communicator& comm) {
+  zero::EngineOptions opts;
+  opts.dtype = ToTorch(ds.compute_dtype);
+  opts.device = comm.backend() == "nccl" ? torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(comm.local_rank()))
+                                         : torch::Device(torch::kCPU);
+  opts.offload_param = ds.zero.offload_param.to_cpu;
+  opts.pin_memory = ds.zero.offload_param.pin_memory || ds.zero.offload_optimizer.pin_memory;
+  opts.activation_checkpointing = spec.activation_checkpointing;
+  opts.prefetch_bucket_numel = ds.zero.prefetch_bucket_size;
+  opts.persistence_threshold_numel = ds.zero.param_persistence_threshold;
+  opts.max_live_numel = ds.zero.max_live_parameters;
+  return opts;
+}
+
 class TrainingJob final : public Job {
  public:
   TrainingJob(const JobSpec& spec, comm::Communicator* comm, Setup setup,
-              data::DistributedSampler sampler)
+              data::DistributedSampler sampler, std::unique_ptr<zero::ZeroEngine> engine)
       : spec_(spec),
         comm_(comm),
         ds_(setup.ds),
         model_config_(setup.model),
         dataset_(std::move(setup.dataset)),
         sampler_(std::move(sampler)),
+        engine_(std::move(engine)),
         scaler_(ds_.loss_scaler) {
-    zero::EngineOptions opts;
-    opts.dtype = ToTorch(ds_.compute_dtype);
-    opts.activation_checkpointing = spec.activation_checkpointing;
-    opts.prefetch_bucket_numel = ds_.zero.prefetch_bucket_size;
-    opts.persistence_threshold_numel = ds_.zero.param_persistence_threshold;
-    opts.max_live_numel = ds_.zero.max_live_parameters;
-    engine_ = std::make_unique<zero::ZeroEngine>(models::BuildLlamaUnits(model_config_), comm, opts);
     engine_->InitWeights(spec.seed, model_config_.initializer_range);
 
     info_.offload_param = ds_.zero.offload_param.to_cpu;
     info_.offload_optimizer = ds_.zero.offload_optimizer.to_cpu;
     info_.rank = comm->rank();
     info_.world_size = comm->world_size();
-    info_.device = "cpu";
+    info_.device = engine_->device().str();
     info_.dtype = std::string(DTypeName(ds_.compute_dtype));
     info_.num_parameters = engine_->num_parameters();
     info_.train_batch_size = ds_.train_batch_size;
@@ -118,7 +132,7 @@ class TrainingJob final : public Job {
         torch::Tensor batch = torch::from_blob(tokens.data(), {ds_.micro_batch_per_gpu, L + 1},
                                                torch::kInt64);
         torch::Tensor ids = batch.narrow(1, 0, L);
-        torch::Tensor targets = batch.narrow(1, 1, L);
+        torch::Tensor targets = batch.narrow(1, 1, L).to(engine_->device());
         torch::Tensor loss = models::CausalLmLoss(engine_->Forward(ids), targets);
         // Each micro-batch has the same token count, so the global-batch mean is the mean
         // of micro-batch means: scale each by 1 / (grad_accum * world) before summing.
@@ -172,7 +186,7 @@ class TrainingJob final : public Job {
   data::DistributedSampler sampler_;
   JobInfo info_;
   // Training state.
-  std::unique_ptr<zero::ZeroEngine> engine_;
+  std::unique_ptr<zero::ZeroEngine> engine_;  // declared after the data it never outlives
   optim::LossScaler scaler_;
   int64_t steps_done_ = 0;
   int64_t lr_iteration_ = 0;
@@ -203,8 +217,14 @@ absl::StatusOr<std::unique_ptr<Job>> Job::Create(const JobSpec& spec, comm::Comm
   }
   // Every rank must agree before any collective: one rank's missing file fails all.
   RETURN_IF_ERROR(comm::AgreeOnStatus(*comm, setup.ok() ? sampler.status() : setup.status()));
-  return std::unique_ptr<Job>(
-      new TrainingJob(spec, comm, std::move(setup).value(), std::move(sampler).value()));
+  const zero::EngineOptions opts = EngineOptionsFor(spec, setup->ds, *comm);
+#ifdef ZEROD_CUDA
+  if (opts.device.is_cuda()) c10::cuda::set_device(opts.device.index());
+#endif
+  auto engine = zero::ZeroEngine::Create(models::BuildLlamaUnits(setup->model), comm, opts);
+  RETURN_IF_ERROR(comm::AgreeOnStatus(*comm, engine.status()));
+  return std::unique_ptr<Job>(new TrainingJob(spec, comm, std::move(setup).value(),
+                                              std::move(sampler).value(), std::move(engine).value()));
 }
 
 }  // namespace zerod

@@ -1,5 +1,7 @@
 #include "engine/zero/param_group.h"
 
+#include <stdexcept>
+
 #include "absl/strings/str_cat.h"
 #include "engine/util/status_macros.h"
 
@@ -17,15 +19,30 @@ DType ToDType(torch::ScalarType type) {
   }
 }
 
-ParamGroup::ParamGroup(models::Unit* unit, comm::Communicator* comm, torch::ScalarType dtype,
-                       torch::Device device)
-    : unit_(unit), comm_(comm), dtype_(dtype) {
+absl::StatusOr<torch::Tensor> PoolTensor(offload::PinnedPool* pool, int64_t numel,
+                                         torch::ScalarType dtype) {
+  ASSIGN_OR_RETURN(void* ptr, pool->Allocate(static_cast<size_t>(numel) * torch::elementSize(dtype)));
+  return torch::from_blob(ptr, {numel}, [pool](void* p) { pool->Free(p); },
+                          torch::TensorOptions().dtype(dtype));
+}
+
+ParamGroup::ParamGroup(models::Unit* unit, comm::Communicator* comm, DeviceStreams* streams,
+                       offload::PinnedPool* host_pool, torch::ScalarType dtype)
+    : unit_(unit), comm_(comm), streams_(streams), dtype_(dtype) {
   std::vector<std::pair<std::string, std::vector<int64_t>>> shapes;
   for (const auto& spec : unit->specs()) shapes.emplace_back(spec.name, spec.shape);
   layout_ = MakeFlatLayout(shapes);
   // Shards are kept 16-byte aligned for every dtype (8 elements of 16 bits).
   partition_ = MakePartition(layout_.numel, comm->world_size(), /*shard_align=*/8).value();
-  shard_ = torch::zeros({partition_.shard_numel}, torch::TensorOptions().dtype(dtype));
+  const auto device = streams->device();
+  if (host_pool != nullptr) {
+    auto shard = PoolTensor(host_pool, partition_.shard_numel, dtype);
+    if (!shard.ok()) throw std::runtime_error(std::string(shard.status().message()));
+    shard_ = *shard;
+    shard_.zero_();
+  } else {
+    shard_ = torch::zeros({partition_.shard_numel}, torch::TensorOptions().dtype(dtype).device(device));
+  }
   gathered_ = torch::empty({partition_.padded_numel}, torch::TensorOptions().dtype(dtype).device(device));
 
   // Bind each parameter once to its view of the gathered buffer (Note [storage swap]).
@@ -35,6 +52,10 @@ ParamGroup::ParamGroup(models::Unit* unit, comm::Communicator* comm, torch::Scal
     unit->params()[i].set_data(gathered_.narrow(0, e.offset, e.numel).view(e.shape));
   }
   FreeGathered();
+}
+
+ParamGroup::~ParamGroup() {
+  if (state_ == GroupState::kGathering) (void)WaitFetch();
 }
 
 void ParamGroup::LoadShard(const torch::Tensor& full_values) {
@@ -65,8 +86,21 @@ int64_t ParamGroup::gathered_bytes() const {
 absl::Status ParamGroup::StartFetch() {
   if (state_ != GroupState::kSharded) return absl::OkStatus();
   AllocateGathered();
-  auto work = comm_->AllGatherAsync(shard_.data_ptr(), gathered_.data_ptr(),
-                                    static_cast<size_t>(partition_.shard_numel), ToDType(dtype_));
+  const size_t count = static_cast<size_t>(partition_.shard_numel);
+  absl::StatusOr<std::unique_ptr<comm::Work>> work;
+  if (streams_->cuda()) {
+    // Note [fetch ordering].
+    auto scope = streams_->Enter(SideStream::kCopyIn);
+    const void* send = shard_.data_ptr();
+    if (shard_.is_cpu()) {
+      torch::Tensor slot = gathered_.narrow(0, partition_.ShardBegin(comm_->rank()), partition_.shard_numel);
+      slot.copy_(shard_, /*non_blocking=*/true);
+      send = slot.data_ptr();  // NCCL's in-place all-gather
+    }
+    work = comm_->AllGatherAsync(send, gathered_.data_ptr(), count, ToDType(dtype_));
+  } else {
+    work = comm_->AllGatherAsync(shard_.data_ptr(), gathered_.data_ptr(), count, ToDType(dtype_));
+  }
   if (!work.ok()) {
     FreeGathered();
     return work.status();
@@ -104,19 +138,25 @@ absl::Status ParamGroup::Release() {
   return absl::OkStatus();
 }
 
-absl::Status ParamGroup::ReduceScatterGrads(const std::vector<torch::Tensor>& grads,
-                                            torch::Tensor& out) {
+absl::StatusOr<ReducedGrad> ParamGroup::StartReduceScatter(const std::vector<torch::Tensor>& grads) {
   torch::NoGradGuard no_grad;
-  // MPI cannot sum 16-bit floats: the flat gradient is laid out in float32.
-  torch::Tensor flat = torch::zeros({partition_.padded_numel}, torch::kFloat32);
+  // Reduce in the compute dtype where the backend can (NCCL), else in float32 (MPI).
+  const torch::ScalarType reduce_dtype =
+      comm_->SupportsReduce(ToDType(dtype_)) ? dtype_ : torch::kFloat32;
+  const auto device = streams_->device();
+  torch::Tensor flat = torch::zeros({partition_.padded_numel}, torch::TensorOptions().dtype(reduce_dtype).device(device));
   for (size_t i = 0; i < layout_.entries.size(); ++i) {
     if (!grads[i].defined()) continue;
     const FlatEntry& e = layout_.entries[i];
     flat.narrow(0, e.offset, e.numel).copy_(grads[i].reshape({-1}));
   }
-  return comm_->ReduceScatter(flat.data_ptr(), out.data_ptr(),
-                              static_cast<size_t>(partition_.shard_numel), DType::kFloat32,
-                              comm::ReduceOp::kSum);
+  ReducedGrad out;
+  out.shard = torch::empty({partition_.shard_numel}, flat.options());
+  ASSIGN_OR_RETURN(out.work, comm_->ReduceScatterAsync(flat.data_ptr(), out.shard.data_ptr(),
+                                                        static_cast<size_t>(partition_.shard_numel),
+                                                        ToDType(reduce_dtype), comm::ReduceOp::kSum));
+  out.flat = std::move(flat);
+  return out;
 }
 
 }  // namespace zerod::zero

@@ -1,11 +1,11 @@
 // One unit's parameters under ZeRO-3: a flat buffer of world_size equal shards, of
 // which this rank keeps one (the source of truth between steps), and, while the unit
-// runs, the whole buffer gathered from every rank.
+// runs, the whole buffer gathered from every rank on the compute device.
 //
-//   state       memory held (bytes, compute dtype)           enters by
-//   kSharded    shard_numel                                  construction, Release()
-//   kGathering  shard_numel + padded_numel, being filled      StartFetch()
-//   kGathered   shard_numel + padded_numel, readable          WaitFetch()
+//   state       memory held (compute dtype)                    enters by
+//   kSharded    shard_numel (host when offloaded)              construction, Release()
+//   kGathering  + padded_numel on the device, being filled     StartFetch()
+//   kGathered   + padded_numel on the device, readable         WaitFetch()
 //
 // Transitions are idempotent (StartFetch on a fetching/gathered group, Release on a
 // sharded one: no-ops); illegal ones (WaitFetch while sharded, Release while a gather is
@@ -17,27 +17,45 @@
 // StorageImpl. Every view, including those autograd saved during forward (linear saves
 // weight.t()), shares that StorageImpl: so releasing really frees the memory, and after a
 // re-gather backward reads the right values through the very tensors it saved.
+//
+// Note [fetch ordering] (GPU): the gathered buffer is allocated on the compute stream;
+// the copy-in stream waits for the compute stream's queued work (which may still read
+// memory the allocator just recycled), copies the host shard into this rank's slot of
+// the buffer, and NCCL all-gathers in place after it. WaitFetch makes the compute
+// stream wait for the gather; the host never blocks.
 #pragma once
 
 #include <torch/torch.h>
 
 #include <memory>
 
-#include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "engine/comm/communicator.h"
 #include "engine/models/unit.h"
+#include "engine/offload/pinned_pool.h"
+#include "engine/zero/device_streams.h"
 #include "engine/zero/partition.h"
 
 namespace zerod::zero {
 
 enum class GroupState { kSharded, kGathering, kGathered };
 
+// This rank's reduce-scattered gradient shard, still being produced on the device.
+struct ReducedGrad {
+  torch::Tensor shard;  // (shard_numel), float32 on CPU builds, compute dtype on the GPU
+  std::unique_ptr<comm::Work> work;
+  // The flattened input, read by the collective: keep it until the caller's stream has
+  // waited for `work`, so the allocator cannot recycle it under the collective.
+  torch::Tensor flat;
+};
+
 class ParamGroup {
  public:
-  // `unit` must outlive the group. `dtype` is the compute dtype; `device` where the
-  // gathered buffer lives; the shard stays on the host.
-  ParamGroup(models::Unit* unit, comm::Communicator* comm, torch::ScalarType dtype,
-             torch::Device device);
+  // `unit`, `comm`, `streams` and `host_pool` must outlive the group. The shard lives in
+  // `host_pool` when given (offload_param, and always on CPU), else on the device.
+  ParamGroup(models::Unit* unit, comm::Communicator* comm, DeviceStreams* streams,
+             offload::PinnedPool* host_pool, torch::ScalarType dtype);
+  ~ParamGroup();
   ParamGroup(const ParamGroup&) = delete;
   ParamGroup& operator=(const ParamGroup&) = delete;
 
@@ -49,9 +67,9 @@ class ParamGroup {
   absl::Status WaitFetch();
   absl::Status Release();
 
-  // Reduce-scatters the unit's gradients (one per parameter, spec order; undefined
-  // means zero) summed over ranks into `out` (float32, shard_numel).
-  absl::Status ReduceScatterGrads(const std::vector<torch::Tensor>& grads, torch::Tensor& out);
+  // Starts reducing the unit's gradients (one per parameter, spec order; undefined means
+  // zero), summed over ranks, into this rank's shard. Runs on the current stream.
+  absl::StatusOr<ReducedGrad> StartReduceScatter(const std::vector<torch::Tensor>& grads);
 
   GroupState state() const { return state_; }
   const Partition& partition() const { return partition_; }
@@ -69,17 +87,23 @@ class ParamGroup {
   // Constant after construction.
   models::Unit* unit_;
   comm::Communicator* comm_;
+  DeviceStreams* streams_;
   torch::ScalarType dtype_;
   FlatLayout layout_;
   Partition partition_;
   // State.
   GroupState state_ = GroupState::kSharded;
-  torch::Tensor shard_;     // (shard_numel), compute dtype, host
-  torch::Tensor gathered_;  // (padded_numel); storage empty while kSharded
+  torch::Tensor shard_;     // (shard_numel), compute dtype, host (pool) or device
+  torch::Tensor gathered_;  // (padded_numel) on the device; storage empty while kSharded
   std::unique_ptr<comm::Work> pending_;  // the all-gather while kGathering
 };
 
 // The communication dtype for a torch scalar type.
 DType ToDType(torch::ScalarType type);
+
+// A tensor over `pool` memory, returned to the pool when the last reference dies.
+// Errors when the pool cannot provide the bytes.
+absl::StatusOr<torch::Tensor> PoolTensor(offload::PinnedPool* pool, int64_t numel,
+                                         torch::ScalarType dtype);
 
 }  // namespace zerod::zero

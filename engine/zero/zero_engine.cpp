@@ -9,34 +9,64 @@
 
 namespace zerod::zero {
 
-ZeroEngine::ZeroEngine(std::vector<std::unique_ptr<models::Unit>> units, comm::Communicator* comm,
-                       const EngineOptions& options)
-    : comm_(comm), options_(options), units_(std::move(units)) {
-  for (auto& unit : units_) {
-    groups_.push_back(std::make_unique<ParamGroup>(unit.get(), comm, options.dtype, options.device));
-    const int64_t shard = groups_.back()->partition().shard_numel;
-    ShardState st;
-    // In float32 the shard itself is the master copy: no second float32 buffer.
-    st.master = options.dtype == torch::kFloat32 ? groups_.back()->shard()
-                                                 : torch::zeros({shard}, torch::kFloat32);
-    st.exp_avg = torch::zeros({shard}, torch::kFloat32);
-    st.exp_avg_sq = torch::zeros({shard}, torch::kFloat32);
-    st.grad = torch::zeros({shard}, torch::kFloat32);
-    st.persistent = unit->numel() <= options.persistence_threshold_numel;
-    state_.push_back(std::move(st));
-  }
-  anchor_ = torch::empty({0}, torch::TensorOptions().dtype(options.dtype).device(options.device))
-                .requires_grad_(true);
+ZeroEngine::ZeroEngine(comm::Communicator* comm, const EngineOptions& options)
+    : comm_(comm), options_(options) {}
+
+absl::StatusOr<std::unique_ptr<ZeroEngine>> ZeroEngine::Create(
+    std::vector<std::unique_ptr<models::Unit>> units, comm::Communicator* comm,
+    const EngineOptions& options) {
+  std::unique_ptr<ZeroEngine> engine(new ZeroEngine(comm, options));
+  RETURN_IF_ERROR(engine->Build(std::move(units)));
+  return engine;
 }
 
-ZeroEngine::~ZeroEngine() { (void)ReleaseAll(); }
+absl::Status ZeroEngine::Build(std::vector<std::unique_ptr<models::Unit>> units) {
+  units_ = std::move(units);
+  streams_ = std::make_unique<DeviceStreams>(options_.device);
+  const bool gpu = options_.device.is_cuda();
+  pool_ = std::make_unique<offload::PinnedPool>(offload::PinnedPool::Options{.pin = gpu && options_.pin_memory});
+  offload::PinnedPool* shard_pool = (!gpu || options_.offload_param) ? pool_.get() : nullptr;
+  int64_t largest_shard = 0;
+  try {
+    for (auto& unit : units_) {
+      groups_.push_back(std::make_unique<ParamGroup>(unit.get(), comm_, streams_.get(), shard_pool, options_.dtype));
+      ParamGroup& g = *groups_.back();
+      const int64_t shard = g.partition().shard_numel;
+      largest_shard = std::max(largest_shard, shard);
+      ShardState st;
+      // On CPU in float32 the shard itself is the master copy: no second buffer.
+      const bool shard_is_master = options_.dtype == torch::kFloat32 && g.shard().is_cpu();
+      st.master = shard_is_master ? g.shard() : torch::zeros({shard}, torch::kFloat32);
+      st.exp_avg = torch::zeros({shard}, torch::kFloat32);
+      st.exp_avg_sq = torch::zeros({shard}, torch::kFloat32);
+      // Gradients arrive by asynchronous copies from the GPU: they need pinned memory.
+      ASSIGN_OR_RETURN(st.grad, PoolTensor(pool_.get(), shard, torch::kFloat32));
+      st.grad.zero_();
+      st.persistent = unit->numel() <= options_.persistence_threshold_numel;
+      state_.push_back(std::move(st));
+    }
+  } catch (const std::exception& e) {
+    return absl::ResourceExhaustedError(e.what());
+  }
+  if (gpu) {
+    ASSIGN_OR_RETURN(staging_, PoolTensor(pool_.get(), largest_shard, torch::kFloat32));
+  }
+  anchor_ = torch::empty({0}, torch::TensorOptions().dtype(options_.dtype).device(options_.device))
+                .requires_grad_(true);
+  return absl::OkStatus();
+}
+
+ZeroEngine::~ZeroEngine() {
+  (void)ReleaseAll();
+  (void)DrainGradients();
+}
 
 void ZeroEngine::InitWeights(uint64_t seed, double std) {
   torch::NoGradGuard no_grad;
   for (size_t i = 0; i < groups_.size(); ++i) {
     torch::Tensor full = models::InitialValues(*units_[i], seed, std);  // one unit at a time
     groups_[i]->LoadShard(full);
-    if (options_.dtype != torch::kFloat32) {
+    if (!state_[i].master.is_same(groups_[i]->shard())) {
       // The master keeps full precision: take the slice before rounding.
       const Partition& p = groups_[i]->partition();
       const int64_t valid = p.ShardValidNumel(comm_->rank());
@@ -53,7 +83,7 @@ void ZeroEngine::Check(const absl::Status& s) const {
 }
 
 torch::Tensor ZeroEngine::Forward(const torch::Tensor& ids) {
-  torch::Tensor h = ids;
+  torch::Tensor h = ids.to(options_.device);
   for (int i = 0; i < num_units(); ++i) h = RunUnit(*this, i, h, anchor_);
   return h;
 }
@@ -88,10 +118,51 @@ void ZeroEngine::AfterForward(int index) {
 
 void ZeroEngine::AfterBackward(int index, const std::vector<torch::Tensor>& grads) {
   ShardState& st = state_[index];
-  torch::Tensor reduced = torch::empty_like(st.grad);
-  Check(groups_[index]->ReduceScatterGrads(grads, reduced));
-  st.grad.add_(reduced);
-  Check(groups_[index]->Release());
+  ParamGroup& group = *groups_[index];
+  if (!streams_->cuda()) {
+    auto reduced = group.StartReduceScatter(grads);
+    Check(reduced.status());
+    Check(reduced->work->Wait());
+    if (st.has_grad) st.grad.add_(reduced->shard); else st.grad.copy_(reduced->shard);
+    st.has_grad = true;
+    Check(group.Release());
+    return;
+  }
+  // GPU: the whole gradient pipeline runs on the copy-out stream, behind the backward
+  // kernels that produced `grads` and beside the next unit's backward.
+  {
+    auto scope = streams_->Enter(SideStream::kCopyOut);
+    for (const auto& g : grads) streams_->KeepAliveOn(g, SideStream::kCopyOut);
+    auto reduced = group.StartReduceScatter(grads);
+    Check(reduced.status());
+    Check(reduced->work->Wait());  // copy-out waits for the reduce-scatter
+    reduced->flat = torch::Tensor();
+    torch::Tensor shard32 = reduced->shard.to(torch::kFloat32);
+    if (!st.has_grad) {
+      st.grad.copy_(shard32, /*non_blocking=*/true);
+      grad_copies_.push_back(streams_->Mark());
+    } else {
+      // Micro-batches after the first: through the staging buffer, added on the host.
+      Check(DrainGradients());
+      staging_.narrow(0, 0, shard32.numel()).copy_(shard32, /*non_blocking=*/true);
+      staged_copy_ = streams_->Mark();
+      staged_group_ = index;
+    }
+    st.has_grad = true;
+  }
+  Check(group.Release());
+}
+
+absl::Status ZeroEngine::DrainGradients() {
+  for (auto& copy : grad_copies_) copy.HostWait();
+  grad_copies_.clear();
+  if (staged_group_ >= 0) {
+    staged_copy_.HostWait();
+    torch::Tensor& grad = state_[staged_group_].grad;
+    grad.add_(staging_.narrow(0, 0, grad.numel()));
+    staged_group_ = -1;
+  }
+  return comm_->Synchronize();
 }
 
 absl::Status ZeroEngine::ReleaseAll() {
@@ -105,14 +176,18 @@ absl::Status ZeroEngine::ReleaseAll() {
 
 absl::StatusOr<StepOutcome> ZeroEngine::Step(const offload::AdamWHyper& hyper, double grad_scale,
                                              double max_norm, bool check_overflow) {
+  RETURN_IF_ERROR(DrainGradients());
   StepOutcome outcome;
+  for (auto& st : state_) {
+    if (!st.has_grad) st.grad.zero_();  // a unit without gradient this step (unused)
+    st.has_grad = false;
+  }
   // fp16: any non-finite gradient on any rank skips the step everywhere.
   if (check_overflow) {
     int64_t bad = 0;
     for (auto& st : state_) bad |= !offload::AllFinite(st.grad.data_ptr<float>(), st.grad.numel());
     RETURN_IF_ERROR(comm_->AllReduce(&bad, 1, DType::kInt64, comm::ReduceOp::kMax));
     if (bad) {
-      for (auto& st : state_) st.grad.zero_();
       outcome.skipped = true;
       return outcome;
     }
@@ -129,15 +204,18 @@ absl::StatusOr<StepOutcome> ZeroEngine::Step(const offload::AdamWHyper& hyper, d
     if (coef < 1.0) factor *= coef;
   }
   ++adam_step_;
+  torch::NoGradGuard no_grad;
   for (size_t i = 0; i < state_.size(); ++i) {
     ShardState& st = state_[i];
     torch::Tensor& shard = groups_[i]->shard();
-    const bool fp32 = options_.dtype == torch::kFloat32;
+    const bool writes_shard_in_place = !st.master.is_same(shard) && shard.is_cpu() && options_.dtype != torch::kFloat32;
     offload::AdamWStep(st.master.data_ptr<float>(), st.grad.data_ptr<float>(),
                        st.exp_avg.data_ptr<float>(), st.exp_avg_sq.data_ptr<float>(),
                        st.master.numel(), hyper, adam_step_, static_cast<float>(factor),
-                       fp32 ? nullptr : shard.data_ptr(), ToDType(options_.dtype));
-    st.grad.zero_();
+                       writes_shard_in_place ? shard.data_ptr() : nullptr, ToDType(options_.dtype));
+    // A float32 host shard distinct from the master, or a shard on the GPU, is
+    // refreshed from the master.
+    if (!writes_shard_in_place && !st.master.is_same(shard)) shard.copy_(st.master);
   }
   return outcome;
 }
@@ -156,17 +234,22 @@ int64_t ZeroEngine::num_parameters() const {
 
 MemoryStats ZeroEngine::Memory() const {
   MemoryStats m;
-  const bool fp32 = options_.dtype == torch::kFloat32;
   for (size_t i = 0; i < groups_.size(); ++i) {
     const int64_t shard = groups_[i]->partition().shard_numel;
     m.param_shard_bytes += shard * torch::elementSize(options_.dtype);
     m.grad_shard_bytes += shard * 4;
-    // Master (unless it is the fp32 shard itself) and the two moments.
-    m.optimizer_shard_bytes += shard * 4 * (fp32 ? 2 : 3);
+    // Master (unless it is the shard itself) and the two moments.
+    const bool shared_master = state_[i].master.is_same(groups_[i]->shard());
+    m.optimizer_shard_bytes += shard * 4 * (shared_master ? 2 : 3);
   }
   m.gathered_bytes = live_gathered_bytes();
   m.peak_gathered_bytes = peak_live_bytes_;
   m.total_param_numel = num_parameters();
+  m.pinned_host_bytes = pool_->pinned() ? pool_->reserved_bytes() : 0;
+  m.pageable_host_bytes = pool_->pinned() ? 0 : pool_->reserved_bytes();
+  m.gpu_allocated_bytes = streams_->allocated_bytes();
+  m.gpu_reserved_bytes = streams_->reserved_bytes();
+  m.gpu_peak_bytes = streams_->peak_allocated_bytes();
   return m;
 }
 

@@ -5,14 +5,14 @@
 //                       the live-parameter bound), run it, release it unless persistent.
 //   loss.backward()     each unit's UnitFunction::backward re-fetches it (prefetching
 //                       k-1..), recomputes it when checkpointing, computes its gradients,
-//                       reduce-scatters them into this rank's float32 gradient shard,
-//                       releases it.
+//                       reduce-scatters them and sends this rank's shard to the host
+//                       float32 gradient buffer, releases it.
 //   Step(...)           AdamW on the shards (CpuAdam), global-norm clipping, fp16
 //                       overflow skip; writes the compute-dtype shard for the next gather.
 //
-// Threading: one thread (the rank's main loop) calls everything, and CPU autograd runs
-// backward on the calling thread, so every collective is issued from it in the same
-// order on every rank.
+// Threading: the rank's main thread calls everything but the UnitFunction hooks. On CPU
+// autograd runs those on the calling thread too; on CUDA they run on autograd's device
+// thread while the main thread waits inside backward(), so calls never overlap.
 #pragma once
 
 #include <torch/torch.h>
@@ -25,13 +25,17 @@
 #include "engine/comm/communicator.h"
 #include "engine/models/unit.h"
 #include "engine/offload/cpu_adam.h"
+#include "engine/offload/pinned_pool.h"
+#include "engine/zero/device_streams.h"
 #include "engine/zero/param_group.h"
 
 namespace zerod::zero {
 
 struct EngineOptions {
   torch::ScalarType dtype = torch::kFloat32;  // compute dtype of gathered parameters
-  torch::Device device = torch::kCPU;
+  torch::Device device = torch::kCPU;         // where units run
+  bool offload_param = true;    // 16-bit shards in host memory (always, on CPU)
+  bool pin_memory = true;       // page-lock host shards and gradients (CUDA builds)
   bool activation_checkpointing = false;  // recompute each unit in backward
   int64_t prefetch_bucket_numel = 50'000'000;       // stage3_prefetch_bucket_size
   int64_t persistence_threshold_numel = 100'000;    // stage3_param_persistence_threshold
@@ -47,17 +51,19 @@ struct StepOutcome {
 class ZeroEngine {
  public:
   // Takes the units; builds a ParamGroup for each. `comm` must outlive the engine.
-  ZeroEngine(std::vector<std::unique_ptr<models::Unit>> units, comm::Communicator* comm,
-             const EngineOptions& options);
+  // Errors when host memory for the shards cannot be had (or pinned).
+  static absl::StatusOr<std::unique_ptr<ZeroEngine>> Create(
+      std::vector<std::unique_ptr<models::Unit>> units, comm::Communicator* comm,
+      const EngineOptions& options);
   ~ZeroEngine();
 
   // Initialises every shard (and the float32 master) from transformers' init, seeded by
   // `seed`; each rank materialises one unit at a time, never the whole model.
   void InitWeights(uint64_t seed, double std);
 
-  // Runs all units on `ids` (B, T) int64; returns logits (B, T, V) that carry autograd
-  // history through every unit. Throws on a communication failure (autograd cannot carry
-  // a Status); Job turns that into one.
+  // Runs all units on `ids` (B, T) int64 on the engine's device; returns logits
+  // (B, T, V) that carry autograd history through every unit. Throws on a communication
+  // failure (autograd cannot carry a Status); Job turns that into one.
   torch::Tensor Forward(const torch::Tensor& ids);
 
   // One AdamW step over every shard, with the gradients accumulated since the last step.
@@ -75,8 +81,7 @@ class ZeroEngine {
   int64_t num_parameters() const;
   int num_units() const { return static_cast<int>(groups_.size()); }
   ParamGroup& group(int i) { return *groups_[i]; }
-  // Float32 master shard of unit i, (shard_numel).
-  const torch::Tensor& master(int i) const { return state_[i].master; }
+  torch::Device device() const { return options_.device; }
 
   // Called by UnitFunction (unit_function.h); not for other callers.
   void FetchForRun(int index, bool backward);
@@ -87,18 +92,25 @@ class ZeroEngine {
 
  private:
   struct ShardState {
-    torch::Tensor master;      // float32 weights, (shard_numel); aliases the shard in fp32
-    torch::Tensor exp_avg;     // float32
-    torch::Tensor exp_avg_sq;  // float32
-    torch::Tensor grad;        // float32 sum of reduce-scattered gradients
+    torch::Tensor master;      // float32 weights, (shard_numel), host; the shard itself in fp32 on CPU
+    torch::Tensor exp_avg;     // float32, host
+    torch::Tensor exp_avg_sq;  // float32, host
+    torch::Tensor grad;        // float32 sum of reduce-scattered gradients, host (pinned on GPU)
+    bool has_grad = false;     // grad holds this step's first micro-batch already
     bool persistent = false;   // small unit: stays gathered from forward to backward
   };
+  ZeroEngine(comm::Communicator* comm, const EngineOptions& options);
+  absl::Status Build(std::vector<std::unique_ptr<models::Unit>> units);
   void Prefetch(int from, int direction);
+  // Waits for every gradient copy to the host and folds staged ones into `grad`.
+  absl::Status DrainGradients();
   void Check(const absl::Status& s) const;  // throws std::runtime_error when not ok
 
   // Constant after construction.
   comm::Communicator* comm_;
   EngineOptions options_;
+  std::unique_ptr<DeviceStreams> streams_;
+  std::unique_ptr<offload::PinnedPool> pool_;  // host shards and gradients
   std::vector<std::unique_ptr<models::Unit>> units_;
   std::vector<std::unique_ptr<ParamGroup>> groups_;
   // Optimizer state, one per group.
@@ -107,6 +119,12 @@ class ZeroEngine {
   int64_t peak_live_bytes_ = 0;
   torch::Tensor anchor_;  // zero-size tensor requiring grad: makes every unit's output
                           // require grad, so the first unit (integer input) gets a backward
+  // GPU gradient pipeline: copies to the host in flight, and the staging buffer that
+  // micro-batches after the first land in before being added to `grad`.
+  std::vector<DeviceStreams::Marker> grad_copies_;
+  torch::Tensor staging_;           // float32 host, largest shard
+  int staged_group_ = -1;           // group whose gradient sits in staging_, or -1
+  DeviceStreams::Marker staged_copy_;
 };
 
 }  // namespace zerod::zero

@@ -20,7 +20,9 @@ struct Fixture {
   std::vector<std::unique_ptr<models::Unit>> units = models::BuildLlamaUnits(TinyConfig());
   models::Unit& unit = *units[1];
   torch::Tensor values = models::InitialValues(unit, 42, 0.02);
-  ParamGroup group{&unit, &World(), torch::kFloat32, torch::kCPU};
+  DeviceStreams streams{torch::kCPU};
+  offload::PinnedPool pool{{.pin = false}};
+  ParamGroup group{&unit, &World(), &streams, &pool, torch::kFloat32};
   Fixture() { group.LoadShard(values); }
 };
 
@@ -102,8 +104,10 @@ TEST(ParamGroupTest, ReduceScatterSumsGradientsIntoThisRanksShard) {
   std::vector<torch::Tensor> grads;
   for (const auto& e : f.group.layout().entries) grads.push_back(torch::ones(e.shape));
   grads[1] = torch::Tensor();  // an unused parameter counts as zero
-  torch::Tensor out = torch::empty({f.group.partition().shard_numel});
-  ASSERT_TRUE(f.group.ReduceScatterGrads(grads, out).ok());
+  auto reduced = f.group.StartReduceScatter(grads);
+  ASSERT_TRUE(reduced.ok()) << reduced.status();
+  ASSERT_TRUE(reduced->work->Wait().ok());
+  torch::Tensor out = reduced->shard;
   const auto& p = f.group.partition();
   const int64_t begin = p.ShardBegin(World().rank());
   const auto& skip = f.group.layout().entries[1];

@@ -18,7 +18,7 @@ std::unique_ptr<ZeroEngine> MakeEngine(bool checkpointing, int64_t max_live = 1'
   opts.persistence_threshold_numel = 0;  // release every unit
   opts.max_live_numel = max_live;
   opts.prefetch_bucket_numel = prefetch;
-  auto engine = std::make_unique<ZeroEngine>(models::BuildLlamaUnits(config), &World(), opts);
+  auto engine = ZeroEngine::Create(models::BuildLlamaUnits(config), &World(), opts).value();
   engine->InitWeights(5, 0.02);
   return engine;
 }

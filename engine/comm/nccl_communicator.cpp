@@ -1,0 +1,193 @@
+#include "engine/comm/nccl_communicator.h"
+
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
+#include <cuda_runtime.h>
+#include <nccl.h>
+
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+
+namespace zerod::comm {
+namespace {
+
+absl::Status NcclCheck(ncclResult_t rc, const char* call, const char* file, int line) {
+  if (rc == ncclSuccess) return absl::OkStatus();
+  return absl::InternalError(absl::StrCat(call, " failed at ", file, ":", line, ": ",
+                                          ncclGetErrorString(rc)));
+}
+absl::Status CudaCheck(cudaError_t rc, const char* call, const char* file, int line) {
+  if (rc == cudaSuccess) return absl::OkStatus();
+  return absl::InternalError(absl::StrCat(call, " failed at ", file, ":", line, ": ",
+                                          cudaGetErrorString(rc)));
+}
+#define NCCL_CHECK(call) NcclCheck((call), #call, __FILE__, __LINE__)
+#define CUDA_CHECK(call) CudaCheck((call), #call, __FILE__, __LINE__)
+
+ncclDataType_t ToNccl(DType dtype) {
+  switch (dtype) {
+    case DType::kFloat32: return ncclFloat32;
+    case DType::kFloat16: return ncclFloat16;
+    case DType::kBFloat16: return ncclBfloat16;
+    case DType::kFloat64: return ncclFloat64;
+    case DType::kInt32: return ncclInt32;
+    case DType::kInt64: return ncclInt64;
+    case DType::kUInt8: return ncclUint8;
+  }
+  return ncclUint8;
+}
+
+// The collective's completion, as an event on the communicator's stream.
+class NcclWork final : public Work {
+ public:
+  explicit NcclWork(cudaEvent_t event) : event_(event) {}
+  ~NcclWork() override { cudaEventDestroy(event_); }
+  absl::Status Wait() override {
+    // The caller's current stream waits; the host does not.
+    return CUDA_CHECK(cudaStreamWaitEvent(c10::cuda::getCurrentCUDAStream().stream(), event_, 0));
+  }
+
+ private:
+  cudaEvent_t event_;
+};
+
+}  // namespace
+
+struct NcclCommunicator::Impl {
+  ncclComm_t comm = nullptr;
+  int device = 0;
+  c10::cuda::CUDAStream stream = c10::cuda::getDefaultCUDAStream();
+  std::chrono::seconds timeout{600};
+  absl::Status failed;  // sticky
+};
+
+NcclCommunicator::NcclCommunicator(MpiCommunicator* mpi, std::unique_ptr<Impl> impl)
+    : mpi_(mpi), impl_(std::move(impl)) {}
+
+NcclCommunicator::~NcclCommunicator() {
+  if (impl_->comm == nullptr) return;
+  if (impl_->failed.ok()) {
+    ncclCommDestroy(impl_->comm);
+  } else {
+    ncclCommAbort(impl_->comm);
+  }
+}
+
+absl::StatusOr<std::unique_ptr<NcclCommunicator>> NcclCommunicator::Create(
+    MpiCommunicator* mpi, int device, std::chrono::seconds timeout) {
+  int devices = 0;
+  if (auto s = CUDA_CHECK(cudaGetDeviceCount(&devices)); !s.ok()) return s;
+  if (device >= devices) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "local rank ", device, " has no GPU: this host has ", devices,
+        " visible; launch at most that many ranks per host (mpirun -np / srun --ntasks-per-node)"));
+  }
+  auto impl = std::make_unique<Impl>();
+  impl->device = device;
+  impl->timeout = timeout;
+  c10::cuda::CUDAGuard guard(static_cast<c10::DeviceIndex>(device));
+  impl->stream = c10::cuda::getStreamFromPool(/*isHighPriority=*/true, static_cast<c10::DeviceIndex>(device));
+
+  ncclUniqueId id;
+  if (mpi->rank() == 0) {
+    if (auto s = NCCL_CHECK(ncclGetUniqueId(&id)); !s.ok()) return s;
+  }
+  if (auto s = mpi->Broadcast(&id, sizeof(id), 0); !s.ok()) return s;
+  if (auto s = NCCL_CHECK(ncclCommInitRank(&impl->comm, mpi->world_size(), id, mpi->rank())); !s.ok()) {
+    return s;
+  }
+  return std::unique_ptr<NcclCommunicator>(new NcclCommunicator(mpi, std::move(impl)));
+}
+
+absl::Status NcclCommunicator::Fail(absl::Status status) {
+  if (impl_->failed.ok()) {
+    impl_->failed = status;
+    ncclCommAbort(impl_->comm);
+    impl_->comm = nullptr;
+  }
+  return impl_->failed;
+}
+
+namespace {
+
+// Orders the communicator's stream after the caller's current stream.
+absl::Status FollowCurrentStream(cudaStream_t comm_stream) {
+  cudaEvent_t ready;
+  auto s = CUDA_CHECK(cudaEventCreateWithFlags(&ready, cudaEventDisableTiming));
+  if (!s.ok()) return s;
+  s = CUDA_CHECK(cudaEventRecord(ready, c10::cuda::getCurrentCUDAStream().stream()));
+  if (s.ok()) s = CUDA_CHECK(cudaStreamWaitEvent(comm_stream, ready, 0));
+  cudaEventDestroy(ready);
+  return s;
+}
+
+absl::StatusOr<std::unique_ptr<Work>> Completion(cudaStream_t stream) {
+  cudaEvent_t done;
+  if (auto s = CUDA_CHECK(cudaEventCreateWithFlags(&done, cudaEventDisableTiming)); !s.ok()) return s;
+  if (auto s = CUDA_CHECK(cudaEventRecord(done, stream)); !s.ok()) {
+    cudaEventDestroy(done);
+    return s;
+  }
+  return std::unique_ptr<Work>(new NcclWork(done));
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Work>> NcclCommunicator::AllGatherAsync(const void* send, void* recv,
+                                                                       size_t count, DType dtype) {
+  if (!impl_->failed.ok()) return impl_->failed;
+  cudaStream_t stream = impl_->stream.stream();
+  if (auto s = FollowCurrentStream(stream); !s.ok()) return Fail(s);
+  if (auto s = NCCL_CHECK(ncclAllGather(send, recv, count, ToNccl(dtype), impl_->comm, stream)); !s.ok()) {
+    return Fail(s);
+  }
+  return Completion(stream);
+}
+
+absl::StatusOr<std::unique_ptr<Work>> NcclCommunicator::ReduceScatterAsync(const void* send, void* recv,
+                                                                           size_t count, DType dtype,
+                                                                           ReduceOp op) {
+  if (!impl_->failed.ok()) return impl_->failed;
+  cudaStream_t stream = impl_->stream.stream();
+  if (auto s = FollowCurrentStream(stream); !s.ok()) return Fail(s);
+  const ncclRedOp_t nccl_op = op == ReduceOp::kSum ? ncclSum : ncclMax;
+  if (auto s = NCCL_CHECK(ncclReduceScatter(send, recv, count, ToNccl(dtype), nccl_op, impl_->comm, stream));
+      !s.ok()) {
+    return Fail(s);
+  }
+  return Completion(stream);
+}
+
+absl::Status NcclCommunicator::AllReduce(void* buf, size_t count, DType dtype, ReduceOp op) {
+  return mpi_->AllReduce(buf, count, dtype, op);
+}
+
+absl::Status NcclCommunicator::Broadcast(void* buf, size_t bytes, int root) {
+  return mpi_->Broadcast(buf, bytes, root);
+}
+
+absl::Status NcclCommunicator::Barrier() { return mpi_->Barrier(); }
+
+absl::Status NcclCommunicator::Synchronize() {
+  if (!impl_->failed.ok()) return impl_->failed;
+  const auto deadline = std::chrono::steady_clock::now() + impl_->timeout;
+  auto backoff = std::chrono::microseconds(20);
+  while (true) {
+    cudaError_t q = cudaStreamQuery(impl_->stream.stream());
+    if (q == cudaSuccess) return absl::OkStatus();
+    if (q != cudaErrorNotReady) return Fail(CUDA_CHECK(q));
+    ncclResult_t async = ncclSuccess;
+    ncclCommGetAsyncError(impl_->comm, &async);
+    if (async != ncclSuccess && async != ncclInProgress) return Fail(NCCL_CHECK(async));
+    if (std::chrono::steady_clock::now() > deadline) {
+      return Fail(absl::DeadlineExceededError(absl::StrCat(
+          "NCCL collective on rank ", rank(), " did not finish within ", impl_->timeout.count(),
+          " s (a peer died or hangs); the communicator was aborted")));
+    }
+    std::this_thread::sleep_for(backoff);
+    backoff = std::min(backoff * 2, std::chrono::microseconds(2000));
+  }
+}
+
+}  // namespace zerod::comm

@@ -1,0 +1,103 @@
+#include "engine/zero/device_streams.h"
+
+#ifdef ZEROD_CUDA
+#include <c10/cuda/CUDACachingAllocator.h>
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
+#include <cuda_runtime.h>
+#endif
+
+namespace zerod::zero {
+
+#ifdef ZEROD_CUDA
+struct DeviceStreams::Impl {
+  c10::cuda::CUDAStream copy_in;
+  c10::cuda::CUDAStream copy_out;
+  c10::cuda::CUDAStream& Get(SideStream which) { return which == SideStream::kCopyIn ? copy_in : copy_out; }
+};
+
+struct DeviceStreams::Scope::State {
+  explicit State(c10::cuda::CUDAStream stream) : guard(stream) {}
+  c10::cuda::CUDAStreamGuard guard;
+};
+
+DeviceStreams::DeviceStreams(torch::Device device) : device_(device) {
+  if (!device.is_cuda()) return;
+  const auto index = device.index();
+  impl_ = std::make_unique<Impl>(Impl{c10::cuda::getStreamFromPool(false, index),
+                                      c10::cuda::getStreamFromPool(false, index)});
+}
+
+DeviceStreams::Scope DeviceStreams::Enter(SideStream which) {
+  if (!cuda()) return Scope(nullptr);
+  c10::cuda::CUDAStream current = c10::cuda::getCurrentCUDAStream(device_.index());
+  c10::cuda::CUDAStream side = impl_->Get(which);
+  cudaEvent_t ready;
+  cudaEventCreateWithFlags(&ready, cudaEventDisableTiming);
+  cudaEventRecord(ready, current.stream());
+  cudaStreamWaitEvent(side.stream(), ready, 0);
+  cudaEventDestroy(ready);
+  return Scope(std::make_unique<Scope::State>(side));
+}
+
+DeviceStreams::Marker DeviceStreams::Mark() {
+  Marker m;
+  if (!cuda()) return m;
+  cudaEvent_t e;
+  cudaEventCreateWithFlags(&e, cudaEventDisableTiming);
+  cudaEventRecord(e, c10::cuda::getCurrentCUDAStream(device_.index()).stream());
+  m.event_ = e;
+  return m;
+}
+
+void DeviceStreams::Marker::HostWait() {
+  if (event_ != nullptr) cudaEventSynchronize(static_cast<cudaEvent_t>(event_));
+}
+
+DeviceStreams::Marker::~Marker() {
+  if (event_ != nullptr) cudaEventDestroy(static_cast<cudaEvent_t>(event_));
+}
+
+void DeviceStreams::KeepAliveOn(const torch::Tensor& t, SideStream which) {
+  if (!cuda() || !t.defined() || !t.is_cuda()) return;
+  c10::cuda::CUDACachingAllocator::recordStream(t.storage().data_ptr(), impl_->Get(which));
+}
+
+int64_t DeviceStreams::allocated_bytes() const {
+  if (!cuda()) return 0;
+  return c10::cuda::CUDACachingAllocator::getDeviceStats(device_.index()).allocated_bytes[0].current;
+}
+int64_t DeviceStreams::reserved_bytes() const {
+  if (!cuda()) return 0;
+  return c10::cuda::CUDACachingAllocator::getDeviceStats(device_.index()).reserved_bytes[0].current;
+}
+int64_t DeviceStreams::peak_allocated_bytes() const {
+  if (!cuda()) return 0;
+  return c10::cuda::CUDACachingAllocator::getDeviceStats(device_.index()).allocated_bytes[0].peak;
+}
+#else
+// CPU builds: every stream is program order.
+struct DeviceStreams::Impl {};
+struct DeviceStreams::Scope::State {};
+DeviceStreams::DeviceStreams(torch::Device device) : device_(device) {}
+DeviceStreams::Scope DeviceStreams::Enter(SideStream) { return Scope(nullptr); }
+DeviceStreams::Marker DeviceStreams::Mark() { return Marker(); }
+void DeviceStreams::Marker::HostWait() {}
+DeviceStreams::Marker::~Marker() = default;
+void DeviceStreams::KeepAliveOn(const torch::Tensor&, SideStream) {}
+int64_t DeviceStreams::allocated_bytes() const { return 0; }
+int64_t DeviceStreams::reserved_bytes() const { return 0; }
+int64_t DeviceStreams::peak_allocated_bytes() const { return 0; }
+#endif
+
+DeviceStreams::~DeviceStreams() = default;
+DeviceStreams::Scope::Scope(std::unique_ptr<State> state) : state_(std::move(state)) {}
+DeviceStreams::Scope::~Scope() = default;
+DeviceStreams::Scope::Scope(Scope&&) noexcept = default;
+DeviceStreams::Marker::Marker(Marker&& o) noexcept : event_(o.event_) { o.event_ = nullptr; }
+DeviceStreams::Marker& DeviceStreams::Marker::operator=(Marker&& o) noexcept {
+  std::swap(event_, o.event_);
+  return *this;
+}
+
+}  // namespace zerod::zero

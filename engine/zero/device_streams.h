@@ -1,0 +1,77 @@
+// The side streams of the GPU path and the ordering between them, behind an interface
+// that is a no-op on CPU builds (CPU work is already in program order).
+//
+//   compute stream   the unit kernels (whatever stream is current; autograd keeps it)
+//   copy-in stream   host->GPU copies of offloaded parameter shards, ahead of use
+//   copy-out stream  GPU->host copies of reduce-scattered gradient shards
+//   (the NCCL communicator has a stream of its own; see nccl_communicator.h)
+//
+// A Scope makes a side stream current after it has been ordered behind everything
+// already queued on the stream that was current (an event, never a device sync).
+#pragma once
+
+#include <torch/torch.h>
+
+#include <memory>
+
+namespace zerod::zero {
+
+enum class SideStream { kCopyIn, kCopyOut };
+
+class DeviceStreams {
+ public:
+  explicit DeviceStreams(torch::Device device);
+  ~DeviceStreams();
+  DeviceStreams(const DeviceStreams&) = delete;
+  DeviceStreams& operator=(const DeviceStreams&) = delete;
+
+  bool cuda() const { return device_.is_cuda(); }
+  torch::Device device() const { return device_; }
+
+  class Scope {
+   public:
+    ~Scope();
+    Scope(Scope&&) noexcept;
+    Scope(const Scope&) = delete;
+
+   private:
+    friend class DeviceStreams;
+    struct State;
+    explicit Scope(std::unique_ptr<State> state);
+    std::unique_ptr<State> state_;
+  };
+  // REQUIRES: called on the thread whose current stream should be followed.
+  Scope Enter(SideStream which);
+
+  // A point in the current stream's work that the host can wait for.
+  class Marker {
+   public:
+    Marker() = default;
+    ~Marker();
+    Marker(Marker&&) noexcept;
+    Marker& operator=(Marker&&) noexcept;
+    // Blocks the host until the marked work is done (returns at once on CPU).
+    void HostWait();
+
+   private:
+    friend class DeviceStreams;
+    void* event_ = nullptr;  // cudaEvent_t
+  };
+  Marker Mark();
+
+  // Tells the caching allocator that `t` is in use on `which`, so its memory is not
+  // handed out again before that stream's work on it is done.
+  void KeepAliveOn(const torch::Tensor& t, SideStream which);
+
+  // Device memory figures from the caching allocator (0 on CPU).
+  int64_t allocated_bytes() const;
+  int64_t reserved_bytes() const;
+  int64_t peak_allocated_bytes() const;
+
+ private:
+  struct Impl;
+  torch::Device device_;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace zerod::zero
