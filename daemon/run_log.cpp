@@ -29,7 +29,8 @@ std::string StepJson(const StepMetrics& m) {
   nlohmann::json j = {{"step", m.step},           {"loss", m.loss},
                       {"lr", m.lr},               {"grad_norm", m.grad_norm},
                       {"loss_scale", m.loss_scale}, {"skipped", m.skipped},
-                      {"step_time_s", m.step_seconds}, {"tokens_per_s", m.tokens_per_s}};
+                      {"step_time_s", m.step_seconds}, {"tokens_per_s", m.tokens_per_s},
+                      {"gpu_peak_GiB", static_cast<double>(m.gpu_peak_bytes) / (1ull << 30)}};
   return j.dump();
 }
 
@@ -57,11 +58,12 @@ void RunLog::PrintStep(const StepMetrics& m) const {
 }
 
 void RunLog::PrintSummary(const MemoryStats& m) const {
-  if (!enabled_ || json_) return;
-  std::printf("rank 0 keeps: params %s, grads %s, optimizer %s; peak gathered %s; RSS %s\n",
+  if (!enabled_) return;
+  std::printf("rank 0 keeps: params %s, grads %s, optimizer %s; peak gathered %s; pinned host %s; "
+              "RSS %s; GPU peak %s\n",
               Bytes(m.param_shard_bytes).c_str(), Bytes(m.grad_shard_bytes).c_str(),
               Bytes(m.optimizer_shard_bytes).c_str(), Bytes(m.peak_gathered_bytes).c_str(),
-              Bytes(m.rss_bytes).c_str());
+              Bytes(m.pinned_host_bytes).c_str(), Bytes(m.rss_bytes).c_str(), Bytes(m.gpu_peak_bytes).c_str());
   std::fflush(stdout);
 }
 

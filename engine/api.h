@@ -36,6 +36,7 @@ struct StepMetrics {
   bool skipped = false;        // fp16 overflow: no update
   double step_seconds = 0.0;
   double tokens_per_s = 0.0;   // global batch tokens / step time
+  int64_t gpu_peak_bytes = 0;  // most GPU memory allocated so far (0 on CPU)
 };
 
 // Bytes one rank holds; shard sizes are what it keeps between steps.

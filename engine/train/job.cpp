@@ -174,6 +174,7 @@ class TrainingJob final : public Job {
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     metrics.tokens_per_s =
         static_cast<double>(ds_.train_batch_size * L) / std::max(metrics.step_seconds, 1e-9);
+    metrics.gpu_peak_bytes = engine_->Memory().gpu_peak_bytes;
     return metrics;
   }
 

@@ -6,14 +6,19 @@
 #include <cstdio>
 
 #include "engine/comm/mpi_communicator.h"
+#ifdef ZEROD_CUDA
+#include "engine/comm/nccl_communicator.h"
+#endif
 #include "tests/support/test_env.h"
 
 namespace zerod::testing {
 namespace {
 comm::Communicator* g_world = nullptr;
+comm::Communicator* g_gpu_world = nullptr;
 }
 
 comm::Communicator& World() { return *g_world; }
+comm::Communicator* GpuWorld() { return g_gpu_world; }
 
 }  // namespace zerod::testing
 
@@ -33,7 +38,12 @@ int main(int argc, char** argv) {
       auto& listeners = ::testing::UnitTest::GetInstance()->listeners();
       delete listeners.Release(listeners.default_result_printer());
     }
+#ifdef ZEROD_CUDA
+    auto nccl = zerod::comm::NcclCommunicator::Create(world->get(), (*world)->local_rank(), std::chrono::seconds(300));
+    if (nccl.ok()) zerod::testing::g_gpu_world = nccl->get();
+#endif
     rc = RUN_ALL_TESTS();
+    zerod::testing::g_gpu_world = nullptr;
     // A rank whose test failed must not leave the others waiting in a collective.
     int64_t worst = rc;
     (void)(*world)->AllReduce(&worst, 1, zerod::DType::kInt64, zerod::comm::ReduceOp::kMax);

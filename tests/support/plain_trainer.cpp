@@ -8,7 +8,8 @@
 
 namespace zerod::testing {
 
-std::vector<double> PlainTrainingLosses(const JobSpec& spec) {
+std::vector<double> PlainTrainingLosses(const JobSpec& spec, const std::string& device_name) {
+  const torch::Device device(device_name);
   const config::DsConfig ds = config::LoadDsConfig(spec.ds_config_path, 1).value();
   const models::LlamaConfig mc = models::LoadLlamaConfig(spec.model_dir).value();
   auto dataset = data::TokenDataset::Open(spec.data_path, data::TokenDType::kUInt16, mc.vocab_size).value();
@@ -19,7 +20,8 @@ std::vector<double> PlainTrainingLosses(const JobSpec& spec) {
   auto units = models::BuildLlamaUnits(mc);
   std::vector<torch::Tensor> params;
   for (auto& unit : units) {
-    models::BindPlain(*unit, models::InitialValues(*unit, spec.seed, mc.initializer_range), torch::kFloat32);
+    models::BindPlain(*unit, models::InitialValues(*unit, spec.seed, mc.initializer_range).to(device),
+                      torch::kFloat32);
     for (const auto& p : unit->params()) params.push_back(p);
   }
   torch::optim::AdamW opt(params, torch::optim::AdamWOptions(ds.adamw.lr)
@@ -34,7 +36,7 @@ std::vector<double> PlainTrainingLosses(const JobSpec& spec) {
     }
     opt.zero_grad();
     std::vector<int64_t> tokens = sampler.GlobalBatch(step);
-    torch::Tensor batch = torch::from_blob(tokens.data(), {ds.train_batch_size, L + 1}, torch::kInt64);
+    torch::Tensor batch = torch::from_blob(tokens.data(), {ds.train_batch_size, L + 1}, torch::kInt64).to(device);
     torch::Tensor h = batch.narrow(1, 0, L);
     for (auto& unit : units) h = unit->Forward(h);
     torch::Tensor loss = models::CausalLmLoss(h, batch.narrow(1, 1, L));

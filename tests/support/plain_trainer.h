@@ -10,7 +10,7 @@
 
 namespace zerod::testing {
 
-// Losses of `spec.steps` steps (fp32). Reads the same files a Job would.
-std::vector<double> PlainTrainingLosses(const JobSpec& spec);
+// Losses of `spec.steps` steps (fp32) on `device`. Reads the same files a Job would.
+std::vector<double> PlainTrainingLosses(const JobSpec& spec, const std::string& device = "cpu");
 
 }  // namespace zerod::testing

@@ -12,6 +12,9 @@ namespace zerod::testing {
 
 // The world communicator set up by mpi_test_main.cpp (size 1 unless run under mpirun).
 comm::Communicator& World();
+// The same ranks over NCCL, one GPU each; nullptr unless the build has CUDA and this
+// host has a GPU for every local rank (GPU tests skip then).
+comm::Communicator* GpuWorld();
 
 // A fresh directory under the system temp dir, removed by the destructor. Under MPI
 // every rank gets the same path (rank 0 creates it; the name is agreed on).

@@ -19,7 +19,7 @@ using testing::World;
 struct Files {
   TempDir dir;
   JobSpec spec;
-  Files(bool checkpointing, int64_t persistence_threshold) {
+  Files(bool checkpointing, int64_t persistence_threshold, const std::string& param_device = "cpu") {
     testing::WriteText(dir.File("config.json"), testing::TinyLlamaConfigJson());
     // train_batch_size 16 of micro-batches of 2: 8, 4 or 2 accumulation steps at world
     // size 1, 2, 4. Clipping at 0.5 is active (the norm starts above it).
@@ -28,7 +28,8 @@ struct Files {
       "optimizer": {"type": "AdamW", "params": {"lr": 3e-3, "betas": [0.9, 0.95], "eps": 1e-8, "weight_decay": 0.1}},
       "scheduler": {"type": "WarmupLR", "params": {"warmup_min_lr": 1e-4, "warmup_max_lr": 3e-3,
                     "warmup_num_steps": 5, "warmup_type": "linear"}},
-      "zero_optimization": {"stage": 3, "offload_param": {"device": "cpu"}, "offload_optimizer": {"device": "cpu"},
+      "zero_optimization": {"stage": 3, "offload_param": {"device": ")", param_device, R"(", "pin_memory": true},
+                            "offload_optimizer": {"device": "cpu", "pin_memory": true},
                             "stage3_param_persistence_threshold": )", persistence_threshold, R"(,
                             "stage3_prefetch_bucket_size": 5000}})"));
     if (World().rank() == 0) testing::WriteTokens(dir.File("data.bin"), testing::SyntheticTokens(20000, 64, 3));
@@ -43,10 +44,11 @@ struct Files {
   }
 };
 
-void ExpectSameLossesAsPlainTraining(bool checkpointing, int64_t persistence_threshold) {
+void ExpectSameLossesAsPlainTraining(bool checkpointing, int64_t persistence_threshold,
+                                     comm::Communicator& comm = World(), const std::string& device = "cpu") {
   Files files(checkpointing, persistence_threshold);
-  std::vector<double> want = testing::PlainTrainingLosses(files.spec);
-  auto job = Job::Create(files.spec, &World());
+  std::vector<double> want = testing::PlainTrainingLosses(files.spec, device);
+  auto job = Job::Create(files.spec, &comm);
   ASSERT_TRUE(job.ok()) << job.status();
   bool clipped = false;
   for (int64_t i = 0; i < files.spec.steps; ++i) {
@@ -71,6 +73,39 @@ TEST(ZeroInvariantTest, SameLossesAsPlainTrainingWithActivationCheckpointing) {
 
 TEST(ZeroInvariantTest, SameLossesWithPersistentSmallUnits) {
   ExpectSameLossesAsPlainTraining(/*checkpointing=*/false, /*persistence_threshold=*/1'000'000);
+}
+
+// The GPU path (CUDA builds on a GPU host): NCCL collectives, pinned host shards, the
+// copy-in/copy-out streams, against plain LibTorch training on the same GPU.
+std::string LocalGpu() { return "cuda:" + std::to_string(World().local_rank()); }
+
+TEST(ZeroInvariantGpuTest, SameLossesAsPlainTrainingOnTheGpu) {
+  if (testing::GpuWorld() == nullptr) GTEST_SKIP() << "no GPU path in this build or host";
+  ExpectSameLossesAsPlainTraining(false, 0, *testing::GpuWorld(), LocalGpu());
+}
+
+TEST(ZeroInvariantGpuTest, SameLossesAsPlainTrainingOnTheGpuWithCheckpointing) {
+  if (testing::GpuWorld() == nullptr) GTEST_SKIP() << "no GPU path in this build or host";
+  ExpectSameLossesAsPlainTraining(true, 0, *testing::GpuWorld(), LocalGpu());
+}
+
+TEST(ZeroInvariantGpuTest, ParameterOffloadOnOrOffGivesTheSameLosses) {
+  if (testing::GpuWorld() == nullptr) GTEST_SKIP() << "no GPU path in this build or host";
+  std::vector<double> losses[2];
+  const char* devices[2] = {"cpu", "none"};
+  for (int i = 0; i < 2; ++i) {
+    Files files(false, 0, devices[i]);
+    auto job = Job::Create(files.spec, testing::GpuWorld());
+    ASSERT_TRUE(job.ok()) << job.status();
+    for (int64_t s = 0; s < files.spec.steps; ++s) {
+      auto m = (*job)->Step();
+      ASSERT_TRUE(m.ok()) << m.status();
+      losses[i].push_back(m->loss);
+    }
+  }
+  for (size_t s = 0; s < losses[0].size(); ++s) {
+    EXPECT_LT(std::abs(losses[0][s] - losses[1][s]) / std::abs(losses[1][s]), 1e-6) << "step " << s + 1;
+  }
 }
 
 }  // namespace
