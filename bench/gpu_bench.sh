@@ -7,11 +7,9 @@
 set -uo pipefail
 OUT=${OUT:-/tmp/zerod-bench}; mkdir -p "$OUT"
 BIN=build-gpu/bin
-DATA=$OUT/tokens.bin
-python3 - "$DATA" <<'PY'
-import sys, numpy as np
-np.random.default_rng(0).integers(0, 32000, size=8 << 20, dtype=np.uint16).tofile(sys.argv[1])
-PY
+# Text the loss can fall on: the demo corpus as byte tokens (valid ids of a 32000 vocab).
+DATA=$OUT/corpus.bin
+"$BIN/zerod" --prepare-data --bytes --input data/corpus/vim_user_manual.txt --output "$DATA" >/dev/null
 sections=${*:-adam small big peers peers-big}
 run_zerod() {  # tag model extra-flags...
   local tag=$1 model=$2; shift 2

@@ -30,7 +30,9 @@ std::string StepJson(const StepMetrics& m) {
                       {"lr", m.lr},               {"grad_norm", m.grad_norm},
                       {"loss_scale", m.loss_scale}, {"skipped", m.skipped},
                       {"step_time_s", m.step_seconds}, {"tokens_per_s", m.tokens_per_s},
-                      {"gpu_peak_GiB", static_cast<double>(m.gpu_peak_bytes) / (1ull << 30)}};
+                      {"gpu_peak_GiB", static_cast<double>(m.gpu_peak_bytes) / (1ull << 30)},
+                      {"forward_s", m.forward_seconds}, {"backward_s", m.backward_seconds},
+                      {"optimizer_s", m.optimizer_seconds}};
   return j.dump();
 }
 

@@ -37,6 +37,11 @@ struct StepMetrics {
   double step_seconds = 0.0;
   double tokens_per_s = 0.0;   // global batch tokens / step time
   int64_t gpu_peak_bytes = 0;  // most GPU memory allocated so far (0 on CPU)
+  // Where the step's time went (host clock): forward up to the loss; backward until
+  // every gradient shard reached the host; the optimizer over all shards.
+  double forward_seconds = 0.0;
+  double backward_seconds = 0.0;
+  double optimizer_seconds = 0.0;
 };
 
 // Bytes one rank holds; shard sizes are what it keeps between steps.

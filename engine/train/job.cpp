@@ -126,6 +126,13 @@ class TrainingJob final : public Job {
     const double loss_scale = scaler_.scale();
     const int64_t L = spec_.seq_len;
     double loss_sum = 0.0;
+    double forward_s = 0.0, backward_s = 0.0;
+    auto lap = [t = start]() mutable {
+      const auto now = std::chrono::steady_clock::now();
+      const double d = std::chrono::duration<double>(now - t).count();
+      t = now;
+      return d;
+    };
     try {
       for (int64_t m = 0; m < gas; ++m) {
         std::vector<int64_t> tokens = sampler_.MicroBatch(steps_done_, m, comm_->rank());
@@ -134,10 +141,12 @@ class TrainingJob final : public Job {
         torch::Tensor ids = batch.narrow(1, 0, L);
         torch::Tensor targets = batch.narrow(1, 1, L).to(engine_->device());
         torch::Tensor loss = models::CausalLmLoss(engine_->Forward(ids), targets);
+        loss_sum += loss.item<double>();  // waits for the forward: its time is measured
+        forward_s += lap();
         // Each micro-batch has the same token count, so the global-batch mean is the mean
         // of micro-batch means: scale each by 1 / (grad_accum * world) before summing.
         (loss * (loss_scale / static_cast<double>(micro_steps_total))).backward();
-        loss_sum += loss.item<double>();
+        backward_s += lap();
       }
     } catch (const std::exception& e) {
       return absl::InternalError(absl::StrCat("step ", steps_done_ + 1, " failed: ", e.what()));
@@ -153,8 +162,10 @@ class TrainingJob final : public Job {
     const double lr = optim::LearningRate(ds_.scheduler, lr_iteration_);
     offload::AdamWHyper hyper = ds_.adamw;
     hyper.lr = lr;
+    lap();
     ASSIGN_OR_RETURN(zero::StepOutcome outcome,
                      engine_->Step(hyper, 1.0 / loss_scale, ds_.gradient_clipping, fp16));
+    const double step_s = lap();
     scaler_.Update(outcome.skipped);
     if (fp16 && scaler_.stuck_at_min()) {
       return absl::InternalError(absl::StrCat("fp16 gradients overflow at the minimum loss scale (step ",
@@ -175,6 +186,9 @@ class TrainingJob final : public Job {
     metrics.tokens_per_s =
         static_cast<double>(ds_.train_batch_size * L) / std::max(metrics.step_seconds, 1e-9);
     metrics.gpu_peak_bytes = engine_->Memory().gpu_peak_bytes;
+    metrics.forward_seconds = forward_s;
+    metrics.backward_seconds = backward_s + outcome.drain_seconds;
+    metrics.optimizer_seconds = step_s - outcome.drain_seconds;
     return metrics;
   }
 

@@ -1,5 +1,6 @@
 #include "engine/zero/zero_engine.h"
 
+#include <chrono>
 #include <cmath>
 #include <stdexcept>
 
@@ -176,8 +177,10 @@ absl::Status ZeroEngine::ReleaseAll() {
 
 absl::StatusOr<StepOutcome> ZeroEngine::Step(const offload::AdamWHyper& hyper, double grad_scale,
                                              double max_norm, bool check_overflow) {
-  RETURN_IF_ERROR(DrainGradients());
   StepOutcome outcome;
+  const auto drain_start = std::chrono::steady_clock::now();
+  RETURN_IF_ERROR(DrainGradients());
+  outcome.drain_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - drain_start).count();
   for (auto& st : state_) {
     if (!st.has_grad) st.grad.zero_();  // a unit without gradient this step (unused)
     st.has_grad = false;

@@ -46,6 +46,7 @@ struct EngineOptions {
 struct StepOutcome {
   bool skipped = false;     // fp16 overflow: no update made
   double grad_norm = 0.0;   // global L2 norm of the unscaled gradient, before clipping
+  double drain_seconds = 0.0;  // waiting for the last gradient copies to reach the host
 };
 
 class ZeroEngine {

@@ -10,9 +10,10 @@
 namespace zerod::testing {
 
 TempDir::TempDir() {
-  // Rank 0 picks a unique name; every rank learns it.
+  // Rank 0 picks a unique name (process id and a counter); every rank learns it.
+  static int64_t counter = 0;
   int64_t id = 0;
-  if (World().rank() == 0) id = static_cast<int64_t>(::getpid()) * 1000003 + std::random_device{}() % 1000003;
+  if (World().rank() == 0) id = static_cast<int64_t>(::getpid()) * 100000 + counter++;
   (void)World().Broadcast(&id, sizeof(id), 0);
   path_ = std::filesystem::temp_directory_path() / absl::StrCat("zerod-test-", id);
   if (World().rank() == 0) std::filesystem::create_directories(path_);
