@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <thread>
 
@@ -19,6 +20,7 @@
 #include "engine/data/sampler.h"
 #include "engine/models/llama.h"
 #include "engine/optim/loss_scaler.h"
+#include "engine/util/cpu_affinity.h"
 #include "engine/util/proc_stats.h"
 #include "engine/util/status_macros.h"
 #include "engine/zero/zero_engine.h"
@@ -211,6 +213,8 @@ class TrainingJob final : public Job {
 // Ranks of one host share its cores: give each an equal slice of intra-op threads
 // unless the user set OMP_NUM_THREADS.
 void ShareCpuThreads(const comm::Communicator& comm) {
+  const std::string note = WidenCpuAffinity(comm.local_rank(), comm.local_size());
+  if (!note.empty() && comm.rank() == 0) std::fprintf(stderr, "zerod: %s\n", note.c_str());
   if (std::getenv("OMP_NUM_THREADS") != nullptr) return;
   const int cores = static_cast<int>(std::thread::hardware_concurrency());
   const int threads = std::max(1, cores / std::max(1, comm.local_size()));
