@@ -1,8 +1,11 @@
 // GoogleTest main for every zerod test binary: initialises MPI once, shares one world
 // communicator with the tests, and keeps the output of ranks other than 0 quiet (their
 // failures still fail the run: each rank's exit code counts under mpirun).
+#include <execinfo.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
+#include <csignal>
 #include <cstdio>
 
 #include "engine/comm/mpi_communicator.h"
@@ -22,6 +25,17 @@ comm::Communicator* GpuWorld() { return g_gpu_world; }
 
 }  // namespace zerod::testing
 
+namespace {
+// A crash in a test prints where it happened (MPI's own handler prints one frame).
+void PrintBacktraceAndDie(int sig) {
+  void* frames[64];
+  const int n = backtrace(frames, 64);
+  backtrace_symbols_fd(frames, n, STDERR_FILENO);
+  std::signal(sig, SIG_DFL);
+  std::raise(sig);
+}
+}  // namespace
+
 int main(int argc, char** argv) {
   ::testing::InitGoogleTest(&argc, argv);
   auto runtime = zerod::comm::MpiRuntime::Init(&argc, &argv);
@@ -29,6 +43,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "MPI init failed: %s\n", std::string(runtime.status().message()).c_str());
     return 1;
   }
+  std::signal(SIGSEGV, PrintBacktraceAndDie);
+  std::signal(SIGABRT, PrintBacktraceAndDie);
   int rc = 1;
   {
     auto world = zerod::comm::MpiCommunicator::CreateWorld();
