@@ -139,6 +139,11 @@ void ZeroEngine::AfterBackward(int index, const std::vector<torch::Tensor>& grad
     Check(reduced->work->Wait());  // copy-out waits for the reduce-scatter
     reduced->flat = torch::Tensor();
     torch::Tensor shard32 = reduced->shard.to(torch::kFloat32);
+    if (st.has_grad) device_sq_sum_valid_ = false;
+    if (device_sq_sum_valid_) {
+      torch::Tensor sq = shard32.to(torch::kFloat64).pow(2).sum();
+      device_sq_sum_ = device_sq_sum_.defined() ? device_sq_sum_ + sq : sq;
+    }
     if (!st.has_grad) {
       st.grad.copy_(shard32, /*non_blocking=*/true);
       grad_copies_.push_back(streams_->Mark());
@@ -185,10 +190,20 @@ absl::StatusOr<StepOutcome> ZeroEngine::Step(const offload::AdamWHyper& hyper, d
     if (!st.has_grad) st.grad.zero_();  // a unit without gradient this step (unused)
     st.has_grad = false;
   }
-  // fp16: any non-finite gradient on any rank skips the step everywhere.
+  // This rank's sum of squares: from the GPU when it could be accumulated there,
+  // else one pass over the host shards.
+  double sum_sq = 0.0;
+  if (device_sq_sum_valid_ && device_sq_sum_.defined()) {
+    sum_sq = device_sq_sum_.item<double>();
+  } else {
+    for (auto& st : state_) sum_sq += offload::SumOfSquares(st.grad.data_ptr<float>(), st.grad.numel());
+  }
+  device_sq_sum_ = torch::Tensor();
+  device_sq_sum_valid_ = true;
+  // fp16: any non-finite gradient on any rank skips the step everywhere. A non-finite
+  // element makes the sum of squares non-finite too.
   if (check_overflow) {
-    int64_t bad = 0;
-    for (auto& st : state_) bad |= !offload::AllFinite(st.grad.data_ptr<float>(), st.grad.numel());
+    int64_t bad = !std::isfinite(sum_sq);
     RETURN_IF_ERROR(comm_->AllReduce(&bad, 1, DType::kInt64, comm::ReduceOp::kMax));
     if (bad) {
       outcome.skipped = true;
@@ -196,8 +211,6 @@ absl::StatusOr<StepOutcome> ZeroEngine::Step(const offload::AdamWHyper& hyper, d
     }
   }
   // Global norm: each rank's shard sums its squares, the sum is all-reduced.
-  double sum_sq = 0.0;
-  for (auto& st : state_) sum_sq += offload::SumOfSquares(st.grad.data_ptr<float>(), st.grad.numel());
   RETURN_IF_ERROR(comm_->AllReduce(&sum_sq, 1, DType::kFloat64, comm::ReduceOp::kSum));
   outcome.grad_norm = std::sqrt(sum_sq) * grad_scale;
   // Clipping as torch.nn.utils.clip_grad_norm_: scale by max_norm / (norm + 1e-6) if < 1.

@@ -124,6 +124,12 @@ class ZeroEngine {
   // micro-batches after the first land in before being added to `grad`.
   std::vector<DeviceStreams::Marker> grad_copies_;
   torch::Tensor staging_;           // float32 host, largest shard
+  // Sum of squares of this rank's gradient shards, accumulated on the GPU as they pass
+  // (float64 scalar on the device). Valid while every unit got one micro-batch: the norm
+  // of a sum of micro-batches is not the sum of their norms. Saves Step a full read of
+  // the host gradients.
+  torch::Tensor device_sq_sum_;
+  bool device_sq_sum_valid_ = true;
   int staged_group_ = -1;           // group whose gradient sits in staging_, or -1
   DeviceStreams::Marker staged_copy_;
 };
