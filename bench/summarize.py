@@ -27,9 +27,11 @@ for tag, steps in zerod.items():
     step_s = statistics.median(s["step_time_s"] for s in steps[2:]) if len(steps) > 2 else steps[-1]["step_time_s"]
     tok = batch * seq / step_s
     tflops = (6 * n + 12 * layers * hidden * seq) * batch * seq / step_s / 1e12
-    print(f"{tag}: {step_s:.3f} s/step, {tok/1e3:.2f}k tok/s, {tflops:.1f} TFLOP/s, "
+    peak = max(s.get("gpu_peak_GiB", 0) for s in steps)
+    print(f"{tag}: {step_s:.3f} s/step, {tok/1e3:.2f}k tok/s, {tflops:.1f} TFLOP/s, peak {peak:.1f} GiB, "
           f"loss {steps[0]['loss']:.3f} -> {steps[-1]['loss']:.3f}")
     for ptag, p in peers.items():
-        if size.replace(".", "") in ptag.replace(".", "") or (size == "0.94b" and ptag.endswith("_1b")) or (size == "6.74b" and ptag.endswith("_7b")):
+        peer_size = "0.94b" if "_1b" in ptag else "6.74b" if "_7b" in ptag else None
+        if peer_size == size:
             print(f"   vs {ptag}: {p['step_s']:.3f} s/step, {p['tokens_per_s']/1e3:.2f}k tok/s, "
                   f"peak {p['peak_gpu_GiB']:.1f} GiB -> zerod speed ratio {p['step_s']/step_s:.2f}x")

@@ -141,7 +141,9 @@ void ZeroEngine::AfterBackward(int index, const std::vector<torch::Tensor>& grad
     torch::Tensor shard32 = reduced->shard.to(torch::kFloat32);
     if (st.has_grad) device_sq_sum_valid_ = false;
     if (device_sq_sum_valid_) {
-      torch::Tensor sq = shard32.to(torch::kFloat64).pow(2).sum();
+      // Reduced in float64 without materialising a float64 copy of the shard.
+      torch::Tensor norm = at::linalg_vector_norm(shard32, 2, c10::nullopt, false, torch::kFloat64);
+      torch::Tensor sq = norm * norm;
       device_sq_sum_ = device_sq_sum_.defined() ? device_sq_sum_ + sq : sq;
     }
     if (!st.has_grad) {

@@ -2,6 +2,7 @@
 // communicator with the tests, and keeps the output of ranks other than 0 quiet (their
 // failures still fail the run: each rank's exit code counts under mpirun).
 #include <execinfo.h>
+#include <ucontext.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -27,12 +28,25 @@ comm::Communicator* GpuWorld() { return g_gpu_world; }
 
 namespace {
 // A crash in a test prints where it happened (MPI's own handler prints one frame).
-void PrintBacktraceAndDie(int sig) {
+// For a jump to address 0, the unwinder stops at once: the caller's return address is
+// then at the top of the stack, printed first.
+void PrintBacktraceAndDie(int sig, siginfo_t*, void* context) {
+  auto* uc = static_cast<ucontext_t*>(context);
+  void* top[2] = {reinterpret_cast<void*>(uc->uc_mcontext.gregs[REG_RIP]),
+                  *reinterpret_cast<void**>(uc->uc_mcontext.gregs[REG_RSP])};
+  backtrace_symbols_fd(top, 2, STDERR_FILENO);
   void* frames[64];
   const int n = backtrace(frames, 64);
   backtrace_symbols_fd(frames, n, STDERR_FILENO);
   std::signal(sig, SIG_DFL);
   std::raise(sig);
+}
+
+void InstallCrashHandler(int sig) {
+  struct sigaction action {};
+  action.sa_sigaction = PrintBacktraceAndDie;
+  action.sa_flags = SA_SIGINFO;
+  sigaction(sig, &action, nullptr);
 }
 }  // namespace
 
@@ -43,8 +57,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "MPI init failed: %s\n", std::string(runtime.status().message()).c_str());
     return 1;
   }
-  std::signal(SIGSEGV, PrintBacktraceAndDie);
-  std::signal(SIGABRT, PrintBacktraceAndDie);
+  InstallCrashHandler(SIGSEGV);
+  InstallCrashHandler(SIGABRT);
   int rc = 1;
   {
     auto world = zerod::comm::MpiCommunicator::CreateWorld();
