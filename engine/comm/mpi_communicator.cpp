@@ -160,12 +160,6 @@ absl::Status MpiCommunicator::Broadcast(void* buf, size_t bytes, int root) {
   return MPI_CHECK(MPI_Bcast(buf, static_cast<int>(bytes), MPI_BYTE, root, impl_->comm));
 }
 
-absl::Status MpiCommunicator::Barrier() {
-  // An all-reduce of one int synchronises like MPI_Barrier. MPI_Barrier itself crashed
-  // (a call through a null pointer) on a one-rank communicator under Open MPI 4.1.6 on
-  // the GPU machine, while every other collective worked.
-  int token = 0;
-  return MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, &token, 1, MPI_INT, MPI_SUM, impl_->comm));
-}
+absl::Status MpiCommunicator::Barrier() { return MPI_CHECK(MPI_Barrier(impl_->comm)); }
 
 }  // namespace zerod::comm

@@ -76,13 +76,16 @@ NcclCommunicator::~NcclCommunicator() {
 
 absl::StatusOr<std::unique_ptr<NcclCommunicator>> NcclCommunicator::Create(
     MpiCommunicator* mpi, int device, std::chrono::seconds timeout) {
+  // Every rank must have its GPU, or none may start NCCL: a rank waiting in
+  // ncclCommInitRank for a peer that gave up would hang.
   int devices = 0;
-  if (auto s = CUDA_CHECK(cudaGetDeviceCount(&devices)); !s.ok()) return s;
-  if (device >= devices) {
-    return absl::FailedPreconditionError(absl::StrCat(
+  absl::Status local = CUDA_CHECK(cudaGetDeviceCount(&devices));
+  if (local.ok() && device >= devices) {
+    local = absl::FailedPreconditionError(absl::StrCat(
         "local rank ", device, " has no GPU: this host has ", devices,
         " visible; launch at most that many ranks per host (mpirun -np / srun --ntasks-per-node)"));
   }
+  if (auto s = AgreeOnStatus(*mpi, local); !s.ok()) return s;
   auto impl = std::make_unique<Impl>();
   impl->device = device;
   impl->timeout = timeout;

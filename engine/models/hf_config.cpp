@@ -1,11 +1,11 @@
 #include "engine/models/hf_config.h"
 
-#include <filesystem>
 #include <fstream>
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "engine/config/json_reader.h"
+#include "engine/util/files.h"
 #include "engine/util/status_macros.h"
 #include "nlohmann/json.hpp"
 
@@ -85,12 +85,11 @@ absl::StatusOr<LlamaConfig> ParseLlamaConfig(const std::string& text, const std:
 }
 
 absl::StatusOr<LlamaConfig> LoadLlamaConfig(const std::string& model_dir) {
-  namespace fs = std::filesystem;
-  if (!fs::is_directory(model_dir)) {
+  if (!IsDirectory(model_dir)) {
     return absl::NotFoundError(absl::StrCat("model directory ", model_dir,
                                             " does not exist; pass --model DIR holding config.json"));
   }
-  const std::string path = (fs::path(model_dir) / "config.json").string();
+  const std::string path = JoinPath(model_dir, "config.json");
   std::ifstream in(path);
   if (!in) return absl::NotFoundError(absl::StrCat(path, " cannot be read; a model directory needs config.json"));
   std::stringstream buffer;

@@ -2,13 +2,12 @@
 
 #include <gtest/gtest.h>
 
-#include <filesystem>
 
 namespace zerod::config {
 namespace {
 
 std::string ShippedConfigPath() {
-  return (std::filesystem::path(ZEROD_SOURCE_DIR) / "configs" / "ds_zero3_offload.json").string();
+  return std::string(ZEROD_SOURCE_DIR) + "/configs/ds_zero3_offload.json";
 }
 
 absl::StatusOr<DsConfig> Parse(const std::string& text, int world = 2) {

@@ -2,10 +2,12 @@
 
 #include <unistd.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <random>
 
 #include "absl/strings/str_cat.h"
+#include "engine/util/files.h"
 
 namespace zerod::testing {
 
@@ -15,14 +17,15 @@ TempDir::TempDir() {
   int64_t id = 0;
   if (World().rank() == 0) id = static_cast<int64_t>(::getpid()) * 100000 + counter++;
   (void)World().Broadcast(&id, sizeof(id), 0);
-  path_ = std::filesystem::temp_directory_path() / absl::StrCat("zerod-test-", id);
-  if (World().rank() == 0) std::filesystem::create_directories(path_);
+  const char* tmp = std::getenv("TMPDIR");
+  path_ = absl::StrCat(tmp != nullptr && *tmp ? tmp : "/tmp", "/zerod-test-", id);
+  if (World().rank() == 0) (void)MakeDirectories(path_);
   (void)World().Barrier();
 }
 
 TempDir::~TempDir() {
   (void)World().Barrier();
-  if (World().rank() == 0) std::filesystem::remove_all(path_);
+  if (World().rank() == 0) (void)RemoveTree(path_);
 }
 
 void WriteText(const std::string& path, const std::string& text) {

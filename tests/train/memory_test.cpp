@@ -19,7 +19,7 @@ TEST(JobMemoryTest, EachRankKeepsAboutOneWorldthOfTrainingStateBetweenSteps) {
       "zero_optimization": {"stage": 3, "stage3_param_persistence_threshold": 0}})");
   if (World().rank() == 0) testing::WriteTokens(dir.File("data.bin"), testing::SyntheticTokens(5000, 256, 1));
   (void)World().Barrier();
-  JobSpec spec{dir.path().string(), dir.File("ds.json"), dir.File("data.bin"), "uint16", 2, 16, 1, false};
+  JobSpec spec{dir.path(), dir.File("ds.json"), dir.File("data.bin"), "uint16", 2, 16, 1, false};
   auto job = Job::Create(spec, &World());
   ASSERT_TRUE(job.ok()) << job.status();
   ASSERT_TRUE((*job)->Step().ok());

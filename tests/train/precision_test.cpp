@@ -21,7 +21,7 @@ std::vector<StepMetrics> Train(const std::string& precision_json, int64_t steps)
       "zero_optimization": {"stage": 3, "stage3_param_persistence_threshold": 0}})"));
   if (World().rank() == 0) testing::WriteTokens(dir.File("data.bin"), testing::SyntheticTokens(20000, 64, 9));
   (void)World().Barrier();
-  JobSpec spec{dir.path().string(), dir.File("ds.json"), dir.File("data.bin"), "uint16", steps, 16, 3, false};
+  JobSpec spec{dir.path(), dir.File("ds.json"), dir.File("data.bin"), "uint16", steps, 16, 3, false};
   auto job = Job::Create(spec, &World());
   EXPECT_TRUE(job.ok()) << job.status();
   std::vector<StepMetrics> out;

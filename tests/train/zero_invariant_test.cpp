@@ -34,7 +34,7 @@ struct Files {
                             "stage3_prefetch_bucket_size": 5000}})"));
     if (World().rank() == 0) testing::WriteTokens(dir.File("data.bin"), testing::SyntheticTokens(20000, 64, 3));
     (void)World().Barrier();
-    spec.model_dir = dir.path().string();
+    spec.model_dir = dir.path();
     spec.ds_config_path = dir.File("ds.json");
     spec.data_path = dir.File("data.bin");
     spec.steps = 20;

@@ -1,0 +1,20 @@
+// Small file-system helpers over POSIX calls. zerod avoids std::filesystem in code that
+// links LibTorch: the GPU machine's libtorch.so exports std::filesystem symbols of its
+// own, and calls resolved to them crashed there (remove_all jumped to address 0).
+#pragma once
+
+#include <string>
+
+#include "absl/status/status.h"
+
+namespace zerod {
+
+bool IsDirectory(const std::string& path);
+// "a" + "/" + "b" (no doubled slash).
+std::string JoinPath(const std::string& a, const std::string& b);
+// mkdir -p.
+absl::Status MakeDirectories(const std::string& path);
+// rm -r; a missing path is not an error.
+absl::Status RemoveTree(const std::string& path);
+
+}  // namespace zerod
