@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
 
 #include "absl/strings/str_cat.h"
 #include "engine/api.h"
@@ -51,13 +52,19 @@ void ExpectSameLossesAsPlainTraining(bool checkpointing, int64_t persistence_thr
   auto job = Job::Create(files.spec, &comm);
   ASSERT_TRUE(job.ok()) << job.status();
   bool clipped = false;
+  double worst = 0.0;
   for (int64_t i = 0; i < files.spec.steps; ++i) {
     auto m = (*job)->Step();
     ASSERT_TRUE(m.ok()) << m.status();
     clipped |= m->grad_norm > 0.5;
     const double rel = std::abs(m->loss - want[i]) / std::abs(want[i]);
+    worst = std::max(worst, rel);
     EXPECT_LT(rel, 1e-5) << "step " << i + 1 << ": zero " << m->loss << " plain " << want[i]
                          << " (world " << World().world_size() << ")";
+  }
+  if (World().rank() == 0) {
+    std::printf("  world %d on %s: largest relative loss difference to plain LibTorch over %lld steps: %.2e\n",
+                World().world_size(), device.c_str(), static_cast<long long>(files.spec.steps), worst);
   }
   EXPECT_TRUE(clipped) << "the test must exercise clipping";
   EXPECT_LT(want.back(), want.front() - 0.1) << "the loss must fall for the comparison to mean anything";
