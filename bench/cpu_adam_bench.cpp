@@ -30,8 +30,10 @@ int main() {
     }
     std::sort(times.begin() + 1, times.end());  // first run warms up
     const double t = times[1 + (times.size() - 1) / 2];
-    std::printf("{\"what\": \"zerod_cpu_adamw_Mparams_per_s\", \"bf16_copy\": %s, \"threads\": %d, \"value\": %.1f}\n",
-                with16 ? "true" : "false", omp_get_max_threads(), n / t / 1e6);
+    std::printf(
+        "{\"what\": \"zerod_cpu_adamw_Mparams_per_s\", \"bf16_copy\": %s, \"threads\": %d, "
+        "\"value\": %.1f}\n",
+        with16 ? "true" : "false", omp_get_max_threads(), n / t / 1e6);
   }
   return 0;
 }

@@ -4,8 +4,8 @@
 // Rank, world size and device come from the launcher; nobody passes them by hand.
 #include <chrono>
 #include <cstdio>
-#include <memory>
 #include <iostream>
+#include <memory>
 #include <string>
 
 #include "CLI/CLI.hpp"
@@ -32,7 +32,8 @@ struct Flags {
 // and the host has a GPU for every local rank, else MPI on the CPU.
 std::unique_ptr<zerod::comm::Communicator> TrainingComm(zerod::comm::MpiCommunicator& mpi) {
 #ifdef ZEROD_CUDA
-  auto nccl = zerod::comm::NcclCommunicator::Create(&mpi, mpi.local_rank(), std::chrono::seconds(600));
+  auto nccl =
+      zerod::comm::NcclCommunicator::Create(&mpi, mpi.local_rank(), std::chrono::seconds(600));
   if (nccl.ok()) return std::move(nccl).value();
   if (mpi.rank() == 0) {
     std::fprintf(stderr, "zerod: no GPU path (%s); training on the CPU\n",
@@ -44,12 +45,14 @@ std::unique_ptr<zerod::comm::Communicator> TrainingComm(zerod::comm::MpiCommunic
 
 int RunTraining(const Flags& flags, zerod::comm::MpiCommunicator& mpi) {
   auto gpu_comm = TrainingComm(mpi);
-  zerod::comm::Communicator& comm = gpu_comm ? *gpu_comm : static_cast<zerod::comm::Communicator&>(mpi);
+  zerod::comm::Communicator& comm =
+      gpu_comm ? *gpu_comm : static_cast<zerod::comm::Communicator&>(mpi);
   const bool leader = comm.rank() == 0;
   auto job = zerod::Job::Create(flags.spec, &comm);
   if (!job.ok()) {
     // Every rank agreed on this error (Job::Create); one of them says it.
-    if (leader) std::fprintf(stderr, "zerod: error: %s\n", std::string(job.status().message()).c_str());
+    if (leader)
+      std::fprintf(stderr, "zerod: error: %s\n", std::string(job.status().message()).c_str());
     return 1;
   }
   zerod::daemon::RunLog log(flags.log_format == "json", leader, flags.spec.steps);
@@ -74,14 +77,16 @@ int main(int argc, char** argv) {
   Flags flags;
   auto& spec = flags.spec;
   app.add_flag("--train", flags.train, "One-shot training: train, print each step, exit");
-  app.add_option("--model,--model-name", spec.model_dir, "Hugging Face model directory (config.json)");
+  app.add_option("--model,--model-name", spec.model_dir,
+                 "Hugging Face model directory (config.json)");
   app.add_option("--ds-config,--deepspeed_config,--deepspeed-config", spec.ds_config_path,
                  "DeepSpeed JSON config");
   app.add_option("--data", spec.data_path, "Token file (raw little-endian uint16 or uint32)");
   app.add_option("--data-dtype", spec.data_dtype, "Token width in --data: uint16 or uint32")
       ->check(CLI::IsMember({"uint16", "uint32"}));
   app.add_option("--steps", spec.steps, "Optimizer steps")->check(CLI::PositiveNumber);
-  app.add_option("--seq-len", spec.seq_len, "Tokens per training sequence")->check(CLI::PositiveNumber);
+  app.add_option("--seq-len", spec.seq_len, "Tokens per training sequence")
+      ->check(CLI::PositiveNumber);
   app.add_option("--seed", spec.seed, "Seed of the weight init and the data order");
   app.add_flag("--activation-checkpointing,--gradient-checkpointing", spec.activation_checkpointing,
                "Recompute each unit in backward instead of keeping its activations");
@@ -93,15 +98,19 @@ int main(int argc, char** argv) {
   app.add_flag("--deepspeed", deepspeed_flag, "Accepted and ignored (DeepSpeed launch lines)");
   app.add_option("--local_rank,--local-rank", local_rank_flag,
                  "Accepted and ignored: the local rank comes from the launcher");
-  app.add_flag("--prepare-data", flags.prepare_data, "Turn --input text into the --output token file");
-  app.add_flag("--bytes", flags.bytes, "With --prepare-data: byte-level vocabulary (one token per byte)");
+  app.add_flag("--prepare-data", flags.prepare_data,
+               "Turn --input text into the --output token file");
+  app.add_flag("--bytes", flags.bytes,
+               "With --prepare-data: byte-level vocabulary (one token per byte)");
   app.add_option("--input", flags.input, "With --prepare-data: the text file");
   app.add_option("--output", flags.output, "With --prepare-data: the token file to write");
   CLI11_PARSE(app, argc, argv);
 
   if (flags.prepare_data) {
     if (!flags.bytes) {
-      std::fprintf(stderr, "zerod: error: --prepare-data needs --bytes (tokenizer.json support is not built yet)\n");
+      std::fprintf(
+          stderr,
+          "zerod: error: --prepare-data needs --bytes (tokenizer.json support is not built yet)\n");
       return 2;
     }
     if (flags.input.empty() || flags.output.empty()) {
@@ -123,9 +132,9 @@ int main(int argc, char** argv) {
                  "--model DIR --ds-config FILE --data FILE --steps N\n");
     return 2;
   }
-  for (const auto& [name, value] : {std::pair{"--model", &spec.model_dir},
-                                    std::pair{"--ds-config", &spec.ds_config_path},
-                                    std::pair{"--data", &spec.data_path}}) {
+  for (const auto& [name, value] :
+       {std::pair{"--model", &spec.model_dir}, std::pair{"--ds-config", &spec.ds_config_path},
+        std::pair{"--data", &spec.data_path}}) {
     if (value->empty()) {
       std::fprintf(stderr, "zerod: error: --train needs %s\n", name);
       return 2;

@@ -11,27 +11,33 @@ namespace {
 
 const char* PyBool(bool b) { return b ? "True" : "False"; }
 
-std::string Bytes(int64_t b) { return absl::StrFormat("%.2f MiB", static_cast<double>(b) / (1 << 20)); }
+std::string Bytes(int64_t b) {
+  return absl::StrFormat("%.2f MiB", static_cast<double>(b) / (1 << 20));
+}
 
 }  // namespace
 
 std::string InitBlock(const JobInfo& info) {
   const std::string rule(60, '=');
-  return absl::StrCat(rule, "\nDeepSpeed ZeRO-3 Initialization Complete\n", rule,
-                      "\n  ZeRO Stage: ", info.zero_stage,
-                      "\n  Parameter offloading: ", PyBool(info.offload_param),
-                      "\n  Optimizer offloading: ", PyBool(info.offload_optimizer),
-                      "\n  Global rank: ", info.rank, "\n  World size: ", info.world_size,
-                      "\n  Device: ", info.device, "\n", rule, "\n");
+  return absl::StrCat(
+      rule, "\nDeepSpeed ZeRO-3 Initialization Complete\n", rule,
+      "\n  ZeRO Stage: ", info.zero_stage, "\n  Parameter offloading: ", PyBool(info.offload_param),
+      "\n  Optimizer offloading: ", PyBool(info.offload_optimizer), "\n  Global rank: ", info.rank,
+      "\n  World size: ", info.world_size, "\n  Device: ", info.device, "\n", rule, "\n");
 }
 
 std::string StepJson(const StepMetrics& m) {
-  nlohmann::json j = {{"step", m.step},           {"loss", m.loss},
-                      {"lr", m.lr},               {"grad_norm", m.grad_norm},
-                      {"loss_scale", m.loss_scale}, {"skipped", m.skipped},
-                      {"step_time_s", m.step_seconds}, {"tokens_per_s", m.tokens_per_s},
+  nlohmann::json j = {{"step", m.step},
+                      {"loss", m.loss},
+                      {"lr", m.lr},
+                      {"grad_norm", m.grad_norm},
+                      {"loss_scale", m.loss_scale},
+                      {"skipped", m.skipped},
+                      {"step_time_s", m.step_seconds},
+                      {"tokens_per_s", m.tokens_per_s},
                       {"gpu_peak_GiB", static_cast<double>(m.gpu_peak_bytes) / (1ull << 30)},
-                      {"forward_s", m.forward_seconds}, {"backward_s", m.backward_seconds},
+                      {"forward_s", m.forward_seconds},
+                      {"backward_s", m.backward_seconds},
                       {"optimizer_s", m.optimizer_seconds}};
   return j.dump();
 }
@@ -39,11 +45,13 @@ std::string StepJson(const StepMetrics& m) {
 void RunLog::PrintInitBlock(const JobInfo& info, const std::string& launcher) const {
   if (!enabled_) return;
   std::printf("%s", InitBlock(info).c_str());
-  std::printf("  Launcher: %s | dtype %s | %lld parameters | batch %lld = %lld micro x %lld accum x %d ranks\n",
-              launcher.c_str(), info.dtype.c_str(), static_cast<long long>(info.num_parameters),
-              static_cast<long long>(info.train_batch_size),
-              static_cast<long long>(info.micro_batch_per_gpu),
-              static_cast<long long>(info.gradient_accumulation_steps), info.world_size);
+  std::printf(
+      "  Launcher: %s | dtype %s | %lld parameters | batch %lld = %lld micro x %lld accum x %d "
+      "ranks\n",
+      launcher.c_str(), info.dtype.c_str(), static_cast<long long>(info.num_parameters),
+      static_cast<long long>(info.train_batch_size),
+      static_cast<long long>(info.micro_batch_per_gpu),
+      static_cast<long long>(info.gradient_accumulation_steps), info.world_size);
   std::fflush(stdout);
 }
 
@@ -52,20 +60,23 @@ void RunLog::PrintStep(const StepMetrics& m) const {
   if (json_) {
     std::printf("%s\n", StepJson(m).c_str());
   } else {
-    std::printf("step %lld/%lld | loss %.4f | lr %.3e | grad_norm %.4f | loss_scale %g | %.0f tokens/s%s\n",
-                static_cast<long long>(m.step), static_cast<long long>(total_steps_), m.loss, m.lr,
-                m.grad_norm, m.loss_scale, m.tokens_per_s, m.skipped ? " | skipped (fp16 overflow)" : "");
+    std::printf(
+        "step %lld/%lld | loss %.4f | lr %.3e | grad_norm %.4f | loss_scale %g | %.0f tokens/s%s\n",
+        static_cast<long long>(m.step), static_cast<long long>(total_steps_), m.loss, m.lr,
+        m.grad_norm, m.loss_scale, m.tokens_per_s, m.skipped ? " | skipped (fp16 overflow)" : "");
   }
   std::fflush(stdout);
 }
 
 void RunLog::PrintSummary(const MemoryStats& m) const {
   if (!enabled_) return;
-  std::printf("rank 0 keeps: params %s, grads %s, optimizer %s; peak gathered %s; pinned host %s; "
-              "RSS %s; GPU peak %s\n",
-              Bytes(m.param_shard_bytes).c_str(), Bytes(m.grad_shard_bytes).c_str(),
-              Bytes(m.optimizer_shard_bytes).c_str(), Bytes(m.peak_gathered_bytes).c_str(),
-              Bytes(m.pinned_host_bytes).c_str(), Bytes(m.rss_bytes).c_str(), Bytes(m.gpu_peak_bytes).c_str());
+  std::printf(
+      "rank 0 keeps: params %s, grads %s, optimizer %s; peak gathered %s; pinned host %s; "
+      "RSS %s; GPU peak %s\n",
+      Bytes(m.param_shard_bytes).c_str(), Bytes(m.grad_shard_bytes).c_str(),
+      Bytes(m.optimizer_shard_bytes).c_str(), Bytes(m.peak_gathered_bytes).c_str(),
+      Bytes(m.pinned_host_bytes).c_str(), Bytes(m.rss_bytes).c_str(),
+      Bytes(m.gpu_peak_bytes).c_str());
   std::fflush(stdout);
 }
 

@@ -16,11 +16,11 @@ class Communicator;
 
 // What to train, as given on the command line or in a SubmitJob request.
 struct JobSpec {
-  std::string model_dir;        // Hugging Face model directory (config.json)
-  std::string ds_config_path;   // DeepSpeed JSON config
-  std::string data_path;        // token file
+  std::string model_dir;       // Hugging Face model directory (config.json)
+  std::string ds_config_path;  // DeepSpeed JSON config
+  std::string data_path;       // token file
   std::string data_dtype = "uint16";
-  int64_t steps = 10;           // optimizer steps
+  int64_t steps = 10;  // optimizer steps
   int64_t seq_len = 128;
   uint64_t seed = 1234;
   bool activation_checkpointing = false;
@@ -28,12 +28,12 @@ struct JobSpec {
 
 // One optimizer step, as logged.
 struct StepMetrics {
-  int64_t step = 0;            // 1-based
-  double loss = 0.0;           // mean over the whole global batch
-  double lr = 0.0;             // rate used by this step
-  double grad_norm = 0.0;      // global norm before clipping (0 when skipped)
-  double loss_scale = 1.0;     // fp16 loss scale used for this step (1 otherwise)
-  bool skipped = false;        // fp16 overflow: no update
+  int64_t step = 0;         // 1-based
+  double loss = 0.0;        // mean over the whole global batch
+  double lr = 0.0;          // rate used by this step
+  double grad_norm = 0.0;   // global norm before clipping (0 when skipped)
+  double loss_scale = 1.0;  // fp16 loss scale used for this step (1 otherwise)
+  bool skipped = false;     // fp16 overflow: no update
   double step_seconds = 0.0;
   double tokens_per_s = 0.0;   // global batch tokens / step time
   int64_t gpu_peak_bytes = 0;  // most GPU memory allocated so far (0 on CPU)
@@ -57,7 +57,7 @@ struct MemoryStats {
   int64_t gpu_allocated_bytes = 0;    // CUDA caching allocator; 0 on CPU
   int64_t gpu_reserved_bytes = 0;
   int64_t gpu_peak_bytes = 0;
-  int64_t rss_bytes = 0;              // process resident set
+  int64_t rss_bytes = 0;  // process resident set
 };
 
 // The setup facts a run prints in its initialization block.
@@ -67,8 +67,8 @@ struct JobInfo {
   bool offload_optimizer = false;
   int rank = 0;
   int world_size = 1;
-  std::string device;          // "cpu", "cuda:0"
-  std::string dtype;           // "float32", "bfloat16", "float16"
+  std::string device;  // "cpu", "cuda:0"
+  std::string dtype;   // "float32", "bfloat16", "float16"
   int64_t num_parameters = 0;
   int64_t train_batch_size = 0;
   int64_t micro_batch_per_gpu = 0;

@@ -65,8 +65,7 @@ class Communicator {
 
   // Blocking forms of the two async collectives.
   absl::Status AllGather(const void* send, void* recv, size_t count, DType dtype);
-  absl::Status ReduceScatter(const void* send, void* recv, size_t count, DType dtype,
-                             ReduceOp op);
+  absl::Status ReduceScatter(const void* send, void* recv, size_t count, DType dtype, ReduceOp op);
 };
 
 // Makes a local outcome collective: every rank learns whether any rank failed, and

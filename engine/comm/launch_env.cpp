@@ -15,34 +15,41 @@ std::optional<int> ReadInt(const std::function<const char*(const char*)>& getenv
   return out;
 }
 
+// The variables each launcher sets, in the order they are tried. Open MPI comes first:
+// under `mpirun` inside a Slurm allocation both sets exist, and the processes are mpirun's.
+struct LauncherVars {
+  const char* launcher;
+  const char* rank;
+  const char* world_size;
+  const char* local_rank;
+  const char* local_size;
+};
+constexpr LauncherVars kLaunchers[] = {
+    {"mpirun", "OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_LOCAL_RANK",
+     "OMPI_COMM_WORLD_LOCAL_SIZE"},
+    {"srun", "SLURM_PROCID", "SLURM_NTASKS", "SLURM_LOCALID", "SLURM_NTASKS_PER_NODE"},
+    {"pmi", "PMI_RANK", "PMI_SIZE", "MPI_LOCALRANKID", "MPI_LOCALNRANKS"},
+};
+
 }  // namespace
 
 LaunchEnv ReadLaunchEnv(const std::function<const char*(const char*)>& getenv_fn) {
   LaunchEnv env;
-  // Open MPI first: under `mpirun` inside a Slurm allocation both sets exist, and the
-  // processes are mpirun's.
-  if (auto rank = ReadInt(getenv_fn, "OMPI_COMM_WORLD_RANK")) {
-    env.launcher = "mpirun";
-    env.rank = rank;
-    env.world_size = ReadInt(getenv_fn, "OMPI_COMM_WORLD_SIZE");
-    env.local_rank = ReadInt(getenv_fn, "OMPI_COMM_WORLD_LOCAL_RANK");
-    env.local_size = ReadInt(getenv_fn, "OMPI_COMM_WORLD_LOCAL_SIZE");
-  } else if (auto rank = ReadInt(getenv_fn, "SLURM_PROCID")) {
-    env.launcher = "srun";
-    env.rank = rank;
-    env.world_size = ReadInt(getenv_fn, "SLURM_NTASKS");
-    env.local_rank = ReadInt(getenv_fn, "SLURM_LOCALID");
-    env.local_size = ReadInt(getenv_fn, "SLURM_NTASKS_PER_NODE");
-  } else if (auto rank = ReadInt(getenv_fn, "PMI_RANK")) {
-    env.launcher = "pmi";
-    env.rank = rank;
-    env.world_size = ReadInt(getenv_fn, "PMI_SIZE");
-    env.local_rank = ReadInt(getenv_fn, "MPI_LOCALRANKID");
-    env.local_size = ReadInt(getenv_fn, "MPI_LOCALNRANKS");
+  for (const LauncherVars& vars : kLaunchers) {
+    if (auto rank = ReadInt(getenv_fn, vars.rank)) {
+      env.launcher = vars.launcher;
+      env.rank = rank;
+      env.world_size = ReadInt(getenv_fn, vars.world_size);
+      env.local_rank = ReadInt(getenv_fn, vars.local_rank);
+      env.local_size = ReadInt(getenv_fn, vars.local_size);
+      break;
+    }
   }
   return env;
 }
 
-LaunchEnv ReadLaunchEnv() { return ReadLaunchEnv([](const char* n) { return std::getenv(n); }); }
+LaunchEnv ReadLaunchEnv() {
+  return ReadLaunchEnv([](const char* n) { return std::getenv(n); });
+}
 
 }  // namespace zerod::comm

@@ -23,14 +23,20 @@ absl::Status MpiCheck(int rc, const char* call, const char* file, int line) {
 
 absl::StatusOr<MPI_Datatype> ToMpi(DType dtype) {
   switch (dtype) {
-    case DType::kFloat32: return MPI_FLOAT;
-    case DType::kFloat64: return MPI_DOUBLE;
-    case DType::kInt32: return MPI_INT32_T;
-    case DType::kInt64: return MPI_INT64_T;
-    case DType::kUInt8: return MPI_UINT8_T;
+    case DType::kFloat32:
+      return MPI_FLOAT;
+    case DType::kFloat64:
+      return MPI_DOUBLE;
+    case DType::kInt32:
+      return MPI_INT32_T;
+    case DType::kInt64:
+      return MPI_INT64_T;
+    case DType::kUInt8:
+      return MPI_UINT8_T;
     // 16-bit floats travel as raw 2-byte words; they cannot be reduced over MPI.
     case DType::kFloat16:
-    case DType::kBFloat16: return MPI_UINT16_T;
+    case DType::kBFloat16:
+      return MPI_UINT16_T;
   }
   return absl::InvalidArgumentError("unknown dtype");
 }
@@ -102,8 +108,8 @@ absl::StatusOr<std::unique_ptr<MpiCommunicator>> MpiCommunicator::CreateWorld() 
   // The local rank is asked of MPI itself (ranks sharing this host), which holds
   // under every launcher; the environment only names the launcher.
   MPI_Comm node;
-  if (auto s = MPI_CHECK(MPI_Comm_split_type(mpi, MPI_COMM_TYPE_SHARED, comm->rank_,
-                                             MPI_INFO_NULL, &node));
+  if (auto s = MPI_CHECK(
+          MPI_Comm_split_type(mpi, MPI_COMM_TYPE_SHARED, comm->rank_, MPI_INFO_NULL, &node));
       !s.ok()) {
     return s;
   }

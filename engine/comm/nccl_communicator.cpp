@@ -14,26 +14,33 @@ namespace {
 
 absl::Status NcclCheck(ncclResult_t rc, const char* call, const char* file, int line) {
   if (rc == ncclSuccess) return absl::OkStatus();
-  return absl::InternalError(absl::StrCat(call, " failed at ", file, ":", line, ": ",
-                                          ncclGetErrorString(rc)));
+  return absl::InternalError(
+      absl::StrCat(call, " failed at ", file, ":", line, ": ", ncclGetErrorString(rc)));
 }
 absl::Status CudaCheck(cudaError_t rc, const char* call, const char* file, int line) {
   if (rc == cudaSuccess) return absl::OkStatus();
-  return absl::InternalError(absl::StrCat(call, " failed at ", file, ":", line, ": ",
-                                          cudaGetErrorString(rc)));
+  return absl::InternalError(
+      absl::StrCat(call, " failed at ", file, ":", line, ": ", cudaGetErrorString(rc)));
 }
 #define NCCL_CHECK(call) NcclCheck((call), #call, __FILE__, __LINE__)
 #define CUDA_CHECK(call) CudaCheck((call), #call, __FILE__, __LINE__)
 
 ncclDataType_t ToNccl(DType dtype) {
   switch (dtype) {
-    case DType::kFloat32: return ncclFloat32;
-    case DType::kFloat16: return ncclFloat16;
-    case DType::kBFloat16: return ncclBfloat16;
-    case DType::kFloat64: return ncclFloat64;
-    case DType::kInt32: return ncclInt32;
-    case DType::kInt64: return ncclInt64;
-    case DType::kUInt8: return ncclUint8;
+    case DType::kFloat32:
+      return ncclFloat32;
+    case DType::kFloat16:
+      return ncclFloat16;
+    case DType::kBFloat16:
+      return ncclBfloat16;
+    case DType::kFloat64:
+      return ncclFloat64;
+    case DType::kInt32:
+      return ncclInt32;
+    case DType::kInt64:
+      return ncclInt64;
+    case DType::kUInt8:
+      return ncclUint8;
   }
   return ncclUint8;
 }
@@ -90,14 +97,16 @@ absl::StatusOr<std::unique_ptr<NcclCommunicator>> NcclCommunicator::Create(
   impl->device = device;
   impl->timeout = timeout;
   c10::cuda::CUDAGuard guard(static_cast<c10::DeviceIndex>(device));
-  impl->stream = c10::cuda::getStreamFromPool(/*isHighPriority=*/true, static_cast<c10::DeviceIndex>(device));
+  impl->stream =
+      c10::cuda::getStreamFromPool(/*isHighPriority=*/true, static_cast<c10::DeviceIndex>(device));
 
   ncclUniqueId id;
   if (mpi->rank() == 0) {
     if (auto s = NCCL_CHECK(ncclGetUniqueId(&id)); !s.ok()) return s;
   }
   if (auto s = mpi->Broadcast(&id, sizeof(id), 0); !s.ok()) return s;
-  if (auto s = NCCL_CHECK(ncclCommInitRank(&impl->comm, mpi->world_size(), id, mpi->rank())); !s.ok()) {
+  if (auto s = NCCL_CHECK(ncclCommInitRank(&impl->comm, mpi->world_size(), id, mpi->rank()));
+      !s.ok()) {
     return s;
   }
   return std::unique_ptr<NcclCommunicator>(new NcclCommunicator(mpi, std::move(impl)));
@@ -127,7 +136,8 @@ absl::Status FollowCurrentStream(cudaStream_t comm_stream) {
 
 absl::StatusOr<std::unique_ptr<Work>> Completion(cudaStream_t stream) {
   cudaEvent_t done;
-  if (auto s = CUDA_CHECK(cudaEventCreateWithFlags(&done, cudaEventDisableTiming)); !s.ok()) return s;
+  if (auto s = CUDA_CHECK(cudaEventCreateWithFlags(&done, cudaEventDisableTiming)); !s.ok())
+    return s;
   if (auto s = CUDA_CHECK(cudaEventRecord(done, stream)); !s.ok()) {
     cudaEventDestroy(done);
     return s;
@@ -142,20 +152,23 @@ absl::StatusOr<std::unique_ptr<Work>> NcclCommunicator::AllGatherAsync(const voi
   if (!impl_->failed.ok()) return impl_->failed;
   cudaStream_t stream = impl_->stream.stream();
   if (auto s = FollowCurrentStream(stream); !s.ok()) return Fail(s);
-  if (auto s = NCCL_CHECK(ncclAllGather(send, recv, count, ToNccl(dtype), impl_->comm, stream)); !s.ok()) {
+  if (auto s = NCCL_CHECK(ncclAllGather(send, recv, count, ToNccl(dtype), impl_->comm, stream));
+      !s.ok()) {
     return Fail(s);
   }
   return Completion(stream);
 }
 
-absl::StatusOr<std::unique_ptr<Work>> NcclCommunicator::ReduceScatterAsync(const void* send, void* recv,
-                                                                           size_t count, DType dtype,
+absl::StatusOr<std::unique_ptr<Work>> NcclCommunicator::ReduceScatterAsync(const void* send,
+                                                                           void* recv, size_t count,
+                                                                           DType dtype,
                                                                            ReduceOp op) {
   if (!impl_->failed.ok()) return impl_->failed;
   cudaStream_t stream = impl_->stream.stream();
   if (auto s = FollowCurrentStream(stream); !s.ok()) return Fail(s);
   const ncclRedOp_t nccl_op = op == ReduceOp::kSum ? ncclSum : ncclMax;
-  if (auto s = NCCL_CHECK(ncclReduceScatter(send, recv, count, ToNccl(dtype), nccl_op, impl_->comm, stream));
+  if (auto s = NCCL_CHECK(
+          ncclReduceScatter(send, recv, count, ToNccl(dtype), nccl_op, impl_->comm, stream));
       !s.ok()) {
     return Fail(s);
   }

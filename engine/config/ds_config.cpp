@@ -68,7 +68,8 @@ absl::Status ParsePrecision(JsonReader& root, DsConfig& out) {
   if (fp16_on && bf16_on) {
     return fp16.Error("enabled", "and bf16.enabled are both true; enable at most one");
   }
-  if (root.Has("amp")) return root.Error("amp", "(NVIDIA apex AMP) is not supported; use \"fp16\" or \"bf16\"");
+  if (root.Has("amp"))
+    return root.Error("amp", "(NVIDIA apex AMP) is not supported; use \"fp16\" or \"bf16\"");
   out.compute_dtype = fp16_on ? DType::kFloat16 : bf16_on ? DType::kBFloat16 : DType::kFloat32;
 
   auto& ls = out.loss_scaler;
@@ -95,17 +96,20 @@ absl::Status ParseOptimizer(JsonReader& root, DsConfig& out) {
   ASSIGN_OR_RETURN(std::string type, opt.String("type", "AdamW"));
   ASSIGN_OR_RETURN(auto params, opt.Object("params"));
   if (type != "AdamW" && type != "Adam") {
-    return opt.Error("type", absl::StrCat("is \"", type, "\"; zerod implements \"AdamW\" (and \"Adam\" ",
-                                          "with adam_w_mode) only"));
+    return opt.Error("type",
+                     absl::StrCat("is \"", type, "\"; zerod implements \"AdamW\" (and \"Adam\" ",
+                                  "with adam_w_mode) only"));
   }
   ASSIGN_OR_RETURN(bool adam_w_mode, params.Bool("adam_w_mode", true));
   if (!adam_w_mode) {
-    return params.Error("adam_w_mode", "is false (L2-regularised Adam); zerod implements AdamW only");
+    return params.Error("adam_w_mode",
+                        "is false (L2-regularised Adam); zerod implements AdamW only");
   }
   auto& h = out.adamw;
   ASSIGN_OR_RETURN(h.lr, params.Number("lr", 1e-3, 0.0));
   ASSIGN_OR_RETURN(h.eps, params.Number("eps", 1e-8, 0.0));
-  ASSIGN_OR_RETURN(h.weight_decay, params.Number("weight_decay", type == "AdamW" ? 0.01 : 0.0, 0.0));
+  ASSIGN_OR_RETURN(h.weight_decay,
+                   params.Number("weight_decay", type == "AdamW" ? 0.01 : 0.0, 0.0));
   if (params.Has("betas")) {
     params.Ignore({"betas"});
     // Read by hand: a two-element array.
@@ -124,8 +128,9 @@ absl::Status ParseBetas(const nlohmann::json& json, const std::string& source, D
   if (!betas.is_array() || betas.size() != 2 || !betas[0].is_number() || !betas[1].is_number() ||
       betas[0].get<double>() < 0 || betas[0].get<double>() >= 1 || betas[1].get<double>() < 0 ||
       betas[1].get<double>() >= 1) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        source, ": optimizer.params.betas is ", betas.dump(), "; it must be [beta1, beta2] in [0, 1)"));
+    return absl::InvalidArgumentError(absl::StrCat(source, ": optimizer.params.betas is ",
+                                                   betas.dump(),
+                                                   "; it must be [beta1, beta2] in [0, 1)"));
   }
   out.adamw.beta1 = betas[0].get<double>();
   out.adamw.beta2 = betas[1].get<double>();
@@ -149,18 +154,21 @@ absl::Status ParseScheduler(JsonReader& root, DsConfig& out) {
     s.type = optim::LrScheduleConfig::Type::kWarmupDecayLR;
     ASSIGN_OR_RETURN(s.total_num_steps, params.Int("total_num_steps", 0, 1));
     if (s.total_num_steps <= 0) {
-      return params.Error("total_num_steps", "is required by WarmupDecayLR (the step where lr reaches 0)");
+      return params.Error("total_num_steps",
+                          "is required by WarmupDecayLR (the step where lr reaches 0)");
     }
   } else {
-    return sched.Error("type", absl::StrCat("is \"", type,
-                                            "\"; zerod implements \"WarmupLR\" and \"WarmupDecayLR\""));
+    return sched.Error(
+        "type",
+        absl::StrCat("is \"", type, "\"; zerod implements \"WarmupLR\" and \"WarmupDecayLR\""));
   }
   ASSIGN_OR_RETURN(s.warmup_min_lr, params.Number("warmup_min_lr", 0.0, 0.0));
   ASSIGN_OR_RETURN(s.warmup_max_lr, params.Number("warmup_max_lr", out.adamw.lr, 0.0));
   ASSIGN_OR_RETURN(s.warmup_num_steps, params.Int("warmup_num_steps", 1000, 0));
   ASSIGN_OR_RETURN(std::string warmup_type, params.String("warmup_type", "log"));
   if (warmup_type != "log" && warmup_type != "linear") {
-    return params.Error("warmup_type", absl::StrCat("is \"", warmup_type, "\"; use \"log\" or \"linear\""));
+    return params.Error("warmup_type",
+                        absl::StrCat("is \"", warmup_type, "\"; use \"log\" or \"linear\""));
   }
   s.warmup_log = warmup_type == "log";
   params.Ignore({"last_batch_iteration"});
@@ -177,25 +185,29 @@ absl::Status ResolveBatch(JsonReader& root, int world_size, DsConfig& out) {
   const int64_t w = world_size;
   if (tbs && micro && gas) {
     if (tbs != micro * gas * w) {
-      return root.Error("train_batch_size", absl::StrCat(
-          tbs, " != train_micro_batch_size_per_gpu ", micro, " * gradient_accumulation_steps ", gas,
-          " * world size ", w, " = ", micro * gas * w, "; fix one of the three"));
+      return root.Error("train_batch_size",
+                        absl::StrCat(tbs, " != train_micro_batch_size_per_gpu ", micro,
+                                     " * gradient_accumulation_steps ", gas, " * world size ", w,
+                                     " = ", micro * gas * w, "; fix one of the three"));
     }
   } else if (tbs && micro) {
     if (tbs % (micro * w) != 0) {
-      return root.Error("train_batch_size", absl::StrCat(tbs, " is not divisible by train_micro_batch_size_per_gpu ",
-                                                         micro, " * world size ", w, " = ", micro * w));
+      return root.Error("train_batch_size",
+                        absl::StrCat(tbs, " is not divisible by train_micro_batch_size_per_gpu ",
+                                     micro, " * world size ", w, " = ", micro * w));
     }
     gas = tbs / (micro * w);
   } else if (tbs && gas) {
     if (tbs % (gas * w) != 0) {
-      return root.Error("train_batch_size", absl::StrCat(tbs, " is not divisible by gradient_accumulation_steps ",
-                                                         gas, " * world size ", w, " = ", gas * w));
+      return root.Error("train_batch_size",
+                        absl::StrCat(tbs, " is not divisible by gradient_accumulation_steps ", gas,
+                                     " * world size ", w, " = ", gas * w));
     }
     micro = tbs / (gas * w);
   } else if (tbs) {
     if (tbs % w != 0) {
-      return root.Error("train_batch_size", absl::StrCat(tbs, " is not divisible by world size ", w));
+      return root.Error("train_batch_size",
+                        absl::StrCat(tbs, " is not divisible by world size ", w));
     }
     gas = 1;
     micro = tbs / w;
@@ -222,7 +234,8 @@ absl::StatusOr<DsConfig> ParseDsConfig(const std::string& text, int world_size,
     return absl::InvalidArgumentError(absl::StrCat(source, ": not valid JSON"));
   }
   if (!json.is_object()) {
-    return absl::InvalidArgumentError(absl::StrCat(source, ": the top level must be a JSON object"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(source, ": the top level must be a JSON object"));
   }
   DsConfig out;
   JsonReader root(json, source);
@@ -241,7 +254,8 @@ absl::StatusOr<DsConfig> ParseDsConfig(const std::string& text, int world_size,
   // Reporting switches that do not change training.
   root.Ignore({"wall_clock_breakdown", "zero_allow_untested_optimizer", "prescale_gradients",
                "gradient_predivide_factor", "dump_state", "flops_profiler", "comms_logger",
-               "tensorboard", "wandb", "csv_monitor", "memory_breakdown", "activation_checkpointing"});
+               "tensorboard", "wandb", "csv_monitor", "memory_breakdown",
+               "activation_checkpointing"});
   RETURN_IF_ERROR(root.RejectUnknown());
   return out;
 }

@@ -16,29 +16,29 @@
 namespace zerod::config {
 
 struct OffloadConfig {
-  bool to_cpu = false;     // "device": "cpu" (true) or "none"
-  bool pin_memory = false; // "pin_memory": page-locked host buffers (GPU builds)
+  bool to_cpu = false;      // "device": "cpu" (true) or "none"
+  bool pin_memory = false;  // "pin_memory": page-locked host buffers (GPU builds)
 };
 
 struct ZeroConfig {
-  int stage = 3;                              // "stage": only 3
-  OffloadConfig offload_param;                // "offload_param"
-  OffloadConfig offload_optimizer;            // "offload_optimizer"
-  bool overlap_comm = true;                   // "overlap_comm": collectives on side streams
-  int64_t prefetch_bucket_size = 50'000'000;  // "stage3_prefetch_bucket_size", elements
+  int stage = 3;                                  // "stage": only 3
+  OffloadConfig offload_param;                    // "offload_param"
+  OffloadConfig offload_optimizer;                // "offload_optimizer"
+  bool overlap_comm = true;                       // "overlap_comm": collectives on side streams
+  int64_t prefetch_bucket_size = 50'000'000;      // "stage3_prefetch_bucket_size", elements
   int64_t param_persistence_threshold = 100'000;  // "stage3_param_persistence_threshold", elements:
                                                   // units this small stay gathered for backward
   int64_t max_live_parameters = 1'000'000'000;    // "stage3_max_live_parameters", elements
   int64_t reduce_bucket_size = 500'000'000;       // "reduce_bucket_size", elements
-  bool gather_16bit_weights_on_model_save = true; // "stage3_gather_16bit_weights_on_model_save"
+  bool gather_16bit_weights_on_model_save = true;  // "stage3_gather_16bit_weights_on_model_save"
 };
 
 struct DsConfig {
   // Batch arithmetic: train_batch_size = micro_batch_per_gpu * grad_accum * world_size.
-  int64_t train_batch_size = 0;        // "train_batch_size", sequences per optimizer step
-  int64_t micro_batch_per_gpu = 0;     // "train_micro_batch_size_per_gpu"
+  int64_t train_batch_size = 0;     // "train_batch_size", sequences per optimizer step
+  int64_t micro_batch_per_gpu = 0;  // "train_micro_batch_size_per_gpu"
   int64_t gradient_accumulation_steps = 1;
-  double gradient_clipping = 0.0;      // max global L2 norm; 0 = off
+  double gradient_clipping = 0.0;         // max global L2 norm; 0 = off
   DType compute_dtype = DType::kFloat32;  // "fp16"/"bf16" "enabled", else fp32
   optim::LossScalerConfig loss_scaler;    // from "fp16"
   offload::AdamWHyper adamw;              // "optimizer": AdamW / Adam (adam_w_mode)

@@ -93,8 +93,9 @@ absl::Status JsonReader::RejectUnknown() const {
   for (auto it = object_.begin(); it != object_.end(); ++it) {
     if (!seen_.count(it.key())) {
       std::vector<std::string> known(seen_.begin(), seen_.end());
-      return Error(it.key(), absl::StrCat("is not a setting zerod supports; remove it (known here: ",
-                                          absl::StrJoin(known, ", "), ")"));
+      return Error(it.key(),
+                   absl::StrCat("is not a setting zerod supports; remove it (known here: ",
+                                absl::StrJoin(known, ", "), ")"));
     }
   }
   return absl::OkStatus();

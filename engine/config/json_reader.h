@@ -24,8 +24,8 @@ class JsonReader {
   // placeholder for values derived elsewhere), and InvalidArgument naming the key when
   // the value has the wrong type or lies outside [min, max].
   absl::StatusOr<bool> Bool(const std::string& key, bool def);
-  absl::StatusOr<double> Number(const std::string& key, double def,
-                                double min = -1e300, double max = 1e300);
+  absl::StatusOr<double> Number(const std::string& key, double def, double min = -1e300,
+                                double max = 1e300);
   absl::StatusOr<int64_t> Int(const std::string& key, int64_t def, int64_t min = INT64_MIN,
                               int64_t max = INT64_MAX);
   absl::StatusOr<std::string> String(const std::string& key, const std::string& def);

@@ -11,7 +11,8 @@ absl::StatusOr<int64_t> PrepareByteTokens(const std::string& input, const std::s
   std::ifstream in(input, std::ios::binary);
   if (!in) return absl::NotFoundError(absl::StrCat("--input ", input, " cannot be read"));
   std::ofstream out(output, std::ios::binary | std::ios::trunc);
-  if (!out) return absl::PermissionDeniedError(absl::StrCat("--output ", output, " cannot be written"));
+  if (!out)
+    return absl::PermissionDeniedError(absl::StrCat("--output ", output, " cannot be written"));
   std::vector<char> bytes(1 << 20);
   std::vector<uint16_t> tokens;
   int64_t total = 0;

@@ -18,27 +18,31 @@ uint64_t Mix(uint64_t x) {
 
 absl::StatusOr<DistributedSampler> DistributedSampler::Create(const TokenDataset* dataset,
                                                               const SamplerConfig& c) {
-  if (c.seq_len < 1) return absl::InvalidArgumentError(absl::StrCat("--seq-len ", c.seq_len, " < 1"));
+  if (c.seq_len < 1)
+    return absl::InvalidArgumentError(absl::StrCat("--seq-len ", c.seq_len, " < 1"));
   if (dataset->size() < c.seq_len + 1) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "data file ", dataset->path(), " has ", dataset->size(), " tokens, fewer than one window of --seq-len ",
-        c.seq_len, " + 1; lower --seq-len or use a larger file"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("data file ", dataset->path(), " has ", dataset->size(),
+                     " tokens, fewer than one window of --seq-len ", c.seq_len,
+                     " + 1; lower --seq-len or use a larger file"));
   }
   if (c.global_batch != c.micro_batch * c.grad_accum * c.world_size) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "train_batch_size ", c.global_batch, " != micro batch ", c.micro_batch, " * grad accumulation ",
-        c.grad_accum, " * world size ", c.world_size));
+    return absl::InvalidArgumentError(
+        absl::StrCat("train_batch_size ", c.global_batch, " != micro batch ", c.micro_batch,
+                     " * grad accumulation ", c.grad_accum, " * world size ", c.world_size));
   }
   return DistributedSampler(dataset, c);
 }
 
 int64_t DistributedSampler::WindowStart(int64_t step, int64_t index) const {
   const uint64_t starts = static_cast<uint64_t>(dataset_->size() - config_.seq_len);
-  const uint64_t h = Mix(Mix(Mix(config_.seed) ^ static_cast<uint64_t>(step)) ^ static_cast<uint64_t>(index));
+  const uint64_t h =
+      Mix(Mix(Mix(config_.seed) ^ static_cast<uint64_t>(step)) ^ static_cast<uint64_t>(index));
   return static_cast<int64_t>(h % starts);
 }
 
-void DistributedSampler::AppendWindow(int64_t step, int64_t index, std::vector<int64_t>& out) const {
+void DistributedSampler::AppendWindow(int64_t step, int64_t index,
+                                      std::vector<int64_t>& out) const {
   const int64_t start = WindowStart(step, index);
   for (int64_t t = 0; t <= config_.seq_len; ++t) out.push_back((*dataset_)[start + t]);
 }

@@ -20,12 +20,13 @@ absl::StatusOr<TokenDType> ParseTokenDType(const std::string& name) {
 }
 
 absl::StatusOr<std::unique_ptr<TokenDataset>> TokenDataset::Open(const std::string& path,
-                                                                  TokenDType dtype,
-                                                                  int64_t vocab_size) {
+                                                                 TokenDType dtype,
+                                                                 int64_t vocab_size) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
-    return absl::NotFoundError(absl::StrCat("data file ", path, " cannot be opened: ",
-                                            std::strerror(errno), "; pass an existing --data file"));
+    return absl::NotFoundError(absl::StrCat("data file ", path,
+                                            " cannot be opened: ", std::strerror(errno),
+                                            "; pass an existing --data file"));
   }
   struct stat st {};
   ::fstat(fd, &st);
@@ -34,8 +35,8 @@ absl::StatusOr<std::unique_ptr<TokenDataset>> TokenDataset::Open(const std::stri
   if (bytes == 0 || bytes % width != 0) {
     ::close(fd);
     return absl::InvalidArgumentError(absl::StrCat(
-        "data file ", path, " has ", bytes, " bytes, not a positive multiple of ", width,
-        " (", width == 2 ? "uint16" : "uint32", " tokens); is --data-dtype right?"));
+        "data file ", path, " has ", bytes, " bytes, not a positive multiple of ", width, " (",
+        width == 2 ? "uint16" : "uint32", " tokens); is --data-dtype right?"));
   }
   void* map = ::mmap(nullptr, bytes, PROT_READ, MAP_SHARED, fd, 0);
   ::close(fd);
@@ -60,9 +61,9 @@ absl::StatusOr<std::unique_ptr<TokenDataset>> TokenDataset::Open(const std::stri
     std::string hint = dtype == TokenDType::kUInt16
                            ? "was it tokenized for another model?"
                            : "was it written as uint16 (then pass --data-dtype uint16)?";
-    return absl::InvalidArgumentError(absl::StrCat(
-        "data file ", path, " holds token id ", max_id, " at token ", max_at,
-        ", but the model's vocab_size is ", vocab_size, "; ", hint));
+    return absl::InvalidArgumentError(
+        absl::StrCat("data file ", path, " holds token id ", max_id, " at token ", max_at,
+                     ", but the model's vocab_size is ", vocab_size, "; ", hint));
   }
   return ds;
 }

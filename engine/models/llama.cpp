@@ -76,8 +76,9 @@ class DecoderUnit final : public Unit {
   torch::Tensor Attention(const torch::Tensor& x) {
     const int64_t B = x.size(0), T = x.size(1), nh = c_.num_attention_heads,
                   nkv = c_.num_key_value_heads, hd = c_.head_dim;
-    torch::Tensor q = Linear(x, q_w_, q_b_).view({B, T, nh, hd}).transpose(1, 2);   // (B, nh, T, hd)
-    torch::Tensor k = Linear(x, k_w_, k_b_).view({B, T, nkv, hd}).transpose(1, 2);  // (B, nkv, T, hd)
+    torch::Tensor q = Linear(x, q_w_, q_b_).view({B, T, nh, hd}).transpose(1, 2);  // (B, nh, T, hd)
+    torch::Tensor k =
+        Linear(x, k_w_, k_b_).view({B, T, nkv, hd}).transpose(1, 2);  // (B, nkv, T, hd)
     torch::Tensor v = Linear(x, v_w_, v_b_).view({B, T, nkv, hd}).transpose(1, 2);
     auto [cos, sin] = Rope(T, x.scalar_type(), x.device());  // (T, hd) each
     q = q * cos + RotateHalf(q) * sin;
@@ -93,15 +94,19 @@ class DecoderUnit final : public Unit {
 
   // cos and sin of position * inv_freq, duplicated over both halves, in float32 then
   // cast, as transformers' LlamaRotaryEmbedding computes them.
-  std::pair<torch::Tensor, torch::Tensor> Rope(int64_t T, torch::ScalarType dtype, torch::Device device) {
+  std::pair<torch::Tensor, torch::Tensor> Rope(int64_t T, torch::ScalarType dtype,
+                                               torch::Device device) {
     if (!rope_cos_.defined() || rope_cos_.size(0) != T || rope_cos_.scalar_type() != dtype ||
         rope_cos_.device() != device) {
       torch::NoGradGuard no_grad;
       const int64_t hd = c_.head_dim;
       auto opts = torch::TensorOptions().dtype(torch::kFloat32).device(device);
       torch::Tensor inv_freq =
-          1.0 / torch::pow(c_.rope_theta, torch::arange(0, hd, 2, torch::TensorOptions().dtype(torch::kInt64).device(device))
-                                              .to(torch::kFloat32) / static_cast<double>(hd));
+          1.0 / torch::pow(c_.rope_theta,
+                           torch::arange(0, hd, 2,
+                                         torch::TensorOptions().dtype(torch::kInt64).device(device))
+                                   .to(torch::kFloat32) /
+                               static_cast<double>(hd));
       torch::Tensor pos = torch::arange(T, opts);
       torch::Tensor freqs = torch::outer(pos, inv_freq);
       torch::Tensor emb = torch::cat({freqs, freqs}, -1);
@@ -112,12 +117,12 @@ class DecoderUnit final : public Unit {
   }
 
   LlamaConfig c_;
-  torch::Tensor input_norm_, post_norm_;                   // (C)
-  torch::Tensor q_w_, k_w_, v_w_, o_w_;                    // (nh*hd, C), (nkv*hd, C) x2, (C, nh*hd)
-  torch::Tensor q_b_, k_b_, v_b_, o_b_;                    // undefined unless attention_bias
-  torch::Tensor gate_w_, up_w_, down_w_;                   // (F, C), (F, C), (C, F)
-  torch::Tensor gate_b_, up_b_, down_b_;                   // undefined unless mlp_bias
-  torch::Tensor rope_cos_, rope_sin_;                      // cache, (T, hd)
+  torch::Tensor input_norm_, post_norm_;  // (C)
+  torch::Tensor q_w_, k_w_, v_w_, o_w_;   // (nh*hd, C), (nkv*hd, C) x2, (C, nh*hd)
+  torch::Tensor q_b_, k_b_, v_b_, o_b_;   // undefined unless attention_bias
+  torch::Tensor gate_w_, up_w_, down_w_;  // (F, C), (F, C), (C, F)
+  torch::Tensor gate_b_, up_b_, down_b_;  // undefined unless mlp_bias
+  torch::Tensor rope_cos_, rope_sin_;     // cache, (T, hd)
 };
 
 class HeadUnit final : public Unit {

@@ -38,9 +38,15 @@ torch::Tensor InitialValues(const Unit& unit, uint64_t seed, double std) {
     for (int64_t d : spec.shape) n *= d;
     torch::Tensor part = flat.narrow(0, offset, n);
     switch (spec.init) {
-      case ParamInit::kNormal: part.normal_(0.0, std, gen); break;
-      case ParamInit::kOnes: part.fill_(1.0); break;
-      case ParamInit::kZeros: part.zero_(); break;
+      case ParamInit::kNormal:
+        part.normal_(0.0, std, gen);
+        break;
+      case ParamInit::kOnes:
+        part.fill_(1.0);
+        break;
+      case ParamInit::kZeros:
+        part.zero_();
+        break;
     }
     offset += n;
   }

@@ -10,7 +10,7 @@ inline uint16_t FloatToBf16(float f) {
   uint32_t bits;
   std::memcpy(&bits, &f, 4);
   if ((bits & 0x7fffffffu) > 0x7f800000u) return 0x7fc0;  // NaN stays a quiet NaN
-  bits += 0x7fffu + ((bits >> 16) & 1u);                    // round to nearest even
+  bits += 0x7fffu + ((bits >> 16) & 1u);                  // round to nearest even
   return static_cast<uint16_t>(bits >> 16);
 }
 
@@ -40,14 +40,16 @@ inline float Fp16ToFloat(uint16_t bits) {
 // branches. Compiled for AVX-512, AVX2 and baseline x86-64; the loader picks the best
 // the CPU has (GCC target_clones), so one binary runs everywhere at full width.
 struct AdamScalars {
-  float beta1, beta2, one_minus_beta1, one_minus_beta2, eps, decay, neg_step_size, bias2_sqrt, grad_scale;
+  float beta1, beta2, one_minus_beta1, one_minus_beta2, eps, decay, neg_step_size, bias2_sqrt,
+      grad_scale;
 };
 
 enum class Out16 { kNone, kBf16, kFp16 };
 
 template <Out16 kOut>
-inline void AdamWLoop(float* __restrict param, const float* __restrict grad, float* __restrict exp_avg,
-                      float* __restrict exp_avg_sq, uint16_t* __restrict out, int64_t n, const AdamScalars& c) {
+inline void AdamWLoop(float* __restrict param, const float* __restrict grad,
+                      float* __restrict exp_avg, float* __restrict exp_avg_sq,
+                      uint16_t* __restrict out, int64_t n, const AdamScalars& c) {
 #pragma omp parallel for simd schedule(static)
   for (int64_t i = 0; i < n; ++i) {
     const float g = grad[i] * c.grad_scale;
@@ -66,16 +68,16 @@ inline void AdamWLoop(float* __restrict param, const float* __restrict grad, flo
 
 #define ZEROD_SIMD_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 
-ZEROD_SIMD_CLONES void AdamWNone(float* p, const float* g, float* m, float* v, uint16_t* o, int64_t n,
-                                 const AdamScalars& c) {
+ZEROD_SIMD_CLONES void AdamWNone(float* p, const float* g, float* m, float* v, uint16_t* o,
+                                 int64_t n, const AdamScalars& c) {
   AdamWLoop<Out16::kNone>(p, g, m, v, o, n, c);
 }
-ZEROD_SIMD_CLONES void AdamWBf16(float* p, const float* g, float* m, float* v, uint16_t* o, int64_t n,
-                                 const AdamScalars& c) {
+ZEROD_SIMD_CLONES void AdamWBf16(float* p, const float* g, float* m, float* v, uint16_t* o,
+                                 int64_t n, const AdamScalars& c) {
   AdamWLoop<Out16::kBf16>(p, g, m, v, o, n, c);
 }
-ZEROD_SIMD_CLONES void AdamWFp16(float* p, const float* g, float* m, float* v, uint16_t* o, int64_t n,
-                                 const AdamScalars& c) {
+ZEROD_SIMD_CLONES void AdamWFp16(float* p, const float* g, float* m, float* v, uint16_t* o,
+                                 int64_t n, const AdamScalars& c) {
   AdamWLoop<Out16::kFp16>(p, g, m, v, o, n, c);
 }
 

@@ -14,7 +14,9 @@ namespace {
 
 constexpr size_t kAlign = 256;
 size_t RoundUp(size_t n) { return (n + kAlign - 1) / kAlign * kAlign; }
-std::string GiB(size_t b) { return absl::StrFormat("%.2f GiB", static_cast<double>(b) / (1ull << 30)); }
+std::string GiB(size_t b) {
+  return absl::StrFormat("%.2f GiB", static_cast<double>(b) / (1ull << 30));
+}
 
 }  // namespace
 
@@ -46,18 +48,20 @@ absl::StatusOr<void*> PinnedPool::NewBlock(size_t bytes) {
     cudaError_t err = cudaHostAlloc(&base, bytes, cudaHostAllocDefault);
     if (err != cudaSuccess) {
       cudaGetLastError();  // clear the sticky-free error state
-      return absl::ResourceExhaustedError(absl::StrCat(
-          "cannot pin ", GiB(bytes), " of host memory (", GiB(reserved_bytes_), " pinned already): ",
-          cudaGetErrorString(err), "; free host memory, use fewer ranks per host, or set "
-          "\"pin_memory\": false in the ds_config's offload sections"));
+      return absl::ResourceExhaustedError(
+          absl::StrCat("cannot pin ", GiB(bytes), " of host memory (", GiB(reserved_bytes_),
+                       " pinned already): ", cudaGetErrorString(err),
+                       "; free host memory, use fewer ranks per host, or set "
+                       "\"pin_memory\": false in the ds_config's offload sections"));
     }
   }
 #endif
   if (base == nullptr) {
     base = std::aligned_alloc(kAlign, RoundUp(bytes));
     if (base == nullptr) {
-      return absl::ResourceExhaustedError(absl::StrCat("cannot allocate ", GiB(bytes), " of host memory (",
-                                                       GiB(reserved_bytes_), " held already)"));
+      return absl::ResourceExhaustedError(absl::StrCat("cannot allocate ", GiB(bytes),
+                                                       " of host memory (", GiB(reserved_bytes_),
+                                                       " held already)"));
     }
   }
   blocks_.push_back({base, bytes, 0});

@@ -19,7 +19,7 @@ namespace zerod::offload {
 class PinnedPool {
  public:
   struct Options {
-    bool pin = true;                  // page-lock (CUDA builds; CPU builds never pin)
+    bool pin = true;                         // page-lock (CUDA builds; CPU builds never pin)
     size_t block_bytes = size_t{256} << 20;  // requests above this get a block of their own
   };
   explicit PinnedPool(const Options& options);
@@ -55,8 +55,8 @@ class PinnedPool {
     size_t bytes;
     bool in_use;
   };
-  std::map<void*, Piece> pieces_;                  // every piece handed out, by address
-  std::multimap<size_t, void*> free_;              // freed pieces by size
+  std::map<void*, Piece> pieces_;      // every piece handed out, by address
+  std::multimap<size_t, void*> free_;  // freed pieces by size
   int64_t reserved_bytes_ = 0;
   int64_t in_use_bytes_ = 0;
 };

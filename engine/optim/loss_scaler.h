@@ -11,12 +11,12 @@ namespace zerod::optim {
 
 struct LossScalerConfig {
   bool dynamic = true;
-  double static_scale = 1.0;      // used when !dynamic
-  int initial_scale_power = 16;   // dynamic: starts at 2^power
-  int64_t window = 1000;          // "loss_scale_window"
-  int hysteresis = 2;             // overflows tolerated before backing off
+  double static_scale = 1.0;     // used when !dynamic
+  int initial_scale_power = 16;  // dynamic: starts at 2^power
+  int64_t window = 1000;         // "loss_scale_window"
+  int hysteresis = 2;            // overflows tolerated before backing off
   bool consecutive_hysteresis = false;
-  double min_scale = 1.0;         // "min_loss_scale"
+  double min_scale = 1.0;  // "min_loss_scale"
   double factor = 2.0;
 };
 

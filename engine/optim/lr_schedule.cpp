@@ -11,7 +11,8 @@ namespace {
 double WarmupGamma(const LrScheduleConfig& c, int64_t iteration) {
   const int64_t warmup = std::max<int64_t>(2, c.warmup_num_steps);
   if (iteration >= warmup) return 1.0;
-  if (c.warmup_log) return std::log(static_cast<double>(iteration + 1)) / std::log(static_cast<double>(warmup));
+  if (c.warmup_log)
+    return std::log(static_cast<double>(iteration + 1)) / std::log(static_cast<double>(warmup));
   return static_cast<double>(iteration) / static_cast<double>(warmup);
 }
 
@@ -29,8 +30,7 @@ double LearningRate(const LrScheduleConfig& c, int64_t iteration) {
         return c.warmup_min_lr + (c.warmup_max_lr - c.warmup_min_lr) * WarmupGamma(c, iteration);
       }
       const double span = static_cast<double>(std::max<int64_t>(1, c.total_num_steps - warmup));
-      const double gamma =
-          std::max(0.0, static_cast<double>(c.total_num_steps - iteration) / span);
+      const double gamma = std::max(0.0, static_cast<double>(c.total_num_steps - iteration) / span);
       return c.warmup_max_lr * gamma;
     }
   }

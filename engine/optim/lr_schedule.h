@@ -12,12 +12,12 @@ namespace zerod::optim {
 struct LrScheduleConfig {
   enum class Type { kConstant, kWarmupLR, kWarmupDecayLR };
   Type type = Type::kConstant;
-  double lr = 1e-3;              // kConstant: the rate
-  double warmup_min_lr = 0.0;    // rate at iteration 0
-  double warmup_max_lr = 1e-3;   // rate at the end of warm-up
+  double lr = 1e-3;             // kConstant: the rate
+  double warmup_min_lr = 0.0;   // rate at iteration 0
+  double warmup_max_lr = 1e-3;  // rate at the end of warm-up
   int64_t warmup_num_steps = 1000;
-  bool warmup_log = true;        // "warmup_type": "log" (default) or "linear"
-  int64_t total_num_steps = 0;   // kWarmupDecayLR: rate reaches 0 here
+  bool warmup_log = true;       // "warmup_type": "log" (default) or "linear"
+  int64_t total_num_steps = 0;  // kWarmupDecayLR: rate reaches 0 here
 };
 
 double LearningRate(const LrScheduleConfig& config, int64_t iteration);

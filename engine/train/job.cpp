@@ -1,9 +1,8 @@
 // Job: ties the model, the ZeRO engine, the data and the optimizer schedule into steps.
 // Every rank runs the same Job in lockstep; the logged loss is the mean over the whole
 // global batch (all micro-steps on all ranks).
-#include <torch/torch.h>
-
 #include <omp.h>
+#include <torch/torch.h>
 #ifdef ZEROD_CUDA
 #include <c10/cuda/CUDAFunctions.h>
 #endif
@@ -30,9 +29,12 @@ namespace {
 
 torch::ScalarType ToTorch(DType dtype) {
   switch (dtype) {
-    case DType::kFloat16: return torch::kFloat16;
-    case DType::kBFloat16: return torch::kBFloat16;
-    default: return torch::kFloat32;
+    case DType::kFloat16:
+      return torch::kFloat16;
+    case DType::kBFloat16:
+      return torch::kBFloat16;
+    default:
+      return torch::kFloat32;
   }
 }
 
@@ -45,12 +47,15 @@ struct Setup {
 
 absl::StatusOr<Setup> Validate(const JobSpec& spec, int world_size) {
   Setup s;
-  if (spec.steps < 1) return absl::InvalidArgumentError(absl::StrCat("--steps ", spec.steps, " < 1"));
-  if (spec.seq_len < 1) return absl::InvalidArgumentError(absl::StrCat("--seq-len ", spec.seq_len, " < 1"));
+  if (spec.steps < 1)
+    return absl::InvalidArgumentError(absl::StrCat("--steps ", spec.steps, " < 1"));
+  if (spec.seq_len < 1)
+    return absl::InvalidArgumentError(absl::StrCat("--seq-len ", spec.seq_len, " < 1"));
   ASSIGN_OR_RETURN(s.ds, config::LoadDsConfig(spec.ds_config_path, world_size));
   ASSIGN_OR_RETURN(s.model, models::LoadLlamaConfig(spec.model_dir));
   if (spec.seq_len > s.model.max_position_embeddings) {
-    return absl::InvalidArgumentError(absl::StrCat("--seq-len ", spec.seq_len, " exceeds the model's max_position_embeddings ",
+    return absl::InvalidArgumentError(absl::StrCat("--seq-len ", spec.seq_len,
+                                                   " exceeds the model's max_position_embeddings ",
                                                    s.model.max_position_embeddings));
   }
   ASSIGN_OR_RETURN(auto dtype, data::ParseTokenDType(spec.data_dtype));
@@ -64,8 +69,9 @@ zero::EngineOptions EngineOptionsFor(const JobSpec& spec, const config::DsConfig
                                      const comm::Communicator& comm) {
   zero::EngineOptions opts;
   opts.dtype = ToTorch(ds.compute_dtype);
-  opts.device = comm.backend() == "nccl" ? torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(comm.local_rank()))
-                                         : torch::Device(torch::kCPU);
+  opts.device = comm.backend() == "nccl"
+                    ? torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(comm.local_rank()))
+                    : torch::Device(torch::kCPU);
   opts.offload_param = ds.zero.offload_param.to_cpu;
   opts.pin_memory = ds.zero.offload_param.pin_memory || ds.zero.offload_optimizer.pin_memory;
   opts.activation_checkpointing = spec.activation_checkpointing;
@@ -138,8 +144,8 @@ class TrainingJob final : public Job {
     try {
       for (int64_t m = 0; m < gas; ++m) {
         std::vector<int64_t> tokens = sampler_.MicroBatch(steps_done_, m, comm_->rank());
-        torch::Tensor batch = torch::from_blob(tokens.data(), {ds_.micro_batch_per_gpu, L + 1},
-                                               torch::kInt64);
+        torch::Tensor batch =
+            torch::from_blob(tokens.data(), {ds_.micro_batch_per_gpu, L + 1}, torch::kInt64);
         torch::Tensor ids = batch.narrow(1, 0, L);
         torch::Tensor targets = batch.narrow(1, 1, L).to(engine_->device());
         torch::Tensor loss = models::CausalLmLoss(engine_->Forward(ids), targets);
@@ -170,8 +176,9 @@ class TrainingJob final : public Job {
     const double step_s = lap();
     scaler_.Update(outcome.skipped);
     if (fp16 && scaler_.stuck_at_min()) {
-      return absl::InternalError(absl::StrCat("fp16 gradients overflow at the minimum loss scale (step ",
-                                              steps_done_ + 1, "); training cannot progress"));
+      return absl::InternalError(
+          absl::StrCat("fp16 gradients overflow at the minimum loss scale (step ", steps_done_ + 1,
+                       "); training cannot progress"));
     }
     if (!outcome.skipped) ++lr_iteration_;
     ++steps_done_;
@@ -242,8 +249,8 @@ absl::StatusOr<std::unique_ptr<Job>> Job::Create(const JobSpec& spec, comm::Comm
 #endif
   auto engine = zero::ZeroEngine::Create(models::BuildLlamaUnits(setup->model), comm, opts);
   RETURN_IF_ERROR(comm::AgreeOnStatus(*comm, engine.status()));
-  return std::unique_ptr<Job>(new TrainingJob(spec, comm, std::move(setup).value(),
-                                              std::move(sampler).value(), std::move(engine).value()));
+  return std::unique_ptr<Job>(new TrainingJob(
+      spec, comm, std::move(setup).value(), std::move(sampler).value(), std::move(engine).value()));
 }
 
 }  // namespace zerod

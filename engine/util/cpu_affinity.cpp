@@ -22,8 +22,9 @@ std::string WidenCpuAffinity(int local_rank, int local_size) {
   const int first = std::min(local_rank * share, cores - share);
   for (int c = first; c < first + share; ++c) CPU_SET(c, &wider);
   if (sched_setaffinity(0, sizeof(wider), &wider) != 0) return "";
-  return absl::StrCat("the launcher bound this rank to ", allowed, " CPU(s); widened to CPUs ", first, "-",
-                      first + share - 1, " for the CPU optimizer (mpirun --bind-to none avoids this)");
+  return absl::StrCat("the launcher bound this rank to ", allowed, " CPU(s); widened to CPUs ",
+                      first, "-", first + share - 1,
+                      " for the CPU optimizer (mpirun --bind-to none avoids this)");
 }
 
 }  // namespace zerod

@@ -4,7 +4,6 @@
 
 #include <cstddef>
 
-
 namespace zerod {
 
 enum class DType { kFloat32, kFloat16, kBFloat16, kFloat64, kInt32, kInt64, kUInt8 };

@@ -27,19 +27,22 @@ absl::Status MakeDirectories(const std::string& path) {
     if (at < path.size() && path[at] != '/') continue;
     const std::string prefix = path.substr(0, at);
     if (::mkdir(prefix.c_str(), 0755) != 0 && errno != EEXIST) {
-      return absl::PermissionDeniedError(absl::StrCat("cannot create directory ", prefix, ": ", std::strerror(errno)));
+      return absl::PermissionDeniedError(
+          absl::StrCat("cannot create directory ", prefix, ": ", std::strerror(errno)));
     }
   }
-  return IsDirectory(path) ? absl::OkStatus()
-                           : absl::FailedPreconditionError(absl::StrCat(path, " exists and is not a directory"));
+  return IsDirectory(path)
+             ? absl::OkStatus()
+             : absl::FailedPreconditionError(absl::StrCat(path, " exists and is not a directory"));
 }
 
 absl::Status RemoveTree(const std::string& path) {
   if (::access(path.c_str(), F_OK) != 0) return absl::OkStatus();
   const int rc = ::nftw(
-      path.c_str(), [](const char* p, const struct stat*, int, struct FTW*) { return ::remove(p); }, 16,
-      FTW_DEPTH | FTW_PHYS);
-  if (rc != 0) return absl::InternalError(absl::StrCat("cannot remove ", path, ": ", std::strerror(errno)));
+      path.c_str(), [](const char* p, const struct stat*, int, struct FTW*) { return ::remove(p); },
+      16, FTW_DEPTH | FTW_PHYS);
+  if (rc != 0)
+    return absl::InternalError(absl::StrCat("cannot remove ", path, ": ", std::strerror(errno)));
   return absl::OkStatus();
 }
 

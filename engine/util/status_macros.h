@@ -9,9 +9,9 @@
 #define ZEROD_CONCAT(a, b) ZEROD_CONCAT_INNER(a, b)
 
 // Returns the status from the enclosing function when `expr` is not OK.
-#define RETURN_IF_ERROR(expr)                 \
-  do {                                        \
-    ::absl::Status zerod_status_ = (expr);    \
+#define RETURN_IF_ERROR(expr)                      \
+  do {                                             \
+    ::absl::Status zerod_status_ = (expr);         \
     if (!zerod_status_.ok()) return zerod_status_; \
   } while (0)
 

@@ -13,7 +13,9 @@ namespace zerod::zero {
 struct DeviceStreams::Impl {
   c10::cuda::CUDAStream copy_in;
   c10::cuda::CUDAStream copy_out;
-  c10::cuda::CUDAStream& Get(SideStream which) { return which == SideStream::kCopyIn ? copy_in : copy_out; }
+  c10::cuda::CUDAStream& Get(SideStream which) {
+    return which == SideStream::kCopyIn ? copy_in : copy_out;
+  }
 };
 
 struct DeviceStreams::Scope::State {
@@ -24,8 +26,8 @@ struct DeviceStreams::Scope::State {
 DeviceStreams::DeviceStreams(torch::Device device) : device_(device) {
   if (!device.is_cuda()) return;
   const auto index = device.index();
-  impl_ = std::make_unique<Impl>(Impl{c10::cuda::getStreamFromPool(false, index),
-                                      c10::cuda::getStreamFromPool(false, index)});
+  impl_ = std::make_unique<Impl>(
+      Impl{c10::cuda::getStreamFromPool(false, index), c10::cuda::getStreamFromPool(false, index)});
 }
 
 DeviceStreams::Scope DeviceStreams::Enter(SideStream which) {
@@ -65,7 +67,9 @@ void DeviceStreams::KeepAliveOn(const torch::Tensor& t, SideStream which) {
 
 int64_t DeviceStreams::allocated_bytes() const {
   if (!cuda()) return 0;
-  return c10::cuda::CUDACachingAllocator::getDeviceStats(device_.index()).allocated_bytes[0].current;
+  return c10::cuda::CUDACachingAllocator::getDeviceStats(device_.index())
+      .allocated_bytes[0]
+      .current;
 }
 int64_t DeviceStreams::reserved_bytes() const {
   if (!cuda()) return 0;

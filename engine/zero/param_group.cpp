@@ -9,21 +9,29 @@ namespace zerod::zero {
 
 DType ToDType(torch::ScalarType type) {
   switch (type) {
-    case torch::kFloat32: return DType::kFloat32;
-    case torch::kFloat16: return DType::kFloat16;
-    case torch::kBFloat16: return DType::kBFloat16;
-    case torch::kFloat64: return DType::kFloat64;
-    case torch::kInt32: return DType::kInt32;
-    case torch::kInt64: return DType::kInt64;
-    default: return DType::kUInt8;
+    case torch::kFloat32:
+      return DType::kFloat32;
+    case torch::kFloat16:
+      return DType::kFloat16;
+    case torch::kBFloat16:
+      return DType::kBFloat16;
+    case torch::kFloat64:
+      return DType::kFloat64;
+    case torch::kInt32:
+      return DType::kInt32;
+    case torch::kInt64:
+      return DType::kInt64;
+    default:
+      return DType::kUInt8;
   }
 }
 
 absl::StatusOr<torch::Tensor> PoolTensor(offload::PinnedPool* pool, int64_t numel,
                                          torch::ScalarType dtype) {
-  ASSIGN_OR_RETURN(void* ptr, pool->Allocate(static_cast<size_t>(numel) * torch::elementSize(dtype)));
-  return torch::from_blob(ptr, {numel}, [pool](void* p) { pool->Free(p); },
-                          torch::TensorOptions().dtype(dtype));
+  ASSIGN_OR_RETURN(void* ptr,
+                   pool->Allocate(static_cast<size_t>(numel) * torch::elementSize(dtype)));
+  return torch::from_blob(
+      ptr, {numel}, [pool](void* p) { pool->Free(p); }, torch::TensorOptions().dtype(dtype));
 }
 
 ParamGroup::ParamGroup(models::Unit* unit, comm::Communicator* comm, DeviceStreams* streams,
@@ -41,9 +49,11 @@ ParamGroup::ParamGroup(models::Unit* unit, comm::Communicator* comm, DeviceStrea
     shard_ = *shard;
     shard_.zero_();
   } else {
-    shard_ = torch::zeros({partition_.shard_numel}, torch::TensorOptions().dtype(dtype).device(device));
+    shard_ =
+        torch::zeros({partition_.shard_numel}, torch::TensorOptions().dtype(dtype).device(device));
   }
-  gathered_ = torch::empty({partition_.padded_numel}, torch::TensorOptions().dtype(dtype).device(device));
+  gathered_ =
+      torch::empty({partition_.padded_numel}, torch::TensorOptions().dtype(dtype).device(device));
 
   // Bind each parameter once to its view of the gathered buffer (Note [storage swap]).
   torch::NoGradGuard no_grad;
@@ -93,7 +103,8 @@ absl::Status ParamGroup::StartFetch() {
     auto scope = streams_->Enter(SideStream::kCopyIn);
     const void* send = shard_.data_ptr();
     if (shard_.is_cpu()) {
-      torch::Tensor slot = gathered_.narrow(0, partition_.ShardBegin(comm_->rank()), partition_.shard_numel);
+      torch::Tensor slot =
+          gathered_.narrow(0, partition_.ShardBegin(comm_->rank()), partition_.shard_numel);
       slot.copy_(shard_, /*non_blocking=*/true);
       send = slot.data_ptr();  // NCCL's in-place all-gather
     }
@@ -113,8 +124,8 @@ absl::Status ParamGroup::StartFetch() {
 absl::Status ParamGroup::WaitFetch() {
   if (state_ == GroupState::kGathered) return absl::OkStatus();
   if (state_ == GroupState::kSharded) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("WaitFetch on ", unit_->name(), " with no fetch in flight; call StartFetch first"));
+    return absl::FailedPreconditionError(absl::StrCat(
+        "WaitFetch on ", unit_->name(), " with no fetch in flight; call StartFetch first"));
   }
   absl::Status s = pending_->Wait();
   pending_.reset();
@@ -130,21 +141,23 @@ absl::Status ParamGroup::WaitFetch() {
 absl::Status ParamGroup::Release() {
   if (state_ == GroupState::kSharded) return absl::OkStatus();
   if (state_ == GroupState::kGathering) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("Release of ", unit_->name(), " while its all-gather is in flight; WaitFetch first"));
+    return absl::FailedPreconditionError(absl::StrCat(
+        "Release of ", unit_->name(), " while its all-gather is in flight; WaitFetch first"));
   }
   FreeGathered();
   state_ = GroupState::kSharded;
   return absl::OkStatus();
 }
 
-absl::StatusOr<ReducedGrad> ParamGroup::StartReduceScatter(const std::vector<torch::Tensor>& grads) {
+absl::StatusOr<ReducedGrad> ParamGroup::StartReduceScatter(
+    const std::vector<torch::Tensor>& grads) {
   torch::NoGradGuard no_grad;
   // Reduce in the compute dtype where the backend can (NCCL), else in float32 (MPI).
   const torch::ScalarType reduce_dtype =
       comm_->SupportsReduce(ToDType(dtype_)) ? dtype_ : torch::kFloat32;
   const auto device = streams_->device();
-  torch::Tensor flat = torch::zeros({partition_.padded_numel}, torch::TensorOptions().dtype(reduce_dtype).device(device));
+  torch::Tensor flat = torch::zeros({partition_.padded_numel},
+                                    torch::TensorOptions().dtype(reduce_dtype).device(device));
   for (size_t i = 0; i < layout_.entries.size(); ++i) {
     if (!grads[i].defined()) continue;
     const FlatEntry& e = layout_.entries[i];
@@ -152,9 +165,10 @@ absl::StatusOr<ReducedGrad> ParamGroup::StartReduceScatter(const std::vector<tor
   }
   ReducedGrad out;
   out.shard = torch::empty({partition_.shard_numel}, flat.options());
-  ASSIGN_OR_RETURN(out.work, comm_->ReduceScatterAsync(flat.data_ptr(), out.shard.data_ptr(),
-                                                        static_cast<size_t>(partition_.shard_numel),
-                                                        ToDType(reduce_dtype), comm::ReduceOp::kSum));
+  ASSIGN_OR_RETURN(out.work,
+                   comm_->ReduceScatterAsync(flat.data_ptr(), out.shard.data_ptr(),
+                                             static_cast<size_t>(partition_.shard_numel),
+                                             ToDType(reduce_dtype), comm::ReduceOp::kSum));
   out.flat = std::move(flat);
   return out;
 }

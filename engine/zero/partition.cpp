@@ -12,8 +12,10 @@ int64_t Partition::ShardValidNumel(int rank) const {
 }
 
 absl::StatusOr<Partition> MakePartition(int64_t numel, int world_size, int64_t shard_align) {
-  if (world_size < 1) return absl::InvalidArgumentError(absl::StrCat("world_size ", world_size, " < 1"));
-  if (shard_align < 1) return absl::InvalidArgumentError(absl::StrCat("shard_align ", shard_align, " < 1"));
+  if (world_size < 1)
+    return absl::InvalidArgumentError(absl::StrCat("world_size ", world_size, " < 1"));
+  if (shard_align < 1)
+    return absl::InvalidArgumentError(absl::StrCat("shard_align ", shard_align, " < 1"));
   if (numel < 0) return absl::InvalidArgumentError(absl::StrCat("numel ", numel, " < 0"));
   Partition p;
   p.numel = numel;

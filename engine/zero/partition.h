@@ -15,7 +15,7 @@
 namespace zerod::zero {
 
 struct Partition {
-  int64_t numel = 0;         // real elements
+  int64_t numel = 0;  // real elements
   int world_size = 1;
   int64_t shard_numel = 0;   // elements each rank owns, padding included
   int64_t padded_numel = 0;  // world_size * shard_numel >= numel

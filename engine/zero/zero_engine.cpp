@@ -25,12 +25,14 @@ absl::Status ZeroEngine::Build(std::vector<std::unique_ptr<models::Unit>> units)
   units_ = std::move(units);
   streams_ = std::make_unique<DeviceStreams>(options_.device);
   const bool gpu = options_.device.is_cuda();
-  pool_ = std::make_unique<offload::PinnedPool>(offload::PinnedPool::Options{.pin = gpu && options_.pin_memory});
+  pool_ = std::make_unique<offload::PinnedPool>(
+      offload::PinnedPool::Options{.pin = gpu && options_.pin_memory});
   offload::PinnedPool* shard_pool = (!gpu || options_.offload_param) ? pool_.get() : nullptr;
   int64_t largest_shard = 0;
   try {
     for (auto& unit : units_) {
-      groups_.push_back(std::make_unique<ParamGroup>(unit.get(), comm_, streams_.get(), shard_pool, options_.dtype));
+      groups_.push_back(std::make_unique<ParamGroup>(unit.get(), comm_, streams_.get(), shard_pool,
+                                                     options_.dtype));
       ParamGroup& g = *groups_.back();
       const int64_t shard = g.partition().shard_numel;
       largest_shard = std::max(largest_shard, shard);
@@ -73,7 +75,9 @@ void ZeroEngine::InitWeights(uint64_t seed, double std) {
       const int64_t valid = p.ShardValidNumel(comm_->rank());
       state_[i].master.zero_();
       if (valid > 0) {
-        state_[i].master.narrow(0, 0, valid).copy_(full.narrow(0, p.ShardBegin(comm_->rank()), valid));
+        state_[i]
+            .master.narrow(0, 0, valid)
+            .copy_(full.narrow(0, p.ShardBegin(comm_->rank()), valid));
       }
     }
   }
@@ -124,7 +128,10 @@ void ZeroEngine::AfterBackward(int index, const std::vector<torch::Tensor>& grad
     auto reduced = group.StartReduceScatter(grads);
     Check(reduced.status());
     Check(reduced->work->Wait());
-    if (st.has_grad) st.grad.add_(reduced->shard); else st.grad.copy_(reduced->shard);
+    if (st.has_grad)
+      st.grad.add_(reduced->shard);
+    else
+      st.grad.copy_(reduced->shard);
     st.has_grad = true;
     Check(group.Release());
     return;
@@ -187,7 +194,8 @@ absl::StatusOr<StepOutcome> ZeroEngine::Step(const offload::AdamWHyper& hyper, d
   StepOutcome outcome;
   const auto drain_start = std::chrono::steady_clock::now();
   RETURN_IF_ERROR(DrainGradients());
-  outcome.drain_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - drain_start).count();
+  outcome.drain_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - drain_start).count();
   for (auto& st : state_) {
     if (!st.has_grad) st.grad.zero_();  // a unit without gradient this step (unused)
     st.has_grad = false;
@@ -198,7 +206,8 @@ absl::StatusOr<StepOutcome> ZeroEngine::Step(const offload::AdamWHyper& hyper, d
   if (device_sq_sum_valid_ && device_sq_sum_.defined()) {
     sum_sq = device_sq_sum_.item<double>();
   } else {
-    for (auto& st : state_) sum_sq += offload::SumOfSquares(st.grad.data_ptr<float>(), st.grad.numel());
+    for (auto& st : state_)
+      sum_sq += offload::SumOfSquares(st.grad.data_ptr<float>(), st.grad.numel());
   }
   device_sq_sum_ = torch::Tensor();
   device_sq_sum_valid_ = true;
@@ -226,7 +235,8 @@ absl::StatusOr<StepOutcome> ZeroEngine::Step(const offload::AdamWHyper& hyper, d
   for (size_t i = 0; i < state_.size(); ++i) {
     ShardState& st = state_[i];
     torch::Tensor& shard = groups_[i]->shard();
-    const bool writes_shard_in_place = !st.master.is_same(shard) && shard.is_cpu() && options_.dtype != torch::kFloat32;
+    const bool writes_shard_in_place =
+        !st.master.is_same(shard) && shard.is_cpu() && options_.dtype != torch::kFloat32;
     offload::AdamWStep(st.master.data_ptr<float>(), st.grad.data_ptr<float>(),
                        st.exp_avg.data_ptr<float>(), st.exp_avg_sq.data_ptr<float>(),
                        st.master.numel(), hyper, adam_step_, static_cast<float>(factor),

@@ -32,20 +32,20 @@
 namespace zerod::zero {
 
 struct EngineOptions {
-  torch::ScalarType dtype = torch::kFloat32;  // compute dtype of gathered parameters
-  torch::Device device = torch::kCPU;         // where units run
-  bool offload_param = true;    // 16-bit shards in host memory (always, on CPU)
-  bool pin_memory = true;       // page-lock host shards and gradients (CUDA builds)
-  bool activation_checkpointing = false;  // recompute each unit in backward
-  int64_t prefetch_bucket_numel = 50'000'000;       // stage3_prefetch_bucket_size
-  int64_t persistence_threshold_numel = 100'000;    // stage3_param_persistence_threshold
-  int64_t max_live_numel = 1'000'000'000;           // stage3_max_live_parameters
+  torch::ScalarType dtype = torch::kFloat32;   // compute dtype of gathered parameters
+  torch::Device device = torch::kCPU;          // where units run
+  bool offload_param = true;                   // 16-bit shards in host memory (always, on CPU)
+  bool pin_memory = true;                      // page-lock host shards and gradients (CUDA builds)
+  bool activation_checkpointing = false;       // recompute each unit in backward
+  int64_t prefetch_bucket_numel = 50'000'000;  // stage3_prefetch_bucket_size
+  int64_t persistence_threshold_numel = 100'000;  // stage3_param_persistence_threshold
+  int64_t max_live_numel = 1'000'000'000;         // stage3_max_live_parameters
 };
 
 // Outcome of one optimizer step.
 struct StepOutcome {
-  bool skipped = false;     // fp16 overflow: no update made
-  double grad_norm = 0.0;   // global L2 norm of the unscaled gradient, before clipping
+  bool skipped = false;        // fp16 overflow: no update made
+  double grad_norm = 0.0;      // global L2 norm of the unscaled gradient, before clipping
   double drain_seconds = 0.0;  // waiting for the last gradient copies to reach the host
 };
 
@@ -93,8 +93,8 @@ class ZeroEngine {
 
  private:
   struct ShardState {
-    torch::Tensor master;      // float32 weights, (shard_numel), host; the shard itself in fp32 on CPU
-    torch::Tensor exp_avg;     // float32, host
+    torch::Tensor master;   // float32 weights, (shard_numel), host; the shard itself in fp32 on CPU
+    torch::Tensor exp_avg;  // float32, host
     torch::Tensor exp_avg_sq;  // float32, host
     torch::Tensor grad;        // float32 sum of reduce-scattered gradients, host (pinned on GPU)
     bool has_grad = false;     // grad holds this step's first micro-batch already
@@ -123,14 +123,14 @@ class ZeroEngine {
   // GPU gradient pipeline: copies to the host in flight, and the staging buffer that
   // micro-batches after the first land in before being added to `grad`.
   std::vector<DeviceStreams::Marker> grad_copies_;
-  torch::Tensor staging_;           // float32 host, largest shard
+  torch::Tensor staging_;  // float32 host, largest shard
   // Sum of squares of this rank's gradient shards, accumulated on the GPU as they pass
   // (float64 scalar on the device). Valid while every unit got one micro-batch: the norm
   // of a sum of micro-batches is not the sum of their norms. Saves Step a full read of
   // the host gradients.
   torch::Tensor device_sq_sum_;
   bool device_sq_sum_valid_ = true;
-  int staged_group_ = -1;           // group whose gradient sits in staging_, or -1
+  int staged_group_ = -1;  // group whose gradient sits in staging_, or -1
   DeviceStreams::Marker staged_copy_;
 };
 

@@ -16,8 +16,10 @@ LaunchEnv Read(const std::map<std::string, std::string>& env) {
 }
 
 TEST(LaunchEnvTest, OpenMpiVariables) {
-  auto e = Read({{"OMPI_COMM_WORLD_RANK", "3"}, {"OMPI_COMM_WORLD_SIZE", "4"},
-                 {"OMPI_COMM_WORLD_LOCAL_RANK", "1"}, {"OMPI_COMM_WORLD_LOCAL_SIZE", "2"}});
+  auto e = Read({{"OMPI_COMM_WORLD_RANK", "3"},
+                 {"OMPI_COMM_WORLD_SIZE", "4"},
+                 {"OMPI_COMM_WORLD_LOCAL_RANK", "1"},
+                 {"OMPI_COMM_WORLD_LOCAL_SIZE", "2"}});
   EXPECT_EQ(e.launcher, "mpirun");
   EXPECT_EQ(e.rank, 3);
   EXPECT_EQ(e.world_size, 4);
@@ -33,7 +35,9 @@ TEST(LaunchEnvTest, SlurmVariables) {
 }
 
 TEST(LaunchEnvTest, MpirunInsideASlurmAllocationIsMpirun) {
-  auto e = Read({{"SLURM_PROCID", "0"}, {"SLURM_NTASKS", "1"}, {"OMPI_COMM_WORLD_RANK", "1"},
+  auto e = Read({{"SLURM_PROCID", "0"},
+                 {"SLURM_NTASKS", "1"},
+                 {"OMPI_COMM_WORLD_RANK", "1"},
                  {"OMPI_COMM_WORLD_SIZE", "2"}});
   EXPECT_EQ(e.launcher, "mpirun");
   EXPECT_EQ(e.rank, 1);

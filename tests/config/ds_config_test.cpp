@@ -2,7 +2,6 @@
 
 #include <gtest/gtest.h>
 
-
 namespace zerod::config {
 namespace {
 
@@ -36,12 +35,16 @@ TEST(DsConfigTest, BatchArithmeticThatDoesNotAddUpNamesTheNumbers) {
                      "gradient_accumulation_steps": 2, "zero_optimization": {"stage": 3}})");
   ASSERT_FALSE(c.ok());
   EXPECT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_NE(c.status().message().find("32 != train_micro_batch_size_per_gpu 4 * gradient_accumulation_steps 2 * world size 2 = 16"),
-            std::string::npos) << c.status();
+  EXPECT_NE(c.status().message().find("32 != train_micro_batch_size_per_gpu 4 * "
+                                      "gradient_accumulation_steps 2 * world size 2 = 16"),
+            std::string::npos)
+      << c.status();
 }
 
 TEST(DsConfigTest, DerivesTheMissingBatchTerm) {
-  auto c = Parse(R"({"train_batch_size": 24, "gradient_accumulation_steps": 3, "zero_optimization": {"stage": 3}})", 4);
+  auto c = Parse(
+      R"({"train_batch_size": 24, "gradient_accumulation_steps": 3, "zero_optimization": {"stage": 3}})",
+      4);
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->micro_batch_per_gpu, 2);
   auto d = Parse(R"({"train_micro_batch_size_per_gpu": 2, "zero_optimization": {"stage": 3}})", 4);
@@ -53,15 +56,19 @@ TEST(DsConfigTest, DerivesTheMissingBatchTerm) {
 TEST(DsConfigTest, RefusesOtherStagesWithTheFix) {
   auto c = Parse(R"({"train_batch_size": 2, "zero_optimization": {"stage": 2}})");
   ASSERT_FALSE(c.ok());
-  EXPECT_NE(c.status().message().find("zero_optimization.stage is 2"), std::string::npos) << c.status();
+  EXPECT_NE(c.status().message().find("zero_optimization.stage is 2"), std::string::npos)
+      << c.status();
   EXPECT_NE(c.status().message().find("\"stage\": 3"), std::string::npos);
 }
 
 TEST(DsConfigTest, RefusesUnknownKeysByName) {
-  auto c = Parse(R"({"train_batch_size": 2, "zero_optimization": {"stage": 3, "stage3_magic": 1}})");
+  auto c =
+      Parse(R"({"train_batch_size": 2, "zero_optimization": {"stage": 3, "stage3_magic": 1}})");
   ASSERT_FALSE(c.ok());
-  EXPECT_NE(c.status().message().find("zero_optimization.stage3_magic is not a setting zerod supports"),
-            std::string::npos) << c.status();
+  EXPECT_NE(
+      c.status().message().find("zero_optimization.stage3_magic is not a setting zerod supports"),
+      std::string::npos)
+      << c.status();
   auto top = Parse(R"({"train_batch_size": 2, "zero_optimization": {"stage": 3}, "pipeline": {}})");
   ASSERT_FALSE(top.ok());
   EXPECT_NE(top.status().message().find("pipeline"), std::string::npos);
@@ -75,10 +82,12 @@ TEST(DsConfigTest, RefusesUnsupportedFeaturesClearly) {
   auto both = Parse(R"({"train_batch_size": 2, "fp16": {"enabled": true}, "bf16": {"enabled": true},
                         "zero_optimization": {"stage": 3}})");
   EXPECT_FALSE(both.ok());
-  auto sgd = Parse(R"({"train_batch_size": 2, "optimizer": {"type": "SGD"}, "zero_optimization": {"stage": 3}})");
+  auto sgd = Parse(
+      R"({"train_batch_size": 2, "optimizer": {"type": "SGD"}, "zero_optimization": {"stage": 3}})");
   ASSERT_FALSE(sgd.ok());
   EXPECT_NE(sgd.status().message().find("optimizer.type is \"SGD\""), std::string::npos);
-  auto cosine = Parse(R"({"train_batch_size": 2, "scheduler": {"type": "WarmupCosineLR"}, "zero_optimization": {"stage": 3}})");
+  auto cosine = Parse(
+      R"({"train_batch_size": 2, "scheduler": {"type": "WarmupCosineLR"}, "zero_optimization": {"stage": 3}})");
   EXPECT_FALSE(cosine.ok());
   EXPECT_FALSE(Parse("{not json").ok());
   EXPECT_FALSE(Parse(R"({"train_batch_size": "many", "zero_optimization": {"stage": 3}})").ok());
@@ -93,11 +102,13 @@ TEST(DsConfigTest, MissingFileIsNotFound) {
 }
 
 TEST(DsConfigTest, Bf16AndStaticFp16Scale) {
-  auto bf = Parse(R"({"train_batch_size": 2, "bf16": {"enabled": true}, "zero_optimization": {"stage": 3}})");
+  auto bf = Parse(
+      R"({"train_batch_size": 2, "bf16": {"enabled": true}, "zero_optimization": {"stage": 3}})");
   ASSERT_TRUE(bf.ok());
   EXPECT_EQ(bf->compute_dtype, DType::kBFloat16);
   EXPECT_FALSE(bf->loss_scaler.dynamic);
-  auto st = Parse(R"({"train_batch_size": 2, "fp16": {"enabled": true, "loss_scale": 128}, "zero_optimization": {"stage": 3}})");
+  auto st = Parse(
+      R"({"train_batch_size": 2, "fp16": {"enabled": true, "loss_scale": 128}, "zero_optimization": {"stage": 3}})");
   ASSERT_TRUE(st.ok());
   EXPECT_FALSE(st->loss_scaler.dynamic);
   EXPECT_EQ(st->loss_scaler.static_scale, 128.0);

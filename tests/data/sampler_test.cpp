@@ -32,7 +32,8 @@ TEST(TokenDatasetTest, VocabularyMismatchNamesTheTokenAndTheVocab) {
   WriteTokens(dir.File("t.bin"), {1, 2, 300});
   auto ds = TokenDataset::Open(dir.File("t.bin"), TokenDType::kUInt16, 256);
   ASSERT_FALSE(ds.ok());
-  EXPECT_NE(ds.status().message().find("token id 300 at token 2"), std::string::npos) << ds.status();
+  EXPECT_NE(ds.status().message().find("token id 300 at token 2"), std::string::npos)
+      << ds.status();
   EXPECT_NE(ds.status().message().find("vocab_size is 256"), std::string::npos);
 }
 
@@ -62,12 +63,14 @@ TEST(SamplerTest, RanksSplitTheSameGlobalBatchAtAnyWorldSize) {
     for (int64_t step = 0; step < 3; ++step) {
       std::multiset<std::vector<int64_t>> a, b;
       std::vector<int64_t> all = s1.GlobalBatch(step);
-      for (int64_t i = 0; i < global; ++i) a.insert({all.begin() + i * (L + 1), all.begin() + (i + 1) * (L + 1)});
+      for (int64_t i = 0; i < global; ++i)
+        a.insert({all.begin() + i * (L + 1), all.begin() + (i + 1) * (L + 1)});
       for (int r = 0; r < world; ++r) {
         for (int64_t m = 0; m < cfg.grad_accum; ++m) {
           auto mb = sw.MicroBatch(step, m, r);
           ASSERT_EQ(mb.size(), static_cast<size_t>(2 * (L + 1)));
-          for (int i = 0; i < 2; ++i) b.insert({mb.begin() + i * (L + 1), mb.begin() + (i + 1) * (L + 1)});
+          for (int i = 0; i < 2; ++i)
+            b.insert({mb.begin() + i * (L + 1), mb.begin() + (i + 1) * (L + 1)});
         }
       }
       EXPECT_EQ(a, b) << "world " << world << " step " << step;
@@ -87,7 +90,8 @@ TEST(SamplerTest, WindowsAreConsecutiveTokensAndDependOnTheSeed) {
   for (size_t i = 1; i < w.size(); ++i) EXPECT_EQ(w[i], w[i - 1] + 1);
   EXPECT_LE(w.back(), 299);
   int differ = 0;
-  for (int64_t step = 0; step < 10; ++step) differ += a.WindowStart(step, 0) != b.WindowStart(step, 0);
+  for (int64_t step = 0; step < 10; ++step)
+    differ += a.WindowStart(step, 0) != b.WindowStart(step, 0);
   EXPECT_GT(differ, 5);
 }
 

@@ -24,7 +24,8 @@ struct Result {
 
 Result RunZerod(const std::string& args) {
   const std::string cmd = std::string("timeout 120 ") + ZEROD_MPIEXEC +
-                          " --oversubscribe --allow-run-as-root -np 2 " + ZEROD_BIN + " " + args + " 2>&1";
+                          " --oversubscribe --allow-run-as-root -np 2 " + ZEROD_BIN + " " + args +
+                          " 2>&1";
   Result r;
   FILE* pipe = popen(cmd.c_str(), "r");
   std::array<char, 4096> buf;
@@ -36,7 +37,9 @@ Result RunZerod(const std::string& args) {
 
 int Count(const std::string& haystack, const std::string& needle) {
   int n = 0;
-  for (size_t at = haystack.find(needle); at != std::string::npos; at = haystack.find(needle, at + 1)) ++n;
+  for (size_t at = haystack.find(needle); at != std::string::npos;
+       at = haystack.find(needle, at + 1))
+    ++n;
   return n;
 }
 
@@ -46,27 +49,32 @@ class OneShotTest : public ::testing::Test {
     dir_ = fs::temp_directory_path() / ("zerod-e2e-" + std::to_string(::getpid()));
     fs::create_directories(dir_);
     // The shipped corpus as bytes, through zerod's own --prepare-data.
-    const std::string prep = std::string(ZEROD_BIN) + " --prepare-data --bytes --input " + ZEROD_SOURCE_DIR +
-                             "/data/corpus/vim_user_manual.txt --output " + Path("corpus.bin") + " > /dev/null";
+    const std::string prep = std::string(ZEROD_BIN) + " --prepare-data --bytes --input " +
+                             ZEROD_SOURCE_DIR + "/data/corpus/vim_user_manual.txt --output " +
+                             Path("corpus.bin") + " > /dev/null";
     ASSERT_EQ(std::system(prep.c_str()), 0);
-    Write("ds.json", R"({"train_batch_size": 8, "train_micro_batch_size_per_gpu": 2, "gradient_clipping": 1.0,
+    Write("ds.json",
+          R"({"train_batch_size": 8, "train_micro_batch_size_per_gpu": 2, "gradient_clipping": 1.0,
       "optimizer": {"type": "AdamW", "params": {"lr": 1e-3}},
       "zero_optimization": {"stage": 3, "offload_param": {"device": "cpu"}, "offload_optimizer": {"device": "cpu"}}})");
   }
   void TearDown() override { fs::remove_all(dir_); }
   std::string Path(const std::string& name) const { return (dir_ / name).string(); }
-  void Write(const std::string& name, const std::string& text) const { std::ofstream(Path(name)) << text; }
+  void Write(const std::string& name, const std::string& text) const {
+    std::ofstream(Path(name)) << text;
+  }
   std::string Model() const { return std::string(ZEROD_SOURCE_DIR) + "/configs/models/tiny-llama"; }
   std::string Train(const std::string& extra) const {
-    return "--train --model " + Model() + " --ds-config " + Path("ds.json") + " --data " + Path("corpus.bin") +
-           " --seq-len 32 " + extra;
+    return "--train --model " + Model() + " --ds-config " + Path("ds.json") + " --data " +
+           Path("corpus.bin") + " --seq-len 32 " + extra;
   }
   // One clear message, from one rank, and every rank exited non-zero.
   void ExpectOneError(const Result& r, const std::string& fragment) {
     EXPECT_NE(r.exit_code, 0) << r.output;
     EXPECT_NE(r.exit_code, 124) << "timed out (a hang): " << r.output;
     EXPECT_EQ(Count(r.output, "zerod: error"), 1) << r.output;
-    EXPECT_NE(r.output.find(fragment), std::string::npos) << "missing '" << fragment << "' in:\n" << r.output;
+    EXPECT_NE(r.output.find(fragment), std::string::npos) << "missing '" << fragment << "' in:\n"
+                                                          << r.output;
   }
   fs::path dir_;
 };
@@ -75,8 +83,9 @@ TEST_F(OneShotTest, PrintsTheInitializationBlockOnceAndOneJsonObjectPerStep) {
   Result r = RunZerod(Train("--steps 5 --log-format json"));
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_EQ(Count(r.output, "DeepSpeed ZeRO-3 Initialization Complete"), 1) << r.output;
-  for (const char* line : {"  ZeRO Stage: 3", "  Parameter offloading: True", "  Optimizer offloading: True",
-                           "  Global rank: 0", "  World size: 2", "  Device: cpu"}) {
+  for (const char* line :
+       {"  ZeRO Stage: 3", "  Parameter offloading: True", "  Optimizer offloading: True",
+        "  Global rank: 0", "  World size: 2", "  Device: cpu"}) {
     EXPECT_NE(r.output.find(line), std::string::npos) << line;
   }
   int steps = 0;
@@ -94,21 +103,22 @@ TEST_F(OneShotTest, PrintsTheInitializationBlockOnceAndOneJsonObjectPerStep) {
 }
 
 TEST_F(OneShotTest, AcceptsTheFlagNamesOfDeepSpeedTrainingScripts) {
-  Result r = RunZerod("--train --deepspeed --model-name " + Model() + " --deepspeed_config " + Path("ds.json") +
-                 " --data " + Path("corpus.bin") + " --seq-len 32 --steps 2");
+  Result r =
+      RunZerod("--train --deepspeed --model-name " + Model() + " --deepspeed_config " +
+               Path("ds.json") + " --data " + Path("corpus.bin") + " --seq-len 32 --steps 2");
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("step 2/2"), std::string::npos) << r.output;
 }
 
 TEST_F(OneShotTest, MissingDataFileFailsEveryRankWithOneMessage) {
-  ExpectOneError(RunZerod("--train --model " + Model() + " --ds-config " + Path("ds.json") + " --data " +
-                     Path("missing.bin") + " --steps 2"),
+  ExpectOneError(RunZerod("--train --model " + Model() + " --ds-config " + Path("ds.json") +
+                          " --data " + Path("missing.bin") + " --steps 2"),
                  "missing.bin cannot be opened");
 }
 
 TEST_F(OneShotTest, MissingModelDirectoryNamesIt) {
-  ExpectOneError(RunZerod("--train --model " + Path("no-model") + " --ds-config " + Path("ds.json") + " --data " +
-                     Path("corpus.bin") + " --steps 2"),
+  ExpectOneError(RunZerod("--train --model " + Path("no-model") + " --ds-config " +
+                          Path("ds.json") + " --data " + Path("corpus.bin") + " --steps 2"),
                  "no-model does not exist");
 }
 
@@ -122,23 +132,26 @@ TEST_F(OneShotTest, VocabularyMismatchIsCaught) {
   const uint16_t tokens[4] = {1, 2, 3000, 4};
   out.write(reinterpret_cast<const char*>(tokens), sizeof(tokens));
   out.close();
-  ExpectOneError(RunZerod("--train --model " + Model() + " --ds-config " + Path("ds.json") + " --data " +
-                     Path("big.bin") + " --steps 2"),
+  ExpectOneError(RunZerod("--train --model " + Model() + " --ds-config " + Path("ds.json") +
+                          " --data " + Path("big.bin") + " --steps 2"),
                  "token id 3000");
 }
 
 TEST_F(OneShotTest, BatchArithmeticThatDoesNotAddUpPrintsIt) {
   Write("bad.json", R"({"train_batch_size": 10, "train_micro_batch_size_per_gpu": 2,
                        "gradient_accumulation_steps": 2, "zero_optimization": {"stage": 3}})");
-  ExpectOneError(RunZerod("--train --model " + Model() + " --ds-config " + Path("bad.json") + " --data " +
-                     Path("corpus.bin") + " --steps 2"),
-                 "10 != train_micro_batch_size_per_gpu 2 * gradient_accumulation_steps 2 * world size 2 = 8");
+  ExpectOneError(
+      RunZerod("--train --model " + Model() + " --ds-config " + Path("bad.json") + " --data " +
+               Path("corpus.bin") + " --steps 2"),
+      "10 != train_micro_batch_size_per_gpu 2 * gradient_accumulation_steps 2 * world size 2 = 8");
 }
 
 TEST_F(OneShotTest, UnknownConfigKeyIsRefused) {
-  Write("bad.json", R"({"train_batch_size": 8, "zero_optimization": {"stage": 3, "offload_everything": true}})");
-  ExpectOneError(RunZerod("--train --model " + Model() + " --ds-config " + Path("bad.json") + " --data " +
-                     Path("corpus.bin") + " --steps 2"),
+  Write(
+      "bad.json",
+      R"({"train_batch_size": 8, "zero_optimization": {"stage": 3, "offload_everything": true}})");
+  ExpectOneError(RunZerod("--train --model " + Model() + " --ds-config " + Path("bad.json") +
+                          " --data " + Path("corpus.bin") + " --steps 2"),
                  "zero_optimization.offload_everything is not a setting zerod supports");
 }
 

@@ -46,8 +46,10 @@ TEST(CpuAdamTest, MatchesTorchAdamWOver100StepsWithinOnePartPerMillion) {
   const int n = 4096;
   torch::manual_seed(1);
   torch::Tensor ref = torch::randn({n}).requires_grad_(true);
-  torch::optim::AdamW torch_opt({ref}, torch::optim::AdamWOptions(h.lr).betas({h.beta1, h.beta2})
-                                           .eps(h.eps).weight_decay(h.weight_decay));
+  torch::optim::AdamW torch_opt({ref}, torch::optim::AdamWOptions(h.lr)
+                                           .betas({h.beta1, h.beta2})
+                                           .eps(h.eps)
+                                           .weight_decay(h.weight_decay));
   torch::Tensor p = ref.detach().clone(), m = torch::zeros({n}), v = torch::zeros({n});
   double worst = 0.0;
   for (int step = 1; step <= 100; ++step) {
@@ -58,7 +60,8 @@ TEST(CpuAdamTest, MatchesTorchAdamWOver100StepsWithinOnePartPerMillion) {
               h, step, 1.0f);
     // Max difference relative to the largest magnitude (||a - b||inf / ||b||inf): an
     // element-wise ratio would divide float rounding by values near zero.
-    const double rel = (p - ref.detach()).abs().max().item<double>() / ref.detach().abs().max().item<double>();
+    const double rel =
+        (p - ref.detach()).abs().max().item<double>() / ref.detach().abs().max().item<double>();
     worst = std::max(worst, rel);
   }
   EXPECT_LT(worst, 1e-6);
@@ -77,12 +80,13 @@ TEST(CpuAdamTest, GradScaleIsAppliedBeforeTheUpdate) {
 TEST(CpuAdamTest, WritesTheRoundedSixteenBitCopyInTheSamePass) {
   const AdamWHyper h{.lr = 1e-2};
   const int n = 100;
-  torch::Tensor p = torch::randn({n}), g = torch::randn({n}), m = torch::zeros({n}), v = torch::zeros({n});
+  torch::Tensor p = torch::randn({n}), g = torch::randn({n}), m = torch::zeros({n}),
+                v = torch::zeros({n});
   for (auto [dtype, torch_dtype] : {std::pair{DType::kBFloat16, torch::kBFloat16},
                                     std::pair{DType::kFloat16, torch::kFloat16}}) {
     torch::Tensor out = torch::empty({n}, torch_dtype);
-    AdamWStep(p.data_ptr<float>(), g.data_ptr<float>(), m.data_ptr<float>(), v.data_ptr<float>(), n, h,
-              1, 1.0f, out.data_ptr(), dtype);
+    AdamWStep(p.data_ptr<float>(), g.data_ptr<float>(), m.data_ptr<float>(), v.data_ptr<float>(), n,
+              h, 1, 1.0f, out.data_ptr(), dtype);
     EXPECT_TRUE(torch::equal(out, p.to(torch_dtype)));
   }
 }

@@ -37,7 +37,7 @@ TEST(PinnedPoolTest, FreedMemoryIsReusedBySameSizedRequests) {
   EXPECT_EQ(a, b);
   EXPECT_EQ(pool.reserved_bytes(), 1 << 16);
   pool.Free(b);
-  pool.Free(b);  // a second free is ignored
+  pool.Free(b);                                // a second free is ignored
   pool.Free(reinterpret_cast<void*>(0x1234));  // unknown pointers too
   EXPECT_EQ(pool.in_use_bytes(), 0);
 }

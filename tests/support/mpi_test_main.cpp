@@ -2,8 +2,8 @@
 // communicator with the tests, and keeps the output of ranks other than 0 quiet (their
 // failures still fail the run: each rank's exit code counts under mpirun).
 #include <execinfo.h>
-#include <ucontext.h>
 #include <gtest/gtest.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 #include <csignal>
@@ -19,7 +19,7 @@ namespace zerod::testing {
 namespace {
 comm::Communicator* g_world = nullptr;
 comm::Communicator* g_gpu_world = nullptr;
-}
+}  // namespace
 
 comm::Communicator& World() { return *g_world; }
 comm::Communicator* GpuWorld() { return g_gpu_world; }
@@ -69,7 +69,8 @@ int main(int argc, char** argv) {
       delete listeners.Release(listeners.default_result_printer());
     }
 #ifdef ZEROD_CUDA
-    auto nccl = zerod::comm::NcclCommunicator::Create(world->get(), (*world)->local_rank(), std::chrono::seconds(300));
+    auto nccl = zerod::comm::NcclCommunicator::Create(world->get(), (*world)->local_rank(),
+                                                      std::chrono::seconds(300));
     if (nccl.ok()) zerod::testing::g_gpu_world = nccl->get();
 #endif
     rc = RUN_ALL_TESTS();

@@ -43,17 +43,19 @@ std::vector<uint16_t> SyntheticTokens(int64_t n, int vocab, uint64_t seed) {
   std::vector<uint16_t> out(n);
   uint16_t t = 0;
   for (int64_t i = 0; i < n; ++i) {
-    t = (rng() % 4 == 0) ? static_cast<uint16_t>(rng() % vocab) : static_cast<uint16_t>((t + 1) % vocab);
+    t = (rng() % 4 == 0) ? static_cast<uint16_t>(rng() % vocab)
+                         : static_cast<uint16_t>((t + 1) % vocab);
     out[i] = t;
   }
   return out;
 }
 
 std::string TinyLlamaConfigJson(int vocab, int hidden, int layers) {
-  return absl::StrCat(R"({"architectures": ["LlamaForCausalLM"], "model_type": "llama", "vocab_size": )", vocab,
-                      R"(, "hidden_size": )", hidden, R"(, "intermediate_size": )", hidden * 2 + 8,
-                      R"(, "num_hidden_layers": )", layers,
-                      R"(, "num_attention_heads": 4, "num_key_value_heads": 2, "max_position_embeddings": 128,
+  return absl::StrCat(
+      R"({"architectures": ["LlamaForCausalLM"], "model_type": "llama", "vocab_size": )", vocab,
+      R"(, "hidden_size": )", hidden, R"(, "intermediate_size": )", hidden * 2 + 8,
+      R"(, "num_hidden_layers": )", layers,
+      R"(, "num_attention_heads": 4, "num_key_value_heads": 2, "max_position_embeddings": 128,
                          "rms_norm_eps": 1e-6, "rope_theta": 10000.0, "initializer_range": 0.02})");
 }
 

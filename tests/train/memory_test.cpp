@@ -17,7 +17,8 @@ TEST(JobMemoryTest, EachRankKeepsAboutOneWorldthOfTrainingStateBetweenSteps) {
   testing::WriteText(dir.File("config.json"), testing::TinyLlamaConfigJson(256, 128, 2));
   testing::WriteText(dir.File("ds.json"), R"({"train_batch_size": 4, "bf16": {"enabled": true},
       "zero_optimization": {"stage": 3, "stage3_param_persistence_threshold": 0}})");
-  if (World().rank() == 0) testing::WriteTokens(dir.File("data.bin"), testing::SyntheticTokens(5000, 256, 1));
+  if (World().rank() == 0)
+    testing::WriteTokens(dir.File("data.bin"), testing::SyntheticTokens(5000, 256, 1));
   (void)World().Barrier();
   JobSpec spec{dir.path(), dir.File("ds.json"), dir.File("data.bin"), "uint16", 2, 16, 1, false};
   auto job = Job::Create(spec, &World());

@@ -16,12 +16,15 @@ using testing::World;
 std::vector<StepMetrics> Train(const std::string& precision_json, int64_t steps) {
   testing::TempDir dir;
   testing::WriteText(dir.File("config.json"), testing::TinyLlamaConfigJson());
-  testing::WriteText(dir.File("ds.json"), absl::StrCat(R"({"train_batch_size": 8, )", precision_json, R"(,
+  testing::WriteText(dir.File("ds.json"),
+                     absl::StrCat(R"({"train_batch_size": 8, )", precision_json, R"(,
       "optimizer": {"type": "AdamW", "params": {"lr": 3e-3}},
       "zero_optimization": {"stage": 3, "stage3_param_persistence_threshold": 0}})"));
-  if (World().rank() == 0) testing::WriteTokens(dir.File("data.bin"), testing::SyntheticTokens(20000, 64, 9));
+  if (World().rank() == 0)
+    testing::WriteTokens(dir.File("data.bin"), testing::SyntheticTokens(20000, 64, 9));
   (void)World().Barrier();
-  JobSpec spec{dir.path(), dir.File("ds.json"), dir.File("data.bin"), "uint16", steps, 16, 3, false};
+  JobSpec spec{dir.path(), dir.File("ds.json"), dir.File("data.bin"), "uint16", steps, 16, 3,
+               false};
   auto job = Job::Create(spec, &World());
   EXPECT_TRUE(job.ok()) << job.status();
   std::vector<StepMetrics> out;
@@ -44,7 +47,8 @@ TEST(PrecisionTest, Bf16TrainingLossFalls) {
 TEST(PrecisionTest, Fp16OverflowSkipsTheStepAndBacksOffTheScale) {
   // 2^60 times the loss overflows fp16 gradients: those steps must be skipped (the lr
   // schedule does not advance) until the scale is small enough.
-  auto steps = Train(R"("fp16": {"enabled": true, "initial_scale_power": 60, "hysteresis": 1})", 60);
+  auto steps =
+      Train(R"("fp16": {"enabled": true, "initial_scale_power": 60, "hysteresis": 1})", 60);
   ASSERT_EQ(steps.size(), 60u);
   EXPECT_TRUE(steps.front().skipped);
   EXPECT_EQ(steps.front().grad_norm, 0.0);

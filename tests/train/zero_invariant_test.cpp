@@ -20,7 +20,8 @@ using testing::World;
 struct Files {
   TempDir dir;
   JobSpec spec;
-  Files(bool checkpointing, int64_t persistence_threshold, const std::string& param_device = "cpu") {
+  Files(bool checkpointing, int64_t persistence_threshold,
+        const std::string& param_device = "cpu") {
     testing::WriteText(dir.File("config.json"), testing::TinyLlamaConfigJson());
     // train_batch_size 16 of micro-batches of 2: 8, 4 or 2 accumulation steps at world
     // size 1, 2, 4. Clipping at 0.5 is active (the norm starts above it).
@@ -29,11 +30,14 @@ struct Files {
       "optimizer": {"type": "AdamW", "params": {"lr": 3e-3, "betas": [0.9, 0.95], "eps": 1e-8, "weight_decay": 0.1}},
       "scheduler": {"type": "WarmupLR", "params": {"warmup_min_lr": 1e-4, "warmup_max_lr": 3e-3,
                     "warmup_num_steps": 5, "warmup_type": "linear"}},
-      "zero_optimization": {"stage": 3, "offload_param": {"device": ")", param_device, R"(", "pin_memory": true},
+      "zero_optimization": {"stage": 3, "offload_param": {"device": ")",
+                                                         param_device, R"(", "pin_memory": true},
                             "offload_optimizer": {"device": "cpu", "pin_memory": true},
-                            "stage3_param_persistence_threshold": )", persistence_threshold, R"(,
+                            "stage3_param_persistence_threshold": )",
+                                                         persistence_threshold, R"(,
                             "stage3_prefetch_bucket_size": 5000}})"));
-    if (World().rank() == 0) testing::WriteTokens(dir.File("data.bin"), testing::SyntheticTokens(20000, 64, 3));
+    if (World().rank() == 0)
+      testing::WriteTokens(dir.File("data.bin"), testing::SyntheticTokens(20000, 64, 3));
     (void)World().Barrier();
     spec.model_dir = dir.path();
     spec.ds_config_path = dir.File("ds.json");
@@ -46,7 +50,8 @@ struct Files {
 };
 
 void ExpectSameLossesAsPlainTraining(bool checkpointing, int64_t persistence_threshold,
-                                     comm::Communicator& comm = World(), const std::string& device = "cpu") {
+                                     comm::Communicator& comm = World(),
+                                     const std::string& device = "cpu") {
   Files files(checkpointing, persistence_threshold);
   std::vector<double> want = testing::PlainTrainingLosses(files.spec, device);
   auto job = Job::Create(files.spec, &comm);
@@ -63,11 +68,14 @@ void ExpectSameLossesAsPlainTraining(bool checkpointing, int64_t persistence_thr
                          << " (world " << World().world_size() << ")";
   }
   if (World().rank() == 0) {
-    std::printf("  world %d on %s: largest relative loss difference to plain LibTorch over %lld steps: %.2e\n",
-                World().world_size(), device.c_str(), static_cast<long long>(files.spec.steps), worst);
+    std::printf(
+        "  world %d on %s: largest relative loss difference to plain LibTorch over %lld steps: "
+        "%.2e\n",
+        World().world_size(), device.c_str(), static_cast<long long>(files.spec.steps), worst);
   }
   EXPECT_TRUE(clipped) << "the test must exercise clipping";
-  EXPECT_LT(want.back(), want.front() - 0.1) << "the loss must fall for the comparison to mean anything";
+  EXPECT_LT(want.back(), want.front() - 0.1)
+      << "the loss must fall for the comparison to mean anything";
 }
 
 TEST(ZeroInvariantTest, SameLossesAsPlainTrainingWithoutCheckpointing) {
@@ -111,7 +119,8 @@ TEST(ZeroInvariantGpuTest, ParameterOffloadOnOrOffGivesTheSameLosses) {
     }
   }
   for (size_t s = 0; s < losses[0].size(); ++s) {
-    EXPECT_LT(std::abs(losses[0][s] - losses[1][s]) / std::abs(losses[1][s]), 1e-6) << "step " << s + 1;
+    EXPECT_LT(std::abs(losses[0][s] - losses[1][s]) / std::abs(losses[1][s]), 1e-6)
+        << "step " << s + 1;
   }
 }
 

@@ -96,7 +96,8 @@ TEST(ParamGroupTest, BackwardAfterReleaseAndRefetchGivesExactGradients) {
   ASSERT_TRUE(f.group.WaitFetch().ok());
   auto got = torch::autograd::grad({y}, f.unit.params());
   ASSERT_EQ(got.size(), want.size());
-  for (size_t i = 0; i < got.size(); ++i) EXPECT_TRUE(torch::allclose(got[i], want[i], 1e-6, 1e-7)) << i;
+  for (size_t i = 0; i < got.size(); ++i)
+    EXPECT_TRUE(torch::allclose(got[i], want[i], 1e-6, 1e-7)) << i;
 }
 
 TEST(ParamGroupTest, ReduceScatterSumsGradientsIntoThisRanksShard) {

@@ -12,7 +12,8 @@ using zerod::testing::World;
 
 std::unique_ptr<ZeroEngine> MakeEngine(bool checkpointing, int64_t max_live = 1'000'000'000,
                                        int64_t prefetch = 1'000'000) {
-  auto config = models::ParseLlamaConfig(zerod::testing::TinyLlamaConfigJson(64, 32, 3), "tiny").value();
+  auto config =
+      models::ParseLlamaConfig(zerod::testing::TinyLlamaConfigJson(64, 32, 3), "tiny").value();
   EngineOptions opts;
   opts.activation_checkpointing = checkpointing;
   opts.persistence_threshold_numel = 0;  // release every unit
@@ -51,7 +52,8 @@ TEST(ZeroEngineTest, GatheredBytesStayWithinMaxLiveParameters) {
   // Bound = the largest unit: prefetching may never add a second unit beside it.
   auto probe = MakeEngine(false);
   int64_t largest = 0;
-  for (int i = 0; i < probe->num_units(); ++i) largest = std::max(largest, probe->group(i).partition().padded_numel);
+  for (int i = 0; i < probe->num_units(); ++i)
+    largest = std::max(largest, probe->group(i).partition().padded_numel);
   probe.reset();
   auto engine = MakeEngine(/*checkpointing=*/false, /*max_live=*/largest, /*prefetch=*/1'000'000);
   engine->Forward(Ids()).sum().backward();
@@ -71,7 +73,8 @@ TEST(ZeroEngineTest, ShardsHoldAboutOneWorldthOfTheModel) {
   const int64_t slack = engine->num_units() * 8 * world;
   EXPECT_LE(std::abs(m.param_shard_bytes / 4 * world - total), slack);  // fp32 shards
   EXPECT_LE(std::abs(m.grad_shard_bytes / 4 * world - total), slack);
-  EXPECT_LE(std::abs(m.optimizer_shard_bytes / 8 * world - total), slack);  // 2 moments (master = shard in fp32)
+  EXPECT_LE(std::abs(m.optimizer_shard_bytes / 8 * world - total),
+            slack);  // 2 moments (master = shard in fp32)
   EXPECT_EQ(m.gathered_bytes, 0);
 }
 
