@@ -15,7 +15,7 @@ export OMPI_MCA_rmaps_base_oversubscribe=1
 zerod_build() {
   if [ ! -f "$ZEROD_ROOT/build/build.ninja" ]; then
     cmake -S "$ZEROD_ROOT" -B "$ZEROD_ROOT/build" -G Ninja -DCMAKE_PREFIX_PATH="$TORCH_PREFIX" \
-      -Wno-dev >/dev/null
+      -Wno-dev >"$ZEROD_ROOT/build.cmake.log" 2>&1 || { cat "$ZEROD_ROOT/build.cmake.log"; return 1; }
   fi
   ninja -C "$ZEROD_ROOT/build" "$@"
 }
