@@ -1,0 +1,197 @@
+#include "engine/models/safetensors.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+
+#include "absl/strings/str_cat.h"
+#include "nlohmann/json.hpp"
+
+namespace zerod::models {
+namespace {
+
+absl::Status Corrupt(const std::string& path, const std::string& what) {
+  return absl::InvalidArgumentError(absl::StrCat("safetensors file ", path, ": ", what));
+}
+
+}  // namespace
+
+int64_t TensorInfo::numel() const {
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  return n;
+}
+
+absl::StatusOr<DType> ParseSafetensorsDType(const std::string& name) {
+  if (name == "F32") return DType::kFloat32;
+  if (name == "F16") return DType::kFloat16;
+  if (name == "BF16") return DType::kBFloat16;
+  if (name == "F64") return DType::kFloat64;
+  if (name == "I32") return DType::kInt32;
+  if (name == "I64") return DType::kInt64;
+  if (name == "U8") return DType::kUInt8;
+  return absl::InvalidArgumentError(
+      absl::StrCat("dtype \"", name, "\" is not supported (F32, F16, BF16, F64, I32, I64, U8)"));
+}
+
+const char* SafetensorsDTypeName(DType dtype) {
+  switch (dtype) {
+    case DType::kFloat32:
+      return "F32";
+    case DType::kFloat16:
+      return "F16";
+    case DType::kBFloat16:
+      return "BF16";
+    case DType::kFloat64:
+      return "F64";
+    case DType::kInt32:
+      return "I32";
+    case DType::kInt64:
+      return "I64";
+    case DType::kUInt8:
+      return "U8";
+  }
+  return "U8";
+}
+
+absl::StatusOr<std::unique_ptr<SafetensorsFile>> SafetensorsFile::Open(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    return absl::NotFoundError(
+        absl::StrCat("safetensors file ", path, " cannot be opened: ", std::strerror(errno)));
+  }
+  struct stat st {};
+  ::fstat(fd, &st);
+  const size_t bytes = static_cast<size_t>(st.st_size);
+  if (bytes < 8) {
+    ::close(fd);
+    return Corrupt(
+        path, absl::StrCat("truncated: ", bytes, " bytes, fewer than the 8-byte header length"));
+  }
+  void* map = ::mmap(nullptr, bytes, PROT_READ, MAP_SHARED, fd, 0);
+  ::close(fd);
+  if (map == MAP_FAILED)
+    return absl::InternalError(absl::StrCat("mmap of ", path, " failed: ", std::strerror(errno)));
+  std::unique_ptr<SafetensorsFile> file(new SafetensorsFile());
+  file->path_ = path;
+  file->base_ = static_cast<const uint8_t*>(map);
+  file->bytes_ = bytes;
+
+  uint64_t header_len = 0;
+  std::memcpy(&header_len, file->base_, 8);  // little-endian, as every host zerod runs on
+  if (header_len > bytes - 8) {
+    return Corrupt(path,
+                   absl::StrCat("header length ", header_len, " points past the end of the file (",
+                                bytes, " bytes): truncated or not a safetensors file"));
+  }
+  const char* header = reinterpret_cast<const char*>(file->base_ + 8);
+  nlohmann::json json = nlohmann::json::parse(header, header + header_len, nullptr, false);
+  if (json.is_discarded() || !json.is_object()) return Corrupt(path, "header is not a JSON object");
+  file->data_ = file->base_ + 8 + header_len;
+  const uint64_t data_bytes = bytes - 8 - header_len;
+
+  for (auto it = json.begin(); it != json.end(); ++it) {
+    if (it.key() == "__metadata__") {
+      if (!it->is_object()) return Corrupt(path, "__metadata__ is not an object");
+      for (auto m = it->begin(); m != it->end(); ++m) {
+        if (m->is_string()) file->metadata_[m.key()] = m->get<std::string>();
+      }
+      continue;
+    }
+    const auto& t = *it;
+    TensorInfo info;
+    info.name = it.key();
+    if (!t.is_object() || !t.contains("dtype") || !t["dtype"].is_string() || !t.contains("shape") ||
+        !t["shape"].is_array() || !t.contains("data_offsets") || !t["data_offsets"].is_array() ||
+        t["data_offsets"].size() != 2) {
+      return Corrupt(path, absl::StrCat("tensor ", info.name,
+                                        " lacks dtype, shape or data_offsets [begin, end]"));
+    }
+    auto dtype = ParseSafetensorsDType(t["dtype"].get<std::string>());
+    if (!dtype.ok())
+      return Corrupt(path, absl::StrCat("tensor ", info.name, ": ", dtype.status().message()));
+    info.dtype = *dtype;
+    for (const auto& d : t["shape"]) {
+      if (!d.is_number_unsigned())
+        return Corrupt(path, absl::StrCat("tensor ", info.name, " has a bad shape"));
+      info.shape.push_back(d.get<int64_t>());
+    }
+    const auto& off = t["data_offsets"];
+    if (!off[0].is_number_unsigned() || !off[1].is_number_unsigned()) {
+      return Corrupt(path, absl::StrCat("tensor ", info.name, " has bad data_offsets"));
+    }
+    info.begin = off[0].get<uint64_t>();
+    info.end = off[1].get<uint64_t>();
+    if (info.begin > info.end || info.end > data_bytes) {
+      return Corrupt(
+          path, absl::StrCat("tensor ", info.name, " spans bytes [", info.begin, ", ", info.end,
+                             ") but the data section has ", data_bytes, ": truncated file?"));
+    }
+    const uint64_t want = static_cast<uint64_t>(info.numel()) * DTypeSize(info.dtype);
+    if (info.end - info.begin != want) {
+      return Corrupt(path, absl::StrCat("tensor ", info.name, " holds ", info.end - info.begin,
+                                        " bytes but its shape and dtype need ", want));
+    }
+    file->index_[info.name] = file->tensors_.size();
+    file->tensors_.push_back(std::move(info));
+  }
+  // No two tensors may share bytes.
+  std::vector<const TensorInfo*> by_offset;
+  for (const auto& t : file->tensors_) by_offset.push_back(&t);
+  std::sort(by_offset.begin(), by_offset.end(),
+            [](auto* a, auto* b) { return a->begin < b->begin; });
+  for (size_t i = 1; i < by_offset.size(); ++i) {
+    if (by_offset[i]->begin < by_offset[i - 1]->end && by_offset[i]->begin != by_offset[i]->end) {
+      return Corrupt(path, absl::StrCat("tensors ", by_offset[i - 1]->name, " and ",
+                                        by_offset[i]->name, " overlap"));
+    }
+  }
+  return file;
+}
+
+SafetensorsFile::~SafetensorsFile() {
+  if (base_ != nullptr) ::munmap(const_cast<uint8_t*>(base_), bytes_);
+}
+
+const TensorInfo* SafetensorsFile::Find(const std::string& name) const {
+  auto it = index_.find(name);
+  return it == index_.end() ? nullptr : &tensors_[it->second];
+}
+
+absl::Status WriteSafetensors(const std::string& path, const std::vector<TensorToWrite>& tensors,
+                              const std::map<std::string, std::string>& metadata) {
+  nlohmann::ordered_json header = nlohmann::ordered_json::object();
+  if (!metadata.empty()) header["__metadata__"] = metadata;
+  uint64_t offset = 0;
+  std::vector<uint64_t> sizes;
+  for (const auto& t : tensors) {
+    int64_t numel = 1;
+    for (int64_t d : t.shape) numel *= d;
+    const uint64_t size = static_cast<uint64_t>(numel) * DTypeSize(t.dtype);
+    header[t.name] = {{"dtype", SafetensorsDTypeName(t.dtype)},
+                      {"shape", t.shape},
+                      {"data_offsets", {offset, offset + size}}};
+    offset += size;
+    sizes.push_back(size);
+  }
+  std::string text = header.dump();
+  text.append((8 - (8 + text.size()) % 8) % 8, ' ');  // align the data section to 8 bytes
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  if (!out) return absl::PermissionDeniedError(absl::StrCat("cannot write ", path));
+  const uint64_t header_len = text.size();
+  out.write(reinterpret_cast<const char*>(&header_len), 8);
+  out.write(text.data(), static_cast<std::streamsize>(text.size()));
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    out.write(static_cast<const char*>(tensors[i].bytes), static_cast<std::streamsize>(sizes[i]));
+  }
+  if (!out) return absl::InternalError(absl::StrCat("writing ", path, " failed (disk full?)"));
+  return absl::OkStatus();
+}
+
+}  // namespace zerod::models

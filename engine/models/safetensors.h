@@ -1,0 +1,75 @@
+// The safetensors file format (Hugging Face): an 8-byte little-endian header length N,
+// N bytes of JSON {"name": {"dtype", "shape", "data_offsets": [begin, end]}, ...,
+// "__metadata__": {...}}, then the tensor bytes, offsets relative to their start.
+// Files are memory-mapped read-only, so a rank that reads one shard of a tensor only
+// touches those pages. Every header is validated (dtype, shape against byte size,
+// offsets inside the file, no overlaps) before any tensor is handed out. Torch-free.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "engine/util/dtype.h"
+
+namespace zerod::models {
+
+struct TensorInfo {
+  std::string name;
+  DType dtype = DType::kFloat32;
+  std::vector<int64_t> shape;
+  uint64_t begin = 0;  // byte offsets relative to the data section
+  uint64_t end = 0;
+  int64_t numel() const;
+};
+
+class SafetensorsFile {
+ public:
+  // Maps and validates `path`. Errors name the file and the problem: NotFound,
+  // InvalidArgument (truncated, header past the end, bad JSON, unknown dtype, size that
+  // does not match the shape, overlapping tensors).
+  static absl::StatusOr<std::unique_ptr<SafetensorsFile>> Open(const std::string& path);
+  ~SafetensorsFile();
+  SafetensorsFile(const SafetensorsFile&) = delete;
+  SafetensorsFile& operator=(const SafetensorsFile&) = delete;
+
+  const std::vector<TensorInfo>& tensors() const { return tensors_; }
+  // nullptr when absent.
+  const TensorInfo* Find(const std::string& name) const;
+  // The tensor's bytes, (end - begin) of them.
+  const uint8_t* Data(const TensorInfo& info) const { return data_ + info.begin; }
+  const std::map<std::string, std::string>& metadata() const { return metadata_; }
+  const std::string& path() const { return path_; }
+
+ private:
+  SafetensorsFile() = default;
+
+  std::string path_;
+  const uint8_t* base_ = nullptr;  // the whole mapping
+  size_t bytes_ = 0;
+  const uint8_t* data_ = nullptr;  // start of the data section
+  std::vector<TensorInfo> tensors_;
+  std::map<std::string, size_t> index_;
+  std::map<std::string, std::string> metadata_;
+};
+
+// One tensor to write: name, dtype, shape and its bytes (numel * dtype size of them).
+struct TensorToWrite {
+  std::string name;
+  DType dtype = DType::kFloat32;
+  std::vector<int64_t> shape;
+  const void* bytes = nullptr;
+};
+
+// Writes a safetensors file (tensors in the given order, 8-byte aligned data section).
+absl::Status WriteSafetensors(const std::string& path, const std::vector<TensorToWrite>& tensors,
+                              const std::map<std::string, std::string>& metadata = {});
+
+// "F32", "F16", "BF16", ... for the dtypes zerod handles; InvalidArgument otherwise.
+absl::StatusOr<DType> ParseSafetensorsDType(const std::string& name);
+const char* SafetensorsDTypeName(DType dtype);
+
+}  // namespace zerod::models
