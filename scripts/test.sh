@@ -9,7 +9,7 @@ zerod_build
 
 # The GPU path must at least compile where no GPU is: when the CUDA toolkit and NCCL are
 # here (they are on the CI machines), build the -DZEROD_CUDA=ON configuration too.
-if command -v nvcc >/dev/null 2>&1 && ls /usr/local/cuda/include/nccl.h /usr/include/nccl.h >/dev/null 2>&1; then
+if command -v nvcc >/dev/null 2>&1 && { [ -f /usr/local/cuda/include/nccl.h ] || [ -f /usr/include/nccl.h ]; }; then
   echo "test: compiling the CUDA build (build-cuda/) as a check; its GPU tests need a GPU"
   if [ ! -f build-cuda/build.ninja ]; then
     cmake -S . -B build-cuda -G Ninja -DZEROD_CUDA=ON -DCMAKE_PREFIX_PATH="$TORCH_PREFIX" -Wno-dev \
