@@ -17,6 +17,7 @@
 #include "engine/api.h"
 #include "engine/config/ds_config.h"
 #include "engine/data/sampler.h"
+#include "engine/models/checkpoint_reader.h"
 #include "engine/models/llama.h"
 #include "engine/optim/loss_scaler.h"
 #include "engine/util/cpu_affinity.h"
@@ -93,8 +94,6 @@ class TrainingJob final : public Job {
         sampler_(std::move(sampler)),
         engine_(std::move(engine)),
         scaler_(ds_.loss_scaler) {
-    engine_->InitWeights(spec.seed, model_config_.initializer_range);
-
     info_.offload_param = ds_.zero.offload_param.to_cpu;
     info_.offload_optimizer = ds_.zero.offload_optimizer.to_cpu;
     info_.rank = comm->rank();
@@ -249,6 +248,15 @@ absl::StatusOr<std::unique_ptr<Job>> Job::Create(const JobSpec& spec, comm::Comm
 #endif
   auto engine = zero::ZeroEngine::Create(models::BuildLlamaUnits(setup->model), comm, opts);
   RETURN_IF_ERROR(comm::AgreeOnStatus(*comm, engine.status()));
+  // Weights from the model directory when it has them, else transformers' init.
+  absl::Status loaded;
+  if (models::CheckpointReader::HasWeights(spec.model_dir)) {
+    auto reader = models::CheckpointReader::Open(spec.model_dir);
+    loaded = reader.ok() ? (*engine)->LoadWeights(**reader) : reader.status();
+  } else {
+    (*engine)->InitWeights(spec.seed, setup->model.initializer_range);
+  }
+  RETURN_IF_ERROR(comm::AgreeOnStatus(*comm, loaded));
   return std::unique_ptr<Job>(new TrainingJob(
       spec, comm, std::move(setup).value(), std::move(sampler).value(), std::move(engine).value()));
 }

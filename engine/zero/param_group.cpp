@@ -68,14 +68,6 @@ ParamGroup::~ParamGroup() {
   if (state_ == GroupState::kGathering) (void)WaitFetch();
 }
 
-void ParamGroup::LoadShard(const torch::Tensor& full_values) {
-  torch::NoGradGuard no_grad;
-  const int64_t begin = partition_.ShardBegin(comm_->rank());
-  const int64_t valid = partition_.ShardValidNumel(comm_->rank());
-  shard_.zero_();
-  if (valid > 0) shard_.narrow(0, 0, valid).copy_(full_values.narrow(0, begin, valid));
-}
-
 void ParamGroup::AllocateGathered() {
   c10::StorageImpl* storage = gathered_.storage().unsafeGetStorageImpl();
   const size_t bytes = static_cast<size_t>(partition_.padded_numel) * gathered_.element_size();

@@ -59,10 +59,6 @@ class ParamGroup {
   ParamGroup(const ParamGroup&) = delete;
   ParamGroup& operator=(const ParamGroup&) = delete;
 
-  // Sets this rank's shard from the unit's full values (float32, unit numel), rounding
-  // to the compute dtype. Only the owned slice is copied.
-  void LoadShard(const torch::Tensor& full_values);
-
   absl::Status StartFetch();
   absl::Status WaitFetch();
   absl::Status Release();

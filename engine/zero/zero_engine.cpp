@@ -64,23 +64,40 @@ ZeroEngine::~ZeroEngine() {
   (void)DrainGradients();
 }
 
-void ZeroEngine::InitWeights(uint64_t seed, double std) {
+void ZeroEngine::SetShardValues(size_t i, const torch::Tensor& values) {
   torch::NoGradGuard no_grad;
+  // The master keeps full precision; the shard is its compute-dtype rounding.
+  if (!state_[i].master.is_same(groups_[i]->shard())) state_[i].master.copy_(values);
+  groups_[i]->shard().copy_(values);
+}
+
+void ZeroEngine::InitWeights(uint64_t seed, double std) {
   for (size_t i = 0; i < groups_.size(); ++i) {
     torch::Tensor full = models::InitialValues(*units_[i], seed, std);  // one unit at a time
-    groups_[i]->LoadShard(full);
-    if (!state_[i].master.is_same(groups_[i]->shard())) {
-      // The master keeps full precision: take the slice before rounding.
-      const Partition& p = groups_[i]->partition();
-      const int64_t valid = p.ShardValidNumel(comm_->rank());
-      state_[i].master.zero_();
-      if (valid > 0) {
-        state_[i]
-            .master.narrow(0, 0, valid)
-            .copy_(full.narrow(0, p.ShardBegin(comm_->rank()), valid));
-      }
-    }
+    const Partition& p = groups_[i]->partition();
+    const int64_t valid = p.ShardValidNumel(comm_->rank());
+    torch::Tensor values = torch::zeros({p.shard_numel}, torch::kFloat32);
+    if (valid > 0)
+      values.narrow(0, 0, valid).copy_(full.narrow(0, p.ShardBegin(comm_->rank()), valid));
+    SetShardValues(i, values);
   }
+}
+
+absl::Status ZeroEngine::LoadWeights(const models::CheckpointReader& reader) {
+  for (size_t i = 0; i < groups_.size(); ++i) {
+    const Partition& p = groups_[i]->partition();
+    const int64_t begin = p.ShardBegin(comm_->rank());
+    torch::Tensor values = torch::zeros({p.shard_numel}, torch::kFloat32);
+    for (const FlatEntry& e : groups_[i]->layout().entries) {
+      // The part of this parameter that falls in this rank's shard, if any.
+      const auto [lo, hi] = Intersect(e.offset, e.offset + e.numel, begin, begin + p.shard_numel);
+      if (lo == hi) continue;
+      RETURN_IF_ERROR(reader.ReadFloat32(e.name, e.shape, begin + lo - e.offset, hi - lo,
+                                         values.data_ptr<float>() + lo));
+    }
+    SetShardValues(i, values);
+  }
+  return absl::OkStatus();
 }
 
 void ZeroEngine::Check(const absl::Status& s) const {

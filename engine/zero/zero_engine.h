@@ -23,6 +23,7 @@
 #include "absl/status/statusor.h"
 #include "engine/api.h"
 #include "engine/comm/communicator.h"
+#include "engine/models/checkpoint_reader.h"
 #include "engine/models/unit.h"
 #include "engine/offload/cpu_adam.h"
 #include "engine/offload/pinned_pool.h"
@@ -61,6 +62,10 @@ class ZeroEngine {
   // Initialises every shard (and the float32 master) from transformers' init, seeded by
   // `seed`; each rank materialises one unit at a time, never the whole model.
   void InitWeights(uint64_t seed, double std);
+
+  // Loads every shard (and the float32 master) from a Hugging Face checkpoint; each rank
+  // reads only the elements its shards own. Errors name the tensor and the file.
+  absl::Status LoadWeights(const models::CheckpointReader& reader);
 
   // Runs all units on `ids` (B, T) int64 on the engine's device; returns logits
   // (B, T, V) that carry autograd history through every unit. Throws on a communication
@@ -103,6 +108,8 @@ class ZeroEngine {
   ZeroEngine(comm::Communicator* comm, const EngineOptions& options);
   absl::Status Build(std::vector<std::unique_ptr<models::Unit>> units);
   void Prefetch(int from, int direction);
+  // Sets group i's shard and master from this rank's float32 values (shard_numel).
+  void SetShardValues(size_t i, const torch::Tensor& values);
   // Waits for every gradient copy to the host and folds staged ones into `grad`.
   absl::Status DrainGradients();
   void Check(const absl::Status& s) const;  // throws std::runtime_error when not ok

@@ -23,7 +23,16 @@ struct Fixture {
   DeviceStreams streams{torch::kCPU};
   offload::PinnedPool pool{{.pin = false}};
   ParamGroup group{&unit, &World(), &streams, &pool, torch::kFloat32};
-  Fixture() { group.LoadShard(values); }
+  Fixture() {
+    // This rank's slice of the unit's values, zero-padded.
+    const Partition& p = group.partition();
+    const int64_t valid = p.ShardValidNumel(World().rank());
+    group.shard().zero_();
+    if (valid > 0)
+      group.shard()
+          .narrow(0, 0, valid)
+          .copy_(values.narrow(0, p.ShardBegin(World().rank()), valid));
+  }
 };
 
 TEST(ParamGroupTest, FetchGathersEveryRanksShardIntoTheParameters) {
