@@ -24,6 +24,7 @@ struct Flags {
   bool prepare_data = false;
   bool bytes = false;
   std::string input, output;
+  std::string export_hf;
   zerod::JobSpec spec;
   std::string log_format = "text";
 };
@@ -67,6 +68,15 @@ int RunTraining(const Flags& flags, zerod::comm::MpiCommunicator& mpi) {
     log.PrintStep(*metrics);
   }
   log.PrintSummary((*job)->Memory());
+  if (!flags.export_hf.empty()) {
+    if (auto s = (*job)->ExportHf(flags.export_hf); !s.ok()) {
+      if (leader)
+        std::fprintf(stderr, "zerod: error: export to %s failed: %s\n", flags.export_hf.c_str(),
+                     std::string(s.message()).c_str());
+      return 1;
+    }
+    if (leader) std::printf("exported Hugging Face weights to %s\n", flags.export_hf.c_str());
+  }
   return 0;
 }
 
@@ -90,6 +100,9 @@ int main(int argc, char** argv) {
   app.add_option("--seed", spec.seed, "Seed of the weight init and the data order");
   app.add_flag("--activation-checkpointing,--gradient-checkpointing", spec.activation_checkpointing,
                "Recompute each unit in backward instead of keeping its activations");
+  app.add_option(
+      "--export-hf", flags.export_hf,
+      "After training, write the weights as a Hugging Face directory (config.json + safetensors)");
   app.add_option("--log-format", flags.log_format, "Step log: text or json")
       ->check(CLI::IsMember({"text", "json"}));
   // Accepted for DeepSpeed launch lines; zerod reads ranks from the launcher itself.

@@ -90,6 +90,10 @@ class Job {
   virtual int64_t steps_done() const = 0;
   virtual const JobInfo& info() const = 0;
   virtual MemoryStats Memory() const = 0;
+  // Writes the current weights (compute dtype) as a Hugging Face directory: config.json
+  // and safetensors, loadable by transformers' from_pretrained. All ranks call it; rank
+  // 0 writes.
+  virtual absl::Status ExportHf(const std::string& dir) = 0;
 };
 
 }  // namespace zerod

@@ -11,6 +11,8 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <sstream>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -21,9 +23,11 @@
 #include "engine/models/llama.h"
 #include "engine/optim/loss_scaler.h"
 #include "engine/util/cpu_affinity.h"
+#include "engine/util/files.h"
 #include "engine/util/proc_stats.h"
 #include "engine/util/status_macros.h"
 #include "engine/zero/zero_engine.h"
+#include "nlohmann/json.hpp"
 
 namespace zerod {
 namespace {
@@ -118,6 +122,17 @@ class TrainingJob final : public Job {
   }
 
   int64_t steps_done() const override { return steps_done_; }
+
+  absl::Status ExportHf(const std::string& dir) override {
+    std::unique_ptr<models::HfExportWriter> writer;
+    absl::Status begun;
+    if (comm_->rank() == 0) {
+      writer = std::make_unique<models::HfExportWriter>(dir, engine_->ExportPlan());
+      begun = writer->Begin(ExportedConfigJson());
+    }
+    RETURN_IF_ERROR(comm::AgreeOnStatus(*comm_, begun));
+    return engine_->Export(writer.get());
+  }
   const JobInfo& info() const override { return info_; }
   MemoryStats Memory() const override {
     MemoryStats m = engine_->Memory();
@@ -126,6 +141,17 @@ class TrainingJob final : public Job {
   }
 
  private:
+  // The source config.json with torch_dtype set to the exported weights' dtype.
+  std::string ExportedConfigJson() const {
+    std::ifstream in(JoinPath(spec_.model_dir, "config.json"));
+    std::stringstream text;
+    text << in.rdbuf();
+    nlohmann::ordered_json config = nlohmann::ordered_json::parse(text.str(), nullptr, false);
+    if (config.is_discarded()) config = nlohmann::ordered_json::object();
+    config["torch_dtype"] = DTypeName(ds_.compute_dtype);
+    return config.dump(2);
+  }
+
   absl::StatusOr<StepMetrics> RunStep() {
     const auto start = std::chrono::steady_clock::now();
     const int64_t gas = ds_.gradient_accumulation_steps;

@@ -100,6 +100,34 @@ absl::Status ZeroEngine::LoadWeights(const models::CheckpointReader& reader) {
   return absl::OkStatus();
 }
 
+std::vector<models::TensorSpec> ZeroEngine::ExportPlan() const {
+  std::vector<models::TensorSpec> plan;
+  for (const auto& unit : units_) {
+    for (const auto& spec : unit->specs())
+      plan.push_back({spec.name, ToDType(options_.dtype), spec.shape});
+  }
+  return plan;
+}
+
+absl::Status ZeroEngine::Export(models::HfExportWriter* writer) {
+  absl::Status written;
+  for (size_t i = 0; i < groups_.size(); ++i) {
+    ParamGroup& g = *groups_[i];
+    RETURN_IF_ERROR(g.StartFetch());
+    RETURN_IF_ERROR(g.WaitFetch());
+    if (writer != nullptr && written.ok()) {
+      torch::NoGradGuard no_grad;
+      for (size_t k = 0; k < units_[i]->specs().size() && written.ok(); ++k) {
+        torch::Tensor host = units_[i]->params()[k].detach().to(torch::kCPU).contiguous();
+        written = writer->Append(units_[i]->specs()[k].name, host.data_ptr());
+      }
+    }
+    RETURN_IF_ERROR(g.Release());
+  }
+  if (writer != nullptr && written.ok()) written = writer->Finish();
+  return comm::AgreeOnStatus(*comm_, written);
+}
+
 void ZeroEngine::Check(const absl::Status& s) const {
   if (!s.ok()) throw std::runtime_error(std::string(s.message()));
 }

@@ -24,6 +24,7 @@
 #include "engine/api.h"
 #include "engine/comm/communicator.h"
 #include "engine/models/checkpoint_reader.h"
+#include "engine/models/hf_export.h"
 #include "engine/models/unit.h"
 #include "engine/offload/cpu_adam.h"
 #include "engine/offload/pinned_pool.h"
@@ -66,6 +67,13 @@ class ZeroEngine {
   // Loads every shard (and the float32 master) from a Hugging Face checkpoint; each rank
   // reads only the elements its shards own. Errors name the tensor and the file.
   absl::Status LoadWeights(const models::CheckpointReader& reader);
+
+  // Gathers every unit in turn (a collective: all ranks call it) and, on the rank that
+  // passes a writer, appends each parameter in compute dtype. Errors of the writing rank
+  // are returned on every rank, after the last gather.
+  absl::Status Export(models::HfExportWriter* writer);
+  // Names, shapes and compute dtype of every parameter, in export order.
+  std::vector<models::TensorSpec> ExportPlan() const;
 
   // Runs all units on `ids` (B, T) int64 on the engine's device; returns logits
   // (B, T, V) that carry autograd history through every unit. Throws on a communication

@@ -110,6 +110,21 @@ TEST_F(OneShotTest, AcceptsTheFlagNamesOfDeepSpeedTrainingScripts) {
   EXPECT_NE(r.output.find("step 2/2"), std::string::npos) << r.output;
 }
 
+TEST_F(OneShotTest, ExportsAHuggingFaceDirectoryAfterTraining) {
+  Result r = RunZerod(Train("--steps 2 --export-hf " + Path("hf")));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("exported Hugging Face weights to"), std::string::npos) << r.output;
+  EXPECT_TRUE(fs::exists(Path("hf/model.safetensors")));
+  std::ifstream config(Path("hf/config.json"));
+  auto j = nlohmann::json::parse(config);
+  EXPECT_EQ(j["architectures"][0], "LlamaForCausalLM");
+  EXPECT_EQ(j["torch_dtype"], "float32");
+  // And zerod trains from what it exported.
+  Result again = RunZerod("--train --model " + Path("hf") + " --ds-config " + Path("ds.json") +
+                          " --data " + Path("corpus.bin") + " --seq-len 32 --steps 1");
+  EXPECT_EQ(again.exit_code, 0) << again.output;
+}
+
 TEST_F(OneShotTest, MissingDataFileFailsEveryRankWithOneMessage) {
   ExpectOneError(RunZerod("--train --model " + Model() + " --ds-config " + Path("ds.json") +
                           " --data " + Path("missing.bin") + " --steps 2"),

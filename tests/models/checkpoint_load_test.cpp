@@ -2,6 +2,8 @@
 // every rank reads only its slice, and the gathered parameters equal the file's tensors.
 #include <gtest/gtest.h>
 
+#include <fstream>
+
 #include "absl/strings/str_cat.h"
 #include "engine/api.h"
 #include "engine/models/checkpoint_reader.h"
@@ -147,6 +149,56 @@ TEST(CheckpointLoadTest, MissingTensorOrWrongShapeNamesTheTensor) {
   EXPECT_NE(s.message().find("model.embed_tokens.weight"), std::string::npos) << s;
   EXPECT_NE(s.message().find("has shape (2, 5); config.json implies (64, 32)"), std::string::npos)
       << s;
+}
+
+}  // namespace
+}  // namespace zerod::models
+
+namespace zerod::models {
+namespace {
+
+// Export after training, reload into a fresh engine: identical parameters and logits,
+// at any world size. A small file limit forces the sharded layout with its index.
+void ExpectExportRoundTrip(uint64_t max_file_bytes, bool expect_index) {
+  TempDir src, out;
+  zerod::testing::WriteText(src.File("config.json"), zerod::testing::TinyLlamaConfigJson());
+  zerod::testing::WriteText(src.File("ds.json"),
+                            R"({"train_batch_size": 4, "zero_optimization": {"stage": 3}})");
+  if (World().rank() == 0)
+    zerod::testing::WriteTokens(src.File("data.bin"), zerod::testing::SyntheticTokens(5000, 64, 4));
+  (void)World().Barrier();
+  auto trained = Engine();
+  trained->InitWeights(3, 0.02);
+  // Three steps of real training so the weights differ from any init.
+  auto ids = torch::randint(0, 64, {2, 8}, torch::kInt64);
+  for (int s = 0; s < 3; ++s) {
+    trained->Forward(ids).sum().backward();
+    ASSERT_TRUE(trained->Step({.lr = 1e-2}, 1.0, 1.0, false).ok());
+  }
+  std::unique_ptr<HfExportWriter> writer;
+  if (World().rank() == 0) {
+    writer = std::make_unique<HfExportWriter>(out.path(), trained->ExportPlan(), max_file_bytes);
+    ASSERT_TRUE(writer->Begin(zerod::testing::TinyLlamaConfigJson()).ok());
+  }
+  ASSERT_TRUE(trained->Export(writer.get()).ok());
+  (void)World().Barrier();
+  EXPECT_EQ(std::ifstream(out.File("model.safetensors.index.json")).good(), expect_index);
+  EXPECT_EQ(std::ifstream(out.File("model.safetensors")).good(), !expect_index);
+  auto reader = CheckpointReader::Open(out.path());
+  ASSERT_TRUE(reader.ok()) << reader.status();
+  auto reloaded = Engine();
+  ASSERT_TRUE(reloaded->LoadWeights(**reader).ok());
+  ExpectSameGatheredParameters(*trained, *reloaded);
+  torch::NoGradGuard no_grad;
+  EXPECT_TRUE(torch::equal(trained->Forward(ids), reloaded->Forward(ids)));
+}
+
+TEST(HfExportTest, ExportThenReloadGivesIdenticalLogits) {
+  ExpectExportRoundTrip(5'000'000'000ull, /*expect_index=*/false);
+}
+
+TEST(HfExportTest, LargeExportsAreShardedWithAnIndex) {
+  ExpectExportRoundTrip(/*max_file_bytes=*/20'000, /*expect_index=*/true);
 }
 
 }  // namespace

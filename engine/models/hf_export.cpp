@@ -1,0 +1,111 @@
+#include "engine/models/hf_export.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "engine/models/safetensors.h"
+#include "engine/util/files.h"
+#include "nlohmann/json.hpp"
+
+namespace zerod::models {
+
+uint64_t TensorSpec::bytes() const {
+  uint64_t n = DTypeSize(dtype);
+  for (int64_t d : shape) n *= static_cast<uint64_t>(d);
+  return n;
+}
+
+HfExportWriter::HfExportWriter(std::string dir, std::vector<TensorSpec> tensors,
+                               uint64_t max_file_bytes)
+    : dir_(std::move(dir)), tensors_(std::move(tensors)) {
+  uint64_t in_file = 0;
+  size_t file = 0;
+  for (size_t i = 0; i < tensors_.size(); ++i) {
+    const uint64_t b = tensors_[i].bytes();
+    if (in_file > 0 && in_file + b > max_file_bytes) ++file, in_file = 0;
+    file_of_.push_back(file);
+    in_file += b;
+  }
+  const size_t files = tensors_.empty() ? 1 : file + 1;
+  for (size_t f = 0; f < files; ++f) {
+    file_names_.push_back(files == 1
+                              ? "model.safetensors"
+                              : absl::StrFormat("model-%05d-of-%05d.safetensors", f + 1, files));
+  }
+}
+
+HfExportWriter::~HfExportWriter() = default;
+
+absl::Status HfExportWriter::Begin(const std::string& config_json) {
+  if (auto s = MakeDirectories(dir_); !s.ok()) return s;
+  std::ofstream config(JoinPath(dir_, "config.json"), std::ios::trunc);
+  config << config_json;
+  if (!config)
+    return absl::PermissionDeniedError(
+        absl::StrCat("cannot write ", JoinPath(dir_, "config.json")));
+  return absl::OkStatus();
+}
+
+absl::Status HfExportWriter::OpenFile(size_t file) {
+  if (out_.is_open()) out_.close();
+  // The header: every tensor of this file with offsets relative to its data section.
+  nlohmann::ordered_json header = nlohmann::ordered_json::object();
+  header["__metadata__"] = {{"format", "pt"}};
+  uint64_t offset = 0;
+  for (size_t i = 0; i < tensors_.size(); ++i) {
+    if (file_of_[i] != file) continue;
+    const TensorSpec& t = tensors_[i];
+    header[t.name] = {{"dtype", SafetensorsDTypeName(t.dtype)},
+                      {"shape", t.shape},
+                      {"data_offsets", {offset, offset + t.bytes()}}};
+    offset += t.bytes();
+  }
+  std::string text = header.dump();
+  text.append((8 - (8 + text.size()) % 8) % 8, ' ');
+  const std::string path = JoinPath(dir_, file_names_[file]);
+  out_.open(path, std::ios::binary | std::ios::trunc);
+  if (!out_) return absl::PermissionDeniedError(absl::StrCat("cannot write ", path));
+  const uint64_t len = text.size();
+  out_.write(reinterpret_cast<const char*>(&len), 8);
+  out_.write(text.data(), static_cast<std::streamsize>(text.size()));
+  open_file_ = file;
+  return absl::OkStatus();
+}
+
+absl::Status HfExportWriter::Append(const std::string& name, const void* bytes) {
+  if (next_ >= tensors_.size() || tensors_[next_].name != name) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("export: ", name, " appended out of plan order"));
+  }
+  if (open_file_ != file_of_[next_]) {
+    if (auto s = OpenFile(file_of_[next_]); !s.ok()) return s;
+  }
+  out_.write(static_cast<const char*>(bytes),
+             static_cast<std::streamsize>(tensors_[next_].bytes()));
+  if (!out_)
+    return absl::InternalError(
+        absl::StrCat("writing ", file_names_[open_file_], " failed (disk full?)"));
+  ++next_;
+  return absl::OkStatus();
+}
+
+absl::Status HfExportWriter::Finish() {
+  if (next_ != tensors_.size()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("export: ", tensors_.size() - next_, " tensors never written"));
+  }
+  if (out_.is_open()) out_.close();
+  if (file_names_.size() == 1) return absl::OkStatus();
+  nlohmann::ordered_json map = nlohmann::ordered_json::object();
+  uint64_t total = 0;
+  for (size_t i = 0; i < tensors_.size(); ++i) {
+    map[tensors_[i].name] = file_names_[file_of_[i]];
+    total += tensors_[i].bytes();
+  }
+  nlohmann::ordered_json index = {{"metadata", {{"total_size", total}}}, {"weight_map", map}};
+  std::ofstream out(JoinPath(dir_, "model.safetensors.index.json"), std::ios::trunc);
+  out << index.dump(2);
+  if (!out) return absl::InternalError("writing model.safetensors.index.json failed");
+  return absl::OkStatus();
+}
+
+}  // namespace zerod::models

@@ -1,0 +1,53 @@
+// Writing a model back as a Hugging Face directory: config.json plus safetensors,
+// split into several files with model.safetensors.index.json once they pass 5 GB (what
+// transformers' save_pretrained does). Tensors are streamed in: the header of each file
+// is known from names, dtypes and shapes alone, so a unit's tensors can be written as
+// soon as they are gathered and dropped after. Torch-free.
+#pragma once
+
+#include <cstdint>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "engine/util/dtype.h"
+
+namespace zerod::models {
+
+struct TensorSpec {
+  std::string name;
+  DType dtype = DType::kBFloat16;
+  std::vector<int64_t> shape;
+  uint64_t bytes() const;
+};
+
+class HfExportWriter {
+ public:
+  // Plans the files for `tensors` (in the order they will be appended). Files hold at
+  // most `max_file_bytes` of tensor data each (a larger tensor gets a file of its own).
+  HfExportWriter(std::string dir, std::vector<TensorSpec> tensors,
+                 uint64_t max_file_bytes = 5'000'000'000ull);
+  ~HfExportWriter();
+
+  // Creates the directory and writes config.json (`config_json` text as given).
+  absl::Status Begin(const std::string& config_json);
+  // Appends the next tensor's bytes, in plan order. REQUIRES: Begin() succeeded.
+  absl::Status Append(const std::string& name, const void* bytes);
+  // Closes the files and writes the index when there is more than one.
+  absl::Status Finish();
+
+ private:
+  absl::Status OpenFile(size_t file);
+
+  std::string dir_;
+  std::vector<TensorSpec> tensors_;
+  std::vector<size_t> file_of_;  // tensor -> file
+  std::vector<std::string> file_names_;
+  size_t next_ = 0;  // next tensor to append
+  size_t open_file_ = SIZE_MAX;
+  std::ofstream out_;
+};
+
+}  // namespace zerod::models
