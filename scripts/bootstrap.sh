@@ -8,6 +8,8 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
 TORCH_VERSION=2.11.0
+# transformers is the reference zerod's models are tested against (tests/tools).
+TRANSFORMERS_VERSION=5.23.0
 APT_PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config git
   openmpi-bin libopenmpi-dev
@@ -40,5 +42,9 @@ if ! .venv/bin/python -c "import torch,sys; sys.exit(torch.__version__.split('+'
   echo "bootstrap: installing torch==$TORCH_VERSION into .venv (large download, once)"
   .venv/bin/pip install -q --upgrade pip
   .venv/bin/pip install -q "torch==$TORCH_VERSION" numpy
+fi
+if ! .venv/bin/python -c "import transformers,sys; sys.exit(transformers.__version__ != '$TRANSFORMERS_VERSION')" 2>/dev/null; then
+  echo "bootstrap: installing transformers==$TRANSFORMERS_VERSION into .venv"
+  .venv/bin/pip install -q "transformers==$TRANSFORMERS_VERSION"
 fi
 echo "bootstrap: ready (torch $(.venv/bin/python -c 'import torch;print(torch.__version__)'))"

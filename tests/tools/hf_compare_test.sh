@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# CTest entry: zerod's Llama against transformers (pinned in .venv by bootstrap.sh).
+# Trains the tiny model 3 steps with zerod, exports it, and runs compare_hf.py.
+set -euo pipefail
+bin=$1; src=$2
+work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
+"$bin/zerod" --prepare-data --bytes --input "$src/data/corpus/vim_user_manual.txt" --output "$work/corpus.bin" >/dev/null
+"$bin/zerod" --train --model "$src/configs/models/tiny-llama" --ds-config "$src/configs/ds_zero3_offload_cpu.json" \
+  --data "$work/corpus.bin" --steps 3 --seq-len 64 --export-hf "$work/exported" >/dev/null
+"$src/.venv/bin/python" "$src/tests/tools/compare_hf.py" "$bin" "$work" "$work/exported" 2>/dev/null | grep -v '^Loading\|^Writing'
