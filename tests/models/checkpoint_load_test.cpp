@@ -80,30 +80,26 @@ void ExpectSameGatheredParameters(zero::ZeroEngine& a, zero::ZeroEngine& b) {
   }
 }
 
-TEST(CheckpointLoadTest, ShardsLoadedFromOneFileEqualTheWrittenTensors) {
+// Loads a checkpoint of seed's initial values and compares with InitWeights(seed).
+void ExpectLoadedEqualsInitialised(uint64_t seed, bool sharded) {
   TempDir dir;
-  WriteCheckpoint(dir, 7, /*sharded=*/false);
+  WriteCheckpoint(dir, seed, sharded);
   (void)World().Barrier();
   auto reader = CheckpointReader::Open(dir.path());
   ASSERT_TRUE(reader.ok()) << reader.status();
   auto loaded = Engine();
   ASSERT_TRUE(loaded->LoadWeights(**reader).ok());
   auto initialised = Engine();
-  initialised->InitWeights(7, 0.02);
+  initialised->InitWeights(seed, 0.02);
   ExpectSameGatheredParameters(*loaded, *initialised);
 }
 
+TEST(CheckpointLoadTest, ShardsLoadedFromOneFileEqualTheWrittenTensors) {
+  ExpectLoadedEqualsInitialised(7, /*sharded=*/false);
+}
+
 TEST(CheckpointLoadTest, ShardedCheckpointsAreFollowedThroughTheirIndex) {
-  TempDir dir;
-  WriteCheckpoint(dir, 8, /*sharded=*/true);
-  (void)World().Barrier();
-  auto reader = CheckpointReader::Open(dir.path());
-  ASSERT_TRUE(reader.ok()) << reader.status();
-  auto loaded = Engine();
-  ASSERT_TRUE(loaded->LoadWeights(**reader).ok());
-  auto initialised = Engine();
-  initialised->InitWeights(8, 0.02);
-  ExpectSameGatheredParameters(*loaded, *initialised);
+  ExpectLoadedEqualsInitialised(8, /*sharded=*/true);
 }
 
 TEST(CheckpointLoadTest, JobTrainsFromTheDirectorysWeightsNotFromItsSeed) {
