@@ -8,12 +8,6 @@
 
 namespace zerod::models {
 
-uint64_t TensorSpec::bytes() const {
-  uint64_t n = DTypeSize(dtype);
-  for (int64_t d : shape) n *= static_cast<uint64_t>(d);
-  return n;
-}
-
 HfExportWriter::HfExportWriter(std::string dir, std::vector<TensorSpec> tensors,
                                uint64_t max_file_bytes)
     : dir_(std::move(dir)), tensors_(std::move(tensors)) {
@@ -47,26 +41,15 @@ absl::Status HfExportWriter::Begin(const std::string& config_json) {
 
 absl::Status HfExportWriter::OpenFile(size_t file) {
   if (out_.is_open()) out_.close();
-  // The header: every tensor of this file with offsets relative to its data section.
-  nlohmann::ordered_json header = nlohmann::ordered_json::object();
-  header["__metadata__"] = {{"format", "pt"}};
-  uint64_t offset = 0;
+  std::vector<TensorSpec> in_file;
   for (size_t i = 0; i < tensors_.size(); ++i) {
-    if (file_of_[i] != file) continue;
-    const TensorSpec& t = tensors_[i];
-    header[t.name] = {{"dtype", SafetensorsDTypeName(t.dtype)},
-                      {"shape", t.shape},
-                      {"data_offsets", {offset, offset + t.bytes()}}};
-    offset += t.bytes();
+    if (file_of_[i] == file) in_file.push_back(tensors_[i]);
   }
-  std::string text = header.dump();
-  text.append((8 - (8 + text.size()) % 8) % 8, ' ');
+  const std::string prologue = SafetensorsPrologue(in_file, {{"format", "pt"}});
   const std::string path = JoinPath(dir_, file_names_[file]);
   out_.open(path, std::ios::binary | std::ios::trunc);
   if (!out_) return absl::PermissionDeniedError(absl::StrCat("cannot write ", path));
-  const uint64_t len = text.size();
-  out_.write(reinterpret_cast<const char*>(&len), 8);
-  out_.write(text.data(), static_cast<std::streamsize>(text.size()));
+  out_.write(prologue.data(), static_cast<std::streamsize>(prologue.size()));
   open_file_ = file;
   return absl::OkStatus();
 }

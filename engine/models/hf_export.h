@@ -12,16 +12,10 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "engine/models/safetensors.h"
 #include "engine/util/dtype.h"
 
 namespace zerod::models {
-
-struct TensorSpec {
-  std::string name;
-  DType dtype = DType::kBFloat16;
-  std::vector<int64_t> shape;
-  uint64_t bytes() const;
-};
 
 class HfExportWriter {
  public:

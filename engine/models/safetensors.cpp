@@ -164,31 +164,40 @@ const TensorInfo* SafetensorsFile::Find(const std::string& name) const {
   return it == index_.end() ? nullptr : &tensors_[it->second];
 }
 
-absl::Status WriteSafetensors(const std::string& path, const std::vector<TensorToWrite>& tensors,
-                              const std::map<std::string, std::string>& metadata) {
+uint64_t TensorSpec::bytes() const {
+  uint64_t n = DTypeSize(dtype);
+  for (int64_t d : shape) n *= static_cast<uint64_t>(d);
+  return n;
+}
+
+std::string SafetensorsPrologue(const std::vector<TensorSpec>& tensors,
+                                const std::map<std::string, std::string>& metadata) {
   nlohmann::ordered_json header = nlohmann::ordered_json::object();
   if (!metadata.empty()) header["__metadata__"] = metadata;
   uint64_t offset = 0;
-  std::vector<uint64_t> sizes;
-  for (const auto& t : tensors) {
-    int64_t numel = 1;
-    for (int64_t d : t.shape) numel *= d;
-    const uint64_t size = static_cast<uint64_t>(numel) * DTypeSize(t.dtype);
+  for (const TensorSpec& t : tensors) {
     header[t.name] = {{"dtype", SafetensorsDTypeName(t.dtype)},
                       {"shape", t.shape},
-                      {"data_offsets", {offset, offset + size}}};
-    offset += size;
-    sizes.push_back(size);
+                      {"data_offsets", {offset, offset + t.bytes()}}};
+    offset += t.bytes();
   }
   std::string text = header.dump();
   text.append((8 - (8 + text.size()) % 8) % 8, ' ');  // align the data section to 8 bytes
+  const uint64_t len = text.size();
+  return std::string(reinterpret_cast<const char*>(&len), 8) + text;
+}
+
+absl::Status WriteSafetensors(const std::string& path, const std::vector<TensorToWrite>& tensors,
+                              const std::map<std::string, std::string>& metadata) {
+  std::vector<TensorSpec> specs;
+  for (const auto& t : tensors) specs.push_back({t.name, t.dtype, t.shape});
+  const std::string prologue = SafetensorsPrologue(specs, metadata);
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   if (!out) return absl::PermissionDeniedError(absl::StrCat("cannot write ", path));
-  const uint64_t header_len = text.size();
-  out.write(reinterpret_cast<const char*>(&header_len), 8);
-  out.write(text.data(), static_cast<std::streamsize>(text.size()));
+  out.write(prologue.data(), static_cast<std::streamsize>(prologue.size()));
   for (size_t i = 0; i < tensors.size(); ++i) {
-    out.write(static_cast<const char*>(tensors[i].bytes), static_cast<std::streamsize>(sizes[i]));
+    out.write(static_cast<const char*>(tensors[i].bytes),
+              static_cast<std::streamsize>(specs[i].bytes()));
   }
   if (!out) return absl::InternalError(absl::StrCat("writing ", path, " failed (disk full?)"));
   return absl::OkStatus();

@@ -56,6 +56,19 @@ class SafetensorsFile {
   std::map<std::string, std::string> metadata_;
 };
 
+// A tensor's name, dtype and shape: enough to lay out a file before its bytes exist.
+struct TensorSpec {
+  std::string name;
+  DType dtype = DType::kBFloat16;
+  std::vector<int64_t> shape;
+  uint64_t bytes() const;
+};
+
+// The start of a safetensors file holding `tensors` in order: the 8-byte header length
+// and the JSON header, padded so that the data section starts 8-byte aligned.
+std::string SafetensorsPrologue(const std::vector<TensorSpec>& tensors,
+                                const std::map<std::string, std::string>& metadata);
+
 // One tensor to write: name, dtype, shape and its bytes (numel * dtype size of them).
 struct TensorToWrite {
   std::string name;
