@@ -7,17 +7,6 @@
 
 namespace zerod::comm {
 
-absl::Status Communicator::AllGather(const void* send, void* recv, size_t count, DType dtype) {
-  ASSIGN_OR_RETURN(auto work, AllGatherAsync(send, recv, count, dtype));
-  return work->Wait();
-}
-
-absl::Status Communicator::ReduceScatter(const void* send, void* recv, size_t count, DType dtype,
-                                         ReduceOp op) {
-  ASSIGN_OR_RETURN(auto work, ReduceScatterAsync(send, recv, count, dtype, op));
-  return work->Wait();
-}
-
 absl::Status AgreeOnStatus(Communicator& comm, const absl::Status& local) {
   // Lowest failing rank wins: reduce (world - rank) with max, 0 meaning "ok".
   int64_t mine = local.ok() ? 0 : comm.world_size() - comm.rank();

@@ -62,10 +62,6 @@ class Communicator {
   // Blocks the host until every collective issued so far has finished (asynchronous
   // backends; MPI's are complete once waited). Errors are sticky.
   virtual absl::Status Synchronize() { return absl::OkStatus(); }
-
-  // Blocking forms of the two async collectives.
-  absl::Status AllGather(const void* send, void* recv, size_t count, DType dtype);
-  absl::Status ReduceScatter(const void* send, void* recv, size_t count, DType dtype, ReduceOp op);
 };
 
 // Makes a local outcome collective: every rank learns whether any rank failed, and

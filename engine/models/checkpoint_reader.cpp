@@ -104,10 +104,4 @@ absl::Status CheckpointReader::ReadFloat32(const std::string& name,
   }
 }
 
-std::vector<std::string> CheckpointReader::names() const {
-  std::vector<std::string> out;
-  for (const auto& [name, where] : tensors_) out.push_back(name);
-  return out;
-}
-
 }  // namespace zerod::models

@@ -28,9 +28,6 @@ class CheckpointReader {
   absl::Status ReadFloat32(const std::string& name, const std::vector<int64_t>& shape,
                            int64_t first, int64_t count, float* dst) const;
 
-  // Every tensor name in the checkpoint.
-  std::vector<std::string> names() const;
-
  private:
   CheckpointReader() = default;
   std::vector<std::unique_ptr<SafetensorsFile>> files_;

@@ -118,13 +118,6 @@ double SumOfSquares(const float* x, int64_t n) {
   return sum;
 }
 
-bool AllFinite(const float* x, int64_t n) {
-  int bad = 0;
-#pragma omp parallel for reduction(| : bad) schedule(static)
-  for (int64_t i = 0; i < n; ++i) bad |= !std::isfinite(x[i]);
-  return bad == 0;
-}
-
 void ConvertFromFloat(const float* src, void* dst, int64_t n, DType dtype) {
   uint16_t* out = static_cast<uint16_t*>(dst);
   if (dtype == DType::kBFloat16) {

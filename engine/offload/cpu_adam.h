@@ -33,9 +33,6 @@ void AdamWStep(float* param, const float* grad, float* exp_avg, float* exp_avg_s
 // Sum of squares of n floats, in double (the shard's part of the global grad norm).
 double SumOfSquares(const float* x, int64_t n);
 
-// True if every element is finite (no inf, no NaN).
-bool AllFinite(const float* x, int64_t n);
-
 // Round-to-nearest-even conversions between float and the 16-bit types, bit-exact with
 // PyTorch's casts. `dtype` is kFloat16 or kBFloat16.
 void ConvertFromFloat(const float* src, void* dst, int64_t n, DType dtype);

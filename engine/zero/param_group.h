@@ -70,7 +70,6 @@ class ParamGroup {
   GroupState state() const { return state_; }
   const Partition& partition() const { return partition_; }
   const FlatLayout& layout() const { return layout_; }
-  models::Unit& unit() { return *unit_; }
   // This rank's shard, compute dtype, (shard_numel). Written by the optimizer.
   torch::Tensor& shard() { return shard_; }
   // Bytes of the gathered buffer while it is alive (fetching or gathered), else 0.
