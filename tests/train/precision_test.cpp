@@ -54,7 +54,9 @@ TEST(PrecisionTest, Fp16OverflowSkipsTheStepAndBacksOffTheScale) {
   EXPECT_EQ(steps.front().grad_norm, 0.0);
   int skipped = 0;
   for (size_t i = 1; i < steps.size(); ++i) {
-    if (steps[i - 1].skipped) EXPECT_EQ(steps[i].loss_scale, steps[i - 1].loss_scale / 2) << i;
+    if (steps[i - 1].skipped) {
+      EXPECT_EQ(steps[i].loss_scale, steps[i - 1].loss_scale / 2) << i;
+    }
     skipped += steps[i].skipped;
   }
   EXPECT_FALSE(steps.back().skipped);
