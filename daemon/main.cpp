@@ -1,4 +1,6 @@
 // zerod: one process per GPU (or CPU rank), launched by mpirun or srun.
+//   zerod [--listen 127.0.0.1:7070]   the service: rank 0 serves the Coordinator over
+//                                      gRPC, zeroctl submits and watches jobs
 //   zerod --train --model DIR --ds-config FILE --data FILE --steps S   one-shot training,
 //                                                                        like DeepSpeed's train.py
 // Rank, world size and device come from the launcher; nobody passes them by hand.
@@ -10,6 +12,7 @@
 
 #include "CLI/CLI.hpp"
 #include "daemon/run_log.h"
+#include "daemon/service_loop.h"
 #include "engine/api.h"
 #include "engine/comm/mpi_communicator.h"
 #include "engine/data/prepare.h"
@@ -25,8 +28,10 @@ struct Flags {
   bool bytes = false;
   std::string input, output;
   std::string export_hf;
+  std::string save_dir;
   zerod::JobSpec spec;
   std::string log_format = "text";
+  zerod::coordinator::ServerOptions server;
 };
 
 // The communicator training runs over: NCCL on this rank's GPU where the build has CUDA
@@ -58,7 +63,7 @@ int RunTraining(const Flags& flags, zerod::comm::MpiCommunicator& mpi) {
   }
   zerod::daemon::RunLog log(flags.log_format == "json", leader, flags.spec.steps);
   log.PrintInitBlock((*job)->info(), mpi.launch_env().launcher);
-  for (int64_t i = 0; i < flags.spec.steps; ++i) {
+  while ((*job)->steps_done() < flags.spec.steps) {
     auto metrics = (*job)->Step();
     if (!metrics.ok()) {
       std::fprintf(stderr, "zerod: error on rank %d: %s\n", comm.rank(),
@@ -68,6 +73,15 @@ int RunTraining(const Flags& flags, zerod::comm::MpiCommunicator& mpi) {
     log.PrintStep(*metrics);
   }
   log.PrintSummary((*job)->Memory());
+  if (!flags.save_dir.empty()) {
+    if (auto s = (*job)->SaveCheckpoint(flags.save_dir); !s.ok()) {
+      if (leader)
+        std::fprintf(stderr, "zerod: error: checkpoint to %s failed: %s\n", flags.save_dir.c_str(),
+                     std::string(s.message()).c_str());
+      return 1;
+    }
+    if (leader) std::printf("saved a checkpoint to %s\n", flags.save_dir.c_str());
+  }
   if (!flags.export_hf.empty()) {
     if (auto s = (*job)->ExportHf(flags.export_hf); !s.ok()) {
       if (leader)
@@ -103,6 +117,10 @@ int main(int argc, char** argv) {
   app.add_option(
       "--export-hf", flags.export_hf,
       "After training, write the weights as a Hugging Face directory (config.json + safetensors)");
+  app.add_option("--save-dir", flags.save_dir,
+                 "After training, save a sharded checkpoint here (resume with --resume)");
+  app.add_option("--resume", spec.resume_from,
+                 "Continue from a checkpoint directory; --steps stays the total");
   app.add_option("--log-format", flags.log_format, "Step log: text or json")
       ->check(CLI::IsMember({"text", "json"}));
   // Accepted for DeepSpeed launch lines; zerod reads ranks from the launcher itself.
@@ -117,6 +135,16 @@ int main(int argc, char** argv) {
                "With --prepare-data: byte-level vocabulary (one token per byte)");
   app.add_option("--input", flags.input, "With --prepare-data: the text file");
   app.add_option("--output", flags.output, "With --prepare-data: the token file to write");
+  app.add_option("--listen", flags.server.listen,
+                 "Service mode: the coordinator's gRPC address (rank 0), HOST:PORT")
+      ->capture_default_str();
+  app.add_option("--token-file", flags.server.token_file,
+                 "Service mode: require `authorization: Bearer <first line of FILE>` on every RPC")
+      ->check(CLI::ExistingFile);
+  app.add_option("--tls-cert", flags.server.tls_cert, "Service mode: PEM certificate (TLS)")
+      ->check(CLI::ExistingFile);
+  app.add_option("--tls-key", flags.server.tls_key, "Service mode: PEM private key (TLS)")
+      ->check(CLI::ExistingFile);
   CLI11_PARSE(app, argc, argv);
 
   if (flags.prepare_data) {
@@ -139,16 +167,10 @@ int main(int argc, char** argv) {
                 flags.output.c_str());
     return 0;
   }
-  if (!flags.train) {
-    std::fprintf(stderr,
-                 "zerod: only one-shot training is available in this build: pass --train "
-                 "--model DIR --ds-config FILE --data FILE --steps N\n");
-    return 2;
-  }
   for (const auto& [name, value] :
        {std::pair{"--model", &spec.model_dir}, std::pair{"--ds-config", &spec.ds_config_path},
         std::pair{"--data", &spec.data_path}}) {
-    if (value->empty()) {
+    if (flags.train && value->empty()) {
       std::fprintf(stderr, "zerod: error: --train needs %s\n", name);
       return 2;
     }
@@ -166,7 +188,13 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "zerod: error: %s\n", std::string(comm.status().message()).c_str());
       return 1;
     }
-    rc = RunTraining(flags, **comm);
+    if (flags.train) {
+      rc = RunTraining(flags, **comm);
+    } else {
+      auto gpu_comm = TrainingComm(**comm);
+      zerod::comm::Communicator* training = gpu_comm ? gpu_comm.get() : comm->get();
+      rc = zerod::daemon::RunService(flags.server, training, (*comm)->launch_env().launcher);
+    }
   }
   return rc;
 }

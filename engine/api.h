@@ -17,13 +17,15 @@ class Communicator;
 // What to train, as given on the command line or in a SubmitJob request.
 struct JobSpec {
   std::string model_dir;       // Hugging Face model directory (config.json)
-  std::string ds_config_path;  // DeepSpeed JSON config
+  std::string ds_config_path;  // DeepSpeed JSON config file (or ds_config_json)
   std::string data_path;       // token file
   std::string data_dtype = "uint16";
   int64_t steps = 10;  // optimizer steps
   int64_t seq_len = 128;
   uint64_t seed = 1234;
   bool activation_checkpointing = false;
+  std::string resume_from;     // checkpoint directory (Job::SaveCheckpoint) to continue from
+  std::string ds_config_json;  // the DeepSpeed config's text; used instead of the path if set
 };
 
 // One optimizer step, as logged.
@@ -94,6 +96,11 @@ class Job {
   // and safetensors, loadable by transformers' from_pretrained. All ranks call it; rank
   // 0 writes.
   virtual absl::Status ExportHf(const std::string& dir) = 0;
+  // Writes a sharded checkpoint (each rank its own shards and optimizer state, rank 0
+  // the metadata) that JobSpec::resume_from continues from exactly. All ranks call it.
+  // Atomic: the files go to a temporary directory renamed over `dir` at the end, so a
+  // failure mid-save leaves the previous checkpoint in `dir` intact.
+  virtual absl::Status SaveCheckpoint(const std::string& dir) = 0;
 };
 
 }  // namespace zerod

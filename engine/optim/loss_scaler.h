@@ -31,6 +31,21 @@ class LossScaler {
   // longer make progress and the caller should fail the job.
   bool stuck_at_min() const { return stuck_at_min_; }
 
+  // The mutable state, for checkpoints.
+  struct State {
+    double scale = 1.0;
+    int hysteresis_left = 0;
+    int64_t iteration = 0;
+    int64_t last_overflow_iteration = -1;
+  };
+  State state() const { return {scale_, hysteresis_left_, iteration_, last_overflow_iteration_}; }
+  void Restore(const State& s) {
+    scale_ = s.scale;
+    hysteresis_left_ = s.hysteresis_left;
+    iteration_ = s.iteration;
+    last_overflow_iteration_ = s.last_overflow_iteration;
+  }
+
  private:
   // Constant after construction.
   LossScalerConfig config_;

@@ -22,6 +22,7 @@
 #include "engine/models/checkpoint_reader.h"
 #include "engine/models/llama.h"
 #include "engine/optim/loss_scaler.h"
+#include "engine/train/checkpoint_dir.h"
 #include "engine/util/cpu_affinity.h"
 #include "engine/util/files.h"
 #include "engine/util/proc_stats.h"
@@ -56,7 +57,10 @@ absl::StatusOr<Setup> Validate(const JobSpec& spec, int world_size) {
     return absl::InvalidArgumentError(absl::StrCat("--steps ", spec.steps, " < 1"));
   if (spec.seq_len < 1)
     return absl::InvalidArgumentError(absl::StrCat("--seq-len ", spec.seq_len, " < 1"));
-  ASSIGN_OR_RETURN(s.ds, config::LoadDsConfig(spec.ds_config_path, world_size));
+  ASSIGN_OR_RETURN(s.ds, spec.ds_config_json.empty()
+                             ? config::LoadDsConfig(spec.ds_config_path, world_size)
+                             : config::ParseDsConfig(spec.ds_config_json, world_size,
+                                                     "the inline DeepSpeed config"));
   ASSIGN_OR_RETURN(s.model, models::LoadLlamaConfig(spec.model_dir));
   if (spec.seq_len > s.model.max_position_embeddings) {
     return absl::InvalidArgumentError(absl::StrCat("--seq-len ", spec.seq_len,
@@ -133,6 +137,44 @@ class TrainingJob final : public Job {
     RETURN_IF_ERROR(comm::AgreeOnStatus(*comm_, begun));
     return engine_->Export(writer.get());
   }
+  absl::Status SaveCheckpoint(const std::string& dir) override {
+    const bool leader = comm_->rank() == 0;
+    const std::string staging = train::StagingDir(dir);
+    RETURN_IF_ERROR(
+        comm::AgreeOnStatus(*comm_, leader ? train::PrepareStaging(dir) : absl::OkStatus()));
+    RETURN_IF_ERROR(comm::AgreeOnStatus(*comm_, engine_->SaveState(train::RankStateFile(
+                                                    staging, comm_->rank(), comm_->world_size()))));
+    absl::Status published;
+    if (leader) {
+      published = train::WriteMeta(staging, Meta(), spec_.model_dir);
+      if (published.ok()) published = train::Publish(dir);
+    }
+    return comm::AgreeOnStatus(*comm_, published);
+  }
+
+  // Continues from a checkpoint that SaveCheckpoint wrote: weights, optimizer state,
+  // step, schedule and loss scale, so the steps that follow are the ones an
+  // uninterrupted job would have taken.
+  absl::Status Resume(const std::string& dir) {
+    ASSIGN_OR_RETURN(train::CheckpointMeta meta, train::ReadMeta(dir));
+    if (meta.world_size != comm_->world_size()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "resume_from: ", dir, " was written by ", meta.world_size, " ranks and this job has ",
+          comm_->world_size(), ": start the daemons with ", meta.world_size, " ranks"));
+    }
+    if (meta.num_parameters != engine_->num_parameters()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "resume_from: ", dir, " holds a model of ", meta.num_parameters,
+          " parameters and --model has ", engine_->num_parameters(), ": use the same model"));
+    }
+    RETURN_IF_ERROR(
+        engine_->LoadState(train::RankStateFile(dir, comm_->rank(), comm_->world_size())));
+    steps_done_ = meta.step;
+    lr_iteration_ = meta.lr_iteration;
+    scaler_.Restore({meta.loss_scale, meta.hysteresis_left, meta.scaler_iteration,
+                     meta.last_overflow_iteration});
+    return absl::OkStatus();
+  }
   const JobInfo& info() const override { return info_; }
   MemoryStats Memory() const override {
     MemoryStats m = engine_->Memory();
@@ -141,6 +183,21 @@ class TrainingJob final : public Job {
   }
 
  private:
+  train::CheckpointMeta Meta() const {
+    train::CheckpointMeta m;
+    m.step = steps_done_;
+    m.lr_iteration = lr_iteration_;
+    m.world_size = comm_->world_size();
+    m.num_parameters = engine_->num_parameters();
+    m.dtype = DTypeName(ds_.compute_dtype);
+    const optim::LossScaler::State scaler = scaler_.state();
+    m.loss_scale = scaler.scale;
+    m.hysteresis_left = scaler.hysteresis_left;
+    m.scaler_iteration = scaler.iteration;
+    m.last_overflow_iteration = scaler.last_overflow_iteration;
+    return m;
+  }
+
   // The source config.json with torch_dtype set to the exported weights' dtype.
   std::string ExportedConfigJson() const {
     std::ifstream in(JoinPath(spec_.model_dir, "config.json"));
@@ -274,17 +331,24 @@ absl::StatusOr<std::unique_ptr<Job>> Job::Create(const JobSpec& spec, comm::Comm
 #endif
   auto engine = zero::ZeroEngine::Create(models::BuildLlamaUnits(setup->model), comm, opts);
   RETURN_IF_ERROR(comm::AgreeOnStatus(*comm, engine.status()));
-  // Weights from the model directory when it has them, else transformers' init.
+  // Weights from the model directory when it has them, else transformers' init; a
+  // resumed job takes them from the checkpoint instead.
   absl::Status loaded;
-  if (models::CheckpointReader::HasWeights(spec.model_dir)) {
+  if (!spec.resume_from.empty()) {
+    // Resume (below) loads everything.
+  } else if (models::CheckpointReader::HasWeights(spec.model_dir)) {
     auto reader = models::CheckpointReader::Open(spec.model_dir);
     loaded = reader.ok() ? (*engine)->LoadWeights(**reader) : reader.status();
   } else {
     (*engine)->InitWeights(spec.seed, setup->model.initializer_range);
   }
   RETURN_IF_ERROR(comm::AgreeOnStatus(*comm, loaded));
-  return std::unique_ptr<Job>(new TrainingJob(
-      spec, comm, std::move(setup).value(), std::move(sampler).value(), std::move(engine).value()));
+  auto job = std::make_unique<TrainingJob>(spec, comm, std::move(setup).value(),
+                                           std::move(sampler).value(), std::move(engine).value());
+  if (!spec.resume_from.empty()) {
+    RETURN_IF_ERROR(comm::AgreeOnStatus(*comm, job->Resume(spec.resume_from)));
+  }
+  return std::unique_ptr<Job>(std::move(job));
 }
 
 }  // namespace zerod

@@ -68,6 +68,12 @@ class ZeroEngine {
   // reads only the elements its shards own. Errors name the tensor and the file.
   absl::Status LoadWeights(const models::CheckpointReader& reader);
 
+  // This rank's optimizer state (float32 master shards, both moments, the step count)
+  // to one file, and back (engine_state.cpp). The file fits only the same model split
+  // over the same number of ranks; LoadState says so otherwise.
+  absl::Status SaveState(const std::string& path) const;
+  absl::Status LoadState(const std::string& path);
+
   // Gathers every unit in turn (a collective: all ranks call it) and, on the rank that
   // passes a writer, appends each parameter in compute dtype. Errors of the writing rank
   // are returned on every rank, after the last gather.

@@ -1,0 +1,123 @@
+// zeroctl: the command line for a running zerod service.
+//   zeroctl submit --model DIR --ds-config FILE --data FILE --steps N [--wait]
+//   zeroctl watch JOB | status JOB | list | memory | step JOB [-n N] | cancel JOB
+//   zeroctl checkpoint JOB --dir DIR | export JOB --hf DIR | health | shutdown
+// --json prints one JSON object per result line, for scripts.
+#include <cstdlib>
+#include <string>
+
+#include "CLI/CLI.hpp"
+#include "client/commands.h"
+
+namespace {
+
+std::string EnvOr(const char* name, const std::string& fallback) {
+  const char* v = std::getenv(name);
+  return v != nullptr && *v != '\0' ? v : fallback;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace zerod::client;
+  CLI::App app{"zeroctl: submit, step, watch and inspect zerod training jobs"};
+  app.require_subcommand(1);
+  app.fallthrough();  // global options (--json, --addr, ...) may follow the subcommand
+  ConnectionOptions conn;
+  conn.addr = EnvOr("ZEROD_ADDR", conn.addr);
+  conn.token_file = EnvOr("ZEROD_TOKEN_FILE", "");
+  Output out;
+  app.add_option("--addr", conn.addr, "Coordinator address (rank 0 of the daemons); $ZEROD_ADDR")
+      ->capture_default_str();
+  app.add_option("--token-file", conn.token_file,
+                 "File with the daemons' bearer token; $ZEROD_TOKEN_FILE");
+  app.add_flag("--tls", conn.tls, "Connect with TLS (system roots unless --tls-ca)");
+  app.add_option("--tls-ca", conn.tls_ca, "PEM root certificate(s) for TLS");
+  app.add_flag("--json", out.json, "One JSON object per result line");
+
+  zerod::v1::JobSpec spec;
+  std::string ds_config, model, data, resume, save_dir, export_dir;
+  int64_t steps = 10, seq_len = 128;
+  uint64_t seed = 1234;
+  bool wait = false, paused = false, checkpointing = false;
+  std::string data_dtype = "uint16";
+  auto* submit = app.add_subcommand("submit", "Queue a training job; prints its id");
+  submit->add_option("--model,--model-name", model, "Hugging Face model directory")->required();
+  submit
+      ->add_option("--ds-config,--deepspeed_config,--deepspeed-config", ds_config,
+                   "DeepSpeed JSON config")
+      ->required();
+  submit->add_option("--data", data, "Token file (zerod --prepare-data makes one)")->required();
+  submit->add_option("--data-dtype", data_dtype, "uint16 or uint32")->capture_default_str();
+  submit->add_option("--steps", steps, "Optimizer steps")->capture_default_str();
+  submit->add_option("--seq-len", seq_len, "Tokens per sequence")->capture_default_str();
+  submit->add_option("--seed", seed, "Init and data-order seed")->capture_default_str();
+  submit->add_flag("--activation-checkpointing,--gradient-checkpointing", checkpointing,
+                   "Recompute each unit in backward");
+  submit->add_flag("--paused", paused, "Start paused: advance it with `zeroctl step`");
+  submit->add_option("--resume", resume, "Continue from a checkpoint directory");
+  submit->add_option("--save-dir", save_dir, "Save a checkpoint here when it succeeds");
+  submit->add_option("--export-hf", export_dir,
+                     "Export Hugging Face weights here when it succeeds");
+  submit->add_option("--name", *spec.mutable_name(), "A label for `zeroctl list`");
+  submit->add_flag("--wait", wait, "Follow the job to its end; exit 1 unless it SUCCEEDED");
+
+  std::string job_id, dir;
+  bool from_start = true;
+  int64_t n = 1;
+  auto* step = app.add_subcommand("step", "Run more steps of a paused job");
+  step->add_option("job", job_id)->required();
+  step->add_option("-n,--steps", n, "How many")->capture_default_str();
+  auto* status = app.add_subcommand("status", "One job in detail");
+  status->add_option("job", job_id)->required();
+  auto* list = app.add_subcommand("list", "All jobs");
+  auto* watch = app.add_subcommand("watch", "Follow a job: progress, loss, tokens/s, ETA");
+  watch->add_option("job", job_id)->required();
+  watch->add_flag("!--new-only", from_start, "Skip the steps already done");
+  auto* memory = app.add_subcommand("memory", "Per-rank GPU / pinned host / RSS table");
+  auto* cancel = app.add_subcommand("cancel", "Cancel a queued or running job");
+  cancel->add_option("job", job_id)->required();
+  auto* checkpoint = app.add_subcommand("checkpoint", "Save a sharded checkpoint of a job");
+  checkpoint->add_option("job", job_id)->required();
+  checkpoint->add_option("--dir", dir, "Checkpoint directory")->required();
+  auto* exp = app.add_subcommand("export", "Write a job's weights as a Hugging Face directory");
+  exp->add_option("job", job_id)->required();
+  exp->add_option("--hf,--dir", dir, "Output directory")->required();
+  auto* health = app.add_subcommand("health", "Is the coordinator up; ranks, active job");
+  auto* shutdown = app.add_subcommand("shutdown", "Cancel jobs and stop every daemon");
+  CLI11_PARSE(app, argc, argv);
+
+  auto connection = Connection::Open(conn);
+  if (!connection.ok()) {
+    std::fprintf(stderr, "zeroctl: error: %s\n",
+                 std::string(connection.status().message()).c_str());
+    return 2;
+  }
+  Connection& c = *connection;
+  if (*submit) {
+    spec.set_model_dir(Absolute(model));
+    spec.set_ds_config_path(Absolute(ds_config));
+    spec.set_data_path(Absolute(data));
+    spec.set_data_dtype(data_dtype);
+    spec.set_steps(steps);
+    spec.set_seq_len(seq_len);
+    spec.set_seed(seed);
+    spec.set_activation_checkpointing(checkpointing);
+    spec.set_start_paused(paused);
+    spec.set_resume_from(Absolute(resume));
+    spec.set_save_dir(Absolute(save_dir));
+    spec.set_export_hf_dir(Absolute(export_dir));
+    return Submit(c, out, spec, wait);
+  }
+  if (*step) return Step(c, out, job_id, n);
+  if (*status) return Status(c, out, job_id);
+  if (*list) return List(c, out);
+  if (*watch) return Watch(c, out, job_id, from_start);
+  if (*memory) return Memory(c, out);
+  if (*cancel) return Cancel(c, out, job_id);
+  if (*checkpoint) return Checkpoint(c, out, job_id, dir);
+  if (*exp) return Export(c, out, job_id, dir);
+  if (*health) return Health(c, out);
+  if (*shutdown) return Shutdown(c, out);
+  return 2;
+}

@@ -1,0 +1,46 @@
+#include "coordinator/auth.h"
+
+#include <fstream>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+
+namespace zerod::coordinator {
+
+absl::StatusOr<std::string> ReadTokenFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(absl::StrCat("--token-file ", path, " cannot be read"));
+  std::string line;
+  std::getline(in, line);
+  std::string token(absl::StripAsciiWhitespace(line));
+  if (token.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--token-file ", path,
+                     " is empty: put a secret on its first line, e.g. "
+                     "`openssl rand -hex 32 > ",
+                     path, "`"));
+  }
+  return token;
+}
+
+bool ConstantTimeEquals(const std::string& a, const std::string& b) {
+  // Lengths are not secret (the token's length is fixed by whoever made it).
+  if (a.size() != b.size()) return false;
+  volatile unsigned char diff = 0;
+  for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+  return diff == 0;
+}
+
+absl::Status CheckBearer(const std::string& token, const std::string& authorization) {
+  if (token.empty()) return absl::OkStatus();
+  const std::string prefix = "Bearer ";
+  if (!absl::StartsWith(authorization, prefix) ||
+      !ConstantTimeEquals(authorization.substr(prefix.size()), token)) {
+    return absl::UnauthenticatedError(
+        "missing or wrong token: pass --token-file with the file the daemons were started with");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace zerod::coordinator

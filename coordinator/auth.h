@@ -1,0 +1,21 @@
+// Bearer-token check for every RPC: with --token-file, a call must carry the metadata
+// `authorization: Bearer <token>`; the comparison takes the same time wherever the
+// first wrong byte is, so the token cannot be guessed byte by byte from timings.
+#pragma once
+
+#include <string>
+
+#include "absl/status/statusor.h"
+
+namespace zerod::coordinator {
+
+// The token in `path`: its first line, surrounding whitespace removed; empty is refused.
+absl::StatusOr<std::string> ReadTokenFile(const std::string& path);
+
+// True when `a` and `b` are equal, in time that depends only on their lengths.
+bool ConstantTimeEquals(const std::string& a, const std::string& b);
+
+// OK when `token` is empty (no auth configured) or `authorization` is "Bearer <token>".
+absl::Status CheckBearer(const std::string& token, const std::string& authorization);
+
+}  // namespace zerod::coordinator

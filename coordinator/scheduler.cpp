@@ -1,0 +1,376 @@
+#include "coordinator/scheduler.h"
+
+#include <chrono>
+
+#include "absl/strings/str_cat.h"
+
+namespace zerod::coordinator {
+namespace {
+
+using Kind = v1::RankCommand::Kind;
+
+v1::RankCommand Command(Kind kind, const std::string& job_id) {
+  v1::RankCommand c;
+  c.set_kind(kind);
+  c.set_job_id(job_id);
+  return c;
+}
+
+double UnixNow() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+bool IsActive(v1::JobState state) { return state == v1::RUNNING || state == v1::PAUSED; }
+
+}  // namespace
+
+bool IsTerminal(v1::JobState state) {
+  return state == v1::SUCCEEDED || state == v1::FAILED || state == v1::CANCELLED;
+}
+
+Scheduler::Scheduler(int world_size, std::string launcher)
+    : world_size_(world_size),
+      launcher_(std::move(launcher)),
+      started_(std::chrono::steady_clock::now()) {}
+
+double Scheduler::Now() const { return UnixNow(); }
+
+Scheduler::JobRecord* Scheduler::Find(const std::string& job_id) {
+  auto it = jobs_.find(job_id);
+  return it == jobs_.end() ? nullptr : &it->second;
+}
+const Scheduler::JobRecord* Scheduler::Find(const std::string& job_id) const {
+  auto it = jobs_.find(job_id);
+  return it == jobs_.end() ? nullptr : &it->second;
+}
+
+absl::Status NoSuchJob(const std::string& job_id) {
+  return absl::NotFoundError(
+      absl::StrCat("job_id: no job '", job_id, "' (zeroctl list shows the jobs)"));
+}
+
+absl::StatusOr<std::string> Scheduler::Submit(const v1::JobSpec& spec) {
+  std::lock_guard lock(mu_);
+  if (shutdown_requested_) return absl::UnavailableError("the daemons are shutting down");
+  const std::string id = absl::StrCat("job-", next_id_++);
+  JobRecord& job = jobs_[id];
+  job.status.set_job_id(id);
+  job.status.set_name(spec.name());
+  job.status.set_state(v1::QUEUED);
+  job.status.set_steps_total(spec.steps());
+  job.status.set_world_size(world_size_);
+  job.status.set_submitted_unix(Now());
+  *job.status.mutable_spec() = spec;
+  order_.push_back(id);
+  queue_.push_back(id);
+  changed_.notify_all();
+  return id;
+}
+
+absl::StatusOr<v1::JobStatus> Scheduler::Get(const std::string& job_id) const {
+  std::lock_guard lock(mu_);
+  const JobRecord* job = Find(job_id);
+  if (job == nullptr) return NoSuchJob(job_id);
+  return job->status;
+}
+
+std::vector<v1::JobStatus> Scheduler::List() const {
+  std::lock_guard lock(mu_);
+  std::vector<v1::JobStatus> out;
+  for (const auto& id : order_) out.push_back(jobs_.at(id).status);
+  return out;
+}
+
+absl::StatusOr<v1::JobStatus> Scheduler::Cancel(const std::string& job_id) {
+  std::lock_guard lock(mu_);
+  JobRecord* job = Find(job_id);
+  if (job == nullptr) return NoSuchJob(job_id);
+  const v1::JobState state = job->status.state();
+  if (IsTerminal(state)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(job_id, " already ended (", v1::JobState_Name(state), ")"));
+  }
+  if (state == v1::QUEUED) {
+    std::erase(queue_, job_id);
+    FinishJob(*job, v1::CANCELLED, "cancelled before it started");
+  } else {
+    job->cancel_requested = true;  // the rank loop stops it before its next step
+  }
+  changed_.notify_all();
+  return job->status;
+}
+
+absl::StatusOr<v1::StepJobResponse> Scheduler::StepPaused(const std::string& job_id,
+                                                          int64_t steps) {
+  std::unique_lock lock(mu_);
+  JobRecord* job = Find(job_id);
+  if (job == nullptr) return NoSuchJob(job_id);
+  if (!job->status.spec().start_paused()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(job_id,
+                     " was not submitted paused: it steps on its own (submit with --paused to "
+                     "step it by hand)"));
+  }
+  if (IsTerminal(job->status.state())) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(job_id, " already ended (", v1::JobState_Name(job->status.state()), ")"));
+  }
+  const int64_t first = job->status.steps_done() + job->credits;  // steps already promised
+  const int64_t target = std::min(first + steps, job->status.steps_total());
+  job->credits = target - job->status.steps_done();
+  changed_.notify_all();
+  changed_.wait(
+      lock, [&] { return job->status.steps_done() >= target || IsTerminal(job->status.state()); });
+  v1::StepJobResponse response;
+  for (int64_t i = first; i < std::min<int64_t>(target, job->steps.size()); ++i) {
+    *response.add_steps() = job->steps[i];
+  }
+  *response.mutable_status() = job->status;
+  if (job->status.state() == v1::FAILED || job->status.state() == v1::CANCELLED) {
+    return absl::AbortedError(absl::StrCat(job_id, " ", v1::JobState_Name(job->status.state()),
+                                           ": ", job->status.reason()));
+  }
+  return response;
+}
+
+absl::StatusOr<int64_t> Scheduler::Save(const std::string& job_id, const std::string& dir) {
+  return RunControl(v1::RankCommand::SAVE, job_id, dir);
+}
+
+absl::StatusOr<int64_t> Scheduler::Export(const std::string& job_id, const std::string& dir) {
+  return RunControl(v1::RankCommand::EXPORT, job_id, dir);
+}
+
+absl::StatusOr<int64_t> Scheduler::RunControl(Kind kind, const std::string& job_id,
+                                              const std::string& dir) {
+  std::unique_lock lock(mu_);
+  const JobRecord* job = Find(job_id);
+  if (job == nullptr) return NoSuchJob(job_id);
+  if (resident_ != job_id) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        job_id, " is ", v1::JobState_Name(job->status.state()),
+        " and not loaded on the daemons: only the running or paused job, or the last one that "
+        "succeeded (until the next job starts), can be saved or exported"));
+  }
+  auto control = std::make_shared<Control>();
+  control->kind = kind;
+  control->job_id = job_id;
+  control->dir = dir;
+  controls_.push_back(control);
+  changed_.notify_all();
+  changed_.wait(lock, [&] { return control->done; });
+  return control->result;
+}
+
+absl::Status Scheduler::Watch(const std::string& job_id, bool from_start,
+                              const std::function<bool(const v1::JobEvent&)>& send,
+                              const std::function<bool()>& cancelled) const {
+  std::unique_lock lock(mu_);
+  const JobRecord* job = Find(job_id);
+  if (job == nullptr) return NoSuchJob(job_id);
+  size_t sent = from_start ? 0 : (job->steps.empty() ? 0 : job->steps.size() - 1);
+  bool first = true;
+  v1::JobState last_state = v1::JOB_STATE_UNSPECIFIED;
+  while (true) {
+    std::vector<v1::JobEvent> events;
+    for (; sent < job->steps.size(); ++sent)
+      *events.emplace_back().mutable_step() = job->steps[sent];
+    if (first || job->status.state() != last_state) {
+      *events.emplace_back().mutable_status() = job->status;
+      last_state = job->status.state();
+      first = false;
+    }
+    const bool ended = IsTerminal(last_state);
+    lock.unlock();  // never write to a slow client while holding the table
+    for (const auto& e : events) {
+      if (!send(e)) return absl::CancelledError("the watcher went away");
+    }
+    if (ended) return absl::OkStatus();
+    if (cancelled()) return absl::CancelledError("the watcher went away");
+    lock.lock();
+    changed_.wait_for(lock, std::chrono::milliseconds(250), [&] {
+      return job->steps.size() > sent || job->status.state() != last_state;
+    });
+  }
+}
+
+v1::GetMemoryStatsResponse Scheduler::Memory() const {
+  std::lock_guard lock(mu_);
+  return memory_;
+}
+
+v1::HealthResponse Scheduler::Health() const {
+  std::lock_guard lock(mu_);
+  v1::HealthResponse h;
+  h.set_world_size(world_size_);
+  h.set_launcher(launcher_);
+  h.set_queued_jobs(static_cast<int32_t>(queue_.size()));
+  if (!resident_.empty() && IsActive(jobs_.at(resident_).status.state()))
+    h.set_active_job_id(resident_);
+  h.set_uptime_seconds(
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count());
+  return h;
+}
+
+void Scheduler::RequestShutdown() {
+  std::lock_guard lock(mu_);
+  shutdown_requested_ = true;
+  changed_.notify_all();
+}
+
+bool Scheduler::shutting_down() const {
+  std::lock_guard lock(mu_);
+  return shutdown_requested_;
+}
+
+void Scheduler::FinishJob(JobRecord& job, v1::JobState state, const std::string& reason) {
+  job.status.set_state(state);
+  job.status.set_reason(reason);
+  job.status.set_finished_unix(Now());
+  job.credits = 0;
+}
+
+v1::RankCommand Scheduler::Next() {
+  std::unique_lock lock(mu_);
+  while (true) {
+    v1::RankCommand command = NextLocked();
+    changed_.notify_all();  // NextLocked may have ended jobs or answered controls
+    if (command.kind() != v1::RankCommand::KIND_UNSPECIFIED) return command;
+    changed_.wait(lock);
+  }
+}
+
+v1::RankCommand Scheduler::NextLocked() {
+  if (!memory_taken_) return Command(v1::RankCommand::MEMORY, "");
+  // A save or export asked for a job that is no longer loaded is answered here.
+  while (!controls_.empty() && controls_.front()->job_id != resident_) {
+    auto control = controls_.front();
+    controls_.pop_front();
+    control->result = absl::FailedPreconditionError(
+        absl::StrCat(control->job_id, " was unloaded before it could be saved or exported"));
+    control->done = true;
+  }
+  if (!resident_.empty()) {
+    if (!controls_.empty()) {
+      running_control_ = controls_.front();
+      controls_.pop_front();
+      v1::RankCommand c = Command(running_control_->kind, resident_);
+      c.set_dir(running_control_->dir);
+      return c;
+    }
+    return CommandForResident(jobs_.at(resident_));
+  }
+  if (shutdown_requested_) {
+    for (const auto& id : queue_) FinishJob(jobs_.at(id), v1::CANCELLED, "the daemons shut down");
+    queue_.clear();
+    return Command(v1::RankCommand::SHUTDOWN, "");
+  }
+  if (!queue_.empty()) {
+    const std::string id = queue_.front();
+    queue_.pop_front();
+    v1::RankCommand c = Command(v1::RankCommand::START, id);
+    *c.mutable_spec() = jobs_.at(id).status.spec();
+    return c;
+  }
+  return Command(v1::RankCommand::KIND_UNSPECIFIED, "");
+}
+
+// REQUIRES: mu_ held; `job` is the resident one.
+v1::RankCommand Scheduler::CommandForResident(JobRecord& job) {
+  const std::string& id = job.status.job_id();
+  const v1::JobState state = job.status.state();
+  if (IsTerminal(state)) {
+    // A job that succeeded stays loaded while nothing else wants the pool.
+    const bool keep = state == v1::SUCCEEDED && queue_.empty() && !shutdown_requested_;
+    return keep ? Command(v1::RankCommand::KIND_UNSPECIFIED, "")
+                : Command(v1::RankCommand::FINISH, id);
+  }
+  if (job.cancel_requested || shutdown_requested_) {
+    FinishJob(job, v1::CANCELLED,
+              job.cancel_requested ? "cancelled by CancelJob" : "the daemons shut down");
+    return Command(v1::RankCommand::FINISH, id);
+  }
+  if (job.status.steps_done() >= job.status.steps_total()) {
+    const auto& spec = job.status.spec();
+    if (!spec.save_dir().empty() && !job.saved_on_success) {
+      v1::RankCommand c = Command(v1::RankCommand::SAVE, id);
+      c.set_dir(spec.save_dir());
+      return c;
+    }
+    if (!spec.export_hf_dir().empty() && !job.exported_on_success) {
+      v1::RankCommand c = Command(v1::RankCommand::EXPORT, id);
+      c.set_dir(spec.export_hf_dir());
+      return c;
+    }
+    FinishJob(job, v1::SUCCEEDED, "");
+    return CommandForResident(job);
+  }
+  if (state == v1::RUNNING || job.credits > 0) return Command(v1::RankCommand::STEP, id);
+  return Command(v1::RankCommand::KIND_UNSPECIFIED, "");  // paused, waiting for StepJob
+}
+
+void Scheduler::Complete(const v1::RankCommand& command, const CommandOutcome& outcome,
+                         const std::vector<v1::RankMemory>& memory) {
+  std::lock_guard lock(mu_);
+  changed_.notify_all();
+  JobRecord* job = Find(command.job_id());
+  memory_.clear_ranks();
+  for (const auto& m : memory) *memory_.add_ranks() = m;
+  memory_.set_job_id(resident_);
+  memory_.set_taken_unix(Now());
+  memory_taken_ = true;
+  switch (command.kind()) {
+    case v1::RankCommand::START:
+      if (!outcome.status.ok()) {
+        FinishJob(*job, v1::FAILED, std::string(outcome.status.message()));
+        break;
+      }
+      resident_ = command.job_id();
+      job->status.set_state(command.spec().start_paused() ? v1::PAUSED : v1::RUNNING);
+      job->status.set_started_unix(Now());
+      job->status.set_num_parameters(outcome.num_parameters);
+      job->status.set_device(outcome.device);
+      job->status.set_dtype(outcome.dtype);
+      job->status.set_steps_done(outcome.steps_done);
+      memory_.set_job_id(resident_);
+      break;
+    case v1::RankCommand::STEP:
+      if (!outcome.status.ok()) {
+        FinishJob(*job, v1::FAILED, std::string(outcome.status.message()));
+        break;
+      }
+      job->steps.push_back(outcome.metrics);
+      *job->status.mutable_last() = outcome.metrics;
+      job->status.set_steps_done(outcome.metrics.step());
+      if (job->credits > 0) --job->credits;
+      break;
+    case v1::RankCommand::SAVE:
+    case v1::RankCommand::EXPORT: {
+      if (running_control_ != nullptr) {  // asked for by SaveCheckpoint / ExportHf
+        running_control_->result = outcome.status.ok() ? absl::StatusOr<int64_t>(outcome.steps_done)
+                                                       : absl::StatusOr<int64_t>(outcome.status);
+        running_control_->done = true;
+        running_control_ = nullptr;
+        break;
+      }
+      // The job's own save_dir / export_hf_dir on success.
+      const bool save = command.kind() == v1::RankCommand::SAVE;
+      (save ? job->saved_on_success : job->exported_on_success) = true;
+      if (!outcome.status.ok()) {
+        FinishJob(*job, v1::FAILED,
+                  absl::StrCat(save ? "saving to " : "exporting to ", command.dir(),
+                               " failed: ", outcome.status.message()));
+      }
+      break;
+    }
+    case v1::RankCommand::FINISH:
+      resident_.clear();
+      memory_.set_job_id("");
+      break;
+    default:
+      break;
+  }
+  if (job != nullptr) memory_.set_step(job->status.steps_done());
+}
+
+}  // namespace zerod::coordinator

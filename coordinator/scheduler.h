@@ -1,0 +1,128 @@
+// Scheduler: rank 0's job table and queue, between the gRPC handlers and the rank loop.
+//
+// The handlers (any thread) submit, cancel, ask for steps, saves and exports, and read
+// snapshots; they never touch MPI or the engine. The rank loop (rank 0's main thread)
+// asks Next() for the one command all ranks run next, broadcasts it, runs it, and hands
+// the outcome to Complete(). So everything MPI happens on one thread (DESIGN.md), and a
+// handler waiting for a result waits on this object, not on a collective.
+//
+// Jobs run one at a time, FIFO. The "resident" job is the one loaded on the ranks: the
+// running or paused job, or the last one that SUCCEEDED, kept loaded so it can still be
+// checkpointed or exported until the next job needs the pool.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "zerod.pb.h"
+
+namespace zerod::coordinator {
+
+// What every rank reports for one command, combined on rank 0.
+struct CommandOutcome {
+  absl::Status status;         // the first failing rank's error, or OK
+  v1::StepMetrics metrics;     // STEP
+  int64_t num_parameters = 0;  // START
+  std::string device;          // START: rank 0's device
+  std::string dtype;           // START
+  int64_t steps_done = 0;      // START (after a resume), SAVE, EXPORT
+};
+
+class Scheduler {
+ public:
+  Scheduler(int world_size, std::string launcher);
+  Scheduler(const Scheduler&) = delete;
+  Scheduler& operator=(const Scheduler&) = delete;
+
+  // ---- Handlers' side: thread-safe. Specs arrive validated (validate.h).
+  // Queues a job; returns its id ("job-1", "job-2", ...).
+  absl::StatusOr<std::string> Submit(const v1::JobSpec& spec);
+  absl::StatusOr<v1::JobStatus> Get(const std::string& job_id) const;
+  std::vector<v1::JobStatus> List() const;
+  // A queued job is cancelled at once; an active one before its next step.
+  absl::StatusOr<v1::JobStatus> Cancel(const std::string& job_id);
+  // Runs `steps` more steps of a job submitted paused; blocks until they ran or the job
+  // ended, and returns their metrics.
+  absl::StatusOr<v1::StepJobResponse> StepPaused(const std::string& job_id, int64_t steps);
+  // Saves / exports the resident job; blocks until done; returns the job's step then.
+  absl::StatusOr<int64_t> Save(const std::string& job_id, const std::string& dir);
+  absl::StatusOr<int64_t> Export(const std::string& job_id, const std::string& dir);
+  // Streams a job's events to `send` (false: the client went away) until the job ends
+  // or `cancelled()` turns true.
+  absl::Status Watch(const std::string& job_id, bool from_start,
+                     const std::function<bool(const v1::JobEvent&)>& send,
+                     const std::function<bool()>& cancelled) const;
+  // The newest per-rank snapshot (taken after every command), served at once.
+  v1::GetMemoryStatsResponse Memory() const;
+  v1::HealthResponse Health() const;
+  // Cancels the active and queued jobs; the rank loop then gets SHUTDOWN.
+  void RequestShutdown();
+  bool shutting_down() const;
+
+  // ---- Rank loop's side: one thread.
+  // Blocks until there is something for the ranks to do.
+  v1::RankCommand Next();
+  // The outcome of the command Next() returned last, and every rank's memory after it.
+  void Complete(const v1::RankCommand& command, const CommandOutcome& outcome,
+                const std::vector<v1::RankMemory>& memory);
+
+ private:
+  struct JobRecord {
+    v1::JobStatus status;
+    std::vector<v1::StepMetrics> steps;
+    int64_t credits = 0;  // PAUSED: steps asked for by StepJob, not yet run
+    bool cancel_requested = false;
+    bool saved_on_success = false;
+    bool exported_on_success = false;
+  };
+  // A SaveCheckpoint or ExportHf waiting for the rank loop.
+  struct Control {
+    v1::RankCommand::Kind kind;
+    std::string job_id;
+    std::string dir;
+    bool done = false;
+    absl::StatusOr<int64_t> result = absl::UnknownError("not run");
+  };
+
+  // REQUIRES: mu_ held. The command to run now, or nullopt-like KIND_UNSPECIFIED.
+  v1::RankCommand NextLocked();
+  v1::RankCommand CommandForResident(JobRecord& job);
+  absl::StatusOr<int64_t> RunControl(v1::RankCommand::Kind kind, const std::string& job_id,
+                                     const std::string& dir);
+  void FinishJob(JobRecord& job, v1::JobState state, const std::string& reason);
+  JobRecord* Find(const std::string& job_id);
+  const JobRecord* Find(const std::string& job_id) const;
+  double Now() const;
+
+  // Constant after construction.
+  const int world_size_;
+  const std::string launcher_;
+  const std::chrono::steady_clock::time_point started_;
+
+  mutable std::mutex mu_;
+  // Signalled on every change: handlers wait on it for results, the loop for work.
+  mutable std::condition_variable changed_;
+  // Guarded by mu_.
+  std::map<std::string, JobRecord> jobs_;
+  std::vector<std::string> order_;  // submission order, for List
+  std::deque<std::string> queue_;   // QUEUED job ids, FIFO
+  std::deque<std::shared_ptr<Control>> controls_;
+  std::shared_ptr<Control> running_control_;  // the SAVE/EXPORT in flight
+  std::string resident_;                      // job loaded on the ranks, or ""
+  int64_t next_id_ = 1;
+  bool shutdown_requested_ = false;
+  bool memory_taken_ = false;
+  v1::GetMemoryStatsResponse memory_;
+};
+
+bool IsTerminal(v1::JobState state);
+
+}  // namespace zerod::coordinator

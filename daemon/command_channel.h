@@ -1,0 +1,49 @@
+// CommandChannel: how rank 0's main loop tells every rank what to run next, and how the
+// ranks report back. Its own MPI communicator (a duplicate of MPI_COMM_WORLD), so it
+// never interleaves with a job's collectives.
+//
+// Idle ranks wait for the next command on a non-blocking broadcast, testing it with a
+// sleep that grows to 50 ms: a command arrives within milliseconds while a job steps,
+// and a daemon pool with nothing to do costs ~20 wake-ups per second, not a busy core.
+// REQUIRES: only the rank's main thread calls it (MPI_THREAD_FUNNELED).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace zerod::daemon {
+
+class CommandChannel {
+ public:
+  // REQUIRES: MPI is initialised.
+  static absl::StatusOr<std::unique_ptr<CommandChannel>> Create();
+  ~CommandChannel();
+  CommandChannel(const CommandChannel&) = delete;
+  CommandChannel& operator=(const CommandChannel&) = delete;
+
+  int rank() const { return rank_; }
+  int world_size() const { return world_size_; }
+
+  // Rank 0: sends `bytes` to every other rank.
+  absl::Status Send(const std::string& bytes);
+  // Other ranks: waits (sleeping while idle) for the next Send.
+  absl::StatusOr<std::string> Receive();
+  // Every rank contributes `mine` (the same length everywhere); rank 0 gets all of them,
+  // rank-major; the others get an empty vector.
+  absl::StatusOr<std::vector<int64_t>> GatherToRoot(const std::vector<int64_t>& mine);
+  // Every rank contributes a string; rank 0 gets them in rank order.
+  absl::StatusOr<std::vector<std::string>> GatherStrings(const std::string& mine);
+
+ private:
+  CommandChannel() = default;
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  int rank_ = 0;
+  int world_size_ = 1;
+};
+
+}  // namespace zerod::daemon

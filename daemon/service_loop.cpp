@@ -1,0 +1,178 @@
+#include "daemon/service_loop.h"
+
+#include <cstdio>
+#include <memory>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "coordinator/scheduler.h"
+#include "daemon/command_channel.h"
+#include "daemon/rank_executor.h"
+#include "daemon/run_log.h"
+
+namespace zerod::daemon {
+namespace {
+
+using coordinator::CommandOutcome;
+
+// One command on every rank: run it, then combine the ranks' errors and memory on
+// rank 0. Each rank calls the gathers in the same order, so they always match.
+struct Combined {
+  absl::Status channel;  // MPI itself failed: the daemons cannot go on
+  CommandOutcome outcome;
+  std::vector<v1::RankMemory> memory;
+  StepMetrics metrics;
+};
+
+Combined RunEverywhere(const v1::RankCommand& command, RankExecutor& executor,
+                       CommandChannel& channel) {
+  Combined c;
+  RankResult mine = executor.Run(command);
+  if (!mine.status.ok() && channel.rank() != 0) {
+    std::fprintf(stderr, "zerod: rank %d: %s: %s\n", channel.rank(), command.job_id().c_str(),
+                 std::string(mine.status.message()).c_str());
+  }
+  auto errors = channel.GatherStrings(mine.status.ok() ? "" : std::string(mine.status.message()));
+  auto memory = channel.GatherToRoot(executor.PackedMemory());
+  if (!errors.ok() || !memory.ok()) {
+    c.channel = errors.ok() ? memory.status() : errors.status();
+    return c;
+  }
+  if (channel.rank() != 0) return c;
+  // The job's error is the first failing rank's; rank 0's is said without a prefix, as
+  // agreed errors (Job::Create) are the same text on every rank.
+  for (int r = 0; r < channel.world_size(); ++r) {
+    const std::string& e = (*errors)[r];
+    if (e.empty()) continue;
+    const std::string text = r == 0 ? e : absl::StrCat("rank ", r, ": ", e);
+    c.outcome.status =
+        absl::Status(r == 0 ? mine.status.code() : absl::StatusCode::kInternal, text);
+    break;
+  }
+  c.outcome.metrics = ToProto(mine.metrics);
+  c.outcome.steps_done = mine.steps_done;
+  c.metrics = mine.metrics;
+  if (const Job* job = executor.job()) {
+    c.outcome.num_parameters = job->info().num_parameters;
+    c.outcome.device = job->info().device;
+    c.outcome.dtype = job->info().dtype;
+  }
+  c.memory = UnpackMemory(*memory, channel.world_size());
+  return c;
+}
+
+// What rank 0 prints about a command: the init block when a job starts, step lines, and
+// every change of state (this is what lands in the Slurm log).
+void Log(const v1::RankCommand& command, const Combined& c, const RankExecutor& executor,
+         const std::string& launcher) {
+  const std::string& id = command.job_id();
+  switch (command.kind()) {
+    case v1::RankCommand::START:
+      if (!c.outcome.status.ok()) {
+        std::printf("zerod: %s failed to start: %s\n", id.c_str(),
+                    std::string(c.outcome.status.message()).c_str());
+      } else {
+        std::printf("zerod: %s started\n", id.c_str());
+        RunLog(false, true, command.spec().steps())
+            .PrintInitBlock(executor.job()->info(), launcher);
+      }
+      break;
+    case v1::RankCommand::STEP:
+      if (c.outcome.status.ok()) {
+        std::printf("zerod: %s ", id.c_str());
+        RunLog(false, true, executor.steps_total()).PrintStep(c.metrics);
+      } else {
+        std::printf("zerod: %s failed: %s\n", id.c_str(),
+                    std::string(c.outcome.status.message()).c_str());
+      }
+      break;
+    case v1::RankCommand::SAVE:
+    case v1::RankCommand::EXPORT:
+      std::printf("zerod: %s %s %s: %s\n", id.c_str(),
+                  command.kind() == v1::RankCommand::SAVE ? "checkpoint" : "export",
+                  command.dir().c_str(),
+                  c.outcome.status.ok() ? "done" : std::string(c.outcome.status.message()).c_str());
+      break;
+    case v1::RankCommand::FINISH:
+      std::printf("zerod: %s unloaded\n", id.c_str());
+      break;
+    default:
+      break;
+  }
+  std::fflush(stdout);
+}
+
+int RootLoop(const coordinator::ServerOptions& options, RankExecutor& executor,
+             CommandChannel& channel, const std::string& launcher) {
+  coordinator::Scheduler scheduler(channel.world_size(), launcher);
+  auto server = coordinator::Server::Start(options, &scheduler);
+  if (!server.ok()) {
+    std::fprintf(stderr, "zerod: error: %s\n", std::string(server.status().message()).c_str());
+    // The other ranks are waiting for a command: tell them to stop, with the same
+    // gathers every command has.
+    v1::RankCommand stop;
+    stop.set_kind(v1::RankCommand::SHUTDOWN);
+    if (channel.Send(stop.SerializeAsString()).ok()) (void)RunEverywhere(stop, executor, channel);
+    return 1;
+  }
+  std::printf(
+      "zerod: coordinator listening on %s (%d ranks, launched by %s); try `zeroctl --addr %s "
+      "list`\n",
+      (*server)->address().c_str(), channel.world_size(), launcher.c_str(),
+      (*server)->address().c_str());
+  std::fflush(stdout);
+  while (true) {
+    const v1::RankCommand command = scheduler.Next();
+    if (auto s = channel.Send(command.SerializeAsString()); !s.ok()) {
+      std::fprintf(stderr, "zerod: error: %s\n", std::string(s.message()).c_str());
+      return 1;
+    }
+    Combined c = RunEverywhere(command, executor, channel);
+    if (!c.channel.ok()) {
+      std::fprintf(stderr, "zerod: error: %s\n", std::string(c.channel.message()).c_str());
+      return 1;
+    }
+    Log(command, c, executor, launcher);
+    scheduler.Complete(command, c.outcome, c.memory);
+    if (command.kind() == v1::RankCommand::SHUTDOWN) break;
+  }
+  (*server)->Stop();
+  std::printf("zerod: shut down\n");
+  return 0;
+}
+
+int WorkerLoop(RankExecutor& executor, CommandChannel& channel) {
+  while (true) {
+    auto bytes = channel.Receive();
+    v1::RankCommand command;
+    if (!bytes.ok() || !command.ParseFromString(*bytes)) {
+      std::fprintf(
+          stderr, "zerod: rank %d: error: %s\n", channel.rank(),
+          bytes.ok() ? "unreadable rank command" : std::string(bytes.status().message()).c_str());
+      return 1;
+    }
+    Combined c = RunEverywhere(command, executor, channel);
+    if (!c.channel.ok()) {
+      std::fprintf(stderr, "zerod: rank %d: error: %s\n", channel.rank(),
+                   std::string(c.channel.message()).c_str());
+      return 1;
+    }
+    if (command.kind() == v1::RankCommand::SHUTDOWN) return 0;
+  }
+}
+
+}  // namespace
+
+int RunService(const coordinator::ServerOptions& options, comm::Communicator* training,
+               const std::string& launcher) {
+  auto channel = CommandChannel::Create();
+  if (!channel.ok()) {
+    std::fprintf(stderr, "zerod: error: %s\n", std::string(channel.status().message()).c_str());
+    return 1;
+  }
+  RankExecutor executor(training);
+  return (*channel)->rank() == 0 ? RootLoop(options, executor, **channel, launcher)
+                                 : WorkerLoop(executor, **channel);
+}
+
+}  // namespace zerod::daemon

@@ -1,0 +1,45 @@
+// The layout of a zerod checkpoint directory, and how one is written without ever
+// leaving a half-written checkpoint where a good one was:
+//
+//   DIR/zerod_checkpoint.json          what the job was doing (step, schedule, scaler)
+//   DIR/config.json                    the model's config, so DIR is self-describing
+//   DIR/rank_00000_of_00002.safetensors  each rank's master shards and Adam moments
+//
+// Every rank writes into DIR.partial; rank 0 then swaps it in (DIR -> DIR.old,
+// DIR.partial -> DIR, remove DIR.old). A crash before the swap leaves DIR as it was.
+// The ranks must share a file system (as with DeepSpeed's checkpoints).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/statusor.h"
+
+namespace zerod::train {
+
+struct CheckpointMeta {
+  int64_t step = 0;          // optimizer steps done
+  int64_t lr_iteration = 0;  // steps the LR schedule has advanced (skipped ones excluded)
+  int world_size = 1;
+  int64_t num_parameters = 0;
+  std::string dtype;  // compute dtype of the job
+  // fp16 dynamic loss scaler.
+  double loss_scale = 1.0;
+  int hysteresis_left = 0;
+  int64_t scaler_iteration = 0;
+  int64_t last_overflow_iteration = -1;
+};
+
+std::string StagingDir(const std::string& dir);
+std::string RankStateFile(const std::string& dir, int rank, int world_size);
+// Rank 0, before any rank writes: an empty DIR.partial.
+absl::Status PrepareStaging(const std::string& dir);
+// Rank 0, after every rank wrote: the metadata (and config.json) into DIR.partial.
+absl::Status WriteMeta(const std::string& staging, const CheckpointMeta& meta,
+                       const std::string& model_dir);
+// Rank 0, last: DIR.partial becomes DIR.
+absl::Status Publish(const std::string& dir);
+// Reads DIR/zerod_checkpoint.json; errors name the file and the field.
+absl::StatusOr<CheckpointMeta> ReadMeta(const std::string& dir);
+
+}  // namespace zerod::train
