@@ -27,8 +27,10 @@ absl::StatusOr<std::string> ReadTokenFile(const std::string& path) {
 bool ConstantTimeEquals(const std::string& a, const std::string& b) {
   // Lengths are not secret (the token's length is fixed by whoever made it).
   if (a.size() != b.size()) return false;
+  // Every byte is read whatever the earlier ones were; volatile keeps the compiler
+  // from ending the loop early.
   volatile unsigned char diff = 0;
-  for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+  for (size_t i = 0; i < a.size(); ++i) diff = diff | static_cast<unsigned char>(a[i] ^ b[i]);
   return diff == 0;
 }
 

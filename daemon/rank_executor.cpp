@@ -66,8 +66,10 @@ RankResult RankExecutor::Run(const v1::RankCommand& command) {
   }
   if (command.kind() == v1::RankCommand::MEMORY) return {};
   if (job_ == nullptr || command.job_id() != job_id_) {
-    return {absl::FailedPreconditionError(
-        absl::StrCat("rank ", comm_->rank(), " has no job ", command.job_id(), " loaded"))};
+    RankResult r;
+    r.status = absl::FailedPreconditionError(
+        absl::StrCat("rank ", comm_->rank(), " has no job ", command.job_id(), " loaded"));
+    return r;
   }
   RankResult r;
   switch (command.kind()) {
@@ -89,11 +91,14 @@ RankResult RankExecutor::Run(const v1::RankCommand& command) {
 RankResult RankExecutor::Start(const v1::RankCommand& command) {
   job_.reset();  // at most one job's memory at a time
   auto job = Job::Create(ToEngineSpec(command.spec()), comm_);
-  if (!job.ok()) return {job.status()};
+  RankResult r;
+  if (!job.ok()) {
+    r.status = job.status();
+    return r;
+  }
   job_ = std::move(job).value();
   job_id_ = command.job_id();
   steps_total_ = command.spec().steps();
-  RankResult r;
   r.steps_done = job_->steps_done();
   return r;
 }
