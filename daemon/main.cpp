@@ -1,6 +1,7 @@
 // zerod: one process per GPU (or CPU rank), launched by mpirun or srun.
 //   zerod --train --model DIR --ds-config FILE --data FILE --steps S   one-shot training,
 //                                                                        like DeepSpeed's train.py
+//   zerod --eval --model DIR --data FILE --seq-len L [--batches B]       mean next-token loss
 // Rank, world size and device come from the launcher; nobody passes them by hand.
 #include <chrono>
 #include <cstdio>
@@ -9,6 +10,7 @@
 #include <string>
 
 #include "CLI/CLI.hpp"
+#include "daemon/eval_cmd.h"
 #include "daemon/run_log.h"
 #include "engine/api.h"
 #include "engine/comm/mpi_communicator.h"
@@ -21,6 +23,8 @@ namespace {
 
 struct Flags {
   bool train = false;
+  bool eval = false;
+  int64_t eval_batches = 0;  // 0: the whole file
   bool prepare_data = false;
   bool bytes = false;
   std::string input, output;
@@ -117,7 +121,17 @@ int main(int argc, char** argv) {
                "With --prepare-data: byte-level vocabulary (one token per byte)");
   app.add_option("--input", flags.input, "With --prepare-data: the text file");
   app.add_option("--output", flags.output, "With --prepare-data: the token file to write");
+  app.add_flag("--eval", flags.eval,
+               "Print the mean next-token loss, perplexity and tokens of --model over "
+               "non-overlapping windows of --seq-len + 1 tokens from the start of --data");
+  app.add_option("--batches", flags.eval_batches,
+                 "With --eval: batches to score (default: the whole file). A batch is the "
+                 "config's train_batch_size windows with --ds-config (forwards of "
+                 "train_micro_batch_size_per_gpu per rank), else one window per rank")
+      ->check(CLI::PositiveNumber);
   CLI11_PARSE(app, argc, argv);
+  if (flags.eval)
+    return zerod::daemon::RunEvalCommand(spec, flags.eval_batches, flags.log_format, &argc, &argv);
 
   if (flags.prepare_data) {
     if (!flags.bytes) {
