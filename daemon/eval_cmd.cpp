@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdio>
 #include <memory>
+#include <utility>
 
 #include "engine/comm/mpi_communicator.h"
 #include "nlohmann/json.hpp"
@@ -28,7 +29,7 @@ std::unique_ptr<comm::Communicator> GpuComm(comm::MpiCommunicator& mpi) {
   return nullptr;
 }
 
-int Evaluate(const EvalSpec& spec, bool json, comm::MpiCommunicator& mpi) {
+int EvaluateAndPrint(const EvalSpec& spec, bool json, comm::MpiCommunicator& mpi) {
   auto gpu_comm = GpuComm(mpi);
   comm::Communicator& comm = gpu_comm ? *gpu_comm : static_cast<comm::Communicator&>(mpi);
   const bool leader = comm.rank() == 0;
@@ -89,7 +90,7 @@ int RunEvalCommand(const JobSpec& job_spec, int64_t batches, const std::string& 
     std::fprintf(stderr, "zerod: error: %s\n", std::string(mpi.status().message()).c_str());
     return 1;
   }
-  const int rc = Evaluate(spec, log_format == "json", **mpi);
+  const int rc = EvaluateAndPrint(spec, log_format == "json", **mpi);
   return rc;
 }
 

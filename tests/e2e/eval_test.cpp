@@ -74,7 +74,7 @@ TEST_F(EvalTest, PrintsOneJsonObjectWithLossPerplexityAndTokens) {
   const double loss = j["loss"].get<double>();
   EXPECT_NEAR(j["perplexity"].get<double>(), std::exp(loss), 1e-6 * std::exp(loss));
   // The seeded init is close to uniform over 256 byte values.
-  EXPECT_NEAR(loss, std::log(256.0), 0.1);
+  EXPECT_NEAR(loss, std::log(256.0), 0.2);
 }
 
 TEST_F(EvalTest, TextOutputAndOneRankGiveTheSameLossAsTwo) {
@@ -98,7 +98,7 @@ TEST_F(EvalTest, TextOutputAndOneRankGiveTheSameLossAsTwo) {
 TEST_F(EvalTest, TheDemosTrainingLowersTheEvalLossOfWhatItExports) {
   Result trained = RunZerod("--train --model " + Model() + " --ds-config " + DemoConfig() +
                             " --data " + Path("corpus.bin") +
-                            " --seq-len 64 --steps 60 --export-hf " + Path("hf"));
+                            " --seq-len 64 --steps 30 --export-hf " + Path("hf"));
   ASSERT_EQ(trained.exit_code, 0) << trained.output;
   const std::string eval = " --ds-config " + DemoConfig() + " --data " + Path("corpus.bin") +
                            " --seq-len 64 --batches 4 --log-format json";
@@ -108,8 +108,8 @@ TEST_F(EvalTest, TheDemosTrainingLowersTheEvalLossOfWhatItExports) {
   ASSERT_EQ(after.exit_code, 0) << after.output;
   const double untrained = OnlyJson(before)["loss"].get<double>();
   const double loss = OnlyJson(after)["loss"].get<double>();
-  std::printf("  eval loss: untrained %.4f, after 60 demo steps %.4f\n", untrained, loss);
-  EXPECT_LT(loss, untrained - 0.2);
+  std::printf("  eval loss: untrained %.4f, after 30 demo steps %.4f\n", untrained, loss);
+  EXPECT_LT(loss, untrained - 0.3);
 }
 
 TEST_F(EvalTest, DataShorterThanOneWindowIsAnError) {
