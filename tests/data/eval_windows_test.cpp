@@ -73,10 +73,10 @@ TEST(EvalWindowsTest, ErrorsPrintTheArithmetic) {
   EXPECT_NE(too_many.status().message().find("--batches 3 * 4 windows per batch = 12 windows"),
             std::string::npos)
       << too_many.status();
-  auto short_file = EvalWindows::Create(ds.get(), {49, 1, 1, 1, 0});
+  auto short_file = EvalWindows::Create(ds.get(), {50, 1, 1, 1, 0});
   ASSERT_FALSE(short_file.ok());
   EXPECT_NE(short_file.status().message().find("holds 50 tokens, fewer than one evaluation "
-                                               "window of --seq-len 49 + 1 = 50"),
+                                               "window of --seq-len 50 + 1 = 51"),
             std::string::npos)
       << short_file.status();
   EXPECT_FALSE(EvalWindows::Create(ds.get(), {4, 6, 2, 2, 0}).ok());  // 6 % (2 * 2) != 0
