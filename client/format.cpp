@@ -1,11 +1,12 @@
 #include "client/format.h"
 
-#include <google/protobuf/util/json_util.h>
+#include <google/protobuf/descriptor.h>
 
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "nlohmann/json.hpp"
 
 namespace zerod::client {
 
@@ -27,13 +28,69 @@ std::string Duration(double seconds) {
   return absl::StrFormat("%d:%02d", s / 60, s % 60);
 }
 
-std::string ToJson(const google::protobuf::Message& message) {
-  google::protobuf::util::JsonPrintOptions options;
-  options.preserve_proto_field_names = true;
-  options.always_print_primitive_fields = true;
-  std::string out;
-  (void)google::protobuf::util::MessageToJsonString(message, &out, options);
+namespace {
+
+using google::protobuf::FieldDescriptor;
+using google::protobuf::Message;
+using google::protobuf::Reflection;
+
+nlohmann::ordered_json MessageJson(const Message& m);
+
+// One value of `f` (element `i` when repeated).
+nlohmann::ordered_json FieldJson(const Message& m, const FieldDescriptor* f, int i) {
+  const Reflection* r = m.GetReflection();
+  const bool rep = f->is_repeated();
+  switch (f->cpp_type()) {
+    case FieldDescriptor::CPPTYPE_INT32:
+      return rep ? r->GetRepeatedInt32(m, f, i) : r->GetInt32(m, f);
+    case FieldDescriptor::CPPTYPE_INT64:
+      return rep ? r->GetRepeatedInt64(m, f, i) : r->GetInt64(m, f);
+    case FieldDescriptor::CPPTYPE_UINT32:
+      return rep ? r->GetRepeatedUInt32(m, f, i) : r->GetUInt32(m, f);
+    case FieldDescriptor::CPPTYPE_UINT64:
+      return rep ? r->GetRepeatedUInt64(m, f, i) : r->GetUInt64(m, f);
+    case FieldDescriptor::CPPTYPE_DOUBLE:
+      return rep ? r->GetRepeatedDouble(m, f, i) : r->GetDouble(m, f);
+    case FieldDescriptor::CPPTYPE_FLOAT:
+      return rep ? r->GetRepeatedFloat(m, f, i) : r->GetFloat(m, f);
+    case FieldDescriptor::CPPTYPE_BOOL:
+      return rep ? r->GetRepeatedBool(m, f, i) : r->GetBool(m, f);
+    case FieldDescriptor::CPPTYPE_ENUM:
+      return (rep ? r->GetRepeatedEnum(m, f, i) : r->GetEnum(m, f))->name();
+    case FieldDescriptor::CPPTYPE_STRING:
+      return rep ? r->GetRepeatedString(m, f, i) : r->GetString(m, f);
+    case FieldDescriptor::CPPTYPE_MESSAGE:
+      return MessageJson(rep ? r->GetRepeatedMessage(m, f, i) : r->GetMessage(m, f));
+  }
+  return nullptr;
+}
+
+nlohmann::ordered_json MessageJson(const Message& m) {
+  nlohmann::ordered_json out = nlohmann::ordered_json::object();
+  const auto* d = m.GetDescriptor();
+  const Reflection* r = m.GetReflection();
+  for (int k = 0; k < d->field_count(); ++k) {
+    const FieldDescriptor* f = d->field(k);
+    if (f->is_repeated()) {
+      auto list = nlohmann::ordered_json::array();
+      for (int i = 0; i < r->FieldSize(m, f); ++i) list.push_back(FieldJson(m, f, i));
+      out[f->name()] = std::move(list);
+    } else if ((f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE || f->containing_oneof()) &&
+               !r->HasField(m, f)) {
+      continue;  // unset sub-messages and oneof members are left out
+    } else {
+      out[f->name()] = FieldJson(m, f, 0);
+    }
+  }
   return out;
+}
+
+}  // namespace
+
+// Written by hand rather than with protobuf's JSON printer, which writes 64-bit integers
+// as strings: scripts want numbers, and no byte count or step reaches 2^53.
+std::string ToJson(const google::protobuf::Message& message) {
+  return MessageJson(message).dump();
 }
 
 std::string StateName(v1::JobState state) { return v1::JobState_Name(state); }

@@ -3,6 +3,7 @@
 //                                      gRPC, zeroctl submits and watches jobs
 //   zerod --train --model DIR --ds-config FILE --data FILE --steps S   one-shot training,
 //                                                                        like DeepSpeed's train.py
+//   zerod --eval --model DIR --data FILE --seq-len L [--batches B]       mean next-token loss
 // Rank, world size and device come from the launcher; nobody passes them by hand.
 #include <chrono>
 #include <cstdio>
@@ -11,6 +12,7 @@
 #include <string>
 
 #include "CLI/CLI.hpp"
+#include "daemon/eval_cmd.h"
 #include "daemon/run_log.h"
 #include "daemon/service_loop.h"
 #include "engine/api.h"
@@ -24,6 +26,8 @@ namespace {
 
 struct Flags {
   bool train = false;
+  bool eval = false;
+  int64_t eval_batches = 0;  // 0: the whole file
   bool prepare_data = false;
   bool bytes = false;
   std::string input, output;
@@ -145,7 +149,17 @@ int main(int argc, char** argv) {
       ->check(CLI::ExistingFile);
   app.add_option("--tls-key", flags.server.tls_key, "Service mode: PEM private key (TLS)")
       ->check(CLI::ExistingFile);
+  app.add_flag("--eval", flags.eval,
+               "Print the mean next-token loss, perplexity and tokens of --model over "
+               "non-overlapping windows of --seq-len + 1 tokens from the start of --data");
+  app.add_option("--batches", flags.eval_batches,
+                 "With --eval: batches to score (default: the whole file). A batch is the "
+                 "config's train_batch_size windows with --ds-config (forwards of "
+                 "train_micro_batch_size_per_gpu per rank), else one window per rank")
+      ->check(CLI::PositiveNumber);
   CLI11_PARSE(app, argc, argv);
+  if (flags.eval)
+    return zerod::daemon::RunEvalCommand(spec, flags.eval_batches, flags.log_format, &argc, &argv);
 
   if (flags.prepare_data) {
     if (!flags.bytes) {

@@ -103,4 +103,38 @@ class Job {
   virtual absl::Status SaveCheckpoint(const std::string& dir) = 0;
 };
 
+// What to evaluate: `zerod --eval`. The mean next-token loss over consecutive
+// non-overlapping windows of seq_len + 1 tokens from the start of the data file (window
+// i is tokens [i * (seq_len + 1), (i + 1) * (seq_len + 1)): the first seq_len are the
+// inputs, the last seq_len the targets).
+struct EvalSpec {
+  std::string model_dir;       // Hugging Face model directory; safetensors, else seeded init
+  std::string ds_config_path;  // optional DeepSpeed config: compute dtype, offload, batch
+  std::string data_path;       // token file
+  std::string data_dtype = "uint16";
+  int64_t seq_len = 128;
+  // Batches to score; 0 scores every whole window of the file. A batch is
+  // train_batch_size windows with a config (the training global batch: the same windows
+  // at any world size), else one window per rank. Each rank runs forwards of
+  // train_micro_batch_size_per_gpu windows (1 without a config).
+  int64_t batches = 0;
+  uint64_t seed = 1234;  // weight init when the model directory has no weights
+};
+
+// The evaluation's outcome, the same on every rank and at any world size.
+struct EvalResult {
+  double loss = 0.0;        // mean cross-entropy per target token (nats)
+  double perplexity = 0.0;  // exp(loss)
+  int64_t tokens = 0;       // target tokens scored
+  int64_t windows = 0;      // windows scored
+};
+
+// Loads the model as training does, ZeRO-3 sharded for forward only (no gradient or
+// optimizer state), and scores the spec's windows spread over the ranks; losses are
+// summed per token and all-reduced. All ranks call it; bad input (missing model, data
+// shorter than one window, token ids beyond the vocabulary, more batches than the file
+// holds) returns the same error on every rank before any forward. `comm` is only
+// borrowed.
+absl::StatusOr<EvalResult> Evaluate(const EvalSpec& spec, comm::Communicator* comm);
+
 }  // namespace zerod

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the CPU build needs, once: Debian packages (compiler tools, Open MPI,
-# GoogleTest, nlohmann-json, yaml-cpp, CLI11, gRPC/Protobuf, ccache) and a project
+# GoogleTest, nlohmann-json, yaml-cpp, CLI11, gRPC/Protobuf, ccache, and Slurm + munge
+# for the Slurm test) and a project
 # venv (.venv/) holding PyPI's torch==2.11.0, whose CMake config and libraries are
 # the LibTorch we build against. Safe to run again: every step checks first.
 set -euo pipefail
@@ -17,6 +18,7 @@ APT_PACKAGES=(
   nlohmann-json3-dev libyaml-cpp-dev libcli11-dev
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
   python3-venv
+  slurm-wlm munge openssl
 )
 
 missing=()

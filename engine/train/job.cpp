@@ -1,7 +1,6 @@
 // Job: ties the model, the ZeRO engine, the data and the optimizer schedule into steps.
 // Every rank runs the same Job in lockstep; the logged loss is the mean over the whole
 // global batch (all micro-steps on all ranks).
-#include <omp.h>
 #include <torch/torch.h>
 #ifdef ZEROD_CUDA
 #include <c10/cuda/CUDAFunctions.h>
@@ -10,20 +9,17 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <cstdlib>
 #include <fstream>
 #include <sstream>
-#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "engine/api.h"
 #include "engine/config/ds_config.h"
 #include "engine/data/sampler.h"
-#include "engine/models/checkpoint_reader.h"
 #include "engine/models/llama.h"
 #include "engine/optim/loss_scaler.h"
 #include "engine/train/checkpoint_dir.h"
-#include "engine/util/cpu_affinity.h"
+#include "engine/train/engine_setup.h"
 #include "engine/util/files.h"
 #include "engine/util/proc_stats.h"
 #include "engine/util/status_macros.h"
@@ -32,17 +28,6 @@
 
 namespace zerod {
 namespace {
-
-torch::ScalarType ToTorch(DType dtype) {
-  switch (dtype) {
-    case DType::kFloat16:
-      return torch::kFloat16;
-    case DType::kBFloat16:
-      return torch::kBFloat16;
-    default:
-      return torch::kFloat32;
-  }
-}
 
 // Everything a job needs, validated; built identically on every rank.
 struct Setup {
@@ -70,24 +55,6 @@ absl::StatusOr<Setup> Validate(const JobSpec& spec, int world_size) {
   ASSIGN_OR_RETURN(auto dtype, data::ParseTokenDType(spec.data_dtype));
   ASSIGN_OR_RETURN(s.dataset, data::TokenDataset::Open(spec.data_path, dtype, s.model.vocab_size));
   return s;
-}
-
-// The engine's settings from the job and its DeepSpeed config. An NCCL communicator
-// means the GPU of this rank's local index; anything else trains on the CPU.
-zero::EngineOptions EngineOptionsFor(const JobSpec& spec, const config::DsConfig& ds,
-                                     const comm::Communicator& comm) {
-  zero::EngineOptions opts;
-  opts.dtype = ToTorch(ds.compute_dtype);
-  opts.device = comm.backend() == "nccl"
-                    ? torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(comm.local_rank()))
-                    : torch::Device(torch::kCPU);
-  opts.offload_param = ds.zero.offload_param.to_cpu;
-  opts.pin_memory = ds.zero.offload_param.pin_memory || ds.zero.offload_optimizer.pin_memory;
-  opts.activation_checkpointing = spec.activation_checkpointing;
-  opts.prefetch_bucket_numel = ds.zero.prefetch_bucket_size;
-  opts.persistence_threshold_numel = ds.zero.param_persistence_threshold;
-  opts.max_live_numel = ds.zero.max_live_parameters;
-  return opts;
 }
 
 class TrainingJob final : public Job {
@@ -299,22 +266,10 @@ class TrainingJob final : public Job {
   absl::Status failed_;  // sticky: once set, every Step returns it
 };
 
-// Ranks of one host share its cores: give each an equal slice of intra-op threads
-// unless the user set OMP_NUM_THREADS.
-void ShareCpuThreads(const comm::Communicator& comm) {
-  const std::string note = WidenCpuAffinity(comm.local_rank(), comm.local_size());
-  if (!note.empty() && comm.rank() == 0) std::fprintf(stderr, "zerod: %s\n", note.c_str());
-  if (std::getenv("OMP_NUM_THREADS") != nullptr) return;
-  const int cores = static_cast<int>(std::thread::hardware_concurrency());
-  const int threads = std::max(1, cores / std::max(1, comm.local_size()));
-  torch::set_num_threads(threads);
-  omp_set_num_threads(threads);
-}
-
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Job>> Job::Create(const JobSpec& spec, comm::Communicator* comm) {
-  ShareCpuThreads(*comm);
+  train::ShareCpuThreads(*comm);
   absl::StatusOr<Setup> setup = Validate(spec, comm->world_size());
   absl::StatusOr<data::DistributedSampler> sampler = absl::UnknownError("not built");
   if (setup.ok()) {
@@ -325,24 +280,19 @@ absl::StatusOr<std::unique_ptr<Job>> Job::Create(const JobSpec& spec, comm::Comm
   }
   // Every rank must agree before any collective: one rank's missing file fails all.
   RETURN_IF_ERROR(comm::AgreeOnStatus(*comm, setup.ok() ? sampler.status() : setup.status()));
-  const zero::EngineOptions opts = EngineOptionsFor(spec, setup->ds, *comm);
+  const zero::EngineOptions opts =
+      train::EngineOptionsFor(setup->ds, spec.activation_checkpointing, *comm);
 #ifdef ZEROD_CUDA
   if (opts.device.is_cuda()) c10::cuda::set_device(opts.device.index());
 #endif
   auto engine = zero::ZeroEngine::Create(models::BuildLlamaUnits(setup->model), comm, opts);
   RETURN_IF_ERROR(comm::AgreeOnStatus(*comm, engine.status()));
-  // Weights from the model directory when it has them, else transformers' init; a
-  // resumed job takes them from the checkpoint instead.
-  absl::Status loaded;
-  if (!spec.resume_from.empty()) {
-    // Resume (below) loads everything.
-  } else if (models::CheckpointReader::HasWeights(spec.model_dir)) {
-    auto reader = models::CheckpointReader::Open(spec.model_dir);
-    loaded = reader.ok() ? (*engine)->LoadWeights(**reader) : reader.status();
-  } else {
-    (*engine)->InitWeights(spec.seed, setup->model.initializer_range);
+  // A resumed job takes its weights from the checkpoint (Resume), others from the model
+  // directory or transformers' init.
+  if (spec.resume_from.empty()) {
+    RETURN_IF_ERROR(train::LoadOrInitWeights(**engine, spec.model_dir, spec.seed,
+                                             setup->model.initializer_range, *comm));
   }
-  RETURN_IF_ERROR(comm::AgreeOnStatus(*comm, loaded));
   auto job = std::make_unique<TrainingJob>(spec, comm, std::move(setup).value(),
                                            std::move(sampler).value(), std::move(engine).value());
   if (!spec.resume_from.empty()) {

@@ -39,19 +39,22 @@ absl::Status ZeroEngine::Build(std::vector<std::unique_ptr<models::Unit>> units)
       ShardState st;
       // On CPU in float32 the shard itself is the master copy: no second buffer.
       const bool shard_is_master = options_.dtype == torch::kFloat32 && g.shard().is_cpu();
-      st.master = shard_is_master ? g.shard() : torch::zeros({shard}, torch::kFloat32);
-      st.exp_avg = torch::zeros({shard}, torch::kFloat32);
-      st.exp_avg_sq = torch::zeros({shard}, torch::kFloat32);
-      // Gradients arrive by asynchronous copies from the GPU: they need pinned memory.
-      ASSIGN_OR_RETURN(st.grad, PoolTensor(pool_.get(), shard, torch::kFloat32));
-      st.grad.zero_();
+      if (shard_is_master) st.master = g.shard();
+      if (options_.optimizer_state) {
+        if (!shard_is_master) st.master = torch::zeros({shard}, torch::kFloat32);
+        st.exp_avg = torch::zeros({shard}, torch::kFloat32);
+        st.exp_avg_sq = torch::zeros({shard}, torch::kFloat32);
+        // Gradients arrive by asynchronous copies from the GPU: they need pinned memory.
+        ASSIGN_OR_RETURN(st.grad, PoolTensor(pool_.get(), shard, torch::kFloat32));
+        st.grad.zero_();
+      }
       st.persistent = unit->numel() <= options_.persistence_threshold_numel;
       state_.push_back(std::move(st));
     }
   } catch (const std::exception& e) {
     return absl::ResourceExhaustedError(e.what());
   }
-  if (gpu) {
+  if (gpu && options_.optimizer_state) {
     ASSIGN_OR_RETURN(staging_, PoolTensor(pool_.get(), largest_shard, torch::kFloat32));
   }
   anchor_ = torch::empty({0}, torch::TensorOptions().dtype(options_.dtype).device(options_.device))
@@ -67,7 +70,8 @@ ZeroEngine::~ZeroEngine() {
 void ZeroEngine::SetShardValues(size_t i, const torch::Tensor& values) {
   torch::NoGradGuard no_grad;
   // The master keeps full precision; the shard is its compute-dtype rounding.
-  if (!state_[i].master.is_same(groups_[i]->shard())) state_[i].master.copy_(values);
+  const torch::Tensor& master = state_[i].master;
+  if (master.defined() && !master.is_same(groups_[i]->shard())) master.copy_(values);
   groups_[i]->shard().copy_(values);
 }
 
@@ -134,6 +138,14 @@ void ZeroEngine::Check(const absl::Status& s) const {
 
 torch::Tensor ZeroEngine::Forward(const torch::Tensor& ids) {
   torch::Tensor h = ids.to(options_.device);
+  if (!torch::GradMode::is_enabled()) {
+    for (int i = 0; i < num_units(); ++i) {
+      FetchForRun(i, /*backward=*/false);
+      h = units_[i]->Forward(h);
+      AfterForward(i);
+    }
+    return h;
+  }
   for (int i = 0; i < num_units(); ++i) h = RunUnit(*this, i, h, anchor_);
   return h;
 }
@@ -167,6 +179,8 @@ void ZeroEngine::AfterForward(int index) {
 }
 
 void ZeroEngine::AfterBackward(int index, const std::vector<torch::Tensor>& grads) {
+  if (!options_.optimizer_state)
+    Check(absl::FailedPreconditionError("backward on an engine built for forward only"));
   ShardState& st = state_[index];
   ParamGroup& group = *groups_[index];
   if (!streams_->cuda()) {
@@ -236,6 +250,8 @@ absl::Status ZeroEngine::ReleaseAll() {
 
 absl::StatusOr<StepOutcome> ZeroEngine::Step(const offload::AdamWHyper& hyper, double grad_scale,
                                              double max_norm, bool check_overflow) {
+  if (!options_.optimizer_state)
+    return absl::FailedPreconditionError("Step on an engine built for forward only");
   StepOutcome outcome;
   const auto drain_start = std::chrono::steady_clock::now();
   RETURN_IF_ERROR(DrainGradients());
@@ -310,6 +326,7 @@ MemoryStats ZeroEngine::Memory() const {
   for (size_t i = 0; i < groups_.size(); ++i) {
     const int64_t shard = groups_[i]->partition().shard_numel;
     m.param_shard_bytes += shard * torch::elementSize(options_.dtype);
+    if (!options_.optimizer_state) continue;
     m.grad_shard_bytes += shard * 4;
     // Master (unless it is the shard itself) and the two moments.
     const bool shared_master = state_[i].master.is_same(groups_[i]->shard());

@@ -42,6 +42,9 @@ struct EngineOptions {
   int64_t prefetch_bucket_numel = 50'000'000;  // stage3_prefetch_bucket_size
   int64_t persistence_threshold_numel = 100'000;  // stage3_param_persistence_threshold
   int64_t max_live_numel = 1'000'000'000;         // stage3_max_live_parameters
+  // false: forward only (evaluation). No float32 master, Adam moments or gradient
+  // buffers are allocated; backward through a unit and Step() fail.
+  bool optimizer_state = true;
 };
 
 // Outcome of one optimizer step.
@@ -82,13 +85,16 @@ class ZeroEngine {
   std::vector<models::TensorSpec> ExportPlan() const;
 
   // Runs all units on `ids` (B, T) int64 on the engine's device; returns logits
-  // (B, T, V) that carry autograd history through every unit. Throws on a communication
-  // failure (autograd cannot carry a Status); Job turns that into one.
+  // (B, T, V) that carry autograd history through every unit. Under torch::NoGradGuard
+  // the units run directly, with no autograd function and nothing saved for backward
+  // (evaluation). Throws on a communication failure (autograd cannot carry a Status);
+  // Job turns that into one.
   torch::Tensor Forward(const torch::Tensor& ids);
 
   // One AdamW step over every shard, with the gradients accumulated since the last step.
   // `grad_scale` multiplies every gradient first (1 / loss scale); `max_norm` > 0 clips
   // to that global norm; `check_overflow` skips the update when a gradient is not finite.
+  // FailedPrecondition on an engine built without optimizer state.
   absl::StatusOr<StepOutcome> Step(const offload::AdamWHyper& hyper, double grad_scale,
                                    double max_norm, bool check_overflow);
 
@@ -112,6 +118,7 @@ class ZeroEngine {
 
  private:
   struct ShardState {
+    // All four undefined without optimizer state, except a master that is the shard itself.
     torch::Tensor master;   // float32 weights, (shard_numel), host; the shard itself in fp32 on CPU
     torch::Tensor exp_avg;  // float32, host
     torch::Tensor exp_avg_sq;  // float32, host

@@ -1,10 +1,8 @@
 // zerod as a user runs it: `mpirun -np 2 zerod --train ...` in a child process, its
 // output and exit code checked. Every run has a time limit, so a hang fails the test.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <array>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -12,36 +10,15 @@
 #include <string>
 
 #include "nlohmann/json.hpp"
+#include "tests/e2e/run_zerod.h"
 
 namespace {
 
 namespace fs = std::filesystem;
 
-struct Result {
-  int exit_code = -1;
-  std::string output;  // stdout and stderr together
-};
-
-Result RunZerod(const std::string& args) {
-  const std::string cmd = std::string("timeout 120 ") + ZEROD_MPIEXEC +
-                          " --oversubscribe --allow-run-as-root -np 2 " + ZEROD_BIN + " " + args +
-                          " 2>&1";
-  Result r;
-  FILE* pipe = popen(cmd.c_str(), "r");
-  std::array<char, 4096> buf;
-  while (fgets(buf.data(), buf.size(), pipe) != nullptr) r.output += buf.data();
-  const int status = pclose(pipe);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
-
-int Count(const std::string& haystack, const std::string& needle) {
-  int n = 0;
-  for (size_t at = haystack.find(needle); at != std::string::npos;
-       at = haystack.find(needle, at + 1))
-    ++n;
-  return n;
-}
+using zerod::e2e::Count;
+using zerod::e2e::Result;
+using zerod::e2e::RunZerod;
 
 class OneShotTest : public ::testing::Test {
  protected:

@@ -11,10 +11,11 @@ namespace {
 using zerod::testing::World;
 
 std::unique_ptr<ZeroEngine> MakeEngine(bool checkpointing, int64_t max_live = 1'000'000'000,
-                                       int64_t prefetch = 1'000'000) {
+                                       int64_t prefetch = 1'000'000, bool optimizer_state = true) {
   auto config =
       models::ParseLlamaConfig(zerod::testing::TinyLlamaConfigJson(64, 32, 3), "tiny").value();
   EngineOptions opts;
+  opts.optimizer_state = optimizer_state;
   opts.activation_checkpointing = checkpointing;
   opts.persistence_threshold_numel = 0;  // release every unit
   opts.max_live_numel = max_live;
@@ -76,6 +77,24 @@ TEST(ZeroEngineTest, ShardsHoldAboutOneWorldthOfTheModel) {
   EXPECT_LE(std::abs(m.optimizer_shard_bytes / 8 * world - total),
             slack);  // 2 moments (master = shard in fp32)
   EXPECT_EQ(m.gathered_bytes, 0);
+}
+
+TEST(ZeroEngineTest, ForwardOnlyEngineHoldsNoOptimizerStateAndBuildsNoGraph) {
+  auto trained = MakeEngine(false);
+  auto engine = MakeEngine(false, 1'000'000'000, 1'000'000, /*optimizer_state=*/false);
+  const MemoryStats m = engine->Memory();
+  EXPECT_EQ(m.grad_shard_bytes, 0);
+  EXPECT_EQ(m.optimizer_shard_bytes, 0);
+  EXPECT_EQ(m.param_shard_bytes, trained->Memory().param_shard_bytes);
+  torch::Tensor ids = Ids();
+  torch::Tensor want = trained->Forward(ids).detach();
+  torch::NoGradGuard no_grad;
+  torch::Tensor logits = engine->Forward(ids);
+  EXPECT_FALSE(logits.requires_grad());
+  EXPECT_TRUE(torch::equal(logits, want));
+  EXPECT_EQ(engine->live_gathered_bytes(), 0);
+  EXPECT_EQ(engine->Step({}, 1.0, 0.0, false).status().code(),
+            absl::StatusCode::kFailedPrecondition);
 }
 
 }  // namespace

@@ -1,0 +1,65 @@
+#include "engine/train/engine_setup.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <thread>
+
+#include "engine/models/checkpoint_reader.h"
+#include "engine/util/cpu_affinity.h"
+
+namespace zerod::train {
+
+torch::ScalarType ToTorch(DType dtype) {
+  switch (dtype) {
+    case DType::kFloat16:
+      return torch::kFloat16;
+    case DType::kBFloat16:
+      return torch::kBFloat16;
+    default:
+      return torch::kFloat32;
+  }
+}
+
+void ShareCpuThreads(const comm::Communicator& comm) {
+  const std::string note = WidenCpuAffinity(comm.local_rank(), comm.local_size());
+  if (!note.empty() && comm.rank() == 0) std::fprintf(stderr, "zerod: %s\n", note.c_str());
+  if (std::getenv("OMP_NUM_THREADS") != nullptr) return;
+  const int cores = static_cast<int>(std::thread::hardware_concurrency());
+  const int threads = std::max(1, cores / std::max(1, comm.local_size()));
+  torch::set_num_threads(threads);
+  omp_set_num_threads(threads);
+}
+
+zero::EngineOptions EngineOptionsFor(const config::DsConfig& ds, bool activation_checkpointing,
+                                     const comm::Communicator& comm) {
+  zero::EngineOptions opts;
+  opts.dtype = ToTorch(ds.compute_dtype);
+  opts.device = comm.backend() == "nccl"
+                    ? torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(comm.local_rank()))
+                    : torch::Device(torch::kCPU);
+  opts.offload_param = ds.zero.offload_param.to_cpu;
+  opts.pin_memory = ds.zero.offload_param.pin_memory || ds.zero.offload_optimizer.pin_memory;
+  opts.activation_checkpointing = activation_checkpointing;
+  opts.prefetch_bucket_numel = ds.zero.prefetch_bucket_size;
+  opts.persistence_threshold_numel = ds.zero.param_persistence_threshold;
+  opts.max_live_numel = ds.zero.max_live_parameters;
+  return opts;
+}
+
+absl::Status LoadOrInitWeights(zero::ZeroEngine& engine, const std::string& model_dir,
+                               uint64_t seed, double initializer_range,
+                               comm::Communicator& comm) {
+  absl::Status loaded;
+  if (models::CheckpointReader::HasWeights(model_dir)) {
+    auto reader = models::CheckpointReader::Open(model_dir);
+    loaded = reader.ok() ? engine.LoadWeights(**reader) : reader.status();
+  } else {
+    engine.InitWeights(seed, initializer_range);
+  }
+  return comm::AgreeOnStatus(comm, loaded);
+}
+
+}  // namespace zerod::train

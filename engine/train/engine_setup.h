@@ -1,0 +1,35 @@
+// What a training Job and an evaluation share when they bring up a rank: its CPU
+// threads, the ZeRO engine's settings from the DeepSpeed config, and the weights
+// (the model directory's safetensors, else transformers' seeded init).
+#pragma once
+
+#include <torch/torch.h>
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "engine/comm/communicator.h"
+#include "engine/config/ds_config.h"
+#include "engine/zero/zero_engine.h"
+
+namespace zerod::train {
+
+torch::ScalarType ToTorch(DType dtype);
+
+// Ranks of one host share its cores: gives each an equal slice of intra-op threads
+// unless the user set OMP_NUM_THREADS.
+void ShareCpuThreads(const comm::Communicator& comm);
+
+// The engine's settings from the DeepSpeed config. An NCCL communicator means the GPU
+// of this rank's local index; anything else runs on the CPU.
+zero::EngineOptions EngineOptionsFor(const config::DsConfig& ds, bool activation_checkpointing,
+                                     const comm::Communicator& comm);
+
+// Loads `model_dir`'s weights into the engine when it has weight files, else
+// initialises them from `seed` (normal, std `initializer_range`). Every rank calls it;
+// all return the same outcome.
+absl::Status LoadOrInitWeights(zero::ZeroEngine& engine, const std::string& model_dir,
+                               uint64_t seed, double initializer_range,
+                               comm::Communicator& comm);
+
+}  // namespace zerod::train

@@ -1,0 +1,143 @@
+// Evaluate (engine/api.h): the usual perplexity evaluation of a causal LM. Windows of
+// seq_len + 1 tokens do not overlap, so each token is a target at most once, with at most
+// seq_len tokens of context. The model runs ZeRO-3 sharded, forward only: the engine
+// holds no gradient or optimizer state, and no autograd graph is built.
+//
+// World-size independence: each rank sums its windows' per-token losses in float64 and
+// the sums (and token counts) are all-reduced. With a DeepSpeed config a forward holds
+// train_micro_batch_size_per_gpu windows at any world size, so each window's logits are
+// computed by the same kernels on the same shapes and only the order of the float64
+// sum differs between world sizes.
+#include <torch/torch.h>
+#ifdef ZEROD_CUDA
+#include <c10/cuda/CUDAFunctions.h>
+#endif
+
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+#include "engine/api.h"
+#include "engine/data/eval_windows.h"
+#include "engine/models/llama.h"
+#include "engine/train/engine_setup.h"
+#include "engine/util/status_macros.h"
+
+namespace zerod {
+namespace {
+
+// Everything an evaluation needs, validated; built identically on every rank.
+struct EvalSetup {
+  config::DsConfig ds;
+  models::LlamaConfig model;
+  std::unique_ptr<data::TokenDataset> dataset;
+};
+
+// Without a DeepSpeed config: float32, one window per rank per batch and per forward.
+config::DsConfig DefaultDsConfig(int world_size) {
+  config::DsConfig ds;
+  ds.train_batch_size = world_size;
+  ds.micro_batch_per_gpu = 1;
+  ds.gradient_accumulation_steps = 1;
+  return ds;
+}
+
+absl::StatusOr<EvalSetup> Validate(const EvalSpec& spec, int world_size) {
+  EvalSetup s;
+  if (spec.seq_len < 1)
+    return absl::InvalidArgumentError(absl::StrCat("--seq-len ", spec.seq_len, " < 1"));
+  if (spec.batches < 0)
+    return absl::InvalidArgumentError(absl::StrCat("--batches ", spec.batches, " < 1"));
+  if (spec.ds_config_path.empty()) {
+    s.ds = DefaultDsConfig(world_size);
+  } else {
+    ASSIGN_OR_RETURN(s.ds, config::LoadDsConfig(spec.ds_config_path, world_size));
+  }
+  ASSIGN_OR_RETURN(s.model, models::LoadLlamaConfig(spec.model_dir));
+  if (spec.seq_len > s.model.max_position_embeddings) {
+    return absl::InvalidArgumentError(absl::StrCat("--seq-len ", spec.seq_len,
+                                                   " exceeds the model's max_position_embeddings ",
+                                                   s.model.max_position_embeddings));
+  }
+  ASSIGN_OR_RETURN(auto dtype, data::ParseTokenDType(spec.data_dtype));
+  ASSIGN_OR_RETURN(s.dataset, data::TokenDataset::Open(spec.data_path, dtype, s.model.vocab_size));
+  return s;
+}
+
+// Sum of the per-token losses of every scored window of this rank, and their count.
+struct LossSum {
+  double nats = 0.0;
+  double tokens = 0.0;
+};
+
+absl::StatusOr<LossSum> ScoreRank(zero::ZeroEngine& engine, const data::EvalWindows& windows,
+                                  int rank) {
+  const int64_t L = windows.config().seq_len;
+  const int64_t m = windows.config().micro_batch;
+  LossSum sum;
+  torch::NoGradGuard no_grad;
+  try {
+    for (int64_t b = 0; b < windows.num_batches(); ++b) {
+      for (int64_t micro = 0; micro < windows.micro_steps(); ++micro) {
+        const std::vector<int64_t> index = windows.MicroBatchWindows(b, micro, rank);
+        std::vector<int64_t> tokens = windows.Tokens(index);
+        torch::Tensor batch = torch::from_blob(tokens.data(), {m, L + 1}, torch::kInt64);
+        torch::Tensor logits = engine.Forward(batch.narrow(1, 0, L));  // (m, L, V)
+        torch::Tensor targets = batch.narrow(1, 1, L).to(engine.device());
+        // Per-token cross-entropy in float32 (as training's loss), summed per window in
+        // float64: (m, L) -> (m).
+        torch::Tensor nats = torch::nn::functional::cross_entropy(
+            logits.reshape({m * L, -1}).to(torch::kFloat32), targets.reshape({-1}),
+            torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kNone));
+        torch::Tensor per_window = nats.reshape({m, L}).to(torch::kFloat64).sum(1).cpu();
+        for (int64_t j = 0; j < m; ++j) {
+          if (index[j] < 0) continue;  // padding past the last window
+          sum.nats += per_window[j].item<double>();
+          sum.tokens += static_cast<double>(L);
+        }
+      }
+    }
+  } catch (const std::exception& e) {
+    return absl::InternalError(absl::StrCat("evaluation forward failed: ", e.what()));
+  }
+  RETURN_IF_ERROR(engine.ReleaseAll());
+  return sum;
+}
+
+}  // namespace
+
+absl::StatusOr<EvalResult> Evaluate(const EvalSpec& spec, comm::Communicator* comm) {
+  train::ShareCpuThreads(*comm);
+  absl::StatusOr<EvalSetup> setup = Validate(spec, comm->world_size());
+  absl::StatusOr<data::EvalWindows> windows = absl::UnknownError("not built");
+  if (setup.ok()) {
+    const config::DsConfig& ds = setup->ds;
+    windows = data::EvalWindows::Create(
+        setup->dataset.get(),
+        {spec.seq_len, ds.train_batch_size, ds.micro_batch_per_gpu, comm->world_size(),
+         spec.batches});
+  }
+  // Every rank must agree before any collective: one rank's missing file fails all.
+  RETURN_IF_ERROR(comm::AgreeOnStatus(*comm, setup.ok() ? windows.status() : setup.status()));
+  zero::EngineOptions opts = train::EngineOptionsFor(setup->ds, false, *comm);
+  opts.optimizer_state = false;
+#ifdef ZEROD_CUDA
+  if (opts.device.is_cuda()) c10::cuda::set_device(opts.device.index());
+#endif
+  auto engine = zero::ZeroEngine::Create(models::BuildLlamaUnits(setup->model), comm, opts);
+  RETURN_IF_ERROR(comm::AgreeOnStatus(*comm, engine.status()));
+  RETURN_IF_ERROR(train::LoadOrInitWeights(**engine, spec.model_dir, spec.seed,
+                                           setup->model.initializer_range, *comm));
+
+  absl::StatusOr<LossSum> local = ScoreRank(**engine, *windows, comm->rank());
+  RETURN_IF_ERROR(comm::AgreeOnStatus(*comm, local.status()));
+  double sums[2] = {local->nats, local->tokens};
+  RETURN_IF_ERROR(comm->AllReduce(sums, 2, DType::kFloat64, comm::ReduceOp::kSum));
+  EvalResult result;
+  result.tokens = static_cast<int64_t>(sums[1]);
+  result.windows = windows->num_windows();
+  result.loss = sums[0] / sums[1];
+  result.perplexity = std::exp(result.loss);
+  return result;
+}
+
+}  // namespace zerod

@@ -1,0 +1,163 @@
+// The scheduler without MPI: the test plays the rank loop, asking Next() for commands
+// and completing them, while other threads play the gRPC handlers.
+#include "coordinator/scheduler.h"
+
+#include <gtest/gtest.h>
+
+#include <future>
+#include <thread>
+
+namespace zerod::coordinator {
+namespace {
+
+using Kind = v1::RankCommand::Kind;
+
+v1::JobSpec Spec(int64_t steps, bool paused = false) {
+  v1::JobSpec s;
+  s.set_model_dir("/m");
+  s.set_steps(steps);
+  s.set_start_paused(paused);
+  return s;
+}
+
+class SchedulerTest : public ::testing::Test {
+ protected:
+  // Runs the next command as if every rank succeeded (STEP gives loss 1/step).
+  v1::RankCommand RunNext() {
+    v1::RankCommand c = scheduler_.Next();
+    CommandOutcome out;
+    if (c.kind() == v1::RankCommand::STEP) {
+      const int64_t step = scheduler_.Get(c.job_id())->steps_done() + 1;
+      out.metrics.set_step(step);
+      out.metrics.set_loss(1.0 / step);
+    }
+    scheduler_.Complete(c, out, {});
+    return c;
+  }
+  Scheduler scheduler_{2, "test"};
+};
+
+TEST_F(SchedulerTest, RunsQueuedJobsOneAtATimeInOrderToSucceeded) {
+  const std::string a = *scheduler_.Submit(Spec(2));
+  const std::string b = *scheduler_.Submit(Spec(1));
+  EXPECT_EQ(RunNext().kind(), v1::RankCommand::MEMORY);  // the first snapshot
+  v1::RankCommand start = RunNext();
+  EXPECT_EQ(start.kind(), v1::RankCommand::START);
+  EXPECT_EQ(start.job_id(), a);
+  EXPECT_EQ(scheduler_.Get(a)->state(), v1::RUNNING);
+  EXPECT_EQ(scheduler_.Get(b)->state(), v1::QUEUED);
+  EXPECT_EQ(RunNext().kind(), v1::RankCommand::STEP);
+  EXPECT_EQ(RunNext().kind(), v1::RankCommand::STEP);
+  // a is done; b waits, so a is unloaded before b starts.
+  v1::RankCommand finish = RunNext();
+  EXPECT_EQ(finish.kind(), v1::RankCommand::FINISH);
+  EXPECT_EQ(scheduler_.Get(a)->state(), v1::SUCCEEDED);
+  EXPECT_EQ(scheduler_.Get(a)->steps_done(), 2);
+  EXPECT_EQ(RunNext().job_id(), b);
+}
+
+TEST_F(SchedulerTest, AFailedStartFailsTheJobWithItsReasonAndTheNextStarts) {
+  const std::string bad = *scheduler_.Submit(Spec(1));
+  const std::string good = *scheduler_.Submit(Spec(1));
+  RunNext();  // MEMORY
+  v1::RankCommand start = scheduler_.Next();
+  scheduler_.Complete(start, {absl::InvalidArgumentError("ds.json: no_such_key")}, {});
+  EXPECT_EQ(scheduler_.Get(bad)->state(), v1::FAILED);
+  EXPECT_EQ(scheduler_.Get(bad)->reason(), "ds.json: no_such_key");
+  v1::RankCommand next = RunNext();
+  EXPECT_EQ(next.kind(), v1::RankCommand::START);
+  EXPECT_EQ(next.job_id(), good);
+}
+
+TEST_F(SchedulerTest, PausedJobRunsExactlyTheStepsAskedFor) {
+  const std::string id = *scheduler_.Submit(Spec(10, /*paused=*/true));
+  RunNext();  // MEMORY
+  RunNext();  // START
+  EXPECT_EQ(scheduler_.Get(id)->state(), v1::PAUSED);
+  auto reply = std::async(std::launch::async, [&] { return scheduler_.StepPaused(id, 3); });
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(RunNext().kind(), v1::RankCommand::STEP);
+  auto r = reply.get();
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->steps_size(), 3);
+  EXPECT_EQ(r->steps(2).step(), 3);
+  EXPECT_EQ(r->status().state(), v1::PAUSED);
+  // Nothing more to do until someone asks: Next would block. Cancel gives it work.
+  ASSERT_TRUE(scheduler_.Cancel(id).ok());
+  EXPECT_EQ(RunNext().kind(), v1::RankCommand::FINISH);
+  EXPECT_EQ(scheduler_.Get(id)->state(), v1::CANCELLED);
+}
+
+TEST_F(SchedulerTest, StepJobIsRefusedForAJobNotSubmittedPaused) {
+  const std::string id = *scheduler_.Submit(Spec(5));
+  EXPECT_EQ(scheduler_.StepPaused(id, 1).status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(scheduler_.StepPaused("job-99", 1).status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(SchedulerTest, CancellingAQueuedJobEndsItAtOnce) {
+  const std::string id = *scheduler_.Submit(Spec(5));
+  auto status = scheduler_.Cancel(id);
+  ASSERT_TRUE(status.ok());
+  EXPECT_EQ(status->state(), v1::CANCELLED);
+  EXPECT_EQ(scheduler_.Cancel(id).status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(SchedulerTest, AFailedStepFailsTheJobAndUnloadsIt) {
+  const std::string id = *scheduler_.Submit(Spec(5));
+  RunNext();  // MEMORY
+  RunNext();  // START
+  v1::RankCommand step = scheduler_.Next();
+  scheduler_.Complete(step, {absl::InternalError("loss is nan at step 1")}, {});
+  EXPECT_EQ(scheduler_.Get(id)->state(), v1::FAILED);
+  EXPECT_EQ(RunNext().kind(), v1::RankCommand::FINISH);
+}
+
+TEST_F(SchedulerTest, SaveAndExportRunOnTheResidentJobOnly) {
+  const std::string id = *scheduler_.Submit(Spec(1));
+  EXPECT_EQ(scheduler_.Save(id, "/ckpt").status().code(), absl::StatusCode::kFailedPrecondition);
+  RunNext();  // MEMORY
+  RunNext();  // START
+  RunNext();  // STEP: the job succeeds and stays loaded
+  auto saved = std::async(std::launch::async, [&] { return scheduler_.Save(id, "/ckpt"); });
+  v1::RankCommand save = scheduler_.Next();
+  EXPECT_EQ(save.kind(), v1::RankCommand::SAVE);
+  EXPECT_EQ(save.dir(), "/ckpt");
+  CommandOutcome out;
+  out.steps_done = 1;
+  scheduler_.Complete(save, out, {});
+  ASSERT_TRUE(saved.get().ok());
+  EXPECT_EQ(scheduler_.Get(id)->state(), v1::SUCCEEDED);
+}
+
+TEST_F(SchedulerTest, ShutdownCancelsTheActiveAndQueuedJobsThenStopsTheRanks) {
+  const std::string a = *scheduler_.Submit(Spec(100));
+  const std::string b = *scheduler_.Submit(Spec(100));
+  RunNext();  // MEMORY
+  RunNext();  // START a
+  RunNext();  // STEP
+  scheduler_.RequestShutdown();
+  EXPECT_FALSE(scheduler_.Submit(Spec(1)).ok());
+  EXPECT_EQ(RunNext().kind(), v1::RankCommand::FINISH);
+  EXPECT_EQ(RunNext().kind(), v1::RankCommand::SHUTDOWN);
+  EXPECT_EQ(scheduler_.Get(a)->state(), v1::CANCELLED);
+  EXPECT_EQ(scheduler_.Get(b)->state(), v1::CANCELLED);
+}
+
+TEST_F(SchedulerTest, WatchStreamsStepsAndEndsWithTheFinalState) {
+  const std::string id = *scheduler_.Submit(Spec(3));
+  std::vector<v1::JobEvent> events;
+  std::thread watcher([&] {
+    (void)scheduler_.Watch(
+        id, true, [&](const v1::JobEvent& e) { events.push_back(e); return true; },
+        [] { return false; });
+  });
+  for (int i = 0; i < 5; ++i) RunNext();  // MEMORY, START, 3 x STEP
+  watcher.join();
+  int steps = 0;
+  for (const auto& e : events) steps += e.has_step();
+  EXPECT_EQ(steps, 3);
+  ASSERT_TRUE(events.back().has_status());
+  EXPECT_EQ(events.back().status().state(), v1::SUCCEEDED);
+}
+
+}  // namespace
+}  // namespace zerod::coordinator

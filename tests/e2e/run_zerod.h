@@ -1,0 +1,39 @@
+// Runs zerod as a user does, `mpirun -np N zerod ARGS`, in a child process with a time
+// limit (so a hang fails the test), and captures its output and exit code.
+#pragma once
+
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <string>
+
+namespace zerod::e2e {
+
+struct Result {
+  int exit_code = -1;
+  std::string output;  // stdout and stderr together
+};
+
+inline Result RunZerod(const std::string& args, int ranks = 2) {
+  const std::string cmd = std::string("timeout 120 ") + ZEROD_MPIEXEC +
+                          " --oversubscribe --allow-run-as-root -np " + std::to_string(ranks) +
+                          " " + ZEROD_BIN + " " + args + " 2>&1";
+  Result r;
+  FILE* pipe = popen(cmd.c_str(), "r");
+  std::array<char, 4096> buf;
+  while (fgets(buf.data(), buf.size(), pipe) != nullptr) r.output += buf.data();
+  const int status = pclose(pipe);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+inline int Count(const std::string& haystack, const std::string& needle) {
+  int n = 0;
+  for (size_t at = haystack.find(needle); at != std::string::npos;
+       at = haystack.find(needle, at + 1))
+    ++n;
+  return n;
+}
+
+}  // namespace zerod::e2e

@@ -1,0 +1,237 @@
+// The service as users meet it: `mpirun -np 2 zerod --listen ...` daemons with a token,
+// driven by the zeroctl binary over loopback. The daemons are shared by the suite's
+// tests (in declaration order) and the last test shuts them down.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "nlohmann/json.hpp"
+#include "tests/e2e/daemons.h"
+
+namespace zerod::e2e {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+std::vector<json> JsonLines(const std::string& text) {
+  std::vector<json> out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty()) out.push_back(json::parse(line));
+  }
+  return out;
+}
+
+class ServiceTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = fs::temp_directory_path() / ("zerod-service-" + std::to_string(::getpid()));
+    fs::create_directories(dir_);
+    const std::string prep = std::string(ZEROD_BIN) + " --prepare-data --bytes --input " +
+                             ZEROD_SOURCE_DIR + "/data/corpus/vim_user_manual.txt --output " +
+                             Path("corpus.bin") + " > /dev/null";
+    ASSERT_EQ(std::system(prep.c_str()), 0);
+    Write("ds.json", R"({"train_batch_size": 8, "train_micro_batch_size_per_gpu": 2,
+      "gradient_clipping": 1.0, "optimizer": {"type": "AdamW", "params": {"lr": 2e-3}},
+      "zero_optimization": {"stage": 3, "offload_param": {"device": "cpu"},
+                            "offload_optimizer": {"device": "cpu"}}})");
+    Write("token", "s3cret-token\n");
+    daemons_ = Daemons::Start(2, "--token-file " + Path("token"), Path("daemons.log"));
+    ASSERT_NE(daemons_, nullptr) << ReadWholeFile(Path("daemons.log"));
+  }
+  static void TearDownTestSuite() {
+    daemons_.reset();
+    fs::remove_all(dir_);
+  }
+
+  static std::string Path(const std::string& name) { return (dir_ / name).string(); }
+  static void Write(const std::string& name, const std::string& text) {
+    std::ofstream(Path(name)) << text;
+  }
+  // zeroctl against the daemons, with the token.
+  static CtlResult Ctl(const std::string& args) {
+    return Zeroctl("--addr " + daemons_->addr() + " --token-file " + Path("token") + " " + args);
+  }
+  static std::string SubmitArgs(int steps, const std::string& extra = "") {
+    return "submit --model " + std::string(ZEROD_SOURCE_DIR) +
+           "/configs/models/tiny-llama --ds-config " + Path("ds.json") + " --data " +
+           Path("corpus.bin") + " --seq-len 32 --steps " + std::to_string(steps) + " " + extra;
+  }
+  static json Status(const std::string& job) {
+    CtlResult r = Ctl("--json status " + job);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return json::parse(r.out);
+  }
+
+  static inline fs::path dir_;
+  static inline std::unique_ptr<Daemons> daemons_;
+};
+
+TEST_F(ServiceTest, SubmitAndWatchToSucceededWithFallingLoss) {
+  CtlResult r = Ctl("--json " + SubmitArgs(12, "--wait --name first"));
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err << daemons_->log();
+  std::vector<double> losses;
+  std::string last_state;
+  for (const json& line : JsonLines(r.out)) {
+    if (line.contains("step")) losses.push_back(line["step"]["loss"].get<double>());
+    if (line.contains("status")) last_state = line["status"]["state"];
+  }
+  ASSERT_EQ(losses.size(), 12u);
+  EXPECT_EQ(last_state, "SUCCEEDED");
+  EXPECT_LT(losses.back(), losses.front() - 0.3) << "loss should fall over 12 steps";
+
+  // The job stays loaded after it succeeded: it can still be saved and exported.
+  const std::string job = JsonLines(r.out).front()["job_id"];
+  CtlResult save = Ctl("checkpoint " + job + " --dir " + Path("ckpt"));
+  EXPECT_EQ(save.exit_code, 0) << save.err;
+  EXPECT_TRUE(fs::exists(Path("ckpt/zerod_checkpoint.json")));
+  EXPECT_TRUE(fs::exists(Path("ckpt/rank_00001_of_00002.safetensors")));
+  CtlResult exported = Ctl("export " + job + " --hf " + Path("hf"));
+  EXPECT_EQ(exported.exit_code, 0) << exported.err;
+  EXPECT_TRUE(fs::exists(Path("hf/config.json")));
+  EXPECT_TRUE(fs::exists(Path("hf/model.safetensors")));
+}
+
+TEST_F(ServiceTest, PausedJobStepsThreeTimesAndReportsMemoryForBothRanks) {
+  CtlResult submit = Ctl("--json " + SubmitArgs(10, "--paused"));
+  ASSERT_EQ(submit.exit_code, 0) << submit.err;
+  const std::string job = json::parse(submit.out)["job_id"];
+  for (int i = 1; i <= 3; ++i) {
+    CtlResult step = Ctl("--json step " + job + " -n 1");
+    ASSERT_EQ(step.exit_code, 0) << step.err;
+    std::vector<json> lines = JsonLines(step.out);
+    ASSERT_EQ(lines.size(), 1u) << step.out;
+    EXPECT_EQ(lines[0]["step"].get<int>(), i);
+  }
+  json status = Status(job);
+  EXPECT_EQ(status["state"], "PAUSED");
+  EXPECT_EQ(status["steps_done"].get<int>(), 3);
+
+  CtlResult memory = Ctl("--json memory");
+  ASSERT_EQ(memory.exit_code, 0) << memory.err;
+  std::vector<json> ranks = JsonLines(memory.out);
+  ASSERT_EQ(ranks.size(), 2u) << memory.out;
+  for (int r = 0; r < 2; ++r) {
+    EXPECT_EQ(ranks[r]["rank"].get<int>(), r);
+    EXPECT_EQ(ranks[r]["device"], "cpu");
+    EXPECT_GT(ranks[r]["rss_bytes"].get<int64_t>(), 0);
+    EXPECT_GT(ranks[r]["param_shard_bytes"].get<int64_t>(), 0);
+    EXPECT_GT(ranks[r]["optimizer_shard_bytes"].get<int64_t>(), 0);
+  }
+  EXPECT_EQ(Ctl("cancel " + job).exit_code, 0);
+}
+
+TEST_F(ServiceTest, CancelStopsARunningJob) {
+  CtlResult submit = Ctl("--json " + SubmitArgs(100000));
+  ASSERT_EQ(submit.exit_code, 0) << submit.err;
+  const std::string job = json::parse(submit.out)["job_id"];
+  for (int i = 0; i < 600 && Status(job)["steps_done"].get<int>() < 1; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  ASSERT_EQ(Status(job)["state"], "RUNNING");
+  EXPECT_EQ(Ctl("cancel " + job).exit_code, 0);
+  CtlResult watch = Ctl("watch " + job);
+  EXPECT_EQ(watch.exit_code, 1) << "watch exits non-zero for a job that did not succeed";
+  json status = Status(job);
+  EXPECT_EQ(status["state"], "CANCELLED");
+  EXPECT_LT(status["steps_done"].get<int>(), 100000);
+}
+
+TEST_F(ServiceTest, BadJobsFailWithAReasonAndTheNextGoodJobSucceeds) {
+  CtlResult missing = Ctl(
+      "submit --model " + Path("no-such-model") + " --ds-config " + Path("ds.json") + " --data " +
+      Path("corpus.bin") + " --steps 2");
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_NE(missing.err.find("model_dir"), std::string::npos) << missing.err;
+
+  Write("bad_ds.json", R"({"train_batch_size": 8, "train_micro_batch_size_per_gpu": 2,
+      "zero_optimization": {"stage": 3, "no_such_key": 1}})");
+  CtlResult bad_config =
+      Ctl("submit --model " + std::string(ZEROD_SOURCE_DIR) + "/configs/models/tiny-llama" +
+          " --ds-config " + Path("bad_ds.json") + " --data " + Path("corpus.bin") +
+          " --steps 2 --wait");
+  EXPECT_EQ(bad_config.exit_code, 1);
+  EXPECT_NE(bad_config.out.find("FAILED"), std::string::npos) << bad_config.out;
+  EXPECT_NE(bad_config.err.find("no_such_key"), std::string::npos) << bad_config.err;
+
+  Write("unreadable.bin", "xx");
+  fs::permissions(Path("unreadable.bin"), fs::perms::none);
+  CtlResult unreadable = Ctl("submit --model " + std::string(ZEROD_SOURCE_DIR) +
+                             "/configs/models/tiny-llama --ds-config " + Path("ds.json") +
+                             " --data " + Path("missing.bin") + " --steps 2");
+  EXPECT_EQ(unreadable.exit_code, 1);
+  EXPECT_NE(unreadable.err.find("data_path"), std::string::npos) << unreadable.err;
+
+  CtlResult good = Ctl(SubmitArgs(2, "--wait"));
+  EXPECT_EQ(good.exit_code, 0) << good.out << good.err;
+}
+
+TEST_F(ServiceTest, CallsWithoutTheTokenAreRefused) {
+  CtlResult no_token = Zeroctl("--addr " + daemons_->addr() + " list");
+  EXPECT_EQ(no_token.exit_code, 1);
+  EXPECT_NE(no_token.err.find("token"), std::string::npos) << no_token.err;
+  Write("wrong", "not-the-token\n");
+  CtlResult wrong = Zeroctl("--addr " + daemons_->addr() + " --token-file " + Path("wrong") +
+                            " list");
+  EXPECT_EQ(wrong.exit_code, 1);
+}
+
+TEST_F(ServiceTest, AnUnreachableAddressSaysHowToStartTheDaemons) {
+  CtlResult r = Zeroctl("--addr 127.0.0.1:1 health");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("127.0.0.1:1"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("mpirun"), std::string::npos) << r.err;
+}
+
+TEST_F(ServiceTest, IdleRanksUseUnderHalfACpuSecondIn10Seconds) {
+  std::vector<pid_t> ranks = daemons_->RankPids();
+  ASSERT_EQ(ranks.size(), 2u);
+  std::this_thread::sleep_for(std::chrono::seconds(1));  // let the last job's teardown end
+  std::vector<double> before;
+  for (pid_t p : ranks) before.push_back(CpuSeconds(p));
+  std::this_thread::sleep_for(std::chrono::seconds(10));
+  for (size_t i = 0; i < ranks.size(); ++i) {
+    const double used = CpuSeconds(ranks[i]) - before[i];
+    std::printf("rank pid %d: %.3f CPU s in 10 idle s\n", ranks[i], used);
+    EXPECT_LT(used, 0.5);
+  }
+}
+
+TEST_F(ServiceTest, ShutdownEndsEveryRankWithExitCode0) {
+  EXPECT_EQ(Ctl("shutdown").exit_code, 0);
+  EXPECT_EQ(daemons_->Wait(60), 0) << daemons_->log();
+  EXPECT_NE(daemons_->log().find("zerod: shut down"), std::string::npos);
+}
+
+// TLS with a self-signed certificate: zeroctl with the certificate as its root gets in;
+// a plaintext client does not.
+TEST(TlsServiceTest, ServesTlsToClientsThatTrustTheCertificate) {
+  const fs::path dir = fs::temp_directory_path() / ("zerod-tls-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  const std::string cert = (dir / "cert.pem").string(), key = (dir / "key.pem").string();
+  const std::string openssl =
+      "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost -addext "
+      "subjectAltName=IP:127.0.0.1,DNS:localhost -keyout " + key + " -out " + cert +
+      " > /dev/null 2>&1";
+  ASSERT_EQ(std::system(openssl.c_str()), 0);
+  auto daemons = Daemons::Start(1, "--tls-cert " + cert + " --tls-key " + key,
+                                (dir / "daemons.log").string());
+  ASSERT_NE(daemons, nullptr) << ReadWholeFile((dir / "daemons.log").string());
+  CtlResult tls = Zeroctl("--addr " + daemons->addr() + " --tls-ca " + cert + " health");
+  EXPECT_EQ(tls.exit_code, 0) << tls.err;
+  EXPECT_NE(tls.out.find("1 ranks"), std::string::npos) << tls.out;
+  CtlResult plain = Zeroctl("--addr " + daemons->addr() + " health");
+  EXPECT_EQ(plain.exit_code, 1);
+  EXPECT_EQ(Zeroctl("--addr " + daemons->addr() + " --tls-ca " + cert + " shutdown").exit_code, 0);
+  EXPECT_EQ(daemons->Wait(60), 0) << daemons->log();
+  fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace zerod::e2e
