@@ -9,10 +9,10 @@
 #include <string>
 
 #include "CLI/CLI.hpp"
+#include "daemon/prepare_cmd.h"
 #include "daemon/run_log.h"
 #include "engine/api.h"
 #include "engine/comm/mpi_communicator.h"
-#include "engine/data/prepare.h"
 #ifdef ZEROD_CUDA
 #include "engine/comm/nccl_communicator.h"
 #endif
@@ -119,26 +119,8 @@ int main(int argc, char** argv) {
   app.add_option("--output", flags.output, "With --prepare-data: the token file to write");
   CLI11_PARSE(app, argc, argv);
 
-  if (flags.prepare_data) {
-    if (!flags.bytes) {
-      std::fprintf(
-          stderr,
-          "zerod: error: --prepare-data needs --bytes (tokenizer.json support is not built yet)\n");
-      return 2;
-    }
-    if (flags.input.empty() || flags.output.empty()) {
-      std::fprintf(stderr, "zerod: error: --prepare-data needs --input FILE and --output FILE\n");
-      return 2;
-    }
-    auto n = zerod::data::PrepareByteTokens(flags.input, flags.output);
-    if (!n.ok()) {
-      std::fprintf(stderr, "zerod: error: %s\n", std::string(n.status().message()).c_str());
-      return 1;
-    }
-    std::printf("wrote %lld tokens (uint16, byte-level) to %s\n", static_cast<long long>(*n),
-                flags.output.c_str());
-    return 0;
-  }
+  if (flags.prepare_data)
+    return zerod::daemon::RunPrepareData({flags.bytes, spec.model_dir, flags.input, flags.output});
   if (!flags.train) {
     std::fprintf(stderr,
                  "zerod: only one-shot training is available in this build: pass --train "
