@@ -40,10 +40,13 @@ CLASSES = {
     "kNumberRanges": lambda cp: cat(cp).startswith("N"),
     "kWhitespaceRanges": lambda cp: (0x09 <= cp <= 0x0D or cp == 0x85
                                      or cat(cp) in ("Zs", "Zl", "Zp")),
+    "kWordRanges": lambda cp: (cat(cp)[0] in "LM" or cat(cp) in ("Nd", "Nl", "Pc")
+                               or cp in (0x200C, 0x200D)),
 }
 
 
-REGEX = {"kLetterRanges": r"\p{L}", "kNumberRanges": r"\p{N}", "kWhitespaceRanges": r"\s"}
+REGEX = {"kLetterRanges": r"\p{L}", "kNumberRanges": r"\p{N}", "kWhitespaceRanges": r"\s",
+         "kWordRanges": r"[\p{Alphabetic}\p{M}\p{Nd}\p{Pc}\p{Join_Control}]"}
 
 
 def tokenizers_classes():

@@ -5,10 +5,6 @@
 namespace zerod::data {
 namespace {
 
-// Rust regex's \w is Alphabetic, marks, Nd, Pc and Join_Control; letters, numbers and '_'
-// are the part of it that the single_word check meets in practice.
-bool IsWordChar(char32_t c) { return c == '_' || IsLetter(c) || IsNumber(c); }
-
 // The code point that ends at `end` (text[..end] is valid UTF-8 up to there).
 char32_t LastCodePoint(std::string_view text, size_t end) {
   size_t start = end - 1;

@@ -10,6 +10,8 @@ extern const CodeRange kNumberRanges[];
 extern const int kNumberCount;
 extern const CodeRange kWhitespaceRanges[];
 extern const int kWhitespaceCount;
+extern const CodeRange kWordRanges[];
+extern const int kWordCount;
 }  // namespace unicode_tables
 
 namespace {
@@ -88,6 +90,11 @@ bool IsNumber(char32_t cp) {
 bool IsWhitespace(char32_t cp) {
   if (cp < 0x80) return cp == ' ' || (cp >= 0x09 && cp <= 0x0D);
   return InRanges(unicode_tables::kWhitespaceRanges, unicode_tables::kWhitespaceCount, cp);
+}
+
+bool IsWordChar(char32_t cp) {
+  if (cp < 0x80) return cp == '_' || IsLetter(cp) || IsNumber(cp);
+  return InRanges(unicode_tables::kWordRanges, unicode_tables::kWordCount, cp);
 }
 
 }  // namespace zerod::data

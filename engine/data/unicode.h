@@ -1,7 +1,7 @@
-// The few Unicode facts the tokenizer needs: UTF-8 decoding and the three character classes
-// (\p{L}, \p{N}, \s) of the pre-tokenizer patterns. The class tables are generated
-// (scripts/gen_unicode_tables.py -> unicode_tables.cpp); this is no general Unicode library:
-// no normalization, no case mapping.
+// The few Unicode facts the tokenizer needs: UTF-8 decoding, the character classes of the
+// pre-tokenizer patterns (\p{L}, \p{N}, \s) and the \w of added tokens' single_word. The
+// class tables are generated (scripts/gen_unicode_tables.py -> unicode_tables.cpp); this is
+// no general Unicode library: no normalization, no case mapping.
 #pragma once
 
 #include <cstddef>
@@ -25,5 +25,6 @@ void AppendUtf8(char32_t cp, std::string* out);
 bool IsLetter(char32_t cp);      // General_Category L*
 bool IsNumber(char32_t cp);      // General_Category N*
 bool IsWhitespace(char32_t cp);  // U+0009..U+000D, U+0085, Z* (= White_Space)
+bool IsWordChar(char32_t cp);    // Rust regex's \w: Alphabetic, M*, Nd, Pc, Join_Control
 
 }  // namespace zerod::data
