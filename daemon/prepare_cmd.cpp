@@ -25,10 +25,11 @@ class ProgressBar {
     } else {
       const int decile =
           p.bytes_total > 0 ? static_cast<int>(10 * p.bytes_done / p.bytes_total) : 10;
-      if (!final && decile <= last_decile_) return;
-      if (final && last_decile_ >= 10) return;
+      // The final line only when it says something the last one did not.
+      if (final ? p.tokens == last_tokens_ : decile <= last_decile_) return;
       last_decile_ = decile;
     }
+    last_tokens_ = p.tokens;
     last_draw_ = now;
     const double seconds = std::chrono::duration<double>(now - start_).count();
     const double mb = static_cast<double>(p.bytes_done) / 1e6;
@@ -50,7 +51,8 @@ class ProgressBar {
   const bool tty_;
   const Clock::time_point start_;
   Clock::time_point last_draw_{};
-  int last_decile_ = -1;
+  int last_decile_ = 0;  // no line before 10%
+  int64_t last_tokens_ = -1;
   bool drawn_ = false;
 };
 

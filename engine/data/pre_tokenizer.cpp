@@ -249,7 +249,7 @@ void PreTokenizer::Apply(const Step& step, std::vector<TextPiece>* pieces) {
       case Step::kByteLevel: {
         // Like tokenizers' prepend: nothing happens to an empty piece.
         if (step.add_prefix_space && !piece.text.empty() && piece.text[0] != ' ')
-          piece.text.insert(0, " ");
+          piece.text = absl::StrCat(" ", piece.text);
         if (!step.use_regex) {
           out.push_back({ByteLevelEncode(piece.text), piece.at_origin});
           break;

@@ -170,6 +170,8 @@ absl::StatusOr<PrepareSummary> PrepareTokenizedData(
       state.bytes_done = std::min(offset, state.bytes_total);
       report();
     }
+    state.bytes_done = state.bytes_total;  // trailing blank lines
+    report();
   } else {
     std::string text(static_cast<size_t>(state.bytes_total), '\0');
     in.read(text.data(), static_cast<std::streamsize>(text.size()));
