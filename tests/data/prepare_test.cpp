@@ -89,6 +89,24 @@ TEST(PrepareTest, TxtIsOneDocumentAndEosComesFromTokenizerConfig) {
   EXPECT_EQ(ReadTokens16(dir.File("out.bin")), want);
 }
 
+TEST(PrepareTest, VocabulariesOver65536IdsWriteUint32) {
+  TempDir dir;
+  const std::string model = dir.File("model");
+  (void)MakeDirectories(model);
+  WriteText(model + "/tokenizer.json", R"({"added_tokens": [{"id": 70000, "content": "<eos>"}],
+    "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": false, "use_regex": true},
+    "model": {"type": "BPE", "vocab": {"a": 0, "b": 1, "ab": 2}, "merges": [["a", "b"]]}})");
+  WriteText(model + "/tokenizer_config.json", R"({"eos_token": "<eos>"})");
+  WriteText(dir.File("doc.txt"), "abba<eos>");
+  auto summary = PrepareTokenizedData({model, dir.File("doc.txt"), dir.File("out.bin")});
+  ASSERT_TRUE(summary.ok()) << summary.status();
+  EXPECT_EQ(summary->dtype, TokenDType::kUInt32);
+  const std::string bytes = ReadFile(dir.File("out.bin"));
+  std::vector<uint32_t> tokens(bytes.size() / 4);
+  std::memcpy(tokens.data(), bytes.data(), tokens.size() * 4);
+  EXPECT_EQ(tokens, (std::vector<uint32_t>{2, 1, 0, 70000, 70000}));
+}
+
 TEST(PrepareTest, BadJsonlLinesNameTheLine) {
   TempDir dir;
   const std::string model = MakeModelDir(dir, "gpt2", R"({"eos_token_id": 0})");
