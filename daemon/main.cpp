@@ -13,11 +13,11 @@
 
 #include "CLI/CLI.hpp"
 #include "daemon/eval_cmd.h"
+#include "daemon/prepare_cmd.h"
 #include "daemon/run_log.h"
 #include "daemon/service_loop.h"
 #include "engine/api.h"
 #include "engine/comm/mpi_communicator.h"
-#include "engine/data/prepare.h"
 #ifdef ZEROD_CUDA
 #include "engine/comm/nccl_communicator.h"
 #endif
@@ -161,26 +161,8 @@ int main(int argc, char** argv) {
   if (flags.eval)
     return zerod::daemon::RunEvalCommand(spec, flags.eval_batches, flags.log_format, &argc, &argv);
 
-  if (flags.prepare_data) {
-    if (!flags.bytes) {
-      std::fprintf(
-          stderr,
-          "zerod: error: --prepare-data needs --bytes (tokenizer.json support is not built yet)\n");
-      return 2;
-    }
-    if (flags.input.empty() || flags.output.empty()) {
-      std::fprintf(stderr, "zerod: error: --prepare-data needs --input FILE and --output FILE\n");
-      return 2;
-    }
-    auto n = zerod::data::PrepareByteTokens(flags.input, flags.output);
-    if (!n.ok()) {
-      std::fprintf(stderr, "zerod: error: %s\n", std::string(n.status().message()).c_str());
-      return 1;
-    }
-    std::printf("wrote %lld tokens (uint16, byte-level) to %s\n", static_cast<long long>(*n),
-                flags.output.c_str());
-    return 0;
-  }
+  if (flags.prepare_data)
+    return zerod::daemon::RunPrepareData({flags.bytes, spec.model_dir, flags.input, flags.output});
   for (const auto& [name, value] :
        {std::pair{"--model", &spec.model_dir}, std::pair{"--ds-config", &spec.ds_config_path},
         std::pair{"--data", &spec.data_path}}) {

@@ -147,4 +147,38 @@ TEST_F(OneShotTest, UnknownConfigKeyIsRefused) {
                  "zero_optimization.offload_everything is not a setting zerod supports");
 }
 
+// A Hugging Face directory with a tokenizer.json (the llama3 fixture, vocab 903): its
+// jsonl tokenized by --prepare-data, then trained on with the same directory as --model.
+TEST_F(OneShotTest, PreparesJsonlWithTheModelsTokenizerAndTrainsOnIt) {
+  fs::create_directories(Path("hf-tok"));
+  fs::copy_file(std::string(ZEROD_SOURCE_DIR) + "/tests/fixtures/tokenizers/llama3/tokenizer.json",
+                Path("hf-tok/tokenizer.json"));
+  nlohmann::json config;
+  std::ifstream(Model() + "/config.json") >> config;
+  config["vocab_size"] = 903;
+  config["eos_token_id"] = 900;
+  Write("hf-tok/config.json", config.dump());
+  std::string jsonl;
+  for (int i = 0; i < 50; ++i)
+    jsonl += nlohmann::json{{"text", "Vim's user manual, part " + std::to_string(i) +
+                                         ": the first steps in Vim.\n"}}
+                 .dump() +
+             "\n";
+  Write("docs.jsonl", jsonl);
+  const std::string prep = std::string(ZEROD_BIN) + " --prepare-data --model " + Path("hf-tok") +
+                           " --input " + Path("docs.jsonl") + " --output " + Path("tok.bin") +
+                           " 2>&1";
+  FILE* pipe = popen(prep.c_str(), "r");
+  std::string out;
+  std::array<char, 4096> buf;
+  while (fgets(buf.data(), buf.size(), pipe) != nullptr) out += buf.data();
+  ASSERT_EQ(pclose(pipe), 0) << out;
+  EXPECT_NE(out.find("wrote 50 documents"), std::string::npos) << out;
+  EXPECT_NE(out.find("uint16"), std::string::npos) << out;
+  Result r = RunZerod("--train --model " + Path("hf-tok") + " --ds-config " + Path("ds.json") +
+                      " --data " + Path("tok.bin") + " --seq-len 16 --steps 2");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(Count(r.output, "step 2/2"), 1) << r.output;
+}
+
 }  // namespace

@@ -1,0 +1,18 @@
+// `zerod --prepare-data`: text to token file, with a progress bar on stderr. Everything the
+// command prints lives here so main() only parses flags.
+#pragma once
+
+#include <string>
+
+namespace zerod::daemon {
+
+struct PrepareFlags {
+  bool bytes = false;     // --bytes: one token per byte
+  std::string model_dir;  // --model: tokenizer.json's directory
+  std::string input, output;
+};
+
+// Runs the command; returns the process exit code (0 ok, 1 failed, 2 bad flags).
+int RunPrepareData(const PrepareFlags& flags);
+
+}  // namespace zerod::daemon
