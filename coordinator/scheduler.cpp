@@ -302,11 +302,22 @@ v1::RankCommand Scheduler::CommandForResident(JobRecord& job) {
       c.set_dir(spec.export_hf_dir());
       return c;
     }
-    FinishJob(job, v1::SUCCEEDED, "");
+    MaybeSucceed(job);
     return CommandForResident(job);
   }
   if (state == v1::RUNNING || job.credits > 0) return Command(v1::RankCommand::STEP, id);
   return Command(v1::RankCommand::KIND_UNSPECIFIED, "");  // paused, waiting for StepJob
+}
+
+// REQUIRES: mu_ held. An active job that ran all its steps and its on-success save and
+// export has SUCCEEDED (said at once, so watchers need not wait for the next command).
+void Scheduler::MaybeSucceed(JobRecord& job) {
+  const auto& spec = job.status.spec();
+  if (IsActive(job.status.state()) && job.status.steps_done() >= job.status.steps_total() &&
+      (spec.save_dir().empty() || job.saved_on_success) &&
+      (spec.export_hf_dir().empty() || job.exported_on_success)) {
+    FinishJob(job, v1::SUCCEEDED, "");
+  }
 }
 
 void Scheduler::Complete(const v1::RankCommand& command, const CommandOutcome& outcome,
@@ -370,7 +381,10 @@ void Scheduler::Complete(const v1::RankCommand& command, const CommandOutcome& o
     default:
       break;
   }
-  if (job != nullptr) memory_.set_step(job->status.steps_done());
+  if (job != nullptr) {
+    MaybeSucceed(*job);
+    memory_.set_step(job->status.steps_done());
+  }
 }
 
 }  // namespace zerod::coordinator

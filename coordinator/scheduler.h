@@ -98,6 +98,7 @@ class Scheduler {
   absl::StatusOr<int64_t> RunControl(v1::RankCommand::Kind kind, const std::string& job_id,
                                      const std::string& dir);
   void FinishJob(JobRecord& job, v1::JobState state, const std::string& reason);
+  void MaybeSucceed(JobRecord& job);
   JobRecord* Find(const std::string& job_id);
   const JobRecord* Find(const std::string& job_id) const;
   double Now() const;

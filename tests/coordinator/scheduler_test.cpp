@@ -12,6 +12,12 @@ namespace {
 
 using Kind = v1::RankCommand::Kind;
 
+CommandOutcome Failed(absl::Status s) {
+  CommandOutcome out;
+  out.status = std::move(s);
+  return out;
+}
+
 v1::JobSpec Spec(int64_t steps, bool paused = false) {
   v1::JobSpec s;
   s.set_model_dir("/m");
@@ -61,7 +67,7 @@ TEST_F(SchedulerTest, AFailedStartFailsTheJobWithItsReasonAndTheNextStarts) {
   const std::string good = *scheduler_.Submit(Spec(1));
   RunNext();  // MEMORY
   v1::RankCommand start = scheduler_.Next();
-  scheduler_.Complete(start, {absl::InvalidArgumentError("ds.json: no_such_key")}, {});
+  scheduler_.Complete(start, Failed(absl::InvalidArgumentError("ds.json: no_such_key")), {});
   EXPECT_EQ(scheduler_.Get(bad)->state(), v1::FAILED);
   EXPECT_EQ(scheduler_.Get(bad)->reason(), "ds.json: no_such_key");
   v1::RankCommand next = RunNext();
@@ -106,7 +112,7 @@ TEST_F(SchedulerTest, AFailedStepFailsTheJobAndUnloadsIt) {
   RunNext();  // MEMORY
   RunNext();  // START
   v1::RankCommand step = scheduler_.Next();
-  scheduler_.Complete(step, {absl::InternalError("loss is nan at step 1")}, {});
+  scheduler_.Complete(step, Failed(absl::InternalError("loss is nan at step 1")), {});
   EXPECT_EQ(scheduler_.Get(id)->state(), v1::FAILED);
   EXPECT_EQ(RunNext().kind(), v1::RankCommand::FINISH);
 }
@@ -147,7 +153,11 @@ TEST_F(SchedulerTest, WatchStreamsStepsAndEndsWithTheFinalState) {
   std::vector<v1::JobEvent> events;
   std::thread watcher([&] {
     (void)scheduler_.Watch(
-        id, true, [&](const v1::JobEvent& e) { events.push_back(e); return true; },
+        id, true,
+        [&](const v1::JobEvent& e) {
+          events.push_back(e);
+          return true;
+        },
         [] { return false; });
   });
   for (int i = 0; i < 5; ++i) RunNext();  // MEMORY, START, 3 x STEP

@@ -141,8 +141,7 @@ inline CtlResult Zeroctl(const std::string& args) {
   char err_path[] = "/tmp/zeroctl-err-XXXXXX";
   const int fd = mkstemp(err_path);
   close(fd);
-  const std::string cmd =
-      std::string("timeout 180 ") + ZEROCTL_BIN + " " + args + " 2>" + err_path;
+  const std::string cmd = std::string("timeout 180 ") + ZEROCTL_BIN + " " + args + " 2>" + err_path;
   CtlResult r;
   FILE* pipe = popen(cmd.c_str(), "r");
   std::array<char, 4096> buf;

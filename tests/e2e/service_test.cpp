@@ -144,18 +144,16 @@ TEST_F(ServiceTest, CancelStopsARunningJob) {
 }
 
 TEST_F(ServiceTest, BadJobsFailWithAReasonAndTheNextGoodJobSucceeds) {
-  CtlResult missing = Ctl(
-      "submit --model " + Path("no-such-model") + " --ds-config " + Path("ds.json") + " --data " +
-      Path("corpus.bin") + " --steps 2");
+  CtlResult missing = Ctl("submit --model " + Path("no-such-model") + " --ds-config " +
+                          Path("ds.json") + " --data " + Path("corpus.bin") + " --steps 2");
   EXPECT_EQ(missing.exit_code, 1);
   EXPECT_NE(missing.err.find("model_dir"), std::string::npos) << missing.err;
 
   Write("bad_ds.json", R"({"train_batch_size": 8, "train_micro_batch_size_per_gpu": 2,
       "zero_optimization": {"stage": 3, "no_such_key": 1}})");
-  CtlResult bad_config =
-      Ctl("submit --model " + std::string(ZEROD_SOURCE_DIR) + "/configs/models/tiny-llama" +
-          " --ds-config " + Path("bad_ds.json") + " --data " + Path("corpus.bin") +
-          " --steps 2 --wait");
+  CtlResult bad_config = Ctl("submit --model " + std::string(ZEROD_SOURCE_DIR) +
+                             "/configs/models/tiny-llama" + " --ds-config " + Path("bad_ds.json") +
+                             " --data " + Path("corpus.bin") + " --steps 2 --wait");
   EXPECT_EQ(bad_config.exit_code, 1);
   EXPECT_NE(bad_config.out.find("FAILED"), std::string::npos) << bad_config.out;
   EXPECT_NE(bad_config.err.find("no_such_key"), std::string::npos) << bad_config.err;
@@ -177,8 +175,8 @@ TEST_F(ServiceTest, CallsWithoutTheTokenAreRefused) {
   EXPECT_EQ(no_token.exit_code, 1);
   EXPECT_NE(no_token.err.find("token"), std::string::npos) << no_token.err;
   Write("wrong", "not-the-token\n");
-  CtlResult wrong = Zeroctl("--addr " + daemons_->addr() + " --token-file " + Path("wrong") +
-                            " list");
+  CtlResult wrong =
+      Zeroctl("--addr " + daemons_->addr() + " --token-file " + Path("wrong") + " list");
   EXPECT_EQ(wrong.exit_code, 1);
 }
 
@@ -217,11 +215,11 @@ TEST(TlsServiceTest, ServesTlsToClientsThatTrustTheCertificate) {
   const std::string cert = (dir / "cert.pem").string(), key = (dir / "key.pem").string();
   const std::string openssl =
       "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost -addext "
-      "subjectAltName=IP:127.0.0.1,DNS:localhost -keyout " + key + " -out " + cert +
-      " > /dev/null 2>&1";
+      "subjectAltName=IP:127.0.0.1,DNS:localhost -keyout " +
+      key + " -out " + cert + " > /dev/null 2>&1";
   ASSERT_EQ(std::system(openssl.c_str()), 0);
-  auto daemons = Daemons::Start(1, "--tls-cert " + cert + " --tls-key " + key,
-                                (dir / "daemons.log").string());
+  auto daemons =
+      Daemons::Start(1, "--tls-cert " + cert + " --tls-key " + key, (dir / "daemons.log").string());
   ASSERT_NE(daemons, nullptr) << ReadWholeFile((dir / "daemons.log").string());
   CtlResult tls = Zeroctl("--addr " + daemons->addr() + " --tls-ca " + cert + " health");
   EXPECT_EQ(tls.exit_code, 0) << tls.err;
