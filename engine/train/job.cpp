@@ -21,6 +21,7 @@
 #include "engine/data/sampler.h"
 #include "engine/models/checkpoint_reader.h"
 #include "engine/models/llama.h"
+#include "engine/models/registry.h"
 #include "engine/optim/loss_scaler.h"
 #include "engine/util/cpu_affinity.h"
 #include "engine/util/files.h"
@@ -46,7 +47,7 @@ torch::ScalarType ToTorch(DType dtype) {
 // Everything a job needs, validated; built identically on every rank.
 struct Setup {
   config::DsConfig ds;
-  models::LlamaConfig model;
+  models::ModelConfig model;
   std::unique_ptr<data::TokenDataset> dataset;
 };
 
@@ -57,14 +58,10 @@ absl::StatusOr<Setup> Validate(const JobSpec& spec, int world_size) {
   if (spec.seq_len < 1)
     return absl::InvalidArgumentError(absl::StrCat("--seq-len ", spec.seq_len, " < 1"));
   ASSIGN_OR_RETURN(s.ds, config::LoadDsConfig(spec.ds_config_path, world_size));
-  ASSIGN_OR_RETURN(s.model, models::LoadLlamaConfig(spec.model_dir));
-  if (spec.seq_len > s.model.max_position_embeddings) {
-    return absl::InvalidArgumentError(absl::StrCat("--seq-len ", spec.seq_len,
-                                                   " exceeds the model's max_position_embeddings ",
-                                                   s.model.max_position_embeddings));
-  }
+  ASSIGN_OR_RETURN(s.model, models::LoadModelConfig(spec.model_dir));
+  RETURN_IF_ERROR(s.model.CheckSequenceLength(spec.seq_len));
   ASSIGN_OR_RETURN(auto dtype, data::ParseTokenDType(spec.data_dtype));
-  ASSIGN_OR_RETURN(s.dataset, data::TokenDataset::Open(spec.data_path, dtype, s.model.vocab_size));
+  ASSIGN_OR_RETURN(s.dataset, data::TokenDataset::Open(spec.data_path, dtype, s.model.vocab_size()));
   return s;
 }
 
@@ -230,7 +227,7 @@ class TrainingJob final : public Job {
   JobSpec spec_;
   comm::Communicator* comm_;
   config::DsConfig ds_;
-  models::LlamaConfig model_config_;
+  models::ModelConfig model_config_;
   std::unique_ptr<data::TokenDataset> dataset_;
   data::DistributedSampler sampler_;
   JobInfo info_;
@@ -272,7 +269,7 @@ absl::StatusOr<std::unique_ptr<Job>> Job::Create(const JobSpec& spec, comm::Comm
 #ifdef ZEROD_CUDA
   if (opts.device.is_cuda()) c10::cuda::set_device(opts.device.index());
 #endif
-  auto engine = zero::ZeroEngine::Create(models::BuildLlamaUnits(setup->model), comm, opts);
+  auto engine = zero::ZeroEngine::Create(models::BuildUnits(setup->model), comm, opts);
   RETURN_IF_ERROR(comm::AgreeOnStatus(*comm, engine.status()));
   // Weights from the model directory when it has them, else transformers' init.
   absl::Status loaded;
@@ -280,7 +277,7 @@ absl::StatusOr<std::unique_ptr<Job>> Job::Create(const JobSpec& spec, comm::Comm
     auto reader = models::CheckpointReader::Open(spec.model_dir);
     loaded = reader.ok() ? (*engine)->LoadWeights(**reader) : reader.status();
   } else {
-    (*engine)->InitWeights(spec.seed, setup->model.initializer_range);
+    (*engine)->InitWeights(spec.seed, setup->model.initializer_range());
   }
   RETURN_IF_ERROR(comm::AgreeOnStatus(*comm, loaded));
   return std::unique_ptr<Job>(new TrainingJob(
