@@ -109,18 +109,25 @@ void ZeroEngine::InitWeights(uint64_t seed, double std) {
 }
 
 absl::Status ZeroEngine::LoadWeights(const models::CheckpointReader& reader) {
+  // Straight into the float32 master, with no staging buffer: a rank's resident set
+  // grows by no more than the mapped pages of the slice being copied (the reader drops
+  // them after each copy), never by a copy of a unit.
+  torch::NoGradGuard no_grad;
   for (size_t i = 0; i < groups_.size(); ++i) {
     const Partition& p = groups_[i]->partition();
     const int64_t begin = p.ShardBegin(comm_->rank());
-    torch::Tensor values = torch::zeros({p.shard_numel}, torch::kFloat32);
+    torch::Tensor& master = state_[i].master;
+    const int64_t valid = p.ShardValidNumel(comm_->rank());
+    master.narrow(0, valid, p.shard_numel - valid).zero_();  // padding
     for (const FlatEntry& e : groups_[i]->layout().entries) {
       // The part of this parameter that falls in this rank's shard, if any.
       const auto [lo, hi] = Intersect(e.offset, e.offset + e.numel, begin, begin + p.shard_numel);
       if (lo == hi) continue;
       RETURN_IF_ERROR(reader.ReadFloat32(e.name, e.shape, begin + lo - e.offset, hi - lo,
-                                         values.data_ptr<float>() + lo));
+                                         master.data_ptr<float>() + lo));
     }
-    SetShardValues(i, values);
+    // The shard is the master's compute-dtype rounding (or the master itself).
+    if (!master.is_same(groups_[i]->shard())) groups_[i]->shard().copy_(master);
   }
   return absl::OkStatus();
 }

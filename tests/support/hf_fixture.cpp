@@ -1,5 +1,7 @@
 #include "tests/support/hf_fixture.h"
 
+#include <gtest/gtest.h>
+
 #include <fstream>
 #include <sstream>
 
