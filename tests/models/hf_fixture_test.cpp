@@ -28,14 +28,19 @@ torch::Tensor BackwardOnce(zero::ZeroEngine& engine, const HfFixture& f) {
   return loss.detach();
 }
 
-void ExpectMatchesTransformers(const HfFixture& f, bool checkpointing) {
+// On `device` over `comm` (the CPU world unless given).
+void ExpectMatchesTransformers(const HfFixture& f, bool checkpointing,
+                               comm::Communicator* comm = nullptr,
+                               torch::Device device = torch::kCPU) {
   zero::EngineOptions opts;
   opts.persistence_threshold_numel = 0;  // release and re-gather every unit
   opts.activation_checkpointing = checkpointing;
-  auto engine = FixtureEngine(f, opts);
+  opts.device = device;
+  auto engine = FixtureEngine(f, opts, comm);
   {
     torch::NoGradGuard no_grad;
-    const double diff = (engine->Forward(f.input_ids) - f.logits).abs().max().item<double>();
+    const double diff =
+        (engine->Forward(f.input_ids).cpu() - f.logits).abs().max().item<double>();
     EXPECT_LT(diff, 1e-4) << f.name << ": logits max abs difference";
     if (World().rank() == 0 && !checkpointing)
       std::printf("  %-34s logits max abs diff %.2e", f.name.c_str(), diff);
@@ -64,6 +69,17 @@ TEST(HfFixtureTest, GradientNormMatchesWithActivationCheckpointing) {
   for (const std::string& name : HfFixtureNames()) {
     const HfFixture f = LoadHfFixture(name);
     ExpectMatchesTransformers(f, /*checkpointing=*/true);
+  }
+}
+
+// The GPU path (CUDA builds on a GPU host): NCCL, pinned offload, side streams, and the
+// tied weight's gradient summed on the device before its reduce-scatter.
+TEST(HfFixtureGpuTest, LogitsLossAndGradientNormMatchTransformersOnTheGpu) {
+  if (GpuWorld() == nullptr) GTEST_SKIP() << "no GPU path in this build or host";
+  const torch::Device gpu(torch::kCUDA, static_cast<c10::DeviceIndex>(World().local_rank()));
+  for (const std::string& name : HfFixtureNames()) {
+    const HfFixture f = LoadHfFixture(name);
+    for (bool checkpointing : {false, true}) ExpectMatchesTransformers(f, checkpointing, GpuWorld(), gpu);
   }
 }
 

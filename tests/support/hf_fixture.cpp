@@ -66,8 +66,10 @@ HfFixture LoadHfFixture(const std::string& name) {
   return f;
 }
 
-std::unique_ptr<zero::ZeroEngine> FixtureEngine(const HfFixture& f, zero::EngineOptions options) {
-  auto engine = zero::ZeroEngine::Create(models::BuildUnits(f.config), &World(), options);
+std::unique_ptr<zero::ZeroEngine> FixtureEngine(const HfFixture& f, zero::EngineOptions options,
+                                                comm::Communicator* comm) {
+  auto engine = zero::ZeroEngine::Create(models::BuildUnits(f.config),
+                                         comm != nullptr ? comm : &World(), options);
   EXPECT_TRUE(engine.ok()) << engine.status();
   auto reader = models::CheckpointReader::Open(f.dir);
   EXPECT_TRUE(reader.ok()) << reader.status();
@@ -87,7 +89,8 @@ std::vector<std::pair<std::string, torch::Tensor>> ReadAllTensors(const std::str
 
 torch::Tensor ShiftedLoss(const torch::Tensor& logits, const torch::Tensor& ids) {
   const int64_t T = ids.size(1);
-  return models::CausalLmLoss(logits.narrow(1, 0, T - 1), ids.narrow(1, 1, T - 1));
+  return models::CausalLmLoss(logits.narrow(1, 0, T - 1),
+                              ids.narrow(1, 1, T - 1).to(logits.device()));
 }
 
 void ForEachGatheredParam(zero::ZeroEngine& engine,

@@ -32,9 +32,11 @@ std::string HfFixtureDsConfig();
 // Reads fixture `name`; fails the calling test (ASSERT) on a bad fixture.
 HfFixture LoadHfFixture(const std::string& name);
 
-// A world engine (fp32, CPU) over the fixture's model with its weights loaded.
+// An engine over `comm` (default: the MPI world, fp32 on the CPU) for the fixture's
+// model, with its weights loaded.
 std::unique_ptr<zero::ZeroEngine> FixtureEngine(const HfFixture& f,
-                                                zero::EngineOptions options = {});
+                                                zero::EngineOptions options = {},
+                                                comm::Communicator* comm = nullptr);
 
 // Every tensor of a safetensors file as float32 torch tensors, by name.
 std::vector<std::pair<std::string, torch::Tensor>> ReadAllTensors(const std::string& path);
