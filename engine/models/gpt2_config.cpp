@@ -18,8 +18,7 @@ absl::Status ParseShapes(JsonReader& r, Gpt2Config& c) {
   ASSIGN_OR_RETURN(c.n_layer, r.Int("n_layer", c.n_layer, 1));
   ASSIGN_OR_RETURN(c.n_head, r.Int("n_head", c.n_head, 1));
   if (c.n_embd % c.n_head != 0) {
-    return r.Error("n_embd",
-                   absl::StrCat(c.n_embd, " is not divisible by n_head ", c.n_head));
+    return r.Error("n_embd", absl::StrCat(c.n_embd, " is not divisible by n_head ", c.n_head));
   }
   ASSIGN_OR_RETURN(c.n_inner, r.Int("n_inner", 4 * c.n_embd, 1));
   return absl::OkStatus();
@@ -27,8 +26,8 @@ absl::Status ParseShapes(JsonReader& r, Gpt2Config& c) {
 
 // The GPT-2 options zerod does not implement, refused when switched on.
 absl::Status RefuseUnimplemented(JsonReader& r) {
-  for (const char* key : {"scale_attn_by_inverse_layer_idx", "reorder_and_upcast_attn",
-                          "add_cross_attention"}) {
+  for (const char* key :
+       {"scale_attn_by_inverse_layer_idx", "reorder_and_upcast_attn", "add_cross_attention"}) {
     ASSIGN_OR_RETURN(bool on, r.Bool(key, false));
     if (on) return r.Error(key, "is true; zerod implements GPT-2 attention without it: set false");
   }

@@ -81,16 +81,15 @@ double ModelConfig::initializer_range() const {
 absl::Status ModelConfig::CheckSequenceLength(int64_t seq_len) const {
   const char* field = llama() ? "max_position_embeddings" : "n_positions";
   if (seq_len > max_positions()) {
-    return absl::InvalidArgumentError(absl::StrCat("--seq-len ", seq_len, " exceeds the model's ",
-                                                   field, " ", max_positions()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--seq-len ", seq_len, " exceeds the model's ", field, " ", max_positions()));
   }
   // A window at least as long as the sequence masks nothing the causal mask keeps.
   if (llama() && llama()->sliding_window > 0 && seq_len > llama()->sliding_window) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--seq-len ", seq_len, " exceeds the model's sliding_window ",
-                     llama()->sliding_window,
-                     "; zerod implements full causal attention only: use --seq-len <= ",
-                     llama()->sliding_window));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--seq-len ", seq_len, " exceeds the model's sliding_window ", llama()->sliding_window,
+        "; zerod implements full causal attention only: use --seq-len <= ",
+        llama()->sliding_window));
   }
   return absl::OkStatus();
 }

@@ -58,9 +58,9 @@ struct Gpt2Config {
   int64_t n_inner = 3072;  // MLP width; 4 * n_embd when null
   double layer_norm_epsilon = 1e-5;
   double initializer_range = 0.02;
-  bool gelu_exact = false;           // activation_function "gelu" (erf); else gelu_new (tanh)
-  bool scale_attn_weights = true;    // scores / sqrt(head_dim); false: unscaled
-  bool tie_word_embeddings = true;   // lm_head reads transformer.wte.weight
+  bool gelu_exact = false;          // activation_function "gelu" (erf); else gelu_new (tanh)
+  bool scale_attn_weights = true;   // scores / sqrt(head_dim); false: unscaled
+  bool tie_word_embeddings = true;  // lm_head reads transformer.wte.weight
 };
 
 // One parsed config.json, whichever architecture.

@@ -111,10 +111,10 @@ class HeadUnit final : public Unit {
  public:
   HeadUnit(const LlamaConfig& c, const Unit& embedding) : Unit("model.norm"), eps_(c.rms_norm_eps) {
     norm_ = AddParam("weight", {c.hidden_size}, ParamInit::kOnes);
-    lm_head_ = c.tie_word_embeddings
-                   ? Borrow(embedding, /*owner_index=*/0, /*index=*/0)
-                   : AddParamNamed("lm_head.weight", {c.vocab_size, c.hidden_size},
-                                   ParamInit::kNormal);
+    lm_head_ =
+        c.tie_word_embeddings
+            ? Borrow(embedding, /*owner_index=*/0, /*index=*/0)
+            : AddParamNamed("lm_head.weight", {c.vocab_size, c.hidden_size}, ParamInit::kNormal);
   }
   torch::Tensor Forward(const torch::Tensor& x) override {
     return torch::nn::functional::linear(RmsNorm(x, norm_, eps_), lm_head_);  // (B, T, V)

@@ -27,7 +27,8 @@ absl::Status ParseRope(const nlohmann::json& json, JsonReader& r, LlamaConfig& c
   ASSIGN_OR_RETURN(std::string legacy_type, s.String("type", "default"));
   ASSIGN_OR_RETURN(std::string type, s.String("rope_type", legacy_type));
   ASSIGN_OR_RETURN(double partial, s.Number("partial_rotary_factor", 1.0));
-  if (partial != 1.0) return s.Error("partial_rotary_factor", "must be 1: zerod rotates all of head_dim");
+  if (partial != 1.0)
+    return s.Error("partial_rotary_factor", "must be 1: zerod rotates all of head_dim");
   RopeScaling& rs = c.rope_scaling;
   if (type == "default") return absl::OkStatus();
   if (type == "linear") {
@@ -41,16 +42,18 @@ absl::Status ParseRope(const nlohmann::json& json, JsonReader& r, LlamaConfig& c
     ASSIGN_OR_RETURN(rs.low_freq_factor, s.Number("low_freq_factor", 1.0, 1e-9));
     ASSIGN_OR_RETURN(rs.high_freq_factor, s.Number("high_freq_factor", 4.0, 1e-9));
     if (rs.high_freq_factor <= rs.low_freq_factor) {
-      return s.Error("high_freq_factor", absl::StrCat(rs.high_freq_factor, " must exceed low_freq_factor ",
-                                                      rs.low_freq_factor));
+      return s.Error(
+          "high_freq_factor",
+          absl::StrCat(rs.high_freq_factor, " must exceed low_freq_factor ", rs.low_freq_factor));
     }
     ASSIGN_OR_RETURN(rs.original_max_position_embeddings,
                      s.Int("original_max_position_embeddings", c.max_position_embeddings, 1));
     return absl::OkStatus();
   }
-  return s.Error(s.Has("rope_type") ? "rope_type" : "type", absl::StrCat("is \"", type,
-                                           "\"; zerod implements \"default\", \"linear\" and "
-                                           "\"llama3\" RoPE"));
+  return s.Error(s.Has("rope_type") ? "rope_type" : "type",
+                 absl::StrCat("is \"", type,
+                              "\"; zerod implements \"default\", \"linear\" and "
+                              "\"llama3\" RoPE"));
 }
 
 absl::Status ParseShapes(const nlohmann::json& json, JsonReader& r, LlamaConfig& c) {

@@ -12,13 +12,12 @@ torch::Tensor Llama3Scaling(const torch::Tensor& inv_freq, const RopeScaling& s)
   const double high_freq_wavelen = old_context / s.high_freq_factor;
   torch::Tensor wavelen = 2 * M_PI / inv_freq;
   // Long wavelengths are divided by factor, short ones kept, the middle blended.
-  torch::Tensor scaled =
-      torch::where(wavelen > low_freq_wavelen, inv_freq / s.factor, inv_freq);
-  torch::Tensor smooth = (old_context / wavelen - s.low_freq_factor) /
-                         (s.high_freq_factor - s.low_freq_factor);
+  torch::Tensor scaled = torch::where(wavelen > low_freq_wavelen, inv_freq / s.factor, inv_freq);
+  torch::Tensor smooth =
+      (old_context / wavelen - s.low_freq_factor) / (s.high_freq_factor - s.low_freq_factor);
   torch::Tensor smoothed = (1 - smooth) * scaled / s.factor + smooth * scaled;
-  torch::Tensor medium = (wavelen < high_freq_wavelen).logical_not() &
-                         (wavelen > low_freq_wavelen).logical_not();
+  torch::Tensor medium =
+      (wavelen < high_freq_wavelen).logical_not() & (wavelen > low_freq_wavelen).logical_not();
   return torch::where(medium, smoothed, scaled);
 }
 
@@ -46,8 +45,9 @@ std::pair<torch::Tensor, torch::Tensor> RopeTables(const LlamaConfig& c, int64_t
                                                    torch::ScalarType dtype, torch::Device device) {
   torch::NoGradGuard no_grad;
   torch::Tensor inv_freq = RopeInverseFrequencies(c, device);
-  torch::Tensor pos = torch::arange(T, torch::TensorOptions().dtype(torch::kFloat32).device(device));
-  torch::Tensor freqs = torch::outer(pos, inv_freq);  // (T, hd / 2)
+  torch::Tensor pos =
+      torch::arange(T, torch::TensorOptions().dtype(torch::kFloat32).device(device));
+  torch::Tensor freqs = torch::outer(pos, inv_freq);   // (T, hd / 2)
   torch::Tensor emb = torch::cat({freqs, freqs}, -1);  // (T, hd)
   return {emb.cos().to(dtype), emb.sin().to(dtype)};
 }

@@ -21,8 +21,8 @@ torch::Tensor Unit::AddParam(const std::string& local_name, std::vector<int64_t>
   return AddParamNamed(name_ + "." + local_name, std::move(shape), init, std_scale);
 }
 
-torch::Tensor Unit::AddParamNamed(std::string full_name, std::vector<int64_t> shape,
-                                  ParamInit init, double std_scale) {
+torch::Tensor Unit::AddParamNamed(std::string full_name, std::vector<int64_t> shape, ParamInit init,
+                                  double std_scale) {
   specs_.push_back({std::move(full_name), std::move(shape), init, std_scale});
   // A zero-element placeholder: the engine rebinds it with set_data before first use.
   params_.push_back(torch::empty({0}).requires_grad_(true));

@@ -61,7 +61,8 @@ absl::StatusOr<Setup> Validate(const JobSpec& spec, int world_size) {
   ASSIGN_OR_RETURN(s.model, models::LoadModelConfig(spec.model_dir));
   RETURN_IF_ERROR(s.model.CheckSequenceLength(spec.seq_len));
   ASSIGN_OR_RETURN(auto dtype, data::ParseTokenDType(spec.data_dtype));
-  ASSIGN_OR_RETURN(s.dataset, data::TokenDataset::Open(spec.data_path, dtype, s.model.vocab_size()));
+  ASSIGN_OR_RETURN(s.dataset,
+                   data::TokenDataset::Open(spec.data_path, dtype, s.model.vocab_size()));
   return s;
 }
 

@@ -72,9 +72,9 @@ absl::Status ZeroEngine::MapBorrowedGroups() {
     for (const models::BorrowedParam& b : units_[i]->borrowed()) {
       if (b.owner < 0 || b.owner >= n || b.owner == i ||
           b.index >= units_[b.owner]->params().size()) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            units_[i]->name(), " borrows parameter ", b.index, " of unit ", b.owner,
-            ", which does not exist"));
+        return absl::InvalidArgumentError(absl::StrCat(units_[i]->name(), " borrows parameter ",
+                                                       b.index, " of unit ", b.owner,
+                                                       ", which does not exist"));
       }
       if (std::find(uses_[i].begin(), uses_[i].end(), b.owner) != uses_[i].end()) continue;
       uses_[i].push_back(b.owner);

@@ -143,8 +143,8 @@ class ZeroEngine {
   std::unique_ptr<offload::PinnedPool> pool_;  // host shards and gradients
   std::vector<std::unique_ptr<models::Unit>> units_;
   std::vector<std::unique_ptr<ParamGroup>> groups_;  // group i holds unit i's own parameters
-  std::vector<std::vector<int>> uses_;  // unit -> groups it reads, its own first
-  std::vector<PendingGrad> pending_;    // one per group
+  std::vector<std::vector<int>> uses_;               // unit -> groups it reads, its own first
+  std::vector<PendingGrad> pending_;                 // one per group
   // Optimizer state, one per group.
   std::vector<ShardState> state_;
   int64_t adam_step_ = 0;

@@ -11,15 +11,27 @@ namespace zerod::models {
 namespace {
 
 nlohmann::json Llama() {
-  return {{"architectures", {"LlamaForCausalLM"}}, {"model_type", "llama"}, {"vocab_size", 64},
-          {"hidden_size", 32}, {"intermediate_size", 64}, {"num_hidden_layers", 2},
-          {"num_attention_heads", 4}, {"num_key_value_heads", 2}};
+  return {{"architectures", {"LlamaForCausalLM"}},
+          {"model_type", "llama"},
+          {"vocab_size", 64},
+          {"hidden_size", 32},
+          {"intermediate_size", 64},
+          {"num_hidden_layers", 2},
+          {"num_attention_heads", 4},
+          {"num_key_value_heads", 2}};
 }
 
 nlohmann::json Gpt2() {
-  return {{"architectures", {"GPT2LMHeadModel"}}, {"model_type", "gpt2"}, {"vocab_size", 64},
-          {"n_embd", 32}, {"n_layer", 2}, {"n_head", 4}, {"n_positions", 64},
-          {"resid_pdrop", 0.0}, {"embd_pdrop", 0.0}, {"attn_pdrop", 0.0}};
+  return {{"architectures", {"GPT2LMHeadModel"}},
+          {"model_type", "gpt2"},
+          {"vocab_size", 64},
+          {"n_embd", 32},
+          {"n_layer", 2},
+          {"n_head", 4},
+          {"n_positions", 64},
+          {"resid_pdrop", 0.0},
+          {"embd_pdrop", 0.0},
+          {"attn_pdrop", 0.0}};
 }
 
 absl::StatusOr<ModelConfig> Parse(const nlohmann::json& j) {
@@ -63,9 +75,9 @@ TEST(HfConfigTest, LlamaFieldsThatChangeTheMathAreReadOrRefused) {
 
 TEST(HfConfigTest, RopeIsReadInTheNewAndTheLegacyForm) {
   nlohmann::json j = Llama();
-  j["rope_parameters"] = {{"rope_type", "llama3"}, {"rope_theta", 500000.0}, {"factor", 8.0},
-                          {"low_freq_factor", 1.0}, {"high_freq_factor", 4.0},
-                          {"original_max_position_embeddings", 8192}};
+  j["rope_parameters"] = {{"rope_type", "llama3"},   {"rope_theta", 500000.0},
+                          {"factor", 8.0},           {"low_freq_factor", 1.0},
+                          {"high_freq_factor", 4.0}, {"original_max_position_embeddings", 8192}};
   auto c = Parse(j);
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->llama()->rope_scaling.type, RopeType::kLlama3);
@@ -120,12 +132,12 @@ TEST(HfConfigTest, Gpt2OptionsZerodDoesNotImplementAreRefusedByName) {
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->gpt2()->n_inner, 128);
   EXPECT_TRUE(c->gpt2()->tie_word_embeddings);
-  for (auto [key, value] : {std::pair<const char*, nlohmann::json>{
-                                "scale_attn_by_inverse_layer_idx", true},
-                            {"reorder_and_upcast_attn", true},
-                            {"add_cross_attention", true},
-                            {"resid_pdrop", 0.1},
-                            {"activation_function", "relu"}}) {
+  for (auto [key, value] :
+       {std::pair<const char*, nlohmann::json>{"scale_attn_by_inverse_layer_idx", true},
+        {"reorder_and_upcast_attn", true},
+        {"add_cross_attention", true},
+        {"resid_pdrop", 0.1},
+        {"activation_function", "relu"}}) {
     nlohmann::json bad = Gpt2();
     bad[key] = value;
     ExpectRefused(bad, {key});

@@ -3,6 +3,8 @@
 // backward, one AdamW step, and the export round trip. Runs under mpirun at world sizes
 // 1, 2 and 4: the engine shards each model over the world, so the comparison covers
 // ZeRO-3's gather, release, re-gather and reduce-scatter, tied weights included.
+#include "tests/support/hf_fixture.h"
+
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -12,7 +14,6 @@
 #include "engine/config/ds_config.h"
 #include "engine/models/checkpoint_reader.h"
 #include "engine/models/registry.h"
-#include "tests/support/hf_fixture.h"
 #include "tests/support/test_env.h"
 
 namespace zerod::testing {
@@ -39,8 +40,7 @@ void ExpectMatchesTransformers(const HfFixture& f, bool checkpointing,
   auto engine = FixtureEngine(f, opts, comm);
   {
     torch::NoGradGuard no_grad;
-    const double diff =
-        (engine->Forward(f.input_ids).cpu() - f.logits).abs().max().item<double>();
+    const double diff = (engine->Forward(f.input_ids).cpu() - f.logits).abs().max().item<double>();
     EXPECT_LT(diff, 1e-4) << f.name << ": logits max abs difference";
     if (World().rank() == 0 && !checkpointing)
       std::printf("  %-34s logits max abs diff %.2e", f.name.c_str(), diff);
@@ -79,7 +79,8 @@ TEST(HfFixtureGpuTest, LogitsLossAndGradientNormMatchTransformersOnTheGpu) {
   const torch::Device gpu(torch::kCUDA, static_cast<c10::DeviceIndex>(World().local_rank()));
   for (const std::string& name : HfFixtureNames()) {
     const HfFixture f = LoadHfFixture(name);
-    for (bool checkpointing : {false, true}) ExpectMatchesTransformers(f, checkpointing, GpuWorld(), gpu);
+    for (bool checkpointing : {false, true})
+      ExpectMatchesTransformers(f, checkpointing, GpuWorld(), gpu);
   }
 }
 
@@ -132,7 +133,8 @@ TEST(HfFixtureTest, ExportRoundTripKeepsLogitsAndTransformersLayout) {
     ASSERT_TRUE(trained->Export(writer.get()).ok());
     (void)World().Barrier();
     std::map<std::string, std::vector<int64_t>> exported, original;
-    for (auto& [n, t] : ReadAllTensors(out.File("model.safetensors"))) exported[n] = t.sizes().vec();
+    for (auto& [n, t] : ReadAllTensors(out.File("model.safetensors")))
+      exported[n] = t.sizes().vec();
     for (auto& [n, t] : ReadAllTensors(f.dir + "/model.safetensors")) original[n] = t.sizes().vec();
     EXPECT_EQ(exported, original) << name;
     auto reader = models::CheckpointReader::Open(out.path());

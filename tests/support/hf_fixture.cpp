@@ -32,10 +32,13 @@ torch::Tensor ToTorch(const models::SafetensorsFile& file, const models::TensorI
 }  // namespace
 
 const std::vector<std::string>& HfFixtureNames() {
-  static const std::vector<std::string> names = {
-      "llama_gqa",          "llama_tied_bias_llama3_head_dim", "llama_linear_rope_legacy",
-      "mistral_gqa_head_dim", "qwen2_tied",                    "gpt2_tied",
-      "gpt2_untied_gelu_unscaled"};
+  static const std::vector<std::string> names = {"llama_gqa",
+                                                 "llama_tied_bias_llama3_head_dim",
+                                                 "llama_linear_rope_legacy",
+                                                 "mistral_gqa_head_dim",
+                                                 "qwen2_tied",
+                                                 "gpt2_tied",
+                                                 "gpt2_untied_gelu_unscaled"};
   return names;
 }
 
@@ -51,8 +54,8 @@ HfFixture LoadHfFixture(const std::string& name) {
   f.config = *config;
   nlohmann::json expected = nlohmann::json::parse(ReadText(f.dir + "/expected.json"));
   std::vector<std::vector<int64_t>> ids = expected["input_ids"];
-  f.input_ids = torch::empty({static_cast<int64_t>(ids.size()), static_cast<int64_t>(ids[0].size())},
-                             torch::kInt64);
+  f.input_ids = torch::empty(
+      {static_cast<int64_t>(ids.size()), static_cast<int64_t>(ids[0].size())}, torch::kInt64);
   for (size_t b = 0; b < ids.size(); ++b) {
     for (size_t t = 0; t < ids[b].size(); ++t) f.input_ids[b][t] = ids[b][t];
   }
@@ -83,7 +86,8 @@ std::vector<std::pair<std::string, torch::Tensor>> ReadAllTensors(const std::str
   auto file = models::SafetensorsFile::Open(path);
   EXPECT_TRUE(file.ok()) << file.status();
   if (!file.ok()) return out;
-  for (const models::TensorInfo& t : (*file)->tensors()) out.emplace_back(t.name, ToTorch(**file, t));
+  for (const models::TensorInfo& t : (*file)->tensors())
+    out.emplace_back(t.name, ToTorch(**file, t));
   return out;
 }
 

@@ -28,8 +28,8 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "%s\n", std::string(config.status().message()).c_str());
       return 1;
     }
-    auto engine = zerod::zero::ZeroEngine::Create(zerod::models::BuildUnits(*config), comm.get(), {})
-                      .value();
+    auto engine =
+        zerod::zero::ZeroEngine::Create(zerod::models::BuildUnits(*config), comm.get(), {}).value();
     if (zerod::models::CheckpointReader::HasWeights(argv[1])) {
       auto reader = zerod::models::CheckpointReader::Open(argv[1]);
       absl::Status s = reader.ok() ? engine->LoadWeights(**reader) : reader.status();
