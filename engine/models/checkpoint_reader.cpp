@@ -92,16 +92,19 @@ absl::Status CheckpointReader::ReadFloat32(const std::string& name,
   switch (info->dtype) {
     case DType::kFloat32:
       std::memcpy(dst, src, count * sizeof(float));
-      return absl::OkStatus();
+      break;
     case DType::kFloat16:
     case DType::kBFloat16:
       offload::ConvertToFloat(src, dst, count, info->dtype);
-      return absl::OkStatus();
+      break;
     default:
       return absl::InvalidArgumentError(absl::StrCat("tensor ", name, " in ", file->path(), " is ",
                                                      DTypeName(info->dtype),
                                                      "; weights must be F32, F16 or BF16"));
   }
+  // The copy is all this rank needs of those bytes: keep them out of its resident set.
+  file->DropPages(src, count * DTypeSize(info->dtype));
+  return absl::OkStatus();
 }
 
 }  // namespace zerod::models

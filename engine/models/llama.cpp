@@ -1,6 +1,6 @@
 #include "engine/models/llama.h"
 
-#include <cmath>
+#include "engine/models/rope.h"
 
 namespace zerod::models {
 namespace {
@@ -15,12 +15,6 @@ torch::Tensor RmsNorm(const torch::Tensor& x, const torch::Tensor& weight, doubl
 
 torch::Tensor Linear(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b) {
   return torch::nn::functional::linear(x, w, b.defined() ? b : torch::Tensor());
-}
-
-// Rotates pairs (i, i + d/2) of the last dimension: transformers' rotate_half.
-torch::Tensor RotateHalf(const torch::Tensor& x) {
-  const int64_t half = x.size(-1) / 2;
-  return torch::cat({-x.narrow(-1, half, half), x.narrow(-1, 0, half)}, -1);
 }
 
 class EmbeddingUnit final : public Unit {
@@ -47,12 +41,12 @@ class DecoderUnit final : public Unit {
     k_w_ = AddParam("self_attn.k_proj.weight", {kv, h}, ParamInit::kNormal);
     v_w_ = AddParam("self_attn.v_proj.weight", {kv, h}, ParamInit::kNormal);
     o_w_ = AddParam("self_attn.o_proj.weight", {h, q}, ParamInit::kNormal);
-    if (c.attention_bias) {
+    if (c.qkv_bias) {
       q_b_ = AddParam("self_attn.q_proj.bias", {q}, ParamInit::kZeros);
       k_b_ = AddParam("self_attn.k_proj.bias", {kv}, ParamInit::kZeros);
       v_b_ = AddParam("self_attn.v_proj.bias", {kv}, ParamInit::kZeros);
-      o_b_ = AddParam("self_attn.o_proj.bias", {h}, ParamInit::kZeros);
     }
+    if (c.o_bias) o_b_ = AddParam("self_attn.o_proj.bias", {h}, ParamInit::kZeros);
     post_norm_ = AddParam("post_attention_layernorm.weight", {h}, ParamInit::kOnes);
     gate_w_ = AddParam("mlp.gate_proj.weight", {f, h}, ParamInit::kNormal);
     up_w_ = AddParam("mlp.up_proj.weight", {f, h}, ParamInit::kNormal);
@@ -92,26 +86,12 @@ class DecoderUnit final : public Unit {
     return Linear(y, o_w_, o_b_);
   }
 
-  // cos and sin of position * inv_freq, duplicated over both halves, in float32 then
-  // cast, as transformers' LlamaRotaryEmbedding computes them.
+  // The RoPE tables for length T, cached (rope.h).
   std::pair<torch::Tensor, torch::Tensor> Rope(int64_t T, torch::ScalarType dtype,
                                                torch::Device device) {
     if (!rope_cos_.defined() || rope_cos_.size(0) != T || rope_cos_.scalar_type() != dtype ||
         rope_cos_.device() != device) {
-      torch::NoGradGuard no_grad;
-      const int64_t hd = c_.head_dim;
-      auto opts = torch::TensorOptions().dtype(torch::kFloat32).device(device);
-      torch::Tensor inv_freq =
-          1.0 / torch::pow(c_.rope_theta,
-                           torch::arange(0, hd, 2,
-                                         torch::TensorOptions().dtype(torch::kInt64).device(device))
-                                   .to(torch::kFloat32) /
-                               static_cast<double>(hd));
-      torch::Tensor pos = torch::arange(T, opts);
-      torch::Tensor freqs = torch::outer(pos, inv_freq);
-      torch::Tensor emb = torch::cat({freqs, freqs}, -1);
-      rope_cos_ = emb.cos().to(dtype);
-      rope_sin_ = emb.sin().to(dtype);
+      std::tie(rope_cos_, rope_sin_) = RopeTables(c_, T, dtype, device);
     }
     return {rope_cos_, rope_sin_};
   }
@@ -119,17 +99,22 @@ class DecoderUnit final : public Unit {
   LlamaConfig c_;
   torch::Tensor input_norm_, post_norm_;  // (C)
   torch::Tensor q_w_, k_w_, v_w_, o_w_;   // (nh*hd, C), (nkv*hd, C) x2, (C, nh*hd)
-  torch::Tensor q_b_, k_b_, v_b_, o_b_;   // undefined unless attention_bias
+  torch::Tensor q_b_, k_b_, v_b_, o_b_;   // undefined unless qkv_bias / o_bias
   torch::Tensor gate_w_, up_w_, down_w_;  // (F, C), (F, C), (C, F)
   torch::Tensor gate_b_, up_b_, down_b_;  // undefined unless mlp_bias
   torch::Tensor rope_cos_, rope_sin_;     // cache, (T, hd)
 };
 
+// Final norm and LM head. With tie_word_embeddings the head borrows the embedding
+// unit's weight instead of owning lm_head.weight (unit.h, Note [tied weights]).
 class HeadUnit final : public Unit {
  public:
-  explicit HeadUnit(const LlamaConfig& c) : Unit("model.norm"), eps_(c.rms_norm_eps) {
+  HeadUnit(const LlamaConfig& c, const Unit& embedding) : Unit("model.norm"), eps_(c.rms_norm_eps) {
     norm_ = AddParam("weight", {c.hidden_size}, ParamInit::kOnes);
-    lm_head_ = AddParamNamed("lm_head.weight", {c.vocab_size, c.hidden_size}, ParamInit::kNormal);
+    lm_head_ =
+        c.tie_word_embeddings
+            ? Borrow(embedding, /*owner_index=*/0, /*index=*/0)
+            : AddParamNamed("lm_head.weight", {c.vocab_size, c.hidden_size}, ParamInit::kNormal);
   }
   torch::Tensor Forward(const torch::Tensor& x) override {
     return torch::nn::functional::linear(RmsNorm(x, norm_, eps_), lm_head_);  // (B, T, V)
@@ -138,7 +123,7 @@ class HeadUnit final : public Unit {
  private:
   double eps_;
   torch::Tensor norm_;     // (C)
-  torch::Tensor lm_head_;  // (V, C)
+  torch::Tensor lm_head_;  // (V, C), owned or embed_tokens.weight
 };
 
 }  // namespace
@@ -149,7 +134,7 @@ std::vector<std::unique_ptr<Unit>> BuildLlamaUnits(const LlamaConfig& config) {
   for (int64_t i = 0; i < config.num_hidden_layers; ++i) {
     units.push_back(std::make_unique<DecoderUnit>(config, static_cast<int>(i)));
   }
-  units.push_back(std::make_unique<HeadUnit>(config));
+  units.push_back(std::make_unique<HeadUnit>(config, *units.front()));
   return units;
 }
 

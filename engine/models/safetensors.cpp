@@ -155,6 +155,15 @@ absl::StatusOr<std::unique_ptr<SafetensorsFile>> SafetensorsFile::Open(const std
   return file;
 }
 
+void SafetensorsFile::DropPages(const uint8_t* p, size_t bytes) const {
+  if (bytes == 0) return;
+  const uintptr_t page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const uintptr_t lo = reinterpret_cast<uintptr_t>(p) & ~(page - 1);
+  const uintptr_t hi = reinterpret_cast<uintptr_t>(p) + bytes;
+  // Advice only: a failure leaves the pages resident, which is harmless.
+  (void)::madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_DONTNEED);
+}
+
 SafetensorsFile::~SafetensorsFile() {
   if (base_ != nullptr) ::munmap(const_cast<uint8_t*>(base_), bytes_);
 }

@@ -41,6 +41,10 @@ class SafetensorsFile {
   const TensorInfo* Find(const std::string& name) const;
   // The tensor's bytes, (end - begin) of them.
   const uint8_t* Data(const TensorInfo& info) const { return data_ + info.begin; }
+  // Drops the mapped pages that hold bytes [p, p + bytes) from this process's resident
+  // set (they stay in the page cache and read back on the next touch). A loader calls it
+  // after copying a slice, so loading never holds more of the file than one read.
+  void DropPages(const uint8_t* p, size_t bytes) const;
   const std::map<std::string, std::string>& metadata() const { return metadata_; }
   const std::string& path() const { return path_; }
 

@@ -17,16 +17,22 @@ int64_t Unit::numel() const {
 }
 
 torch::Tensor Unit::AddParam(const std::string& local_name, std::vector<int64_t> shape,
-                             ParamInit init) {
-  return AddParamNamed(name_ + "." + local_name, std::move(shape), init);
+                             ParamInit init, double std_scale) {
+  return AddParamNamed(name_ + "." + local_name, std::move(shape), init, std_scale);
 }
 
-torch::Tensor Unit::AddParamNamed(std::string full_name, std::vector<int64_t> shape,
-                                  ParamInit init) {
-  specs_.push_back({std::move(full_name), std::move(shape), init});
+torch::Tensor Unit::AddParamNamed(std::string full_name, std::vector<int64_t> shape, ParamInit init,
+                                  double std_scale) {
+  specs_.push_back({std::move(full_name), std::move(shape), init, std_scale});
   // A zero-element placeholder: the engine rebinds it with set_data before first use.
   params_.push_back(torch::empty({0}).requires_grad_(true));
   return params_.back();
+}
+
+torch::Tensor Unit::Borrow(const Unit& owner, int owner_index, size_t index) {
+  borrowed_.push_back({owner_index, index});
+  borrowed_params_.push_back(owner.params().at(index));
+  return borrowed_params_.back();
 }
 
 torch::Tensor InitialValues(const Unit& unit, uint64_t seed, double std) {
@@ -39,7 +45,7 @@ torch::Tensor InitialValues(const Unit& unit, uint64_t seed, double std) {
     torch::Tensor part = flat.narrow(0, offset, n);
     switch (spec.init) {
       case ParamInit::kNormal:
-        part.normal_(0.0, std, gen);
+        part.normal_(0.0, std * spec.std_scale, gen);
         break;
       case ParamInit::kOnes:
         part.fill_(1.0);

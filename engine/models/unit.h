@@ -6,6 +6,17 @@
 // each one's name and shape (ParamSpec), and the engine (ParamGroup) binds them to
 // views of a gathered flat buffer. That is what lets a 7B model be built on a rank that
 // never holds all of it.
+//
+// Note [tied weights]: a model whose LM head reads the embedding matrix
+// (tie_word_embeddings) has one parameter used by two units. The parameter belongs to the
+// unit that declares it (the embedding, unit 0), so it sits in that unit's ParamGroup
+// and is loaded, sharded, updated and exported once. The head *borrows* it: Borrow()
+// hands the head the owner's very handle, so the owner's group binds it for both. The
+// engine then (zero_engine.h) gathers the owner's group whenever the head runs too, and
+// holds the head's gradient for it until the owner's backward has added its own: the
+// group is reduce-scattered once, with the sum of both uses, exactly as autograd would
+// accumulate a shared leaf. Backward runs units in reverse, so the owner (first unit)
+// always delivers last.
 #pragma once
 
 #include <torch/torch.h>
@@ -23,6 +34,13 @@ struct ParamSpec {
   std::string name;            // full Hugging Face name, "model.layers.0.mlp.up_proj.weight"
   std::vector<int64_t> shape;  // e.g. (intermediate, hidden)
   ParamInit init = ParamInit::kNormal;
+  double std_scale = 1.0;  // kNormal: std = initializer_range * std_scale (GPT-2's c_proj)
+};
+
+// A parameter a unit reads but another unit owns (Note [tied weights]).
+struct BorrowedParam {
+  int owner = 0;     // index of the owning unit in the model's unit list
+  size_t index = 0;  // the parameter's index in the owner's specs()
 };
 
 class Unit {
@@ -40,23 +58,33 @@ class Unit {
   const std::vector<ParamSpec>& specs() const { return specs_; }
   // Parameter handles in spec order. Rebinding one (set_data) rebinds every copy.
   const std::vector<torch::Tensor>& params() const { return params_; }
-  int64_t numel() const;
+  int64_t numel() const;  // owned parameters only
+  // Parameters of other units this one reads, and their handles (same order).
+  const std::vector<BorrowedParam>& borrowed() const { return borrowed_; }
+  const std::vector<torch::Tensor>& borrowed_params() const { return borrowed_params_; }
 
  protected:
   // Declares parameter "<unit name>.<local_name>"; returns its handle (no storage until bound).
-  torch::Tensor AddParam(const std::string& local_name, std::vector<int64_t> shape, ParamInit init);
+  torch::Tensor AddParam(const std::string& local_name, std::vector<int64_t> shape, ParamInit init,
+                         double std_scale = 1.0);
   // The same with the full name spelled out, for a parameter named outside the unit's
   // prefix (lm_head.weight lives in the "model.norm" unit).
-  torch::Tensor AddParamNamed(std::string full_name, std::vector<int64_t> shape, ParamInit init);
+  torch::Tensor AddParamNamed(std::string full_name, std::vector<int64_t> shape, ParamInit init,
+                              double std_scale = 1.0);
+  // Reads parameter `index` of `owner`, unit number `owner_index` of the same model;
+  // returns the owner's handle (Note [tied weights]).
+  torch::Tensor Borrow(const Unit& owner, int owner_index, size_t index);
 
  private:
   std::string name_;  // "model.layers.3" (parameter names start with it)
   std::vector<ParamSpec> specs_;
   std::vector<torch::Tensor> params_;
+  std::vector<BorrowedParam> borrowed_;
+  std::vector<torch::Tensor> borrowed_params_;
 };
 
 // transformers' initial values for a unit, laid flat in spec order (float32, numel()):
-// normal(0, std) for weights, ones for norm weights, zeros for biases. The generator is
+// normal(0, std * std_scale) for weights, ones for norm weights, zeros for biases. The generator is
 // seeded from (seed, unit name) alone, so every world size builds the same model.
 torch::Tensor InitialValues(const Unit& unit, uint64_t seed, double std);
 

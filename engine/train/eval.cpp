@@ -18,7 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "engine/api.h"
 #include "engine/data/eval_windows.h"
-#include "engine/models/llama.h"
+#include "engine/models/registry.h"
 #include "engine/train/engine_setup.h"
 #include "engine/util/status_macros.h"
 
@@ -28,7 +28,7 @@ namespace {
 // Everything an evaluation needs, validated; built identically on every rank.
 struct EvalSetup {
   config::DsConfig ds;
-  models::LlamaConfig model;
+  models::ModelConfig model;
   std::unique_ptr<data::TokenDataset> dataset;
 };
 
@@ -52,14 +52,11 @@ absl::StatusOr<EvalSetup> Validate(const EvalSpec& spec, int world_size) {
   } else {
     ASSIGN_OR_RETURN(s.ds, config::LoadDsConfig(spec.ds_config_path, world_size));
   }
-  ASSIGN_OR_RETURN(s.model, models::LoadLlamaConfig(spec.model_dir));
-  if (spec.seq_len > s.model.max_position_embeddings) {
-    return absl::InvalidArgumentError(absl::StrCat("--seq-len ", spec.seq_len,
-                                                   " exceeds the model's max_position_embeddings ",
-                                                   s.model.max_position_embeddings));
-  }
+  ASSIGN_OR_RETURN(s.model, models::LoadModelConfig(spec.model_dir));
+  RETURN_IF_ERROR(s.model.CheckSequenceLength(spec.seq_len));
   ASSIGN_OR_RETURN(auto dtype, data::ParseTokenDType(spec.data_dtype));
-  ASSIGN_OR_RETURN(s.dataset, data::TokenDataset::Open(spec.data_path, dtype, s.model.vocab_size));
+  ASSIGN_OR_RETURN(s.dataset,
+                   data::TokenDataset::Open(spec.data_path, dtype, s.model.vocab_size()));
   return s;
 }
 
@@ -123,10 +120,10 @@ absl::StatusOr<EvalResult> Evaluate(const EvalSpec& spec, comm::Communicator* co
 #ifdef ZEROD_CUDA
   if (opts.device.is_cuda()) c10::cuda::set_device(opts.device.index());
 #endif
-  auto engine = zero::ZeroEngine::Create(models::BuildLlamaUnits(setup->model), comm, opts);
+  auto engine = zero::ZeroEngine::Create(models::BuildUnits(setup->model), comm, opts);
   RETURN_IF_ERROR(comm::AgreeOnStatus(*comm, engine.status()));
   RETURN_IF_ERROR(train::LoadOrInitWeights(**engine, spec.model_dir, spec.seed,
-                                           setup->model.initializer_range, *comm));
+                                           setup->model.initializer_range(), *comm));
 
   absl::StatusOr<LossSum> local = ScoreRank(**engine, *windows, comm->rank());
   RETURN_IF_ERROR(comm::AgreeOnStatus(*comm, local.status()));

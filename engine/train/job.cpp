@@ -17,6 +17,7 @@
 #include "engine/config/ds_config.h"
 #include "engine/data/sampler.h"
 #include "engine/models/llama.h"
+#include "engine/models/registry.h"
 #include "engine/optim/loss_scaler.h"
 #include "engine/train/checkpoint_dir.h"
 #include "engine/train/engine_setup.h"
@@ -32,7 +33,7 @@ namespace {
 // Everything a job needs, validated; built identically on every rank.
 struct Setup {
   config::DsConfig ds;
-  models::LlamaConfig model;
+  models::ModelConfig model;
   std::unique_ptr<data::TokenDataset> dataset;
 };
 
@@ -46,14 +47,11 @@ absl::StatusOr<Setup> Validate(const JobSpec& spec, int world_size) {
                              ? config::LoadDsConfig(spec.ds_config_path, world_size)
                              : config::ParseDsConfig(spec.ds_config_json, world_size,
                                                      "the inline DeepSpeed config"));
-  ASSIGN_OR_RETURN(s.model, models::LoadLlamaConfig(spec.model_dir));
-  if (spec.seq_len > s.model.max_position_embeddings) {
-    return absl::InvalidArgumentError(absl::StrCat("--seq-len ", spec.seq_len,
-                                                   " exceeds the model's max_position_embeddings ",
-                                                   s.model.max_position_embeddings));
-  }
+  ASSIGN_OR_RETURN(s.model, models::LoadModelConfig(spec.model_dir));
+  RETURN_IF_ERROR(s.model.CheckSequenceLength(spec.seq_len));
   ASSIGN_OR_RETURN(auto dtype, data::ParseTokenDType(spec.data_dtype));
-  ASSIGN_OR_RETURN(s.dataset, data::TokenDataset::Open(spec.data_path, dtype, s.model.vocab_size));
+  ASSIGN_OR_RETURN(s.dataset,
+                   data::TokenDataset::Open(spec.data_path, dtype, s.model.vocab_size()));
   return s;
 }
 
@@ -254,7 +252,7 @@ class TrainingJob final : public Job {
   JobSpec spec_;
   comm::Communicator* comm_;
   config::DsConfig ds_;
-  models::LlamaConfig model_config_;
+  models::ModelConfig model_config_;
   std::unique_ptr<data::TokenDataset> dataset_;
   data::DistributedSampler sampler_;
   JobInfo info_;
@@ -285,13 +283,13 @@ absl::StatusOr<std::unique_ptr<Job>> Job::Create(const JobSpec& spec, comm::Comm
 #ifdef ZEROD_CUDA
   if (opts.device.is_cuda()) c10::cuda::set_device(opts.device.index());
 #endif
-  auto engine = zero::ZeroEngine::Create(models::BuildLlamaUnits(setup->model), comm, opts);
+  auto engine = zero::ZeroEngine::Create(models::BuildUnits(setup->model), comm, opts);
   RETURN_IF_ERROR(comm::AgreeOnStatus(*comm, engine.status()));
   // A resumed job takes its weights from the checkpoint (Resume), others from the model
   // directory or transformers' init.
   if (spec.resume_from.empty()) {
     RETURN_IF_ERROR(train::LoadOrInitWeights(**engine, spec.model_dir, spec.seed,
-                                             setup->model.initializer_range, *comm));
+                                             setup->model.initializer_range(), *comm));
   }
   auto job = std::make_unique<TrainingJob>(spec, comm, std::move(setup).value(),
                                            std::move(sampler).value(), std::move(engine).value());

@@ -8,4 +8,11 @@ namespace zerod {
 // Resident set size of this process in bytes (0 if /proc is unavailable).
 int64_t ResidentSetBytes();
 
+// Peak resident set size (VmHWM) in bytes since the process started or since the last
+// successful ResetPeakResidentSetBytes(); 0 if /proc is unavailable.
+int64_t PeakResidentSetBytes();
+// Restarts the peak at the current resident set (Linux clear_refs "5"). False when the
+// kernel refuses it.
+bool ResetPeakResidentSetBytes();
+
 }  // namespace zerod

@@ -67,7 +67,9 @@ class UnitFunction : public torch::autograd::Function<UnitFunction> {
     ctx->saved_data.erase("inner_input");
     ctx->saved_data.erase("inner_output");
 
+    // Gradients for the unit's own parameters, then for those it borrows (tied weights).
     variable_list inputs = unit.params();
+    inputs.insert(inputs.end(), unit.borrowed_params().begin(), unit.borrowed_params().end());
     const bool wants_input_grad = x.requires_grad();
     if (wants_input_grad) inputs.push_back(x);
     variable_list grads = torch::autograd::grad({out}, inputs, {grad_outputs[0]},

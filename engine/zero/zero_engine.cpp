@@ -1,5 +1,6 @@
 #include "engine/zero/zero_engine.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <stdexcept>
@@ -59,6 +60,30 @@ absl::Status ZeroEngine::Build(std::vector<std::unique_ptr<models::Unit>> units)
   }
   anchor_ = torch::empty({0}, torch::TensorOptions().dtype(options_.dtype).device(options_.device))
                 .requires_grad_(true);
+  return MapBorrowedGroups();
+}
+
+absl::Status ZeroEngine::MapBorrowedGroups() {
+  const int n = num_units();
+  uses_.assign(n, {});
+  pending_.assign(n, {});
+  for (int i = 0; i < n; ++i) {
+    uses_[i].push_back(i);
+    pending_[i].grads.resize(units_[i]->params().size());
+  }
+  for (int i = 0; i < n; ++i) {
+    for (const models::BorrowedParam& b : units_[i]->borrowed()) {
+      if (b.owner < 0 || b.owner >= n || b.owner == i ||
+          b.index >= units_[b.owner]->params().size()) {
+        return absl::InvalidArgumentError(absl::StrCat(units_[i]->name(), " borrows parameter ",
+                                                       b.index, " of unit ", b.owner,
+                                                       ", which does not exist"));
+      }
+      if (std::find(uses_[i].begin(), uses_[i].end(), b.owner) != uses_[i].end()) continue;
+      uses_[i].push_back(b.owner);
+      ++pending_[b.owner].expected;
+    }
+  }
   return absl::OkStatus();
 }
 
@@ -88,18 +113,25 @@ void ZeroEngine::InitWeights(uint64_t seed, double std) {
 }
 
 absl::Status ZeroEngine::LoadWeights(const models::CheckpointReader& reader) {
+  // Straight into the float32 master, with no staging buffer: a rank's resident set
+  // grows by no more than the mapped pages of the slice being copied (the reader drops
+  // them after each copy), never by a copy of a unit.
+  torch::NoGradGuard no_grad;
   for (size_t i = 0; i < groups_.size(); ++i) {
     const Partition& p = groups_[i]->partition();
     const int64_t begin = p.ShardBegin(comm_->rank());
-    torch::Tensor values = torch::zeros({p.shard_numel}, torch::kFloat32);
+    torch::Tensor& master = state_[i].master;
+    const int64_t valid = p.ShardValidNumel(comm_->rank());
+    master.narrow(0, valid, p.shard_numel - valid).zero_();  // padding
     for (const FlatEntry& e : groups_[i]->layout().entries) {
       // The part of this parameter that falls in this rank's shard, if any.
       const auto [lo, hi] = Intersect(e.offset, e.offset + e.numel, begin, begin + p.shard_numel);
       if (lo == hi) continue;
       RETURN_IF_ERROR(reader.ReadFloat32(e.name, e.shape, begin + lo - e.offset, hi - lo,
-                                         values.data_ptr<float>() + lo));
+                                         master.data_ptr<float>() + lo));
     }
-    SetShardValues(i, values);
+    // The shard is the master's compute-dtype rounding (or the master itself).
+    if (!master.is_same(groups_[i]->shard())) groups_[i]->shard().copy_(master);
   }
   return absl::OkStatus();
 }
@@ -167,20 +199,45 @@ void ZeroEngine::Prefetch(int from, int direction) {
 }
 
 void ZeroEngine::FetchForRun(int index, bool backward) {
-  ParamGroup& g = *groups_[index];
-  Check(g.StartFetch());
+  for (int g : uses_[index]) Check(groups_[g]->StartFetch());
   Prefetch(index, backward ? -1 : +1);
-  Check(g.WaitFetch());
+  for (int g : uses_[index]) Check(groups_[g]->WaitFetch());
   peak_live_bytes_ = std::max(peak_live_bytes_, live_gathered_bytes());
 }
 
 void ZeroEngine::AfterForward(int index) {
-  if (!state_[index].persistent) Check(groups_[index]->Release());
+  for (int g : uses_[index]) {
+    if (!state_[g].persistent) Check(groups_[g]->Release());
+  }
+}
+
+void ZeroEngine::Accumulate(int group, size_t param, const torch::Tensor& grad) {
+  if (!grad.defined()) return;  // unused: counts as zero
+  torch::Tensor& sum = pending_[group].grads[param];
+  sum = sum.defined() ? sum + grad : grad;
 }
 
 void ZeroEngine::AfterBackward(int index, const std::vector<torch::Tensor>& grads) {
   if (!options_.optimizer_state)
     Check(absl::FailedPreconditionError("backward on an engine built for forward only"));
+  const models::Unit& unit = *units_[index];
+  const size_t own = unit.params().size();
+  for (size_t k = 0; k < own; ++k) Accumulate(index, k, grads[k]);
+  for (size_t j = 0; j < unit.borrowed().size(); ++j) {
+    Accumulate(unit.borrowed()[j].owner, unit.borrowed()[j].index, grads[own + j]);
+  }
+  for (int g : uses_[index]) {
+    PendingGrad& p = pending_[g];
+    if (++p.received < p.expected) continue;  // a tied weight's other use is still to come
+    std::vector<torch::Tensor> sum(p.grads.size());
+    sum.swap(p.grads);
+    p.received = 0;
+    ReduceScatterGroup(g, sum);
+  }
+  for (int g : uses_[index]) Check(groups_[g]->Release());
+}
+
+void ZeroEngine::ReduceScatterGroup(int index, const std::vector<torch::Tensor>& grads) {
   ShardState& st = state_[index];
   ParamGroup& group = *groups_[index];
   if (!streams_->cuda()) {
@@ -192,7 +249,6 @@ void ZeroEngine::AfterBackward(int index, const std::vector<torch::Tensor>& grad
     else
       st.grad.copy_(reduced->shard);
     st.has_grad = true;
-    Check(group.Release());
     return;
   }
   // GPU: the whole gradient pipeline runs on the copy-out stream, behind the backward
@@ -224,7 +280,6 @@ void ZeroEngine::AfterBackward(int index, const std::vector<torch::Tensor>& grad
     }
     st.has_grad = true;
   }
-  Check(group.Release());
 }
 
 absl::Status ZeroEngine::DrainGradients() {
@@ -240,6 +295,10 @@ absl::Status ZeroEngine::DrainGradients() {
 }
 
 absl::Status ZeroEngine::ReleaseAll() {
+  for (PendingGrad& p : pending_) {  // a backward cut short leaves partial sums
+    for (auto& g : p.grads) g = torch::Tensor();
+    p.received = 0;
+  }
   absl::Status first;
   for (auto& g : groups_) {
     if (g->state() == GroupState::kGathering) first.Update(g->WaitFetch());

@@ -109,7 +109,10 @@ class ZeroEngine {
   ParamGroup& group(int i) { return *groups_[i]; }
   torch::Device device() const { return options_.device; }
 
-  // Called by UnitFunction (unit_function.h); not for other callers.
+  // Called by UnitFunction (unit_function.h); not for other callers. A unit reads its
+  // own group and the groups it borrows from (Note [tied weights], unit.h): all are
+  // gathered for it and released after it. `grads` holds the unit's own parameters'
+  // gradients, then its borrowed ones'.
   void FetchForRun(int index, bool backward);
   void AfterForward(int index);
   void AfterBackward(int index, const std::vector<torch::Tensor>& grads);
@@ -126,8 +129,19 @@ class ZeroEngine {
     bool has_grad = false;     // grad holds this step's first micro-batch already
     bool persistent = false;   // small unit: stays gathered from forward to backward
   };
+  // A group's gradient while the units that read it deliver theirs, in one backward
+  // (Note [tied weights]): reduce-scattered once, when the last of them has delivered.
+  struct PendingGrad {
+    std::vector<torch::Tensor> grads;  // per parameter of the group, summed over its uses
+    int received = 0;                  // units that delivered in this backward
+    int expected = 1;                  // units that read the group: the owner + borrowers
+  };
   ZeroEngine(comm::Communicator* comm, const EngineOptions& options);
   absl::Status Build(std::vector<std::unique_ptr<models::Unit>> units);
+  absl::Status MapBorrowedGroups();  // fills uses_ and pending_
+  void Accumulate(int group, size_t param, const torch::Tensor& grad);
+  // Reduce-scatters group `index`'s gradient into this rank's host gradient shard.
+  void ReduceScatterGroup(int index, const std::vector<torch::Tensor>& grads);
   void Prefetch(int from, int direction);
   // Sets group i's shard and master from this rank's float32 values (shard_numel).
   void SetShardValues(size_t i, const torch::Tensor& values);
@@ -141,7 +155,9 @@ class ZeroEngine {
   std::unique_ptr<DeviceStreams> streams_;
   std::unique_ptr<offload::PinnedPool> pool_;  // host shards and gradients
   std::vector<std::unique_ptr<models::Unit>> units_;
-  std::vector<std::unique_ptr<ParamGroup>> groups_;
+  std::vector<std::unique_ptr<ParamGroup>> groups_;  // group i holds unit i's own parameters
+  std::vector<std::vector<int>> uses_;               // unit -> groups it reads, its own first
+  std::vector<PendingGrad> pending_;                 // one per group
   // Optimizer state, one per group.
   std::vector<ShardState> state_;
   int64_t adam_step_ = 0;

@@ -5,25 +5,26 @@
 #include "engine/config/ds_config.h"
 #include "engine/data/sampler.h"
 #include "engine/models/llama.h"
+#include "engine/models/registry.h"
 
 namespace zerod::testing {
 
 std::vector<double> PlainTrainingLosses(const JobSpec& spec, const std::string& device_name) {
   const torch::Device device(device_name);
   const config::DsConfig ds = config::LoadDsConfig(spec.ds_config_path, 1).value();
-  const models::LlamaConfig mc = models::LoadLlamaConfig(spec.model_dir).value();
+  const models::ModelConfig mc = models::LoadModelConfig(spec.model_dir).value();
   auto dataset =
-      data::TokenDataset::Open(spec.data_path, data::TokenDType::kUInt16, mc.vocab_size).value();
+      data::TokenDataset::Open(spec.data_path, data::TokenDType::kUInt16, mc.vocab_size()).value();
   auto sampler =
       data::DistributedSampler::Create(
           dataset.get(), {spec.seq_len, ds.train_batch_size, ds.train_batch_size, 1, 1, spec.seed})
           .value();
 
-  auto units = models::BuildLlamaUnits(mc);
+  auto units = models::BuildUnits(mc);
   std::vector<torch::Tensor> params;
   for (auto& unit : units) {
     models::BindPlain(*unit,
-                      models::InitialValues(*unit, spec.seed, mc.initializer_range).to(device),
+                      models::InitialValues(*unit, spec.seed, mc.initializer_range()).to(device),
                       torch::kFloat32);
     for (const auto& p : unit->params()) params.push_back(p);
   }

@@ -1,4 +1,5 @@
-// The reference every ZeRO-3 test compares against: the same Llama units trained by a
+// The reference every ZeRO-3 test compares against: the same units (any architecture;
+// a tied weight is one leaf, its gradient accumulated by autograd) trained by a
 // plain LibTorch loop, no sharding, torch::optim::AdamW, torch's clip_grad_norm_, one
 // forward over the whole global batch per step.
 #pragma once

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# CTest entry: zerod's Llama against transformers (pinned in .venv by bootstrap.sh).
-# Trains the tiny model 3 steps with zerod, exports it, and runs compare_hf.py.
+# CTest entry: zerod against transformers (pinned in .venv by bootstrap.sh). Trains the
+# tiny Llama and the GPT-2 fixture 3 steps with zerod, exports them, and has
+# transformers load each export (compare_hf.py, compare_hf_export.py).
 set -euo pipefail
 bin=$1; src=$2
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
@@ -8,3 +9,7 @@ work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 "$bin/zerod" --train --model "$src/configs/models/tiny-llama" --ds-config "$src/configs/ds_zero3_offload_cpu.json" \
   --data "$work/corpus.bin" --steps 3 --seq-len 64 --export-hf "$work/exported" >/dev/null
 "$src/.venv/bin/python" "$src/tests/tools/compare_hf.py" "$bin" "$work" "$work/exported" 2>/dev/null | grep -v '^Loading\|^Writing'
+# GPT-2 (tied wte, Conv1D layouts): trained and exported by zerod, read back by transformers.
+"$bin/zerod" --train --model "$src/tests/fixtures/models/gpt2_tied" --ds-config "$src/configs/ds_zero3_offload_cpu.json" \
+  --data "$work/corpus.bin" --steps 3 --seq-len 64 --export-hf "$work/exported_gpt2" >/dev/null
+"$src/.venv/bin/python" "$src/tests/tools/compare_hf_export.py" "$bin" "$work/exported_gpt2" 2>/dev/null | grep -v '^Loading\|^Writing'

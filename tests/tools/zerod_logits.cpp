@@ -1,5 +1,5 @@
 // Prints zerod's logits for one sequence of token ids, as JSON: the probe that compares
-// zerod's Llama with transformers' on the same weights (tests/tools/compare_hf.py).
+// zerod's models with transformers' on the same weights (tests/tools/compare_hf.py).
 //   zerod_logits MODEL_DIR ID [ID ...]
 // Loads MODEL_DIR's safetensors (or initialises from seed 1234 when it has none) into a
 // world-size-1 engine in float32 on the CPU.
@@ -10,7 +10,7 @@
 
 #include "engine/comm/mpi_communicator.h"
 #include "engine/models/checkpoint_reader.h"
-#include "engine/models/llama.h"
+#include "engine/models/registry.h"
 #include "engine/zero/zero_engine.h"
 
 int main(int argc, char** argv) {
@@ -23,13 +23,13 @@ int main(int argc, char** argv) {
   int rc = 1;
   {
     auto comm = zerod::comm::MpiCommunicator::CreateWorld().value();
-    auto config = zerod::models::LoadLlamaConfig(argv[1]);
+    auto config = zerod::models::LoadModelConfig(argv[1]);
     if (!config.ok()) {
       std::fprintf(stderr, "%s\n", std::string(config.status().message()).c_str());
       return 1;
     }
-    auto engine = zerod::zero::ZeroEngine::Create(zerod::models::BuildLlamaUnits(*config), comm.get(), {})
-                      .value();
+    auto engine =
+        zerod::zero::ZeroEngine::Create(zerod::models::BuildUnits(*config), comm.get(), {}).value();
     if (zerod::models::CheckpointReader::HasWeights(argv[1])) {
       auto reader = zerod::models::CheckpointReader::Open(argv[1]);
       absl::Status s = reader.ok() ? engine->LoadWeights(**reader) : reader.status();
@@ -38,7 +38,7 @@ int main(int argc, char** argv) {
         return 1;
       }
     } else {
-      engine->InitWeights(1234, config->initializer_range);
+      engine->InitWeights(1234, config->initializer_range());
     }
     std::vector<int64_t> ids;
     for (int i = 2; i < argc; ++i) ids.push_back(std::atoll(argv[i]));

@@ -20,9 +20,9 @@ using testing::World;
 struct Files {
   TempDir dir;
   JobSpec spec;
-  Files(bool checkpointing, int64_t persistence_threshold,
-        const std::string& param_device = "cpu") {
-    testing::WriteText(dir.File("config.json"), testing::TinyLlamaConfigJson());
+  Files(bool checkpointing, int64_t persistence_threshold, const std::string& param_device = "cpu",
+        const std::string& config_json = testing::TinyLlamaConfigJson()) {
+    testing::WriteText(dir.File("config.json"), config_json);
     // train_batch_size 16 of micro-batches of 2: 8, 4 or 2 accumulation steps at world
     // size 1, 2, 4. Clipping at 0.5 is active (the norm starts above it).
     testing::WriteText(dir.File("ds.json"), absl::StrCat(R"({
@@ -49,10 +49,11 @@ struct Files {
   }
 };
 
-void ExpectSameLossesAsPlainTraining(bool checkpointing, int64_t persistence_threshold,
-                                     comm::Communicator& comm = World(),
-                                     const std::string& device = "cpu") {
-  Files files(checkpointing, persistence_threshold);
+void ExpectSameLossesAsPlainTraining(
+    bool checkpointing, int64_t persistence_threshold, comm::Communicator& comm = World(),
+    const std::string& device = "cpu",
+    const std::string& config_json = testing::TinyLlamaConfigJson()) {
+  Files files(checkpointing, persistence_threshold, "cpu", config_json);
   std::vector<double> want = testing::PlainTrainingLosses(files.spec, device);
   auto job = Job::Create(files.spec, &comm);
   ASSERT_TRUE(job.ok()) << job.status();
@@ -88,6 +89,22 @@ TEST(ZeroInvariantTest, SameLossesAsPlainTrainingWithActivationCheckpointing) {
 
 TEST(ZeroInvariantTest, SameLossesWithPersistentSmallUnits) {
   ExpectSameLossesAsPlainTraining(/*checkpointing=*/false, /*persistence_threshold=*/1'000'000);
+}
+
+// A tied embedding (Note [tied weights]): gathered for the head too, its two uses'
+// gradients summed before one reduce-scatter, over gradient accumulation and clipping.
+TEST(ZeroInvariantTest, SameLossesWithTiedEmbeddings) {
+  std::string tied = testing::TinyLlamaConfigJson();
+  tied.insert(1, R"("tie_word_embeddings": true, )");
+  ExpectSameLossesAsPlainTraining(false, 0, World(), "cpu", tied);
+  ExpectSameLossesAsPlainTraining(true, 0, World(), "cpu", tied);
+}
+
+TEST(ZeroInvariantTest, SameLossesForGpt2) {
+  const std::string gpt2 = R"({"architectures": ["GPT2LMHeadModel"], "model_type": "gpt2",
+      "vocab_size": 64, "n_embd": 32, "n_layer": 2, "n_head": 4, "n_positions": 64,
+      "resid_pdrop": 0.0, "embd_pdrop": 0.0, "attn_pdrop": 0.0})";
+  ExpectSameLossesAsPlainTraining(false, 0, World(), "cpu", gpt2);
 }
 
 // The GPU path (CUDA builds on a GPU host): NCCL collectives, pinned host shards, the

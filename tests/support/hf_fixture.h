@@ -1,0 +1,53 @@
+// The transformers fixtures of tests/fixtures/models (written by make_model_fixtures.py):
+// a tiny HF model directory plus what transformers computed for one token batch.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/models/hf_config.h"
+#include "engine/zero/zero_engine.h"
+
+namespace zerod::testing {
+
+struct HfFixture {
+  std::string name;
+  std::string dir;
+  models::ModelConfig config;
+  torch::Tensor input_ids;  // (B, T) int64
+  torch::Tensor logits;     // (B, T, V) float32, transformers in eval mode
+  double loss = 0.0;        // labels = input_ids
+  double grad_norm = 0.0;   // L2 norm of all gradients after one backward of `loss`
+  bool has_adamw = false;   // after_adamw.safetensors exists
+};
+
+// Every fixture's name, and the DeepSpeed config of the AdamW fixtures.
+const std::vector<std::string>& HfFixtureNames();
+std::string HfFixtureDsConfig();
+
+// Reads fixture `name`; fails the calling test (ASSERT) on a bad fixture.
+HfFixture LoadHfFixture(const std::string& name);
+
+// An engine over `comm` (default: the MPI world, fp32 on the CPU) for the fixture's
+// model, with its weights loaded.
+std::unique_ptr<zero::ZeroEngine> FixtureEngine(const HfFixture& f,
+                                                zero::EngineOptions options = {},
+                                                comm::Communicator* comm = nullptr);
+
+// Every tensor of a safetensors file as float32 torch tensors, by name.
+std::vector<std::pair<std::string, torch::Tensor>> ReadAllTensors(const std::string& path);
+
+// Next-token loss on ids (B, T): logits[:, :-1] against ids[:, 1:], as transformers'
+// ForCausalLMLoss with labels = input_ids.
+torch::Tensor ShiftedLoss(const torch::Tensor& logits, const torch::Tensor& ids);
+
+// Calls fn(unit parameter spec name, gathered tensor) for every owned parameter of
+// `engine`, one unit gathered at a time (a collective: every rank calls it).
+void ForEachGatheredParam(zero::ZeroEngine& engine,
+                          const std::function<void(const std::string&, const torch::Tensor&)>& fn);
+
+}  // namespace zerod::testing
