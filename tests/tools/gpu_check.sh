@@ -10,7 +10,9 @@ bash bench/gpu_build.sh >"$out/build.log" 2>&1 || { tail -40 "$out/build.log"; e
 bin=build-gpu/bin
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
 # hf_compare runs .venv/bin/python; here the machine's python has torch and transformers.
-mkdir -p .venv/bin && ln -sf "$(command -v python3)" .venv/bin/python
+# (a wrapper, not a symlink: through a symlink python3 does not find its site-packages).
+rm -rf .venv && mkdir -p .venv/bin && printf '#!/bin/sh\nexec python3 "$@"\n' >.venv/bin/python
+chmod +x .venv/bin/python
 timeout 120 "$bin/zerod_mpi_tests" --gtest_filter='*Gpu*' >"$out/gpu_tests.log" 2>&1
 echo "gpu tests rc=$?"; grep -E "^\[  (PASSED|FAILED)|OK \]|FAILED \]" "$out/gpu_tests.log" | head -20
 timeout 120 bash tests/tools/hf_compare_test.sh "$bin" . >"$out/hf_compare.log" 2>&1
