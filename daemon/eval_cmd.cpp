@@ -5,32 +5,15 @@
 #include <memory>
 #include <utility>
 
+#include "daemon/device_comm.h"
 #include "engine/comm/mpi_communicator.h"
 #include "nlohmann/json.hpp"
-#ifdef ZEROD_CUDA
-#include "engine/comm/nccl_communicator.h"
-#endif
 
 namespace zerod::daemon {
 namespace {
 
-// NCCL on this rank's GPU where the build has CUDA and the host a GPU per local rank,
-// else nullptr (MPI on the CPU). The same choice as training's in main.cpp.
-std::unique_ptr<comm::Communicator> GpuComm(comm::MpiCommunicator& mpi) {
-#ifdef ZEROD_CUDA
-  auto nccl = comm::NcclCommunicator::Create(&mpi, mpi.local_rank(), std::chrono::seconds(600));
-  if (nccl.ok()) return std::move(nccl).value();
-  if (mpi.rank() == 0) {
-    std::fprintf(stderr, "zerod: no GPU path (%s); evaluating on the CPU\n",
-                 std::string(nccl.status().message()).c_str());
-  }
-#endif
-  (void)mpi;
-  return nullptr;
-}
-
 int EvaluateAndPrint(const EvalSpec& spec, bool json, comm::MpiCommunicator& mpi) {
-  auto gpu_comm = GpuComm(mpi);
+  auto gpu_comm = GpuCommunicator(mpi);
   comm::Communicator& comm = gpu_comm ? *gpu_comm : static_cast<comm::Communicator&>(mpi);
   const bool leader = comm.rank() == 0;
   absl::StatusOr<EvalResult> result = zerod::Evaluate(spec, &comm);

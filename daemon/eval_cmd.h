@@ -14,8 +14,8 @@ namespace zerod::daemon {
 // (optional), --data, --data-dtype, --seq-len and --seed; `batches` is --batches (0:
 // the whole file); `log_format` is "text" or "json". Initialises MPI from argc/argv.
 // Returns the process exit code: 0, 1 on an error (printed once), 2 on missing flags.
-int RunEvalCommand(const JobSpec& spec, int64_t batches, const std::string& log_format,
-                   int* argc, char*** argv);
+int RunEvalCommand(const JobSpec& spec, int64_t batches, const std::string& log_format, int* argc,
+                   char*** argv);
 
 // The result as one JSON object on one line: {"loss": ..., "perplexity": ..., "tokens": ...}.
 std::string EvalJson(const EvalResult& r);

@@ -12,15 +12,13 @@
 #include <string>
 
 #include "CLI/CLI.hpp"
+#include "daemon/device_comm.h"
 #include "daemon/eval_cmd.h"
 #include "daemon/prepare_cmd.h"
 #include "daemon/run_log.h"
 #include "daemon/service_loop.h"
 #include "engine/api.h"
 #include "engine/comm/mpi_communicator.h"
-#ifdef ZEROD_CUDA
-#include "engine/comm/nccl_communicator.h"
-#endif
 
 namespace {
 
@@ -38,23 +36,8 @@ struct Flags {
   zerod::coordinator::ServerOptions server;
 };
 
-// The communicator training runs over: NCCL on this rank's GPU where the build has CUDA
-// and the host has a GPU for every local rank, else MPI on the CPU.
-std::unique_ptr<zerod::comm::Communicator> TrainingComm(zerod::comm::MpiCommunicator& mpi) {
-#ifdef ZEROD_CUDA
-  auto nccl =
-      zerod::comm::NcclCommunicator::Create(&mpi, mpi.local_rank(), std::chrono::seconds(600));
-  if (nccl.ok()) return std::move(nccl).value();
-  if (mpi.rank() == 0) {
-    std::fprintf(stderr, "zerod: no GPU path (%s); training on the CPU\n",
-                 std::string(nccl.status().message()).c_str());
-  }
-#endif
-  return nullptr;
-}
-
 int RunTraining(const Flags& flags, zerod::comm::MpiCommunicator& mpi) {
-  auto gpu_comm = TrainingComm(mpi);
+  auto gpu_comm = zerod::daemon::GpuCommunicator(mpi);
   zerod::comm::Communicator& comm =
       gpu_comm ? *gpu_comm : static_cast<zerod::comm::Communicator&>(mpi);
   const bool leader = comm.rank() == 0;
@@ -187,7 +170,7 @@ int main(int argc, char** argv) {
     if (flags.train) {
       rc = RunTraining(flags, **comm);
     } else {
-      auto gpu_comm = TrainingComm(**comm);
+      auto gpu_comm = zerod::daemon::GpuCommunicator(**comm);
       zerod::comm::Communicator* training = gpu_comm ? gpu_comm.get() : comm->get();
       rc = zerod::daemon::RunService(flags.server, training, (*comm)->launch_env().launcher);
     }

@@ -9,6 +9,7 @@
 
 #include "engine/models/checkpoint_reader.h"
 #include "engine/util/cpu_affinity.h"
+#include "engine/util/status_macros.h"
 
 namespace zerod::train {
 
@@ -50,8 +51,7 @@ zero::EngineOptions EngineOptionsFor(const config::DsConfig& ds, bool activation
 }
 
 absl::Status LoadOrInitWeights(zero::ZeroEngine& engine, const std::string& model_dir,
-                               uint64_t seed, double initializer_range,
-                               comm::Communicator& comm) {
+                               uint64_t seed, double initializer_range, comm::Communicator& comm) {
   absl::Status loaded;
   if (models::CheckpointReader::HasWeights(model_dir)) {
     auto reader = models::CheckpointReader::Open(model_dir);
@@ -60,6 +60,17 @@ absl::Status LoadOrInitWeights(zero::ZeroEngine& engine, const std::string& mode
     engine.InitWeights(seed, initializer_range);
   }
   return comm::AgreeOnStatus(comm, loaded);
+}
+
+absl::StatusOr<ModelAndData> LoadModelAndData(const std::string& model_dir,
+                                              const std::string& data_path,
+                                              const std::string& data_dtype, int64_t seq_len) {
+  ModelAndData md;
+  ASSIGN_OR_RETURN(md.model, models::LoadModelConfig(model_dir));
+  RETURN_IF_ERROR(md.model.CheckSequenceLength(seq_len));
+  ASSIGN_OR_RETURN(auto dtype, data::ParseTokenDType(data_dtype));
+  ASSIGN_OR_RETURN(md.dataset, data::TokenDataset::Open(data_path, dtype, md.model.vocab_size()));
+  return md;
 }
 
 }  // namespace zerod::train

@@ -10,11 +10,23 @@
 #include "absl/status/status.h"
 #include "engine/comm/communicator.h"
 #include "engine/config/ds_config.h"
+#include "engine/data/token_dataset.h"
+#include "engine/models/hf_config.h"
 #include "engine/zero/zero_engine.h"
 
 namespace zerod::train {
 
 torch::ScalarType ToTorch(DType dtype);
+
+// A model's config.json and the token file it will read, checked against each other:
+// the sequence length the model accepts, token ids within its vocabulary.
+struct ModelAndData {
+  models::ModelConfig model;
+  std::unique_ptr<data::TokenDataset> dataset;
+};
+absl::StatusOr<ModelAndData> LoadModelAndData(const std::string& model_dir,
+                                              const std::string& data_path,
+                                              const std::string& data_dtype, int64_t seq_len);
 
 // Ranks of one host share its cores: gives each an equal slice of intra-op threads
 // unless the user set OMP_NUM_THREADS.
@@ -29,7 +41,6 @@ zero::EngineOptions EngineOptionsFor(const config::DsConfig& ds, bool activation
 // initialises them from `seed` (normal, std `initializer_range`). Every rank calls it;
 // all return the same outcome.
 absl::Status LoadOrInitWeights(zero::ZeroEngine& engine, const std::string& model_dir,
-                               uint64_t seed, double initializer_range,
-                               comm::Communicator& comm);
+                               uint64_t seed, double initializer_range, comm::Communicator& comm);
 
 }  // namespace zerod::train

@@ -52,11 +52,10 @@ absl::StatusOr<EvalSetup> Validate(const EvalSpec& spec, int world_size) {
   } else {
     ASSIGN_OR_RETURN(s.ds, config::LoadDsConfig(spec.ds_config_path, world_size));
   }
-  ASSIGN_OR_RETURN(s.model, models::LoadModelConfig(spec.model_dir));
-  RETURN_IF_ERROR(s.model.CheckSequenceLength(spec.seq_len));
-  ASSIGN_OR_RETURN(auto dtype, data::ParseTokenDType(spec.data_dtype));
-  ASSIGN_OR_RETURN(s.dataset,
-                   data::TokenDataset::Open(spec.data_path, dtype, s.model.vocab_size()));
+  ASSIGN_OR_RETURN(train::ModelAndData md, train::LoadModelAndData(spec.model_dir, spec.data_path,
+                                                                   spec.data_dtype, spec.seq_len));
+  s.model = std::move(md.model);
+  s.dataset = std::move(md.dataset);
   return s;
 }
 
@@ -108,10 +107,9 @@ absl::StatusOr<EvalResult> Evaluate(const EvalSpec& spec, comm::Communicator* co
   absl::StatusOr<data::EvalWindows> windows = absl::UnknownError("not built");
   if (setup.ok()) {
     const config::DsConfig& ds = setup->ds;
-    windows = data::EvalWindows::Create(
-        setup->dataset.get(),
-        {spec.seq_len, ds.train_batch_size, ds.micro_batch_per_gpu, comm->world_size(),
-         spec.batches});
+    windows = data::EvalWindows::Create(setup->dataset.get(),
+                                        {spec.seq_len, ds.train_batch_size, ds.micro_batch_per_gpu,
+                                         comm->world_size(), spec.batches});
   }
   // Every rank must agree before any collective: one rank's missing file fails all.
   RETURN_IF_ERROR(comm::AgreeOnStatus(*comm, setup.ok() ? windows.status() : setup.status()));

@@ -47,11 +47,10 @@ absl::StatusOr<Setup> Validate(const JobSpec& spec, int world_size) {
                              ? config::LoadDsConfig(spec.ds_config_path, world_size)
                              : config::ParseDsConfig(spec.ds_config_json, world_size,
                                                      "the inline DeepSpeed config"));
-  ASSIGN_OR_RETURN(s.model, models::LoadModelConfig(spec.model_dir));
-  RETURN_IF_ERROR(s.model.CheckSequenceLength(spec.seq_len));
-  ASSIGN_OR_RETURN(auto dtype, data::ParseTokenDType(spec.data_dtype));
-  ASSIGN_OR_RETURN(s.dataset,
-                   data::TokenDataset::Open(spec.data_path, dtype, s.model.vocab_size()));
+  ASSIGN_OR_RETURN(train::ModelAndData md, train::LoadModelAndData(spec.model_dir, spec.data_path,
+                                                                   spec.data_dtype, spec.seq_len));
+  s.model = std::move(md.model);
+  s.dataset = std::move(md.dataset);
   return s;
 }
 

@@ -28,10 +28,7 @@ class EvalTest : public ::testing::Test {
   void SetUp() override {
     dir_ = fs::temp_directory_path() / ("zerod-e2e-eval-" + std::to_string(::getpid()));
     fs::create_directories(dir_);
-    const std::string prep = std::string(ZEROD_BIN) + " --prepare-data --bytes --input " +
-                             ZEROD_SOURCE_DIR + "/data/corpus/vim_user_manual.txt --output " +
-                             Path("corpus.bin") + " > /dev/null";
-    ASSERT_EQ(std::system(prep.c_str()), 0);
+    ASSERT_TRUE(zerod::e2e::PrepareByteCorpus(Path("corpus.bin")));
   }
   void TearDown() override { fs::remove_all(dir_); }
   std::string Path(const std::string& name) const { return (dir_ / name).string(); }
@@ -96,9 +93,9 @@ TEST_F(EvalTest, TextOutputAndOneRankGiveTheSameLossAsTwo) {
 }
 
 TEST_F(EvalTest, TheDemosTrainingLowersTheEvalLossOfWhatItExports) {
-  Result trained = RunZerod("--train --model " + Model() + " --ds-config " + DemoConfig() +
-                            " --data " + Path("corpus.bin") +
-                            " --seq-len 64 --steps 30 --export-hf " + Path("hf"));
+  Result trained =
+      RunZerod("--train --model " + Model() + " --ds-config " + DemoConfig() + " --data " +
+               Path("corpus.bin") + " --seq-len 64 --steps 30 --export-hf " + Path("hf"));
   ASSERT_EQ(trained.exit_code, 0) << trained.output;
   const std::string eval = " --ds-config " + DemoConfig() + " --data " + Path("corpus.bin") +
                            " --seq-len 64 --batches 4 --log-format json";
@@ -114,9 +111,9 @@ TEST_F(EvalTest, TheDemosTrainingLowersTheEvalLossOfWhatItExports) {
 
 TEST_F(EvalTest, DataShorterThanOneWindowIsAnError) {
   WriteTokens("short.bin", {1, 2, 3, 4, 5});
-  ExpectOneError(RunZerod("--eval --model " + Model() + " --data " + Path("short.bin") +
-                          " --seq-len 32"),
-                 "holds 5 tokens, fewer than one evaluation window of --seq-len 32 + 1 = 33");
+  ExpectOneError(
+      RunZerod("--eval --model " + Model() + " --data " + Path("short.bin") + " --seq-len 32"),
+      "holds 5 tokens, fewer than one evaluation window of --seq-len 32 + 1 = 33");
 }
 
 TEST_F(EvalTest, MissingModelDirectoryNamesIt) {
@@ -127,9 +124,9 @@ TEST_F(EvalTest, MissingModelDirectoryNamesIt) {
 
 TEST_F(EvalTest, VocabularyMismatchIsCaught) {
   WriteTokens("big.bin", std::vector<uint16_t>(100, 3000));
-  ExpectOneError(RunZerod("--eval --model " + Model() + " --data " + Path("big.bin") +
-                          " --seq-len 32"),
-                 "token id 3000");
+  ExpectOneError(
+      RunZerod("--eval --model " + Model() + " --data " + Path("big.bin") + " --seq-len 32"),
+      "token id 3000");
 }
 
 TEST_F(EvalTest, MoreBatchesThanTheFileHoldsIsAnError) {

@@ -26,10 +26,7 @@ class OneShotTest : public ::testing::Test {
     dir_ = fs::temp_directory_path() / ("zerod-e2e-" + std::to_string(::getpid()));
     fs::create_directories(dir_);
     // The shipped corpus as bytes, through zerod's own --prepare-data.
-    const std::string prep = std::string(ZEROD_BIN) + " --prepare-data --bytes --input " +
-                             ZEROD_SOURCE_DIR + "/data/corpus/vim_user_manual.txt --output " +
-                             Path("corpus.bin") + " > /dev/null";
-    ASSERT_EQ(std::system(prep.c_str()), 0);
+    ASSERT_TRUE(zerod::e2e::PrepareByteCorpus(Path("corpus.bin")));
     Write("ds.json",
           R"({"train_batch_size": 8, "train_micro_batch_size_per_gpu": 2, "gradient_clipping": 1.0,
       "optimizer": {"type": "AdamW", "params": {"lr": 1e-3}},

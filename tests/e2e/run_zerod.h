@@ -6,6 +6,7 @@
 
 #include <array>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 
 namespace zerod::e2e {
@@ -26,6 +27,15 @@ inline Result RunZerod(const std::string& args, int ranks = 2) {
   const int status = pclose(pipe);
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return r;
+}
+
+// The shipped corpus as a byte-level token file at `out`, through zerod's own
+// --prepare-data. True on success.
+inline bool PrepareByteCorpus(const std::string& out) {
+  const std::string cmd = std::string(ZEROD_BIN) + " --prepare-data --bytes --input " +
+                          ZEROD_SOURCE_DIR + "/data/corpus/vim_user_manual.txt --output " + out +
+                          " > /dev/null";
+  return std::system(cmd.c_str()) == 0;
 }
 
 inline int Count(const std::string& haystack, const std::string& needle) {

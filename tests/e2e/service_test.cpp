@@ -13,6 +13,7 @@
 
 #include "nlohmann/json.hpp"
 #include "tests/e2e/daemons.h"
+#include "tests/e2e/run_zerod.h"
 
 namespace zerod::e2e {
 namespace {
@@ -34,10 +35,7 @@ class ServiceTest : public ::testing::Test {
   static void SetUpTestSuite() {
     dir_ = fs::temp_directory_path() / ("zerod-service-" + std::to_string(::getpid()));
     fs::create_directories(dir_);
-    const std::string prep = std::string(ZEROD_BIN) + " --prepare-data --bytes --input " +
-                             ZEROD_SOURCE_DIR + "/data/corpus/vim_user_manual.txt --output " +
-                             Path("corpus.bin") + " > /dev/null";
-    ASSERT_EQ(std::system(prep.c_str()), 0);
+    ASSERT_TRUE(zerod::e2e::PrepareByteCorpus(Path("corpus.bin")));
     Write("ds.json", R"({"train_batch_size": 8, "train_micro_batch_size_per_gpu": 2,
       "gradient_clipping": 1.0, "optimizer": {"type": "AdamW", "params": {"lr": 2e-3}},
       "zero_optimization": {"stage": 3, "offload_param": {"device": "cpu"},
