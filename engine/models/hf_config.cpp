@@ -78,6 +78,13 @@ double ModelConfig::initializer_range() const {
   return llama() ? llama()->initializer_range : gpt2()->initializer_range;
 }
 
+std::string ModelConfig::DropoutNote() const {
+  const double p = llama() ? llama()->ignored_dropout : gpt2()->ignored_dropout;
+  if (p == 0.0) return "";
+  return absl::StrCat("config.json asks for dropout (up to ", p,
+                      "); zerod trains without dropout, like DeepSpeed runs with dropout off");
+}
+
 absl::Status ModelConfig::CheckSequenceLength(int64_t seq_len) const {
   const char* field = llama() ? "max_position_embeddings" : "n_positions";
   if (seq_len > max_positions()) {

@@ -44,6 +44,7 @@ struct LlamaConfig {
   bool mlp_bias = false;
   bool tie_word_embeddings = false;  // lm_head reads embed_tokens.weight
   int64_t sliding_window = 0;        // attention window in tokens; 0 = none
+  double ignored_dropout = 0.0;      // attention_dropout given; zerod trains without dropout
 
   // Parameters in the whole model (a tied weight counted once).
   int64_t NumParameters() const;
@@ -61,6 +62,7 @@ struct Gpt2Config {
   bool gelu_exact = false;          // activation_function "gelu" (erf); else gelu_new (tanh)
   bool scale_attn_weights = true;   // scores / sqrt(head_dim); false: unscaled
   bool tie_word_embeddings = true;  // lm_head reads transformer.wte.weight
+  double ignored_dropout = 0.0;     // largest *_pdrop given; zerod trains without dropout
 };
 
 // One parsed config.json, whichever architecture.
@@ -73,6 +75,10 @@ struct ModelConfig {
   int64_t vocab_size() const;
   int64_t max_positions() const;  // longest sequence the model accepts
   double initializer_range() const;
+  // A note for the user when config.json asks for dropout, which zerod does not apply
+  // (the model and its weights are the same; only training regularisation differs);
+  // empty otherwise.
+  std::string DropoutNote() const;
   // OK when a sequence of `seq_len` tokens trains exactly as transformers would;
   // InvalidArgument naming the field (max_position_embeddings, sliding_window) otherwise.
   absl::Status CheckSequenceLength(int64_t seq_len) const;

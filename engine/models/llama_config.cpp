@@ -121,9 +121,7 @@ absl::StatusOr<LlamaConfig> ParseLlamaFamily(const nlohmann::json& json, JsonRea
   ASSIGN_OR_RETURN(std::string act, r.String("hidden_act", "silu"));
   if (act != "silu")
     return r.Error("hidden_act", absl::StrCat("is \"", act, "\"; zerod implements \"silu\""));
-  ASSIGN_OR_RETURN(double attn_dropout, r.Number("attention_dropout", 0.0, 0.0, 1.0));
-  if (attn_dropout != 0.0)
-    return r.Error("attention_dropout", "must be 0: zerod trains without dropout");
+  ASSIGN_OR_RETURN(c.ignored_dropout, r.Number("attention_dropout", 0.0, 0.0, 1.0));
   return c;
 }
 

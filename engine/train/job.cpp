@@ -277,6 +277,8 @@ absl::StatusOr<std::unique_ptr<Job>> Job::Create(const JobSpec& spec, comm::Comm
   }
   // Every rank must agree before any collective: one rank's missing file fails all.
   RETURN_IF_ERROR(comm::AgreeOnStatus(*comm, setup.ok() ? sampler.status() : setup.status()));
+  if (const std::string note = setup->model.DropoutNote(); !note.empty() && comm->rank() == 0)
+    std::fprintf(stderr, "zerod: note: %s\n", note.c_str());
   const zero::EngineOptions opts =
       train::EngineOptionsFor(setup->ds, spec.activation_checkpointing, *comm);
 #ifdef ZEROD_CUDA

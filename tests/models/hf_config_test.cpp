@@ -65,7 +65,6 @@ TEST(HfConfigTest, LlamaFieldsThatChangeTheMathAreReadOrRefused) {
   EXPECT_TRUE(c->llama()->tie_word_embeddings);
   EXPECT_TRUE(c->llama()->qkv_bias && c->llama()->o_bias);
   for (auto [key, value] : {std::pair<const char*, nlohmann::json>{"hidden_act", "gelu"},
-                            {"attention_dropout", 0.1},
                             {"pretraining_tp", 2}}) {
     nlohmann::json bad = Llama();
     bad[key] = value;
@@ -136,7 +135,6 @@ TEST(HfConfigTest, Gpt2OptionsZerodDoesNotImplementAreRefusedByName) {
        {std::pair<const char*, nlohmann::json>{"scale_attn_by_inverse_layer_idx", true},
         {"reorder_and_upcast_attn", true},
         {"add_cross_attention", true},
-        {"resid_pdrop", 0.1},
         {"activation_function", "relu"}}) {
     nlohmann::json bad = Gpt2();
     bad[key] = value;
@@ -144,6 +142,19 @@ TEST(HfConfigTest, Gpt2OptionsZerodDoesNotImplementAreRefusedByName) {
   }
   EXPECT_NE(Parse(Gpt2()).value().CheckSequenceLength(65).message().find("n_positions"),
             std::string::npos);
+}
+
+TEST(HfConfigTest, DropoutInStockConfigsIsAcceptedWithANote) {
+  nlohmann::json gpt2 = Gpt2();
+  gpt2["resid_pdrop"] = 0.1;  // as the Hub's gpt2 config.json has it
+  auto c = Parse(gpt2);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_NE(c->DropoutNote().find("without dropout"), std::string::npos);
+  nlohmann::json llama = Llama();
+  llama["attention_dropout"] = 0.1;
+  ASSERT_TRUE(Parse(llama).ok());
+  EXPECT_FALSE(Parse(llama)->DropoutNote().empty());
+  EXPECT_TRUE(Parse(Llama())->DropoutNote().empty());
 }
 
 }  // namespace
