@@ -16,7 +16,9 @@ if command -v nvcc >/dev/null 2>&1; then
     cmake -S . -B build-cuda -G Ninja -DZEROD_CUDA=ON -DCMAKE_PREFIX_PATH="$TORCH_PREFIX" -Wno-dev \
       >build-cuda.cmake.log 2>&1 || { cat build-cuda.cmake.log; exit 1; }
   fi
-  ninja -C build-cuda zerod zerod_unit_tests zerod_mpi_tests | tail -1
+  # The daemon holds every CUDA code path (engine, NCCL, streams); the GPU test binaries
+  # are built and run on the GPU machine (bench/gpu_build.sh), not here, to keep CI short.
+  ninja -C build-cuda zerod | tail -1
 fi
 
 cd build
