@@ -146,6 +146,7 @@ absl::StatusOr<int64_t> Scheduler::RunControl(Kind kind, const std::string& job_
   std::unique_lock lock(mu_);
   const JobRecord* job = Find(job_id);
   if (job == nullptr) return NoSuchJob(job_id);
+  if (shutdown_requested_) return absl::UnavailableError("the daemons are shutting down");
   if (resident_ != job_id) {
     return absl::FailedPreconditionError(absl::StrCat(
         job_id, " is ", v1::JobState_Name(job->status.state()),
@@ -215,6 +216,27 @@ v1::HealthResponse Scheduler::Health() const {
 void Scheduler::RequestShutdown() {
   std::lock_guard lock(mu_);
   shutdown_requested_ = true;
+  changed_.notify_all();
+}
+
+void Scheduler::Close(const std::string& reason) {
+  std::lock_guard lock(mu_);
+  shutdown_requested_ = true;
+  for (auto& [id, job] : jobs_) {
+    if (!IsTerminal(job.status.state())) FinishJob(job, v1::FAILED, reason);
+  }
+  queue_.clear();
+  resident_.clear();
+  for (auto& control : controls_) {
+    control->result = absl::UnavailableError(reason);
+    control->done = true;
+  }
+  controls_.clear();
+  if (running_control_ != nullptr) {
+    running_control_->result = absl::UnavailableError(reason);
+    running_control_->done = true;
+    running_control_ = nullptr;
+  }
   changed_.notify_all();
 }
 

@@ -67,6 +67,11 @@ class Scheduler {
   void RequestShutdown();
   bool shutting_down() const;
 
+  // The rank loop has ended (after SHUTDOWN, or because MPI failed): ends every job that
+  // has not ended with `reason` and answers every waiting handler, so none blocks the
+  // server's shutdown.
+  void Close(const std::string& reason);
+
   // ---- Rank loop's side: one thread.
   // Blocks until there is something for the ranks to do.
   v1::RankCommand Next();

@@ -121,24 +121,29 @@ int RootLoop(const coordinator::ServerOptions& options, RankExecutor& executor,
       (*server)->address().c_str(), channel.world_size(), launcher.c_str(),
       (*server)->address().c_str());
   std::fflush(stdout);
+  int rc = 0;
   while (true) {
     const v1::RankCommand command = scheduler.Next();
     if (auto s = channel.Send(command.SerializeAsString()); !s.ok()) {
       std::fprintf(stderr, "zerod: error: %s\n", std::string(s.message()).c_str());
-      return 1;
+      rc = 1;
+      break;
     }
     Combined c = RunEverywhere(command, executor, channel);
     if (!c.channel.ok()) {
       std::fprintf(stderr, "zerod: error: %s\n", std::string(c.channel.message()).c_str());
-      return 1;
+      rc = 1;
+      break;
     }
     Log(command, c, executor, launcher);
     scheduler.Complete(command, c.outcome, c.memory);
     if (command.kind() == v1::RankCommand::SHUTDOWN) break;
   }
+  // Nothing runs any more: answer every waiting handler before the server stops.
+  scheduler.Close(rc == 0 ? "the daemons shut down" : "the daemons failed: see rank 0's log");
   (*server)->Stop();
-  std::printf("zerod: shut down\n");
-  return 0;
+  if (rc == 0) std::printf("zerod: shut down\n");
+  return rc;
 }
 
 int WorkerLoop(RankExecutor& executor, CommandChannel& channel) {

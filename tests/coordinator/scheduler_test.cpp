@@ -169,5 +169,19 @@ TEST_F(SchedulerTest, WatchStreamsStepsAndEndsWithTheFinalState) {
   EXPECT_EQ(events.back().status().state(), v1::SUCCEEDED);
 }
 
+TEST_F(SchedulerTest, CloseAnswersEveryWaitingHandler) {
+  const std::string id = *scheduler_.Submit(Spec(10, /*paused=*/true));
+  RunNext();  // MEMORY
+  RunNext();  // START
+  auto stepping = std::async(std::launch::async, [&] { return scheduler_.StepPaused(id, 5); });
+  auto saving = std::async(std::launch::async, [&] { return scheduler_.Save(id, "/ckpt"); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  scheduler_.Close("the daemons failed");
+  EXPECT_FALSE(stepping.get().ok());
+  EXPECT_FALSE(saving.get().ok());
+  EXPECT_EQ(scheduler_.Get(id)->state(), v1::FAILED);
+  EXPECT_EQ(scheduler_.Get(id)->reason(), "the daemons failed");
+}
+
 }  // namespace
 }  // namespace zerod::coordinator
