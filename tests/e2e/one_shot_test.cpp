@@ -178,4 +178,41 @@ TEST_F(OneShotTest, PreparesJsonlWithTheModelsTokenizerAndTrainsOnIt) {
   EXPECT_EQ(Count(r.output, "step 2/2"), 1) << r.output;
 }
 
+// Corrupt model directories and tokenizers, as a user would hit them: one message that
+// names the file and the problem, every rank non-zero, no hang.
+TEST_F(OneShotTest, CorruptModelFilesGiveOneErrorNamingTheFileAndTheProblem) {
+  const std::string fixture = std::string(ZEROD_SOURCE_DIR) + "/tests/fixtures/models/llama_gqa";
+  fs::create_directories(Path("truncated"));
+  fs::copy_file(fixture + "/config.json", Path("truncated/config.json"));
+  {
+    std::ifstream in(fixture + "/model.safetensors", std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), {});
+    std::ofstream(Path("truncated/model.safetensors"), std::ios::binary)
+        << bytes.substr(0, bytes.size() / 3);
+  }
+  ExpectOneError(
+      RunZerod("--train --model " + Path("truncated") + " --ds-config " + Path("ds.json") +
+               " --data " + Path("corpus.bin") + " --seq-len 16 --steps 1"),
+      "truncated/model.safetensors");
+
+  fs::create_directories(Path("bert"));
+  Write("bert/config.json", R"({"architectures": ["BertForMaskedLM"]})");
+  ExpectOneError(RunZerod("--train --model " + Path("bert") + " --ds-config " + Path("ds.json") +
+                          " --data " + Path("corpus.bin") + " --steps 1"),
+                 "BertForMaskedLM");
+
+  fs::create_directories(Path("wordpiece"));
+  fs::copy_file(fixture + "/config.json", Path("wordpiece/config.json"));
+  Write("wordpiece/tokenizer.json", R"({"model": {"type": "WordPiece", "vocab": {}}})");
+  Write("doc.jsonl", R"({"text": "hello"})");
+  const std::string prep = std::string(ZEROD_BIN) + " --prepare-data --model " + Path("wordpiece") +
+                           " --input " + Path("doc.jsonl") + " --output " + Path("doc.bin") +
+                           " > " + Path("prep.log") + " 2>&1";
+  EXPECT_NE(std::system(prep.c_str()), 0);
+  std::ifstream log(Path("prep.log"));
+  std::string text((std::istreambuf_iterator<char>(log)), {});
+  EXPECT_NE(text.find("wordpiece/tokenizer.json"), std::string::npos) << text;
+  EXPECT_NE(text.find("WordPiece"), std::string::npos) << text;
+}
+
 }  // namespace
