@@ -1,0 +1,115 @@
+// Sharded checkpoints through the Job: a job saved after 3 steps and resumed for 3 more
+// takes exactly the steps an uninterrupted 6-step job takes (weights, both Adam moments,
+// step count, LR schedule, loss scale), at every world size; a failed save keeps the
+// previous checkpoint; resuming on another world size is refused by name.
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "engine/api.h"
+#include "tests/support/test_env.h"
+
+namespace zerod {
+namespace {
+
+using testing::World;
+
+class CheckpointTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    testing::WriteText(dir_.File("config.json"), testing::TinyLlamaConfigJson());
+    // Warmup keeps the LR moving across the save, so a lost schedule would show.
+    testing::WriteText(dir_.File("ds.json"), R"({"train_batch_size": 8,
+      "gradient_clipping": 1.0,
+      "optimizer": {"type": "AdamW", "params": {"lr": 3e-3}},
+      "scheduler": {"type": "WarmupLR", "params": {"warmup_num_steps": 10}},
+      "zero_optimization": {"stage": 3, "stage3_param_persistence_threshold": 0}})");
+    if (World().rank() == 0)
+      testing::WriteTokens(dir_.File("data.bin"), testing::SyntheticTokens(20000, 64, 5));
+    (void)World().Barrier();
+  }
+  JobSpec Spec(int64_t steps) const {
+    JobSpec spec;
+    spec.model_dir = dir_.path();
+    spec.ds_config_path = dir_.File("ds.json");
+    spec.data_path = dir_.File("data.bin");
+    spec.steps = steps;
+    spec.seq_len = 16;
+    spec.seed = 7;
+    return spec;
+  }
+  // Steps `job` until it has done `until` steps; returns their losses.
+  static std::vector<double> Run(Job& job, int64_t until) {
+    std::vector<double> losses;
+    while (job.steps_done() < until) {
+      auto m = job.Step();
+      EXPECT_TRUE(m.ok()) << m.status();
+      if (!m.ok()) break;
+      losses.push_back(m->loss);
+    }
+    return losses;
+  }
+  testing::TempDir dir_;
+};
+
+TEST_F(CheckpointTest, ResumedJobTakesTheSameStepsAsAnUninterruptedOne) {
+  auto straight = Job::Create(Spec(6), &World());
+  ASSERT_TRUE(straight.ok()) << straight.status();
+  const std::vector<double> expected = Run(**straight, 6);
+
+  auto first = Job::Create(Spec(6), &World());
+  ASSERT_TRUE(first.ok());
+  Run(**first, 3);
+  ASSERT_TRUE((*first)->SaveCheckpoint(dir_.File("ckpt")).ok());
+
+  JobSpec resumed_spec = Spec(6);
+  resumed_spec.resume_from = dir_.File("ckpt");
+  auto resumed = Job::Create(resumed_spec, &World());
+  ASSERT_TRUE(resumed.ok()) << resumed.status();
+  EXPECT_EQ((*resumed)->steps_done(), 3);
+  const std::vector<double> after = Run(**resumed, 6);
+  ASSERT_EQ(after.size(), 3u);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(after[i], expected[3 + i]) << "step " << 4 + i;
+}
+
+TEST_F(CheckpointTest, SavingAgainReplacesTheCheckpointAndLeavesNoPartialDirectory) {
+  auto job = Job::Create(Spec(4), &World());
+  ASSERT_TRUE(job.ok());
+  Run(**job, 1);
+  ASSERT_TRUE((*job)->SaveCheckpoint(dir_.File("ckpt")).ok());
+  Run(**job, 2);
+  ASSERT_TRUE((*job)->SaveCheckpoint(dir_.File("ckpt")).ok());
+  std::ifstream meta(dir_.File("ckpt/zerod_checkpoint.json"));
+  std::string text((std::istreambuf_iterator<char>(meta)), {});
+  EXPECT_NE(text.find("\"step\": 2"), std::string::npos) << text;
+  EXPECT_FALSE(std::ifstream(dir_.File("ckpt.partial/zerod_checkpoint.json")).good());
+  EXPECT_FALSE(std::ifstream(dir_.File("ckpt.old/zerod_checkpoint.json")).good());
+}
+
+TEST_F(CheckpointTest, AFailedSaveKeepsThePreviousCheckpoint) {
+  auto job = Job::Create(Spec(4), &World());
+  ASSERT_TRUE(job.ok());
+  Run(**job, 1);
+  ASSERT_TRUE((*job)->SaveCheckpoint(dir_.File("ckpt")).ok());
+  Run(**job, 2);
+  // A file where the staging directory must go: the save fails before touching ckpt/.
+  if (World().rank() == 0) {
+    testing::WriteText(dir_.File("blocker"), "x");
+  }
+  (void)World().Barrier();
+  EXPECT_FALSE((*job)->SaveCheckpoint(dir_.File("blocker/ckpt")).ok());
+  std::ifstream meta(dir_.File("ckpt/zerod_checkpoint.json"));
+  std::string text((std::istreambuf_iterator<char>(meta)), {});
+  EXPECT_NE(text.find("\"step\": 1"), std::string::npos) << text;
+}
+
+TEST_F(CheckpointTest, ResumingAMissingCheckpointIsRefusedByName) {
+  JobSpec spec = Spec(4);
+  spec.resume_from = dir_.File("no-such-checkpoint");
+  auto job = Job::Create(spec, &World());
+  ASSERT_FALSE(job.ok());
+  EXPECT_NE(job.status().message().find("resume_from"), std::string::npos) << job.status();
+}
+
+}  // namespace
+}  // namespace zerod
