@@ -6,24 +6,12 @@
 #include <chrono>
 #include <thread>
 
-#include "absl/strings/str_cat.h"
+#include "engine/comm/mpi_status.h"
 
 namespace zerod::daemon {
 namespace {
 
-absl::Status MpiCheck(int rc, const char* call, int line) {
-  if (rc == MPI_SUCCESS) return absl::OkStatus();
-  char text[MPI_MAX_ERROR_STRING];
-  int len = 0;
-  MPI_Error_string(rc, text, &len);
-  return absl::InternalError(
-      absl::StrCat(call, " failed at command_channel.cpp:", line, ": ", std::string(text, len)));
-}
-#define MPI_CHECK(call)                                                   \
-  do {                                                                    \
-    if (auto s_ = MpiCheck((call), #call, __LINE__); !s_.ok()) return s_; \
-  } while (0)
-
+// Idle ranks poll the next command with a sleep that doubles up to the longest one.
 constexpr auto kFirstSleep = std::chrono::microseconds(200);
 constexpr auto kLongestSleep = std::chrono::milliseconds(50);
 
@@ -36,9 +24,9 @@ struct CommandChannel::Impl {
 absl::StatusOr<std::unique_ptr<CommandChannel>> CommandChannel::Create() {
   std::unique_ptr<CommandChannel> channel(new CommandChannel());
   channel->impl_ = std::make_unique<Impl>();
-  MPI_CHECK(MPI_Comm_dup(MPI_COMM_WORLD, &channel->impl_->comm));
-  MPI_CHECK(MPI_Comm_rank(channel->impl_->comm, &channel->rank_));
-  MPI_CHECK(MPI_Comm_size(channel->impl_->comm, &channel->world_size_));
+  MPI_RETURN_IF_ERROR(MPI_Comm_dup(MPI_COMM_WORLD, &channel->impl_->comm));
+  MPI_RETURN_IF_ERROR(MPI_Comm_rank(channel->impl_->comm, &channel->rank_));
+  MPI_RETURN_IF_ERROR(MPI_Comm_size(channel->impl_->comm, &channel->world_size_));
   return channel;
 }
 
@@ -51,42 +39,43 @@ absl::Status CommandChannel::Send(const std::string& bytes) {
   // ranks are polling; the payload follows on an ordinary one.
   int64_t size = static_cast<int64_t>(bytes.size());
   MPI_Request request;
-  MPI_CHECK(MPI_Ibcast(&size, 1, MPI_INT64_T, 0, impl_->comm, &request));
-  MPI_CHECK(MPI_Wait(&request, MPI_STATUS_IGNORE));
+  MPI_RETURN_IF_ERROR(MPI_Ibcast(&size, 1, MPI_INT64_T, 0, impl_->comm, &request));
+  MPI_RETURN_IF_ERROR(MPI_Wait(&request, MPI_STATUS_IGNORE));
   std::string copy = bytes;
-  MPI_CHECK(MPI_Bcast(copy.data(), static_cast<int>(size), MPI_BYTE, 0, impl_->comm));
+  MPI_RETURN_IF_ERROR(MPI_Bcast(copy.data(), static_cast<int>(size), MPI_BYTE, 0, impl_->comm));
   return absl::OkStatus();
 }
 
 absl::StatusOr<std::string> CommandChannel::Receive() {
   int64_t size = 0;
   MPI_Request request;
-  MPI_CHECK(MPI_Ibcast(&size, 1, MPI_INT64_T, 0, impl_->comm, &request));
+  MPI_RETURN_IF_ERROR(MPI_Ibcast(&size, 1, MPI_INT64_T, 0, impl_->comm, &request));
   auto sleep = std::chrono::duration_cast<std::chrono::microseconds>(kFirstSleep);
   while (true) {
     int done = 0;
-    MPI_CHECK(MPI_Test(&request, &done, MPI_STATUS_IGNORE));
+    MPI_RETURN_IF_ERROR(MPI_Test(&request, &done, MPI_STATUS_IGNORE));
     if (done) break;
     std::this_thread::sleep_for(sleep);
     sleep = std::min<std::chrono::microseconds>(sleep * 2, kLongestSleep);
   }
   std::string bytes(static_cast<size_t>(size), '\0');
-  MPI_CHECK(MPI_Bcast(bytes.data(), static_cast<int>(size), MPI_BYTE, 0, impl_->comm));
+  MPI_RETURN_IF_ERROR(MPI_Bcast(bytes.data(), static_cast<int>(size), MPI_BYTE, 0, impl_->comm));
   return bytes;
 }
 
 absl::StatusOr<std::vector<int64_t>> CommandChannel::GatherToRoot(
     const std::vector<int64_t>& mine) {
   std::vector<int64_t> all(rank_ == 0 ? mine.size() * world_size_ : 0);
-  MPI_CHECK(MPI_Gather(mine.data(), static_cast<int>(mine.size()), MPI_INT64_T, all.data(),
-                       static_cast<int>(mine.size()), MPI_INT64_T, 0, impl_->comm));
+  MPI_RETURN_IF_ERROR(MPI_Gather(mine.data(), static_cast<int>(mine.size()), MPI_INT64_T,
+                                 all.data(), static_cast<int>(mine.size()), MPI_INT64_T, 0,
+                                 impl_->comm));
   return all;
 }
 
 absl::StatusOr<std::vector<std::string>> CommandChannel::GatherStrings(const std::string& mine) {
   int size = static_cast<int>(mine.size());
   std::vector<int> sizes(rank_ == 0 ? world_size_ : 0);
-  MPI_CHECK(MPI_Gather(&size, 1, MPI_INT, sizes.data(), 1, MPI_INT, 0, impl_->comm));
+  MPI_RETURN_IF_ERROR(MPI_Gather(&size, 1, MPI_INT, sizes.data(), 1, MPI_INT, 0, impl_->comm));
   std::vector<int> offsets(sizes.size());
   int total = 0;
   for (size_t r = 0; r < sizes.size(); ++r) {
@@ -94,8 +83,8 @@ absl::StatusOr<std::vector<std::string>> CommandChannel::GatherStrings(const std
     total += sizes[r];
   }
   std::string all(static_cast<size_t>(total), '\0');
-  MPI_CHECK(MPI_Gatherv(mine.data(), size, MPI_BYTE, all.data(), sizes.data(), offsets.data(),
-                        MPI_BYTE, 0, impl_->comm));
+  MPI_RETURN_IF_ERROR(MPI_Gatherv(mine.data(), size, MPI_BYTE, all.data(), sizes.data(),
+                                  offsets.data(), MPI_BYTE, 0, impl_->comm));
   std::vector<std::string> out;
   for (size_t r = 0; r < sizes.size(); ++r) out.push_back(all.substr(offsets[r], sizes[r]));
   return out;

@@ -6,20 +6,10 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "engine/comm/mpi_status.h"
 
 namespace zerod::comm {
 namespace {
-
-// Turns an MPI return code into a Status naming the call, file and line.
-absl::Status MpiCheck(int rc, const char* call, const char* file, int line) {
-  if (rc == MPI_SUCCESS) return absl::OkStatus();
-  char text[MPI_MAX_ERROR_STRING];
-  int len = 0;
-  MPI_Error_string(rc, text, &len);
-  return absl::InternalError(
-      absl::StrCat(call, " failed at ", file, ":", line, ": ", std::string(text, len)));
-}
-#define MPI_CHECK(call) MpiCheck((call), #call, __FILE__, __LINE__)
 
 absl::StatusOr<MPI_Datatype> ToMpi(DType dtype) {
   switch (dtype) {
@@ -57,7 +47,7 @@ class MpiWork final : public Work {
   ~MpiWork() override { (void)Wait(); }
   absl::Status Wait() override {
     if (request_ == MPI_REQUEST_NULL) return absl::OkStatus();
-    return MPI_CHECK(MPI_Wait(&request_, MPI_STATUS_IGNORE));
+    return MPI_STATUS(MPI_Wait(&request_, MPI_STATUS_IGNORE));
   }
 
  private:
@@ -75,7 +65,7 @@ absl::StatusOr<std::unique_ptr<MpiRuntime>> MpiRuntime::Init(int* argc, char*** 
   MPI_Initialized(&initialized);
   if (initialized) return absl::FailedPreconditionError("MPI is already initialised");
   int provided = 0;
-  if (auto s = MPI_CHECK(MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided)); !s.ok()) {
+  if (auto s = MPI_STATUS(MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided)); !s.ok()) {
     return s;
   }
   return std::unique_ptr<MpiRuntime>(new MpiRuntime());
@@ -97,7 +87,7 @@ MpiCommunicator::~MpiCommunicator() {
 
 absl::StatusOr<std::unique_ptr<MpiCommunicator>> MpiCommunicator::CreateWorld() {
   auto impl = std::make_unique<Impl>();
-  if (auto s = MPI_CHECK(MPI_Comm_dup(MPI_COMM_WORLD, &impl->comm)); !s.ok()) return s;
+  if (auto s = MPI_STATUS(MPI_Comm_dup(MPI_COMM_WORLD, &impl->comm)); !s.ok()) return s;
   // Errors come back as return codes (turned into Status), never as an abort.
   MPI_Comm_set_errhandler(impl->comm, MPI_ERRORS_RETURN);
 
@@ -108,7 +98,7 @@ absl::StatusOr<std::unique_ptr<MpiCommunicator>> MpiCommunicator::CreateWorld() 
   // The local rank is asked of MPI itself (ranks sharing this host), which holds
   // under every launcher; the environment only names the launcher.
   MPI_Comm node;
-  if (auto s = MPI_CHECK(
+  if (auto s = MPI_STATUS(
           MPI_Comm_split_type(mpi, MPI_COMM_TYPE_SHARED, comm->rank_, MPI_INFO_NULL, &node));
       !s.ok()) {
     return s;
@@ -126,8 +116,8 @@ absl::StatusOr<std::unique_ptr<Work>> MpiCommunicator::AllGatherAsync(const void
   auto type = ToMpi(dtype);
   if (!type.ok()) return type.status();
   MPI_Request request;
-  auto s = MPI_CHECK(MPI_Iallgather(send, static_cast<int>(count), *type, recv,
-                                    static_cast<int>(count), *type, impl_->comm, &request));
+  auto s = MPI_STATUS(MPI_Iallgather(send, static_cast<int>(count), *type, recv,
+                                     static_cast<int>(count), *type, impl_->comm, &request));
   if (!s.ok()) return s;
   return std::unique_ptr<Work>(new MpiWork(request));
 }
@@ -144,8 +134,8 @@ absl::StatusOr<std::unique_ptr<Work>> MpiCommunicator::ReduceScatterAsync(const 
   auto type = ToMpi(dtype);
   if (!type.ok()) return type.status();
   MPI_Request request;
-  auto s = MPI_CHECK(MPI_Ireduce_scatter_block(send, recv, static_cast<int>(count), *type,
-                                               ToMpi(op), impl_->comm, &request));
+  auto s = MPI_STATUS(MPI_Ireduce_scatter_block(send, recv, static_cast<int>(count), *type,
+                                                ToMpi(op), impl_->comm, &request));
   if (!s.ok()) return s;
   return std::unique_ptr<Work>(new MpiWork(request));
 }
@@ -157,15 +147,15 @@ absl::Status MpiCommunicator::AllReduce(void* buf, size_t count, DType dtype, Re
   if (auto s = CheckCount(count); !s.ok()) return s;
   auto type = ToMpi(dtype);
   if (!type.ok()) return type.status();
-  return MPI_CHECK(
+  return MPI_STATUS(
       MPI_Allreduce(MPI_IN_PLACE, buf, static_cast<int>(count), *type, ToMpi(op), impl_->comm));
 }
 
 absl::Status MpiCommunicator::Broadcast(void* buf, size_t bytes, int root) {
   if (auto s = CheckCount(bytes); !s.ok()) return s;
-  return MPI_CHECK(MPI_Bcast(buf, static_cast<int>(bytes), MPI_BYTE, root, impl_->comm));
+  return MPI_STATUS(MPI_Bcast(buf, static_cast<int>(bytes), MPI_BYTE, root, impl_->comm));
 }
 
-absl::Status MpiCommunicator::Barrier() { return MPI_CHECK(MPI_Barrier(impl_->comm)); }
+absl::Status MpiCommunicator::Barrier() { return MPI_STATUS(MPI_Barrier(impl_->comm)); }
 
 }  // namespace zerod::comm
