@@ -83,7 +83,8 @@ absl::Status ParseShapes(const nlohmann::json& json, JsonReader& r, LlamaConfig&
 }
 
 // Biases and the sliding window, which each variant fixes differently.
-absl::Status ParseVariant(JsonReader& r, const std::string& architecture, LlamaConfig& c) {
+absl::Status ParseVariant(const nlohmann::json& json, JsonReader& r,
+                          const std::string& architecture, LlamaConfig& c) {
   if (architecture == "LlamaForCausalLM") {
     ASSIGN_OR_RETURN(bool attention_bias, r.Bool("attention_bias", false));
     c.qkv_bias = c.o_bias = attention_bias;
@@ -96,11 +97,19 @@ absl::Status ParseVariant(JsonReader& r, const std::string& architecture, LlamaC
     ASSIGN_OR_RETURN(c.sliding_window, r.Int("sliding_window", 0, 1));
     return absl::OkStatus();
   }
-  // Qwen2: q/k/v biases, none on o_proj or the MLP; a window only with use_sliding_window.
+  // Qwen2: q/k/v biases, none on o_proj or the MLP. With use_sliding_window, only layers
+  // from max_window_layers on use the window (transformers' layer_types, which newer
+  // configs also spell out); when no layer does, there is no window.
   c.qkv_bias = true;
   ASSIGN_OR_RETURN(bool use_window, r.Bool("use_sliding_window", false));
   ASSIGN_OR_RETURN(int64_t window, r.Int("sliding_window", 0, 1));
-  if (use_window) c.sliding_window = window;
+  ASSIGN_OR_RETURN(int64_t max_window_layers, r.Int("max_window_layers", 28, 0));
+  bool windowed = use_window && max_window_layers < c.num_hidden_layers;
+  if (auto types = json.find("layer_types"); types != json.end() && types->is_array()) {
+    windowed = false;
+    for (const auto& t : *types) windowed = windowed || t == "sliding_attention";
+  }
+  if (windowed) c.sliding_window = window;
   return absl::OkStatus();
 }
 
@@ -115,7 +124,7 @@ absl::StatusOr<LlamaConfig> ParseLlamaFamily(const nlohmann::json& json, JsonRea
   ASSIGN_OR_RETURN(c.initializer_range, r.Number("initializer_range", c.initializer_range, 0.0));
   ASSIGN_OR_RETURN(c.tie_word_embeddings, r.Bool("tie_word_embeddings", false));
   RETURN_IF_ERROR(ParseRope(json, r, c));
-  RETURN_IF_ERROR(ParseVariant(r, architecture, c));
+  RETURN_IF_ERROR(ParseVariant(json, r, architecture, c));
 
   // Fields that change the math and are not implemented: refused, never ignored.
   ASSIGN_OR_RETURN(std::string act, r.String("hidden_act", "silu"));

@@ -124,6 +124,14 @@ TEST(HfConfigTest, SlidingWindowIsRefusedOnlyWhenItWouldMaskSomething) {
   EXPECT_TRUE(c->llama()->qkv_bias);
   EXPECT_FALSE(c->llama()->o_bias);
   EXPECT_TRUE(c->CheckSequenceLength(2048).ok());
+  // With the window on, only layers from max_window_layers on use it.
+  qwen["use_sliding_window"] = true;
+  qwen["max_window_layers"] = qwen["num_hidden_layers"];
+  EXPECT_TRUE(Parse(qwen)->CheckSequenceLength(2048).ok()) << "no layer is windowed";
+  qwen["max_window_layers"] = 0;
+  EXPECT_FALSE(Parse(qwen)->CheckSequenceLength(9).ok());
+  qwen["layer_types"] = {"full_attention", "full_attention"};
+  EXPECT_TRUE(Parse(qwen)->CheckSequenceLength(2048).ok()) << "layer_types decides";
 }
 
 TEST(HfConfigTest, Gpt2OptionsZerodDoesNotImplementAreRefusedByName) {
