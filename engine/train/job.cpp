@@ -220,6 +220,12 @@ class TrainingJob final : public Job {
     ASSIGN_OR_RETURN(zero::StepOutcome outcome,
                      engine_->Step(hyper, 1.0 / loss_scale, ds_.gradient_clipping, fp16));
     const double step_s = lap();
+    if (!fp16 && !std::isfinite(outcome.grad_norm)) {
+      // Without fp16's skip, a non-finite gradient has just poisoned the weights.
+      return absl::InternalError(absl::StrCat("gradient norm is ", outcome.grad_norm, " at step ",
+                                              steps_done_ + 1,
+                                              "; lower the learning rate or clip gradients"));
+    }
     scaler_.Update(outcome.skipped);
     if (fp16 && scaler_.stuck_at_min()) {
       return absl::InternalError(

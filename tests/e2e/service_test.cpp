@@ -164,6 +164,15 @@ TEST_F(ServiceTest, BadJobsFailWithAReasonAndTheNextGoodJobSucceeds) {
   EXPECT_EQ(unreadable.exit_code, 1);
   EXPECT_NE(unreadable.err.find("data_path"), std::string::npos) << unreadable.err;
 
+  // Training that diverges fails with the reason, not a hang or a dead daemon.
+  Write("nan_ds.json", R"({"train_batch_size": 8, "train_micro_batch_size_per_gpu": 2,
+      "optimizer": {"type": "AdamW", "params": {"lr": 1e6}}, "zero_optimization": {"stage": 3}})");
+  CtlResult diverged = Ctl("submit --model " + std::string(ZEROD_SOURCE_DIR) +
+                           "/configs/models/tiny-llama" + " --ds-config " + Path("nan_ds.json") +
+                           " --data " + Path("corpus.bin") + " --seq-len 32 --steps 20 --wait");
+  EXPECT_EQ(diverged.exit_code, 1);
+  EXPECT_NE(diverged.err.find("nan"), std::string::npos) << diverged.out << diverged.err;
+
   CtlResult good = Ctl(SubmitArgs(2, "--wait"));
   EXPECT_EQ(good.exit_code, 0) << good.out << good.err;
 }
