@@ -153,6 +153,14 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "zerod: error: --train needs %s\n", name);
       return 2;
     }
+    // Without --train, zerod is the service: a job's flags here would be silently unused.
+    if (!flags.train && !value->empty()) {
+      std::fprintf(stderr,
+                   "zerod: error: %s goes with --train (one-shot training); without --train "
+                   "zerod starts the service and jobs come from `zeroctl submit`\n",
+                   name);
+      return 2;
+    }
   }
 
   auto mpi = zerod::comm::MpiRuntime::Init(&argc, &argv);
