@@ -113,7 +113,7 @@ TEST(CheckpointLoadTest, JobTrainsFromTheDirectorysWeightsNotFromItsSeed) {
   if (World().rank() == 0)
     zerod::testing::WriteTokens(dir.File("data.bin"), zerod::testing::SyntheticTokens(5000, 64, 2));
   (void)World().Barrier();
-  JobSpec loaded{dir.path(), dir.File("ds.json"), dir.File("data.bin"), "uint16", 2, 16, 5, false};
+  const JobSpec loaded = zerod::testing::DirJobSpec(dir, 2, 16, 5);
   JobSpec initialised = loaded;
   initialised.model_dir = fresh.path();
   auto a = Job::Create(loaded, &World());

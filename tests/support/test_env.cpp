@@ -59,4 +59,15 @@ std::string TinyLlamaConfigJson(int vocab, int hidden, int layers) {
                          "rms_norm_eps": 1e-6, "rope_theta": 10000.0, "initializer_range": 0.02})");
 }
 
+JobSpec DirJobSpec(const TempDir& dir, int64_t steps, int64_t seq_len, uint64_t seed) {
+  JobSpec spec;
+  spec.model_dir = dir.path();
+  spec.ds_config_path = dir.File("ds.json");
+  spec.data_path = dir.File("data.bin");
+  spec.steps = steps;
+  spec.seq_len = seq_len;
+  spec.seed = seed;
+  return spec;
+}
+
 }  // namespace zerod::testing

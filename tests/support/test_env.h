@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/api.h"
 #include "engine/comm/communicator.h"
 
 namespace zerod::testing {
@@ -37,5 +38,8 @@ std::vector<uint16_t> SyntheticTokens(int64_t n, int vocab, uint64_t seed);
 
 // The tiny Llama config.json the engine tests train (GQA, 2 layers).
 std::string TinyLlamaConfigJson(int vocab = 64, int hidden = 32, int layers = 2);
+
+// A job on `dir`'s config.json, ds.json and data.bin (uint16 tokens).
+JobSpec DirJobSpec(const TempDir& dir, int64_t steps, int64_t seq_len, uint64_t seed);
 
 }  // namespace zerod::testing

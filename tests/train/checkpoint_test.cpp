@@ -28,16 +28,7 @@ class CheckpointTest : public ::testing::Test {
       testing::WriteTokens(dir_.File("data.bin"), testing::SyntheticTokens(20000, 64, 5));
     (void)World().Barrier();
   }
-  JobSpec Spec(int64_t steps) const {
-    JobSpec spec;
-    spec.model_dir = dir_.path();
-    spec.ds_config_path = dir_.File("ds.json");
-    spec.data_path = dir_.File("data.bin");
-    spec.steps = steps;
-    spec.seq_len = 16;
-    spec.seed = 7;
-    return spec;
-  }
+  JobSpec Spec(int64_t steps) const { return testing::DirJobSpec(dir_, steps, 16, 7); }
   // Steps `job` until it has done `until` steps; returns their losses.
   static std::vector<double> Run(Job& job, int64_t until) {
     std::vector<double> losses;

@@ -20,7 +20,7 @@ TEST(JobMemoryTest, EachRankKeepsAboutOneWorldthOfTrainingStateBetweenSteps) {
   if (World().rank() == 0)
     testing::WriteTokens(dir.File("data.bin"), testing::SyntheticTokens(5000, 256, 1));
   (void)World().Barrier();
-  JobSpec spec{dir.path(), dir.File("ds.json"), dir.File("data.bin"), "uint16", 2, 16, 1, false};
+  const JobSpec spec = testing::DirJobSpec(dir, 2, 16, 1);
   auto job = Job::Create(spec, &World());
   ASSERT_TRUE(job.ok()) << job.status();
   ASSERT_TRUE((*job)->Step().ok());

@@ -23,8 +23,7 @@ std::vector<StepMetrics> Train(const std::string& precision_json, int64_t steps)
   if (World().rank() == 0)
     testing::WriteTokens(dir.File("data.bin"), testing::SyntheticTokens(20000, 64, 9));
   (void)World().Barrier();
-  JobSpec spec{dir.path(), dir.File("ds.json"), dir.File("data.bin"), "uint16", steps, 16, 3,
-               false};
+  const JobSpec spec = testing::DirJobSpec(dir, steps, 16, 3);
   auto job = Job::Create(spec, &World());
   EXPECT_TRUE(job.ok()) << job.status();
   std::vector<StepMetrics> out;
