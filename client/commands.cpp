@@ -50,6 +50,12 @@ std::string Absolute(const std::string& path) {
   return absl::StrCat(cwd, "/", path);
 }
 
+std::string ModelArg(const std::string& model) {
+  // A Hub id (org/name) that is not a local path goes as is: the daemons find it in
+  // their Hugging Face cache.
+  return ::access(model.c_str(), F_OK) == 0 ? Absolute(model) : model;
+}
+
 int Submit(Connection& c, const Output& out, v1::JobSpec spec, bool wait) {
   v1::SubmitJobRequest req;
   *req.mutable_spec() = std::move(spec);

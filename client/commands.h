@@ -28,5 +28,7 @@ int Shutdown(Connection& c, const Output& out);
 
 // `path` made absolute against zeroctl's working directory: the daemons run elsewhere.
 std::string Absolute(const std::string& path);
+// --model: made absolute when it is a local path, else kept (a Hub id).
+std::string ModelArg(const std::string& model);
 
 }  // namespace zerod::client

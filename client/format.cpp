@@ -89,9 +89,7 @@ nlohmann::ordered_json MessageJson(const Message& m) {
 
 // Written by hand rather than with protobuf's JSON printer, which writes 64-bit integers
 // as strings: scripts want numbers, and no byte count or step reaches 2^53.
-std::string ToJson(const google::protobuf::Message& message) {
-  return MessageJson(message).dump();
-}
+std::string ToJson(const google::protobuf::Message& message) { return MessageJson(message).dump(); }
 
 std::string StateName(v1::JobState state) { return v1::JobState_Name(state); }
 

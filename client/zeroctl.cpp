@@ -95,7 +95,7 @@ int main(int argc, char** argv) {
   }
   Connection& c = *connection;
   if (*submit) {
-    spec.set_model_dir(Absolute(model));
+    spec.set_model_dir(ModelArg(model));
     spec.set_ds_config_path(Absolute(ds_config));
     spec.set_data_path(Absolute(data));
     spec.set_data_dtype(data_dtype);

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "absl/strings/str_cat.h"
+#include "engine/models/model_dir.h"
 #include "nlohmann/json.hpp"
 
 namespace zerod::coordinator {
@@ -44,6 +45,13 @@ absl::Status ReadableDir(const std::string& field, const std::string& path) {
 }  // namespace
 
 absl::Status ValidateJobSpec(v1::JobSpec* spec) {
+  if (auto s = CheckPathText("model_dir", spec->model_dir()); !s.ok()) return s;
+  // A Hub id means its snapshot in the daemons' Hugging Face cache.
+  if (auto dir = models::ResolveModelDir(spec->model_dir()); dir.ok()) {
+    spec->set_model_dir(*dir);
+  } else {
+    return Invalid("model_dir", std::string(dir.status().message()));
+  }
   if (auto s = ReadableDir("model_dir", spec->model_dir()); !s.ok()) return s;
   if (auto s = ReadableFile("model_dir", spec->model_dir() + "/config.json"); !s.ok()) {
     return Invalid("model_dir", absl::StrCat(spec->model_dir(),

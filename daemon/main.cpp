@@ -18,7 +18,9 @@
 #include "daemon/run_log.h"
 #include "daemon/service_loop.h"
 #include "engine/api.h"
+#include "engine/comm/launch_env.h"
 #include "engine/comm/mpi_communicator.h"
+#include "engine/models/model_dir.h"
 
 namespace {
 
@@ -83,6 +85,13 @@ int RunTraining(const Flags& flags, zerod::comm::MpiCommunicator& mpi) {
 
 }  // namespace
 
+// Errors found before MPI starts (flags, the model's location) are the same on every
+// rank: only the rank the launcher calls 0 (or a lone process) says them.
+void UsageError(const std::string& message) {
+  const auto rank = zerod::comm::ReadLaunchEnv().rank;
+  if (!rank.has_value() || *rank == 0) std::fprintf(stderr, "zerod: error: %s\n", message.c_str());
+}
+
 int main(int argc, char** argv) {
   CLI::App app{"zerod: ZeRO-3 training daemon with CPU offload"};
   Flags flags;
@@ -141,6 +150,15 @@ int main(int argc, char** argv) {
                  "train_micro_batch_size_per_gpu per rank), else one window per rank")
       ->check(CLI::PositiveNumber);
   CLI11_PARSE(app, argc, argv);
+  // A Hub id (`--model-name meta-llama/Llama-2-7b-hf`) means its local cache snapshot.
+  if ((flags.train || flags.eval || flags.prepare_data) && !spec.model_dir.empty()) {
+    auto dir = zerod::models::ResolveModelDir(spec.model_dir);
+    if (!dir.ok()) {
+      UsageError(std::string(dir.status().message()));
+      return 1;
+    }
+    spec.model_dir = *dir;
+  }
   if (flags.eval)
     return zerod::daemon::RunEvalCommand(spec, flags.eval_batches, flags.log_format, &argc, &argv);
 
@@ -150,15 +168,14 @@ int main(int argc, char** argv) {
        {std::pair{"--model", &spec.model_dir}, std::pair{"--ds-config", &spec.ds_config_path},
         std::pair{"--data", &spec.data_path}}) {
     if (flags.train && value->empty()) {
-      std::fprintf(stderr, "zerod: error: --train needs %s\n", name);
+      UsageError(std::string("--train needs ") + name);
       return 2;
     }
     // Without --train, zerod is the service: a job's flags here would be silently unused.
     if (!flags.train && !value->empty()) {
-      std::fprintf(stderr,
-                   "zerod: error: %s goes with --train (one-shot training); without --train "
-                   "zerod starts the service and jobs come from `zeroctl submit`\n",
-                   name);
+      UsageError(std::string(name) +
+                 " goes with --train (one-shot training); without --train zerod starts the "
+                 "service and jobs come from `zeroctl submit`");
       return 2;
     }
   }
