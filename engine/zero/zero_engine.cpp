@@ -26,8 +26,18 @@ absl::Status ZeroEngine::Build(std::vector<std::unique_ptr<models::Unit>> units)
   units_ = std::move(units);
   streams_ = std::make_unique<DeviceStreams>(options_.device);
   const bool gpu = options_.device.is_cuda();
+  // Blocks of 256 MiB suit billions of parameters; a small model gets blocks about its
+  // own size (more blocks follow if the estimate is short), so the memory report shows
+  // what the job holds rather than one mostly empty block.
+  int64_t estimate = 0;
+  for (const auto& unit : units_) {
+    const int64_t shard = unit->numel() / comm_->world_size() + 256;
+    estimate += shard * (static_cast<int64_t>(torch::elementSize(options_.dtype)) + 4);
+  }
+  const size_t block =
+      std::clamp<size_t>(static_cast<size_t>(estimate) * 5 / 4, size_t{1} << 20, size_t{256} << 20);
   pool_ = std::make_unique<offload::PinnedPool>(
-      offload::PinnedPool::Options{.pin = gpu && options_.pin_memory});
+      offload::PinnedPool::Options{.pin = gpu && options_.pin_memory, .block_bytes = block});
   offload::PinnedPool* shard_pool = (!gpu || options_.offload_param) ? pool_.get() : nullptr;
   int64_t largest_shard = 0;
   try {
