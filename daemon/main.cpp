@@ -38,10 +38,7 @@ struct Flags {
   zerod::coordinator::ServerOptions server;
 };
 
-int RunTraining(const Flags& flags, zerod::comm::MpiCommunicator& mpi) {
-  auto gpu_comm = zerod::daemon::GpuCommunicator(mpi);
-  zerod::comm::Communicator& comm =
-      gpu_comm ? *gpu_comm : static_cast<zerod::comm::Communicator&>(mpi);
+int RunTraining(const Flags& flags, zerod::comm::Communicator& comm, const std::string& launcher) {
   const bool leader = comm.rank() == 0;
   auto job = zerod::Job::Create(flags.spec, &comm);
   if (!job.ok()) {
@@ -51,7 +48,7 @@ int RunTraining(const Flags& flags, zerod::comm::MpiCommunicator& mpi) {
     return 1;
   }
   zerod::daemon::RunLog log(flags.log_format == "json", leader, flags.spec.steps);
-  log.PrintInitBlock((*job)->info(), mpi.launch_env().launcher);
+  log.PrintInitBlock((*job)->info(), launcher);
   while ((*job)->steps_done() < flags.spec.steps) {
     auto metrics = (*job)->Step();
     if (!metrics.ok()) {
@@ -83,14 +80,41 @@ int RunTraining(const Flags& flags, zerod::comm::MpiCommunicator& mpi) {
   return 0;
 }
 
-}  // namespace
-
 // Errors found before MPI starts (flags, the model's location) are the same on every
 // rank: only the rank the launcher calls 0 (or a lone process) says them.
 void UsageError(const std::string& message) {
   const auto rank = zerod::comm::ReadLaunchEnv().rank;
   if (!rank.has_value() || *rank == 0) std::fprintf(stderr, "zerod: error: %s\n", message.c_str());
 }
+
+// The job flags each mode takes: --train needs all three, --eval the model and the data
+// (its DeepSpeed config is optional), and the service none (jobs come from zeroctl, so
+// flags given here would go unused). False after saying what is wrong.
+bool JobFlagsFitTheMode(const Flags& flags) {
+  const auto& spec = flags.spec;
+  struct JobFlag {
+    const char* name;
+    const std::string* value;
+    bool eval_needs;
+  };
+  for (const JobFlag& f : {JobFlag{"--model", &spec.model_dir, true},
+                           JobFlag{"--ds-config", &spec.ds_config_path, false},
+                           JobFlag{"--data", &spec.data_path, true}}) {
+    if ((flags.train || (flags.eval && f.eval_needs)) && f.value->empty()) {
+      UsageError(std::string(flags.train ? "--train" : "--eval") + " needs " + f.name);
+      return false;
+    }
+    if (!flags.train && !flags.eval && !f.value->empty()) {
+      UsageError(std::string(f.name) +
+                 " goes with --train (one-shot training); without --train zerod starts the "
+                 "service and jobs come from `zeroctl submit`");
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"zerod: ZeRO-3 training daemon with CPU offload"};
@@ -159,26 +183,9 @@ int main(int argc, char** argv) {
     }
     spec.model_dir = *dir;
   }
-  if (flags.eval)
-    return zerod::daemon::RunEvalCommand(spec, flags.eval_batches, flags.log_format, &argc, &argv);
-
   if (flags.prepare_data)
     return zerod::daemon::RunPrepareData({flags.bytes, spec.model_dir, flags.input, flags.output});
-  for (const auto& [name, value] :
-       {std::pair{"--model", &spec.model_dir}, std::pair{"--ds-config", &spec.ds_config_path},
-        std::pair{"--data", &spec.data_path}}) {
-    if (flags.train && value->empty()) {
-      UsageError(std::string("--train needs ") + name);
-      return 2;
-    }
-    // Without --train, zerod is the service: a job's flags here would be silently unused.
-    if (!flags.train && !value->empty()) {
-      UsageError(std::string(name) +
-                 " goes with --train (one-shot training); without --train zerod starts the "
-                 "service and jobs come from `zeroctl submit`");
-      return 2;
-    }
-  }
+  if (!JobFlagsFitTheMode(flags)) return 2;
 
   auto mpi = zerod::comm::MpiRuntime::Init(&argc, &argv);
   if (!mpi.ok()) {
@@ -187,17 +194,21 @@ int main(int argc, char** argv) {
   }
   int rc = 1;
   {
-    auto comm = zerod::comm::MpiCommunicator::CreateWorld();
-    if (!comm.ok()) {
-      std::fprintf(stderr, "zerod: error: %s\n", std::string(comm.status().message()).c_str());
+    auto world = zerod::comm::MpiCommunicator::CreateWorld();
+    if (!world.ok()) {
+      std::fprintf(stderr, "zerod: error: %s\n", std::string(world.status().message()).c_str());
       return 1;
     }
+    // Every mode runs over the same communicator: NCCL on this rank's GPU, else MPI.
+    auto gpu = zerod::daemon::GpuCommunicator(**world);
+    zerod::comm::Communicator& comm = gpu ? *gpu : static_cast<zerod::comm::Communicator&>(**world);
+    const std::string launcher = (*world)->launch_env().launcher;
     if (flags.train) {
-      rc = RunTraining(flags, **comm);
+      rc = RunTraining(flags, comm, launcher);
+    } else if (flags.eval) {
+      rc = zerod::daemon::RunEval(spec, flags.eval_batches, flags.log_format == "json", comm);
     } else {
-      auto gpu_comm = zerod::daemon::GpuCommunicator(**comm);
-      zerod::comm::Communicator* training = gpu_comm ? gpu_comm.get() : comm->get();
-      rc = zerod::daemon::RunService(flags.server, training, (*comm)->launch_env().launcher);
+      rc = zerod::daemon::RunService(flags.server, &comm, launcher);
     }
   }
   return rc;
