@@ -3,12 +3,11 @@
 #include <grpcpp/grpcpp.h>
 
 #include <chrono>
-#include <fstream>
-#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "coordinator/auth.h"
 #include "coordinator/validate.h"
+#include "engine/util/files.h"
 
 namespace zerod::coordinator {
 namespace {
@@ -144,11 +143,9 @@ class CoordinatorService final : public v1::Coordinator::Service {
 };
 
 absl::StatusOr<std::string> ReadFile(const std::string& flag, const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return absl::NotFoundError(absl::StrCat(flag, " ", path, " cannot be read"));
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
+  std::optional<std::string> text = ReadFileToString(path);
+  if (!text) return absl::NotFoundError(absl::StrCat(flag, " ", path, " cannot be read"));
+  return *std::move(text);
 }
 
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(const ServerOptions& o) {

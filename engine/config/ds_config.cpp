@@ -1,10 +1,8 @@
 #include "engine/config/ds_config.h"
 
-#include <fstream>
-#include <sstream>
-
 #include "absl/strings/str_cat.h"
 #include "engine/config/json_reader.h"
+#include "engine/util/files.h"
 #include "engine/util/status_macros.h"
 
 namespace zerod::config {
@@ -261,14 +259,12 @@ absl::StatusOr<DsConfig> ParseDsConfig(const std::string& text, int world_size,
 }
 
 absl::StatusOr<DsConfig> LoadDsConfig(const std::string& path, int world_size) {
-  std::ifstream in(path);
-  if (!in) {
+  const std::optional<std::string> text = ReadFileToString(path);
+  if (!text) {
     return absl::NotFoundError(absl::StrCat("DeepSpeed config ", path,
                                             " cannot be read; pass an existing --ds-config file"));
   }
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return ParseDsConfig(buffer.str(), world_size, path);
+  return ParseDsConfig(*text, world_size, path);
 }
 
 }  // namespace zerod::config

@@ -37,12 +37,10 @@ namespace {
 
 // The parsed JSON file, null when it does not exist; an error when it is not JSON.
 absl::StatusOr<nlohmann::json> ReadOptionalJson(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return nlohmann::json();
-  std::stringstream text;
-  text << in.rdbuf();
+  const std::optional<std::string> text = ReadFileToString(path);
+  if (!text) return nlohmann::json();
   try {
-    return nlohmann::json::parse(text.str());
+    return nlohmann::json::parse(*text);
   } catch (const nlohmann::json::exception& e) {
     return absl::InvalidArgumentError(absl::StrCat(path, " is not valid JSON: ", e.what()));
   }

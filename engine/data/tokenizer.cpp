@@ -1,9 +1,7 @@
 #include "engine/data/tokenizer.h"
 
-#include <fstream>
-#include <sstream>
-
 #include "absl/strings/str_cat.h"
+#include "engine/util/files.h"
 
 namespace zerod::data {
 namespace {
@@ -31,11 +29,9 @@ absl::StatusOr<AddedToken> AddedTokenFromJson(const nlohmann::json& j, size_t in
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::FromFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat(path, " cannot be read"));
-  std::stringstream text;
-  text << in.rdbuf();
-  auto tok = FromJson(text.str());
+  const std::optional<std::string> text = ReadFileToString(path);
+  if (!text) return absl::NotFoundError(absl::StrCat(path, " cannot be read"));
+  auto tok = FromJson(*text);
   if (!tok.ok())
     return absl::Status(tok.status().code(), absl::StrCat(path, ": ", tok.status().message()));
   return tok;

@@ -3,9 +3,7 @@
 #include <sys/stat.h>
 
 #include <cstring>
-#include <fstream>
 #include <set>
-#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -36,10 +34,8 @@ absl::StatusOr<std::unique_ptr<CheckpointReader>> CheckpointReader::Open(const s
   std::vector<std::string> files;
   const std::string index_path = JoinPath(dir, "model.safetensors.index.json");
   if (IsFile(index_path)) {
-    std::ifstream in(index_path);
-    std::stringstream text;
-    text << in.rdbuf();
-    nlohmann::json index = nlohmann::json::parse(text.str(), nullptr, false);
+    nlohmann::json index =
+        nlohmann::json::parse(ReadFileToString(index_path).value_or(""), nullptr, false);
     if (index.is_discarded() || !index.contains("weight_map") || !index["weight_map"].is_object()) {
       return absl::InvalidArgumentError(
           absl::StrCat(index_path, ": not a safetensors index (needs a \"weight_map\" object)"));

@@ -1,8 +1,5 @@
 #include "engine/models/hf_config.h"
 
-#include <fstream>
-#include <sstream>
-
 #include "absl/strings/str_cat.h"
 #include "engine/config/json_reader.h"
 #include "engine/models/hf_config_parsers.h"
@@ -37,13 +34,11 @@ absl::StatusOr<std::string> ReadFile(const std::string& model_dir) {
         "model directory ", model_dir, " does not exist; pass --model DIR holding config.json"));
   }
   const std::string path = JoinPath(model_dir, "config.json");
-  std::ifstream in(path);
-  if (!in)
+  std::optional<std::string> text = ReadFileToString(path);
+  if (!text)
     return absl::NotFoundError(
         absl::StrCat(path, " cannot be read; a model directory needs config.json"));
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
+  return *std::move(text);
 }
 
 }  // namespace

@@ -91,14 +91,12 @@ absl::Status Publish(const std::string& dir) {
 
 absl::StatusOr<CheckpointMeta> ReadMeta(const std::string& dir) {
   const std::string path = JoinPath(dir, kMetaFile);
-  std::ifstream in(path);
-  if (!in) {
+  const std::optional<std::string> text = ReadFileToString(path);
+  if (!text) {
     return absl::NotFoundError(
         absl::StrCat("resume_from: ", dir, " is not a zerod checkpoint (no ", kMetaFile, ")"));
   }
-  std::stringstream text;
-  text << in.rdbuf();
-  auto j = nlohmann::json::parse(text.str(), nullptr, false);
+  auto j = nlohmann::json::parse(*text, nullptr, false);
   if (j.is_discarded() || !j.is_object()) {
     return absl::InvalidArgumentError(absl::StrCat(path, " is not valid JSON"));
   }

@@ -9,8 +9,6 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <fstream>
-#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "engine/api.h"
@@ -164,10 +162,8 @@ class TrainingJob final : public Job {
 
   // The source config.json with torch_dtype set to the exported weights' dtype.
   std::string ExportedConfigJson() const {
-    std::ifstream in(JoinPath(spec_.model_dir, "config.json"));
-    std::stringstream text;
-    text << in.rdbuf();
-    nlohmann::ordered_json config = nlohmann::ordered_json::parse(text.str(), nullptr, false);
+    nlohmann::ordered_json config = nlohmann::ordered_json::parse(
+        ReadFileToString(JoinPath(spec_.model_dir, "config.json")).value_or(""), nullptr, false);
     if (config.is_discarded()) config = nlohmann::ordered_json::object();
     config["torch_dtype"] = DTypeName(ds_.compute_dtype);
     return config.dump(2);

@@ -3,6 +3,7 @@
 // own, and calls resolved to them crashed there (remove_all jumped to address 0).
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include "absl/status/status.h"
@@ -14,6 +15,9 @@ bool IsDirectory(const std::string& path);
 std::string JoinPath(const std::string& a, const std::string& b);
 // mkdir -p.
 absl::Status MakeDirectories(const std::string& path);
+// The whole file's bytes; nullopt when it cannot be opened (callers say why, in their
+// own terms).
+std::optional<std::string> ReadFileToString(const std::string& path);
 // rm -r; a missing path is not an error.
 absl::Status RemoveTree(const std::string& path);
 
