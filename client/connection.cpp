@@ -4,8 +4,8 @@
 #include <fstream>
 #include <sstream>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "coordinator/auth.h"
 
 namespace zerod::client {
 
@@ -13,13 +13,9 @@ absl::StatusOr<Connection> Connection::Open(const ConnectionOptions& options) {
   Connection c;
   c.addr_ = options.addr;
   if (!options.token_file.empty()) {
-    std::ifstream in(options.token_file);
-    if (!in)
-      return absl::NotFoundError(
-          absl::StrCat("--token-file ", options.token_file, " cannot be read"));
-    std::string line;
-    std::getline(in, line);
-    c.token_ = std::string(absl::StripAsciiWhitespace(line));
+    absl::StatusOr<std::string> token = coordinator::ReadTokenLine(options.token_file);
+    if (!token.ok()) return token.status();
+    c.token_ = *std::move(token);
   }
   std::shared_ptr<grpc::ChannelCredentials> creds = grpc::InsecureChannelCredentials();
   if (options.tls || !options.tls_ca.empty()) {

@@ -8,13 +8,18 @@
 
 namespace zerod::coordinator {
 
-absl::StatusOr<std::string> ReadTokenFile(const std::string& path) {
+absl::StatusOr<std::string> ReadTokenLine(const std::string& path) {
   std::ifstream in(path);
   if (!in) return absl::NotFoundError(absl::StrCat("--token-file ", path, " cannot be read"));
   std::string line;
   std::getline(in, line);
-  std::string token(absl::StripAsciiWhitespace(line));
-  if (token.empty()) {
+  return std::string(absl::StripAsciiWhitespace(line));
+}
+
+absl::StatusOr<std::string> ReadTokenFile(const std::string& path) {
+  absl::StatusOr<std::string> token = ReadTokenLine(path);
+  if (!token.ok()) return token;
+  if (token->empty()) {
     return absl::InvalidArgumentError(
         absl::StrCat("--token-file ", path,
                      " is empty: put a secret on its first line, e.g. "

@@ -9,7 +9,10 @@
 
 namespace zerod::coordinator {
 
-// The token in `path`: its first line, surrounding whitespace removed; empty is refused.
+// The first line of a --token-file, surrounding whitespace removed (zerod and zeroctl
+// read the file the same way). NotFound when it cannot be read.
+absl::StatusOr<std::string> ReadTokenLine(const std::string& path);
+// The daemons' token: ReadTokenLine, and an empty one is refused.
 absl::StatusOr<std::string> ReadTokenFile(const std::string& path);
 
 // True when `a` and `b` are equal, in time that depends only on their lengths.
