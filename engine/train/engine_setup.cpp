@@ -1,6 +1,9 @@
 #include "engine/train/engine_setup.h"
 
 #include <omp.h>
+#ifdef ZEROD_CUDA
+#include <c10/cuda/CUDAFunctions.h>
+#endif
 
 #include <algorithm>
 #include <cstdio>
@@ -8,6 +11,7 @@
 #include <thread>
 
 #include "engine/models/checkpoint_reader.h"
+#include "engine/models/registry.h"
 #include "engine/util/cpu_affinity.h"
 #include "engine/util/status_macros.h"
 
@@ -48,6 +52,17 @@ zero::EngineOptions EngineOptionsFor(const config::DsConfig& ds, bool activation
   opts.persistence_threshold_numel = ds.zero.param_persistence_threshold;
   opts.max_live_numel = ds.zero.max_live_parameters;
   return opts;
+}
+
+absl::StatusOr<std::unique_ptr<zero::ZeroEngine>> CreateEngine(const models::ModelConfig& model,
+                                                               const zero::EngineOptions& options,
+                                                               comm::Communicator& comm) {
+#ifdef ZEROD_CUDA
+  if (options.device.is_cuda()) c10::cuda::set_device(options.device.index());
+#endif
+  auto engine = zero::ZeroEngine::Create(models::BuildUnits(model), &comm, options);
+  RETURN_IF_ERROR(comm::AgreeOnStatus(comm, engine.status()));
+  return engine;
 }
 
 absl::Status LoadOrInitWeights(zero::ZeroEngine& engine, const std::string& model_dir,

@@ -37,6 +37,13 @@ void ShareCpuThreads(const comm::Communicator& comm);
 zero::EngineOptions EngineOptionsFor(const config::DsConfig& ds, bool activation_checkpointing,
                                      const comm::Communicator& comm);
 
+// The model's units as a ZeRO engine over `comm`, on the device `options` names (made
+// current for this thread). Every rank calls it; all return the same outcome. The
+// weights are not set yet: LoadOrInitWeights (or a checkpoint) does that.
+absl::StatusOr<std::unique_ptr<zero::ZeroEngine>> CreateEngine(const models::ModelConfig& model,
+                                                               const zero::EngineOptions& options,
+                                                               comm::Communicator& comm);
+
 // Loads `model_dir`'s weights into the engine when it has weight files, else
 // initialises them from `seed` (normal, std `initializer_range`). Every rank calls it;
 // all return the same outcome.

@@ -9,16 +9,12 @@
 // computed by the same kernels on the same shapes and only the order of the float64
 // sum differs between world sizes.
 #include <torch/torch.h>
-#ifdef ZEROD_CUDA
-#include <c10/cuda/CUDAFunctions.h>
-#endif
 
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
 #include "engine/api.h"
 #include "engine/data/eval_windows.h"
-#include "engine/models/registry.h"
 #include "engine/train/engine_setup.h"
 #include "engine/util/status_macros.h"
 
@@ -115,15 +111,11 @@ absl::StatusOr<EvalResult> Evaluate(const EvalSpec& spec, comm::Communicator* co
   RETURN_IF_ERROR(comm::AgreeOnStatus(*comm, setup.ok() ? windows.status() : setup.status()));
   zero::EngineOptions opts = train::EngineOptionsFor(setup->ds, false, *comm);
   opts.optimizer_state = false;
-#ifdef ZEROD_CUDA
-  if (opts.device.is_cuda()) c10::cuda::set_device(opts.device.index());
-#endif
-  auto engine = zero::ZeroEngine::Create(models::BuildUnits(setup->model), comm, opts);
-  RETURN_IF_ERROR(comm::AgreeOnStatus(*comm, engine.status()));
-  RETURN_IF_ERROR(train::LoadOrInitWeights(**engine, spec.model_dir, spec.seed,
+  ASSIGN_OR_RETURN(auto engine, train::CreateEngine(setup->model, opts, *comm));
+  RETURN_IF_ERROR(train::LoadOrInitWeights(*engine, spec.model_dir, spec.seed,
                                            setup->model.initializer_range(), *comm));
 
-  absl::StatusOr<LossSum> local = ScoreRank(**engine, *windows, comm->rank());
+  absl::StatusOr<LossSum> local = ScoreRank(*engine, *windows, comm->rank());
   RETURN_IF_ERROR(comm::AgreeOnStatus(*comm, local.status()));
   double sums[2] = {local->nats, local->tokens};
   RETURN_IF_ERROR(comm->AllReduce(sums, 2, DType::kFloat64, comm::ReduceOp::kSum));

@@ -2,9 +2,6 @@
 // Every rank runs the same Job in lockstep; the logged loss is the mean over the whole
 // global batch (all micro-steps on all ranks).
 #include <torch/torch.h>
-#ifdef ZEROD_CUDA
-#include <c10/cuda/CUDAFunctions.h>
-#endif
 
 #include <chrono>
 #include <cmath>
@@ -15,7 +12,6 @@
 #include "engine/config/ds_config.h"
 #include "engine/data/sampler.h"
 #include "engine/models/llama.h"
-#include "engine/models/registry.h"
 #include "engine/optim/loss_scaler.h"
 #include "engine/train/checkpoint_dir.h"
 #include "engine/train/engine_setup.h"
@@ -283,19 +279,15 @@ absl::StatusOr<std::unique_ptr<Job>> Job::Create(const JobSpec& spec, comm::Comm
     std::fprintf(stderr, "zerod: note: %s\n", note.c_str());
   const zero::EngineOptions opts =
       train::EngineOptionsFor(setup->ds, spec.activation_checkpointing, *comm);
-#ifdef ZEROD_CUDA
-  if (opts.device.is_cuda()) c10::cuda::set_device(opts.device.index());
-#endif
-  auto engine = zero::ZeroEngine::Create(models::BuildUnits(setup->model), comm, opts);
-  RETURN_IF_ERROR(comm::AgreeOnStatus(*comm, engine.status()));
+  ASSIGN_OR_RETURN(auto engine, train::CreateEngine(setup->model, opts, *comm));
   // A resumed job takes its weights from the checkpoint (Resume), others from the model
   // directory or transformers' init.
   if (spec.resume_from.empty()) {
-    RETURN_IF_ERROR(train::LoadOrInitWeights(**engine, spec.model_dir, spec.seed,
+    RETURN_IF_ERROR(train::LoadOrInitWeights(*engine, spec.model_dir, spec.seed,
                                              setup->model.initializer_range(), *comm));
   }
   auto job = std::make_unique<TrainingJob>(spec, comm, std::move(setup).value(),
-                                           std::move(sampler).value(), std::move(engine).value());
+                                           std::move(sampler).value(), std::move(engine));
   if (!spec.resume_from.empty()) {
     RETURN_IF_ERROR(comm::AgreeOnStatus(*comm, job->Resume(spec.resume_from)));
   }
