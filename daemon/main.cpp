@@ -25,6 +25,8 @@
 namespace {
 
 struct Flags {
+  bool plan = false;
+  zerod::PlanSpec plan_spec;
   bool train = false;
   bool eval = false;
   int64_t eval_batches = 0;  // 0: the whole file
@@ -80,6 +82,30 @@ int RunTraining(const Flags& flags, zerod::comm::Communicator& comm, const std::
   return 0;
 }
 
+// `zerod --plan`: no MPI, no GPU needed. Exit 0 when the plan fits, 1 when it does not
+// (the plan is printed either way) or the input is bad, 2 for missing flags.
+int RunPlan(Flags flags) {
+  if (flags.spec.model_dir.empty() || flags.spec.ds_config_path.empty()) {
+    std::fprintf(stderr, "zerod: error: --plan needs --model and --ds-config\n");
+    return 2;
+  }
+  flags.plan_spec.model_dir = flags.spec.model_dir;
+  flags.plan_spec.ds_config_path = flags.spec.ds_config_path;
+  flags.plan_spec.seq_len = flags.spec.seq_len;
+  flags.plan_spec.activation_checkpointing = flags.spec.activation_checkpointing;
+  auto outcome = zerod::PlanOffline(flags.plan_spec);
+  if (!outcome.ok()) {
+    std::fprintf(stderr, "zerod: error: %s\n", std::string(outcome.status().message()).c_str());
+    return 1;
+  }
+  std::printf("%s\n", (flags.log_format == "json" ? outcome->json : outcome->text).c_str());
+  if (!outcome->fits) {
+    std::fprintf(stderr, "zerod: error: %s\n", outcome->shortfall.c_str());
+    return 1;
+  }
+  return 0;
+}
+
 // Errors found before MPI starts (flags, the model's location) are the same on every
 // rank: only the rank the launcher calls 0 (or a lone process) says them.
 void UsageError(const std::string& message) {
@@ -121,6 +147,20 @@ int main(int argc, char** argv) {
   Flags flags;
   auto& spec = flags.spec;
   app.add_flag("--train", flags.train, "One-shot training: train, print each step, exit");
+  app.add_flag("--plan", flags.plan,
+               "Print where the job's parameters, optimizer state and gradients would live and "
+               "the bytes per rank on the GPU and the host; exit 1 if it does not fit. Needs "
+               "--model and --ds-config; no GPU, no MPI");
+  app.add_option("--world-size", flags.plan_spec.world_size, "With --plan: ranks (one GPU each)")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--ranks-per-host", flags.plan_spec.ranks_per_host,
+                 "With --plan: ranks sharing one host's memory (default: all, one node)")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--gpu-memory", flags.plan_spec.gpu_memory,
+                 "With --plan: one GPU's memory, e.g. 141GiB, or auto (this machine's GPU; a "
+                 "CPU plan when it has none)");
+  app.add_option("--host-memory", flags.plan_spec.host_memory,
+                 "With --plan: one host's memory, e.g. 128GiB, or auto (this machine's)");
   app.add_option("--model,--model-name", spec.model_dir,
                  "Hugging Face model directory (config.json)");
   app.add_option("--ds-config,--deepspeed_config,--deepspeed-config", spec.ds_config_path,
@@ -175,7 +215,7 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   CLI11_PARSE(app, argc, argv);
   // A Hub id (`--model-name meta-llama/Llama-2-7b-hf`) means its local cache snapshot.
-  if ((flags.train || flags.eval || flags.prepare_data) && !spec.model_dir.empty()) {
+  if ((flags.train || flags.eval || flags.prepare_data || flags.plan) && !spec.model_dir.empty()) {
     auto dir = zerod::models::ResolveModelDir(spec.model_dir);
     if (!dir.ok()) {
       UsageError(std::string(dir.status().message()));
@@ -185,6 +225,7 @@ int main(int argc, char** argv) {
   }
   if (flags.prepare_data)
     return zerod::daemon::RunPrepareData({flags.bytes, spec.model_dir, flags.input, flags.output});
+  if (flags.plan) return RunPlan(flags);
   if (!JobFlagsFitTheMode(flags)) return 2;
 
   auto mpi = zerod::comm::MpiRuntime::Init(&argc, &argv);

@@ -38,7 +38,14 @@ std::string StepJson(const StepMetrics& m) {
                       {"gpu_peak_GiB", static_cast<double>(m.gpu_peak_bytes) / (1ull << 30)},
                       {"forward_s", m.forward_seconds},
                       {"backward_s", m.backward_seconds},
-                      {"optimizer_s", m.optimizer_seconds}};
+                      {"optimizer_s", m.optimizer_seconds},
+                      {"optimizer_cpu_s", m.optimizer_cpu_seconds},
+                      {"optimizer_gpu_s", m.optimizer_gpu_seconds},
+                      {"transfer_wait_s", m.transfer_wait_seconds},
+                      {"optimizer_wait_s", m.optimizer_wait_seconds},
+                      {"host_rss_GiB", static_cast<double>(m.host_rss_bytes) / (1ull << 30)},
+                      {"host_peak_rss_GiB",
+                       static_cast<double>(m.host_peak_rss_bytes) / (1ull << 30)}};
   return j.dump();
 }
 
@@ -52,6 +59,7 @@ void RunLog::PrintInitBlock(const JobInfo& info, const std::string& launcher) co
       static_cast<long long>(info.train_batch_size),
       static_cast<long long>(info.micro_batch_per_gpu),
       static_cast<long long>(info.gradient_accumulation_steps), info.world_size);
+  if (!info.placement.empty()) std::printf("  Placement: %s\n", info.placement.c_str());
   std::fflush(stdout);
 }
 

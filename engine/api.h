@@ -39,18 +39,34 @@ struct StepMetrics {
   double step_seconds = 0.0;
   double tokens_per_s = 0.0;   // global batch tokens / step time
   int64_t gpu_peak_bytes = 0;  // most GPU memory allocated so far (0 on CPU)
-  // Where the step's time went (host clock): forward up to the loss; backward until
-  // every gradient shard reached the host; the optimizer over all shards.
+  // Where the step's time went (host clock): forward up to the loss (including waits for
+  // the previous step's CPU updates, optimizer_wait_seconds); backward until every
+  // gradient shard is held; the optimizer's part of the step proper (norm, clipping,
+  // device updates queued, host updates launched).
   double forward_seconds = 0.0;
   double backward_seconds = 0.0;
   double optimizer_seconds = 0.0;
+  // The optimizer work that finished during this step (host updates overlap the next
+  // step's forward, so this is mostly the previous step's): CpuAdam time on the worker,
+  // device AdamW time (GPU clock), the worker waiting for gradients to come down, and the
+  // forward waiting for host updates to land (the part of the CPU work not hidden).
+  double optimizer_cpu_seconds = 0.0;
+  double optimizer_gpu_seconds = 0.0;
+  double transfer_wait_seconds = 0.0;
+  double optimizer_wait_seconds = 0.0;
+  int64_t host_rss_bytes = 0;       // this rank's resident set after the step
+  int64_t host_peak_rss_bytes = 0;  // and its peak so far
 };
 
 // Bytes one rank holds; shard sizes are what it keeps between steps.
 struct MemoryStats {
   int64_t param_shard_bytes = 0;      // compute-dtype parameter shards
-  int64_t grad_shard_bytes = 0;       // float32 gradient shards
-  int64_t optimizer_shard_bytes = 0;  // float32 master + both Adam moments
+  int64_t grad_shard_bytes = 0;       // gradient shards held for the step (and lanes)
+  int64_t optimizer_shard_bytes = 0;  // float32 master + both Adam moments (+ transfer lanes)
+  // Of the three above, what lives on the GPU (the rest is host memory).
+  int64_t param_gpu_bytes = 0;
+  int64_t grad_gpu_bytes = 0;
+  int64_t optimizer_gpu_bytes = 0;
   int64_t gathered_bytes = 0;         // gathered parameters alive now
   int64_t peak_gathered_bytes = 0;    // most gathered parameters alive at once
   int64_t total_param_numel = 0;      // parameters of the whole model (unpadded)
@@ -76,6 +92,9 @@ struct JobInfo {
   int64_t micro_batch_per_gpu = 0;
   int64_t gradient_accumulation_steps = 0;
   int64_t steps_per_print = 10;
+  std::string placement;  // the plan's placement in one line (job_plan.h)
+  int64_t planned_gpu_bytes = 0;   // the plan's predicted peak per rank
+  int64_t planned_host_bytes = 0;
 };
 
 // A training job on this rank. Every rank creates and steps its own, in lockstep.
@@ -102,6 +121,32 @@ class Job {
   // failure mid-save leaves the previous checkpoint in `dir` intact.
   virtual absl::Status SaveCheckpoint(const std::string& dir) = 0;
 };
+
+// What `zerod --plan` plans: a job's placement and memory on a machine described by the
+// flags, with no GPU and no MPI needed (engine/plan/plan.h).
+struct PlanSpec {
+  std::string model_dir;
+  std::string ds_config_path;
+  int world_size = 1;
+  int ranks_per_host = 0;  // ranks sharing one host's memory; 0: all of them (one node)
+  std::string gpu_memory = "auto";   // one GPU's memory ("141GiB"); auto: this machine's
+                                     // GPU, none when it has none (a CPU plan)
+  std::string host_memory = "auto";  // one host's memory; auto: this machine's
+  int64_t seq_len = 128;
+  bool activation_checkpointing = false;
+};
+
+struct PlanOutcome {
+  bool fits = false;
+  std::string text;       // the plan as a table (plan_report.h)
+  std::string json;       // the same as one JSON object
+  std::string shortfall;  // when it does not fit: what is short and what would fit
+};
+
+// Plans `spec`. Errors: the model directory or DeepSpeed config cannot be read or is
+// invalid, a memory size cannot be parsed (each naming the flag or file). A plan that does
+// not fit is an outcome, not an error.
+absl::StatusOr<PlanOutcome> PlanOffline(const PlanSpec& spec);
 
 // What to evaluate: `zerod --eval`. The mean next-token loss over consecutive
 // non-overlapping windows of seq_len + 1 tokens from the start of the data file (window

@@ -8,20 +8,34 @@
 namespace zerod::config {
 namespace {
 
-absl::StatusOr<OffloadConfig> ParseOffload(JsonReader section) {
+absl::StatusOr<OffloadConfig> ParseOffload(JsonReader section, bool optimizer) {
   OffloadConfig out;
   ASSIGN_OR_RETURN(std::string device, section.String("device", "none"));
+  if (section.IsAuto("device")) device = "auto";
   if (device == "nvme") {
     return section.Error("device", "is \"nvme\"; zerod offloads to \"cpu\" only (or \"none\")");
   }
-  if (device != "cpu" && device != "none") {
-    return section.Error("device", absl::StrCat("is \"", device, "\"; use \"cpu\" or \"none\""));
+  if (device != "cpu" && device != "none" && device != "auto") {
+    return section.Error("device",
+                         absl::StrCat("is \"", device, "\"; use \"cpu\", \"none\" or \"auto\""));
   }
-  out.to_cpu = device == "cpu";
+  out.device = device == "cpu"    ? OffloadDevice::kCpu
+               : device == "auto" ? OffloadDevice::kAuto
+                                  : OffloadDevice::kNone;
   ASSIGN_OR_RETURN(out.pin_memory, section.Bool("pin_memory", false));
+  if (optimizer) {
+    // DeepSpeed's ratio: the share of optimizer state on the CPU (ZeRO-Offload++).
+    ASSIGN_OR_RETURN(double ratio, section.Number("ratio", 1.0, 0.0, 1.0));
+    out.ratio = ratio;
+    if (section.IsAuto("ratio") || out.device == OffloadDevice::kAuto) out.ratio.reset();
+    if (out.device == OffloadDevice::kNone) out.ratio = 0.0;
+  } else if (section.Has("ratio")) {
+    return section.Error("ratio", "belongs to offload_optimizer (the share of optimizer state "
+                                  "on the CPU); remove it here");
+  }
   // Tuning knobs of DeepSpeed's own buffers; zerod sizes its pools itself.
-  section.Ignore({"buffer_count", "buffer_size", "max_in_cpu", "fast_init", "ratio",
-                  "pipeline_read", "pipeline_write", "nvme_path"});
+  section.Ignore({"buffer_count", "buffer_size", "max_in_cpu", "fast_init", "pipeline_read",
+                  "pipeline_write", "nvme_path", "pipeline"});
   RETURN_IF_ERROR(section.RejectUnknown());
   return out;
 }
@@ -34,10 +48,11 @@ absl::StatusOr<ZeroConfig> ParseZero(JsonReader z) {
                                          "; zerod implements ZeRO stage 3 only: set \"stage\": 3"));
   }
   ASSIGN_OR_RETURN(auto param_section, z.Object("offload_param"));
-  ASSIGN_OR_RETURN(out.offload_param, ParseOffload(param_section));
+  ASSIGN_OR_RETURN(out.offload_param, ParseOffload(param_section, /*optimizer=*/false));
   ASSIGN_OR_RETURN(auto optim_section, z.Object("offload_optimizer"));
-  ASSIGN_OR_RETURN(out.offload_optimizer, ParseOffload(optim_section));
+  ASSIGN_OR_RETURN(out.offload_optimizer, ParseOffload(optim_section, /*optimizer=*/true));
   ASSIGN_OR_RETURN(out.overlap_comm, z.Bool("overlap_comm", true));
+  ASSIGN_OR_RETURN(out.overlap_optimizer, z.Bool("zerod_overlap_optimizer", true));
   ASSIGN_OR_RETURN(out.prefetch_bucket_size,
                    z.Int("stage3_prefetch_bucket_size", out.prefetch_bucket_size, 0));
   ASSIGN_OR_RETURN(out.param_persistence_threshold,

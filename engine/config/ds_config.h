@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -15,9 +16,17 @@
 
 namespace zerod::config {
 
+// Where an offload section sends its state: "cpu", "none", or "auto" (zerod's placement
+// plan decides, engine/plan/plan.h).
+enum class OffloadDevice { kNone, kCpu, kAuto };
+
 struct OffloadConfig {
-  bool to_cpu = false;      // "device": "cpu" (true) or "none"
+  OffloadDevice device = OffloadDevice::kNone;  // "device"
   bool pin_memory = false;  // "pin_memory": page-locked host buffers (GPU builds)
+  // offload_optimizer only: "ratio", the share of optimizer state (float32 master and both
+  // moments) kept on the CPU, DeepSpeed's meaning; 1.0 by default; nullopt for "auto".
+  std::optional<double> ratio = 1.0;
+  bool to_cpu() const { return device == OffloadDevice::kCpu; }
 };
 
 struct ZeroConfig {
@@ -31,6 +40,10 @@ struct ZeroConfig {
   int64_t max_live_parameters = 1'000'000'000;    // "stage3_max_live_parameters", elements
   int64_t reduce_bucket_size = 500'000'000;       // "reduce_bucket_size", elements
   bool gather_16bit_weights_on_model_save = true;  // "stage3_gather_16bit_weights_on_model_save"
+  // zerod's own key: the CPU optimizer updates units while the next step's forward runs
+  // (exact: the same weights as updating them all before it). false: serial, for tests
+  // and comparisons.
+  bool overlap_optimizer = true;  // "zerod_overlap_optimizer"
 };
 
 struct DsConfig {

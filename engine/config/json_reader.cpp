@@ -22,6 +22,11 @@ JsonReader::JsonReader(const nlohmann::json& object, std::string source, std::st
 
 bool JsonReader::Has(const std::string& key) const { return object_.contains(key); }
 
+bool JsonReader::IsAuto(const std::string& key) const {
+  auto it = object_.find(key);
+  return it != object_.end() && it->is_string() && it->get<std::string>() == "auto";
+}
+
 const nlohmann::json* JsonReader::Find(const std::string& key) {
   seen_.insert(key);
   auto it = object_.find(key);

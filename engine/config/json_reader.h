@@ -20,6 +20,8 @@ class JsonReader {
   JsonReader(const nlohmann::json& object, std::string source, std::string path = "");
 
   bool Has(const std::string& key) const;
+  // True when the key's value is the string "auto".
+  bool IsAuto(const std::string& key) const;
   // Each getter returns the default when the key is absent (or "auto", HF Trainer's
   // placeholder for values derived elsewhere), and InvalidArgument naming the key when
   // the value has the wrong type or lies outside [min, max].

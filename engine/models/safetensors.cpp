@@ -205,8 +205,8 @@ absl::Status WriteSafetensors(const std::string& path, const std::vector<TensorT
   if (!out) return absl::PermissionDeniedError(absl::StrCat("cannot write ", path));
   out.write(prologue.data(), static_cast<std::streamsize>(prologue.size()));
   for (size_t i = 0; i < tensors.size(); ++i) {
-    out.write(static_cast<const char*>(tensors[i].bytes),
-              static_cast<std::streamsize>(specs[i].bytes()));
+    const void* bytes = tensors[i].stage ? tensors[i].stage() : tensors[i].bytes;
+    out.write(static_cast<const char*>(bytes), static_cast<std::streamsize>(specs[i].bytes()));
   }
   if (!out) return absl::InternalError(absl::StrCat("writing ", path, " failed (disk full?)"));
   return absl::OkStatus();

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -79,6 +80,9 @@ struct TensorToWrite {
   DType dtype = DType::kFloat32;
   std::vector<int64_t> shape;
   const void* bytes = nullptr;
+  // Instead of `bytes`: called when the tensor is written, returns its bytes, valid until
+  // the next call (state staged from the GPU one tensor at a time).
+  std::function<const void*()> stage;
 };
 
 // Writes a safetensors file (tensors in the given order, 8-byte aligned data section).

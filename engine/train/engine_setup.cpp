@@ -45,12 +45,18 @@ zero::EngineOptions EngineOptionsFor(const config::DsConfig& ds, bool activation
   opts.device = comm.backend() == "nccl"
                     ? torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(comm.local_rank()))
                     : torch::Device(torch::kCPU);
-  opts.offload_param = ds.zero.offload_param.to_cpu;
+  opts.offload_param = ds.zero.offload_param.to_cpu();
   opts.pin_memory = ds.zero.offload_param.pin_memory || ds.zero.offload_optimizer.pin_memory;
   opts.activation_checkpointing = activation_checkpointing;
   opts.prefetch_bucket_numel = ds.zero.prefetch_bucket_size;
   opts.persistence_threshold_numel = ds.zero.param_persistence_threshold;
   opts.max_live_numel = ds.zero.max_live_parameters;
+  opts.gradient_accumulation_steps = ds.gradient_accumulation_steps;
+  opts.overlap_optimizer = ds.zero.overlap_optimizer;
+  // On a GPU the rank's main thread feeds the device while the CPU optimizer runs: leave
+  // it a core.
+  const int threads = omp_get_max_threads();
+  opts.optimizer_threads = opts.device.is_cuda() ? std::max(1, threads - 1) : threads;
   return opts;
 }
 

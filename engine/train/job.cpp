@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 
 #include "absl/strings/str_cat.h"
 #include "engine/api.h"
@@ -15,6 +16,7 @@
 #include "engine/optim/loss_scaler.h"
 #include "engine/train/checkpoint_dir.h"
 #include "engine/train/engine_setup.h"
+#include "engine/train/job_plan.h"
 #include "engine/util/files.h"
 #include "engine/util/proc_stats.h"
 #include "engine/util/status_macros.h"
@@ -48,10 +50,53 @@ absl::StatusOr<Setup> Validate(const JobSpec& spec, int world_size) {
   return s;
 }
 
+// A memory size from the environment (ZEROD_GPU_MEMORY, ZEROD_HOST_MEMORY: "141GiB"),
+// else `detected`. They let a user (or a test) plan for less memory than the machine has.
+absl::StatusOr<int64_t> MemoryFromEnv(const char* name, int64_t detected) {
+  const char* value = std::getenv(name);
+  if (value == nullptr || std::string(value).empty() || std::string(value) == "auto")
+    return detected;
+  return plan::ParseByteSize(value, name);
+}
+
+// The placement plan for this job on this rank's device and host; an error (the same on
+// every rank) when it does not fit.
+absl::StatusOr<plan::Plan> PlanOnThisRank(const Setup& setup, const JobSpec& spec,
+                                          const zero::EngineOptions& opts,
+                                          comm::Communicator& comm) {
+  plan::JobFacts facts;
+  facts.world_size = comm.world_size();
+  facts.ranks_per_host = comm.local_size();
+  facts.seq_len = spec.seq_len;
+  facts.activation_checkpointing = spec.activation_checkpointing;
+  facts.gpu = opts.device.is_cuda();
+  facts.reduce_in_compute_dtype = comm.SupportsReduce(setup.ds.compute_dtype);
+  absl::StatusOr<plan::Plan> planned = absl::UnknownError("not planned");
+  auto gpu_bytes =
+      MemoryFromEnv("ZEROD_GPU_MEMORY", facts.gpu ? train::GpuMemoryBytes(opts.device.index()) : 0);
+  auto host_bytes = MemoryFromEnv("ZEROD_HOST_MEMORY", HostMemoryBytes());
+  if (!gpu_bytes.ok()) {
+    planned = gpu_bytes.status();
+  } else if (!host_bytes.ok()) {
+    planned = host_bytes.status();
+  } else {
+    facts.gpu_bytes = *gpu_bytes;
+    facts.host_bytes = *host_bytes;
+    planned = train::PlanJob(setup.model, setup.ds, facts);
+    if (planned.ok() && !planned->fits) {
+      planned = absl::ResourceExhaustedError(
+          absl::StrCat(planned->shortfall, " (see `zerod --plan` for the whole plan)"));
+    }
+  }
+  RETURN_IF_ERROR(comm::AgreeOnStatus(comm, planned.status()));
+  return planned;
+}
+
 class TrainingJob final : public Job {
  public:
   TrainingJob(const JobSpec& spec, comm::Communicator* comm, Setup setup,
-              data::DistributedSampler sampler, std::unique_ptr<zero::ZeroEngine> engine)
+              data::DistributedSampler sampler, std::unique_ptr<zero::ZeroEngine> engine,
+              const plan::Plan& plan)
       : spec_(spec),
         comm_(comm),
         ds_(setup.ds),
@@ -60,8 +105,14 @@ class TrainingJob final : public Job {
         sampler_(std::move(sampler)),
         engine_(std::move(engine)),
         scaler_(ds_.loss_scaler) {
-    info_.offload_param = ds_.zero.offload_param.to_cpu;
-    info_.offload_optimizer = ds_.zero.offload_optimizer.to_cpu;
+    // What the plan decided, DeepSpeed's yes/no: any shard or any optimizer state on the CPU.
+    for (const plan::UnitPlacement& u : plan.units) {
+      info_.offload_param |= u.params == plan::Where::kHost;
+      info_.offload_optimizer |= u.optimizer == plan::Where::kHost;
+    }
+    info_.placement = train::PlacementSummary(plan, engine_->device().is_cuda());
+    info_.planned_gpu_bytes = plan.gpu.Total();
+    info_.planned_host_bytes = plan.host.Total();
     info_.rank = comm->rank();
     info_.world_size = comm->world_size();
     info_.device = engine_->device().str();
@@ -242,6 +293,13 @@ class TrainingJob final : public Job {
     metrics.forward_seconds = forward_s;
     metrics.backward_seconds = backward_s + outcome.drain_seconds;
     metrics.optimizer_seconds = step_s - outcome.drain_seconds;
+    const zero::OptimizerTimes opt = engine_->TakeOptimizerTimes();
+    metrics.optimizer_cpu_seconds = opt.cpu_seconds;
+    metrics.optimizer_gpu_seconds = opt.gpu_seconds;
+    metrics.transfer_wait_seconds = opt.transfer_wait_seconds;
+    metrics.optimizer_wait_seconds = opt.forward_wait_seconds;
+    metrics.host_rss_bytes = ResidentSetBytes();
+    metrics.host_peak_rss_bytes = PeakResidentSetBytes();
     return metrics;
   }
 
@@ -277,8 +335,11 @@ absl::StatusOr<std::unique_ptr<Job>> Job::Create(const JobSpec& spec, comm::Comm
   RETURN_IF_ERROR(comm::AgreeOnStatus(*comm, setup.ok() ? sampler.status() : setup.status()));
   if (const std::string note = setup->model.DropoutNote(); !note.empty() && comm->rank() == 0)
     std::fprintf(stderr, "zerod: note: %s\n", note.c_str());
-  const zero::EngineOptions opts =
+  zero::EngineOptions opts =
       train::EngineOptionsFor(setup->ds, spec.activation_checkpointing, *comm);
+  // The plan comes before any allocation: what cannot fit is refused here, by name.
+  ASSIGN_OR_RETURN(plan::Plan plan, PlanOnThisRank(*setup, spec, opts, *comm));
+  opts.placement = plan.units;
   ASSIGN_OR_RETURN(auto engine, train::CreateEngine(setup->model, opts, *comm));
   // A resumed job takes its weights from the checkpoint (Resume), others from the model
   // directory or transformers' init.
@@ -287,7 +348,7 @@ absl::StatusOr<std::unique_ptr<Job>> Job::Create(const JobSpec& spec, comm::Comm
                                              setup->model.initializer_range(), *comm));
   }
   auto job = std::make_unique<TrainingJob>(spec, comm, std::move(setup).value(),
-                                           std::move(sampler).value(), std::move(engine));
+                                           std::move(sampler).value(), std::move(engine), plan);
   if (!spec.resume_from.empty()) {
     RETURN_IF_ERROR(comm::AgreeOnStatus(*comm, job->Resume(spec.resume_from)));
   }

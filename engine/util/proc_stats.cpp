@@ -14,19 +14,28 @@ int64_t ResidentSetBytes() {
   return resident * static_cast<int64_t>(sysconf(_SC_PAGESIZE));
 }
 
-int64_t PeakResidentSetBytes() {
-  std::ifstream status("/proc/self/status");
+namespace {
+
+// The value in kiB of `key` ("VmHWM:") in a /proc file of "key value kB" lines, in bytes.
+int64_t ReadKiBField(const char* path, const std::string& wanted) {
+  std::ifstream file(path);
   std::string key;
-  while (status >> key) {
-    if (key == "VmHWM:") {
+  while (file >> key) {
+    if (key == wanted) {
       int64_t kib = 0;
-      status >> kib;
+      file >> kib;
       return kib * 1024;
     }
-    std::getline(status, key);
+    std::getline(file, key);
   }
   return 0;
 }
+
+}  // namespace
+
+int64_t HostMemoryBytes() { return ReadKiBField("/proc/meminfo", "MemTotal:"); }
+
+int64_t PeakResidentSetBytes() { return ReadKiBField("/proc/self/status", "VmHWM:"); }
 
 bool ResetPeakResidentSetBytes() {
   std::ofstream clear("/proc/self/clear_refs");

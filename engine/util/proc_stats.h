@@ -8,6 +8,9 @@ namespace zerod {
 // Resident set size of this process in bytes (0 if /proc is unavailable).
 int64_t ResidentSetBytes();
 
+// Physical memory of this host (MemTotal in /proc/meminfo), in bytes; 0 if unknown.
+int64_t HostMemoryBytes();
+
 // Peak resident set size (VmHWM) in bytes since the process started or since the last
 // successful ResetPeakResidentSetBytes(); 0 if /proc is unavailable.
 int64_t PeakResidentSetBytes();

@@ -13,8 +13,16 @@ namespace zerod::zero {
 struct DeviceStreams::Impl {
   c10::cuda::CUDAStream copy_in;
   c10::cuda::CUDAStream copy_out;
+  c10::cuda::CUDAStream update;
   c10::cuda::CUDAStream& Get(SideStream which) {
-    return which == SideStream::kCopyIn ? copy_in : copy_out;
+    switch (which) {
+      case SideStream::kCopyIn:
+        return copy_in;
+      case SideStream::kCopyOut:
+        return copy_out;
+      default:
+        return update;
+    }
   }
 };
 
@@ -26,8 +34,9 @@ struct DeviceStreams::Scope::State {
 DeviceStreams::DeviceStreams(torch::Device device) : device_(device) {
   if (!device.is_cuda()) return;
   const auto index = device.index();
-  impl_ = std::make_unique<Impl>(
-      Impl{c10::cuda::getStreamFromPool(false, index), c10::cuda::getStreamFromPool(false, index)});
+  impl_ = std::make_unique<Impl>(Impl{c10::cuda::getStreamFromPool(false, index),
+                                      c10::cuda::getStreamFromPool(false, index),
+                                      c10::cuda::getStreamFromPool(false, index)});
 }
 
 DeviceStreams::Scope DeviceStreams::Enter(SideStream which) {
@@ -42,18 +51,52 @@ DeviceStreams::Scope DeviceStreams::Enter(SideStream which) {
   return Scope(std::make_unique<Scope::State>(side));
 }
 
+namespace {
+
+void* RecordEvent(torch::Device device, bool timed) {
+  cudaEvent_t e;
+  cudaEventCreateWithFlags(&e, timed ? cudaEventDefault : cudaEventDisableTiming);
+  cudaEventRecord(e, c10::cuda::getCurrentCUDAStream(device.index()).stream());
+  return e;
+}
+
+}  // namespace
+
 DeviceStreams::Marker DeviceStreams::Mark() {
   Marker m;
-  if (!cuda()) return m;
-  cudaEvent_t e;
-  cudaEventCreateWithFlags(&e, cudaEventDisableTiming);
-  cudaEventRecord(e, c10::cuda::getCurrentCUDAStream(device_.index()).stream());
-  m.event_ = e;
+  if (cuda()) m.event_ = RecordEvent(device_, /*timed=*/false);
+  return m;
+}
+
+DeviceStreams::Marker DeviceStreams::MarkTimed() {
+  Marker m;
+  if (cuda()) m.event_ = RecordEvent(device_, /*timed=*/true);
   return m;
 }
 
 void DeviceStreams::Marker::HostWait() {
   if (event_ != nullptr) cudaEventSynchronize(static_cast<cudaEvent_t>(event_));
+}
+
+void DeviceStreams::Marker::StreamWait() {
+  if (event_ == nullptr) return;
+  cudaStreamWaitEvent(c10::cuda::getCurrentCUDAStream().stream(),
+                      static_cast<cudaEvent_t>(event_), 0);
+}
+
+bool DeviceStreams::Marker::Done() {
+  return event_ == nullptr || cudaEventQuery(static_cast<cudaEvent_t>(event_)) == cudaSuccess;
+}
+
+double DeviceStreams::Marker::Elapsed(const Marker& start, const Marker& end) {
+  if (start.event_ == nullptr || end.event_ == nullptr) return 0.0;
+  float ms = 0.f;
+  if (cudaEventElapsedTime(&ms, static_cast<cudaEvent_t>(start.event_),
+                           static_cast<cudaEvent_t>(end.event_)) != cudaSuccess) {
+    cudaGetLastError();  // clear: an untimed or unfinished event is not an error here
+    return 0.0;
+  }
+  return ms / 1e3;
 }
 
 DeviceStreams::Marker::~Marker() {
@@ -86,7 +129,11 @@ struct DeviceStreams::Scope::State {};
 DeviceStreams::DeviceStreams(torch::Device device) : device_(device) {}
 DeviceStreams::Scope DeviceStreams::Enter(SideStream) { return Scope(nullptr); }
 DeviceStreams::Marker DeviceStreams::Mark() { return Marker(); }
+DeviceStreams::Marker DeviceStreams::MarkTimed() { return Marker(); }
 void DeviceStreams::Marker::HostWait() {}
+void DeviceStreams::Marker::StreamWait() {}
+bool DeviceStreams::Marker::Done() { return true; }
+double DeviceStreams::Marker::Elapsed(const Marker&, const Marker&) { return 0.0; }
 DeviceStreams::Marker::~Marker() = default;
 void DeviceStreams::KeepAliveOn(const torch::Tensor&, SideStream) {}
 int64_t DeviceStreams::allocated_bytes() const { return 0; }

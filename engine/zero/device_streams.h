@@ -4,6 +4,8 @@
 //   compute stream   the unit kernels (whatever stream is current; autograd keeps it)
 //   copy-in stream   host->GPU copies of offloaded parameter shards, ahead of use
 //   copy-out stream  GPU->host copies of reduce-scattered gradient shards
+//   update stream    the CPU optimizer's worker thread: gradients down, updated 16-bit
+//                    shards up (shard_optimizer.h)
 //   (the NCCL communicator has a stream of its own; see nccl_communicator.h)
 //
 // A Scope makes a side stream current after it has been ordered behind everything
@@ -16,7 +18,7 @@
 
 namespace zerod::zero {
 
-enum class SideStream { kCopyIn, kCopyOut };
+enum class SideStream { kCopyIn, kCopyOut, kUpdate };
 
 class DeviceStreams {
  public:
@@ -52,12 +54,20 @@ class DeviceStreams {
     Marker& operator=(Marker&&) noexcept;
     // Blocks the host until the marked work is done (returns at once on CPU).
     void HostWait();
+    // Makes the calling thread's current stream wait for the marked work (no host block).
+    void StreamWait();
+    // True once the marked work is done (or nothing was marked).
+    bool Done();
+    // Seconds between two timed markers of one stream, both done; 0 on CPU.
+    static double Elapsed(const Marker& start, const Marker& end);
 
    private:
     friend class DeviceStreams;
     void* event_ = nullptr;  // cudaEvent_t
   };
   Marker Mark();
+  // A marker whose time can be read with Marker::Elapsed (a timing event: costlier).
+  Marker MarkTimed();
 
   // Tells the caching allocator that `t` is in use on `which`, so its memory is not
   // handed out again before that stream's work on it is done.

@@ -141,12 +141,14 @@ absl::Status ParamGroup::Release() {
   return absl::OkStatus();
 }
 
-absl::StatusOr<ReducedGrad> ParamGroup::StartReduceScatter(
-    const std::vector<torch::Tensor>& grads) {
+torch::ScalarType ParamGroup::reduce_dtype() const {
+  return comm_->SupportsReduce(ToDType(dtype_)) ? dtype_ : torch::kFloat32;
+}
+
+absl::StatusOr<ReducedGrad> ParamGroup::StartReduceScatter(const std::vector<torch::Tensor>& grads,
+                                                           const torch::Tensor& out_shard) {
   torch::NoGradGuard no_grad;
-  // Reduce in the compute dtype where the backend can (NCCL), else in float32 (MPI).
-  const torch::ScalarType reduce_dtype =
-      comm_->SupportsReduce(ToDType(dtype_)) ? dtype_ : torch::kFloat32;
+  const torch::ScalarType reduce_dtype = this->reduce_dtype();
   const auto device = streams_->device();
   torch::Tensor flat = torch::zeros({partition_.padded_numel},
                                     torch::TensorOptions().dtype(reduce_dtype).device(device));
@@ -156,7 +158,9 @@ absl::StatusOr<ReducedGrad> ParamGroup::StartReduceScatter(
     flat.narrow(0, e.offset, e.numel).copy_(grads[i].reshape({-1}));
   }
   ReducedGrad out;
-  out.shard = torch::empty({partition_.shard_numel}, flat.options());
+  const bool direct = out_shard.defined() && out_shard.scalar_type() == reduce_dtype &&
+                      out_shard.device() == device && out_shard.numel() == partition_.shard_numel;
+  out.shard = direct ? out_shard : torch::empty({partition_.shard_numel}, flat.options());
   ASSIGN_OR_RETURN(out.work,
                    comm_->ReduceScatterAsync(flat.data_ptr(), out.shard.data_ptr(),
                                              static_cast<size_t>(partition_.shard_numel),

@@ -64,8 +64,13 @@ class ParamGroup {
   absl::Status Release();
 
   // Starts reducing the unit's gradients (one per parameter, spec order; undefined means
-  // zero), summed over ranks, into this rank's shard. Runs on the current stream.
-  absl::StatusOr<ReducedGrad> StartReduceScatter(const std::vector<torch::Tensor>& grads);
+  // zero), summed over ranks, into this rank's shard. Runs on the current stream. The
+  // shard is `out` when given and of the reduce dtype (reduce_dtype()), else a new tensor.
+  absl::StatusOr<ReducedGrad> StartReduceScatter(const std::vector<torch::Tensor>& grads,
+                                                 const torch::Tensor& out = {});
+  // The dtype gradients are reduced in: the compute dtype where the backend can (NCCL),
+  // else float32 (MPI).
+  torch::ScalarType reduce_dtype() const;
 
   GroupState state() const { return state_; }
   const Partition& partition() const { return partition_; }

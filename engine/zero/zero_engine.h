@@ -1,18 +1,24 @@
 // ZeroEngine: the only code that knows about shards (DESIGN.md). It owns one ParamGroup
-// per unit and this rank's optimizer state for each, and drives a training step:
+// per unit, in the unit order the model runs, and drives a training step:
 //
 //   Forward(ids)        fetch unit k (prefetching k+1.. within the prefetch bucket and
-//                       the live-parameter bound), run it, release it unless persistent.
+//                       the live-parameter bound, and only units whose last update has
+//                       landed), run it, release it unless persistent.
 //   loss.backward()     each unit's UnitFunction::backward re-fetches it (prefetching
-//                       k-1..), recomputes it when checkpointing, computes its gradients,
-//                       reduce-scatters them and sends this rank's shard to the host
-//                       float32 gradient buffer, releases it.
-//   Step(...)           AdamW on the shards (CpuAdam), global-norm clipping, fp16
-//                       overflow skip; writes the compute-dtype shard for the next gather.
+//                       k-1..), recomputes it when checkpointing, computes its gradients
+//                       and hands them to the gradient path (grad_stream.h), releases it.
+//   Step(...)           decides clipping and the fp16 skip for all ranks
+//                       (optim/step_decision.h), then launches the optimizer
+//                       (shard_optimizer.h): device-held state updates on the GPU at once,
+//                       host-held state on the CPU while the next Forward runs.
+//
+// Where each unit's shard, optimizer state and gradient live comes from the placement plan
+// (plan/plan.h), computed before the engine allocates anything.
 //
 // Threading: the rank's main thread calls everything but the UnitFunction hooks. On CPU
 // autograd runs those on the calling thread too; on CUDA they run on autograd's device
-// thread while the main thread waits inside backward(), so calls never overlap.
+// thread while the main thread waits inside backward(), so calls never overlap. The
+// optimizer's worker thread touches only what ShardOptimizer hands it.
 #pragma once
 
 #include <torch/torch.h>
@@ -28,8 +34,11 @@
 #include "engine/models/unit.h"
 #include "engine/offload/cpu_adam.h"
 #include "engine/offload/pinned_pool.h"
+#include "engine/plan/plan.h"
 #include "engine/zero/device_streams.h"
+#include "engine/zero/grad_stream.h"
 #include "engine/zero/param_group.h"
+#include "engine/zero/shard_optimizer.h"
 
 namespace zerod::zero {
 
@@ -45,13 +54,27 @@ struct EngineOptions {
   // false: forward only (evaluation). No float32 master, Adam moments or gradient
   // buffers are allocated; backward through a unit and Step() fail.
   bool optimizer_state = true;
+  // The plan's placement, one per unit in order. Empty: every shard where offload_param
+  // says, all optimizer state on the host, gradients held on the device.
+  std::vector<plan::UnitPlacement> placement;
+  int64_t gradient_accumulation_steps = 1;  // > 1: gradients are summed in float32
+  bool overlap_optimizer = true;            // host updates overlap the next forward
+  int optimizer_threads = 0;                // OpenMP threads of host updates; 0: default
 };
 
 // Outcome of one optimizer step.
 struct StepOutcome {
   bool skipped = false;        // fp16 overflow: no update made
   double grad_norm = 0.0;      // global L2 norm of the unscaled gradient, before clipping
-  double drain_seconds = 0.0;  // waiting for the last gradient copies to reach the host
+  double drain_seconds = 0.0;  // waiting for the last gradients to be held
+};
+
+// Where optimizer time went since the last call (ZeroEngine::TakeOptimizerTimes).
+struct OptimizerTimes {
+  double cpu_seconds = 0.0;            // CpuAdam on the worker
+  double gpu_seconds = 0.0;            // device AdamW (GPU time)
+  double transfer_wait_seconds = 0.0;  // the worker waiting for gradients to come down
+  double forward_wait_seconds = 0.0;   // the forward waiting for host updates to land
 };
 
 class ZeroEngine {
@@ -74,7 +97,7 @@ class ZeroEngine {
   // This rank's optimizer state (float32 master shards, both moments, the step count)
   // to one file, and back (engine_state.cpp). The file fits only the same model split
   // over the same number of ranks; LoadState says so otherwise.
-  absl::Status SaveState(const std::string& path) const;
+  absl::Status SaveState(const std::string& path);
   absl::Status LoadState(const std::string& path);
 
   // Gathers every unit in turn (a collective: all ranks call it) and, on the rank that
@@ -94,19 +117,26 @@ class ZeroEngine {
   // One AdamW step over every shard, with the gradients accumulated since the last step.
   // `grad_scale` multiplies every gradient first (1 / loss scale); `max_norm` > 0 clips
   // to that global norm; `check_overflow` skips the update when a gradient is not finite.
-  // FailedPrecondition on an engine built without optimizer state.
+  // Host updates may still run when it returns (Note [overlapped update]): whatever reads
+  // a shard next waits for it. FailedPrecondition on an engine built without optimizer
+  // state.
   absl::StatusOr<StepOutcome> Step(const offload::AdamWHyper& hyper, double grad_scale,
                                    double max_norm, bool check_overflow);
 
   // Releases every gathered unit (the end of a micro-step, or after an error).
   absl::Status ReleaseAll();
+  // Waits until every launched update has landed (before reading or writing state).
+  absl::Status FinishUpdates();
+  OptimizerTimes TakeOptimizerTimes();
 
   // Bytes this rank keeps between steps, and the gathered peak.
   MemoryStats Memory() const;
   int64_t live_gathered_bytes() const;
   int64_t num_parameters() const;
-  int num_units() const { return static_cast<int>(groups_.size()); }
-  ParamGroup& group(int i) { return *groups_[i]; }
+  int num_units() const { return static_cast<int>(slots_.size()); }
+  // Unit i's group. REQUIRES: FinishUpdates() before fetching it outside Forward (its
+  // shard may still be being updated, Note [overlapped update]).
+  ParamGroup& group(int i) { return *slots_[i].group; }
   torch::Device device() const { return options_.device; }
 
   // Called by UnitFunction (unit_function.h); not for other callers. A unit reads its
@@ -116,19 +146,10 @@ class ZeroEngine {
   void FetchForRun(int index, bool backward);
   void AfterForward(int index);
   void AfterBackward(int index, const std::vector<torch::Tensor>& grads);
-  models::Unit& unit(int i) { return *units_[i]; }
+  models::Unit& unit(int i) { return *slots_[i].unit; }
   bool activation_checkpointing() const { return options_.activation_checkpointing; }
 
  private:
-  struct ShardState {
-    // All four undefined without optimizer state, except a master that is the shard itself.
-    torch::Tensor master;   // float32 weights, (shard_numel), host; the shard itself in fp32 on CPU
-    torch::Tensor exp_avg;  // float32, host
-    torch::Tensor exp_avg_sq;  // float32, host
-    torch::Tensor grad;        // float32 sum of reduce-scattered gradients, host (pinned on GPU)
-    bool has_grad = false;     // grad holds this step's first micro-batch already
-    bool persistent = false;   // small unit: stays gathered from forward to backward
-  };
   // A group's gradient while the units that read it deliver theirs, in one backward
   // (Note [tied weights]): reduce-scattered once, when the last of them has delivered.
   struct PendingGrad {
@@ -136,46 +157,38 @@ class ZeroEngine {
     int received = 0;                  // units that delivered in this backward
     int expected = 1;                  // units that read the group: the owner + borrowers
   };
+  // One per unit: the unit, its parameters' group, and what the engine tracks for both.
+  struct Slot {
+    std::unique_ptr<models::Unit> unit;
+    std::unique_ptr<ParamGroup> group;  // the unit's own parameters
+    std::vector<int> uses;              // groups the unit reads, its own first
+    PendingGrad pending;                // this group's gradient in the current backward
+    bool persistent = false;            // small: stays gathered from forward to backward
+  };
   ZeroEngine(comm::Communicator* comm, const EngineOptions& options);
   absl::Status Build(std::vector<std::unique_ptr<models::Unit>> units);
-  absl::Status MapBorrowedGroups();  // fills uses_ and pending_
+  absl::Status BuildOptimizer(const std::vector<plan::UnitPlacement>& placement);
+  absl::Status MapBorrowedGroups();  // fills uses and pending.expected
   void Accumulate(int group, size_t param, const torch::Tensor& grad);
-  // Reduce-scatters group `index`'s gradient into this rank's host gradient shard.
-  void ReduceScatterGroup(int index, const std::vector<torch::Tensor>& grads);
   void Prefetch(int from, int direction);
-  // Sets group i's shard and master from this rank's float32 values (shard_numel).
+  // Sets group i's shard and master from this rank's float32 values (shard_numel, host).
   void SetShardValues(size_t i, const torch::Tensor& values);
-  // Waits for every gradient copy to the host and folds staged ones into `grad`.
-  absl::Status DrainGradients();
   void Check(const absl::Status& s) const;  // throws std::runtime_error when not ok
 
   // Constant after construction.
   comm::Communicator* comm_;
   EngineOptions options_;
   std::unique_ptr<DeviceStreams> streams_;
-  std::unique_ptr<offload::PinnedPool> pool_;  // host shards and gradients
-  std::vector<std::unique_ptr<models::Unit>> units_;
-  std::vector<std::unique_ptr<ParamGroup>> groups_;  // group i holds unit i's own parameters
-  std::vector<std::vector<int>> uses_;               // unit -> groups it reads, its own first
-  std::vector<PendingGrad> pending_;                 // one per group
-  // Optimizer state, one per group.
-  std::vector<ShardState> state_;
-  int64_t adam_step_ = 0;
-  int64_t peak_live_bytes_ = 0;
+  std::unique_ptr<offload::PinnedPool> pool_;  // pinned shards, held gradients, lanes
+  std::vector<Slot> slots_;                    // in the order the model runs
+  std::unique_ptr<GradStream> grads_;          // null without optimizer state
+  std::unique_ptr<ShardOptimizer> optimizer_;  // null without optimizer state
   torch::Tensor anchor_;  // zero-size tensor requiring grad: makes every unit's output
                           // require grad, so the first unit (integer input) gets a backward
-  // GPU gradient pipeline: copies to the host in flight, and the staging buffer that
-  // micro-batches after the first land in before being added to `grad`.
-  std::vector<DeviceStreams::Marker> grad_copies_;
-  torch::Tensor staging_;  // float32 host, largest shard
-  // Sum of squares of this rank's gradient shards, accumulated on the GPU as they pass
-  // (float64 scalar on the device). Valid while every unit got one micro-batch: the norm
-  // of a sum of micro-batches is not the sum of their norms. Saves Step a full read of
-  // the host gradients.
-  torch::Tensor device_sq_sum_;
-  bool device_sq_sum_valid_ = true;
-  int staged_group_ = -1;  // group whose gradient sits in staging_, or -1
-  DeviceStreams::Marker staged_copy_;
+  // Training state.
+  int64_t adam_step_ = 0;
+  int64_t peak_live_bytes_ = 0;
+  double forward_wait_seconds_ = 0.0;  // FetchForRun waiting for host updates
 };
 
 }  // namespace zerod::zero

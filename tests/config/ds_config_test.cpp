@@ -17,8 +17,8 @@ TEST(DsConfigTest, ShippedOffloadConfigParsesAsZero3WithBothOffloads) {
   auto c = LoadDsConfig(ShippedConfigPath(), 2);
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->zero.stage, 3);
-  EXPECT_TRUE(c->zero.offload_param.to_cpu);
-  EXPECT_TRUE(c->zero.offload_optimizer.to_cpu);
+  EXPECT_TRUE(c->zero.offload_param.to_cpu());
+  EXPECT_TRUE(c->zero.offload_optimizer.to_cpu());
   EXPECT_TRUE(c->zero.offload_param.pin_memory);
   EXPECT_EQ(c->compute_dtype, DType::kFloat16);
   EXPECT_TRUE(c->loss_scaler.dynamic);

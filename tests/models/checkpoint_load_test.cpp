@@ -66,6 +66,7 @@ std::unique_ptr<zero::ZeroEngine> Engine() {
 }
 
 void ExpectSameGatheredParameters(zero::ZeroEngine& a, zero::ZeroEngine& b) {
+  ASSERT_TRUE(a.FinishUpdates().ok() && b.FinishUpdates().ok());
   for (int i = 0; i < a.num_units(); ++i) {
     for (auto* e : {&a, &b}) {
       ASSERT_TRUE(e->group(i).StartFetch().ok());

@@ -99,6 +99,7 @@ torch::Tensor ShiftedLoss(const torch::Tensor& logits, const torch::Tensor& ids)
 
 void ForEachGatheredParam(zero::ZeroEngine& engine,
                           const std::function<void(const std::string&, const torch::Tensor&)>& fn) {
+  ASSERT_TRUE(engine.FinishUpdates().ok());  // host updates may still be landing
   for (int i = 0; i < engine.num_units(); ++i) {
     ASSERT_TRUE(engine.group(i).StartFetch().ok());
     ASSERT_TRUE(engine.group(i).WaitFetch().ok());

@@ -1,0 +1,66 @@
+#include "engine/plan/job_request.h"
+
+namespace zerod::plan {
+
+ActivationShape ShapeOf(const models::ModelConfig& model) {
+  ActivationShape s;
+  if (const models::LlamaConfig* c = model.llama()) {
+    s.layers = c->num_hidden_layers;
+    s.hidden = c->hidden_size;
+    s.ffn = c->intermediate_size;
+    s.q_width = c->num_attention_heads * c->head_dim;
+    s.kv_width = c->num_key_value_heads * c->head_dim;
+    s.vocab = c->vocab_size;
+    s.gated_mlp = true;
+  } else if (const models::Gpt2Config* c = model.gpt2()) {
+    s.layers = c->n_layer;
+    s.hidden = c->n_embd;
+    s.ffn = c->n_inner;
+    s.q_width = c->n_embd;
+    s.kv_width = c->n_embd;
+    s.vocab = c->vocab_size;
+    s.gated_mlp = false;
+  }
+  return s;
+}
+
+namespace {
+
+Choice ToChoice(config::OffloadDevice d) {
+  switch (d) {
+    case config::OffloadDevice::kCpu:
+      return Choice::kCpu;
+    case config::OffloadDevice::kAuto:
+      return Choice::kAuto;
+    default:
+      return Choice::kNone;
+  }
+}
+
+}  // namespace
+
+Request MakeRequest(const config::DsConfig& ds, const models::ModelConfig& model,
+                    std::vector<UnitShape> units, const JobFacts& f) {
+  Request r;
+  r.units = std::move(units);
+  r.shape = ShapeOf(model);
+  r.world_size = f.world_size;
+  r.ranks_per_host = f.ranks_per_host;
+  r.micro_batch = ds.micro_batch_per_gpu;
+  r.seq_len = f.seq_len;
+  r.grad_accum = ds.gradient_accumulation_steps;
+  r.activation_checkpointing = f.activation_checkpointing;
+  r.compute_dtype = ds.compute_dtype;
+  r.reduce_dtype = f.reduce_in_compute_dtype ? ds.compute_dtype : DType::kFloat32;
+  r.gpu = f.gpu;
+  r.gpu_bytes = f.gpu_bytes;
+  r.host_bytes = f.host_bytes;
+  r.offload_param = ToChoice(ds.zero.offload_param.device);
+  r.optimizer_ratio = ds.zero.offload_optimizer.ratio;
+  r.prefetch_bucket_numel = ds.zero.prefetch_bucket_size;
+  r.max_live_numel = ds.zero.max_live_parameters;
+  r.persistence_threshold_numel = ds.zero.param_persistence_threshold;
+  return r;
+}
+
+}  // namespace zerod::plan

@@ -1,0 +1,154 @@
+#include "engine/plan/memory_model.h"
+
+#include <algorithm>
+#include <set>
+
+namespace zerod::plan {
+namespace {
+
+constexpr int64_t kGiB = int64_t{1} << 30;
+constexpr int64_t kMiB = int64_t{1} << 20;
+
+// cuBLAS workspaces, NCCL's device buffers that go through the caching allocator, RoPE
+// tables: a fixed allowance.
+constexpr int64_t kGpuWorkspaceBytes = 512 * kMiB;
+// The host memory a rank's process holds before any training state: LibTorch and the
+// CUDA libraries' code and data, the CUDA context's host side, MPI. Read off `zeroctl
+// memory` for a tiny model: about 2.5 GiB with CUDA, 0.5 GiB on CPU.
+constexpr int64_t kRuntimeHostBytesGpu = 5 * kGiB / 2;
+constexpr int64_t kRuntimeHostBytesCpu = kGiB / 2;
+
+int64_t SizeOf(DType d) { return static_cast<int64_t>(DTypeSize(d)); }
+
+}  // namespace
+
+int64_t GpuReserveBytes(int64_t gpu_bytes) { return 3 * kGiB / 2 + gpu_bytes * 3 / 100; }
+
+int64_t HostReserveBytes(int64_t host_bytes) { return 2 * kGiB + host_bytes * 6 / 100; }
+
+// The tensors autograd keeps, per micro-batch of S = micro_batch x seq_len tokens, with
+// b bytes per compute element (H hidden, Q/KV attention widths, F MLP width, V vocab):
+//   a decoder layer run with grad: each RMSNorm keeps its float32 input, the normalised
+//   value and its output (4 + 2b per token and channel, twice); the layer's input (b);
+//   attention keeps q, k, v, its output and the re-laid output for o_proj
+//   (b x (3Q + 2KV)); the gated MLP keeps gate, silu(gate), up and their product
+//   (4bF; GPT-2's MLP 3bF).
+//   with activation checkpointing a layer keeps only its input (bH) and one layer is
+//   recomputed with grad at a time, beside its backward temporaries (2bF + 4bH).
+//   the head: logits (b), their float32 log-softmax (4) and its gradient (4), the
+//   gradient in compute dtype (b): (2b + 8) per token and vocabulary entry.
+// The peak is at the start of backward (every layer's activations and the logits'
+// gradient) without checkpointing; with it, the larger of the head's and one recomputed
+// layer's working set, over all the checkpointed inputs.
+int64_t ActivationBytes(const Request& r) {
+  const ActivationShape& s = r.shape;
+  const int64_t b = SizeOf(r.compute_dtype);
+  const int64_t S = r.micro_batch * r.seq_len;
+  const int64_t layer_full =
+      S * ((2 * (4 + 2 * b) + b) * s.hidden + b * (3 * s.q_width + 2 * s.kv_width) +
+           (s.gated_mlp ? 4 : 3) * b * s.ffn);
+  const int64_t layer_temps = S * (2 * b * s.ffn + 4 * b * s.hidden);
+  const int64_t head = S * s.vocab * (2 * b + 8) + S * s.hidden * (4 + 2 * b);
+  if (r.activation_checkpointing) {
+    return s.layers * S * s.hidden * b + std::max(head, layer_full + layer_temps);
+  }
+  return s.layers * layer_full + S * s.hidden * b + head + layer_temps;
+}
+
+// Replays ZeroEngine::FetchForRun / Prefetch / AfterForward / AfterBackward.
+int64_t GatheredPeakBytes(const Request& r, const std::vector<int64_t>& padded) {
+  const int n = static_cast<int>(r.units.size());
+  std::set<int> live;
+  int64_t peak = 0;
+  auto live_numel = [&] {
+    int64_t sum = 0;
+    for (int u : live) sum += padded[u];
+    return sum;
+  };
+  auto uses = [&](int k) {
+    std::vector<int> u{k};
+    for (int j : r.units[k].reads) u.push_back(j);
+    return u;
+  };
+  auto run = [&](int k, int direction) {
+    for (int u : uses(k)) live.insert(u);
+    int64_t bucket = 0;
+    int64_t total = live_numel();
+    for (int j = k + direction; j >= 0 && j < n; j += direction) {
+      if (live.count(j)) continue;
+      if (bucket + padded[j] > r.prefetch_bucket_numel || total + padded[j] > r.max_live_numel)
+        break;
+      live.insert(j);
+      bucket += padded[j];
+      total += padded[j];
+    }
+    peak = std::max(peak, total);
+  };
+  for (int k = 0; k < n; ++k) {
+    run(k, +1);
+    for (int u : uses(k)) {
+      if (r.units[u].numel > r.persistence_threshold_numel) live.erase(u);
+    }
+  }
+  for (int k = n - 1; k >= 0; --k) {
+    run(k, -1);
+    for (int u : uses(k)) live.erase(u);
+  }
+  return peak * SizeOf(r.compute_dtype);
+}
+
+void AccountBytes(const Request& r, int64_t gathered_peak, int64_t activations, Plan& plan) {
+  const int64_t cb = SizeOf(r.compute_dtype);
+  const int64_t rb = SizeOf(r.reduce_dtype);
+  const int64_t gb = r.grad_accum > 1 ? 4 : rb;  // held gradient element
+  Bytes dev, host;
+  int64_t largest_backward = 0;  // one unit's backward temporaries
+  int64_t largest_device_opt = 0, largest_host_opt_lane = 0, largest_host_grad = 0;
+  for (size_t i = 0; i < plan.units.size(); ++i) {
+    const UnitPlacement& u = plan.units[i];
+    const int64_t s = u.shard_numel;
+    (u.params == Where::kDevice ? dev : host).params += s * cb;
+    // float32: the shard is the master where both live together (or on a CPU device).
+    const bool shard_is_master = r.compute_dtype == DType::kFloat32 &&
+                                 (u.params == u.optimizer || !r.gpu);
+    (u.optimizer == Where::kDevice ? dev : host).optimizer += s * (shard_is_master ? 8 : 12);
+    (u.gradients == Where::kDevice ? dev : host).gradients += s * gb;
+    // Autograd's gradients of the unit's parameters, the flat buffer they are copied into
+    // for the reduce-scatter, and its output shard.
+    largest_backward = std::max(
+        largest_backward, r.units[i].numel * cb + s * r.world_size * rb + s * rb);
+    if (u.optimizer == Where::kDevice) {
+      largest_device_opt = std::max(largest_device_opt, s);
+    } else if (u.gradients == Where::kDevice || u.params == Where::kDevice) {
+      largest_host_opt_lane = std::max(largest_host_opt_lane, s);
+    }
+    if (u.gradients == Where::kHost) largest_host_grad = std::max(largest_host_grad, s);
+  }
+  dev.gathered = gathered_peak;
+  dev.activations = activations;
+  dev.buffers = largest_backward;
+  if (r.gpu) {
+    dev.buffers += kGpuWorkspaceBytes;
+    // The device optimizer updates from a float32 copy of the (scaled) gradient.
+    if (gb != 4) dev.buffers += largest_device_opt * 4;
+    // Two transfer lanes (gradient down, 16-bit weights up) per host-updated unit in flight.
+    host.buffers += 2 * largest_host_opt_lane * (gb + cb);
+    // Micro-batches after the first land in a float32 staging buffer before being added.
+    if (r.grad_accum > 1) host.buffers += largest_host_grad * 4;
+    host.buffers += kRuntimeHostBytesGpu;
+    plan.gpu = dev;
+    plan.host = host;
+    return;
+  }
+  // Training on the CPU: the device is the host.
+  host.buffers += kRuntimeHostBytesCpu;
+  plan.gpu = {};
+  plan.host = {.params = dev.params + host.params,
+               .optimizer = dev.optimizer + host.optimizer,
+               .gradients = dev.gradients + host.gradients,
+               .gathered = dev.gathered,
+               .activations = dev.activations,
+               .buffers = dev.buffers + host.buffers};
+}
+
+}  // namespace zerod::plan

@@ -1,0 +1,253 @@
+#include "engine/plan/plan.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <cstdlib>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "engine/plan/memory_model.h"
+#include "engine/zero/partition.h"
+
+namespace zerod::plan {
+namespace {
+
+// Where 16-bit parameter shards go, in the order "auto" tries them.
+enum class ParamMode { kAllDevice, kHostUpdatedOnHost, kAllHost };
+
+struct Candidate {
+  int host_units = 0;  // the last units in forward order update on the host
+  ParamMode params = ParamMode::kAllHost;
+  bool gradients_on_host = false;  // for host-updated units
+};
+
+// The model's shards on this world size (the engine's Partition, 16-byte aligned).
+std::vector<int64_t> Shards(const Request& r) {
+  std::vector<int64_t> shards;
+  for (const UnitShape& u : r.units)
+    shards.push_back(zero::MakePartition(u.numel, r.world_size, /*shard_align=*/8)->shard_numel);
+  return shards;
+}
+
+// How many trailing units hold `ratio` of the optimizer elements, as closely as whole
+// units allow.
+int HostUnitsForRatio(const std::vector<int64_t>& shards, double ratio) {
+  int64_t total = 0;
+  for (int64_t s : shards) total += s;
+  int best = 0;
+  double best_error = ratio;
+  int64_t suffix = 0;
+  for (int k = 1; k <= static_cast<int>(shards.size()); ++k) {
+    suffix += shards[shards.size() - k];
+    const double error = std::abs(static_cast<double>(suffix) / std::max<int64_t>(total, 1) - ratio);
+    if (error <= best_error) best = k, best_error = error;
+  }
+  return best;
+}
+
+Plan Build(const Request& r, const std::vector<int64_t>& shards, int64_t gathered,
+           int64_t activations, const Candidate& c) {
+  Plan plan;
+  const int n = static_cast<int>(shards.size());
+  int64_t host_elements = 0, all_elements = 0;
+  for (int i = 0; i < n; ++i) {
+    UnitPlacement u;
+    u.name = r.units[i].name;
+    u.shard_numel = shards[i];
+    const bool host_updated = i >= n - c.host_units;
+    u.optimizer = host_updated ? Where::kHost : Where::kDevice;
+    u.params = c.params == ParamMode::kAllDevice ||
+                       (c.params == ParamMode::kHostUpdatedOnHost && !host_updated)
+                   ? Where::kDevice
+                   : Where::kHost;
+    u.gradients = host_updated && c.gradients_on_host ? Where::kHost : Where::kDevice;
+    host_elements += host_updated ? shards[i] : 0;
+    all_elements += shards[i];
+    plan.total_param_numel += r.units[i].numel;
+    plan.units.push_back(u);
+  }
+  plan.optimizer_ratio =
+      all_elements > 0 ? static_cast<double>(host_elements) / static_cast<double>(all_elements) : 0;
+  AccountBytes(r, gathered, activations, plan);
+  const int64_t host_share = r.host_bytes / std::max(1, r.ranks_per_host);
+  plan.host_usable =
+      std::max<int64_t>(0, host_share - HostReserveBytes(r.host_bytes) / std::max(1, r.ranks_per_host));
+  plan.gpu_usable = r.gpu ? std::max<int64_t>(0, r.gpu_bytes - GpuReserveBytes(r.gpu_bytes)) : 0;
+  plan.fits = plan.gpu.Total() <= plan.gpu_usable && plan.host.Total() <= plan.host_usable;
+  return plan;
+}
+
+int64_t Shortage(const Plan& p) {
+  return std::max<int64_t>(0, p.gpu.Total() - p.gpu_usable) +
+         std::max<int64_t>(0, p.host.Total() - p.host_usable);
+}
+
+// Every placement the request allows, fastest first (plan.h, MakePlan).
+std::vector<Candidate> Candidates(const Request& r, const std::vector<int64_t>& shards) {
+  std::vector<int> ks;
+  if (r.optimizer_ratio.has_value()) {
+    ks.push_back(HostUnitsForRatio(shards, *r.optimizer_ratio));
+  } else {
+    for (int k = 0; k <= static_cast<int>(shards.size()); ++k) ks.push_back(k);
+  }
+  std::vector<ParamMode> modes;
+  switch (r.offload_param) {
+    case Choice::kCpu:
+      modes = {ParamMode::kAllHost};
+      break;
+    case Choice::kNone:
+      modes = {ParamMode::kAllDevice};
+      break;
+    case Choice::kAuto:
+      modes = {ParamMode::kAllDevice, ParamMode::kHostUpdatedOnHost, ParamMode::kAllHost};
+      break;
+  }
+  std::vector<Candidate> out;
+  for (int k : ks) {
+    for (ParamMode m : modes) {
+      out.push_back({k, m, false});
+      if (k > 0) out.push_back({k, m, true});
+    }
+  }
+  return out;
+}
+
+Plan Search(const Request& r) {
+  const std::vector<int64_t> shards = Shards(r);
+  std::vector<int64_t> padded;
+  for (int64_t s : shards) padded.push_back(s * r.world_size);
+  const int64_t gathered = GatheredPeakBytes(r, padded);
+  const int64_t activations = ActivationBytes(r);
+  Plan best;
+  bool have_best = false;
+  for (const Candidate& c : Candidates(r, shards)) {
+    Plan p = Build(r, shards, gathered, activations, c);
+    if (p.fits) return p;
+    if (!have_best || Shortage(p) < Shortage(best)) best = std::move(p), have_best = true;
+  }
+  return best;
+}
+
+// Changes to the request that would make it fit, each checked by planning it.
+std::vector<std::string> Remedies(const Request& r) {
+  std::vector<std::string> out;
+  if (r.offload_param != Choice::kAuto || r.optimizer_ratio.has_value()) {
+    Request a = r;
+    a.offload_param = Choice::kAuto;
+    a.optimizer_ratio.reset();
+    if (Search(a).fits)
+      out.push_back(
+          "set zero_optimization.offload_param.device and offload_optimizer.ratio to \"auto\" "
+          "(as configs/ds_zero3_auto.json does)");
+  }
+  if (!r.activation_checkpointing) {
+    Request a = r;
+    a.activation_checkpointing = true;
+    if (Search(a).fits) out.push_back("--activation-checkpointing");
+  }
+  if (r.micro_batch > 1) {
+    Request a = r;
+    a.micro_batch = 1;
+    if (Search(a).fits)
+      out.push_back(absl::StrCat("train_micro_batch_size_per_gpu 1 (gradient_accumulation_steps x",
+                                 r.micro_batch, " keeps the batch)"));
+  }
+  for (int w = r.world_size * 2; w <= 1024; w *= 2) {
+    Request a = r;
+    a.world_size = w;
+    if (Search(a).fits) {
+      out.push_back(absl::StrCat(w, " ranks (", r.gpu ? "one GPU each, " : "",
+                                 r.ranks_per_host, " per host with this host's memory)"));
+      break;
+    }
+  }
+  return out;
+}
+
+std::string Shortfall(const Request& r, const Plan& p) {
+  std::vector<std::string> short_of;
+  if (p.gpu.Total() > p.gpu_usable) {
+    short_of.push_back(absl::StrCat("the GPU needs ", FormatGiB(p.gpu.Total()), " per rank and has ",
+                                    FormatGiB(p.gpu_usable), " usable (short by ",
+                                    FormatGiB(p.gpu.Total() - p.gpu_usable), ")"));
+  }
+  if (p.host.Total() > p.host_usable) {
+    short_of.push_back(absl::StrCat("host memory needs ", FormatGiB(p.host.Total()),
+                                    " per rank and has ", FormatGiB(p.host_usable),
+                                    " usable (short by ", FormatGiB(p.host.Total() - p.host_usable),
+                                    ")"));
+  }
+  std::string message = absl::StrCat("the model does not fit: ", absl::StrJoin(short_of, "; "));
+  const std::vector<std::string> remedies = Remedies(r);
+  if (remedies.empty()) {
+    absl::StrAppend(&message,
+                    ". Nothing tried makes it fit (auto placement, activation checkpointing, "
+                    "micro-batch 1, up to 1024 ranks)");
+  } else {
+    absl::StrAppend(&message, ". It would fit with any of: ", absl::StrJoin(remedies, "; or "));
+  }
+  return message;
+}
+
+}  // namespace
+
+absl::StatusOr<Plan> MakePlan(const Request& r) {
+  if (r.units.empty()) return absl::InvalidArgumentError("plan: the model has no units");
+  if (r.world_size < 1 || r.ranks_per_host < 1) {
+    return absl::InvalidArgumentError(absl::StrCat("plan: world size ", r.world_size,
+                                                   " and ranks per host ", r.ranks_per_host,
+                                                   " must be at least 1"));
+  }
+  if (r.optimizer_ratio.has_value() && !(*r.optimizer_ratio >= 0.0 && *r.optimizer_ratio <= 1.0)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("zero_optimization.offload_optimizer.ratio is ", *r.optimizer_ratio,
+                     "; it is the share of optimizer state on the CPU: a number in [0, 1] or "
+                     "\"auto\""));
+  }
+  if (r.micro_batch < 1 || r.seq_len < 1 || r.grad_accum < 1) {
+    return absl::InvalidArgumentError(absl::StrCat("plan: micro batch ", r.micro_batch,
+                                                   ", sequence length ", r.seq_len,
+                                                   " and accumulation ", r.grad_accum,
+                                                   " must be at least 1"));
+  }
+  for (const UnitShape& u : r.units) {
+    for (int j : u.reads) {
+      if (j < 0 || j >= static_cast<int>(r.units.size())) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("plan: unit ", u.name, " reads unit ", j, ", which does not exist"));
+      }
+    }
+  }
+  Plan plan = Search(r);
+  if (!plan.fits) plan.shortfall = Shortfall(r, plan);
+  return plan;
+}
+
+absl::StatusOr<int64_t> ParseByteSize(const std::string& text, const std::string& flag) {
+  const char* begin = text.c_str();
+  char* end = nullptr;
+  const double value = std::strtod(begin, &end);
+  std::string unit(end);
+  unit.erase(std::remove_if(unit.begin(), unit.end(), ::isspace), unit.end());
+  std::transform(unit.begin(), unit.end(), unit.begin(), ::tolower);
+  const std::pair<const char*, double> units[] = {
+      {"", 1.0},          {"b", 1.0},           {"k", 1024.0},         {"kib", 1024.0},
+      {"kb", 1e3},        {"m", 1048576.0},     {"mib", 1048576.0},    {"mb", 1e6},
+      {"g", 1073741824.0}, {"gib", 1073741824.0}, {"gb", 1e9},        {"t", 1099511627776.0},
+      {"tib", 1099511627776.0}, {"tb", 1e12}};
+  if (end != begin && std::isfinite(value) && value > 0) {
+    for (const auto& [name, scale] : units) {
+      if (unit == name) return static_cast<int64_t>(value * scale);
+    }
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      flag, " \"", text, "\" is not a memory size; write it like 141GiB, 128GB or auto"));
+}
+
+std::string FormatGiB(int64_t bytes) {
+  return absl::StrFormat("%.1f GiB", static_cast<double>(bytes) / (int64_t{1} << 30));
+}
+
+}  // namespace zerod::plan

@@ -1,0 +1,129 @@
+// The placement plan: before anything is allocated, where each unit's 16-bit parameters,
+// optimizer state (float32 master + both Adam moments) and gradient live, GPU or host,
+// and the bytes each rank then holds on each, by kind. Every job runs it first and
+// refuses what cannot fit; `zerod --plan` prints it.
+//
+// Pure arithmetic on the model's shapes: no torch, no MPI, no GPU. The engine follows the
+// plan's placements exactly; the memory model (memory_model.h) mirrors what the engine
+// allocates, and its activation estimate is checked against measured peaks in
+// bench/RESULTS.md.
+//
+// Not here: bandwidth or timing models. "Fastest" is a fixed preference order (see
+// MakePlan), because each step of it removes work from the slowest resource (the CPU
+// optimizer's memory traffic, then PCIe traffic).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "engine/util/dtype.h"
+
+namespace zerod::plan {
+
+// Where a piece of training state lives. kDevice is the memory of the device the units
+// run on: the GPU, or the host itself when training on CPU.
+enum class Where { kDevice, kHost };
+
+// A DeepSpeed offload choice: "cpu", "none", or "auto" (the plan decides).
+enum class Choice { kCpu, kNone, kAuto };
+
+// One unit of the model (the embedding, a decoder block, the final norm and head).
+struct UnitShape {
+  std::string name;
+  int64_t numel = 0;       // its own parameters
+  std::vector<int> reads;  // other units gathered while it runs (tied weights)
+};
+
+// What the activation estimate needs of the architecture.
+struct ActivationShape {
+  int64_t layers = 0;
+  int64_t hidden = 0;
+  int64_t ffn = 0;       // MLP width
+  int64_t q_width = 0;   // attention heads x head_dim
+  int64_t kv_width = 0;  // key/value heads x head_dim
+  int64_t vocab = 0;
+  bool gated_mlp = true;  // Llama's gate/up/down (true) or GPT-2's fc/proj
+};
+
+struct Request {
+  std::vector<UnitShape> units;  // in forward order
+  ActivationShape shape;
+  int world_size = 1;
+  int ranks_per_host = 1;  // ranks sharing one host's memory
+  int64_t micro_batch = 1;
+  int64_t seq_len = 128;
+  int64_t grad_accum = 1;  // micro-steps per optimizer step: > 1 holds float32 gradients
+  bool activation_checkpointing = false;
+  DType compute_dtype = DType::kBFloat16;
+  DType reduce_dtype = DType::kBFloat16;  // of the reduce-scatter (float32 over MPI)
+  bool gpu = true;           // units run on a GPU; false: on the CPU, all memory is host
+  int64_t gpu_bytes = 0;     // memory of one GPU (ignored without one)
+  int64_t host_bytes = 0;    // memory of one host, shared by ranks_per_host ranks
+  Choice offload_param = Choice::kCpu;      // offload_param.device
+  std::optional<double> optimizer_ratio = 1.0;  // share of optimizer state on the host;
+                                                // nullopt: "auto"
+  int64_t prefetch_bucket_numel = 50'000'000;
+  int64_t max_live_numel = 1'000'000'000;
+  int64_t persistence_threshold_numel = 100'000;
+};
+
+// Bytes one rank holds in one memory, by kind.
+struct Bytes {
+  int64_t params = 0;       // 16-bit parameter shards kept between steps
+  int64_t optimizer = 0;    // float32 master + both Adam moments
+  int64_t gradients = 0;    // this step's gradient shards, held until the optimizer runs
+  int64_t gathered = 0;     // peak of all-gathered parameters alive at once
+  int64_t activations = 0;  // activations and logits, at their peak
+  int64_t buffers = 0;      // backward temporaries, transfer lanes, the runtime itself
+  int64_t Total() const {
+    return params + optimizer + gradients + gathered + activations + buffers;
+  }
+};
+
+struct UnitPlacement {
+  std::string name;
+  int64_t shard_numel = 0;  // this rank's shard, padding included
+  Where params = Where::kHost;
+  Where optimizer = Where::kHost;
+  Where gradients = Where::kDevice;
+};
+
+struct Plan {
+  std::vector<UnitPlacement> units;
+  Bytes gpu;   // per rank; all zero when training on CPU
+  Bytes host;  // per rank
+  int64_t gpu_usable = 0;   // per rank, after the reserve for the CUDA context and fragmentation
+  int64_t host_usable = 0;  // per rank: the host's share, after the reserve for the system
+  double optimizer_ratio = 1.0;  // share of optimizer state elements on the host, as planned
+  bool fits = false;
+  // When it does not fit: which memory is short, by how much, and what would make it fit.
+  std::string shortfall;
+  int64_t total_param_numel = 0;  // the model's parameters (unpadded)
+};
+
+// Plans `request`. InvalidArgument for input no plan can be made of (no units, a ratio
+// outside [0, 1], world size < 1); a plan that does not fit is returned with fits false.
+//
+// Explicit choices are followed as DeepSpeed means them: offload_param "cpu" puts every
+// 16-bit shard on the host, "none" on the device; a ratio r puts the optimizer state of
+// the last units in forward order on the host, as close to r of the elements as whole
+// units allow (the last units, because the next step's forward reaches them last: their
+// CPU update has the whole forward to finish in). Gradients stay on the device where
+// there is room, else (for units updated on the host) in pinned host memory.
+//
+// "auto" picks the fastest placement that fits, in this order of preference: fewest
+// units updated on the host (the CPU optimizer is the slowest part of a step); then
+// parameters resident on the device, then offloaded only for host-updated units, then
+// for all; then gradients on the device, then on the host.
+absl::StatusOr<Plan> MakePlan(const Request& request);
+
+// Bytes from "141GiB", "128GB", "64g", "1.5TiB", "123456" (bytes). Binary and decimal
+// units; case-insensitive. InvalidArgument naming `flag` otherwise.
+absl::StatusOr<int64_t> ParseByteSize(const std::string& text, const std::string& flag);
+// "12.3 GiB".
+std::string FormatGiB(int64_t bytes);
+
+}  // namespace zerod::plan

@@ -1,0 +1,106 @@
+#include "engine/train/job_plan.h"
+
+#ifdef ZEROD_CUDA
+#include <cuda_runtime.h>
+#endif
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "engine/api.h"
+#include "engine/models/registry.h"
+#include "engine/plan/plan_report.h"
+#include "engine/util/proc_stats.h"
+#include "engine/util/status_macros.h"
+
+namespace zerod::train {
+
+std::vector<plan::UnitShape> UnitShapes(const models::ModelConfig& model) {
+  std::vector<plan::UnitShape> shapes;
+  for (const auto& unit : models::BuildUnits(model)) {
+    plan::UnitShape s{unit->name(), unit->numel(), {}};
+    for (const models::BorrowedParam& b : unit->borrowed()) s.reads.push_back(b.owner);
+    shapes.push_back(std::move(s));
+  }
+  return shapes;
+}
+
+int64_t GpuMemoryBytes(int index) {
+#ifdef ZEROD_CUDA
+  int count = 0;
+  if (cudaGetDeviceCount(&count) != cudaSuccess || index >= count) {
+    cudaGetLastError();
+    return 0;
+  }
+  cudaDeviceProp prop;
+  if (cudaGetDeviceProperties(&prop, index) != cudaSuccess) return 0;
+  return static_cast<int64_t>(prop.totalGlobalMem);
+#else
+  (void)index;
+  return 0;
+#endif
+}
+
+absl::StatusOr<plan::Plan> PlanJob(const models::ModelConfig& model, const config::DsConfig& ds,
+                                   const plan::JobFacts& facts) {
+  return plan::MakePlan(plan::MakeRequest(ds, model, UnitShapes(model), facts));
+}
+
+std::string PlacementSummary(const plan::Plan& plan, bool gpu) {
+  int params_on_device = 0, state_on_device = 0, grads_on_device = 0;
+  for (const plan::UnitPlacement& u : plan.units) {
+    params_on_device += u.params == plan::Where::kDevice;
+    state_on_device += u.optimizer == plan::Where::kDevice;
+    grads_on_device += u.gradients == plan::Where::kDevice;
+  }
+  const int n = static_cast<int>(plan.units.size());
+  if (!gpu) {
+    return absl::StrFormat("CPU training; optimizer state on the CPU optimizer path: %.2f; "
+                           "planned %s per rank",
+                           plan.optimizer_ratio, plan::FormatGiB(plan.host.Total()));
+  }
+  return absl::StrFormat(
+      "16-bit shards on the GPU for %d/%d units; optimizer state on the CPU: %.2f (%d/%d units); "
+      "gradients held on the GPU for %d/%d; planned per rank: GPU %s, host %s",
+      params_on_device, n, plan.optimizer_ratio, n - state_on_device, n, grads_on_device, n,
+      plan::FormatGiB(plan.gpu.Total()), plan::FormatGiB(plan.host.Total()));
+}
+
+}  // namespace zerod::train
+
+namespace zerod {
+
+absl::StatusOr<PlanOutcome> PlanOffline(const PlanSpec& spec) {
+  if (spec.world_size < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--world-size ", spec.world_size, " < 1: plan for at least one rank"));
+  }
+  ASSIGN_OR_RETURN(const models::ModelConfig model, models::LoadModelConfig(spec.model_dir));
+  RETURN_IF_ERROR(model.CheckSequenceLength(spec.seq_len));
+  ASSIGN_OR_RETURN(const config::DsConfig ds,
+                   config::LoadDsConfig(spec.ds_config_path, spec.world_size));
+  plan::JobFacts facts;
+  facts.world_size = spec.world_size;
+  facts.ranks_per_host = spec.ranks_per_host > 0 ? spec.ranks_per_host : spec.world_size;
+  facts.seq_len = spec.seq_len;
+  facts.activation_checkpointing = spec.activation_checkpointing;
+  if (spec.gpu_memory == "auto") {
+    facts.gpu_bytes = train::GpuMemoryBytes(0);
+  } else {
+    ASSIGN_OR_RETURN(facts.gpu_bytes, plan::ParseByteSize(spec.gpu_memory, "--gpu-memory"));
+  }
+  facts.gpu = facts.gpu_bytes > 0;
+  // NCCL reduces 16-bit gradients; MPI (CPU training) reduces in float32.
+  facts.reduce_in_compute_dtype = facts.gpu;
+  if (spec.host_memory == "auto") {
+    facts.host_bytes = HostMemoryBytes();
+  } else {
+    ASSIGN_OR_RETURN(facts.host_bytes, plan::ParseByteSize(spec.host_memory, "--host-memory"));
+  }
+  const plan::Request request = plan::MakeRequest(ds, model, train::UnitShapes(model), facts);
+  ASSIGN_OR_RETURN(const plan::Plan p, plan::MakePlan(request));
+  const plan::ReportContext context{spec.model_dir, &request};
+  return PlanOutcome{p.fits, plan::FormatPlanText(p, context), plan::FormatPlanJson(p, context),
+                     p.shortfall};
+}
+
+}  // namespace zerod

@@ -1,0 +1,31 @@
+// The placement plan for a job (plan/plan.h), from what the engine will build: the
+// model's units as BuildUnits makes them (parameters declared, no storage), the
+// DeepSpeed config, and this host's and GPU's memory. Job::Create runs it before
+// allocating anything; `zerod --plan` runs it with no GPU and no MPI.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "engine/config/ds_config.h"
+#include "engine/models/hf_config.h"
+#include "engine/plan/job_request.h"
+#include "engine/plan/plan.h"
+
+namespace zerod::train {
+
+// The units' sizes and tied reads, in the order the engine runs them.
+std::vector<plan::UnitShape> UnitShapes(const models::ModelConfig& model);
+
+// Total memory of GPU `index`, 0 when this build or host has none.
+int64_t GpuMemoryBytes(int index);
+
+absl::StatusOr<plan::Plan> PlanJob(const models::ModelConfig& model, const config::DsConfig& ds,
+                                   const plan::JobFacts& facts);
+
+// One line for the run log: how many units keep their shard on the GPU, where the
+// optimizer state is, and the predicted bytes per rank.
+std::string PlacementSummary(const plan::Plan& plan, bool gpu);
+
+}  // namespace zerod::train

@@ -1,0 +1,188 @@
+#include "engine/zero/grad_stream.h"
+
+#include <stdexcept>
+
+#include "absl/strings/str_cat.h"
+
+#include "engine/util/status_macros.h"
+
+namespace zerod::zero {
+
+GradStream::GradStream(comm::Communicator* comm, DeviceStreams* streams, bool accumulate)
+    : comm_(comm), streams_(streams), accumulate_(accumulate) {}
+
+GradStream::~GradStream() { DrainHostCopies(); }
+
+absl::StatusOr<std::unique_ptr<GradStream>> GradStream::Create(
+    std::vector<ParamGroup*> groups, std::vector<plan::Where> holders, bool accumulate,
+    comm::Communicator* comm, DeviceStreams* streams, offload::PinnedPool* pool) {
+  std::unique_ptr<GradStream> s(new GradStream(comm, streams, accumulate));
+  if (groups.empty()) return s;
+  s->held_dtype_ = accumulate ? torch::kFloat32 : groups.front()->reduce_dtype();
+  const auto device_options = torch::TensorOptions().dtype(s->held_dtype_).device(streams->device());
+  int64_t largest_host = 0;
+  try {
+    for (size_t i = 0; i < groups.size(); ++i) {
+      Record r;
+      r.group = groups[i];
+      r.holder = holders[i];
+      const int64_t n = groups[i]->partition().shard_numel;
+      if (r.holder == plan::Where::kDevice) {
+        r.held = torch::zeros({n}, device_options);
+      } else {
+        // Pinned: the copies from the GPU are asynchronous.
+        ASSIGN_OR_RETURN(r.held, PoolTensor(pool, n, s->held_dtype_));
+        r.held.zero_();
+        largest_host = std::max(largest_host, n);
+      }
+      s->records_.push_back(std::move(r));
+    }
+  } catch (const std::exception& e) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("cannot allocate the gradient buffers the plan holds: ", e.what()));
+  }
+  if (accumulate && largest_host > 0 && streams->cuda()) {
+    ASSIGN_OR_RETURN(s->staging_, PoolTensor(pool, largest_host, torch::kFloat32));
+  }
+  return s;
+}
+
+void GradStream::Check(const absl::Status& s) const {
+  if (!s.ok()) throw std::runtime_error(std::string(s.message()));
+}
+
+absl::Status GradStream::Issue(int group, const std::vector<torch::Tensor>& grads) {
+  Record& r = records_[group];
+  try {
+    if (streams_->cuda()) {
+      IssueOnGpu(r, grads);
+    } else {
+      IssueOnCpu(r, grads);
+    }
+  } catch (const std::exception& e) {
+    return absl::InternalError(e.what());
+  }
+  ++r.micro_batches;
+  r.state = State::kIssued;
+  return absl::OkStatus();
+}
+
+void GradStream::IssueOnCpu(Record& r, const std::vector<torch::Tensor>& grads) {
+  torch::NoGradGuard no_grad;
+  const bool first = r.micro_batches == 0;
+  auto reduced = r.group->StartReduceScatter(grads, first ? r.held : torch::Tensor());
+  Check(reduced.status());
+  Check(reduced->work->Wait());
+  if (!first) {
+    r.held.add_(reduced->shard);
+  } else if (!reduced->shard.is_same(r.held)) {
+    r.held.copy_(reduced->shard);
+  }
+}
+
+void GradStream::IssueOnGpu(Record& r, const std::vector<torch::Tensor>& grads) {
+  torch::NoGradGuard no_grad;
+  // The whole path runs on the copy-out stream, behind the backward kernels that produced
+  // `grads` and beside the next unit's backward.
+  auto scope = streams_->Enter(SideStream::kCopyOut);
+  for (const auto& g : grads) streams_->KeepAliveOn(g, SideStream::kCopyOut);
+  const bool first = r.micro_batches == 0;
+  const bool direct = first && r.holder == plan::Where::kDevice;
+  auto reduced = r.group->StartReduceScatter(grads, direct ? r.held : torch::Tensor());
+  Check(reduced.status());
+  Check(reduced->work->Wait());  // the copy-out stream waits for the reduce-scatter
+  reduced->flat = torch::Tensor();
+  const torch::Tensor& shard = reduced->shard;
+  if (!first) device_sq_sum_valid_ = false;
+  if (device_sq_sum_valid_) {
+    // Reduced in float64 without materialising a float64 copy of the shard.
+    torch::Tensor norm = at::linalg_vector_norm(shard, 2, c10::nullopt, false, torch::kFloat64);
+    torch::Tensor sq = norm * norm;
+    device_sq_sum_ = device_sq_sum_.defined() ? device_sq_sum_ + sq : sq;
+  }
+  if (r.holder == plan::Where::kDevice) {
+    if (!first) {
+      r.held.add_(shard);
+    } else if (!shard.is_same(r.held)) {
+      r.held.copy_(shard);
+    }
+  } else if (first) {
+    r.held.copy_(shard.to(held_dtype_), /*non_blocking=*/true);
+  } else {
+    // Micro-batches after the first: through the staging buffer, added on the host.
+    DrainHostCopies();
+    staging_.narrow(0, 0, shard.numel()).copy_(shard.to(torch::kFloat32), /*non_blocking=*/true);
+    staged_copy_ = streams_->Mark();
+    staged_group_ = static_cast<int>(&r - records_.data());
+  }
+  issued_.push_back(streams_->Mark());
+}
+
+void GradStream::DrainHostCopies() {
+  for (auto& m : issued_) m.HostWait();
+  issued_.clear();
+  if (staged_group_ >= 0) {
+    staged_copy_.HostWait();
+    torch::Tensor& held = records_[staged_group_].held;
+    held.add_(staging_.narrow(0, 0, held.numel()));
+    staged_group_ = -1;
+  }
+}
+
+absl::Status GradStream::WaitAll() {
+  DrainHostCopies();
+  torch::NoGradGuard no_grad;
+  for (Record& r : records_) {
+    if (r.state == State::kEmpty) r.held.zero_();  // a unit unused this step
+    r.state = State::kHeld;
+  }
+  return comm_->Synchronize();
+}
+
+double GradStream::LocalSumOfSquares() {
+  torch::NoGradGuard no_grad;
+  if (streams_->cuda() && device_sq_sum_valid_ && device_sq_sum_.defined()) {
+    return device_sq_sum_.item<double>();
+  }
+  // One pass over the sums: device-held ones reduced on the device, one read back.
+  torch::Tensor device_sum;
+  double host_sum = 0.0;
+  for (const Record& r : records_) {
+    torch::Tensor norm =
+        at::linalg_vector_norm(r.held, 2, c10::nullopt, false, torch::kFloat64);
+    torch::Tensor sq = norm * norm;
+    if (r.held.is_cpu()) {
+      host_sum += sq.item<double>();
+    } else {
+      device_sum = device_sum.defined() ? device_sum + sq : sq;
+    }
+  }
+  return host_sum + (device_sum.defined() ? device_sum.item<double>() : 0.0);
+}
+
+void GradStream::Reset() {
+  for (Record& r : records_) {
+    r.state = State::kEmpty;
+    r.micro_batches = 0;
+  }
+  device_sq_sum_ = torch::Tensor();
+  device_sq_sum_valid_ = true;
+}
+
+int64_t GradStream::device_bytes() const {
+  int64_t n = 0;
+  for (const Record& r : records_) {
+    if (r.holder == plan::Where::kDevice) n += r.held.nbytes();
+  }
+  return n;
+}
+
+int64_t GradStream::host_bytes() const {
+  int64_t n = staging_.defined() ? staging_.nbytes() : 0;
+  for (const Record& r : records_) {
+    if (r.holder == plan::Where::kHost) n += r.held.nbytes();
+  }
+  return n;
+}
+
+}  // namespace zerod::zero

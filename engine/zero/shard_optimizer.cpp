@@ -1,0 +1,176 @@
+#include "engine/zero/shard_optimizer.h"
+
+#include <algorithm>
+#include <stdexcept>
+
+#include "absl/strings/str_cat.h"
+#include "engine/offload/host_array.h"
+#include "engine/util/status_macros.h"
+#include "engine/zero/host_updater.h"
+
+namespace zerod::zero {
+namespace {
+
+// A float32 host tensor over a HostArray (huge pages, first touched by whoever writes it
+// first: the loader or CpuAdam's threads), freed with the tensor.
+absl::StatusOr<torch::Tensor> HostStateTensor(int64_t numel) {
+  ASSIGN_OR_RETURN(offload::HostArray array,
+                   offload::HostArray::Allocate(static_cast<size_t>(numel) * sizeof(float)));
+  auto owned = std::make_shared<offload::HostArray>(std::move(array));
+  void* data = owned->data();
+  return torch::from_blob(
+      data, {numel}, [owned](void*) mutable { owned.reset(); },
+      torch::TensorOptions().dtype(torch::kFloat32));
+}
+
+}  // namespace
+
+ShardOptimizer::ShardOptimizer(GradStream* grads, DeviceStreams* streams, const Options& options)
+    : grads_(grads), streams_(streams), options_(options) {}
+
+ShardOptimizer::~ShardOptimizer() {
+  if (updater_) (void)updater_->WaitAll();
+}
+
+absl::StatusOr<std::unique_ptr<ShardOptimizer>> ShardOptimizer::Create(
+    std::vector<ParamGroup*> groups, std::vector<plan::Where> where, GradStream* grads,
+    DeviceStreams* streams, offload::PinnedPool* pool, const Options& options) {
+  std::unique_ptr<ShardOptimizer> opt(new ShardOptimizer(grads, streams, options));
+  const auto device = streams->device();
+  int64_t largest_lane = 0;
+  try {
+    for (size_t i = 0; i < groups.size(); ++i) {
+      GroupState st;
+      st.group = groups[i];
+      st.where = where[i];
+      torch::Tensor& shard = groups[i]->shard();
+      const int64_t n = groups[i]->partition().shard_numel;
+      const bool on_device = st.where == plan::Where::kDevice;
+      // The state's device: the compute device, or the host (CPU) for host groups.
+      const torch::Device state_device = on_device ? device : torch::Device(torch::kCPU);
+      if (options.dtype == torch::kFloat32 && shard.device() == state_device) {
+        st.master = shard;  // float32 where both live: the shard is the master
+      } else if (on_device) {
+        st.master = torch::zeros({n}, torch::TensorOptions().dtype(torch::kFloat32).device(device));
+      } else {
+        ASSIGN_OR_RETURN(st.master, HostStateTensor(n));
+      }
+      if (on_device) {
+        const auto o = torch::TensorOptions().dtype(torch::kFloat32).device(device);
+        st.exp_avg = torch::zeros({n}, o);
+        st.exp_avg_sq = torch::zeros({n}, o);
+      } else {
+        ASSIGN_OR_RETURN(st.exp_avg, HostStateTensor(n));
+        ASSIGN_OR_RETURN(st.exp_avg_sq, HostStateTensor(n));
+        opt->host_groups_.push_back(static_cast<int>(i));
+        if (grads->held(static_cast<int>(i)).is_cuda() || shard.is_cuda())
+          largest_lane = std::max(largest_lane, n);
+      }
+      opt->state_.push_back(std::move(st));
+    }
+    opt->step_ = torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat32).device(device));
+  } catch (const std::exception& e) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("cannot allocate the optimizer state the plan places: ", e.what()));
+  }
+  if (!opt->host_groups_.empty()) {
+    opt->updater_ = std::make_unique<HostUpdater>(opt.get(), grads, streams,
+                                                  static_cast<int>(groups.size()),
+                                                  options.cpu_threads);
+    if (largest_lane > 0) {
+      RETURN_IF_ERROR(opt->updater_->AllocateLanes(pool, largest_lane, grads->held_dtype(),
+                                                   options.dtype));
+    }
+  }
+  return opt;
+}
+
+void ShardOptimizer::RefreshShard(int i) {
+  torch::NoGradGuard no_grad;
+  torch::Tensor& shard = state_[i].group->shard();
+  if (!state_[i].master.is_same(shard)) shard.copy_(state_[i].master);
+}
+
+void ShardOptimizer::UpdateOnDevice(int i, const offload::AdamWHyper& h, float factor) {
+  GroupState& st = state_[i];
+  const torch::Tensor& held = grads_->held(i);
+  // The fused AdamW reads a float32 gradient: the held sum itself when it is float32 (it is
+  // consumed here), else a scaled float32 copy.
+  torch::Tensor g = held.scalar_type() == torch::kFloat32 ? held : held.to(torch::kFloat32);
+  g.mul_(factor);
+  at::_fused_adamw_({st.master}, {g}, {st.exp_avg}, {st.exp_avg_sq}, {}, {step_}, h.lr, h.beta1,
+                    h.beta2, h.weight_decay, h.eps, /*amsgrad=*/false, /*maximize=*/false);
+  torch::Tensor& shard = st.group->shard();
+  // A host shard (offloaded parameters) gets its copy asynchronously; the next fetch's
+  // copy-in stream is ordered behind this stream (param_group.h, Note [fetch ordering]).
+  if (!st.master.is_same(shard)) shard.copy_(st.master, /*non_blocking=*/true);
+}
+
+absl::Status ShardOptimizer::Launch(const offload::AdamWHyper& hyper, int64_t step, float factor) {
+  RETURN_IF_ERROR(WaitAll());
+  torch::NoGradGuard no_grad;
+  try {
+    step_.fill_(static_cast<double>(step));
+    device_start_ = streams_->MarkTimed();
+    for (size_t i = 0; i < state_.size(); ++i) {
+      if (state_[i].where == plan::Where::kDevice) UpdateOnDevice(static_cast<int>(i), hyper, factor);
+    }
+    device_end_ = streams_->MarkTimed();
+    device_timed_ = true;
+  } catch (const std::exception& e) {
+    return absl::InternalError(absl::StrCat("the device optimizer failed: ", e.what()));
+  }
+  if (host_groups_.empty()) return absl::OkStatus();
+  updater_->Submit({host_groups_, hyper, step, factor, streams_->Mark()});
+  if (!options_.overlap) return updater_->WaitAll();
+  return absl::OkStatus();
+}
+
+bool ShardOptimizer::Updated(int i) const {
+  return state_[i].where == plan::Where::kDevice || updater_->Done(i);
+}
+
+absl::Status ShardOptimizer::WaitUpdated(int i) {
+  if (state_[i].where == plan::Where::kDevice) return absl::OkStatus();
+  return updater_->WaitDone(i);
+}
+
+absl::Status ShardOptimizer::WaitAll() {
+  return updater_ ? updater_->WaitAll() : absl::OkStatus();
+}
+
+ShardOptimizer::Times ShardOptimizer::TakeTimes() {
+  Times t;
+  if (updater_) {
+    const HostUpdater::Times h = updater_->TakeTimes();
+    t.cpu_adam_seconds = h.cpu_adam_seconds;
+    t.transfer_wait_seconds = h.transfer_wait_seconds;
+  }
+  if (device_timed_ && device_end_.Done()) {
+    t.device_seconds = DeviceStreams::Marker::Elapsed(device_start_, device_end_);
+    device_timed_ = false;
+  }
+  return t;
+}
+
+int64_t ShardOptimizer::device_bytes() const {
+  int64_t n = 0;
+  for (const GroupState& st : state_) {
+    if (st.where != plan::Where::kDevice) continue;
+    n += st.exp_avg.nbytes() + st.exp_avg_sq.nbytes();
+    if (!st.master.is_same(st.group->shard())) n += st.master.nbytes();
+  }
+  return n;
+}
+
+int64_t ShardOptimizer::host_bytes() const {
+  int64_t n = updater_ ? updater_->lane_bytes() : 0;
+  for (const GroupState& st : state_) {
+    if (st.where != plan::Where::kHost) continue;
+    n += st.exp_avg.nbytes() + st.exp_avg_sq.nbytes();
+    if (!st.master.is_same(st.group->shard())) n += st.master.nbytes();
+  }
+  return n;
+}
+
+}  // namespace zerod::zero

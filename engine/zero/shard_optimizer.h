@@ -1,0 +1,113 @@
+// AdamW over this rank's shards, each group's state where the plan put it (plan.h):
+//
+//   device  float32 master and both moments as device tensors, updated on the current
+//           stream by torch's fused AdamW (on the GPU, or on the CPU when training there)
+//   host    the same in host arrays (huge pages), updated by CpuAdam on a worker thread,
+//           in forward order, while the next forward runs
+//
+// A group's compute-dtype shard, the copy the next all-gather reads, is rewritten by its
+// update: in place when it lives in host memory (CpuAdam writes the 16-bit copy in the
+// same pass), or uploaded from a pinned transfer lane when it lives on the GPU.
+//
+// Note [overlapped update]: Launch() returns with host groups still being updated. A
+// group's shard must not be read before its update lands: WaitUpdated(i) blocks until it
+// has and orders the caller's current stream after its upload; Updated(i) asks without
+// blocking (prefetch skips what is not ready). The math is the serial update's: the clip
+// factor and the overflow decision are fixed before Launch (optim/step_decision.h), and
+// each group's update reads only its own state and gradient, so neither order nor
+// overlap changes a bit of the result (tests/zero/shard_optimizer_test.cpp,
+// tests/train/placement_test.cpp).
+//
+// Threading: the rank's main thread calls everything. The worker owns the host groups'
+// state, their shards and the lanes between Launch and the group's completion.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <memory>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "engine/offload/cpu_adam.h"
+#include "engine/offload/pinned_pool.h"
+#include "engine/plan/plan.h"
+#include "engine/zero/device_streams.h"
+#include "engine/zero/grad_stream.h"
+#include "engine/zero/param_group.h"
+
+namespace zerod::zero {
+
+class HostUpdater;
+
+class ShardOptimizer {
+ public:
+  struct Options {
+    torch::ScalarType dtype = torch::kFloat32;  // compute dtype of the shards
+    bool overlap = true;  // false: Launch returns after every update (tests, comparisons)
+    int cpu_threads = 0;  // OpenMP threads of host updates; 0: OpenMP's default
+  };
+  // Where each time went, summed over the updates finished since the last TakeTimes().
+  struct Times {
+    double cpu_adam_seconds = 0.0;       // CpuAdam on the worker
+    double transfer_wait_seconds = 0.0;  // the worker waiting for gradients down
+    double device_seconds = 0.0;         // device updates (GPU time, from events)
+  };
+
+  // `groups`, `grads`, `streams` and `pool` must outlive the optimizer.
+  static absl::StatusOr<std::unique_ptr<ShardOptimizer>> Create(std::vector<ParamGroup*> groups,
+                                                                std::vector<plan::Where> where,
+                                                                GradStream* grads,
+                                                                DeviceStreams* streams,
+                                                                offload::PinnedPool* pool,
+                                                                const Options& options);
+  ~ShardOptimizer();
+  ShardOptimizer(const ShardOptimizer&) = delete;
+  ShardOptimizer& operator=(const ShardOptimizer&) = delete;
+
+  // Group i's float32 master and moments, (shard_numel) each, on the device or the host.
+  // The master is the shard itself in float32 where both live on one device.
+  // REQUIRES: no update in flight (WaitAll).
+  torch::Tensor& master(int i) { return state_[i].master; }
+  torch::Tensor& exp_avg(int i) { return state_[i].exp_avg; }
+  torch::Tensor& exp_avg_sq(int i) { return state_[i].exp_avg_sq; }
+  plan::Where where(int i) const { return state_[i].where; }
+  // Rewrites group i's compute-dtype shard from its master (after the master was set).
+  void RefreshShard(int i);
+
+  // AdamW step `step` over every group with the gradients held in the GradStream, each
+  // multiplied by `factor` first. Device groups are queued on the current stream now;
+  // host groups go to the worker (or are done before returning without overlap).
+  absl::Status Launch(const offload::AdamWHyper& hyper, int64_t step, float factor);
+  bool Updated(int i) const;
+  // Blocks until group i's update has landed; the current stream then follows its upload.
+  absl::Status WaitUpdated(int i);
+  absl::Status WaitAll();
+  Times TakeTimes();
+
+  int64_t device_bytes() const;  // state on the device (a master that is the shard: none)
+  int64_t host_bytes() const;    // state and transfer lanes in host memory
+
+ private:
+  friend class HostUpdater;
+  struct GroupState {
+    ParamGroup* group = nullptr;
+    plan::Where where = plan::Where::kHost;
+    torch::Tensor master, exp_avg, exp_avg_sq;  // float32, (shard_numel)
+  };
+  ShardOptimizer(GradStream* grads, DeviceStreams* streams, const Options& options);
+  void UpdateOnDevice(int i, const offload::AdamWHyper& hyper, float factor);
+
+  // Constant after construction.
+  GradStream* grads_;
+  DeviceStreams* streams_;
+  Options options_;
+  std::vector<GroupState> state_;  // one per group
+  std::vector<int> host_groups_;   // in forward order
+  torch::Tensor step_;             // float32 scalar on the device, read by the fused AdamW
+  std::unique_ptr<HostUpdater> updater_;
+  // The last Launch's device updates, timed.
+  DeviceStreams::Marker device_start_, device_end_;
+  bool device_timed_ = false;
+};
+
+}  // namespace zerod::zero

@@ -1,0 +1,282 @@
+// The placement plan's arithmetic, refusals and DeepSpeed keys, with no torch: Llama
+// shapes are written out as unit sizes the way BuildUnits splits them (embedding, one
+// unit per layer, final norm + head).
+#include "engine/plan/plan.h"
+
+#include <gtest/gtest.h>
+
+#include "engine/config/ds_config.h"
+#include "engine/plan/job_request.h"
+#include "engine/plan/memory_model.h"
+#include "engine/plan/plan_report.h"
+#include "nlohmann/json.hpp"
+
+namespace zerod::plan {
+namespace {
+
+constexpr int64_t kGiB = int64_t{1} << 30;
+
+struct Llama {
+  int64_t hidden, layers, ffn, vocab = 32000;
+};
+constexpr Llama k7B{4096, 32, 11008};
+constexpr Llama k13B{5120, 40, 13824};
+
+Request LlamaRequest(const Llama& m, int world = 1) {
+  Request r;
+  r.units.push_back({"model.embed_tokens", m.vocab * m.hidden, {}});
+  for (int i = 0; i < m.layers; ++i) {
+    r.units.push_back({"model.layers." + std::to_string(i),
+                       4 * m.hidden * m.hidden + 3 * m.hidden * m.ffn + 2 * m.hidden,
+                       {}});
+  }
+  r.units.push_back({"model.norm", m.hidden + m.vocab * m.hidden, {}});
+  r.shape = {m.layers, m.hidden, m.ffn, m.hidden, m.hidden, m.vocab, true};
+  r.world_size = world;
+  r.micro_batch = 4;
+  r.seq_len = 2048;
+  r.activation_checkpointing = true;
+  r.gpu = true;
+  r.gpu_bytes = 141 * kGiB;
+  r.host_bytes = 128 * kGiB;
+  r.prefetch_bucket_numel = 500'000'000;
+  r.persistence_threshold_numel = 1'000'000;
+  return r;
+}
+
+Request Auto(Request r) {
+  r.offload_param = Choice::kAuto;
+  r.optimizer_ratio.reset();
+  return r;
+}
+
+TEST(ParseByteSizeTest, BinaryAndDecimalUnits) {
+  EXPECT_EQ(*ParseByteSize("141GiB", "--gpu-memory"), 141 * kGiB);
+  EXPECT_EQ(*ParseByteSize("128gb", "--host-memory"), 128'000'000'000);
+  EXPECT_EQ(*ParseByteSize("64g", "x"), 64 * kGiB);
+  EXPECT_EQ(*ParseByteSize("1.5 TiB", "x"), 1536 * kGiB);
+  EXPECT_EQ(*ParseByteSize("4096", "x"), 4096);
+  auto bad = ParseByteSize("lots", "--gpu-memory");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("--gpu-memory \"lots\""), std::string::npos);
+  EXPECT_FALSE(ParseByteSize("-3GiB", "x").ok());
+  EXPECT_FALSE(ParseByteSize("12 parsecs", "x").ok());
+}
+
+TEST(PlanTest, SeedConfigPutsEveryShardOnTheHostAndHoldsGradientsOnTheGpu) {
+  auto plan = MakePlan(LlamaRequest(k7B));  // offload_param cpu, ratio 1 (the defaults)
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_TRUE(plan->fits) << plan->shortfall;
+  EXPECT_DOUBLE_EQ(plan->optimizer_ratio, 1.0);
+  for (const UnitPlacement& u : plan->units) {
+    EXPECT_EQ(u.params, Where::kHost) << u.name;
+    EXPECT_EQ(u.optimizer, Where::kHost) << u.name;
+    EXPECT_EQ(u.gradients, Where::kDevice) << u.name;  // the GPU has room: host RSS stays low
+  }
+  // 12 bytes of optimizer state and 2 of bf16 shard per parameter on the host; 2 bytes of
+  // held bf16 gradient per parameter on the GPU; no model-sized float32 gradient anywhere.
+  const int64_t n = plan->total_param_numel;
+  EXPECT_NEAR(plan->host.optimizer, 12 * n, 12 * 1e6);
+  EXPECT_NEAR(plan->host.params, 2 * n, 2 * 1e6);
+  EXPECT_EQ(plan->host.gradients, 0);
+  EXPECT_NEAR(plan->gpu.gradients, 2 * n, 2 * 1e6);
+  EXPECT_LT(plan->host.Total(), 100 * kGiB);
+}
+
+TEST(PlanTest, AutoKeepsA7BModelWhollyOnTheGpu) {
+  auto plan = MakePlan(Auto(LlamaRequest(k7B)));
+  ASSERT_TRUE(plan.ok());
+  EXPECT_TRUE(plan->fits);
+  EXPECT_DOUBLE_EQ(plan->optimizer_ratio, 0.0);
+  for (const UnitPlacement& u : plan->units) {
+    EXPECT_EQ(u.params, Where::kDevice);
+    EXPECT_EQ(u.optimizer, Where::kDevice);
+  }
+  EXPECT_LT(plan->host.Total(), 4 * kGiB);
+}
+
+TEST(PlanTest, AutoSplits13BAcrossGpuAndHostWithTheFewestHostUnits) {
+  const Request r = Auto(LlamaRequest(k13B));
+  auto plan = MakePlan(r);
+  ASSERT_TRUE(plan.ok());
+  ASSERT_TRUE(plan->fits) << plan->shortfall;
+  EXPECT_GT(plan->optimizer_ratio, 0.05);
+  EXPECT_LT(plan->optimizer_ratio, 0.6);
+  EXPECT_LE(plan->gpu.Total(), plan->gpu_usable);
+  EXPECT_LE(plan->host.Total(), plan->host_usable);
+  // Host-updated units are the last ones in forward order.
+  int host_units = 0;
+  for (const UnitPlacement& u : plan->units) host_units += u.optimizer == Where::kHost;
+  const int n = static_cast<int>(plan->units.size());
+  for (int i = 0; i < n; ++i)
+    EXPECT_EQ(plan->units[i].optimizer == Where::kHost, i >= n - host_units) << i;
+  // One unit fewer on the host does not fit, whatever the parameters' and gradients' place.
+  Request fewer = r;
+  int64_t total = 0, suffix = 0;
+  for (const UnitPlacement& u : plan->units) total += u.shard_numel;
+  for (int i = n - host_units + 1; i < n; ++i) suffix += plan->units[i].shard_numel;
+  fewer.optimizer_ratio = static_cast<double>(suffix) / total;
+  EXPECT_FALSE(MakePlan(fewer)->fits);
+}
+
+TEST(PlanTest, SeedConfigRefuses13BNamingHostMemoryAndTheAutoRemedy) {
+  auto plan = MakePlan(LlamaRequest(k13B));
+  ASSERT_TRUE(plan.ok());
+  EXPECT_FALSE(plan->fits);
+  EXPECT_NE(plan->shortfall.find("host memory needs"), std::string::npos) << plan->shortfall;
+  EXPECT_NE(plan->shortfall.find("short by"), std::string::npos);
+  EXPECT_NE(plan->shortfall.find("\"auto\""), std::string::npos) << plan->shortfall;
+}
+
+TEST(PlanTest, AModelTooLargeForOneGpuSuggestsMoreRanks) {
+  Request r = Auto(LlamaRequest({8192, 80, 28672}));  // a 70B shape
+  auto plan = MakePlan(r);
+  ASSERT_TRUE(plan.ok());
+  EXPECT_FALSE(plan->fits);
+  EXPECT_NE(plan->shortfall.find("ranks"), std::string::npos) << plan->shortfall;
+  // Sharded over enough ranks it fits, and each rank holds about 1/world of the state.
+  r.world_size = 16;
+  auto wide = MakePlan(r);
+  ASSERT_TRUE(wide.ok());
+  EXPECT_TRUE(wide->fits) << wide->shortfall;
+}
+
+TEST(PlanTest, ExplicitRatioPicksTheClosestSuffixOfUnits) {
+  Request r = LlamaRequest(k7B);
+  r.offload_param = Choice::kNone;
+  r.optimizer_ratio = 0.5;
+  auto plan = MakePlan(r);
+  ASSERT_TRUE(plan.ok());
+  EXPECT_NEAR(plan->optimizer_ratio, 0.5, 0.03);
+  EXPECT_EQ(plan->units.front().optimizer, Where::kDevice);
+  EXPECT_EQ(plan->units.back().optimizer, Where::kHost);
+  for (const UnitPlacement& u : plan->units) EXPECT_EQ(u.params, Where::kDevice);
+  r.optimizer_ratio = 0.0;
+  EXPECT_DOUBLE_EQ(MakePlan(r)->optimizer_ratio, 0.0);
+}
+
+TEST(PlanTest, ShardsShrinkWithTheWorldSize) {
+  auto one = MakePlan(LlamaRequest(k7B, 1));
+  auto two = MakePlan(LlamaRequest(k7B, 2));
+  ASSERT_TRUE(one.ok() && two.ok());
+  EXPECT_NEAR(static_cast<double>(two->host.optimizer) / one->host.optimizer, 0.5, 1e-4);
+  EXPECT_NEAR(static_cast<double>(two->host.params) / one->host.params, 0.5, 1e-4);
+  EXPECT_EQ(two->gpu.activations, one->gpu.activations);  // per micro-batch, not sharded
+}
+
+TEST(PlanTest, RefusesInputNoPlanCanBeMadeOf) {
+  Request r = LlamaRequest(k7B);
+  r.optimizer_ratio = 1.5;
+  auto bad = MakePlan(r);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("offload_optimizer.ratio"), std::string::npos);
+  EXPECT_FALSE(MakePlan(Request{}).ok());
+  r = LlamaRequest(k7B);
+  r.world_size = 0;
+  EXPECT_FALSE(MakePlan(r).ok());
+}
+
+TEST(PlanTest, OnTheCpuEverythingIsHostMemory) {
+  Request r = LlamaRequest({64, 2, 128, 100});
+  r.gpu = false;
+  r.compute_dtype = r.reduce_dtype = DType::kFloat32;
+  auto plan = MakePlan(r);
+  ASSERT_TRUE(plan.ok());
+  EXPECT_EQ(plan->gpu.Total(), 0);
+  EXPECT_TRUE(plan->fits);
+  EXPECT_GT(plan->host.activations, 0);
+  // float32 on the CPU: the shard is the master (8 bytes of moments per parameter).
+  EXPECT_NEAR(plan->host.optimizer, 8 * plan->total_param_numel, 8 * 64);
+}
+
+TEST(MemoryModelTest, GatheredPeakFollowsThePrefetchBucket) {
+  Request r;
+  for (int i = 0; i < 5; ++i) r.units.push_back({"u" + std::to_string(i), 100, {}});
+  r.compute_dtype = DType::kBFloat16;
+  r.persistence_threshold_numel = 0;
+  const std::vector<int64_t> padded(5, 100);
+  r.prefetch_bucket_numel = 0;  // no prefetch: one unit at a time
+  EXPECT_EQ(GatheredPeakBytes(r, padded), 100 * 2);
+  // Each fetch prefetches up to 250 elements of units not yet in flight (two), and what it
+  // prefetched earlier is still gathered: the current unit, the one fetched last time and
+  // two new ones.
+  r.prefetch_bucket_numel = 250;
+  EXPECT_EQ(GatheredPeakBytes(r, padded), 400 * 2);
+  r.max_live_numel = 200;  // the live bound wins
+  EXPECT_EQ(GatheredPeakBytes(r, padded), 200 * 2);
+  // A tied head gathers the embedding beside itself.
+  r.prefetch_bucket_numel = 0;
+  r.max_live_numel = 1'000'000;
+  r.units.back().reads = {0};
+  EXPECT_EQ(GatheredPeakBytes(r, padded), 200 * 2);
+}
+
+TEST(MemoryModelTest, CheckpointingKeepsOnlyEachLayersInput) {
+  Request r = LlamaRequest(k7B);
+  r.activation_checkpointing = false;
+  const int64_t full = ActivationBytes(r);
+  r.activation_checkpointing = true;
+  const int64_t ckpt = ActivationBytes(r);
+  EXPECT_LT(ckpt * 4, full);
+  // 32 layer inputs of 4 x 2048 x 4096 bf16 are part of it.
+  EXPECT_GT(ckpt, 32 * int64_t{4} * 2048 * 4096 * 2);
+  r.micro_batch = 1;
+  EXPECT_LT(ActivationBytes(r) * 3, ckpt);
+}
+
+TEST(JobRequestTest, DeepSpeedKeysReachThePlan) {
+  const std::string text = R"({"train_micro_batch_size_per_gpu": 4, "bf16": {"enabled": true},
+    "zero_optimization": {"stage": 3, "offload_param": {"device": "auto"},
+      "offload_optimizer": {"device": "cpu", "ratio": "auto"}}})";
+  auto ds = config::ParseDsConfig(text, 1, "ds.json");
+  ASSERT_TRUE(ds.ok()) << ds.status();
+  EXPECT_EQ(ds->zero.offload_param.device, config::OffloadDevice::kAuto);
+  EXPECT_FALSE(ds->zero.offload_optimizer.ratio.has_value());
+  models::ModelConfig model;
+  model.arch = models::LlamaConfig{};
+  const Request r = MakeRequest(*ds, model, LlamaRequest(k7B).units,
+                                {.seq_len = 2048, .gpu = true, .gpu_bytes = 141 * kGiB});
+  EXPECT_EQ(r.offload_param, Choice::kAuto);
+  EXPECT_FALSE(r.optimizer_ratio.has_value());
+  EXPECT_EQ(r.micro_batch, 4);
+  EXPECT_EQ(r.compute_dtype, DType::kBFloat16);
+  EXPECT_EQ(r.shape.hidden, 4096);
+
+  auto half = config::ParseDsConfig(R"({"train_batch_size": 4, "zero_optimization": {"stage": 3,
+      "offload_optimizer": {"device": "cpu", "ratio": 0.25}}})",
+                                    1, "ds.json");
+  ASSERT_TRUE(half.ok()) << half.status();
+  EXPECT_DOUBLE_EQ(*half->zero.offload_optimizer.ratio, 0.25);
+  auto none = config::ParseDsConfig(R"({"train_batch_size": 4, "zero_optimization": {"stage": 3,
+      "offload_optimizer": {"device": "none", "ratio": 0.25}}})",
+                                    1, "ds.json");
+  EXPECT_DOUBLE_EQ(*none->zero.offload_optimizer.ratio, 0.0);  // nothing is offloaded
+  auto bad = config::ParseDsConfig(R"({"train_batch_size": 4, "zero_optimization": {"stage": 3,
+      "offload_optimizer": {"device": "cpu", "ratio": 2}}})",
+                                   1, "ds.json");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("offload_optimizer.ratio"), std::string::npos);
+  auto misplaced = config::ParseDsConfig(R"({"train_batch_size": 4, "zero_optimization": {
+      "stage": 3, "offload_param": {"device": "cpu", "ratio": 0.5}}})",
+                                         1, "ds.json");
+  ASSERT_FALSE(misplaced.ok());
+  EXPECT_NE(misplaced.status().message().find("offload_param.ratio"), std::string::npos);
+}
+
+TEST(PlanReportTest, JsonHasFitsAndPerRankBytes) {
+  const Request r = Auto(LlamaRequest(k13B, 2));
+  auto plan = MakePlan(r);
+  ASSERT_TRUE(plan.ok());
+  const auto j = nlohmann::json::parse(FormatPlanJson(*plan, {"llama-13b", &r}));
+  EXPECT_EQ(j["fits"].get<bool>(), plan->fits);
+  ASSERT_EQ(j["ranks"].size(), 2u);
+  EXPECT_EQ(j["ranks"][1]["gpu_bytes"].get<int64_t>(), plan->gpu.Total());
+  EXPECT_EQ(j["ranks"][0]["host_bytes"].get<int64_t>(), plan->host.Total());
+  EXPECT_EQ(j["units"].size(), 42u);
+  const std::string text = FormatPlanText(*plan, {"llama-13b", &r});
+  EXPECT_NE(text.find("optimizer state (fp32 master, m, v)"), std::string::npos);
+  EXPECT_NE(text.find("fits: yes"), std::string::npos) << text;
+}
+
+}  // namespace
+}  // namespace zerod::plan
