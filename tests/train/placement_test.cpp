@@ -1,0 +1,192 @@
+// The ZeRO-3 invariant for every placement the plan can choose (plan.h): optimizer state
+// on the host (ratio 1), split (0.5) or on the device (0), 16-bit shards offloaded or
+// resident, with and without clipping, gradient accumulation and checkpointing: the same
+// losses as plain LibTorch training. And the overlapped CPU optimizer (Note [overlapped
+// update]) leaves bitwise the same weights and moments as the serial one. Runs under
+// mpirun at world sizes 1, 2 and 4 on CPU, and at world 1 on the GPU when there is one.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
+
+#include "absl/strings/str_cat.h"
+#include "engine/api.h"
+#include "tests/support/plain_trainer.h"
+#include "tests/support/test_env.h"
+
+namespace zerod {
+namespace {
+
+using testing::TempDir;
+using testing::World;
+
+struct Placement {
+  const char* params;  // offload_param.device
+  const char* ratio;   // offload_optimizer.ratio
+};
+
+struct Options {
+  Placement placement{"cpu", "1.0"};
+  bool clipping = true;
+  bool accumulation = true;  // micro-batches of 2 summed to a global batch of 16
+  bool checkpointing = false;
+  bool overlap = true;
+};
+
+struct Files {
+  TempDir dir;
+  JobSpec spec;
+  explicit Files(const Options& o) {
+    testing::WriteText(dir.File("config.json"), testing::TinyLlamaConfigJson());
+    const int64_t batch = o.accumulation ? 16 : 2 * World().world_size();
+    testing::WriteText(
+        dir.File("ds.json"),
+        absl::StrCat(R"({"train_batch_size": )", batch, R"(, "train_micro_batch_size_per_gpu": 2,
+      "gradient_clipping": )", o.clipping ? "0.5" : "0", R"(,
+      "optimizer": {"type": "AdamW", "params": {"lr": 3e-3, "betas": [0.9, 0.95], "eps": 1e-8, "weight_decay": 0.1}},
+      "scheduler": {"type": "WarmupLR", "params": {"warmup_min_lr": 1e-4, "warmup_max_lr": 3e-3,
+                    "warmup_num_steps": 5, "warmup_type": "linear"}},
+      "zero_optimization": {"stage": 3, "stage3_param_persistence_threshold": 0,
+        "stage3_prefetch_bucket_size": 5000, "zerod_overlap_optimizer": )",
+                     o.overlap ? "true" : "false", R"(,
+        "offload_param": {"device": ")", o.placement.params, R"(", "pin_memory": true},
+        "offload_optimizer": {"device": "cpu", "pin_memory": true, "ratio": )",
+                     o.placement.ratio, "}}}"));
+    if (World().rank() == 0)
+      testing::WriteTokens(dir.File("data.bin"), testing::SyntheticTokens(20000, 64, 3));
+    (void)World().Barrier();
+    spec.model_dir = dir.path();
+    spec.ds_config_path = dir.File("ds.json");
+    spec.data_path = dir.File("data.bin");
+    spec.steps = 12;
+    spec.seq_len = 16;
+    spec.seed = 11;
+    spec.activation_checkpointing = o.checkpointing;
+  }
+};
+
+std::string Describe(const Options& o) {
+  return absl::StrCat("params ", o.placement.params, ", ratio ", o.placement.ratio,
+                      o.clipping ? ", clipping" : "", o.accumulation ? ", accumulation" : "",
+                      o.checkpointing ? ", checkpointing" : "", " (world ", World().world_size(),
+                      ")");
+}
+
+void ExpectPlainLosses(const Options& o, comm::Communicator& comm, const std::string& device) {
+  Files files(o);
+  const std::vector<double> want = testing::PlainTrainingLosses(files.spec, device);
+  auto job = Job::Create(files.spec, &comm);
+  ASSERT_TRUE(job.ok()) << job.status() << " " << Describe(o);
+  double worst = 0.0;
+  for (int64_t i = 0; i < files.spec.steps; ++i) {
+    auto m = (*job)->Step();
+    ASSERT_TRUE(m.ok()) << m.status();
+    const double rel = std::abs(m->loss - want[i]) / std::abs(want[i]);
+    worst = std::max(worst, rel);
+    EXPECT_LT(rel, 1e-5) << "step " << i + 1 << ": zero " << m->loss << " plain " << want[i]
+                         << ", " << Describe(o);
+  }
+  EXPECT_LT(want.back(), want.front() - 0.1) << "the loss must fall for the comparison to count";
+  if (World().rank() == 0)
+    std::printf("  %-70s on %s: largest relative loss difference %.2e\n    plan: %s\n",
+                Describe(o).c_str(), device.c_str(), worst, (*job)->info().placement.c_str());
+}
+
+const Placement kPlacements[] = {
+    {"cpu", "1.0"}, {"cpu", "0.5"}, {"cpu", "0.0"},
+    {"none", "1.0"}, {"none", "0.5"}, {"none", "0.0"},
+    {"auto", "\"auto\""},
+};
+
+TEST(PlacementTest, EveryPlacementTrainsAsPlainLibTorch) {
+  for (const Placement& p : kPlacements) {
+    ExpectPlainLosses({.placement = p}, World(), "cpu");
+  }
+}
+
+TEST(PlacementTest, WithCheckpointingWithoutClippingOrAccumulation) {
+  for (const Placement& p : {Placement{"cpu", "1.0"}, Placement{"none", "0.5"}}) {
+    ExpectPlainLosses({.placement = p, .checkpointing = true}, World(), "cpu");
+    ExpectPlainLosses({.placement = p, .clipping = false, .accumulation = false}, World(), "cpu");
+  }
+}
+
+std::string ReadBytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// Trains `steps` steps and saves a checkpoint; returns this rank's state file's bytes
+// (float32 masters and both moments of its shards).
+std::string StateAfterTraining(const Options& o, comm::Communicator& comm, int steps) {
+  Files files(o);
+  files.spec.steps = steps;
+  auto job = Job::Create(files.spec, &comm);
+  EXPECT_TRUE(job.ok()) << job.status();
+  if (!job.ok()) return "";
+  for (int i = 0; i < steps; ++i) EXPECT_TRUE((*job)->Step().ok());
+  TempDir ckpt;
+  EXPECT_TRUE((*job)->SaveCheckpoint(ckpt.File("c")).ok());
+  char name[64];
+  std::snprintf(name, sizeof(name), "c/rank_%05d_of_%05d.safetensors", comm.rank(),
+                comm.world_size());
+  return ReadBytes(ckpt.File(name));
+}
+
+void ExpectOverlapBitwiseSerial(comm::Communicator& comm) {
+  for (const Placement& p : {Placement{"cpu", "1.0"}, Placement{"none", "0.5"}}) {
+    Options o{.placement = p};
+    const std::string overlapped = StateAfterTraining(o, comm, 6);
+    o.overlap = false;
+    const std::string serial = StateAfterTraining(o, comm, 6);
+    ASSERT_FALSE(serial.empty());
+    EXPECT_TRUE(overlapped == serial) << "overlapped and serial updates differ: " << Describe(o);
+  }
+}
+
+TEST(PlacementTest, OverlappedUpdateGivesBitwiseTheSerialWeights) {
+  ExpectOverlapBitwiseSerial(World());
+}
+
+// A job whose plan does not fit the memory it is given is refused before any allocation,
+// on every rank, naming the memory that is short and a remedy.
+TEST(PlacementTest, AJobThatCannotFitIsRefusedUpFront) {
+  Files files(Options{});
+  setenv("ZEROD_HOST_MEMORY", "1MiB", 1);
+  auto job = Job::Create(files.spec, &World());
+  unsetenv("ZEROD_HOST_MEMORY");
+  ASSERT_FALSE(job.ok());
+  EXPECT_EQ(job.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_NE(job.status().message().find("host memory needs"), std::string::npos) << job.status();
+  setenv("ZEROD_HOST_MEMORY", "lots", 1);
+  auto bad = Job::Create(files.spec, &World());
+  unsetenv("ZEROD_HOST_MEMORY");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("ZEROD_HOST_MEMORY"), std::string::npos);
+}
+
+// The GPU path (CUDA builds on a GPU host): device AdamW, pinned lanes, uploads of
+// host-updated shards, the worker's stream.
+std::string LocalGpu() { return "cuda:" + std::to_string(World().local_rank()); }
+
+TEST(PlacementGpuTest, EveryPlacementTrainsAsPlainLibTorchOnTheGpu) {
+  if (testing::GpuWorld() == nullptr) GTEST_SKIP() << "no GPU path in this build or host";
+  for (const Placement& p : kPlacements) {
+    ExpectPlainLosses({.placement = p}, *testing::GpuWorld(), LocalGpu());
+  }
+  ExpectPlainLosses({.placement = {"none", "0.5"}, .checkpointing = true}, *testing::GpuWorld(),
+                    LocalGpu());
+  ExpectPlainLosses({.placement = {"cpu", "1.0"}, .clipping = false, .accumulation = false},
+                    *testing::GpuWorld(), LocalGpu());
+}
+
+TEST(PlacementGpuTest, OverlappedUpdateGivesBitwiseTheSerialWeightsOnTheGpu) {
+  if (testing::GpuWorld() == nullptr) GTEST_SKIP() << "no GPU path in this build or host";
+  ExpectOverlapBitwiseSerial(*testing::GpuWorld());
+}
+
+}  // namespace
+}  // namespace zerod
