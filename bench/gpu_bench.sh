@@ -1,33 +1,77 @@
 #!/usr/bin/env bash
-# zerod against PyTorch on the GPU machine, in one run: the same Llama shapes, batch
-# (4 x 2048 tokens) and bf16, timed by zerod's own step log and by peer_bench.py
-# (plain PyTorch on the GPU, FSDP2 with CPUOffloadPolicy). Writes JSON lines to
-# $OUT/bench.jsonl and prints a summary with ratios.
-#   bench/gpu_bench.sh [adam] [small] [big] [peers] [peers-big]
+# zerod and its peers on the GPU machine, in one run: the same Llama shapes, batch
+# (4 x 2048 tokens per GPU), bf16, gradient clipping 1.0. zerod's step lines, its plan
+# (`zerod --plan`, the prediction beside each measured peak) and the peers' JSON go to
+# $OUT/bench.jsonl; bench/summarize.py prints the table RESULTS.md records.
+#   OUT=$OUT bench/gpu_bench.sh SECTION...
+# Sections (in the order given):
+#   adam       CpuAdam variants + host bandwidth (zerod_cpu_adam_bench), torch fused CPU AdamW
+#   z094seed   zerod 0.94B, the seed's config (both offloads, ratio 1), no checkpointing
+#   z674seed   zerod 6.74B, the seed's config, checkpointing
+#   z674auto   zerod 6.74B, configs/ds_zero3_auto.json, checkpointing
+#   z13auto    zerod 13B, auto config, checkpointing
+#   z155auto   zerod 15.5B (the largest Llama shape --plan fits), auto config, checkpointing
+#   z13seed    zerod 13B, the seed's config: --plan refuses it (exit 1)
+#   plain7b    peer_bench.py gpu7b: plain PyTorch, 6.74B all on the GPU, checkpointing
+#   fsdp094 / fsdp7b / fsdp13b   peer_bench.py fsdp / big / big13 (FSDP2 + CPUOffloadPolicy)
+#   ds094 / ds13b                ds_bench.py 1b / 13b --ckpt (DeepSpeed, both offloads)
 set -uo pipefail
 OUT=${OUT:-/tmp/zerod-bench}; mkdir -p "$OUT"
 BIN=build-gpu/bin
-# Text the loss can fall on: the demo corpus as byte tokens (valid ids of a 32000 vocab).
+SEED=configs/ds_zero3_offload_bf16.json  # the seed's file with bf16 and a batch of 4
+AUTO=configs/ds_zero3_auto.json
 DATA=$OUT/corpus.bin
-"$BIN/zerod" --prepare-data --bytes --input data/corpus/vim_user_manual.txt --output "$DATA" >/dev/null
-sections=${*:-adam small big peers peers-big}
-run_zerod() {  # tag model extra-flags...
-  local tag=$1 model=$2; shift 2
-  echo "== zerod $tag"
-  mpirun -np 1 "$BIN/zerod" --train --model "bench/models/$model" \
-    --ds-config configs/ds_zero3_offload_bf16.json --data "$DATA" --seq-len 2048 \
-    --log-format json "$@" 2>&1 | tee "$OUT/zerod_$tag.log" | grep -v '^{' | tail -20
+[ -f "$DATA" ] || "$BIN/zerod" --prepare-data --bytes --input data/corpus/vim_user_manual.txt \
+  --output "$DATA" >/dev/null
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-$(nproc)}
+
+run_zerod() {  # tag model config steps timeout extra-flags...
+  local tag=$1 model=$2 config=$3 steps=$4 limit=$5; shift 5
+  echo "== zerod $tag ($(date +%T))"
+  "$BIN/zerod" --plan --model "bench/models/$model" --ds-config "$config" --seq-len 2048 \
+    --log-format json "$@" > "$OUT/plan_$tag.json" 2> "$OUT/plan_$tag.err"
+  python3 -c "import json,sys; p=json.load(open('$OUT/plan_$tag.json')); \
+print(json.dumps({'tag': '$tag', 'plan': {k: p[k] for k in ('fits','optimizer_ratio')}, \
+'plan_gpu_bytes': p['ranks'][0]['gpu_bytes'], 'plan_host_bytes': p['ranks'][0]['host_bytes']}))" \
+    >> "$OUT/bench.jsonl" 2>/dev/null
+  timeout "$limit" mpirun -np 1 --bind-to none "$BIN/zerod" --train --model "bench/models/$model" \
+    --ds-config "$config" --data "$DATA" --seq-len 2048 --steps "$steps" --log-format json "$@" \
+    > "$OUT/zerod_$tag.log" 2>&1
+  echo "   exit $? ($(date +%T))"; grep -v '^{' "$OUT/zerod_$tag.log" | tail -4
   grep '^{' "$OUT/zerod_$tag.log" | sed "s/^{/{\"tag\": \"$tag\", /" >> "$OUT/bench.jsonl"
 }
-for s in $sections; do
+peer() {  # tag timeout command...
+  local tag=$1 limit=$2; shift 2
+  echo "== $tag ($(date +%T))"
+  timeout "$limit" "$@" > "$OUT/$tag.log" 2>&1; local rc=$?
+  echo "   exit $rc ($(date +%T))"; tail -3 "$OUT/$tag.log"
+  grep '^{' "$OUT/$tag.log" | sed "s/^{/{\"tag\": \"$tag\", \"exit\": $rc, /" >> "$OUT/bench.jsonl"
+  [ "$rc" -ne 0 ] && echo "{\"tag\": \"$tag\", \"failed\": true, \"exit\": $rc, \"why\": $(tail -c 300 "$OUT/$tag.log" | python3 -c 'import json,sys;print(json.dumps(sys.stdin.read()))')}" >> "$OUT/bench.jsonl"
+  dmesg 2>/dev/null | grep -i -E "killed process|out of memory" | tail -2
+}
+ds_ready() {
+  [ -n "${DS_READY:-}" ] && return
+  python3 -m pip install -q --no-index --no-deps --target /tmp/site .gpu-deps/whl/*.whl && DS_READY=1
+  export PYTHONPATH=/tmp/site${PYTHONPATH:+:$PYTHONPATH}
+}
+
+for s in "$@"; do
   case $s in
     adam) "$BIN/zerod_cpu_adam_bench" | tee -a "$OUT/bench.jsonl"
-          python3 .gpu-deps/peer_bench.py adam ;;
-    small) run_zerod zerod_0.94b llama-0.94b --steps 8 ;;
-    big) run_zerod zerod_6.74b_ckpt llama-6.74b --steps 10 --activation-checkpointing ;;
-    peers) python3 .gpu-deps/peer_bench.py gpu fsdp ;;
-    peers-big) python3 .gpu-deps/peer_bench.py big ;;
+          python3 .gpu-deps/peer_bench.py adam hostbw | tee -a "$OUT/bench.jsonl" ;;
+    z094seed) run_zerod z094seed llama-0.94b "$SEED" 8 300 ;;
+    z674seed) run_zerod z674seed llama-6.74b "$SEED" 8 420 --activation-checkpointing ;;
+    z674auto) run_zerod z674auto llama-6.74b "$AUTO" 8 420 --activation-checkpointing ;;
+    z13auto) run_zerod z13auto llama-13b "$AUTO" 7 540 --activation-checkpointing ;;
+    z155auto) run_zerod z155auto llama-15.5b "$AUTO" 6 580 --activation-checkpointing ;;
+    z13seed) run_zerod z13seed llama-13b "$SEED" 3 120 --activation-checkpointing ;;
+    plain7b) peer plain7b 300 python3 .gpu-deps/peer_bench.py gpu7b ;;
+    fsdp094) peer fsdp094 300 python3 .gpu-deps/peer_bench.py fsdp ;;
+    fsdp7b) peer fsdp7b 420 python3 .gpu-deps/peer_bench.py big ;;
+    fsdp13b) peer fsdp13b 420 python3 .gpu-deps/peer_bench.py big13 ;;
+    ds094) ds_ready; peer ds094 420 python3 .gpu-deps/ds_bench.py 1b ;;
+    ds13b) ds_ready; peer ds13b 480 python3 .gpu-deps/ds_bench.py 13b --ckpt ;;
+    *) echo "unknown section $s" ;;
   esac
 done
-[ -f "$OUT/anchor_bench.jsonl" ] && cat "$OUT/anchor_bench.jsonl" >> "$OUT/bench.jsonl"
-python3 bench/summarize.py "$OUT/bench.jsonl"
+python3 bench/summarize.py "$OUT/bench.jsonl" | tee "$OUT/summary.txt"

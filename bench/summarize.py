@@ -1,37 +1,82 @@
-"""Summarises bench.jsonl from gpu_bench.sh: zerod's median step (after 2 warm-up
-steps) beside each peer's, as ratios. TFLOP/s counts 6 x params + 12 x layers x hidden
-x seq per token, as peer_bench.py does."""
+"""Summarises bench.jsonl from gpu_bench.sh: for each zerod run, the median step after two
+warm-up steps, tokens/s, TFLOP/s, the step's parts, the measured GPU peak and host RSS
+beside the plan's prediction; then the peers from the same run, as ratios.
+TFLOP/s counts 6 x params + 12 x layers x hidden x seq per token, as peer_bench.py does."""
 import json, statistics, sys
 
-SHAPES = {"0.94b": (2048, 16, 5504), "6.74b": (4096, 32, 11008)}
+SHAPES = {"0.94b": (2048, 16, 5504), "6.74b": (4096, 32, 11008), "13b": (5120, 40, 13824),
+          "15.5b": (5120, 48, 13824)}
+TAG_SIZE = {"z094": "0.94b", "z674": "6.74b", "z13": "13b", "z155": "15.5b"}
+PEER_SIZE = {"_1b": "0.94b", "_7b": "6.74b", "_13b": "13b"}
+GiB = 2 ** 30
+SEQ, BATCH = 2048, 4
 
 
 def params(hidden, layers, mlp, vocab=32000):
     return 2 * vocab * hidden + layers * (4 * hidden * hidden + 3 * hidden * mlp + 2 * hidden) + hidden
 
 
-rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip().startswith("{")]
-zerod = {}
+def med(xs):
+    return statistics.median(xs) if xs else float("nan")
+
+
+rows = []
+for line in open(sys.argv[1]):
+    line = line.strip()
+    if line.startswith("{"):
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            pass
 for r in rows:
-    if r.get("tag", "").startswith("zerod_") and "step" in r:
-        zerod.setdefault(r["tag"], []).append(r)
-peers = {r["tag"]: r for r in rows if r.get("what") == "train"}
+    if "Mparams_per_s" in r.get("what", "") or "GBps" in r.get("what", ""):
+        extra = {k: v for k, v in r.items() if k not in ("what", "value", "tag")}
+        print(f"{r['what']:40s} {r['value']:10.1f}  {extra}")
+
+runs, plans = {}, {}
 for r in rows:
-    if "Mparams_per_s" in r.get("what", ""):
-        print(f"{r['what']:40s} {r.get('mode', r.get('bf16_copy', ''))!s:8s} {r['value']:10.1f} M params/s")
-seq, batch = 2048, 4
-for tag, steps in zerod.items():
-    size = tag.split("_")[1]
+    tag = r.get("tag", "")
+    if tag.startswith("z") and "step" in r:
+        runs.setdefault(tag, []).append(r)
+    if "plan_gpu_bytes" in r:
+        plans[tag] = r
+zerod_speed = {}
+for tag, steps in runs.items():
+    size = TAG_SIZE[next(k for k in TAG_SIZE if tag.startswith(k))]
     hidden, layers, mlp = SHAPES[size]
     n = params(hidden, layers, mlp)
-    step_s = statistics.median(s["step_time_s"] for s in steps[2:]) if len(steps) > 2 else steps[-1]["step_time_s"]
-    tok = batch * seq / step_s
-    tflops = (6 * n + 12 * layers * hidden * seq) * batch * seq / step_s / 1e12
-    peak = max(s.get("gpu_peak_GiB", 0) for s in steps)
-    print(f"{tag}: {step_s:.3f} s/step, {tok/1e3:.2f}k tok/s, {tflops:.1f} TFLOP/s, peak {peak:.1f} GiB, "
-          f"loss {steps[0]['loss']:.3f} -> {steps[-1]['loss']:.3f}")
-    for ptag, p in peers.items():
-        peer_size = "0.94b" if "_1b" in ptag else "6.74b" if "_7b" in ptag else None
-        if peer_size == size:
-            print(f"   vs {ptag}: {p['step_s']:.3f} s/step, {p['tokens_per_s']/1e3:.2f}k tok/s, "
-                  f"peak {p['peak_gpu_GiB']:.1f} GiB -> zerod speed ratio {p['step_s']/step_s:.2f}x")
+    timed = steps[2:] if len(steps) > 2 else steps[-1:]
+    step_s = med([s["step_time_s"] for s in timed])
+    tflops = (6 * n + 12 * layers * hidden * SEQ) * BATCH * SEQ / step_s / 1e12
+    zerod_speed.setdefault(size, {})[tag] = step_s
+    gpu_peak = max(s.get("gpu_peak_GiB", 0) for s in steps)
+    rss_peak = max(s.get("host_peak_rss_GiB", 0) for s in steps)
+    print(f"\n{tag} ({size}, {n/1e9:.2f}B): {step_s:.3f} s/step, {BATCH*SEQ/step_s/1e3:.2f}k tok/s, "
+          f"{tflops:.1f} TFLOP/s, loss {steps[0]['loss']:.3f} -> {steps[-1]['loss']:.3f} over {len(steps)} steps")
+    parts = ["forward_s", "backward_s", "optimizer_s", "optimizer_cpu_s", "optimizer_gpu_s",
+             "transfer_wait_s", "optimizer_wait_s"]
+    print("   parts (median): " + ", ".join(f"{p[:-2]} {med([s.get(p, 0) for s in timed]):.3f}" for p in parts))
+    p = plans.get(tag)
+    if p:
+        pg, ph = p["plan_gpu_bytes"] / GiB, p["plan_host_bytes"] / GiB
+        print(f"   GPU peak {gpu_peak:.1f} GiB (plan {pg:.1f}, {100*(pg-gpu_peak)/max(gpu_peak,1e-9):+.0f}%), "
+              f"host peak RSS {rss_peak:.1f} GiB (plan {ph:.1f}, {100*(ph-rss_peak)/max(rss_peak,1e-9):+.0f}%), "
+              f"ratio {p['plan']['optimizer_ratio']:.2f}")
+    else:
+        print(f"   GPU peak {gpu_peak:.1f} GiB, host peak RSS {rss_peak:.1f} GiB")
+for tag, p in plans.items():
+    if tag not in runs:
+        print(f"\n{tag}: no step ran; plan fits={p['plan']['fits']}")
+
+print("\npeers:")
+for r in rows:
+    tag = r.get("tag", "")
+    if r.get("what") == "train":
+        size = next((v for k, v in PEER_SIZE.items() if r["tag"].endswith(k) or k + "_" in r["tag"]), None)
+        line = f"  {tag:10s} {r['tag']}: {r['step_s']:.3f} s/step, {r['tokens_per_s']/1e3:.2f}k tok/s, " \
+               f"{r.get('tflops', 0):.1f} TFLOP/s, peak GPU {r['peak_gpu_GiB']:.1f} GiB"
+        for ztag, zs in zerod_speed.get(size, {}).items():
+            line += f" | {ztag} is {r['step_s']/zs:.2f}x its speed"
+        print(line)
+    elif r.get("failed") or "error" in r:
+        print(f"  {tag:10s} FAILED (exit {r.get('exit')}): {str(r.get('why', r.get('error', '')))[-200:]!r}")

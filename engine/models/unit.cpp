@@ -2,6 +2,9 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 
+#include <ATen/Parallel.h>
+
+#include <algorithm>
 #include <functional>
 
 namespace zerod::models {
@@ -35,18 +38,42 @@ torch::Tensor Unit::Borrow(const Unit& owner, int owner_index, size_t index) {
   return borrowed_params_.back();
 }
 
+namespace {
+
+// One generator per chunk of a parameter, seeded from (seed, unit name, parameter, chunk):
+// the chunks fill in parallel and the values depend on nothing else (world size, threads).
+constexpr int64_t kInitChunk = int64_t{1} << 22;
+
+uint64_t Mix(uint64_t h, uint64_t v) {  // splitmix64 step over h ^ v
+  uint64_t z = h ^ (v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2));
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+}  // namespace
+
 torch::Tensor InitialValues(const Unit& unit, uint64_t seed, double std) {
-  auto gen = at::make_generator<at::CPUGeneratorImpl>(seed ^ std::hash<std::string>{}(unit.name()));
+  const uint64_t unit_seed = seed ^ std::hash<std::string>{}(unit.name());
   torch::Tensor flat = torch::empty({unit.numel()}, torch::kFloat32);
   int64_t offset = 0;
-  for (const auto& spec : unit.specs()) {
+  for (size_t k = 0; k < unit.specs().size(); ++k) {
+    const ParamSpec& spec = unit.specs()[k];
     int64_t n = 1;
     for (int64_t d : spec.shape) n *= d;
     torch::Tensor part = flat.narrow(0, offset, n);
     switch (spec.init) {
-      case ParamInit::kNormal:
-        part.normal_(0.0, std * spec.std_scale, gen);
+      case ParamInit::kNormal: {
+        const int64_t chunks = (n + kInitChunk - 1) / kInitChunk;
+        at::parallel_for(0, chunks, 1, [&](int64_t begin, int64_t end) {
+          for (int64_t c = begin; c < end; ++c) {
+            auto gen = at::make_generator<at::CPUGeneratorImpl>(Mix(Mix(unit_seed, k), c));
+            part.narrow(0, c * kInitChunk, std::min(kInitChunk, n - c * kInitChunk))
+                .normal_(0.0, std * spec.std_scale, gen);
+          }
+        });
         break;
+      }
       case ParamInit::kOnes:
         part.fill_(1.0);
         break;

@@ -84,8 +84,9 @@ class Unit {
 };
 
 // transformers' initial values for a unit, laid flat in spec order (float32, numel()):
-// normal(0, std * std_scale) for weights, ones for norm weights, zeros for biases. The generator is
-// seeded from (seed, unit name) alone, so every world size builds the same model.
+// normal(0, std * std_scale) for weights, ones for norm weights, zeros for biases. Each 4 Mi
+// chunk of a weight has a generator seeded from (seed, unit name, parameter, chunk) alone,
+// so every world size (and thread count) builds the same model, and chunks fill in parallel.
 torch::Tensor InitialValues(const Unit& unit, uint64_t seed, double std);
 
 // Gives every parameter of `unit` storage of its own, as views of one flat buffer of

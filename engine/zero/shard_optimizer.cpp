@@ -101,9 +101,17 @@ void ShardOptimizer::UpdateOnDevice(int i, const offload::AdamWHyper& h, float f
   at::_fused_adamw_({st.master}, {g}, {st.exp_avg}, {st.exp_avg_sq}, {}, {step_}, h.lr, h.beta1,
                     h.beta2, h.weight_decay, h.eps, /*amsgrad=*/false, /*maximize=*/false);
   torch::Tensor& shard = st.group->shard();
-  // A host shard (offloaded parameters) gets its copy asynchronously; the next fetch's
-  // copy-in stream is ordered behind this stream (param_group.h, Note [fetch ordering]).
-  if (!st.master.is_same(shard)) shard.copy_(st.master, /*non_blocking=*/true);
+  if (st.master.is_same(shard)) return;
+  if (shard.device() == st.master.device()) {
+    shard.copy_(st.master);  // the compute-dtype rounding, on the device
+    return;
+  }
+  // A host shard (offloaded parameters): the copy down runs on the copy-out stream so the
+  // next forward's kernels do not queue behind it; the group's fetch waits for it
+  // (WaitUpdated).
+  auto scope = streams_->Enter(SideStream::kCopyOut);
+  shard.copy_(st.master, /*non_blocking=*/true);
+  st.copied_down = streams_->Mark();
 }
 
 absl::Status ShardOptimizer::Launch(const offload::AdamWHyper& hyper, int64_t step, float factor) {
@@ -131,11 +139,15 @@ bool ShardOptimizer::Updated(int i) const {
 }
 
 absl::Status ShardOptimizer::WaitUpdated(int i) {
-  if (state_[i].where == plan::Where::kDevice) return absl::OkStatus();
+  if (state_[i].where == plan::Where::kDevice) {
+    state_[i].copied_down.StreamWait();
+    return absl::OkStatus();
+  }
   return updater_->WaitDone(i);
 }
 
 absl::Status ShardOptimizer::WaitAll() {
+  for (GroupState& st : state_) st.copied_down.StreamWait();
   return updater_ ? updater_->WaitAll() : absl::OkStatus();
 }
 

@@ -78,9 +78,13 @@ class ShardOptimizer {
   // multiplied by `factor` first. Device groups are queued on the current stream now;
   // host groups go to the worker (or are done before returning without overlap).
   absl::Status Launch(const offload::AdamWHyper& hyper, int64_t step, float factor);
+  // True once group i's update has landed on the host (always for device groups, whose
+  // ordering is the stream's: WaitUpdated).
   bool Updated(int i) const;
-  // Blocks until group i's update has landed; the current stream then follows its upload.
+  // Blocks until group i's update has landed; the current stream then follows its copy up
+  // (host groups) or down (device groups with a host shard). Call before every fetch.
   absl::Status WaitUpdated(int i);
+  // Blocks until every host update has landed; the current stream follows every copy.
   absl::Status WaitAll();
   Times TakeTimes();
 
@@ -93,6 +97,7 @@ class ShardOptimizer {
     ParamGroup* group = nullptr;
     plan::Where where = plan::Where::kHost;
     torch::Tensor master, exp_avg, exp_avg_sq;  // float32, (shard_numel)
+    DeviceStreams::Marker copied_down;  // device update's copy to a host shard (if any)
   };
   ShardOptimizer(GradStream* grads, DeviceStreams* streams, const Options& options);
   void UpdateOnDevice(int i, const offload::AdamWHyper& hyper, float factor);

@@ -244,22 +244,26 @@ void ZeroEngine::Prefetch(int from, int direction) {
     if (optimizer_ && !optimizer_->Updated(k)) break;
     const int64_t n = g.partition().padded_numel;
     if (bucket + n > options_.prefetch_bucket_numel || live + n > options_.max_live_numel) break;
-    Check(g.StartFetch());
+    StartFetchAfterUpdate(k);
     bucket += n;
     live += n;
   }
 }
 
-void ZeroEngine::FetchForRun(int index, bool backward) {
-  for (int g : slots_[index].uses) {
-    if (optimizer_ && slots_[g].group->state() == GroupState::kSharded) {
-      const auto start = std::chrono::steady_clock::now();
-      Check(optimizer_->WaitUpdated(g));
-      forward_wait_seconds_ +=
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    }
-    Check(slots_[g].group->StartFetch());
+void ZeroEngine::StartFetchAfterUpdate(int g) {
+  ParamGroup& group = *slots_[g].group;
+  if (group.state() != GroupState::kSharded) return;
+  if (optimizer_) {
+    const auto start = std::chrono::steady_clock::now();
+    Check(optimizer_->WaitUpdated(g));
+    forward_wait_seconds_ +=
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   }
+  Check(group.StartFetch());
+}
+
+void ZeroEngine::FetchForRun(int index, bool backward) {
+  for (int g : slots_[index].uses) StartFetchAfterUpdate(g);
   Prefetch(index, backward ? -1 : +1);
   for (int g : slots_[index].uses) Check(slots_[g].group->WaitFetch());
   peak_live_bytes_ = std::max(peak_live_bytes_, live_gathered_bytes());

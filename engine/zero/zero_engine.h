@@ -171,6 +171,8 @@ class ZeroEngine {
   absl::Status MapBorrowedGroups();  // fills uses and pending.expected
   void Accumulate(int group, size_t param, const torch::Tensor& grad);
   void Prefetch(int from, int direction);
+  // Starts group g's fetch once its last update has landed (Note [overlapped update]).
+  void StartFetchAfterUpdate(int g);
   // Sets group i's shard and master from this rank's float32 values (shard_numel, host).
   void SetShardValues(size_t i, const torch::Tensor& values);
   void Check(const absl::Status& s) const;  // throws std::runtime_error when not ok
