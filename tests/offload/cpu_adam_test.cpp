@@ -4,6 +4,10 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <limits>
+#include <thread>
 #include <vector>
 
 namespace zerod::offload {
@@ -103,6 +107,273 @@ TEST(CpuAdamTest, ConversionsAreBitExactWithTorchCasts) {
     torch::Tensor back = torch::empty({10000});
     ConvertToFloat(out.data_ptr(), back.data_ptr<float>(), x.numel(), dtype);
     EXPECT_TRUE(torch::equal(back, out.to(torch::kFloat32)));
+  }
+}
+
+// ---- Kernels against a plain scalar loop --------------------------------------------
+
+// The update as a plain loop, separate from the library's kernels: what every kernel
+// (scalar, AVX2, AVX-512) must reproduce bit for bit. Float operations in torch's order;
+// this file is built for baseline x86-64, which has no FMA instruction to fuse them with.
+// 16-bit outputs use c10's casts. `g` holds the gradients already converted to float.
+void ScalarReference(float* p, const float* g, float* m, float* v, int64_t n, const AdamWHyper& h,
+                     int64_t step, float grad_scale, uint16_t* out, DType out_dtype) {
+  const float beta1 = static_cast<float>(h.beta1), beta2 = static_cast<float>(h.beta2);
+  const float omb1 = static_cast<float>(1.0 - h.beta1), omb2 = static_cast<float>(1.0 - h.beta2);
+  const float eps = static_cast<float>(h.eps);
+  const float decay = static_cast<float>(1.0 - h.lr * h.weight_decay);
+  const float neg_step_size =
+      static_cast<float>(-h.lr / (1.0 - std::pow(h.beta1, static_cast<double>(step))));
+  const float bias2_sqrt =
+      static_cast<float>(std::sqrt(1.0 - std::pow(h.beta2, static_cast<double>(step))));
+  for (int64_t i = 0; i < n; ++i) {
+    const float gi = g[i] * grad_scale;
+    float pi = p[i] * decay;
+    const float mi = beta1 * m[i] + omb1 * gi;
+    const float vi = beta2 * v[i] + omb2 * gi * gi;
+    const float denom = std::sqrt(vi) / bias2_sqrt + eps;
+    pi += neg_step_size * mi / denom;
+    p[i] = pi, m[i] = mi, v[i] = vi;
+    if (out != nullptr) {
+      out[i] = out_dtype == DType::kBFloat16 ? c10::BFloat16(pi).x : c10::Half(pi).x;
+    }
+  }
+}
+
+// Index of the first element whose bits differ, or -1.
+template <typename T>
+int64_t FirstMismatch(const T* a, const T* b, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    if (std::memcmp(a + i, b + i, sizeof(T)) != 0) return i;
+  }
+  return -1;
+}
+
+std::vector<CpuAdamIsa> AvailableIsas() {
+  std::vector<CpuAdamIsa> isas;
+  for (CpuAdamIsa isa : {CpuAdamIsa::kScalar, CpuAdamIsa::kAvx2, CpuAdamIsa::kAvx512}) {
+    if (isa <= BestCpuAdamIsa()) isas.push_back(isa);
+  }
+  return isas;
+}
+
+std::vector<float> RandomFloats(int64_t n, float scale, bool positive) {
+  torch::Tensor t = torch::randn({n}) * scale;
+  if (positive) t = t.abs();
+  return std::vector<float>(t.data_ptr<float>(), t.data_ptr<float>() + n);
+}
+
+// Gradients representable in `dtype`: their bits (16-bit types) and their float values.
+struct Grads {
+  std::vector<uint16_t> bits16;
+  std::vector<float> values;
+};
+
+Grads RandomGrads(int64_t n, DType dtype) {
+  Grads g{{}, RandomFloats(n, 1e-2f, false)};
+  if (dtype == DType::kFloat32) return g;
+  g.bits16.resize(n);
+  ConvertFromFloat(g.values.data(), g.bits16.data(), n, dtype);
+  ConvertToFloat(g.bits16.data(), g.values.data(), n, dtype);
+  return g;
+}
+
+// Where AdamWStep writes its 16-bit copy: nowhere, a separate bf16 or fp16 buffer, or
+// over the 16-bit gradient (in place, as the engine does).
+enum class OutMode { kNone, kBf16, kFp16, kInPlace };
+const char* Name(OutMode mode) {
+  const char* names[] = {"no copy", "bf16 copy", "fp16 copy", "copy in place"};
+  return names[static_cast<int>(mode)];
+}
+
+TEST(CpuAdamTest, DispatchPicksTheWidestKernelTheCpuHas) {
+  __builtin_cpu_init();
+  const CpuAdamIsa want = __builtin_cpu_supports("avx512f") ? CpuAdamIsa::kAvx512
+                          : (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c"))
+                              ? CpuAdamIsa::kAvx2
+                              : CpuAdamIsa::kScalar;
+  EXPECT_EQ(BestCpuAdamIsa(), want) << CpuAdamIsaName(BestCpuAdamIsa());
+  std::printf("CpuAdam kernel on this CPU: %s\n", CpuAdamIsaName(BestCpuAdamIsa()));
+}
+
+TEST(CpuAdamTest, EveryKernelEqualsTheScalarLoopBitwiseForEveryGradientAndOutput) {
+  const AdamWHyper h{.lr = 1e-2, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8, .weight_decay = 0.1};
+  const int64_t step = 3;
+  const float scale = 0.75f;
+  std::vector<int64_t> sizes;
+  for (int64_t n = 1; n <= 67; ++n) sizes.push_back(n);
+  sizes.push_back(1000);
+  sizes.push_back(100003);  // several OpenMP threads
+  torch::manual_seed(2);
+  for (int64_t n : sizes) {
+    // Offsets move the arrays off their allocation's alignment, so the kernels' scalar
+    // head (up to the 16-bit output's first aligned address) and tail both run.
+    const int64_t kPad = 37;
+    const std::vector<float> p0 = RandomFloats(n + kPad, 1.f, false);
+    const std::vector<float> m0 = RandomFloats(n + kPad, 1e-2f, false);
+    const std::vector<float> v0 = RandomFloats(n + kPad, 1e-4f, true);
+    for (DType grad_dtype : {DType::kFloat32, DType::kBFloat16, DType::kFloat16}) {
+      const Grads g = RandomGrads(n + kPad, grad_dtype);
+      for (OutMode mode : {OutMode::kNone, OutMode::kBf16, OutMode::kFp16, OutMode::kInPlace}) {
+        if (mode == OutMode::kInPlace && grad_dtype == DType::kFloat32) continue;
+        const DType out_dtype = mode == OutMode::kFp16      ? DType::kFloat16
+                                : mode == OutMode::kInPlace ? grad_dtype
+                                                            : DType::kBFloat16;
+        for (int64_t off : {int64_t{0}, int64_t{3}, int64_t{kPad}}) {
+          std::vector<float> rp(p0), rm(m0), rv(v0);
+          std::vector<uint16_t> rout(n + kPad);
+          ScalarReference(rp.data() + off, g.values.data() + off, rm.data() + off, rv.data() + off,
+                          n, h, step, scale, mode == OutMode::kNone ? nullptr : rout.data() + off,
+                          out_dtype);
+          for (CpuAdamIsa isa : AvailableIsas()) {
+            SCOPED_TRACE(testing::Message()
+                         << CpuAdamIsaName(isa) << " grad " << DTypeName(grad_dtype) << " "
+                         << Name(mode) << " n " << n << " offset " << off);
+            std::vector<float> p(p0), m(m0), v(v0), g32(g.values);
+            std::vector<uint16_t> g16(g.bits16), out(n + kPad);
+            const void* grad = grad_dtype == DType::kFloat32
+                                   ? static_cast<const void*>(g32.data() + off)
+                                   : static_cast<const void*>(g16.data() + off);
+            uint16_t* out16 = mode == OutMode::kNone      ? nullptr
+                              : mode == OutMode::kInPlace ? g16.data() + off
+                                                          : out.data() + off;
+            AdamWStepWithIsa(isa, p.data() + off, grad, grad_dtype, m.data() + off, v.data() + off,
+                             n, h, step, scale, out16, out_dtype);
+            ASSERT_EQ(FirstMismatch(p.data(), rp.data(), n + kPad), -1);
+            ASSERT_EQ(FirstMismatch(m.data(), rm.data(), n + kPad), -1);
+            ASSERT_EQ(FirstMismatch(v.data(), rv.data(), n + kPad), -1);
+            if (mode == OutMode::kInPlace) {
+              ASSERT_EQ(FirstMismatch(g16.data() + off, rout.data() + off, n), -1);
+            } else if (mode != OutMode::kNone) {
+              ASSERT_EQ(FirstMismatch(out.data(), rout.data(), n + kPad), -1);
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST(CpuAdamTest, SixteenBitGradientsGiveExactlyTheResultOfTheirFloatConversion) {
+  const AdamWHyper h{.lr = 1e-3};
+  const int64_t n = 100003;
+  torch::manual_seed(3);
+  const std::vector<float> p0 = RandomFloats(n, 1.f, false);
+  for (DType grad_dtype : {DType::kBFloat16, DType::kFloat16}) {
+    const Grads g = RandomGrads(n, grad_dtype);
+    for (OutMode mode : {OutMode::kNone, OutMode::kBf16, OutMode::kFp16}) {
+      SCOPED_TRACE(testing::Message() << DTypeName(grad_dtype) << " " << Name(mode));
+      const DType out_dtype = mode == OutMode::kFp16 ? DType::kFloat16 : DType::kBFloat16;
+      std::vector<float> p16(p0), m16(n), v16(n), p32(p0), m32(n), v32(n);
+      std::vector<uint16_t> out16(n), out32(n);
+      for (int64_t step = 1; step <= 2; ++step) {
+        AdamWStep(p16.data(), g.bits16.data(), grad_dtype, m16.data(), v16.data(), n, h, step, 0.5f,
+                  mode == OutMode::kNone ? nullptr : out16.data(), out_dtype);
+        AdamWStep(p32.data(), g.values.data(), m32.data(), v32.data(), n, h, step, 0.5f,
+                  mode == OutMode::kNone ? nullptr : out32.data(), out_dtype);
+      }
+      EXPECT_EQ(FirstMismatch(p16.data(), p32.data(), n), -1);
+      EXPECT_EQ(FirstMismatch(m16.data(), m32.data(), n), -1);
+      EXPECT_EQ(FirstMismatch(v16.data(), v32.data(), n), -1);
+      EXPECT_EQ(FirstMismatch(out16.data(), out32.data(), n), -1);
+    }
+  }
+}
+
+TEST(CpuAdamTest, InPlaceUpdateEqualsOutOfPlaceBitwise) {
+  const AdamWHyper h{.lr = 1e-3};
+  const int64_t n = 100003;  // several threads, each reading and writing its own range
+  torch::manual_seed(4);
+  const std::vector<float> p0 = RandomFloats(n, 1.f, false);
+  for (DType dtype : {DType::kBFloat16, DType::kFloat16}) {
+    const Grads g = RandomGrads(n, dtype);
+    std::vector<float> pa(p0), ma(n), va(n), pb(p0), mb(n), vb(n);
+    std::vector<uint16_t> separate(n), in_place(g.bits16);
+    AdamWStep(pa.data(), g.bits16.data(), dtype, ma.data(), va.data(), n, h, 1, 1.f,
+              separate.data(), dtype);
+    AdamWStep(pb.data(), in_place.data(), dtype, mb.data(), vb.data(), n, h, 1, 1.f,
+              in_place.data(), dtype);
+    EXPECT_EQ(FirstMismatch(separate.data(), in_place.data(), n), -1) << DTypeName(dtype);
+    EXPECT_EQ(FirstMismatch(pa.data(), pb.data(), n), -1) << DTypeName(dtype);
+  }
+}
+
+TEST(CpuAdamTest, AWorkerThreadGetsTheSameResultAsTheMainThread) {
+  // The engine steps the optimizer from its own std::thread: OpenMP starts a team of
+  // its own there, and the ranges, hence the results, are the same.
+  const AdamWHyper h{.lr = 1e-3};
+  const int64_t n = 100003;
+  torch::manual_seed(5);
+  const std::vector<float> p0 = RandomFloats(n, 1.f, false);
+  const Grads g = RandomGrads(n, DType::kBFloat16);
+  std::vector<float> pa(p0), ma(n), va(n), pb(p0), mb(n), vb(n);
+  std::vector<uint16_t> main_copy(g.bits16), worker_copy(g.bits16);
+  AdamWStep(pa.data(), main_copy.data(), DType::kBFloat16, ma.data(), va.data(), n, h, 1, 1.f,
+            main_copy.data(), DType::kBFloat16);
+  std::thread worker([&] {
+    AdamWStep(pb.data(), worker_copy.data(), DType::kBFloat16, mb.data(), vb.data(), n, h, 1, 1.f,
+              worker_copy.data(), DType::kBFloat16);
+  });
+  worker.join();
+  EXPECT_EQ(FirstMismatch(pa.data(), pb.data(), n), -1);
+  EXPECT_EQ(FirstMismatch(main_copy.data(), worker_copy.data(), n), -1);
+}
+
+TEST(CpuAdamTest, Bf16CopyOfNanAndInfinityInEveryKernel) {
+  // lr 0 and no decay: every finite or infinite parameter stays as it is, so the bf16
+  // copy is the cast of the input. NaN in any form becomes the quiet NaN 0x7fc0.
+  const AdamWHyper h{.lr = 0.0, .weight_decay = 0.0};
+  const float inf = std::numeric_limits<float>::infinity();
+  auto from_bits = [](uint32_t b) {
+    float f;
+    std::memcpy(&f, &b, 4);
+    return f;
+  };
+  const std::vector<float> specials = {
+      inf,
+      -inf,
+      std::numeric_limits<float>::quiet_NaN(),
+      -std::numeric_limits<float>::quiet_NaN(),
+      from_bits(0x7f800001u),             // signalling NaN: the top 16 bits alone would read as inf
+      from_bits(0x7fffffffu),             // rounding would carry out of a NaN's payload
+      std::numeric_limits<float>::max(),  // rounds up to bf16 inf
+      from_bits(0x3f808000u),             // a tie: rounds to even (down)
+      from_bits(0x3f818000u),             // a tie: rounds to even (up)
+      1e-40f,                             // subnormal
+      -0.0f};
+  const int64_t n = 200;  // specials at every lane position of the SIMD blocks
+  std::vector<float> p0(n);
+  for (int64_t i = 0; i < n; ++i) p0[i] = specials[i % specials.size()];
+  for (CpuAdamIsa isa : AvailableIsas()) {
+    SCOPED_TRACE(CpuAdamIsaName(isa));
+    std::vector<float> p(p0), g(n, 0.f), m(n), v(n);
+    std::vector<uint16_t> out(n);
+    AdamWStepWithIsa(isa, p.data(), g.data(), DType::kFloat32, m.data(), v.data(), n, h, 1, 1.f,
+                     out.data(), DType::kBFloat16);
+    for (int64_t i = 0; i < n; ++i) {
+      const uint16_t want = std::isnan(p0[i]) ? 0x7fc0 : c10::BFloat16(p0[i]).x;
+      ASSERT_EQ(out[i], want) << "element " << i << " = " << p0[i];
+    }
+  }
+  // An infinite or NaN gradient poisons the parameter (inf/inf in the step): the same NaN
+  // bits in every kernel, and 0x7fc0 in the copy.
+  std::vector<float> g0(n);
+  for (int64_t i = 0; i < n; ++i) g0[i] = i % 3 == 0 ? inf : i % 3 == 1 ? -inf : NAN;
+  std::vector<float> rp(n, 1.f), rm(n), rv(n);
+  std::vector<uint16_t> rout(n);
+  const AdamWHyper h2{.lr = 1e-3};
+  ScalarReference(rp.data(), g0.data(), rm.data(), rv.data(), n, h2, 1, 1.f, rout.data(),
+                  DType::kBFloat16);
+  for (CpuAdamIsa isa : AvailableIsas()) {
+    SCOPED_TRACE(CpuAdamIsaName(isa));
+    std::vector<float> p(n, 1.f), m(n), v(n);
+    std::vector<uint16_t> out(n);
+    AdamWStepWithIsa(isa, p.data(), g0.data(), DType::kFloat32, m.data(), v.data(), n, h2, 1, 1.f,
+                     out.data(), DType::kBFloat16);
+    EXPECT_EQ(FirstMismatch(p.data(), rp.data(), n), -1);
+    EXPECT_EQ(FirstMismatch(m.data(), rm.data(), n), -1);
+    EXPECT_EQ(FirstMismatch(v.data(), rv.data(), n), -1);
+    for (int64_t i = 0; i < n; ++i) ASSERT_EQ(out[i], 0x7fc0) << i;
   }
 }
 
