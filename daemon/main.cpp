@@ -7,6 +7,7 @@
 // Rank, world size and device come from the launcher; nobody passes them by hand.
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -143,6 +144,10 @@ bool JobFlagsFitTheMode(const Flags& flags) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Expandable segments keep the caching allocator from fragmenting when gathered
+  // parameters and activations of different sizes come and go (the plan's GPU reserve
+  // assumes it). A user's own setting wins.
+  setenv("PYTORCH_CUDA_ALLOC_CONF", "expandable_segments:True", /*overwrite=*/0);
   CLI::App app{"zerod: ZeRO-3 training daemon with CPU offload"};
   Flags flags;
   auto& spec = flags.spec;

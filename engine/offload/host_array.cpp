@@ -4,7 +4,9 @@
 
 #include <cerrno>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
+#include <string>
 #include <utility>
 
 #include "absl/strings/str_format.h"
@@ -44,8 +46,10 @@ absl::StatusOr<HostArray> HostArray::Allocate(size_t bytes) {
     if (end < base + over) munmap(end, base + over - end);
     base = aligned;
     // Only a request: THP may be off ("never") or the kernel may lack it; then the
-    // array still works on 4 KiB pages.
-    madvise(base, length, MADV_HUGEPAGE);
+    // array still works on 4 KiB pages. ZEROD_HUGEPAGES=0 leaves the kernel's default
+    // (for comparing the two on a new machine: bench/cpu_adam_bench).
+    const char* env = std::getenv("ZEROD_HUGEPAGES");
+    if (env == nullptr || std::string(env) != "0") madvise(base, length, MADV_HUGEPAGE);
   }
   return HostArray(base, bytes, length);
 }
