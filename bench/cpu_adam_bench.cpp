@@ -78,7 +78,7 @@ std::pair<double, double> AlternatingMedians(const std::function<void()>& a,
 // p, m and v are written back unchanged; an empty asm hides that from the compiler, which
 // would otherwise drop the stores of the values just loaded. out <- g moves the 16-bit
 // stream with streaming stores, as CpuAdam writes its copy. Ranges are 64-element aligned
-// (HostArrays are 2 MiB aligned).
+// (HostArrays are 64-byte aligned).
 
 __attribute__((target("avx512f"))) void MoveAvx512(float* p, const uint16_t* g, float* m, float* v,
                                                    uint16_t* out, int64_t begin, int64_t end) {

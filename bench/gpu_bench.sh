@@ -15,38 +15,51 @@
 #   plain7b    peer_bench.py gpu7b: plain PyTorch, 6.74B all on the GPU, checkpointing
 #   fsdp094 / fsdp7b / fsdp13b   peer_bench.py fsdp / big / big13 (FSDP2 + CPUOffloadPolicy)
 #   ds094 / ds13b                ds_bench.py 1b / 13b --ckpt (DeepSpeed, both offloads)
+#   BENCH_DEADLINE (seconds since the epoch): every section's timeout is cut to end before
+#   it, and a section with less than 20 s left is skipped. Logs go to $LOGS (default
+#   $OUT/logs); bench.jsonl and summary.txt to $OUT.
 set -uo pipefail
 OUT=${OUT:-/tmp/zerod-bench}; mkdir -p "$OUT"
+LOGS=${LOGS:-$OUT/logs}; mkdir -p "$LOGS"
+limit_for() {  # wanted-seconds -> what the deadline allows (0: skip)
+  local want=$1
+  [ -z "${BENCH_DEADLINE:-}" ] && { echo "$want"; return; }
+  local left=$((BENCH_DEADLINE - $(date +%s) - 5))
+  [ "$left" -lt 20 ] && { echo 0; return; }
+  echo $((want < left ? want : left))
+}
 BIN=build-gpu/bin
 SEED=configs/ds_zero3_offload_bf16.json  # the seed's file with bf16 and a batch of 4
 AUTO=configs/ds_zero3_auto.json
-DATA=$OUT/corpus.bin
+DATA=$LOGS/corpus.bin
 [ -f "$DATA" ] || "$BIN/zerod" --prepare-data --bytes --input data/corpus/vim_user_manual.txt \
   --output "$DATA" >/dev/null
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-$(nproc)}
 
 run_zerod() {  # tag model config steps timeout extra-flags...
-  local tag=$1 model=$2 config=$3 steps=$4 limit=$5; shift 5
+  local tag=$1 model=$2 config=$3 steps=$4 limit; limit=$(limit_for "$5"); shift 5
+  [ "$limit" -eq 0 ] && { echo "== zerod $tag skipped (deadline)"; return; }
   echo "== zerod $tag ($(date +%T))"
   "$BIN/zerod" --plan --model "bench/models/$model" --ds-config "$config" --seq-len 2048 \
-    --log-format json "$@" > "$OUT/plan_$tag.json" 2> "$OUT/plan_$tag.err"
-  python3 -c "import json,sys; p=json.load(open('$OUT/plan_$tag.json')); \
+    --log-format json "$@" > "$LOGS/plan_$tag.json" 2> "$LOGS/plan_$tag.err"
+  python3 -c "import json,sys; p=json.load(open('$LOGS/plan_$tag.json')); \
 print(json.dumps({'tag': '$tag', 'plan': {k: p[k] for k in ('fits','optimizer_ratio')}, \
 'plan_gpu_bytes': p['ranks'][0]['gpu_bytes'], 'plan_host_bytes': p['ranks'][0]['host_bytes']}))" \
     >> "$OUT/bench.jsonl" 2>/dev/null
   timeout "$limit" mpirun -np 1 --bind-to none "$BIN/zerod" --train --model "bench/models/$model" \
     --ds-config "$config" --data "$DATA" --seq-len 2048 --steps "$steps" --log-format json "$@" \
-    > "$OUT/zerod_$tag.log" 2>&1
-  echo "   exit $? ($(date +%T))"; grep -v '^{' "$OUT/zerod_$tag.log" | tail -4
-  grep '^{' "$OUT/zerod_$tag.log" | sed "s/^{/{\"tag\": \"$tag\", /" >> "$OUT/bench.jsonl"
+    > "$LOGS/zerod_$tag.log" 2>&1
+  echo "   exit $? ($(date +%T))"; grep -v '^{' "$LOGS/zerod_$tag.log" | tail -4
+  grep '^{' "$LOGS/zerod_$tag.log" | sed "s/^{/{\"tag\": \"$tag\", /" >> "$OUT/bench.jsonl"
 }
 peer() {  # tag timeout command...
-  local tag=$1 limit=$2; shift 2
-  echo "== $tag ($(date +%T))"
-  timeout "$limit" "$@" > "$OUT/$tag.log" 2>&1; local rc=$?
-  echo "   exit $rc ($(date +%T))"; tail -3 "$OUT/$tag.log"
-  grep '^{' "$OUT/$tag.log" | sed "s/^{/{\"tag\": \"$tag\", \"exit\": $rc, /" >> "$OUT/bench.jsonl"
-  [ "$rc" -ne 0 ] && echo "{\"tag\": \"$tag\", \"failed\": true, \"exit\": $rc, \"why\": $(tail -c 300 "$OUT/$tag.log" | python3 -c 'import json,sys;print(json.dumps(sys.stdin.read()))')}" >> "$OUT/bench.jsonl"
+  local tag=$1 limit; limit=$(limit_for "$2"); shift 2
+  [ "$limit" -eq 0 ] && { echo "== $tag skipped (deadline)"; return; }
+  echo "== $tag ($(date +%T), up to ${limit}s)"
+  timeout "$limit" "$@" > "$LOGS/$tag.log" 2>&1; local rc=$?
+  echo "   exit $rc ($(date +%T))"; tail -3 "$LOGS/$tag.log"
+  grep '^{' "$LOGS/$tag.log" | sed "s/^{/{\"tag\": \"$tag\", \"exit\": $rc, /" >> "$OUT/bench.jsonl"
+  [ "$rc" -ne 0 ] && echo "{\"tag\": \"$tag\", \"failed\": true, \"exit\": $rc, \"why\": $(tail -c 300 "$LOGS/$tag.log" | python3 -c 'import json,sys;print(json.dumps(sys.stdin.read()))')}" >> "$OUT/bench.jsonl"
   dmesg 2>/dev/null | grep -i -E "killed process|out of memory" | tail -2
 }
 ds_ready() {
@@ -65,12 +78,12 @@ for s in "$@"; do
     z13auto) run_zerod z13auto llama-13b "$AUTO" 7 540 --activation-checkpointing ;;
     z155auto) run_zerod z155auto llama-15.5b "$AUTO" 6 580 --activation-checkpointing ;;
     z13seed) run_zerod z13seed llama-13b "$SEED" 3 120 --activation-checkpointing ;;
-    plain7b) peer plain7b 300 python3 .gpu-deps/peer_bench.py gpu7b ;;
+    plain7b) peer plain7b 150 python3 .gpu-deps/peer_bench.py gpu7b ;;
     fsdp094) peer fsdp094 300 python3 .gpu-deps/peer_bench.py fsdp ;;
-    fsdp7b) peer fsdp7b 420 python3 .gpu-deps/peer_bench.py big ;;
+    fsdp7b) peer fsdp7b 200 python3 .gpu-deps/peer_bench.py big ;;
     fsdp13b) peer fsdp13b 420 python3 .gpu-deps/peer_bench.py big13 ;;
     ds094) ds_ready; peer ds094 420 python3 .gpu-deps/ds_bench.py 1b ;;
-    ds13b) ds_ready; peer ds13b 480 python3 .gpu-deps/ds_bench.py 13b --ckpt ;;
+    ds13b) ds_ready; peer ds13b 200 python3 .gpu-deps/ds_bench.py 13b --ckpt ;;
     *) echo "unknown section $s" ;;
   esac
 done

@@ -20,8 +20,9 @@ namespace zerod::offload {
 
 class HostArray {
  public:
-  // `bytes` of zero-filled memory, aligned to 2 MiB when at least that large (to 4 KiB
-  // otherwise). Allocate(0) gives an empty array (data() == nullptr). ResourceExhausted,
+  // `bytes` of zero-filled memory, 64-byte aligned; arrays of 2 MiB or more sit on huge
+  // pages, each a different colour step past a 2 MiB boundary (Note [array colouring]).
+  // Allocate(0) gives an empty array (data() == nullptr). ResourceExhausted,
   // with the size and the fix in the message, when the OS refuses the mapping.
   static absl::StatusOr<HostArray> Allocate(size_t bytes);
 
@@ -40,10 +41,11 @@ class HostArray {
   }
 
  private:
-  HostArray(void* data, size_t bytes, size_t mapped_bytes)
-      : data_(data), bytes_(bytes), mapped_bytes_(mapped_bytes) {}
+  HostArray(void* base, void* data, size_t bytes, size_t mapped_bytes)
+      : base_(base), data_(data), bytes_(bytes), mapped_bytes_(mapped_bytes) {}
   void Release();
 
+  void* base_ = nullptr;  // the mapping (data_ lies a colour step into it)
   void* data_ = nullptr;
   size_t bytes_ = 0;
   size_t mapped_bytes_ = 0;  // what munmap must return: bytes_ rounded up to the page size
