@@ -19,8 +19,8 @@ struct JobFacts {
   int64_t seq_len = 128;
   bool activation_checkpointing = false;
   bool gpu = false;
-  int64_t gpu_bytes = 0;   // one GPU's memory
-  int64_t host_bytes = 0;  // one host's memory
+  int64_t gpu_bytes = 0;                // one GPU's memory
+  int64_t host_bytes = 0;               // one host's memory
   bool reduce_in_compute_dtype = true;  // NCCL reduces 16-bit; MPI reduces in float32
 };
 

@@ -112,14 +112,13 @@ void AccountBytes(const Request& r, int64_t gathered_peak, int64_t activations, 
     const int64_t s = u.shard_numel;
     (u.params == Where::kDevice ? dev : host).params += s * cb;
     // float32: the shard is the master where both live together (or on a CPU device).
-    const bool shard_is_master = r.compute_dtype == DType::kFloat32 &&
-                                 (u.params == u.optimizer || !r.gpu);
+    const bool shard_is_master =
+        r.compute_dtype == DType::kFloat32 && (u.params == u.optimizer || !r.gpu);
     (u.optimizer == Where::kDevice ? dev : host).optimizer += s * (shard_is_master ? 8 : 12);
     (u.gradients == Where::kDevice ? dev : host).gradients += s * gb;
     // Autograd's gradients of the unit's parameters and the flat buffer they are copied
     // into for the reduce-scatter.
-    largest_backward =
-        std::max(largest_backward, r.units[i].numel * cb + s * r.world_size * rb);
+    largest_backward = std::max(largest_backward, r.units[i].numel * cb + s * r.world_size * rb);
     if (u.optimizer == Where::kDevice) {
       largest_device_opt = std::max(largest_device_opt, s);
     } else if (u.gradients == Where::kDevice || u.params == Where::kDevice) {

@@ -41,7 +41,8 @@ int HostUnitsForRatio(const std::vector<int64_t>& shards, double ratio) {
   int64_t suffix = 0;
   for (int k = 1; k <= static_cast<int>(shards.size()); ++k) {
     suffix += shards[shards.size() - k];
-    const double error = std::abs(static_cast<double>(suffix) / std::max<int64_t>(total, 1) - ratio);
+    const double error =
+        std::abs(static_cast<double>(suffix) / std::max<int64_t>(total, 1) - ratio);
     if (error <= best_error) best = k, best_error = error;
   }
   return best;
@@ -72,8 +73,8 @@ Plan Build(const Request& r, const std::vector<int64_t>& shards, int64_t gathere
       all_elements > 0 ? static_cast<double>(host_elements) / static_cast<double>(all_elements) : 0;
   AccountBytes(r, gathered, activations, plan);
   const int64_t host_share = r.host_bytes / std::max(1, r.ranks_per_host);
-  plan.host_usable =
-      std::max<int64_t>(0, host_share - HostReserveBytes(r.host_bytes) / std::max(1, r.ranks_per_host));
+  plan.host_usable = std::max<int64_t>(
+      0, host_share - HostReserveBytes(r.host_bytes) / std::max(1, r.ranks_per_host));
   plan.gpu_usable = r.gpu ? std::max<int64_t>(0, r.gpu_bytes - GpuReserveBytes(r.gpu_bytes)) : 0;
   plan.fits = plan.gpu.Total() <= plan.gpu_usable && plan.host.Total() <= plan.host_usable;
   return plan;
@@ -158,8 +159,8 @@ std::vector<std::string> Remedies(const Request& r) {
     Request a = r;
     a.world_size = w;
     if (Search(a).fits) {
-      out.push_back(absl::StrCat(w, " ranks (", r.gpu ? "one GPU each, " : "",
-                                 r.ranks_per_host, " per host with this host's memory)"));
+      out.push_back(absl::StrCat(w, " ranks (", r.gpu ? "one GPU each, " : "", r.ranks_per_host,
+                                 " per host with this host's memory)"));
       break;
     }
   }
@@ -169,9 +170,9 @@ std::vector<std::string> Remedies(const Request& r) {
 std::string Shortfall(const Request& r, const Plan& p) {
   std::vector<std::string> short_of;
   if (p.gpu.Total() > p.gpu_usable) {
-    short_of.push_back(absl::StrCat("the GPU needs ", FormatGiB(p.gpu.Total()), " per rank and has ",
-                                    FormatGiB(p.gpu_usable), " usable (short by ",
-                                    FormatGiB(p.gpu.Total() - p.gpu_usable), ")"));
+    short_of.push_back(absl::StrCat(
+        "the GPU needs ", FormatGiB(p.gpu.Total()), " per rank and has ", FormatGiB(p.gpu_usable),
+        " usable (short by ", FormatGiB(p.gpu.Total() - p.gpu_usable), ")"));
   }
   if (p.host.Total() > p.host_usable) {
     short_of.push_back(absl::StrCat("host memory needs ", FormatGiB(p.host.Total()),
@@ -207,10 +208,9 @@ absl::StatusOr<Plan> MakePlan(const Request& r) {
                      "\"auto\""));
   }
   if (r.micro_batch < 1 || r.seq_len < 1 || r.grad_accum < 1) {
-    return absl::InvalidArgumentError(absl::StrCat("plan: micro batch ", r.micro_batch,
-                                                   ", sequence length ", r.seq_len,
-                                                   " and accumulation ", r.grad_accum,
-                                                   " must be at least 1"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("plan: micro batch ", r.micro_batch, ", sequence length ", r.seq_len,
+                     " and accumulation ", r.grad_accum, " must be at least 1"));
   }
   for (const UnitShape& u : r.units) {
     for (int j : u.reads) {
@@ -232,11 +232,20 @@ absl::StatusOr<int64_t> ParseByteSize(const std::string& text, const std::string
   std::string unit(end);
   unit.erase(std::remove_if(unit.begin(), unit.end(), ::isspace), unit.end());
   std::transform(unit.begin(), unit.end(), unit.begin(), ::tolower);
-  const std::pair<const char*, double> units[] = {
-      {"", 1.0},          {"b", 1.0},           {"k", 1024.0},         {"kib", 1024.0},
-      {"kb", 1e3},        {"m", 1048576.0},     {"mib", 1048576.0},    {"mb", 1e6},
-      {"g", 1073741824.0}, {"gib", 1073741824.0}, {"gb", 1e9},        {"t", 1099511627776.0},
-      {"tib", 1099511627776.0}, {"tb", 1e12}};
+  const std::pair<const char*, double> units[] = {{"", 1.0},
+                                                  {"b", 1.0},
+                                                  {"k", 1024.0},
+                                                  {"kib", 1024.0},
+                                                  {"kb", 1e3},
+                                                  {"m", 1048576.0},
+                                                  {"mib", 1048576.0},
+                                                  {"mb", 1e6},
+                                                  {"g", 1073741824.0},
+                                                  {"gib", 1073741824.0},
+                                                  {"gb", 1e9},
+                                                  {"t", 1099511627776.0},
+                                                  {"tib", 1099511627776.0},
+                                                  {"tb", 1e12}};
   if (end != begin && std::isfinite(value) && value > 0) {
     for (const auto& [name, scale] : units) {
       if (unit == name) return static_cast<int64_t>(value * scale);

@@ -59,10 +59,10 @@ struct Request {
   bool activation_checkpointing = false;
   DType compute_dtype = DType::kBFloat16;
   DType reduce_dtype = DType::kBFloat16;  // of the reduce-scatter (float32 over MPI)
-  bool gpu = true;           // units run on a GPU; false: on the CPU, all memory is host
-  int64_t gpu_bytes = 0;     // memory of one GPU (ignored without one)
-  int64_t host_bytes = 0;    // memory of one host, shared by ranks_per_host ranks
-  Choice offload_param = Choice::kCpu;      // offload_param.device
+  bool gpu = true;                      // units run on a GPU; false: on the CPU, all memory is host
+  int64_t gpu_bytes = 0;                // memory of one GPU (ignored without one)
+  int64_t host_bytes = 0;               // memory of one host, shared by ranks_per_host ranks
+  Choice offload_param = Choice::kCpu;  // offload_param.device
   std::optional<double> optimizer_ratio = 1.0;  // share of optimizer state on the host;
                                                 // nullopt: "auto"
   int64_t prefetch_bucket_numel = 50'000'000;
@@ -93,8 +93,8 @@ struct UnitPlacement {
 
 struct Plan {
   std::vector<UnitPlacement> units;
-  Bytes gpu;   // per rank; all zero when training on CPU
-  Bytes host;  // per rank
+  Bytes gpu;                // per rank; all zero when training on CPU
+  Bytes host;               // per rank
   int64_t gpu_usable = 0;   // per rank, after the reserve for the CUDA context and fragmentation
   int64_t host_usable = 0;  // per rank: the host's share, after the reserve for the system
   double optimizer_ratio = 1.0;  // share of optimizer state elements on the host, as planned

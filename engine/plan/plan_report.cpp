@@ -13,9 +13,8 @@ const char* Name(Where w, bool gpu) {
 }
 
 nlohmann::ordered_json KindsJson(const Bytes& b) {
-  return {{"params", b.params},           {"optimizer", b.optimizer},
-          {"gradients", b.gradients},     {"gathered", b.gathered},
-          {"activations", b.activations}, {"buffers", b.buffers},
+  return {{"params", b.params},     {"optimizer", b.optimizer},     {"gradients", b.gradients},
+          {"gathered", b.gathered}, {"activations", b.activations}, {"buffers", b.buffers},
           {"total", b.Total()}};
 }
 
@@ -32,8 +31,8 @@ std::string FormatPlanText(const Plan& plan, const ReportContext& c) {
       "zerod plan: %s, %.2fB parameters in %d units, world size %d (%d per host), "
       "micro-batch %d x %d tokens, %s, activation checkpointing %s, on %s\n",
       c.model, static_cast<double>(plan.total_param_numel) / 1e9,
-      static_cast<int>(plan.units.size()), r.world_size, r.ranks_per_host, r.micro_batch,
-      r.seq_len, DTypeName(r.compute_dtype), r.activation_checkpointing ? "on" : "off",
+      static_cast<int>(plan.units.size()), r.world_size, r.ranks_per_host, r.micro_batch, r.seq_len,
+      DTypeName(r.compute_dtype), r.activation_checkpointing ? "on" : "off",
       r.gpu ? absl::StrCat("GPUs of ", FormatGiB(r.gpu_bytes)) : std::string("CPU"));
   absl::StrAppendFormat(&out, "host memory %s per host; optimizer state on the CPU: %.2f\n",
                         FormatGiB(r.host_bytes), plan.optimizer_ratio);
@@ -59,11 +58,12 @@ std::string FormatPlanText(const Plan& plan, const ReportContext& c) {
     absl::StrAppendFormat(&out, "  %-36s %12s %12s\n", label,
                           r.gpu ? FormatGiB(plan.gpu.*field) : "", FormatGiB(plan.host.*field));
   }
-  absl::StrAppendFormat(&out, "  %-36s %12s %12s\n", "total", r.gpu ? FormatGiB(plan.gpu.Total()) : "",
-                        FormatGiB(plan.host.Total()));
-  absl::StrAppendFormat(&out, "  %-36s %12s %12s\n", "usable", r.gpu ? FormatGiB(plan.gpu_usable) : "",
-                        FormatGiB(plan.host_usable));
-  absl::StrAppend(&out, plan.fits ? "fits: yes\n" : absl::StrCat("fits: no: ", plan.shortfall, "\n"));
+  absl::StrAppendFormat(&out, "  %-36s %12s %12s\n", "total",
+                        r.gpu ? FormatGiB(plan.gpu.Total()) : "", FormatGiB(plan.host.Total()));
+  absl::StrAppendFormat(&out, "  %-36s %12s %12s\n", "usable",
+                        r.gpu ? FormatGiB(plan.gpu_usable) : "", FormatGiB(plan.host_usable));
+  absl::StrAppend(&out,
+                  plan.fits ? "fits: yes\n" : absl::StrCat("fits: no: ", plan.shortfall, "\n"));
   return out;
 }
 

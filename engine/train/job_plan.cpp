@@ -54,9 +54,10 @@ std::string PlacementSummary(const plan::Plan& plan, bool gpu) {
   }
   const int n = static_cast<int>(plan.units.size());
   if (!gpu) {
-    return absl::StrFormat("CPU training; optimizer state updated by CpuAdam: %.2f (the rest by torch's fused AdamW); "
-                           "planned %s per rank",
-                           plan.optimizer_ratio, plan::FormatGiB(plan.host.Total()));
+    return absl::StrFormat(
+        "CPU training; optimizer state updated by CpuAdam: %.2f (the rest by torch's fused AdamW); "
+        "planned %s per rank",
+        plan.optimizer_ratio, plan::FormatGiB(plan.host.Total()));
   }
   return absl::StrFormat(
       "16-bit shards on the GPU for %d/%d units; optimizer state on the CPU: %.2f (%d/%d units); "

@@ -3,7 +3,6 @@
 #include <stdexcept>
 
 #include "absl/strings/str_cat.h"
-
 #include "engine/util/status_macros.h"
 
 namespace zerod::zero {
@@ -19,7 +18,8 @@ absl::StatusOr<std::unique_ptr<GradStream>> GradStream::Create(
   std::unique_ptr<GradStream> s(new GradStream(comm, streams, accumulate));
   if (groups.empty()) return s;
   s->held_dtype_ = accumulate ? torch::kFloat32 : groups.front()->reduce_dtype();
-  const auto device_options = torch::TensorOptions().dtype(s->held_dtype_).device(streams->device());
+  const auto device_options =
+      torch::TensorOptions().dtype(s->held_dtype_).device(streams->device());
   int64_t largest_host = 0;
   try {
     for (size_t i = 0; i < groups.size(); ++i) {
@@ -148,8 +148,7 @@ double GradStream::LocalSumOfSquares() {
   torch::Tensor device_sum;
   double host_sum = 0.0;
   for (const Record& r : records_) {
-    torch::Tensor norm =
-        at::linalg_vector_norm(r.held, 2, c10::nullopt, false, torch::kFloat64);
+    torch::Tensor norm = at::linalg_vector_norm(r.held, 2, c10::nullopt, false, torch::kFloat64);
     torch::Tensor sq = norm * norm;
     if (r.held.is_cpu()) {
       host_sum += sq.item<double>();

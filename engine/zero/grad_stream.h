@@ -44,12 +44,9 @@ class GradStream {
   // `groups`, `comm`, `streams` and `pool` must outlive the stream. `holders[i]` is where
   // group i's gradient is held; `accumulate` (gradient accumulation > 1) holds float32
   // sums. ResourceExhausted when the held buffers cannot be allocated.
-  static absl::StatusOr<std::unique_ptr<GradStream>> Create(std::vector<ParamGroup*> groups,
-                                                            std::vector<plan::Where> holders,
-                                                            bool accumulate,
-                                                            comm::Communicator* comm,
-                                                            DeviceStreams* streams,
-                                                            offload::PinnedPool* pool);
+  static absl::StatusOr<std::unique_ptr<GradStream>> Create(
+      std::vector<ParamGroup*> groups, std::vector<plan::Where> holders, bool accumulate,
+      comm::Communicator* comm, DeviceStreams* streams, offload::PinnedPool* pool);
   ~GradStream();
   GradStream(const GradStream&) = delete;
   GradStream& operator=(const GradStream&) = delete;
@@ -100,7 +97,7 @@ class GradStream {
   torch::Tensor staging_;        // float32 host, largest host-held shard (accumulation only)
   // State of the step in flight.
   std::vector<DeviceStreams::Marker> issued_;  // the end of each Issue's work (GPU)
-  int staged_group_ = -1;  // group whose micro-batch sits in staging_, or -1
+  int staged_group_ = -1;                      // group whose micro-batch sits in staging_, or -1
   DeviceStreams::Marker staged_copy_;
   // Sum of squares of the shards as they arrived (float64 scalar on the device), valid
   // while every group got one micro-batch: the norm of a sum is not the sum of norms.

@@ -44,8 +44,8 @@ class HostUpdater {
   HostUpdater& operator=(const HostUpdater&) = delete;
 
   // Pinned lanes for groups of up to `numel` elements (GPU only). Call once, before Submit.
-  absl::Status AllocateLanes(offload::PinnedPool* pool, int64_t numel,
-                             torch::ScalarType grad_dtype, torch::ScalarType shard_dtype);
+  absl::Status AllocateLanes(offload::PinnedPool* pool, int64_t numel, torch::ScalarType grad_dtype,
+                             torch::ScalarType shard_dtype);
 
   struct Batch {
     std::vector<int> groups;  // forward order

@@ -74,12 +74,11 @@ absl::StatusOr<std::unique_ptr<ShardOptimizer>> ShardOptimizer::Create(
         absl::StrCat("cannot allocate the optimizer state the plan places: ", e.what()));
   }
   if (!opt->host_groups_.empty()) {
-    opt->updater_ = std::make_unique<HostUpdater>(opt.get(), grads, streams,
-                                                  static_cast<int>(groups.size()),
-                                                  options.cpu_threads);
+    opt->updater_ = std::make_unique<HostUpdater>(
+        opt.get(), grads, streams, static_cast<int>(groups.size()), options.cpu_threads);
     if (largest_lane > 0) {
-      RETURN_IF_ERROR(opt->updater_->AllocateLanes(pool, largest_lane, grads->held_dtype(),
-                                                   options.dtype));
+      RETURN_IF_ERROR(
+          opt->updater_->AllocateLanes(pool, largest_lane, grads->held_dtype(), options.dtype));
     }
   }
   return opt;
@@ -117,11 +116,13 @@ void ShardOptimizer::UpdateOnDevice(int i, const offload::AdamWHyper& h, float f
 absl::Status ShardOptimizer::Launch(const offload::AdamWHyper& hyper, int64_t step, float factor) {
   RETURN_IF_ERROR(WaitAll());
   torch::NoGradGuard no_grad;
+  HarvestDeviceTime();  // the last Launch's device updates ran long ago: read them first
   try {
     step_.fill_(static_cast<double>(step));
     device_start_ = streams_->MarkTimed();
     for (size_t i = 0; i < state_.size(); ++i) {
-      if (state_[i].where == plan::Where::kDevice) UpdateOnDevice(static_cast<int>(i), hyper, factor);
+      if (state_[i].where == plan::Where::kDevice)
+        UpdateOnDevice(static_cast<int>(i), hyper, factor);
     }
     device_end_ = streams_->MarkTimed();
     device_timed_ = true;
@@ -151,6 +152,13 @@ absl::Status ShardOptimizer::WaitAll() {
   return updater_ ? updater_->WaitAll() : absl::OkStatus();
 }
 
+void ShardOptimizer::HarvestDeviceTime() {
+  if (device_timed_ && device_end_.Done()) {
+    device_seconds_ += DeviceStreams::Marker::Elapsed(device_start_, device_end_);
+    device_timed_ = false;
+  }
+}
+
 ShardOptimizer::Times ShardOptimizer::TakeTimes() {
   Times t;
   if (updater_) {
@@ -158,10 +166,9 @@ ShardOptimizer::Times ShardOptimizer::TakeTimes() {
     t.cpu_adam_seconds = h.cpu_adam_seconds;
     t.transfer_wait_seconds = h.transfer_wait_seconds;
   }
-  if (device_timed_ && device_end_.Done()) {
-    t.device_seconds = DeviceStreams::Marker::Elapsed(device_start_, device_end_);
-    device_timed_ = false;
-  }
+  HarvestDeviceTime();
+  t.device_seconds = device_seconds_;
+  device_seconds_ = 0.0;
   return t;
 }
 

@@ -54,12 +54,9 @@ class ShardOptimizer {
   };
 
   // `groups`, `grads`, `streams` and `pool` must outlive the optimizer.
-  static absl::StatusOr<std::unique_ptr<ShardOptimizer>> Create(std::vector<ParamGroup*> groups,
-                                                                std::vector<plan::Where> where,
-                                                                GradStream* grads,
-                                                                DeviceStreams* streams,
-                                                                offload::PinnedPool* pool,
-                                                                const Options& options);
+  static absl::StatusOr<std::unique_ptr<ShardOptimizer>> Create(
+      std::vector<ParamGroup*> groups, std::vector<plan::Where> where, GradStream* grads,
+      DeviceStreams* streams, offload::PinnedPool* pool, const Options& options);
   ~ShardOptimizer();
   ShardOptimizer(const ShardOptimizer&) = delete;
   ShardOptimizer& operator=(const ShardOptimizer&) = delete;
@@ -97,10 +94,13 @@ class ShardOptimizer {
     ParamGroup* group = nullptr;
     plan::Where where = plan::Where::kHost;
     torch::Tensor master, exp_avg, exp_avg_sq;  // float32, (shard_numel)
-    DeviceStreams::Marker copied_down;  // device update's copy to a host shard (if any)
+    DeviceStreams::Marker copied_down;          // device update's copy to a host shard (if any)
   };
   ShardOptimizer(GradStream* grads, DeviceStreams* streams, const Options& options);
   void UpdateOnDevice(int i, const offload::AdamWHyper& hyper, float factor);
+  // Adds the last Launch's device update time to device_seconds_ once its events are done
+  // (a step's updates are read at the next step's end or Launch, never waited for).
+  void HarvestDeviceTime();
 
   // Constant after construction.
   GradStream* grads_;
@@ -113,6 +113,7 @@ class ShardOptimizer {
   // The last Launch's device updates, timed.
   DeviceStreams::Marker device_start_, device_end_;
   bool device_timed_ = false;
+  double device_seconds_ = 0.0;  // harvested, not yet taken
 };
 
 }  // namespace zerod::zero

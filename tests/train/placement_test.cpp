@@ -45,14 +45,16 @@ struct Files {
     testing::WriteText(
         dir.File("ds.json"),
         absl::StrCat(R"({"train_batch_size": )", batch, R"(, "train_micro_batch_size_per_gpu": 2,
-      "gradient_clipping": )", o.clipping ? "0.5" : "0", R"(,
+      "gradient_clipping": )",
+                     o.clipping ? "0.5" : "0", R"(,
       "optimizer": {"type": "AdamW", "params": {"lr": 3e-3, "betas": [0.9, 0.95], "eps": 1e-8, "weight_decay": 0.1}},
       "scheduler": {"type": "WarmupLR", "params": {"warmup_min_lr": 1e-4, "warmup_max_lr": 3e-3,
                     "warmup_num_steps": 5, "warmup_type": "linear"}},
       "zero_optimization": {"stage": 3, "stage3_param_persistence_threshold": 0,
         "stage3_prefetch_bucket_size": 5000, "zerod_overlap_optimizer": )",
                      o.overlap ? "true" : "false", R"(,
-        "offload_param": {"device": ")", o.placement.params, R"(", "pin_memory": true},
+        "offload_param": {"device": ")",
+                     o.placement.params, R"(", "pin_memory": true},
         "offload_optimizer": {"device": "cpu", "pin_memory": true, "ratio": )",
                      o.placement.ratio, "}}}"));
     if (World().rank() == 0)
@@ -86,8 +88,8 @@ void ExpectPlainLosses(const Options& o, comm::Communicator& comm, const std::st
     ASSERT_TRUE(m.ok()) << m.status();
     const double rel = std::abs(m->loss - want[i]) / std::abs(want[i]);
     worst = std::max(worst, rel);
-    EXPECT_LT(rel, 1e-5) << "step " << i + 1 << ": zero " << m->loss << " plain " << want[i]
-                         << ", " << Describe(o);
+    EXPECT_LT(rel, 1e-5) << "step " << i + 1 << ": zero " << m->loss << " plain " << want[i] << ", "
+                         << Describe(o);
   }
   EXPECT_LT(want.back(), want.front() - 0.1) << "the loss must fall for the comparison to count";
   if (World().rank() == 0)
@@ -96,9 +98,8 @@ void ExpectPlainLosses(const Options& o, comm::Communicator& comm, const std::st
 }
 
 const Placement kPlacements[] = {
-    {"cpu", "1.0"}, {"cpu", "0.5"}, {"cpu", "0.0"},
-    {"none", "1.0"}, {"none", "0.5"}, {"none", "0.0"},
-    {"auto", "\"auto\""},
+    {"cpu", "1.0"},  {"cpu", "0.5"},  {"cpu", "0.0"},       {"none", "1.0"},
+    {"none", "0.5"}, {"none", "0.0"}, {"auto", "\"auto\""},
 };
 
 TEST(PlacementTest, EveryPlacementTrainsAsPlainLibTorch) {
