@@ -3,8 +3,6 @@
 // job is refused with exit 1 naming the memory short and a remedy; bad flags are named.
 #include <gtest/gtest.h>
 
-#include <array>
-#include <cstdio>
 #include <string>
 
 #include "nlohmann/json.hpp"
@@ -14,14 +12,7 @@ namespace zerod::e2e {
 namespace {
 
 Result RunPlan(const std::string& args) {
-  const std::string cmd = std::string("timeout 60 ") + ZEROD_BIN + " --plan " + args + " 2>&1";
-  Result r;
-  FILE* pipe = popen(cmd.c_str(), "r");
-  std::array<char, 4096> buf;
-  while (fgets(buf.data(), buf.size(), pipe) != nullptr) r.output += buf.data();
-  const int status = pclose(pipe);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
+  return RunCommand(std::string("timeout 60 ") + ZEROD_BIN + " --plan " + args + " 2>&1");
 }
 
 const std::string kTiny = std::string("--model ") + ZEROD_SOURCE_DIR + "/configs/models/tiny-llama";

@@ -16,10 +16,8 @@ struct Result {
   std::string output;  // stdout and stderr together
 };
 
-inline Result RunZerod(const std::string& args, int ranks = 2) {
-  const std::string cmd = std::string("timeout 120 ") + ZEROD_MPIEXEC +
-                          " --oversubscribe --allow-run-as-root -np " + std::to_string(ranks) +
-                          " " + ZEROD_BIN + " " + args + " 2>&1";
+// Runs a shell command line, stdout and stderr together.
+inline Result RunCommand(const std::string& cmd) {
   Result r;
   FILE* pipe = popen(cmd.c_str(), "r");
   std::array<char, 4096> buf;
@@ -27,6 +25,12 @@ inline Result RunZerod(const std::string& args, int ranks = 2) {
   const int status = pclose(pipe);
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return r;
+}
+
+inline Result RunZerod(const std::string& args, int ranks = 2) {
+  return RunCommand(std::string("timeout 120 ") + ZEROD_MPIEXEC +
+                    " --oversubscribe --allow-run-as-root -np " + std::to_string(ranks) + " " +
+                    ZEROD_BIN + " " + args + " 2>&1");
 }
 
 // The shipped corpus as a byte-level token file at `out`, through zerod's own
