@@ -70,4 +70,13 @@ JobSpec DirJobSpec(const TempDir& dir, int64_t steps, int64_t seq_len, uint64_t 
   return spec;
 }
 
+JobSpec WriteTinyJob(const TempDir& dir, const std::string& config_json, const std::string& ds_json,
+                     int64_t steps, int64_t seq_len, uint64_t seed) {
+  WriteText(dir.File("config.json"), config_json);
+  WriteText(dir.File("ds.json"), ds_json);
+  if (World().rank() == 0) WriteTokens(dir.File("data.bin"), SyntheticTokens(20000, 64, 3));
+  (void)World().Barrier();
+  return DirJobSpec(dir, steps, seq_len, seed);
+}
+
 }  // namespace zerod::testing

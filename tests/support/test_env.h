@@ -42,4 +42,9 @@ std::string TinyLlamaConfigJson(int vocab = 64, int hidden = 32, int layers = 2)
 // A job on `dir`'s config.json, ds.json and data.bin (uint16 tokens).
 JobSpec DirJobSpec(const TempDir& dir, int64_t steps, int64_t seq_len, uint64_t seed);
 
+// Writes `dir`'s config.json and ds.json, and (rank 0, every rank waits) data.bin with
+// 20000 synthetic tokens of the tiny vocabulary; returns DirJobSpec over them.
+JobSpec WriteTinyJob(const TempDir& dir, const std::string& config_json, const std::string& ds_json,
+                     int64_t steps, int64_t seq_len, uint64_t seed);
+
 }  // namespace zerod::testing

@@ -40,10 +40,8 @@ struct Files {
   TempDir dir;
   JobSpec spec;
   explicit Files(const Options& o) {
-    testing::WriteText(dir.File("config.json"), testing::TinyLlamaConfigJson());
     const int64_t batch = o.accumulation ? 16 : 2 * World().world_size();
-    testing::WriteText(
-        dir.File("ds.json"),
+    const std::string ds =
         absl::StrCat(R"({"train_batch_size": )", batch, R"(, "train_micro_batch_size_per_gpu": 2,
       "gradient_clipping": )",
                      o.clipping ? "0.5" : "0", R"(,
@@ -56,16 +54,9 @@ struct Files {
         "offload_param": {"device": ")",
                      o.placement.params, R"(", "pin_memory": true},
         "offload_optimizer": {"device": "cpu", "pin_memory": true, "ratio": )",
-                     o.placement.ratio, "}}}"));
-    if (World().rank() == 0)
-      testing::WriteTokens(dir.File("data.bin"), testing::SyntheticTokens(20000, 64, 3));
-    (void)World().Barrier();
-    spec.model_dir = dir.path();
-    spec.ds_config_path = dir.File("ds.json");
-    spec.data_path = dir.File("data.bin");
-    spec.steps = 12;
-    spec.seq_len = 16;
-    spec.seed = 11;
+                     o.placement.ratio, "}}}");
+    spec = testing::WriteTinyJob(dir, testing::TinyLlamaConfigJson(), ds, /*steps=*/12,
+                                 /*seq_len=*/16, /*seed=*/11);
     spec.activation_checkpointing = o.checkpointing;
   }
 };

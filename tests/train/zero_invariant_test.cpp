@@ -22,29 +22,20 @@ struct Files {
   JobSpec spec;
   Files(bool checkpointing, int64_t persistence_threshold, const std::string& param_device = "cpu",
         const std::string& config_json = testing::TinyLlamaConfigJson()) {
-    testing::WriteText(dir.File("config.json"), config_json);
     // train_batch_size 16 of micro-batches of 2: 8, 4 or 2 accumulation steps at world
     // size 1, 2, 4. Clipping at 0.5 is active (the norm starts above it).
-    testing::WriteText(dir.File("ds.json"), absl::StrCat(R"({
+    const std::string ds = absl::StrCat(R"({
       "train_batch_size": 16, "train_micro_batch_size_per_gpu": 2, "gradient_clipping": 0.5,
       "optimizer": {"type": "AdamW", "params": {"lr": 3e-3, "betas": [0.9, 0.95], "eps": 1e-8, "weight_decay": 0.1}},
       "scheduler": {"type": "WarmupLR", "params": {"warmup_min_lr": 1e-4, "warmup_max_lr": 3e-3,
                     "warmup_num_steps": 5, "warmup_type": "linear"}},
       "zero_optimization": {"stage": 3, "offload_param": {"device": ")",
-                                                         param_device, R"(", "pin_memory": true},
+                                        param_device, R"(", "pin_memory": true},
                             "offload_optimizer": {"device": "cpu", "pin_memory": true},
                             "stage3_param_persistence_threshold": )",
-                                                         persistence_threshold, R"(,
-                            "stage3_prefetch_bucket_size": 5000}})"));
-    if (World().rank() == 0)
-      testing::WriteTokens(dir.File("data.bin"), testing::SyntheticTokens(20000, 64, 3));
-    (void)World().Barrier();
-    spec.model_dir = dir.path();
-    spec.ds_config_path = dir.File("ds.json");
-    spec.data_path = dir.File("data.bin");
-    spec.steps = 20;
-    spec.seq_len = 16;
-    spec.seed = 11;
+                                        persistence_threshold, R"(,
+                            "stage3_prefetch_bucket_size": 5000}})");
+    spec = testing::WriteTinyJob(dir, config_json, ds, /*steps=*/20, /*seq_len=*/16, /*seed=*/11);
     spec.activation_checkpointing = checkpointing;
   }
 };
