@@ -6,7 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "engine/util/status_macros.h"
-#include "engine/zero/shard_optimizer.h"
+#include "engine/zero/grad_stream.h"
 
 namespace zerod::zero {
 namespace {
@@ -17,9 +17,8 @@ double Since(std::chrono::steady_clock::time_point t) {
 
 }  // namespace
 
-HostUpdater::HostUpdater(ShardOptimizer* owner, GradStream* grads, DeviceStreams* streams,
-                         int num_groups, int cpu_threads)
-    : owner_(owner), grads_(grads), streams_(streams), cpu_threads_(cpu_threads) {
+HostUpdater::HostUpdater(GradStream* grads, DeviceStreams* streams, int num_groups, int cpu_threads)
+    : grads_(grads), streams_(streams), cpu_threads_(cpu_threads) {
   pending_.assign(num_groups, 0);
   uploaded_.resize(num_groups);
 }
@@ -53,7 +52,7 @@ int64_t HostUpdater::lane_bytes() const {
 void HostUpdater::Submit(Batch batch) {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    for (int g : batch.groups) pending_[g] = 1;
+    for (const Group& g : batch.groups) pending_[g.index] = 1;
     in_flight_ += static_cast<int>(batch.groups.size());
     queue_.push_back(std::move(batch));
     if (!thread_.joinable()) thread_ = std::thread([this] { Loop(); });
@@ -119,14 +118,14 @@ void HostUpdater::Run(Batch& batch) {
         failed = true;
         std::lock_guard<std::mutex> lock(mu_);
         if (error_.ok()) {
-          error_ = absl::InternalError(
-              absl::StrCat("the CPU optimizer failed on group ", batch.groups[j], ": ", e.what()));
+          error_ = absl::InternalError(absl::StrCat("the CPU optimizer failed on group ",
+                                                    batch.groups[j].index, ": ", e.what()));
         }
       }
     }
     {
       std::lock_guard<std::mutex> lock(mu_);
-      pending_[batch.groups[j]] = 0;
+      pending_[batch.groups[j].index] = 0;
       --in_flight_;
     }
     cv_.notify_all();
@@ -134,7 +133,7 @@ void HostUpdater::Run(Batch& batch) {
 }
 
 void HostUpdater::BringGradientDown(const Batch& batch, int j) {
-  const torch::Tensor& held = grads_->held(batch.groups[j]);
+  const torch::Tensor& held = grads_->held(batch.groups[j].index);
   if (!held.is_cuda()) return;  // read where it is
   Lane& lane = lanes_[j % 2];
   lane.grad.narrow(0, 0, held.numel()).copy_(held, /*non_blocking=*/true);
@@ -142,7 +141,8 @@ void HostUpdater::BringGradientDown(const Batch& batch, int j) {
 }
 
 void HostUpdater::UpdateGroup(const Batch& batch, int j) {
-  const int g = batch.groups[j];
+  const Group& group = batch.groups[j];
+  const int g = group.index;
   Lane* lane = lanes_.empty() ? nullptr : &lanes_[j % 2];
   const torch::Tensor& held = grads_->held(g);
   const void* grad = held.data_ptr();
@@ -153,8 +153,8 @@ void HostUpdater::UpdateGroup(const Batch& batch, int j) {
     std::lock_guard<std::mutex> lock(mu_);
     times_.transfer_wait_seconds += Since(t);
   }
-  torch::Tensor& master = owner_->master(g);
-  torch::Tensor& shard = owner_->state_[g].group->shard();
+  const torch::Tensor& master = group.master;
+  torch::Tensor shard = group.shard;
   const bool shard_16bit = shard.scalar_type() != torch::kFloat32;
   void* out16 = nullptr;
   if (shard_16bit && shard.is_cpu()) {
@@ -165,7 +165,7 @@ void HostUpdater::UpdateGroup(const Batch& batch, int j) {
   }
   const auto t = std::chrono::steady_clock::now();
   offload::AdamWStep(master.data_ptr<float>(), grad, ToDType(held.scalar_type()),
-                     owner_->exp_avg(g).data_ptr<float>(), owner_->exp_avg_sq(g).data_ptr<float>(),
+                     group.exp_avg.data_ptr<float>(), group.exp_avg_sq.data_ptr<float>(),
                      master.numel(), batch.hyper, batch.step, batch.factor, out16,
                      ToDType(shard.scalar_type()));
   const double adam_seconds = Since(t);

@@ -30,15 +30,13 @@
 
 namespace zerod::zero {
 
-class ShardOptimizer;
 class GradStream;
 
 class HostUpdater {
  public:
-  // `owner`, `grads` and `streams` must outlive the updater. `cpu_threads` > 0 sets the
-  // worker's OpenMP team size.
-  HostUpdater(ShardOptimizer* owner, GradStream* grads, DeviceStreams* streams, int num_groups,
-              int cpu_threads);
+  // `grads` and `streams` must outlive the updater. `cpu_threads` > 0 sets the worker's
+  // OpenMP team size.
+  HostUpdater(GradStream* grads, DeviceStreams* streams, int num_groups, int cpu_threads);
   ~HostUpdater();  // finishes the work in hand, then stops the thread
   HostUpdater(const HostUpdater&) = delete;
   HostUpdater& operator=(const HostUpdater&) = delete;
@@ -47,8 +45,15 @@ class HostUpdater {
   absl::Status AllocateLanes(offload::PinnedPool* pool, int64_t numel, torch::ScalarType grad_dtype,
                              torch::ScalarType shard_dtype);
 
+  // One host group's state, handed to the worker for the batch (tensor handles: the
+  // worker writes through them).
+  struct Group {
+    int index = 0;  // the group's number (its held gradient, its pending flag)
+    torch::Tensor master, exp_avg, exp_avg_sq;  // float32 host arrays
+    torch::Tensor shard;  // compute dtype: host (written in place) or GPU (uploaded)
+  };
   struct Batch {
-    std::vector<int> groups;  // forward order
+    std::vector<Group> groups;  // forward order
     offload::AdamWHyper hyper;
     int64_t step = 0;
     float factor = 1.0f;
@@ -80,7 +85,6 @@ class HostUpdater {
   void BringGradientDown(const Batch& batch, int j);
 
   // Constant after construction.
-  ShardOptimizer* owner_;
   GradStream* grads_;
   DeviceStreams* streams_;
   int cpu_threads_;

@@ -74,8 +74,8 @@ absl::StatusOr<std::unique_ptr<ShardOptimizer>> ShardOptimizer::Create(
         absl::StrCat("cannot allocate the optimizer state the plan places: ", e.what()));
   }
   if (!opt->host_groups_.empty()) {
-    opt->updater_ = std::make_unique<HostUpdater>(
-        opt.get(), grads, streams, static_cast<int>(groups.size()), options.cpu_threads);
+    opt->updater_ = std::make_unique<HostUpdater>(grads, streams, static_cast<int>(groups.size()),
+                                                  options.cpu_threads);
     if (largest_lane > 0) {
       RETURN_IF_ERROR(
           opt->updater_->AllocateLanes(pool, largest_lane, grads->held_dtype(), options.dtype));
@@ -130,7 +130,12 @@ absl::Status ShardOptimizer::Launch(const offload::AdamWHyper& hyper, int64_t st
     return absl::InternalError(absl::StrCat("the device optimizer failed: ", e.what()));
   }
   if (host_groups_.empty()) return absl::OkStatus();
-  updater_->Submit({host_groups_, hyper, step, factor, streams_->Mark()});
+  HostUpdater::Batch batch{{}, hyper, step, factor, streams_->Mark()};
+  for (int i : host_groups_) {
+    const GroupState& st = state_[i];
+    batch.groups.push_back({i, st.master, st.exp_avg, st.exp_avg_sq, st.group->shard()});
+  }
+  updater_->Submit(std::move(batch));
   if (!options_.overlap) return updater_->WaitAll();
   return absl::OkStatus();
 }

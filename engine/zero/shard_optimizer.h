@@ -89,7 +89,6 @@ class ShardOptimizer {
   int64_t host_bytes() const;    // state and transfer lanes in host memory
 
  private:
-  friend class HostUpdater;
   struct GroupState {
     ParamGroup* group = nullptr;
     plan::Where where = plan::Where::kHost;
