@@ -176,6 +176,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   std::unique_ptr<Server> server(new Server());
   server->service_ = std::make_unique<CoordinatorService>(scheduler, token);
   grpc::ServerBuilder builder;
+  // gRPC sets SO_REUSEPORT by default: a second daemon set on the same port would then
+  // listen too, and clients' calls would land on either set at random.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   int port = 0;
   builder.AddListeningPort(options.listen, *creds, &port);
   builder.RegisterService(server->service_.get());
@@ -183,7 +186,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   if (server->server_ == nullptr || port == 0) {
     return absl::UnavailableError(
         absl::StrCat("cannot listen on ", options.listen,
-                     " (in use or not a local address? pass --listen HOST:PORT with a free port)"));
+                     ": the address is in use (another zerod?) or not local; pass --listen "
+                     "HOST:PORT with a free port"));
   }
   // Port 0 asks the system for a free one; report the one we got.
   const auto colon = options.listen.rfind(':');

@@ -194,6 +194,18 @@ TEST_F(ServiceTest, AnUnreachableAddressSaysHowToStartTheDaemons) {
   EXPECT_NE(r.err.find("mpirun"), std::string::npos) << r.err;
 }
 
+// gRPC's default SO_REUSEPORT would let a second daemon set share the port, and calls
+// would land on either at random: the second set must refuse, naming the address.
+TEST_F(ServiceTest, ASecondDaemonSetOnTheSamePortExitsNamingTheAddress) {
+  const Result second = RunCommand(std::string("timeout 120 ") + ZEROD_MPIEXEC +
+                                   " --oversubscribe --allow-run-as-root -np 2 " + ZEROD_BIN +
+                                   " --listen " + daemons_->addr() + " 2>&1");
+  EXPECT_NE(second.exit_code, 0) << second.output;
+  EXPECT_NE(second.output.find("cannot listen on " + daemons_->addr()), std::string::npos)
+      << second.output;
+  EXPECT_EQ(Ctl("health").exit_code, 0);  // the first set still serves
+}
+
 TEST_F(ServiceTest, IdleRanksUseUnderHalfACpuSecondIn10Seconds) {
   std::vector<pid_t> ranks = daemons_->RankPids();
   ASSERT_EQ(ranks.size(), 2u);
