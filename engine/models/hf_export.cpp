@@ -1,9 +1,12 @@
 #include "engine/models/hf_export.h"
 
+#include <cstdio>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "engine/models/safetensors.h"
 #include "engine/util/files.h"
+#include "engine/util/status_macros.h"
 #include "nlohmann/json.hpp"
 
 namespace zerod::models {
@@ -27,15 +30,27 @@ HfExportWriter::HfExportWriter(std::string dir, std::vector<TensorSpec> tensors,
   }
 }
 
-HfExportWriter::~HfExportWriter() = default;
+namespace {
+
+// Every file is written as NAME.partial and renamed when the whole export is written, so
+// a failed export never leaves something that looks complete.
+std::string Partial(const std::string& path) { return path + ".partial"; }
+
+}  // namespace
+
+HfExportWriter::~HfExportWriter() {
+  if (finished_) return;
+  if (out_.is_open()) out_.close();
+  for (const std::string& name : written_) std::remove(Partial(JoinPath(dir_, name)).c_str());
+}
 
 absl::Status HfExportWriter::Begin(const std::string& config_json) {
   if (auto s = MakeDirectories(dir_); !s.ok()) return s;
-  std::ofstream config(JoinPath(dir_, "config.json"), std::ios::trunc);
+  const std::string path = JoinPath(dir_, "config.json");
+  std::ofstream config(Partial(path), std::ios::trunc);
+  written_.push_back("config.json");
   config << config_json;
-  if (!config)
-    return absl::PermissionDeniedError(
-        absl::StrCat("cannot write ", JoinPath(dir_, "config.json")));
+  if (!config) return absl::PermissionDeniedError(absl::StrCat("cannot write ", Partial(path)));
   return absl::OkStatus();
 }
 
@@ -46,8 +61,9 @@ absl::Status HfExportWriter::OpenFile(size_t file) {
     if (file_of_[i] == file) in_file.push_back(tensors_[i]);
   }
   const std::string prologue = SafetensorsPrologue(in_file, {{"format", "pt"}});
-  const std::string path = JoinPath(dir_, file_names_[file]);
+  const std::string path = Partial(JoinPath(dir_, file_names_[file]));
   out_.open(path, std::ios::binary | std::ios::trunc);
+  written_.push_back(file_names_[file]);
   if (!out_) return absl::PermissionDeniedError(absl::StrCat("cannot write ", path));
   out_.write(prologue.data(), static_cast<std::streamsize>(prologue.size()));
   open_file_ = file;
@@ -77,7 +93,23 @@ absl::Status HfExportWriter::Finish() {
         absl::StrCat("export: ", tensors_.size() - next_, " tensors never written"));
   }
   if (out_.is_open()) out_.close();
-  if (file_names_.size() == 1) return absl::OkStatus();
+  if (out_.fail()) return absl::InternalError("closing the exported weights failed (disk full?)");
+  if (file_names_.size() > 1) RETURN_IF_ERROR(WriteIndex());
+  // Weights first, the index, config.json last: a directory with a config.json holds
+  // every file it names.
+  std::vector<std::string> order(written_.begin() + 1, written_.end());
+  order.push_back(written_.front());
+  for (const std::string& name : order) {
+    const std::string path = JoinPath(dir_, name);
+    if (std::rename(Partial(path).c_str(), path.c_str()) != 0) {
+      return absl::InternalError(absl::StrCat("cannot rename ", Partial(path), " to ", path));
+    }
+  }
+  finished_ = true;
+  return absl::OkStatus();
+}
+
+absl::Status HfExportWriter::WriteIndex() {
   nlohmann::ordered_json map = nlohmann::ordered_json::object();
   uint64_t total = 0;
   for (size_t i = 0; i < tensors_.size(); ++i) {
@@ -85,7 +117,8 @@ absl::Status HfExportWriter::Finish() {
     total += tensors_[i].bytes();
   }
   nlohmann::ordered_json index = {{"metadata", {{"total_size", total}}}, {"weight_map", map}};
-  std::ofstream out(JoinPath(dir_, "model.safetensors.index.json"), std::ios::trunc);
+  std::ofstream out(Partial(JoinPath(dir_, "model.safetensors.index.json")), std::ios::trunc);
+  written_.push_back("model.safetensors.index.json");
   out << index.dump(2);
   if (!out) return absl::InternalError("writing model.safetensors.index.json failed");
   return absl::OkStatus();

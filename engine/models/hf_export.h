@@ -29,11 +29,14 @@ class HfExportWriter {
   absl::Status Begin(const std::string& config_json);
   // Appends the next tensor's bytes, in plan order. REQUIRES: Begin() succeeded.
   absl::Status Append(const std::string& name, const void* bytes);
-  // Closes the files and writes the index when there is more than one.
+  // Closes the files, writes the index when there is more than one, and renames every
+  // file from its .partial name (config.json last). Until then, and after any failure
+  // (the destructor removes the .partial files), the directory holds no new export.
   absl::Status Finish();
 
  private:
   absl::Status OpenFile(size_t file);
+  absl::Status WriteIndex();
 
   std::string dir_;
   std::vector<TensorSpec> tensors_;
@@ -42,6 +45,8 @@ class HfExportWriter {
   size_t next_ = 0;  // next tensor to append
   size_t open_file_ = SIZE_MAX;
   std::ofstream out_;
+  std::vector<std::string> written_;  // names begun, config.json first (as .partial)
+  bool finished_ = false;
 };
 
 }  // namespace zerod::models

@@ -198,5 +198,24 @@ TEST(HfExportTest, LargeExportsAreShardedWithAnIndex) {
   ExpectExportRoundTrip(/*max_file_bytes=*/20'000, /*expect_index=*/true);
 }
 
+// A failed export (here: a tensor never written, as when a gather fails midway) leaves no
+// config.json, no model.safetensors and no .partial file behind.
+TEST(HfExportTest, AFailedExportLeavesNothingThatLooksComplete) {
+  if (World().rank() != 0) return;
+  TempDir out;
+  const std::vector<TensorSpec> plan = {{"a", DType::kFloat32, {4}}, {"b", DType::kFloat32, {4}}};
+  {
+    HfExportWriter writer(out.path(), plan);
+    ASSERT_TRUE(writer.Begin("{}").ok());
+    const float values[4] = {1, 2, 3, 4};
+    ASSERT_TRUE(writer.Append("a", values).ok());
+    EXPECT_FALSE(writer.Finish().ok());  // "b" never came
+  }
+  for (const char* name : {"config.json", "model.safetensors", "config.json.partial",
+                           "model.safetensors.partial"}) {
+    EXPECT_FALSE(std::ifstream(out.File(name)).good()) << name << " was left behind";
+  }
+}
+
 }  // namespace
 }  // namespace zerod::models
