@@ -107,6 +107,19 @@ int RunPlan(Flags flags) {
   return 0;
 }
 
+// A whole number of at least 1, said plainly when it is not (CLI11's PositiveNumber prints
+// the range up to the largest double).
+const CLI::Validator kAtLeastOne(
+    [](std::string& value) -> std::string {
+      char* end = nullptr;
+      const long long n = std::strtoll(value.c_str(), &end, 10);
+      if (end == value.c_str() || *end != '\0')
+        return "must be a whole number, got \"" + value + "\"";
+      if (n < 1) return "must be at least 1, got " + value;
+      return "";
+    },
+    "N >= 1");
+
 // Errors found before MPI starts (flags, the model's location) are the same on every
 // rank: only the rank the launcher calls 0 (or a lone process) says them.
 void UsageError(const std::string& message) {
@@ -157,10 +170,10 @@ int main(int argc, char** argv) {
                "the bytes per rank on the GPU and the host; exit 1 if it does not fit. Needs "
                "--model and --ds-config; no GPU, no MPI");
   app.add_option("--world-size", flags.plan_spec.world_size, "With --plan: ranks (one GPU each)")
-      ->check(CLI::PositiveNumber);
+      ->check(kAtLeastOne);
   app.add_option("--ranks-per-host", flags.plan_spec.ranks_per_host,
                  "With --plan: ranks sharing one host's memory (default: all, one node)")
-      ->check(CLI::PositiveNumber);
+      ->check(kAtLeastOne);
   app.add_option("--gpu-memory", flags.plan_spec.gpu_memory,
                  "With --plan: one GPU's memory, e.g. 141GiB, or auto (this machine's GPU; a "
                  "CPU plan when it has none)");
@@ -173,9 +186,8 @@ int main(int argc, char** argv) {
   app.add_option("--data", spec.data_path, "Token file (raw little-endian uint16 or uint32)");
   app.add_option("--data-dtype", spec.data_dtype, "Token width in --data: uint16 or uint32")
       ->check(CLI::IsMember({"uint16", "uint32"}));
-  app.add_option("--steps", spec.steps, "Optimizer steps")->check(CLI::PositiveNumber);
-  app.add_option("--seq-len", spec.seq_len, "Tokens per training sequence")
-      ->check(CLI::PositiveNumber);
+  app.add_option("--steps", spec.steps, "Optimizer steps")->check(kAtLeastOne);
+  app.add_option("--seq-len", spec.seq_len, "Tokens per training sequence")->check(kAtLeastOne);
   app.add_option("--seed", spec.seed, "Seed of the weight init and the data order");
   app.add_flag("--activation-checkpointing,--gradient-checkpointing", spec.activation_checkpointing,
                "Recompute each unit in backward instead of keeping its activations");
@@ -217,8 +229,15 @@ int main(int argc, char** argv) {
                  "With --eval: batches to score (default: the whole file). A batch is the "
                  "config's train_batch_size windows with --ds-config (forwards of "
                  "train_micro_batch_size_per_gpu per rank), else one window per rank")
-      ->check(CLI::PositiveNumber);
-  CLI11_PARSE(app, argc, argv);
+      ->check(kAtLeastOne);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help
+    // Every rank parses the same flags: one of them says what is wrong.
+    UsageError(std::string(e.what()) + " (zerod --help lists the flags)");
+    return 2;
+  }
   // A Hub id (`--model-name meta-llama/Llama-2-7b-hf`) means its local cache snapshot.
   if ((flags.train || flags.eval || flags.prepare_data || flags.plan) && !spec.model_dir.empty()) {
     auto dir = zerod::models::ResolveModelDir(spec.model_dir);

@@ -30,8 +30,9 @@ absl::StatusOr<OffloadConfig> ParseOffload(JsonReader section, bool optimizer) {
     if (section.IsAuto("ratio") || out.device == OffloadDevice::kAuto) out.ratio.reset();
     if (out.device == OffloadDevice::kNone) out.ratio = 0.0;
   } else if (section.Has("ratio")) {
-    return section.Error("ratio", "belongs to offload_optimizer (the share of optimizer state "
-                                  "on the CPU); remove it here");
+    return section.Error("ratio",
+                         "belongs to offload_optimizer (the share of optimizer state "
+                         "on the CPU); remove it here");
   }
   // Tuning knobs of DeepSpeed's own buffers; zerod sizes its pools itself.
   section.Ignore({"buffer_count", "buffer_size", "max_in_cpu", "fast_init", "pipeline_read",
@@ -237,14 +238,40 @@ absl::Status ResolveBatch(JsonReader& root, int world_size, DsConfig& out) {
   return absl::OkStatus();
 }
 
+// "line L, column C" of the 1-based byte offset `byte` in `text` (nlohmann's position: the
+// byte after the last one read).
+std::string TextPosition(const std::string& text, size_t byte) {
+  size_t line = 1, column = 1;
+  for (size_t i = 0; i + 1 < byte && i < text.size(); ++i) {
+    if (text[i] == '\n') {
+      ++line;
+      column = 1;
+    } else {
+      ++column;
+    }
+  }
+  return absl::StrCat("line ", line, ", column ", column);
+}
+
+// nlohmann's message without its "[json.exception.parse_error.101] parse error at line 1,
+// column 2: " prefix (we say the position ourselves).
+std::string ParseErrorWhat(const std::string& what) {
+  const size_t colon = what.find(": ");
+  return colon == std::string::npos ? what : what.substr(colon + 2);
+}
+
 }  // namespace
 
 absl::StatusOr<DsConfig> ParseDsConfig(const std::string& text, int world_size,
                                        const std::string& source) {
-  nlohmann::json json = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false,
-                                              /*ignore_comments=*/true);
-  if (json.is_discarded()) {
-    return absl::InvalidArgumentError(absl::StrCat(source, ": not valid JSON"));
+  nlohmann::json json;
+  try {
+    json = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/true,
+                                 /*ignore_comments=*/true);
+  } catch (const nlohmann::json::parse_error& e) {
+    return absl::InvalidArgumentError(absl::StrCat(source, ": not valid JSON at ",
+                                                   TextPosition(text, e.byte), ": ",
+                                                   ParseErrorWhat(e.what())));
   }
   if (!json.is_object()) {
     return absl::InvalidArgumentError(

@@ -351,6 +351,12 @@ absl::StatusOr<std::unique_ptr<Job>> Job::Create(const JobSpec& spec, comm::Comm
                                            std::move(sampler).value(), std::move(engine), plan);
   if (!spec.resume_from.empty()) {
     RETURN_IF_ERROR(comm::AgreeOnStatus(*comm, job->Resume(spec.resume_from)));
+    if (job->steps_done() >= spec.steps) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "resume_from: ", spec.resume_from, " is at step ", job->steps_done(), " and --steps is ",
+          spec.steps, ": --steps counts every step of the job, the ",
+          "resumed ones too; give more than ", job->steps_done()));
+    }
   }
   return std::unique_ptr<Job>(std::move(job));
 }

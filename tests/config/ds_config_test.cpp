@@ -94,6 +94,15 @@ TEST(DsConfigTest, RefusesUnsupportedFeaturesClearly) {
   EXPECT_FALSE(Parse(R"({"train_batch_size": 2})").ok());  // no zero_optimization
 }
 
+TEST(DsConfigTest, InvalidJsonNamesLineAndColumn) {
+  auto bad = ParseDsConfig("{\n  \"train_batch_size\": 4,\n  \"bf16\": {\"enabled\": tru}\n}", 1,
+                           "ds.json");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("ds.json: not valid JSON at line 3, column"),
+            std::string::npos)
+      << bad.status();
+}
+
 TEST(DsConfigTest, MissingFileIsNotFound) {
   auto c = LoadDsConfig("/nonexistent/ds.json", 1);
   ASSERT_FALSE(c.ok());

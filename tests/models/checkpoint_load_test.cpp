@@ -211,8 +211,8 @@ TEST(HfExportTest, AFailedExportLeavesNothingThatLooksComplete) {
     ASSERT_TRUE(writer.Append("a", values).ok());
     EXPECT_FALSE(writer.Finish().ok());  // "b" never came
   }
-  for (const char* name : {"config.json", "model.safetensors", "config.json.partial",
-                           "model.safetensors.partial"}) {
+  for (const char* name :
+       {"config.json", "model.safetensors", "config.json.partial", "model.safetensors.partial"}) {
     EXPECT_FALSE(std::ifstream(out.File(name)).good()) << name << " was left behind";
   }
 }

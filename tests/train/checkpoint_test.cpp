@@ -94,6 +94,19 @@ TEST_F(CheckpointTest, AFailedSaveKeepsThePreviousCheckpoint) {
   EXPECT_NE(text.find("\"step\": 1"), std::string::npos) << text;
 }
 
+TEST_F(CheckpointTest, ResumingPastTheStepCountIsRefusedWithBothNumbers) {
+  auto job = Job::Create(Spec(3), &World());
+  ASSERT_TRUE(job.ok()) << job.status();
+  Run(**job, 3);
+  ASSERT_TRUE((*job)->SaveCheckpoint(dir_.File("ckpt")).ok());
+  JobSpec spec = Spec(2);
+  spec.resume_from = dir_.File("ckpt");
+  auto resumed = Job::Create(spec, &World());
+  ASSERT_FALSE(resumed.ok());
+  EXPECT_NE(resumed.status().message().find("is at step 3 and --steps is 2"), std::string::npos)
+      << resumed.status();
+}
+
 TEST_F(CheckpointTest, ResumingAMissingCheckpointIsRefusedByName) {
   JobSpec spec = Spec(4);
   spec.resume_from = dir_.File("no-such-checkpoint");
