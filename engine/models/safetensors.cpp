@@ -11,6 +11,8 @@
 #include <fstream>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "engine/util/crc32c.h"
 #include "nlohmann/json.hpp"
 
 namespace zerod::models {
@@ -196,19 +198,58 @@ std::string SafetensorsPrologue(const std::vector<TensorSpec>& tensors,
   return std::string(reinterpret_cast<const char*>(&len), 8) + text;
 }
 
+namespace {
+
+constexpr char kChecksumPlaceholder[] = "00000000";
+
+std::string Hex8(uint32_t v) { return absl::StrFormat("%08x", v); }
+
+}  // namespace
+
 absl::Status WriteSafetensors(const std::string& path, const std::vector<TensorToWrite>& tensors,
-                              const std::map<std::string, std::string>& metadata) {
+                              const std::map<std::string, std::string>& metadata, bool checksum) {
   std::vector<TensorSpec> specs;
   for (const auto& t : tensors) specs.push_back({t.name, t.dtype, t.shape});
-  const std::string prologue = SafetensorsPrologue(specs, metadata);
+  std::map<std::string, std::string> meta = metadata;
+  if (checksum) meta[kDataChecksumKey] = kChecksumPlaceholder;
+  const std::string prologue = SafetensorsPrologue(specs, meta);
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   if (!out) return absl::PermissionDeniedError(absl::StrCat("cannot write ", path));
   out.write(prologue.data(), static_cast<std::streamsize>(prologue.size()));
+  uint32_t crc = 0;
   for (size_t i = 0; i < tensors.size(); ++i) {
     const void* bytes = tensors[i].stage ? tensors[i].stage() : tensors[i].bytes;
+    if (checksum) crc = Crc32c(crc, bytes, specs[i].bytes());
     out.write(static_cast<const char*>(bytes), static_cast<std::streamsize>(specs[i].bytes()));
   }
+  if (checksum) {
+    // The header was written with a placeholder of the same width: patch it in place.
+    const std::string key = absl::StrCat("\"", kDataChecksumKey, "\":\"", kChecksumPlaceholder);
+    const size_t at = prologue.find(key);
+    out.seekp(static_cast<std::streamoff>(at + key.size() - 8));
+    const std::string hex = Hex8(crc);
+    out.write(hex.data(), 8);
+  }
   if (!out) return absl::InternalError(absl::StrCat("writing ", path, " failed (disk full?)"));
+  return absl::OkStatus();
+}
+
+absl::Status SafetensorsFile::VerifyChecksum() const {
+  auto it = metadata_.find(kDataChecksumKey);
+  if (it == metadata_.end()) return absl::OkStatus();
+  const size_t total = bytes_ - static_cast<size_t>(data_ - base_);
+  constexpr size_t kChunk = size_t{256} << 20;
+  uint32_t crc = 0;
+  for (size_t at = 0; at < total; at += kChunk) {
+    const size_t n = std::min(kChunk, total - at);
+    crc = Crc32c(crc, data_ + at, n);
+    DropPages(data_ + at, n);
+  }
+  if (Hex8(crc) != it->second) {
+    return absl::DataLossError(absl::StrCat(
+        path_, " is corrupt: its data's CRC-32C is ", Hex8(crc), " and the file was written with ",
+        it->second, "; this checkpoint cannot be resumed (use an earlier one)"));
+  }
   return absl::OkStatus();
 }
 

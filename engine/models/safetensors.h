@@ -48,6 +48,10 @@ class SafetensorsFile {
   void DropPages(const uint8_t* p, size_t bytes) const;
   const std::map<std::string, std::string>& metadata() const { return metadata_; }
   const std::string& path() const { return path_; }
+  // When the file carries a data checksum (WriteSafetensors with `checksum`), recomputes it
+  // over the data section (dropping the pages as it goes) and returns DataLoss naming the
+  // file when they differ. OK for files without one.
+  absl::Status VerifyChecksum() const;
 
  private:
   SafetensorsFile() = default;
@@ -86,8 +90,12 @@ struct TensorToWrite {
 };
 
 // Writes a safetensors file (tensors in the given order, 8-byte aligned data section).
+// `checksum` also records the data section's CRC-32C in the metadata
+// (kDataChecksumKey), computed as the bytes are written.
 absl::Status WriteSafetensors(const std::string& path, const std::vector<TensorToWrite>& tensors,
-                              const std::map<std::string, std::string>& metadata = {});
+                              const std::map<std::string, std::string>& metadata = {},
+                              bool checksum = false);
+inline constexpr char kDataChecksumKey[] = "zerod_data_crc32c";
 
 // "F32", "F16", "BF16", ... for the dtypes zerod handles; InvalidArgument otherwise.
 absl::StatusOr<DType> ParseSafetensorsDType(const std::string& name);

@@ -20,7 +20,8 @@ std::string StateName(size_t group, const char* what) {
 }  // namespace
 
 absl::Status ZeroEngine::SaveState(const std::string& path) {
-  if (!optimizer_) return absl::FailedPreconditionError("SaveState on an engine built for forward only");
+  if (!optimizer_)
+    return absl::FailedPreconditionError("SaveState on an engine built for forward only");
   RETURN_IF_ERROR(FinishUpdates());
   // State on the GPU is staged through one host buffer, a tensor at a time.
   torch::Tensor staged;
@@ -45,13 +46,16 @@ absl::Status ZeroEngine::SaveState(const std::string& path) {
   return models::WriteSafetensors(path, tensors,
                                   {{"format", "zerod-rank-state-1"},
                                    {"adam_step", std::to_string(adam_step_)},
-                                   {"groups", std::to_string(slots_.size())}});
+                                   {"groups", std::to_string(slots_.size())}},
+                                  /*checksum=*/true);
 }
 
 absl::Status ZeroEngine::LoadState(const std::string& path) {
-  if (!optimizer_) return absl::FailedPreconditionError("LoadState on an engine built for forward only");
+  if (!optimizer_)
+    return absl::FailedPreconditionError("LoadState on an engine built for forward only");
   RETURN_IF_ERROR(FinishUpdates());
   ASSIGN_OR_RETURN(auto file, models::SafetensorsFile::Open(path));
+  RETURN_IF_ERROR(file->VerifyChecksum());
   const auto& meta = file->metadata();
   auto groups = meta.find("groups");
   auto step = meta.find("adam_step");

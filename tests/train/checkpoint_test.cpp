@@ -107,6 +107,35 @@ TEST_F(CheckpointTest, ResumingPastTheStepCountIsRefusedWithBothNumbers) {
       << resumed.status();
 }
 
+// Each rank's state file records the CRC-32C of its data; one flipped byte (a NaN's worth)
+// is found when the checkpoint loads, and the file is named as corrupt.
+TEST_F(CheckpointTest, AFlippedByteIsRefusedNamingTheCorruptFile) {
+  auto job = Job::Create(Spec(4), &World());
+  ASSERT_TRUE(job.ok()) << job.status();
+  Run(**job, 2);
+  ASSERT_TRUE((*job)->SaveCheckpoint(dir_.File("ckpt")).ok());
+  char name[64];
+  std::snprintf(name, sizeof(name), "ckpt/rank_%05d_of_%05d.safetensors", World().world_size() - 1,
+                World().world_size());
+  if (World().rank() == 0) {
+    std::fstream f(dir_.File(name), std::ios::in | std::ios::out | std::ios::binary);
+    f.seekg(-5, std::ios::end);
+    char c = 0;
+    f.read(&c, 1);
+    c = static_cast<char>(c ^ 0x40);
+    f.seekp(-5, std::ios::end);
+    f.write(&c, 1);
+  }
+  (void)World().Barrier();
+  JobSpec spec = Spec(4);
+  spec.resume_from = dir_.File("ckpt");
+  auto resumed = Job::Create(spec, &World());
+  ASSERT_FALSE(resumed.ok());
+  EXPECT_NE(resumed.status().message().find(std::string(name).substr(5) + " is corrupt"),
+            std::string::npos)
+      << resumed.status();
+}
+
 TEST_F(CheckpointTest, ResumingAMissingCheckpointIsRefusedByName) {
   JobSpec spec = Spec(4);
   spec.resume_from = dir_.File("no-such-checkpoint");
