@@ -18,6 +18,7 @@
 #include "daemon/prepare_cmd.h"
 #include "daemon/run_log.h"
 #include "daemon/service_loop.h"
+#include "daemon/stop_signals.h"
 #include "engine/api.h"
 #include "engine/comm/launch_env.h"
 #include "engine/comm/mpi_communicator.h"
@@ -41,6 +42,38 @@ struct Flags {
   zerod::coordinator::ServerOptions server;
 };
 
+// A stop signal ended the run at a step boundary (stop_signals.h): save when there is a
+// save directory and say how to go on. 0 when saved, 128 + signal when there was nowhere
+// to save, 1 when the save failed.
+int StopAfterSignal(const Flags& flags, zerod::Job& job, zerod::comm::Communicator& comm,
+                    int signal) {
+  const bool leader = comm.rank() == 0;
+  const char* name = zerod::daemon::StopSignalName(signal);
+  const long long step = job.steps_done();
+  if (flags.save_dir.empty()) {
+    if (leader)
+      std::fprintf(stderr,
+                   "zerod: stopped by %s after step %lld of %lld; nothing saved (no --save-dir)\n",
+                   name, step, static_cast<long long>(flags.spec.steps));
+    return 128 + signal;
+  }
+  if (auto s = job.SaveCheckpoint(flags.save_dir); !s.ok()) {
+    if (leader)
+      std::fprintf(stderr, "zerod: error: stopped by %s; the checkpoint to %s failed: %s\n", name,
+                   flags.save_dir.c_str(), std::string(s.message()).c_str());
+    return 1;
+  }
+  if (leader) {
+    std::printf(
+        "zerod: stopped by %s after step %lld of %lld; saved a checkpoint to %s: continue with "
+        "the same command and --resume %s\n",
+        name, step, static_cast<long long>(flags.spec.steps), flags.save_dir.c_str(),
+        flags.save_dir.c_str());
+    std::fflush(stdout);
+  }
+  return 0;
+}
+
 int RunTraining(const Flags& flags, zerod::comm::Communicator& comm, const std::string& launcher) {
   const bool leader = comm.rank() == 0;
   auto job = zerod::Job::Create(flags.spec, &comm);
@@ -60,6 +93,9 @@ int RunTraining(const Flags& flags, zerod::comm::Communicator& comm, const std::
       return 1;
     }
     log.PrintStep(*metrics);
+    if (const int signal = zerod::daemon::AgreeOnStop(comm); signal != 0) {
+      return StopAfterSignal(flags, **job, comm, signal);
+    }
   }
   log.PrintSummary((*job)->Memory());
   if (!flags.save_dir.empty()) {
@@ -269,6 +305,7 @@ int main(int argc, char** argv) {
     zerod::comm::Communicator& comm = gpu ? *gpu : static_cast<zerod::comm::Communicator&>(**world);
     const std::string launcher = (*world)->launch_env().launcher;
     if (flags.train) {
+      zerod::daemon::InstallStopSignals();
       rc = RunTraining(flags, comm, launcher);
     } else if (flags.eval) {
       rc = zerod::daemon::RunEval(spec, flags.eval_batches, flags.log_format == "json", comm);

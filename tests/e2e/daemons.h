@@ -88,7 +88,14 @@ class Daemons {
   }
 
   // The zerod processes mpirun started (its children named zerod).
-  std::vector<pid_t> RankPids() const {
+  std::vector<pid_t> RankPids() const { return ChildZerods(pid_); }
+
+  // Sends `signal` to every zerod process whose parent is `parent` (mpirun's ranks).
+  static void SignalChildren(pid_t parent, int signal) {
+    for (pid_t p : ChildZerods(parent)) kill(p, signal);
+  }
+
+  static std::vector<pid_t> ChildZerods(pid_t parent) {
     std::vector<pid_t> pids;
     DIR* proc = opendir("/proc");
     while (dirent* e = readdir(proc)) {
@@ -102,7 +109,7 @@ class Daemons {
       char state;
       pid_t ppid;
       rest >> state >> ppid;
-      if (ppid == pid_) pids.push_back(pid);
+      if (ppid == parent) pids.push_back(pid);
     }
     closedir(proc);
     return pids;
