@@ -6,7 +6,9 @@
 #include <chrono>
 #include <thread>
 
+#include "engine/comm/bounded_wait.h"
 #include "engine/comm/mpi_status.h"
+#include "engine/util/status_macros.h"
 
 namespace zerod::daemon {
 namespace {
@@ -40,10 +42,11 @@ absl::Status CommandChannel::Send(const std::string& bytes) {
   int64_t size = static_cast<int64_t>(bytes.size());
   MPI_Request request;
   MPI_RETURN_IF_ERROR(MPI_Ibcast(&size, 1, MPI_INT64_T, 0, impl_->comm, &request));
-  MPI_RETURN_IF_ERROR(MPI_Wait(&request, MPI_STATUS_IGNORE));
+  RETURN_IF_ERROR(comm::BoundedWait(&request, "command broadcast"));
   std::string copy = bytes;
-  MPI_RETURN_IF_ERROR(MPI_Bcast(copy.data(), static_cast<int>(size), MPI_BYTE, 0, impl_->comm));
-  return absl::OkStatus();
+  MPI_RETURN_IF_ERROR(
+      MPI_Ibcast(copy.data(), static_cast<int>(size), MPI_BYTE, 0, impl_->comm, &request));
+  return comm::BoundedWait(&request, "command broadcast");
 }
 
 absl::StatusOr<std::string> CommandChannel::Receive() {
@@ -59,23 +62,30 @@ absl::StatusOr<std::string> CommandChannel::Receive() {
     sleep = std::min<std::chrono::microseconds>(sleep * 2, kLongestSleep);
   }
   std::string bytes(static_cast<size_t>(size), '\0');
-  MPI_RETURN_IF_ERROR(MPI_Bcast(bytes.data(), static_cast<int>(size), MPI_BYTE, 0, impl_->comm));
+  MPI_RETURN_IF_ERROR(
+      MPI_Ibcast(bytes.data(), static_cast<int>(size), MPI_BYTE, 0, impl_->comm, &request));
+  RETURN_IF_ERROR(comm::BoundedWait(&request, "command broadcast"));
   return bytes;
 }
 
 absl::StatusOr<std::vector<int64_t>> CommandChannel::GatherToRoot(
     const std::vector<int64_t>& mine) {
   std::vector<int64_t> all(rank_ == 0 ? mine.size() * world_size_ : 0);
-  MPI_RETURN_IF_ERROR(MPI_Gather(mine.data(), static_cast<int>(mine.size()), MPI_INT64_T,
-                                 all.data(), static_cast<int>(mine.size()), MPI_INT64_T, 0,
-                                 impl_->comm));
+  MPI_Request request;
+  MPI_RETURN_IF_ERROR(MPI_Igather(mine.data(), static_cast<int>(mine.size()), MPI_INT64_T,
+                                  all.data(), static_cast<int>(mine.size()), MPI_INT64_T, 0,
+                                  impl_->comm, &request));
+  RETURN_IF_ERROR(comm::BoundedWait(&request, "result gather"));
   return all;
 }
 
 absl::StatusOr<std::vector<std::string>> CommandChannel::GatherStrings(const std::string& mine) {
   int size = static_cast<int>(mine.size());
   std::vector<int> sizes(rank_ == 0 ? world_size_ : 0);
-  MPI_RETURN_IF_ERROR(MPI_Gather(&size, 1, MPI_INT, sizes.data(), 1, MPI_INT, 0, impl_->comm));
+  MPI_Request request;
+  MPI_RETURN_IF_ERROR(
+      MPI_Igather(&size, 1, MPI_INT, sizes.data(), 1, MPI_INT, 0, impl_->comm, &request));
+  RETURN_IF_ERROR(comm::BoundedWait(&request, "result gather"));
   std::vector<int> offsets(sizes.size());
   int total = 0;
   for (size_t r = 0; r < sizes.size(); ++r) {
@@ -83,8 +93,9 @@ absl::StatusOr<std::vector<std::string>> CommandChannel::GatherStrings(const std
     total += sizes[r];
   }
   std::string all(static_cast<size_t>(total), '\0');
-  MPI_RETURN_IF_ERROR(MPI_Gatherv(mine.data(), size, MPI_BYTE, all.data(), sizes.data(),
-                                  offsets.data(), MPI_BYTE, 0, impl_->comm));
+  MPI_RETURN_IF_ERROR(MPI_Igatherv(mine.data(), size, MPI_BYTE, all.data(), sizes.data(),
+                                   offsets.data(), MPI_BYTE, 0, impl_->comm, &request));
+  RETURN_IF_ERROR(comm::BoundedWait(&request, "result gather"));
   std::vector<std::string> out;
   for (size_t r = 0; r < sizes.size(); ++r) out.push_back(all.substr(offsets[r], sizes[r]));
   return out;

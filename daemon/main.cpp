@@ -20,6 +20,7 @@
 #include "daemon/service_loop.h"
 #include "daemon/stop_signals.h"
 #include "engine/api.h"
+#include "engine/comm/bounded_wait.h"
 #include "engine/comm/launch_env.h"
 #include "engine/comm/mpi_communicator.h"
 #include "engine/models/model_dir.h"
@@ -234,6 +235,11 @@ int main(int argc, char** argv) {
                  "After training, save a sharded checkpoint here (resume with --resume)");
   app.add_option("--resume", spec.resume_from,
                  "Continue from a checkpoint directory; --steps stays the total");
+  double collective_timeout = 300;
+  app.add_option("--collective-timeout", collective_timeout,
+                 "Seconds any rank waits for the others in a collective before every rank stops "
+                 "with a message naming the rank(s) that did not arrive (0: wait forever)")
+      ->capture_default_str();
   app.add_option("--log-format", flags.log_format, "Step log: text or json")
       ->check(CLI::IsMember({"text", "json"}));
   // Accepted for DeepSpeed launch lines; zerod reads ranks from the launcher itself.
@@ -288,6 +294,7 @@ int main(int argc, char** argv) {
   if (flags.plan) return RunPlan(flags);
   if (!JobFlagsFitTheMode(flags)) return 2;
 
+  zerod::comm::SetCollectiveTimeout(collective_timeout);
   auto mpi = zerod::comm::MpiRuntime::Init(&argc, &argv);
   if (!mpi.ok()) {
     std::fprintf(stderr, "zerod: error: %s\n", std::string(mpi.status().message()).c_str());
@@ -311,6 +318,12 @@ int main(int argc, char** argv) {
       rc = zerod::daemon::RunEval(spec, flags.eval_batches, flags.log_format == "json", comm);
     } else {
       rc = zerod::daemon::RunService(flags.server, &comm, launcher);
+    }
+    if (zerod::comm::CollectiveTimedOut()) {
+      // The message is out; a rank is not answering, so finalizing would wait for it.
+      std::fflush(stdout);
+      std::fflush(stderr);
+      zerod::comm::MpiRuntime::Abort(rc == 0 ? 1 : rc);
     }
   }
   return rc;

@@ -9,6 +9,7 @@
 #include "daemon/command_channel.h"
 #include "daemon/rank_executor.h"
 #include "daemon/run_log.h"
+#include "engine/comm/bounded_wait.h"
 
 namespace zerod::daemon {
 namespace {
@@ -137,6 +138,12 @@ int RootLoop(const coordinator::ServerOptions& options, RankExecutor& executor,
     }
     Log(command, c, executor, launcher);
     scheduler.Complete(command, c.outcome, c.memory);
+    if (comm::CollectiveTimedOut()) {
+      // A rank stopped answering: MPI cannot be used again, the daemons end (main aborts).
+      std::fprintf(stderr, "zerod: error: a collective timed out; the daemons stop\n");
+      rc = 1;
+      break;
+    }
     if (command.kind() == v1::RankCommand::SHUTDOWN) break;
   }
   // Nothing runs any more: answer every waiting handler before the server stops.
@@ -162,6 +169,7 @@ int WorkerLoop(RankExecutor& executor, CommandChannel& channel) {
                    std::string(c.channel.message()).c_str());
       return 1;
     }
+    if (comm::CollectiveTimedOut()) return 1;
     if (command.kind() == v1::RankCommand::SHUTDOWN) return 0;
   }
 }

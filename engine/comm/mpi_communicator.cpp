@@ -3,9 +3,11 @@
 #include <mpi.h>
 
 #include <climits>
+#include <cstdlib>
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "engine/comm/bounded_wait.h"
 #include "engine/comm/mpi_status.h"
 
 namespace zerod::comm {
@@ -43,15 +45,17 @@ absl::Status CheckCount(size_t count) {
 
 class MpiWork final : public Work {
  public:
-  explicit MpiWork(MPI_Request request) : request_(request) {}
   ~MpiWork() override { (void)Wait(); }
+  MpiWork(MPI_Request request, const char* what) : request_(request), what_(what) {}
   absl::Status Wait() override {
     if (request_ == MPI_REQUEST_NULL) return absl::OkStatus();
-    return MPI_STATUS(MPI_Wait(&request_, MPI_STATUS_IGNORE));
+    if (CollectiveTimedOut()) return absl::AbortedError("MPI is unusable after a timeout");
+    return BoundedWait(&request_, what_);
   }
 
  private:
   MPI_Request request_;
+  const char* what_;
 };
 
 }  // namespace
@@ -69,6 +73,11 @@ absl::StatusOr<std::unique_ptr<MpiRuntime>> MpiRuntime::Init(int* argc, char*** 
     return s;
   }
   return std::unique_ptr<MpiRuntime>(new MpiRuntime());
+}
+
+void MpiRuntime::Abort(int code) {
+  MPI_Abort(MPI_COMM_WORLD, code);
+  std::_Exit(code);  // MPI_Abort does not return; if it did, do not finalize either
 }
 
 MpiRuntime::~MpiRuntime() {
@@ -107,6 +116,7 @@ absl::StatusOr<std::unique_ptr<MpiCommunicator>> MpiCommunicator::CreateWorld() 
   MPI_Comm_size(node, &comm->local_size_);
   MPI_Comm_free(&node);
   comm->launch_env_ = ReadLaunchEnv();
+  if (auto s = InitActivityBoard(mpi); !s.ok()) return s;
   return comm;
 }
 
@@ -119,7 +129,7 @@ absl::StatusOr<std::unique_ptr<Work>> MpiCommunicator::AllGatherAsync(const void
   auto s = MPI_STATUS(MPI_Iallgather(send, static_cast<int>(count), *type, recv,
                                      static_cast<int>(count), *type, impl_->comm, &request));
   if (!s.ok()) return s;
-  return std::unique_ptr<Work>(new MpiWork(request));
+  return std::unique_ptr<Work>(new MpiWork(request, "all-gather"));
 }
 
 absl::StatusOr<std::unique_ptr<Work>> MpiCommunicator::ReduceScatterAsync(const void* send,
@@ -137,7 +147,7 @@ absl::StatusOr<std::unique_ptr<Work>> MpiCommunicator::ReduceScatterAsync(const 
   auto s = MPI_STATUS(MPI_Ireduce_scatter_block(send, recv, static_cast<int>(count), *type,
                                                 ToMpi(op), impl_->comm, &request));
   if (!s.ok()) return s;
-  return std::unique_ptr<Work>(new MpiWork(request));
+  return std::unique_ptr<Work>(new MpiWork(request, "reduce-scatter"));
 }
 
 absl::Status MpiCommunicator::AllReduce(void* buf, size_t count, DType dtype, ReduceOp op) {
@@ -147,15 +157,24 @@ absl::Status MpiCommunicator::AllReduce(void* buf, size_t count, DType dtype, Re
   if (auto s = CheckCount(count); !s.ok()) return s;
   auto type = ToMpi(dtype);
   if (!type.ok()) return type.status();
-  return MPI_STATUS(
-      MPI_Allreduce(MPI_IN_PLACE, buf, static_cast<int>(count), *type, ToMpi(op), impl_->comm));
+  MPI_Request request;
+  MPI_RETURN_IF_ERROR(MPI_Iallreduce(MPI_IN_PLACE, buf, static_cast<int>(count), *type, ToMpi(op),
+                                     impl_->comm, &request));
+  return BoundedWait(&request, "all-reduce");
 }
 
 absl::Status MpiCommunicator::Broadcast(void* buf, size_t bytes, int root) {
   if (auto s = CheckCount(bytes); !s.ok()) return s;
-  return MPI_STATUS(MPI_Bcast(buf, static_cast<int>(bytes), MPI_BYTE, root, impl_->comm));
+  MPI_Request request;
+  MPI_RETURN_IF_ERROR(
+      MPI_Ibcast(buf, static_cast<int>(bytes), MPI_BYTE, root, impl_->comm, &request));
+  return BoundedWait(&request, "broadcast");
 }
 
-absl::Status MpiCommunicator::Barrier() { return MPI_STATUS(MPI_Barrier(impl_->comm)); }
+absl::Status MpiCommunicator::Barrier() {
+  MPI_Request request;
+  MPI_RETURN_IF_ERROR(MPI_Ibarrier(impl_->comm, &request));
+  return BoundedWait(&request, "barrier");
+}
 
 }  // namespace zerod::comm

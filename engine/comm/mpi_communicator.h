@@ -17,6 +17,9 @@ class MpiRuntime {
  public:
   static absl::StatusOr<std::unique_ptr<MpiRuntime>> Init(int* argc, char*** argv);
   ~MpiRuntime();
+  // Ends every rank of the job at once (MPI_Abort): after a collective timed out, when a
+  // normal finalize would wait for the rank that stopped answering.
+  [[noreturn]] static void Abort(int code);
   MpiRuntime(const MpiRuntime&) = delete;
   MpiRuntime& operator=(const MpiRuntime&) = delete;
 

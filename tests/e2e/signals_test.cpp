@@ -8,12 +8,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "nlohmann/json.hpp"
 #include "tests/e2e/daemons.h"
@@ -157,6 +160,30 @@ TEST_F(SignalsTest, SigtermToEveryRankSavesAndExitsZero) {
   EXPECT_EQ(exit_code, 0) << log;
   EXPECT_NE(log.find("stopped by SIGTERM"), std::string::npos) << log;
   EXPECT_TRUE(fs::exists(Path("ckpt/zerod_checkpoint.json")));
+}
+
+// A rank that stops answering (SIGSTOP) mid-job: with --collective-timeout 10 every rank
+// ends within 30 s, mpirun exits non-zero, and the one message names the stalled rank and
+// what it was doing last.
+TEST_F(SignalsTest, AStalledRankEndsEveryRankWithinTheTimeoutNamingIt) {
+  Background run(Train("--steps 100000 --collective-timeout 10"), Path("stall.log"));
+  ASSERT_TRUE(run.WaitFor("\"step\":3,")) << run.log();
+  std::vector<pid_t> ranks = zerod::e2e::Daemons::ChildZerods(run.pid());
+  ASSERT_EQ(ranks.size(), 2u);
+  std::sort(ranks.begin(), ranks.end());  // mpirun starts rank 0 first
+  const auto stalled_at = std::chrono::steady_clock::now();
+  kill(ranks[1], SIGSTOP);
+  const int exit_code = run.Wait();
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - stalled_at).count();
+  kill(ranks[1], SIGCONT);
+  std::printf("stall to exit: %.1f s\n", seconds);
+  EXPECT_NE(exit_code, 0) << run.log();
+  EXPECT_LT(seconds, 30.0);
+  const std::string log = run.log();
+  EXPECT_NE(log.find("collective timeout: rank 0 waited 10 s"), std::string::npos) << log;
+  EXPECT_NE(log.find("rank 1 did not arrive"), std::string::npos) << log;
+  EXPECT_EQ(zerod::e2e::Count(log, "collective timeout"), 1) << log;
 }
 
 }  // namespace

@@ -201,8 +201,8 @@ TEST(HfExportTest, LargeExportsAreShardedWithAnIndex) {
 // A failed export (here: a tensor never written, as when a gather fails midway) leaves no
 // config.json, no model.safetensors and no .partial file behind.
 TEST(HfExportTest, AFailedExportLeavesNothingThatLooksComplete) {
+  TempDir out;  // a collective: every rank makes it, rank 0 writes
   if (World().rank() != 0) return;
-  TempDir out;
   const std::vector<TensorSpec> plan = {{"a", DType::kFloat32, {4}}, {"b", DType::kFloat32, {4}}};
   {
     HfExportWriter writer(out.path(), plan);

@@ -1,0 +1,160 @@
+#include "engine/comm/bounded_wait.h"
+
+#include <fcntl.h>
+#include <sched.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "engine/comm/mpi_status.h"
+
+namespace zerod::comm {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// One local rank's entry on the board. Written only by its rank; read by the others after
+// a timeout, so plain atomics (and a label that may be read mid-write) are enough.
+struct alignas(64) Slot {
+  std::atomic<int64_t> world_rank{-1};
+  std::atomic<int64_t> entered{0};     // collectives entered so far
+  std::atomic<int64_t> entered_ns{0};  // steady clock at the last entry
+  std::atomic<int64_t> left_ns{0};     // and when it completed (0 while waiting)
+  char what[24] = {};
+};
+
+struct Board {
+  Slot* slots = nullptr;  // one per local rank
+  int local_size = 0;
+  int local_rank = 0;
+};
+
+std::atomic<double> timeout_seconds{300.0};
+std::atomic<bool> timed_out{false};
+Board board;
+int64_t entered = 0;  // this rank's count (also on the board when there is one)
+
+int64_t NowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch())
+      .count();
+}
+
+Slot* Mine() { return board.slots == nullptr ? nullptr : &board.slots[board.local_rank]; }
+
+// Who on this host has not entered collective number `n`, and what they did last.
+std::string MissingRanks(int64_t n) {
+  if (board.slots == nullptr) return "the ranks that did not arrive cannot be named here";
+  std::vector<std::string> missing;
+  const int64_t now = NowNs();
+  for (int i = 0; i < board.local_size; ++i) {
+    const Slot& s = board.slots[i];
+    if (s.entered.load() >= n) continue;
+    const int64_t left = s.left_ns.load();
+    std::string what(s.what, strnlen(s.what, sizeof(s.what)));
+    missing.push_back(absl::StrFormat(
+        "rank %d did not arrive (its last collective: %s #%d, %s)", s.world_rank.load(),
+        what.empty() ? "none" : what, s.entered.load(),
+        left == 0 ? "still waiting in it"
+                  : absl::StrFormat("left %.1f s ago", static_cast<double>(now - left) / 1e9)));
+  }
+  if (missing.empty()) return "every rank of this host arrived; a rank on another host did not";
+  return absl::StrJoin(missing, "; ");
+}
+
+}  // namespace
+
+void SetCollectiveTimeout(double seconds) { timeout_seconds.store(seconds); }
+double CollectiveTimeout() { return timeout_seconds.load(); }
+bool CollectiveTimedOut() { return timed_out.load(); }
+
+absl::Status InitActivityBoard(MPI_Comm world) {
+  int rank = 0;
+  MPI_Comm_rank(world, &rank);
+  MPI_Comm node;
+  MPI_RETURN_IF_ERROR(MPI_Comm_split_type(world, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &node));
+  int local_rank = 0, local_size = 1;
+  MPI_Comm_rank(node, &local_rank);
+  MPI_Comm_size(node, &local_size);
+  // The segment is named after local rank 0's pid, which the others learn from it.
+  int64_t owner = getpid();
+  MPI_RETURN_IF_ERROR(MPI_Bcast(&owner, 1, MPI_INT64_T, 0, node));
+  const std::string name = absl::StrCat("/zerod-board-", owner);
+  const size_t bytes = sizeof(Slot) * static_cast<size_t>(local_size);
+  void* mapped = MAP_FAILED;
+  if (local_rank == 0) {
+    const int fd = shm_open(name.c_str(), O_CREAT | O_RDWR | O_TRUNC, 0600);
+    if (fd >= 0 && ftruncate(fd, static_cast<off_t>(bytes)) == 0) {
+      mapped = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    }
+    if (fd >= 0) close(fd);
+    if (mapped != MAP_FAILED) new (mapped) Slot[local_size];
+  }
+  MPI_RETURN_IF_ERROR(MPI_Barrier(node));
+  if (local_rank != 0) {
+    const int fd = shm_open(name.c_str(), O_RDWR, 0600);
+    if (fd >= 0) {
+      mapped = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+      close(fd);
+    }
+  }
+  MPI_RETURN_IF_ERROR(MPI_Barrier(node));
+  if (local_rank == 0) shm_unlink(name.c_str());  // the mappings stay; nothing is left behind
+  MPI_Comm_free(&node);
+  if (mapped == MAP_FAILED) return absl::OkStatus();  // timeouts work, without names
+  board = {static_cast<Slot*>(mapped), local_size, local_rank};
+  Mine()->world_rank.store(rank);
+  return absl::OkStatus();
+}
+
+absl::Status BoundedWait(MPI_Request* request, const char* what) {
+  const int64_t n = ++entered;
+  if (Slot* me = Mine()) {
+    std::strncpy(me->what, what, sizeof(me->what) - 1);
+    me->left_ns.store(0);
+    me->entered_ns.store(NowNs());
+    me->entered.store(n);
+  }
+  const double limit = timeout_seconds.load();
+  // A rank that sees a timeout later than a lower one does not speak (the first one's
+  // MPI_Abort ends it): the lowest waiting rank's message is the one printed.
+  const auto deadline =
+      Clock::now() + std::chrono::duration<double>(limit + 0.2 * (Mine() ? board.local_rank : 0));
+  auto sleep = std::chrono::microseconds(0);
+  for (int polls = 0;; ++polls) {
+    int done = 0;
+    MPI_RETURN_IF_ERROR(MPI_Test(request, &done, MPI_STATUS_IGNORE));
+    if (done) break;
+    if (limit > 0 && Clock::now() > deadline) {
+      timed_out.store(true);
+      int rank = 0;
+      MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+      return absl::DeadlineExceededError(absl::StrFormat(
+          "collective timeout: rank %d waited %.0f s in %s #%d; %s. Every rank stops; if a "
+          "step can legitimately take this long, raise --collective-timeout",
+          rank, limit, what, n, MissingRanks(n)));
+    }
+    // Polls back to back at first, yielding the core (a collective usually completes in
+    // microseconds, and each poll drives its progress), then a sleep that doubles up to
+    // 1 ms.
+    if (polls < 64) {
+      sched_yield();
+      continue;
+    }
+    std::this_thread::sleep_for(sleep);
+    sleep = std::min(std::max(sleep * 2, std::chrono::microseconds(10)),
+                     std::chrono::microseconds(1000));
+  }
+  if (Slot* me = Mine()) me->left_ns.store(NowNs());
+  return absl::OkStatus();
+}
+
+}  // namespace zerod::comm
