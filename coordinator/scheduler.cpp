@@ -25,7 +25,8 @@ bool IsActive(v1::JobState state) { return state == v1::RUNNING || state == v1::
 }  // namespace
 
 bool IsTerminal(v1::JobState state) {
-  return state == v1::SUCCEEDED || state == v1::FAILED || state == v1::CANCELLED;
+  return state == v1::SUCCEEDED || state == v1::FAILED || state == v1::CANCELLED ||
+         state == v1::PREEMPTED;
 }
 
 Scheduler::Scheduler(int world_size, std::string launcher)
@@ -213,6 +214,14 @@ v1::HealthResponse Scheduler::Health() const {
   return h;
 }
 
+void Scheduler::Preempt(const std::string& cause) {
+  std::lock_guard lock(mu_);
+  if (!preempt_cause_.empty()) return;
+  preempt_cause_ = cause;
+  shutdown_requested_ = true;
+  changed_.notify_all();
+}
+
 void Scheduler::RequestShutdown() {
   std::lock_guard lock(mu_);
   shutdown_requested_ = true;
@@ -283,7 +292,12 @@ v1::RankCommand Scheduler::NextLocked() {
     return CommandForResident(jobs_.at(resident_));
   }
   if (shutdown_requested_) {
-    for (const auto& id : queue_) FinishJob(jobs_.at(id), v1::CANCELLED, "the daemons shut down");
+    for (const auto& id : queue_) {
+      FinishJob(jobs_.at(id), v1::CANCELLED,
+                preempt_cause_.empty() ? "the daemons shut down"
+                                       : absl::StrCat("the daemons were stopped by ",
+                                                      preempt_cause_, " before it started"));
+    }
     queue_.clear();
     return Command(v1::RankCommand::SHUTDOWN, "");
   }
@@ -306,6 +320,25 @@ v1::RankCommand Scheduler::CommandForResident(JobRecord& job) {
     const bool keep = state == v1::SUCCEEDED && queue_.empty() && !shutdown_requested_;
     return keep ? Command(v1::RankCommand::KIND_UNSPECIFIED, "")
                 : Command(v1::RankCommand::FINISH, id);
+  }
+  if (!preempt_cause_.empty()) {
+    // Stopped from outside (Slurm's time limit, preemption): save where the job saves,
+    // then end it as PREEMPTED, resumable from that checkpoint.
+    const auto& spec = job.status.spec();
+    if (!spec.save_dir().empty() && !job.preempt_saved) {
+      job.preempt_saved = true;
+      v1::RankCommand c = Command(v1::RankCommand::SAVE, id);
+      c.set_dir(spec.save_dir());
+      return c;
+    }
+    FinishJob(job, v1::PREEMPTED,
+              spec.save_dir().empty()
+                  ? absl::StrCat("stopped by ", preempt_cause_, " after step ",
+                                 job.status.steps_done(), "; no save_dir, nothing saved")
+                  : absl::StrCat("stopped by ", preempt_cause_, " after step ",
+                                 job.status.steps_done(), "; checkpoint in ", spec.save_dir(),
+                                 ": resubmit with --resume ", spec.save_dir()));
+    return Command(v1::RankCommand::FINISH, id);
   }
   if (job.cancel_requested || shutdown_requested_) {
     FinishJob(job, v1::CANCELLED,
@@ -386,9 +419,9 @@ void Scheduler::Complete(const v1::RankCommand& command, const CommandOutcome& o
         running_control_ = nullptr;
         break;
       }
-      // The job's own save_dir / export_hf_dir on success.
+      // The job's own save_dir / export_hf_dir on success (or on preemption).
       const bool save = command.kind() == v1::RankCommand::SAVE;
-      (save ? job->saved_on_success : job->exported_on_success) = true;
+      if (!job->preempt_saved) (save ? job->saved_on_success : job->exported_on_success) = true;
       if (!outcome.status.ok()) {
         FinishJob(*job, v1::FAILED,
                   absl::StrCat(save ? "saving to " : "exporting to ", command.dir(),

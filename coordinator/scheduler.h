@@ -65,6 +65,9 @@ class Scheduler {
   v1::HealthResponse Health() const;
   // Cancels the active and queued jobs; the rank loop then gets SHUTDOWN.
   void RequestShutdown();
+  // A stop signal (`cause`: "SIGTERM"): the active job saves to its save_dir (if it has
+  // one) and ends PREEMPTED, queued jobs are cancelled, the rank loop then gets SHUTDOWN.
+  void Preempt(const std::string& cause);
   bool shutting_down() const;
 
   // The rank loop has ended (after SHUTDOWN, or because MPI failed): ends every job that
@@ -87,6 +90,7 @@ class Scheduler {
     bool cancel_requested = false;
     bool saved_on_success = false;
     bool exported_on_success = false;
+    bool preempt_saved = false;  // its save for a preemption was asked for
   };
   // A SaveCheckpoint or ExportHf waiting for the rank loop.
   struct Control {
@@ -125,6 +129,7 @@ class Scheduler {
   std::string resident_;                      // job loaded on the ranks, or ""
   int64_t next_id_ = 1;
   bool shutdown_requested_ = false;
+  std::string preempt_cause_;  // non-empty once Preempt was called
   bool memory_taken_ = false;
   v1::GetMemoryStatsResponse memory_;
 };

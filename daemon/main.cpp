@@ -317,6 +317,7 @@ int main(int argc, char** argv) {
     } else if (flags.eval) {
       rc = zerod::daemon::RunEval(spec, flags.eval_batches, flags.log_format == "json", comm);
     } else {
+      zerod::daemon::InstallStopSignals();
       rc = zerod::daemon::RunService(flags.server, &comm, launcher);
     }
     if (zerod::comm::CollectiveTimedOut()) {

@@ -1,7 +1,10 @@
 #include "daemon/service_loop.h"
 
+#include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <memory>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -9,6 +12,7 @@
 #include "daemon/command_channel.h"
 #include "daemon/rank_executor.h"
 #include "daemon/run_log.h"
+#include "daemon/stop_signals.h"
 #include "engine/comm/bounded_wait.h"
 
 namespace zerod::daemon {
@@ -122,6 +126,22 @@ int RootLoop(const coordinator::ServerOptions& options, RankExecutor& executor,
       (*server)->address().c_str(), channel.world_size(), launcher.c_str(),
       (*server)->address().c_str());
   std::fflush(stdout);
+  // Stop signals (stop_signals.h) reach rank 0's scheduler from a watcher: the active
+  // job saves and ends PREEMPTED, then the ranks shut down.
+  std::atomic<bool> loop_done{false};
+  std::thread watcher([&] {
+    while (!loop_done.load()) {
+      if (const int signal = StopSignal(); signal != 0) {
+        std::fprintf(stderr,
+                     "zerod: %s: the active job saves (if it has a save_dir) and the "
+                     "daemons shut down\n",
+                     StopSignalName(signal));
+        scheduler.Preempt(StopSignalName(signal));
+        return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  });
   int rc = 0;
   while (true) {
     const v1::RankCommand command = scheduler.Next();
@@ -138,6 +158,14 @@ int RootLoop(const coordinator::ServerOptions& options, RankExecutor& executor,
     }
     Log(command, c, executor, launcher);
     scheduler.Complete(command, c.outcome, c.memory);
+    if (command.kind() == v1::RankCommand::FINISH) {  // how the job ended, for the log
+      if (auto st = scheduler.Get(command.job_id()); st.ok()) {
+        std::printf("zerod: %s ended %s%s%s\n", command.job_id().c_str(),
+                    v1::JobState_Name(st->state()).c_str(), st->reason().empty() ? "" : ": ",
+                    st->reason().c_str());
+        std::fflush(stdout);
+      }
+    }
     if (comm::CollectiveTimedOut()) {
       // A rank stopped answering: MPI cannot be used again, the daemons end (main aborts).
       std::fprintf(stderr, "zerod: error: a collective timed out; the daemons stop\n");
@@ -146,6 +174,8 @@ int RootLoop(const coordinator::ServerOptions& options, RankExecutor& executor,
     }
     if (command.kind() == v1::RankCommand::SHUTDOWN) break;
   }
+  loop_done.store(true);
+  watcher.join();
   // Nothing runs any more: answer every waiting handler before the server stops.
   scheduler.Close(rc == 0 ? "the daemons shut down" : "the daemons failed: see rank 0's log");
   (*server)->Stop();

@@ -29,6 +29,7 @@ struct alignas(64) Slot {
   std::atomic<int64_t> entered{0};     // collectives entered so far
   std::atomic<int64_t> entered_ns{0};  // steady clock at the last entry
   std::atomic<int64_t> left_ns{0};     // and when it completed (0 while waiting)
+  std::atomic<int64_t> beat_ns{0};     // the last poll while waiting (a sign of life)
   char what[24] = {};
 };
 
@@ -57,16 +58,26 @@ std::string MissingRanks(int64_t n) {
   const int64_t now = NowNs();
   for (int i = 0; i < board.local_size; ++i) {
     const Slot& s = board.slots[i];
-    if (s.entered.load() >= n) continue;
     const int64_t left = s.left_ns.load();
-    std::string what(s.what, strnlen(s.what, sizeof(s.what)));
-    missing.push_back(absl::StrFormat(
-        "rank %d did not arrive (its last collective: %s #%d, %s)", s.world_rank.load(),
-        what.empty() ? "none" : what, s.entered.load(),
-        left == 0 ? "still waiting in it"
-                  : absl::StrFormat("left %.1f s ago", static_cast<double>(now - left) / 1e9)));
+    const std::string what(s.what, strnlen(s.what, sizeof(s.what)));
+    const double silent = static_cast<double>(now - s.beat_ns.load()) / 1e9;
+    if (s.entered.load() < n) {
+      missing.push_back(absl::StrFormat(
+          "rank %d did not arrive (its last collective: %s #%d, %s)", s.world_rank.load(),
+          what.empty() ? "none" : what, s.entered.load(),
+          left == 0 ? "still waiting in it"
+                    : absl::StrFormat("left %.1f s ago", static_cast<double>(now - left) / 1e9)));
+    } else if (left == 0 && s.entered.load() == n && silent > 2.0) {
+      // In the collective, but it stopped polling: a collective of several rounds needs
+      // every rank to drive its progress.
+      missing.push_back(
+          absl::StrFormat("rank %d stopped responding inside %s #%d (no sign of life for %.1f s)",
+                          s.world_rank.load(), what, n, silent));
+    }
   }
-  if (missing.empty()) return "every rank of this host arrived; a rank on another host did not";
+  if (missing.empty()) {
+    return "every rank of this host arrived and is alive; a rank on another host did not";
+  }
   return absl::StrJoin(missing, "; ");
 }
 
@@ -121,6 +132,7 @@ absl::Status BoundedWait(MPI_Request* request, const char* what) {
     std::strncpy(me->what, what, sizeof(me->what) - 1);
     me->left_ns.store(0);
     me->entered_ns.store(NowNs());
+    me->beat_ns.store(NowNs());
     me->entered.store(n);
   }
   const double limit = timeout_seconds.load();
@@ -133,6 +145,7 @@ absl::Status BoundedWait(MPI_Request* request, const char* what) {
     int done = 0;
     MPI_RETURN_IF_ERROR(MPI_Test(request, &done, MPI_STATUS_IGNORE));
     if (done) break;
+    if (Slot* me = Mine()) me->beat_ns.store(NowNs(), std::memory_order_relaxed);
     if (limit > 0 && Clock::now() > deadline) {
       timed_out.store(true);
       int rank = 0;

@@ -72,6 +72,7 @@ class Daemons {
   }
 
   const std::string& addr() const { return addr_; }
+  pid_t pid() const { return pid_; }  // mpirun's
   std::string log() const { return ReadWholeFile(log_path_); }
 
   // mpirun's exit code once it ends within `timeout_s`, else -1.

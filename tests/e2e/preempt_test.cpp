@@ -1,0 +1,63 @@
+// The service stopped from outside, as Slurm does before its time limit (`--signal`) and
+// mpirun forwards SIGUSR1: the running job saves to its save_dir and ends PREEMPTED with
+// the checkpoint's path, queued jobs are cancelled, every rank exits 0.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <thread>
+
+#include "nlohmann/json.hpp"
+#include "tests/e2e/daemons.h"
+#include "tests/e2e/run_zerod.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using zerod::e2e::CtlResult;
+using zerod::e2e::Daemons;
+using zerod::e2e::ReadWholeFile;
+using zerod::e2e::Zeroctl;
+
+TEST(PreemptTest, ASignalSavesTheRunningJobAsPreemptedAndTheDaemonsExitZero) {
+  const fs::path dir = fs::temp_directory_path() / ("zerod-preempt-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  auto path = [&](const std::string& name) { return (dir / name).string(); };
+  ASSERT_TRUE(zerod::e2e::PrepareByteCorpus(path("corpus.bin")));
+  std::ofstream(path("ds.json")) << R"({"train_batch_size": 8, "train_micro_batch_size_per_gpu": 2,
+      "optimizer": {"type": "AdamW", "params": {"lr": 1e-3}},
+      "zero_optimization": {"stage": 3, "offload_param": {"device": "cpu"},
+                            "offload_optimizer": {"device": "cpu"}}})";
+  auto daemons = Daemons::Start(2, "", path("daemons.log"));
+  ASSERT_NE(daemons, nullptr) << ReadWholeFile(path("daemons.log"));
+  const std::string submit = "--addr " + daemons->addr() + " submit --model " +
+                             std::string(ZEROD_SOURCE_DIR) + "/configs/models/tiny-llama" +
+                             " --ds-config " + path("ds.json") + " --data " + path("corpus.bin") +
+                             " --seq-len 32 --steps 100000 --save-dir " + path("ckpt");
+  CtlResult first = Zeroctl(submit);
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  CtlResult second = Zeroctl(submit);  // queued behind the first
+  ASSERT_EQ(second.exit_code, 0) << second.err;
+  bool stepping = false;
+  for (int i = 0; i < 600 && !stepping; ++i) {
+    stepping = daemons->log().find(" step 3/") != std::string::npos;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_TRUE(stepping) << daemons->log();
+  kill(daemons->pid(), SIGUSR1);  // mpirun forwards it to every rank
+  EXPECT_EQ(daemons->Wait(60), 0) << daemons->log();
+  const std::string log = daemons->log();
+  EXPECT_NE(log.find("job-1 ended PREEMPTED: stopped by SIGUSR1 after step "), std::string::npos)
+      << log;
+  EXPECT_NE(log.find("checkpoint in " + path("ckpt") + ": resubmit with --resume"),
+            std::string::npos)
+      << log;
+  EXPECT_NE(log.find("zerod: shut down"), std::string::npos) << log;
+  EXPECT_TRUE(fs::exists(path("ckpt/zerod_checkpoint.json")));
+  fs::remove_all(dir);
+}
+
+}  // namespace
