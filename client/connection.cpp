@@ -1,17 +1,21 @@
 #include "client/connection.h"
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "coordinator/auth.h"
+#include "coordinator/journal.h"
 
 namespace zerod::client {
 
 absl::StatusOr<Connection> Connection::Open(const ConnectionOptions& options) {
   Connection c;
   c.addr_ = options.addr;
+  c.state_dir_ = options.state_dir;
   if (!options.token_file.empty()) {
     absl::StatusOr<std::string> token = coordinator::ReadTokenLine(options.token_file);
     if (!token.ok()) return token.status();
@@ -49,8 +53,8 @@ std::string Connection::Explain(const grpc::Status& status) const {
     case grpc::StatusCode::UNAVAILABLE:
     case grpc::StatusCode::DEADLINE_EXCEEDED:
       return absl::StrCat("cannot reach the zerod coordinator at ", addr_, " (",
-                          status.error_message(),
-                          "). Start the daemons first, e.g. `mpirun -np 2 build/bin/zerod "
+                          status.error_message(), ")", JournalSays(),
+                          ". Start the daemons first, e.g. `mpirun -np 2 build/bin/zerod "
                           "--listen ",
                           addr_, "`, or pass --addr HOST:PORT");
     case grpc::StatusCode::UNAUTHENTICATED:
@@ -58,6 +62,28 @@ std::string Connection::Explain(const grpc::Status& status) const {
     default:
       return status.error_message();
   }
+}
+
+// What the journal of the daemons' --state-dir tells about how they ended: a job that was
+// running when they died, or that every job had ended (they were shut down).
+std::string Connection::JournalSays() const {
+  if (state_dir_.empty()) return "";
+  std::vector<std::string> crashed;
+  const std::vector<v1::JobStatus> jobs =
+      coordinator::ReplayJournal(coordinator::JournalPath(state_dir_), &crashed);
+  if (jobs.empty()) return absl::StrCat("; the journal in ", state_dir_, " holds no job");
+  std::vector<std::string> interrupted;
+  for (const v1::JobStatus& j : jobs) {
+    if (std::find(crashed.begin(), crashed.end(), j.job_id()) != crashed.end())
+      interrupted.push_back(j.job_id() + ": " + j.reason());
+  }
+  if (interrupted.empty()) {
+    const v1::JobStatus& last = jobs.back();
+    return absl::StrCat("; they are not running: the journal in ", state_dir_,
+                        " shows every job ended (the last, ", last.job_id(), ", ",
+                        v1::JobState_Name(last.state()), ")");
+  }
+  return absl::StrCat("; they crashed or were killed: ", absl::StrJoin(interrupted, "; "));
 }
 
 }  // namespace zerod::client

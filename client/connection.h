@@ -16,7 +16,8 @@ struct ConnectionOptions {
   std::string addr = "127.0.0.1:7070";
   std::string token_file;  // empty: no token sent
   bool tls = false;
-  std::string tls_ca;  // PEM roots for TLS (e.g. the daemons' self-signed cert)
+  std::string tls_ca;     // PEM roots for TLS (e.g. the daemons' self-signed cert)
+  std::string state_dir;  // the daemons' --state-dir: read when they cannot be reached
 };
 
 class Connection {
@@ -30,8 +31,12 @@ class Connection {
   std::string Explain(const grpc::Status& status) const;
 
  private:
+  // What the journal in state_dir_ says of how the daemons ended ("" without one).
+  std::string JournalSays() const;
+
   std::shared_ptr<v1::Coordinator::Stub> stub_;
   std::string addr_;
+  std::string state_dir_;
   std::string token_;
 };
 

@@ -26,12 +26,16 @@ int main(int argc, char** argv) {
   ConnectionOptions conn;
   conn.addr = EnvOr("ZEROD_ADDR", conn.addr);
   conn.token_file = EnvOr("ZEROD_TOKEN_FILE", "");
+  conn.state_dir = EnvOr("ZEROD_STATE_DIR", "");
   Output out;
   app.add_option("--addr", conn.addr, "Coordinator address (rank 0 of the daemons); $ZEROD_ADDR")
       ->capture_default_str();
   app.add_option("--token-file", conn.token_file,
                  "File with the daemons' bearer token; $ZEROD_TOKEN_FILE");
   app.add_flag("--tls", conn.tls, "Connect with TLS (system roots unless --tls-ca)");
+  app.add_option("--state-dir", conn.state_dir,
+                 "The daemons' --state-dir: when they cannot be reached, say from their job "
+                 "journal whether they crashed mid-job; $ZEROD_STATE_DIR");
   app.add_option("--tls-ca", conn.tls_ca, "PEM root certificate(s) for TLS");
   app.add_flag("--json", out.json, "One JSON object per result line");
 

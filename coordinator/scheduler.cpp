@@ -1,6 +1,8 @@
 #include "coordinator/scheduler.h"
 
+#include <algorithm>
 #include <chrono>
+#include <cstdlib>
 
 #include "absl/strings/str_cat.h"
 
@@ -26,7 +28,7 @@ bool IsActive(v1::JobState state) { return state == v1::RUNNING || state == v1::
 
 bool IsTerminal(v1::JobState state) {
   return state == v1::SUCCEEDED || state == v1::FAILED || state == v1::CANCELLED ||
-         state == v1::PREEMPTED;
+         state == v1::PREEMPTED || state == v1::INTERRUPTED;
 }
 
 Scheduler::Scheduler(int world_size, std::string launcher)
@@ -64,6 +66,7 @@ absl::StatusOr<std::string> Scheduler::Submit(const v1::JobSpec& spec) {
   *job.status.mutable_spec() = spec;
   order_.push_back(id);
   queue_.push_back(id);
+  Journalize(job, /*durable=*/true);
   changed_.notify_all();
   return id;
 }
@@ -259,6 +262,30 @@ void Scheduler::FinishJob(JobRecord& job, v1::JobState state, const std::string&
   job.status.set_reason(reason);
   job.status.set_finished_unix(Now());
   job.credits = 0;
+  Journalize(job, /*durable=*/true);
+}
+
+void Scheduler::Journalize(const JobRecord& job, bool durable) {
+  if (journal_ != nullptr) journal_->Record(job.status, durable);
+}
+
+void Scheduler::AttachJournal(std::unique_ptr<Journal> journal,
+                              const std::vector<v1::JobStatus>& past) {
+  std::lock_guard lock(mu_);
+  journal_ = std::move(journal);
+  for (const v1::JobStatus& status : past) {
+    if (jobs_.count(status.job_id())) continue;
+    JobRecord& job = jobs_[status.job_id()];
+    job.status = status;
+    order_.push_back(status.job_id());
+    // "job-7" -> ids continue from 8.
+    const std::string& id = status.job_id();
+    if (id.rfind("job-", 0) == 0) {
+      next_id_ = std::max<int64_t>(next_id_, std::atoll(id.c_str() + 4) + 1);
+    }
+    // An INTERRUPTED job is final from now on: say so in the journal too.
+    if (status.state() == v1::INTERRUPTED) Journalize(job, /*durable=*/true);
+  }
 }
 
 v1::RankCommand Scheduler::Next() {
@@ -439,6 +466,7 @@ void Scheduler::Complete(const v1::RankCommand& command, const CommandOutcome& o
   if (job != nullptr) {
     MaybeSucceed(*job);
     memory_.set_step(job->status.steps_done());
+    Journalize(*job, /*durable=*/command.kind() != v1::RankCommand::STEP);
   }
 }
 

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "coordinator/journal.h"
 #include "zerod.pb.h"
 
 namespace zerod::coordinator {
@@ -63,6 +64,10 @@ class Scheduler {
   // The newest per-rank snapshot (taken after every command), served at once.
   v1::GetMemoryStatsResponse Memory() const;
   v1::HealthResponse Health() const;
+  // Keeps the job table in `journal` from now on, after loading the jobs of earlier daemons
+  // (ReplayJournal): they are listed as they ended (or INTERRUPTED) and new ids follow
+  // theirs. Call before the server starts.
+  void AttachJournal(std::unique_ptr<Journal> journal, const std::vector<v1::JobStatus>& past);
   // Cancels the active and queued jobs; the rank loop then gets SHUTDOWN.
   void RequestShutdown();
   // A stop signal (`cause`: "SIGTERM"): the active job saves to its save_dir (if it has
@@ -107,6 +112,8 @@ class Scheduler {
   absl::StatusOr<int64_t> RunControl(v1::RankCommand::Kind kind, const std::string& job_id,
                                      const std::string& dir);
   void FinishJob(JobRecord& job, v1::JobState state, const std::string& reason);
+  // REQUIRES: mu_ held. Appends the job's status to the journal, if there is one.
+  void Journalize(const JobRecord& job, bool durable);
   void MaybeSucceed(JobRecord& job);
   JobRecord* Find(const std::string& job_id);
   const JobRecord* Find(const std::string& job_id) const;
@@ -129,7 +136,8 @@ class Scheduler {
   std::string resident_;                      // job loaded on the ranks, or ""
   int64_t next_id_ = 1;
   bool shutdown_requested_ = false;
-  std::string preempt_cause_;  // non-empty once Preempt was called
+  std::string preempt_cause_;         // non-empty once Preempt was called
+  std::unique_ptr<Journal> journal_;  // null without --state-dir
   bool memory_taken_ = false;
   v1::GetMemoryStatsResponse memory_;
 };

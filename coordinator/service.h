@@ -18,6 +18,7 @@ struct ServerOptions {
   std::string token_file;                 // empty: no token required
   std::string tls_cert;                   // PEM; with tls_key enables TLS
   std::string tls_key;
+  std::string state_dir;  // the job journal's directory (journal.h); empty: none
 };
 
 // A running gRPC server with its service. Stop() before destroying the scheduler.

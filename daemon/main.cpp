@@ -262,6 +262,9 @@ int main(int argc, char** argv) {
       ->check(CLI::ExistingFile);
   app.add_option("--tls-cert", flags.server.tls_cert, "Service mode: PEM certificate (TLS)")
       ->check(CLI::ExistingFile);
+  app.add_option("--state-dir", flags.server.state_dir,
+                 "Service mode: keep the job journal (every job's transitions) in DIR/jobs.jsonl; "
+                 "restarted daemons list earlier jobs, those that were running as INTERRUPTED");
   app.add_option("--tls-key", flags.server.tls_key, "Service mode: PEM private key (TLS)")
       ->check(CLI::ExistingFile);
   app.add_flag("--eval", flags.eval,

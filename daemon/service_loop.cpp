@@ -110,7 +110,20 @@ void Log(const v1::RankCommand& command, const Combined& c, const RankExecutor& 
 int RootLoop(const coordinator::ServerOptions& options, RankExecutor& executor,
              CommandChannel& channel, const std::string& launcher) {
   coordinator::Scheduler scheduler(channel.world_size(), launcher);
-  auto server = coordinator::Server::Start(options, &scheduler);
+  absl::Status journaled;
+  if (!options.state_dir.empty()) {
+    auto journal = coordinator::Journal::Open(options.state_dir);
+    if (journal.ok()) {
+      const std::string path = (*journal)->path();
+      const auto past = coordinator::ReplayJournal(path);
+      scheduler.AttachJournal(std::move(journal).value(), past);
+      std::printf("zerod: job journal %s (%zu earlier jobs)\n", path.c_str(), past.size());
+    } else {
+      journaled = journal.status();
+    }
+  }
+  auto server = journaled.ok() ? coordinator::Server::Start(options, &scheduler)
+                               : absl::StatusOr<std::unique_ptr<coordinator::Server>>(journaled);
   if (!server.ok()) {
     std::fprintf(stderr, "zerod: error: %s\n", std::string(server.status().message()).c_str());
     // The other ranks are waiting for a command: tell them to stop, with the same

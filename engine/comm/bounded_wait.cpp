@@ -138,15 +138,22 @@ absl::Status BoundedWait(MPI_Request* request, const char* what) {
   const double limit = timeout_seconds.load();
   // A rank that sees a timeout later than a lower one does not speak (the first one's
   // MPI_Abort ends it): the lowest waiting rank's message is the one printed.
-  const auto deadline =
-      Clock::now() + std::chrono::duration<double>(limit + 0.2 * (Mine() ? board.local_rank : 0));
+  const auto allowance =
+      std::chrono::duration<double>(limit + 0.2 * (Mine() ? board.local_rank : 0));
+  auto deadline = Clock::now() + allowance;
+  auto last_poll = Clock::now();
   auto sleep = std::chrono::microseconds(0);
   for (int polls = 0;; ++polls) {
     int done = 0;
     MPI_RETURN_IF_ERROR(MPI_Test(request, &done, MPI_STATUS_IGNORE));
     if (done) break;
     if (Slot* me = Mine()) me->beat_ns.store(NowNs(), std::memory_order_relaxed);
-    if (limit > 0 && Clock::now() > deadline) {
+    const auto now = Clock::now();
+    // A rank that was itself frozen (SIGSTOP, a stalled host) between two polls is the one
+    // the others wait for: it does not blame them; its clock starts again.
+    if (now - last_poll > std::chrono::seconds(2)) deadline = now + allowance;
+    last_poll = now;
+    if (limit > 0 && now > deadline) {
       timed_out.store(true);
       int rank = 0;
       MPI_Comm_rank(MPI_COMM_WORLD, &rank);

@@ -4,11 +4,13 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "nlohmann/json.hpp"
 #include "tests/e2e/daemons.h"
@@ -57,6 +59,59 @@ TEST(PreemptTest, ASignalSavesTheRunningJobAsPreemptedAndTheDaemonsExitZero) {
       << log;
   EXPECT_NE(log.find("zerod: shut down"), std::string::npos) << log;
   EXPECT_TRUE(fs::exists(path("ckpt/zerod_checkpoint.json")));
+  fs::remove_all(dir);
+}
+
+// The job journal (--state-dir): a rank killed with SIGKILL mid-job (rank 1, then rank 0)
+// takes the daemons down; zeroctl, pointed at the state directory, says they crashed at
+// which step; restarted daemons list the job as INTERRUPTED and number new jobs after it.
+TEST(JournalTest, AJobRunningWhenARankIsKilledIsInterruptedAfterARestart) {
+  const fs::path dir = fs::temp_directory_path() / ("zerod-journal-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  auto path = [&](const std::string& name) { return (dir / name).string(); };
+  ASSERT_TRUE(zerod::e2e::PrepareByteCorpus(path("corpus.bin")));
+  std::ofstream(path("ds.json")) << R"({"train_batch_size": 8, "train_micro_batch_size_per_gpu": 2,
+      "zero_optimization": {"stage": 3, "offload_param": {"device": "cpu"},
+                            "offload_optimizer": {"device": "cpu"}}})";
+  const std::string state = "--state-dir " + path("state");
+  for (int victim : {1, 0}) {
+    const std::string tag = std::to_string(victim);
+    auto daemons = Daemons::Start(2, state, path("daemons" + tag + ".log"));
+    ASSERT_NE(daemons, nullptr) << ReadWholeFile(path("daemons" + tag + ".log"));
+    CtlResult submitted =
+        Zeroctl("--addr " + daemons->addr() + " submit --model " + std::string(ZEROD_SOURCE_DIR) +
+                "/configs/models/tiny-llama" + " --ds-config " + path("ds.json") + " --data " +
+                path("corpus.bin") + " --seq-len 32 --steps 100000");
+    ASSERT_EQ(submitted.exit_code, 0) << submitted.err;
+    const std::string job = submitted.out.substr(0, submitted.out.find_first_of(" \n"));
+    bool stepping = false;
+    for (int i = 0; i < 600 && !stepping; ++i) {
+      stepping = daemons->log().find(job + " step 3/") != std::string::npos;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    ASSERT_TRUE(stepping) << daemons->log();
+    std::vector<pid_t> ranks = Daemons::ChildZerods(daemons->pid());
+    ASSERT_EQ(ranks.size(), 2u);
+    std::sort(ranks.begin(), ranks.end());
+    kill(ranks[victim], SIGKILL);
+    EXPECT_NE(daemons->Wait(60), 0) << daemons->log();
+    const std::string addr = daemons->addr();
+    CtlResult down = Zeroctl("--addr " + addr + " " + state + " health");
+    EXPECT_EQ(down.exit_code, 1);
+    EXPECT_NE(down.err.find("they crashed or were killed: " + job +
+                            ": the daemons ended while it was RUNNING at step "),
+              std::string::npos)
+        << down.err;
+    daemons.reset();
+
+    auto again = Daemons::Start(2, state, path("restarted" + tag + ".log"));
+    ASSERT_NE(again, nullptr) << ReadWholeFile(path("restarted" + tag + ".log"));
+    CtlResult list = Zeroctl("--addr " + again->addr() + " list");
+    EXPECT_NE(list.out.find(job), std::string::npos) << list.out;
+    EXPECT_NE(list.out.find("INTERRUPTED"), std::string::npos) << list.out;
+    EXPECT_EQ(Zeroctl("--addr " + again->addr() + " shutdown").exit_code, 0);
+    EXPECT_EQ(again->Wait(60), 0) << again->log();
+  }
   fs::remove_all(dir);
 }
 
