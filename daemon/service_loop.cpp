@@ -156,6 +156,7 @@ int RootLoop(const coordinator::ServerOptions& options, RankExecutor& executor,
     }
   });
   int rc = 0;
+  std::string failure;  // why the loop ended early, for the jobs it leaves unfinished
   while (true) {
     const v1::RankCommand command = scheduler.Next();
     if (auto s = channel.Send(command.SerializeAsString()); !s.ok()) {
@@ -165,7 +166,10 @@ int RootLoop(const coordinator::ServerOptions& options, RankExecutor& executor,
     }
     Combined c = RunEverywhere(command, executor, channel);
     if (!c.channel.ok()) {
-      std::fprintf(stderr, "zerod: error: %s\n", std::string(c.channel.message()).c_str());
+      // After a timeout, the timeout itself is the reason (it names the missing rank).
+      failure = comm::CollectiveTimedOut() ? comm::CollectiveTimeoutMessage()
+                                           : std::string(c.channel.message());
+      std::fprintf(stderr, "zerod: error: %s\n", failure.c_str());
       rc = 1;
       break;
     }
@@ -190,7 +194,9 @@ int RootLoop(const coordinator::ServerOptions& options, RankExecutor& executor,
   loop_done.store(true);
   watcher.join();
   // Nothing runs any more: answer every waiting handler before the server stops.
-  scheduler.Close(rc == 0 ? "the daemons shut down" : "the daemons failed: see rank 0's log");
+  scheduler.Close(rc == 0           ? "the daemons shut down"
+                  : failure.empty() ? "the daemons failed: see rank 0's log"
+                                    : "the daemons failed: " + failure);
   (*server)->Stop();
   if (rc == 0) std::printf("zerod: shut down\n");
   return rc;

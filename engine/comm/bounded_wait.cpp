@@ -41,6 +41,7 @@ struct Board {
 
 std::atomic<double> timeout_seconds{300.0};
 std::atomic<bool> timed_out{false};
+std::string first_timeout;  // the first timeout's message (written once, before timed_out)
 Board board;
 int64_t entered = 0;  // this rank's count (also on the board when there is one)
 
@@ -86,6 +87,7 @@ std::string MissingRanks(int64_t n) {
 void SetCollectiveTimeout(double seconds) { timeout_seconds.store(seconds); }
 double CollectiveTimeout() { return timeout_seconds.load(); }
 bool CollectiveTimedOut() { return timed_out.load(); }
+std::string CollectiveTimeoutMessage() { return timed_out.load() ? first_timeout : ""; }
 
 absl::Status InitActivityBoard(MPI_Comm world) {
   int rank = 0;
@@ -127,6 +129,12 @@ absl::Status InitActivityBoard(MPI_Comm world) {
 }
 
 absl::Status BoundedWait(MPI_Request* request, const char* what) {
+  // After a timeout the job is over: later collectives fail at once instead of timing out
+  // one by one (the rank loop is on its way to MPI_Abort).
+  if (timed_out.load()) {
+    return absl::AbortedError(
+        absl::StrCat(what, " not attempted: an earlier collective timed out"));
+  }
   const int64_t n = ++entered;
   if (Slot* me = Mine()) {
     std::strncpy(me->what, what, sizeof(me->what) - 1);
@@ -154,13 +162,14 @@ absl::Status BoundedWait(MPI_Request* request, const char* what) {
     if (now - last_poll > std::chrono::seconds(2)) deadline = now + allowance;
     last_poll = now;
     if (limit > 0 && now > deadline) {
-      timed_out.store(true);
       int rank = 0;
       MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-      return absl::DeadlineExceededError(absl::StrFormat(
+      first_timeout = absl::StrFormat(
           "collective timeout: rank %d waited %.0f s in %s #%d; %s. Every rank stops; if a "
           "step can legitimately take this long, raise --collective-timeout",
-          rank, limit, what, n, MissingRanks(n)));
+          rank, limit, what, n, MissingRanks(n));
+      timed_out.store(true);
+      return absl::DeadlineExceededError(first_timeout);
     }
     // Polls back to back at first, yielding the core (a collective usually completes in
     // microseconds, and each poll drives its progress), then a sleep that doubles up to

@@ -37,5 +37,7 @@ absl::Status BoundedWait(MPI_Request* request, const char* what);
 // True once any wait of this process timed out. MPI is then unusable: end the process
 // with MPI_Abort (a normal MPI_Finalize would wait for the missing rank).
 bool CollectiveTimedOut();
+// The first timeout's message ("collective timeout: rank 0 waited ..."), or "".
+std::string CollectiveTimeoutMessage();
 
 }  // namespace zerod::comm

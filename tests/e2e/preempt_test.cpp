@@ -115,4 +115,47 @@ TEST(JournalTest, AJobRunningWhenARankIsKilledIsInterruptedAfterARestart) {
   fs::remove_all(dir);
 }
 
+// A rank that stops answering in the middle of a service job (SIGSTOP of rank 1, a 10 s
+// collective timeout): every rank ends within 30 s, the log names rank 1, and the journal
+// holds the job as FAILED with that reason.
+TEST(JournalTest, AStalledRankFailsTheServiceJobInTheJournal) {
+  const fs::path dir = fs::temp_directory_path() / ("zerod-stall-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  auto path = [&](const std::string& name) { return (dir / name).string(); };
+  ASSERT_TRUE(zerod::e2e::PrepareByteCorpus(path("corpus.bin")));
+  std::ofstream(path("ds.json")) << R"({"train_batch_size": 8, "train_micro_batch_size_per_gpu": 2,
+      "zero_optimization": {"stage": 3, "offload_param": {"device": "cpu"},
+                            "offload_optimizer": {"device": "cpu"}}})";
+  auto daemons = Daemons::Start(2, "--collective-timeout 10 --state-dir " + path("state"),
+                                path("daemons.log"));
+  ASSERT_NE(daemons, nullptr) << ReadWholeFile(path("daemons.log"));
+  CtlResult submitted =
+      Zeroctl("--addr " + daemons->addr() + " submit --model " + std::string(ZEROD_SOURCE_DIR) +
+              "/configs/models/tiny-llama" + " --ds-config " + path("ds.json") + " --data " +
+              path("corpus.bin") + " --seq-len 32 --steps 100000");
+  ASSERT_EQ(submitted.exit_code, 0) << submitted.err;
+  bool stepping = false;
+  for (int i = 0; i < 600 && !stepping; ++i) {
+    stepping = daemons->log().find("job-1 step 3/") != std::string::npos;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_TRUE(stepping) << daemons->log();
+  std::vector<pid_t> ranks = Daemons::ChildZerods(daemons->pid());
+  ASSERT_EQ(ranks.size(), 2u);
+  std::sort(ranks.begin(), ranks.end());
+  const auto stalled_at = std::chrono::steady_clock::now();
+  kill(ranks[1], SIGSTOP);
+  EXPECT_NE(daemons->Wait(30), 0) << daemons->log();
+  kill(ranks[1], SIGCONT);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - stalled_at).count();
+  std::printf("service: stall to exit %.1f s\n", seconds);
+  EXPECT_LT(seconds, 30.0);
+  EXPECT_NE(daemons->log().find("rank 1"), std::string::npos) << daemons->log();
+  const std::string journal = ReadWholeFile(path("state/jobs.jsonl"));
+  EXPECT_NE(journal.find("\"state\":\"FAILED\""), std::string::npos) << journal;
+  EXPECT_NE(journal.find("collective timeout"), std::string::npos) << journal;
+  fs::remove_all(dir);
+}
+
 }  // namespace
