@@ -387,7 +387,14 @@ v1::RankCommand Scheduler::CommandForResident(JobRecord& job) {
     MaybeSucceed(job);
     return CommandForResident(job);
   }
-  if (state == v1::RUNNING || job.credits > 0) return Command(v1::RankCommand::STEP, id);
+  if (state == v1::RUNNING || job.credits > 0) {
+    v1::RankCommand c = Command(v1::RankCommand::STEP, id);
+    // Another step follows at once unless this is the last (then the job may stay loaded
+    // with nothing to do).
+    c.set_next_follows(state == v1::RUNNING &&
+                       job.status.steps_done() + 1 < job.status.steps_total());
+    return c;
+  }
   return Command(v1::RankCommand::KIND_UNSPECIFIED, "");  // paused, waiting for StepJob
 }
 

@@ -49,12 +49,13 @@ absl::Status CommandChannel::Send(const std::string& bytes) {
   return comm::BoundedWait(&request, "command broadcast");
 }
 
-absl::StatusOr<std::string> CommandChannel::Receive() {
+absl::StatusOr<std::string> CommandChannel::Receive(bool bounded) {
   int64_t size = 0;
   MPI_Request request;
   MPI_RETURN_IF_ERROR(MPI_Ibcast(&size, 1, MPI_INT64_T, 0, impl_->comm, &request));
+  if (bounded) RETURN_IF_ERROR(comm::BoundedWait(&request, "next command"));
   auto sleep = std::chrono::duration_cast<std::chrono::microseconds>(kFirstSleep);
-  while (true) {
+  while (!bounded) {
     int done = 0;
     MPI_RETURN_IF_ERROR(MPI_Test(&request, &done, MPI_STATUS_IGNORE));
     if (done) break;

@@ -30,8 +30,9 @@ class CommandChannel {
 
   // Rank 0: sends `bytes` to every other rank.
   absl::Status Send(const std::string& bytes);
-  // Other ranks: waits (sleeping while idle) for the next Send.
-  absl::StatusOr<std::string> Receive();
+  // Other ranks: waits (sleeping while idle) for the next Send; `bounded`: no longer than
+  // the collective timeout (a command was announced to follow at once).
+  absl::StatusOr<std::string> Receive(bool bounded = false);
   // Every rank contributes `mine` (the same length everywhere); rank 0 gets all of them,
   // rank-major; the others get an empty vector.
   absl::StatusOr<std::vector<int64_t>> GatherToRoot(const std::vector<int64_t>& mine);

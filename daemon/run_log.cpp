@@ -27,25 +27,25 @@ std::string InitBlock(const JobInfo& info) {
 }
 
 std::string StepJson(const StepMetrics& m) {
-  nlohmann::json j = {{"step", m.step},
-                      {"loss", m.loss},
-                      {"lr", m.lr},
-                      {"grad_norm", m.grad_norm},
-                      {"loss_scale", m.loss_scale},
-                      {"skipped", m.skipped},
-                      {"step_time_s", m.step_seconds},
-                      {"tokens_per_s", m.tokens_per_s},
-                      {"gpu_peak_GiB", static_cast<double>(m.gpu_peak_bytes) / (1ull << 30)},
-                      {"forward_s", m.forward_seconds},
-                      {"backward_s", m.backward_seconds},
-                      {"optimizer_s", m.optimizer_seconds},
-                      {"optimizer_cpu_s", m.optimizer_cpu_seconds},
-                      {"optimizer_gpu_s", m.optimizer_gpu_seconds},
-                      {"transfer_wait_s", m.transfer_wait_seconds},
-                      {"optimizer_wait_s", m.optimizer_wait_seconds},
-                      {"host_rss_GiB", static_cast<double>(m.host_rss_bytes) / (1ull << 30)},
-                      {"host_peak_rss_GiB",
-                       static_cast<double>(m.host_peak_rss_bytes) / (1ull << 30)}};
+  nlohmann::json j = {
+      {"step", m.step},
+      {"loss", m.loss},
+      {"lr", m.lr},
+      {"grad_norm", m.grad_norm},
+      {"loss_scale", m.loss_scale},
+      {"skipped", m.skipped},
+      {"step_time_s", m.step_seconds},
+      {"tokens_per_s", m.tokens_per_s},
+      {"gpu_peak_GiB", static_cast<double>(m.gpu_peak_bytes) / (1ull << 30)},
+      {"forward_s", m.forward_seconds},
+      {"backward_s", m.backward_seconds},
+      {"optimizer_s", m.optimizer_seconds},
+      {"optimizer_cpu_s", m.optimizer_cpu_seconds},
+      {"optimizer_gpu_s", m.optimizer_gpu_seconds},
+      {"transfer_wait_s", m.transfer_wait_seconds},
+      {"optimizer_wait_s", m.optimizer_wait_seconds},
+      {"host_rss_GiB", static_cast<double>(m.host_rss_bytes) / (1ull << 30)},
+      {"host_peak_rss_GiB", static_cast<double>(m.host_peak_rss_bytes) / (1ull << 30)}};
   return j.dump();
 }
 

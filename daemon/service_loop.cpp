@@ -203,23 +203,27 @@ int RootLoop(const coordinator::ServerOptions& options, RankExecutor& executor,
 }
 
 int WorkerLoop(RankExecutor& executor, CommandChannel& channel) {
+  bool next_follows = false;  // the last command announced another at once
   while (true) {
-    auto bytes = channel.Receive();
+    auto bytes = channel.Receive(next_follows);
     v1::RankCommand command;
     if (!bytes.ok() || !command.ParseFromString(*bytes)) {
-      std::fprintf(
-          stderr, "zerod: rank %d: error: %s\n", channel.rank(),
-          bytes.ok() ? "unreadable rank command" : std::string(bytes.status().message()).c_str());
+      const std::string why = comm::CollectiveTimedOut() ? comm::CollectiveTimeoutMessage()
+                              : bytes.ok()               ? "unreadable rank command"
+                                                         : std::string(bytes.status().message());
+      std::fprintf(stderr, "zerod: rank %d: error: %s\n", channel.rank(), why.c_str());
       return 1;
     }
     Combined c = RunEverywhere(command, executor, channel);
-    if (!c.channel.ok()) {
-      std::fprintf(stderr, "zerod: rank %d: error: %s\n", channel.rank(),
-                   std::string(c.channel.message()).c_str());
+    if (!c.channel.ok() || comm::CollectiveTimedOut()) {
+      // After a timeout, its own message is the one that names the missing rank.
+      const std::string why = comm::CollectiveTimedOut() ? comm::CollectiveTimeoutMessage()
+                                                         : std::string(c.channel.message());
+      std::fprintf(stderr, "zerod: rank %d: error: %s\n", channel.rank(), why.c_str());
       return 1;
     }
-    if (comm::CollectiveTimedOut()) return 1;
     if (command.kind() == v1::RankCommand::SHUTDOWN) return 0;
+    next_follows = command.next_follows();
   }
 }
 

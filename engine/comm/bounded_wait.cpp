@@ -30,6 +30,7 @@ struct alignas(64) Slot {
   std::atomic<int64_t> entered_ns{0};  // steady clock at the last entry
   std::atomic<int64_t> left_ns{0};     // and when it completed (0 while waiting)
   std::atomic<int64_t> beat_ns{0};     // the last poll while waiting (a sign of life)
+  std::atomic<int64_t> alive_ns{0};    // the process's own heartbeat (a thread, 5 per s)
   char what[24] = {};
 };
 
@@ -58,22 +59,27 @@ std::string MissingRanks(int64_t n) {
   std::vector<std::string> missing;
   const int64_t now = NowNs();
   for (int i = 0; i < board.local_size; ++i) {
+    if (i == board.local_rank) continue;
     const Slot& s = board.slots[i];
     const int64_t left = s.left_ns.load();
     const std::string what(s.what, strnlen(s.what, sizeof(s.what)));
+    const std::string last = absl::StrFormat(
+        "its last collective: %s #%d, %s", what.empty() ? "none" : what, s.entered.load(),
+        left == 0 ? "still waiting in it"
+                  : absl::StrFormat("left %.1f s ago", static_cast<double>(now - left) / 1e9));
+    const double dead = static_cast<double>(now - s.alive_ns.load()) / 1e9;
     const double silent = static_cast<double>(now - s.beat_ns.load()) / 1e9;
-    if (s.entered.load() < n) {
-      missing.push_back(absl::StrFormat(
-          "rank %d did not arrive (its last collective: %s #%d, %s)", s.world_rank.load(),
-          what.empty() ? "none" : what, s.entered.load(),
-          left == 0 ? "still waiting in it"
-                    : absl::StrFormat("left %.1f s ago", static_cast<double>(now - left) / 1e9)));
-    } else if (left == 0 && s.entered.load() == n && silent > 2.0) {
-      // In the collective, but it stopped polling: a collective of several rounds needs
-      // every rank to drive its progress.
-      missing.push_back(
-          absl::StrFormat("rank %d stopped responding inside %s #%d (no sign of life for %.1f s)",
-                          s.world_rank.load(), what, n, silent));
+    if (dead > 2.0) {
+      // The whole process is stopped (SIGSTOP) or gone: its heartbeat thread is silent.
+      missing.push_back(absl::StrFormat("rank %d is not running (no heartbeat for %.1f s; %s)",
+                                        s.world_rank.load(), dead, last));
+    } else if (s.entered.load() < n) {
+      missing.push_back(absl::StrFormat("rank %d did not arrive (%s)", s.world_rank.load(), last));
+    } else if (left == 0 && silent > 2.0) {
+      // In a collective, but its waiting thread stopped polling: a collective of several
+      // rounds needs every rank to drive its progress.
+      missing.push_back(absl::StrFormat("rank %d stopped responding inside %s #%d",
+                                        s.world_rank.load(), what, s.entered.load()));
     }
   }
   if (missing.empty()) {
@@ -125,6 +131,15 @@ absl::Status InitActivityBoard(MPI_Comm world) {
   if (mapped == MAP_FAILED) return absl::OkStatus();  // timeouts work, without names
   board = {static_cast<Slot*>(mapped), local_size, local_rank};
   Mine()->world_rank.store(rank);
+  Mine()->alive_ns.store(NowNs());
+  // A heartbeat of the process itself, so a rank stopped outside any collective (SIGSTOP,
+  // a dead process) is told from one that is merely computing.
+  std::thread([slot = Mine()] {
+    while (true) {
+      slot->alive_ns.store(NowNs(), std::memory_order_relaxed);
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+  }).detach();
   return absl::OkStatus();
 }
 
