@@ -44,4 +44,30 @@ grep -q "World size: 2" "$log" || fail "not 2 ranks"
 grep -q "SUCCEEDED" "$log" || fail "the training job did not succeed"
 grep -q "zerod: shut down" "$log" || fail "the daemons did not shut down"
 [ -f "$work/job/ckpt/zerod_checkpoint.json" ] || fail "no checkpoint in $work/job/ckpt"
-echo "slurm_test: PASSED (batch job $jid COMPLETED, exit 0:0)"
+echo "slurm_test: batch job $jid COMPLETED, exit 0:0"
+
+# Preemption as --signal=USR1@120 delivers it, sent at once: Slurm signals the job step
+# (the daemons under srun); the running job saves to --save-dir and ends PREEMPTED, and
+# the daemons shut down.
+jid2=$(SBATCH_GRES=none ZEROD_ROOT=$src OMP_NUM_THREADS=1 sbatch --parsable \
+  "$src/deploy/slurm/run.slurm" --steps 100000 --seq-len 32 --deepspeed_config "$work/job/ds.json" \
+  --save-dir "$work/job/ckpt2")
+echo "slurm_test: submitted batch job $jid2 (to be signalled)"
+log2=""
+for _ in $(seq 1 600); do
+  log2=$(ls "$work"/job/logs/zerod_"$jid2"_*.out 2>/dev/null || true)
+  [ -n "$log2" ] && grep -q " step 3/" "$log2" && break
+  sleep 0.5
+done
+scancel --signal=USR1 "$jid2"
+for _ in $(seq 1 600); do
+  [ -z "$(squeue -h -j "$jid2" 2>/dev/null)" ] && break
+  sleep 0.5
+done
+echo "----- $log2"
+tail -n 12 "$log2"
+echo "-----"
+grep -q "ended PREEMPTED: stopped by SIGUSR1 after step" "$log2" || fail "the job was not PREEMPTED"
+grep -q "zerod: shut down" "$log2" || fail "the daemons did not shut down after the signal"
+[ -f "$work/job/ckpt2/zerod_checkpoint.json" ] || fail "no checkpoint in $work/job/ckpt2"
+echo "slurm_test: PASSED (batch job $jid COMPLETED, exit 0:0; batch job $jid2 PREEMPTED with a checkpoint)"
