@@ -209,7 +209,8 @@ int Health(Connection& c, const Output& out) {
                                 resp.launcher(), "), up ", Duration(resp.uptime_seconds()),
                                 ", active job ",
                                 resp.active_job_id().empty() ? "none" : resp.active_job_id(), ", ",
-                                resp.queued_jobs(), " queued\n"));
+                                resp.queued_jobs(), " queued\n",
+                                resp.stalled().empty() ? "" : "STALLED: " + resp.stalled() + "\n"));
   return 0;
 }
 

@@ -5,6 +5,7 @@
 #include <cstdlib>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 
 namespace zerod::coordinator {
 namespace {
@@ -31,10 +32,11 @@ bool IsTerminal(v1::JobState state) {
          state == v1::PREEMPTED || state == v1::INTERRUPTED;
 }
 
-Scheduler::Scheduler(int world_size, std::string launcher)
+Scheduler::Scheduler(int world_size, std::string launcher, double stall_floor_s)
     : world_size_(world_size),
       launcher_(std::move(launcher)),
-      started_(std::chrono::steady_clock::now()) {}
+      started_(std::chrono::steady_clock::now()),
+      stall_floor_s_(stall_floor_s) {}
 
 double Scheduler::Now() const { return UnixNow(); }
 
@@ -214,7 +216,28 @@ v1::HealthResponse Scheduler::Health() const {
     h.set_active_job_id(resident_);
   h.set_uptime_seconds(
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count());
+  h.set_stalled(StallLocked());
   return h;
+}
+
+// A step that has run more than 5x the median of the job's last 20 steps (and at least
+// stall_floor_s_) is reported as stalled; the collective timeout ends it if a rank is gone.
+std::string Scheduler::StallLocked() const {
+  if (!step_in_flight_ || resident_.empty()) return "";
+  const JobRecord& job = jobs_.at(resident_);
+  std::vector<double> recent;
+  for (size_t i = job.steps.size() > 20 ? job.steps.size() - 20 : 0; i < job.steps.size(); ++i)
+    recent.push_back(job.steps[i].step_seconds());
+  if (recent.empty()) return "";
+  std::nth_element(recent.begin(), recent.begin() + recent.size() / 2, recent.end());
+  const double median = recent[recent.size() / 2];
+  const double running =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - step_started_).count();
+  if (running < std::max(stall_floor_s_, 5 * median)) return "";
+  return absl::StrFormat(
+      "%s step %d has run %.0f s (its recent steps took %.2f s): a rank may "
+      "have stopped; the collective timeout ends it if so",
+      resident_, job.status.steps_done() + 1, running, median);
 }
 
 void Scheduler::Preempt(const std::string& cause) {
@@ -293,6 +316,8 @@ v1::RankCommand Scheduler::Next() {
   while (true) {
     v1::RankCommand command = NextLocked();
     changed_.notify_all();  // NextLocked may have ended jobs or answered controls
+    step_in_flight_ = command.kind() == v1::RankCommand::STEP;
+    step_started_ = std::chrono::steady_clock::now();
     if (command.kind() != v1::RankCommand::KIND_UNSPECIFIED) return command;
     changed_.wait(lock);
   }
@@ -413,6 +438,7 @@ void Scheduler::Complete(const v1::RankCommand& command, const CommandOutcome& o
                          const std::vector<v1::RankMemory>& memory) {
   std::lock_guard lock(mu_);
   changed_.notify_all();
+  step_in_flight_ = false;
   JobRecord* job = Find(command.job_id());
   memory_.clear_ranks();
   for (const auto& m : memory) *memory_.add_ranks() = m;

@@ -39,7 +39,9 @@ struct CommandOutcome {
 
 class Scheduler {
  public:
-  Scheduler(int world_size, std::string launcher);
+  // `stall_floor_s`: Health reports a step as stalled only after this long (and 5x the
+  // job's recent median step).
+  Scheduler(int world_size, std::string launcher, double stall_floor_s = 30.0);
   Scheduler(const Scheduler&) = delete;
   Scheduler& operator=(const Scheduler&) = delete;
 
@@ -112,6 +114,8 @@ class Scheduler {
   absl::StatusOr<int64_t> RunControl(v1::RankCommand::Kind kind, const std::string& job_id,
                                      const std::string& dir);
   void FinishJob(JobRecord& job, v1::JobState state, const std::string& reason);
+  // REQUIRES: mu_ held. The stall report of Health ("" when none).
+  std::string StallLocked() const;
   // REQUIRES: mu_ held. Appends the job's status to the journal, if there is one.
   void Journalize(const JobRecord& job, bool durable);
   void MaybeSucceed(JobRecord& job);
@@ -123,6 +127,7 @@ class Scheduler {
   const int world_size_;
   const std::string launcher_;
   const std::chrono::steady_clock::time_point started_;
+  const double stall_floor_s_;
 
   mutable std::mutex mu_;
   // Signalled on every change: handlers wait on it for results, the loop for work.
@@ -138,6 +143,8 @@ class Scheduler {
   bool shutdown_requested_ = false;
   std::string preempt_cause_;         // non-empty once Preempt was called
   std::unique_ptr<Journal> journal_;  // null without --state-dir
+  bool step_in_flight_ = false;       // Next() returned a STEP not yet Complete()d
+  std::chrono::steady_clock::time_point step_started_;
   bool memory_taken_ = false;
   v1::GetMemoryStatsResponse memory_;
 };

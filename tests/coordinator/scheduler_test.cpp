@@ -43,6 +43,29 @@ class SchedulerTest : public ::testing::Test {
   Scheduler scheduler_{2, "test"};
 };
 
+// Health flags a step that runs far past the job's recent ones (here: a 0.2 s floor).
+TEST(SchedulerStallTest, HealthReportsAStepRunningFarPastTheRecentMedian) {
+  Scheduler scheduler(2, "test", /*stall_floor_s=*/0.2);
+  const std::string id = *scheduler.Submit(Spec(100));
+  for (int i = 0; i < 5; ++i) {
+    v1::RankCommand c = scheduler.Next();
+    CommandOutcome out;
+    if (c.kind() == v1::RankCommand::STEP) {
+      out.metrics.set_step(scheduler.Get(id)->steps_done() + 1);
+      out.metrics.set_step_seconds(0.01);
+    }
+    scheduler.Complete(c, out, {});
+  }
+  const v1::RankCommand step = scheduler.Next();  // in flight, never completed
+  ASSERT_EQ(step.kind(), v1::RankCommand::STEP);
+  EXPECT_TRUE(scheduler.Health().stalled().empty());
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  const std::string stalled = scheduler.Health().stalled();
+  EXPECT_NE(stalled.find(id + " step 4 has run"), std::string::npos) << stalled;
+  scheduler.Complete(step, {}, {});
+  EXPECT_TRUE(scheduler.Health().stalled().empty());
+}
+
 TEST_F(SchedulerTest, RunsQueuedJobsOneAtATimeInOrderToSucceeded) {
   const std::string a = *scheduler_.Submit(Spec(2));
   const std::string b = *scheduler_.Submit(Spec(1));
