@@ -1,8 +1,11 @@
 #include "daemon/device_comm.h"
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <string>
+
+#include "engine/comm/bounded_wait.h"
 
 #ifdef ZEROD_CUDA
 #include "engine/comm/nccl_communicator.h"
@@ -12,7 +15,11 @@ namespace zerod::daemon {
 
 std::unique_ptr<comm::Communicator> GpuCommunicator(comm::MpiCommunicator& mpi) {
 #ifdef ZEROD_CUDA
-  auto nccl = comm::NcclCommunicator::Create(&mpi, mpi.local_rank(), std::chrono::seconds(600));
+  // NCCL's host-side waits share the collective timeout (0: a day, i.e. unbounded).
+  const double limit = comm::CollectiveTimeout();
+  auto nccl = comm::NcclCommunicator::Create(
+      &mpi, mpi.local_rank(),
+      std::chrono::seconds(limit > 0 ? static_cast<int64_t>(std::ceil(limit)) : 86400));
   if (nccl.ok()) return std::move(nccl).value();
   if (mpi.rank() == 0) {
     std::fprintf(stderr, "zerod: no GPU path (%s); running on the CPU\n",

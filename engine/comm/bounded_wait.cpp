@@ -95,6 +95,12 @@ double CollectiveTimeout() { return timeout_seconds.load(); }
 bool CollectiveTimedOut() { return timed_out.load(); }
 std::string CollectiveTimeoutMessage() { return timed_out.load() ? first_timeout : ""; }
 
+void NoteCollectiveTimeout(const std::string& message) {
+  if (timed_out.load()) return;
+  first_timeout = message;
+  timed_out.store(true);
+}
+
 absl::Status InitActivityBoard(MPI_Comm world) {
   int rank = 0;
   MPI_Comm_rank(world, &rank);

@@ -39,5 +39,8 @@ absl::Status BoundedWait(MPI_Request* request, const char* what);
 bool CollectiveTimedOut();
 // The first timeout's message ("collective timeout: rank 0 waited ..."), or "".
 std::string CollectiveTimeoutMessage();
+// Records a timeout found outside BoundedWait (an NCCL collective that did not finish),
+// so the rank loop ends the process the same way.
+void NoteCollectiveTimeout(const std::string& message);
 
 }  // namespace zerod::comm

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "engine/comm/bounded_wait.h"
 
 namespace zerod::comm {
 namespace {
@@ -197,9 +198,13 @@ absl::Status NcclCommunicator::Synchronize() {
     ncclCommGetAsyncError(impl_->comm, &async);
     if (async != ncclSuccess && async != ncclInProgress) return Fail(NCCL_CHECK(async));
     if (std::chrono::steady_clock::now() > deadline) {
-      return Fail(absl::DeadlineExceededError(absl::StrCat(
-          "NCCL collective on rank ", rank(), " did not finish within ", impl_->timeout.count(),
-          " s (a peer died or hangs); the communicator was aborted")));
+      const std::string message = absl::StrCat(
+          "collective timeout: an NCCL collective on rank ", rank(), " did not finish within ",
+          impl_->timeout.count(),
+          " s (a peer died or hangs); the communicator was aborted. If a step can legitimately "
+          "take this long, raise --collective-timeout");
+      NoteCollectiveTimeout(message);
+      return Fail(absl::DeadlineExceededError(message));
     }
     std::this_thread::sleep_for(backoff);
     backoff = std::min(backoff * 2, std::chrono::microseconds(2000));

@@ -130,13 +130,16 @@ void GradStream::DrainHostCopies() {
 }
 
 absl::Status GradStream::WaitAll() {
+  // The communicator's own (bounded) wait first: if a peer is gone, the copies queued
+  // behind its collectives would never finish, and waiting on them would hang.
+  RETURN_IF_ERROR(comm_->Synchronize());
   DrainHostCopies();
   torch::NoGradGuard no_grad;
   for (Record& r : records_) {
     if (r.state == State::kEmpty) r.held.zero_();  // a unit unused this step
     r.state = State::kHeld;
   }
-  return comm_->Synchronize();
+  return absl::OkStatus();
 }
 
 double GradStream::LocalSumOfSquares() {
