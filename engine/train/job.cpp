@@ -13,6 +13,7 @@
 #include "engine/config/ds_config.h"
 #include "engine/data/sampler.h"
 #include "engine/models/llama.h"
+#include "engine/models/safetensors.h"
 #include "engine/optim/loss_scaler.h"
 #include "engine/train/checkpoint_dir.h"
 #include "engine/train/engine_setup.h"
@@ -166,18 +167,28 @@ class TrainingJob final : public Job {
   // uninterrupted job would have taken.
   absl::Status Resume(const std::string& dir) {
     ASSIGN_OR_RETURN(train::CheckpointMeta meta, train::ReadMeta(dir));
-    if (meta.world_size != comm_->world_size()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "resume_from: ", dir, " was written by ", meta.world_size, " ranks and this job has ",
-          comm_->world_size(), ": start the daemons with ", meta.world_size, " ranks"));
-    }
     if (meta.num_parameters != engine_->num_parameters()) {
       return absl::InvalidArgumentError(absl::StrCat(
           "resume_from: ", dir, " holds a model of ", meta.num_parameters,
           " parameters and --model has ", engine_->num_parameters(), ": use the same model"));
     }
-    RETURN_IF_ERROR(
-        engine_->LoadState(train::RankStateFile(dir, comm_->rank(), comm_->world_size())));
+    if (meta.world_size < 1) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("resume_from: ", dir, " names world size ", meta.world_size));
+    }
+    // Any world size: every rank reads the slices of the old ranks' files it now owns.
+    // Each old file's checksum is verified by one rank (old rank k by rank k mod M), so
+    // the files are read whole once in all, not once per rank.
+    std::vector<std::string> files;
+    absl::Status verified;
+    for (int k = 0; k < meta.world_size; ++k) {
+      files.push_back(train::RankStateFile(dir, k, meta.world_size));
+      if (k % comm_->world_size() != comm_->rank() || !verified.ok()) continue;
+      auto file = models::SafetensorsFile::Open(files.back());
+      verified = file.ok() ? (*file)->VerifyChecksum() : file.status();
+    }
+    RETURN_IF_ERROR(comm::AgreeOnStatus(*comm_, verified));
+    RETURN_IF_ERROR(engine_->LoadStateFrom(files, /*verify=*/false));
     steps_done_ = meta.step;
     lr_iteration_ = meta.lr_iteration;
     scaler_.Restore({meta.loss_scale, meta.hysteresis_left, meta.scaler_iteration,

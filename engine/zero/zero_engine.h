@@ -95,10 +95,14 @@ class ZeroEngine {
   absl::Status LoadWeights(const models::CheckpointReader& reader);
 
   // This rank's optimizer state (float32 master shards, both moments, the step count)
-  // to one file, and back (engine_state.cpp). The file fits only the same model split
-  // over the same number of ranks; LoadState says so otherwise.
+  // to one file, and back (engine_state.cpp). LoadState takes the file of the same rank
+  // at the same world size; LoadStateFrom any world size.
   absl::Status SaveState(const std::string& path);
   absl::Status LoadState(const std::string& path);
+  // The state a checkpoint of paths.size() ranks wrote (one file per old rank, in rank
+  // order), re-cut for this world size (Note [resharding] in engine_state.cpp). `verify`
+  // checks each file's checksum first (the caller may have split that work among ranks).
+  absl::Status LoadStateFrom(const std::vector<std::string>& paths, bool verify);
 
   // Gathers every unit in turn (a collective: all ranks call it) and, on the rank that
   // passes a writer, appends each parameter in compute dtype. Errors of the writing rank

@@ -7,7 +7,10 @@
 #include <filesystem>
 #include <fstream>
 #include <regex>
+#include <sstream>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "nlohmann/json.hpp"
 #include "tests/e2e/run_zerod.h"
@@ -97,6 +100,39 @@ TEST_F(OneShotTest, ExportsAHuggingFaceDirectoryAfterTraining) {
   Result again = RunZerod("--train --model " + Path("hf") + " --ds-config " + Path("ds.json") +
                           " --data " + Path("corpus.bin") + " --seq-len 32 --steps 1");
   EXPECT_EQ(again.exit_code, 0) << again.output;
+}
+
+// Note [resharding]: a checkpoint written by N ranks resumes on M. The losses after the
+// resume are those of an uninterrupted run at M ranks, up to fp32 reordering.
+TEST_F(OneShotTest, ACheckpointResumesAtAnotherWorldSize) {
+  auto losses = [](const std::string& output) {
+    std::vector<double> out;
+    std::istringstream lines(output);
+    for (std::string line; std::getline(lines, line);) {
+      if (!line.empty() && line[0] == '{') out.push_back(nlohmann::json::parse(line)["loss"]);
+    }
+    return out;
+  };
+  const std::string json = " --log-format json";
+  for (int saved : {2, 4}) {
+    Result save =
+        RunZerod(Train("--steps 3 --save-dir " + Path("c" + std::to_string(saved))), saved);
+    ASSERT_EQ(save.exit_code, 0) << save.output;
+  }
+  for (auto [from, to] : {std::pair{2, 1}, std::pair{2, 4}, std::pair{4, 2}}) {
+    Result straight = RunZerod(Train("--steps 5" + json), to);
+    Result resumed =
+        RunZerod(Train("--steps 5 --resume " + Path("c" + std::to_string(from)) + json), to);
+    ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+    const std::vector<double> expected = losses(straight.output);
+    const std::vector<double> after = losses(resumed.output);
+    ASSERT_EQ(expected.size(), 5u) << straight.output;
+    ASSERT_EQ(after.size(), 2u) << resumed.output;
+    for (int i = 0; i < 2; ++i) {
+      EXPECT_NEAR(after[i], expected[3 + i], 1e-5)
+          << from << " -> " << to << " ranks, step " << 4 + i;
+    }
+  }
 }
 
 TEST_F(OneShotTest, MissingDataFileFailsEveryRankWithOneMessage) {

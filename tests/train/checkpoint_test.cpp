@@ -1,7 +1,7 @@
 // Sharded checkpoints through the Job: a job saved after 3 steps and resumed for 3 more
 // takes exactly the steps an uninterrupted 6-step job takes (weights, both Adam moments,
 // step count, LR schedule, loss scale), at every world size; a failed save keeps the
-// previous checkpoint; resuming on another world size is refused by name.
+// previous checkpoint. Resuming at another world size: tests/e2e/one_shot_test.cpp.
 #include <gtest/gtest.h>
 
 #include <fstream>
