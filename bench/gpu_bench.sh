@@ -11,12 +11,16 @@
 #   z674auto   zerod 6.74B, configs/ds_zero3_auto.json, checkpointing
 #   z13auto    zerod 13B, auto config, checkpointing
 #   z155auto   zerod 15.5B (the largest Llama shape --plan fits), auto config, checkpointing
-#   z13seed    zerod 13B, the seed's config: --plan refuses it (exit 1)
+#   z13seed    zerod 13B, the seed's config: --plan refuses it at world 1 (exit 1)
+#   z30auto    zerod 32.5B (LLaMA-30B shape), auto config at micro-batch 1 (2 GPUs: what fits)
 #   plain7b    peer_bench.py gpu7b: plain PyTorch, 6.74B all on the GPU, checkpointing
 #   fsdp094 / fsdp7b / fsdp13b   peer_bench.py fsdp / big / big13 (FSDP2 + CPUOffloadPolicy)
-#   ds094 / ds13b                ds_bench.py 1b / 13b --ckpt (DeepSpeed, both offloads)
+#   ds094 / ds7b / ds13b         ds_bench.py 1b / 7b --ckpt / 13b --ckpt (DeepSpeed, both offloads)
+#   NP (default 1): ranks, one per GPU. zerod runs under mpirun -np NP, FSDP2 under torchrun
+#   (bench/fsdp_world.py) and DeepSpeed under torchrun, each process with nproc/NP OpenMP
+#   threads; tags get _wNP. Tokens per step: 4 x 2048 per GPU (z30auto: 1 x 2048).
 #   BENCH_DEADLINE (seconds since the epoch): every section's timeout is cut to end before
-#   it, and a section with less than 20 s left is skipped. Logs go to $LOGS (default
+#   it, and a section with less than 20 s left is skipped. BENCH_STEPS: zerod's steps per run. Logs go to $LOGS (default
 #   $OUT/logs); bench.jsonl and summary.txt to $OUT.
 set -uo pipefail
 OUT=${OUT:-/tmp/zerod-bench}; mkdir -p "$OUT"
@@ -34,26 +38,31 @@ AUTO=configs/ds_zero3_auto.json
 DATA=$LOGS/corpus.bin
 [ -f "$DATA" ] || "$BIN/zerod" --prepare-data --bytes --input data/corpus/vim_user_manual.txt \
   --output "$DATA" >/dev/null
-export OMP_NUM_THREADS=${OMP_NUM_THREADS:-$(nproc)}
+NP=${NP:-1}
+W=$([ "$NP" -gt 1 ] && echo "_w$NP")
+# torchrun would give each process one thread: the peers' CPU optimizers need the cores.
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-$(($(nproc) / NP))}
 
 run_zerod() {  # tag model config steps timeout extra-flags...
-  local tag=$1 model=$2 config=$3 steps=$4 limit; limit=$(limit_for "$5"); shift 5
+  local tag=$1$W model=$2 config=$3 steps=${BENCH_STEPS:-$4} limit; limit=$(limit_for "$5"); shift 5
   [ "$limit" -eq 0 ] && { echo "== zerod $tag skipped (deadline)"; return; }
   echo "== zerod $tag ($(date +%T))"
   "$BIN/zerod" --plan --model "bench/models/$model" --ds-config "$config" --seq-len 2048 \
-    --log-format json "$@" > "$LOGS/plan_$tag.json" 2> "$LOGS/plan_$tag.err"
+    --world-size "$NP" --ranks-per-host "$NP" --log-format json "$@" \
+    > "$LOGS/plan_$tag.json" 2> "$LOGS/plan_$tag.err"
   python3 -c "import json,sys; p=json.load(open('$LOGS/plan_$tag.json')); \
-print(json.dumps({'tag': '$tag', 'plan': {k: p[k] for k in ('fits','optimizer_ratio')}, \
+print(json.dumps({'tag': '$tag', 'world': $NP, 'batch': json.load(open('$config'))['train_micro_batch_size_per_gpu'], \
+'parameters': p['parameters'], 'plan': {k: p[k] for k in ('fits','optimizer_ratio')}, \
 'plan_gpu_bytes': p['ranks'][0]['gpu_bytes'], 'plan_host_bytes': p['ranks'][0]['host_bytes']}))" \
     >> "$OUT/bench.jsonl" 2>/dev/null
-  timeout "$limit" mpirun -np 1 --bind-to none "$BIN/zerod" --train --model "bench/models/$model" \
+  timeout "$limit" mpirun -np "$NP" --bind-to none -x OMP_NUM_THREADS "$BIN/zerod" --train --model "bench/models/$model" \
     --ds-config "$config" --data "$DATA" --seq-len 2048 --steps "$steps" --log-format json "$@" \
     > "$LOGS/zerod_$tag.log" 2>&1
   echo "   exit $? ($(date +%T))"; grep -v '^{' "$LOGS/zerod_$tag.log" | tail -4
   grep '^{' "$LOGS/zerod_$tag.log" | sed "s/^{/{\"tag\": \"$tag\", /" >> "$OUT/bench.jsonl"
 }
 peer() {  # tag timeout command...
-  local tag=$1 limit; limit=$(limit_for "$2"); shift 2
+  local tag=$1$W limit; limit=$(limit_for "$2"); shift 2
   [ "$limit" -eq 0 ] && { echo "== $tag skipped (deadline)"; return; }
   echo "== $tag ($(date +%T), up to ${limit}s)"
   timeout "$limit" "$@" > "$LOGS/$tag.log" 2>&1; local rc=$?
@@ -77,13 +86,18 @@ for s in "$@"; do
     z674auto) run_zerod z674auto llama-6.74b "$AUTO" 8 420 --activation-checkpointing ;;
     z13auto) run_zerod z13auto llama-13b "$AUTO" 7 540 --activation-checkpointing ;;
     z155auto) run_zerod z155auto llama-15.5b "$AUTO" 6 580 --activation-checkpointing ;;
-    z13seed) run_zerod z13seed llama-13b "$SEED" 3 120 --activation-checkpointing ;;
+    z13seed) run_zerod z13seed llama-13b "$SEED" 6 300 --activation-checkpointing ;;
+    z30auto) run_zerod z30auto llama-30b bench/configs/ds_zero3_auto_mb1.json 5 560 \
+               --activation-checkpointing ;;
     plain7b) peer plain7b 150 python3 .gpu-deps/peer_bench.py gpu7b ;;
     fsdp094) peer fsdp094 300 python3 .gpu-deps/peer_bench.py fsdp ;;
-    fsdp7b) peer fsdp7b 200 python3 .gpu-deps/peer_bench.py big ;;
-    fsdp13b) peer fsdp13b 420 python3 .gpu-deps/peer_bench.py big13 ;;
-    ds094) ds_ready; peer ds094 420 python3 .gpu-deps/ds_bench.py 1b ;;
-    ds13b) ds_ready; peer ds13b 200 python3 .gpu-deps/ds_bench.py 13b --ckpt ;;
+    fsdp7b) if [ "$NP" -eq 1 ]; then peer fsdp7b 200 python3 .gpu-deps/peer_bench.py big
+            else peer fsdp7b 300 torchrun --nproc-per-node "$NP" bench/fsdp_world.py 7b; fi ;;
+    fsdp13b) if [ "$NP" -eq 1 ]; then peer fsdp13b 420 python3 .gpu-deps/peer_bench.py big13
+             else peer fsdp13b 420 torchrun --nproc-per-node "$NP" bench/fsdp_world.py 13b; fi ;;
+    ds094) ds_ready; peer ds094 420 torchrun --nproc-per-node "$NP" .gpu-deps/ds_bench.py 1b ;;
+    ds7b) ds_ready; peer ds7b 300 torchrun --nproc-per-node "$NP" .gpu-deps/ds_bench.py 7b --ckpt ;;
+    ds13b) ds_ready; peer ds13b 300 torchrun --nproc-per-node "$NP" .gpu-deps/ds_bench.py 13b --ckpt ;;
     *) echo "unknown section $s" ;;
   esac
 done

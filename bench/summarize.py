@@ -1,12 +1,14 @@
 """Summarises bench.jsonl from gpu_bench.sh: for each zerod run, the median step after two
 warm-up steps, tokens/s, TFLOP/s, the step's parts, the measured GPU peak and host RSS
-beside the plan's prediction; then the peers from the same run, as ratios.
+beside the plan's prediction; then the peers from the same run, as ratios of tokens/s at
+the same world size. Runs at world N have tags ending _wN and 4 x 2048 tokens per GPU
+(the plan record gives each run's world size and micro-batch).
 TFLOP/s counts 6 x params + 12 x layers x hidden x seq per token, as peer_bench.py does."""
 import json, statistics, sys
 
 SHAPES = {"0.94b": (2048, 16, 5504), "6.74b": (4096, 32, 11008), "13b": (5120, 40, 13824),
-          "15.5b": (5120, 48, 13824)}
-TAG_SIZE = {"z094": "0.94b", "z674": "6.74b", "z13": "13b", "z155": "15.5b"}
+          "15.5b": (5120, 48, 13824), "30b": (6656, 60, 17920)}
+TAG_SIZE = {"z094": "0.94b", "z674": "6.74b", "z13": "13b", "z155": "15.5b", "z30": "30b"}
 PEER_SIZE = {"_1b": "0.94b", "_7b": "6.74b", "_13b": "13b"}
 GiB = 2 ** 30
 SEQ, BATCH = 2048, 4
@@ -47,12 +49,14 @@ for tag, steps in runs.items():
     n = params(hidden, layers, mlp)
     timed = steps[2:] if len(steps) > 2 else steps[-1:]
     step_s = med([s["step_time_s"] for s in timed])
-    tflops = (6 * n + 12 * layers * hidden * SEQ) * BATCH * SEQ / step_s / 1e12
-    zerod_speed.setdefault(size, {})[tag] = step_s
+    world = plans.get(tag, {}).get("world", 1)
+    tokens = plans.get(tag, {}).get("batch", BATCH) * SEQ * world
+    tflops = (6 * n + 12 * layers * hidden * SEQ) * tokens / step_s / 1e12
+    zerod_speed.setdefault((size, world), {})[tag] = tokens / step_s
     gpu_peak = max(s.get("gpu_peak_GiB", 0) for s in steps)
     rss_peak = max(s.get("host_peak_rss_GiB", 0) for s in steps)
-    print(f"\n{tag} ({size}, {n/1e9:.2f}B): {step_s:.3f} s/step, {BATCH*SEQ/step_s/1e3:.2f}k tok/s, "
-          f"{tflops:.1f} TFLOP/s, loss {steps[0]['loss']:.3f} -> {steps[-1]['loss']:.3f} over {len(steps)} steps")
+    print(f"\n{tag} ({size}, {n/1e9:.2f}B, world {world}): {step_s:.3f} s/step, {tokens/step_s/1e3:.2f}k tok/s, "
+          f"{tflops / world:.1f} TFLOP/s per GPU, loss {steps[0]['loss']:.3f} -> {steps[-1]['loss']:.3f} over {len(steps)} steps")
     parts = ["forward_s", "backward_s", "optimizer_s", "optimizer_cpu_s", "optimizer_gpu_s",
              "transfer_wait_s", "optimizer_wait_s"]
     print("   parts (median): " + ", ".join(f"{p[:-2]} {med([s.get(p, 0) for s in timed]):.3f}" for p in parts))
@@ -73,10 +77,11 @@ for r in rows:
     tag = r.get("tag", "")
     if r.get("what") == "train":
         size = next((v for k, v in PEER_SIZE.items() if r["tag"].endswith(k) or k + "_" in r["tag"]), None)
-        line = f"  {tag:10s} {r['tag']}: {r['step_s']:.3f} s/step, {r['tokens_per_s']/1e3:.2f}k tok/s, " \
+        world = r.get("world_size", 1)
+        line = f"  {r['tag']} (world {world}): {r['step_s']:.3f} s/step, {r['tokens_per_s']/1e3:.2f}k tok/s, " \
                f"{r.get('tflops', 0):.1f} TFLOP/s, peak GPU {r['peak_gpu_GiB']:.1f} GiB"
-        for ztag, zs in zerod_speed.get(size, {}).items():
-            line += f" | {ztag} is {r['step_s']/zs:.2f}x its speed"
+        for ztag, ztok in zerod_speed.get((size, world), {}).items():
+            line += f" | {ztag} is {ztok/r['tokens_per_s']:.2f}x its speed"
         print(line)
     elif r.get("failed") or "error" in r:
         print(f"  {tag:10s} FAILED (exit {r.get('exit')}): {str(r.get('why', r.get('error', '')))[-200:]!r}")

@@ -1,5 +1,6 @@
 #include "engine/comm/nccl_communicator.h"
 
+#include <c10/cuda/CUDAFunctions.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
 #include <cuda_runtime.h>
@@ -97,7 +98,12 @@ absl::StatusOr<std::unique_ptr<NcclCommunicator>> NcclCommunicator::Create(
   auto impl = std::make_unique<Impl>();
   impl->device = device;
   impl->timeout = timeout;
-  c10::cuda::CUDAGuard guard(static_cast<c10::DeviceIndex>(device));
+  // The communicator binds this process to its GPU for good, not for this call: the CUDA
+  // runtime calls that follow (events, the current stream of collectives and of the
+  // engine's side streams) go to the current device, and a rank whose current device is
+  // still GPU 0 records its events there while its streams are on its own GPU (the GPU tests,
+  // which make no engine setup that sets the device, hung so at world 2).
+  c10::cuda::set_device(static_cast<c10::DeviceIndex>(device));
   impl->stream =
       c10::cuda::getStreamFromPool(/*isHighPriority=*/true, static_cast<c10::DeviceIndex>(device));
 

@@ -149,11 +149,20 @@ std::vector<std::string> Remedies(const Request& r) {
     if (Search(a).fits) out.push_back("--activation-checkpointing");
   }
   if (r.micro_batch > 1) {
-    Request a = r;
-    a.micro_batch = 1;
-    if (Search(a).fits)
+    // Keeping the batch by accumulation holds float32 gradients, which may cost more than
+    // the activations saved: check both ways and say which one fits.
+    Request same_batch = r;
+    same_batch.micro_batch = 1;
+    same_batch.grad_accum = r.grad_accum * r.micro_batch;
+    Request smaller_batch = r;
+    smaller_batch.micro_batch = 1;
+    if (Search(same_batch).fits) {
       out.push_back(absl::StrCat("train_micro_batch_size_per_gpu 1 (gradient_accumulation_steps x",
                                  r.micro_batch, " keeps the batch)"));
+    } else if (Search(smaller_batch).fits) {
+      out.push_back(absl::StrCat("train_micro_batch_size_per_gpu 1 (a batch ", r.micro_batch,
+                                 " times smaller: with accumulation it would not fit)"));
+    }
   }
   for (int w = r.world_size * 2; w <= 1024; w *= 2) {
     Request a = r;

@@ -141,6 +141,26 @@ TEST(PlanTest, AModelTooLargeForOneGpuSuggestsMoreRanks) {
   EXPECT_TRUE(wide->fits) << wide->shortfall;
 }
 
+// A 30B shape on 2 x 141 GiB GPUs + 256 GiB: micro-batch 4 is a little short, and keeping
+// the batch by accumulation would hold float32 gradients, which costs more than the
+// activations it saves. The remedy offered is the one that fits: micro-batch 1 alone.
+TEST(PlanTest, TheMicroBatchRemedyIsOfferedOnlyAsItFits) {
+  Request r = Auto(LlamaRequest({6656, 60, 17920}, 2));
+  r.ranks_per_host = 2;
+  r.host_bytes = 256 * kGiB;
+  auto plan = MakePlan(r);
+  ASSERT_TRUE(plan.ok());
+  ASSERT_FALSE(plan->fits);
+  EXPECT_EQ(plan->shortfall.find("keeps the batch"), std::string::npos) << plan->shortfall;
+  EXPECT_NE(plan->shortfall.find("train_micro_batch_size_per_gpu 1 (a batch 4 times smaller"),
+            std::string::npos)
+      << plan->shortfall;
+  r.micro_batch = 1;
+  EXPECT_TRUE(MakePlan(r)->fits);
+  r.grad_accum = 4;
+  EXPECT_FALSE(MakePlan(r)->fits);
+}
+
 TEST(PlanTest, ExplicitRatioPicksTheClosestSuffixOfUnits) {
   Request r = LlamaRequest(k7B);
   r.offload_param = Choice::kNone;

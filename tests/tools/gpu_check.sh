@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
-# On the GPU machine, in one call (its device time is scarce): builds the CUDA
-# configuration, runs the GPU tests of the model fixtures and the engine, has
-# transformers load zerod's exports (hf_compare), and runs the service on the GPU with
-# zeroctl. Logs under $OUT.   source .gpu-deps/env.sh; bash tests/tools/gpu_check.sh
+# On the GPU machine, in one call (its device time is scarce), on NP GPUs (default: all
+# visible): builds the CUDA configuration; runs the GPU tests (the ZeRO-3 invariant over
+# NCCL against plain LibTorch, every placement of the plan, the HF fixtures against
+# transformers) at world 1 and NP, one GPU per rank; has transformers load zerod's exports
+# (hf_compare); starts the service as deploy/slurm/run.slurm does (mpirun standing in for
+# srun) and trains, watches, checkpoints, exports (loaded by transformers) and shuts down;
+# then kills and stops a rank mid-training (gpu_faults.sh). Logs under $OUT/check.
+#   source .gpu-deps/env.sh; NP=2 bash tests/tools/gpu_check.sh
 set -uo pipefail
-out=${OUT:-/tmp/gpu_check}
+out=${OUT:-/tmp/gpu_check}/check
 mkdir -p "$out"
+np=${NP:-$(nvidia-smi -L | wc -l)}
 bash bench/gpu_build.sh >"$out/build.log" 2>&1 || { tail -40 "$out/build.log"; exit 1; }
 bin=build-gpu/bin
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
@@ -13,17 +18,34 @@ nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
 # (a wrapper, not a symlink: through a symlink python3 does not find its site-packages).
 rm -rf .venv && mkdir -p .venv/bin && printf '#!/bin/sh\nexec python3 "$@"\n' >.venv/bin/python
 chmod +x .venv/bin/python
-timeout 120 "$bin/zerod_mpi_tests" --gtest_filter='*Gpu*' >"$out/gpu_tests.log" 2>&1
-echo "gpu tests rc=$?"; grep -E "^\[  (PASSED|FAILED)|OK \]|FAILED \]" "$out/gpu_tests.log" | head -20
-timeout 120 bash tests/tools/hf_compare_test.sh "$bin" . >"$out/hf_compare.log" 2>&1
-echo "hf_compare rc=$?"; cat "$out/hf_compare.log" | tail -12
-# The service on the GPU: one daemon, a job in fp16 with the DeepSpeed config, memory.
-"$bin/zerod" --prepare-data --bytes --input data/corpus/vim_user_manual.txt --output /tmp/corpus.bin >/dev/null
-"$bin/zerod" --listen 127.0.0.1:7070 >"$out/daemon.log" 2>&1 &
-for _ in $(seq 1 100); do "$bin/zeroctl" health >/dev/null 2>&1 && break; sleep 0.2; done
-timeout 120 "$bin/zeroctl" submit --model configs/models/tiny-llama --ds-config configs/ds_zero3_offload.json \
-  --data /tmp/corpus.bin --steps 30 --seq-len 128 --wait >"$out/service.log" 2>&1
-echo "service job rc=$?"; tail -3 "$out/service.log"
-"$bin/zeroctl" memory
-"$bin/zeroctl" shutdown; wait
-tail -3 "$out/daemon.log"
+failures=0
+note() {  # name rc: one line per check
+  echo "$1: $([ "$2" -eq 0 ] && echo ok || echo "FAILED (rc $2)")"
+  [ "$2" -eq 0 ] || failures=$((failures + 1))
+}
+for n in $(printf '%s\n' 1 "$np" | sort -un); do
+  timeout 300 mpirun -np "$n" --bind-to none -x OMP_NUM_THREADS=$(($(nproc) / n)) \
+    "$bin/zerod_mpi_tests" --gtest_filter='*Gpu*' >"$out/gpu_tests_w$n.log" 2>&1
+  note "GPU tests at world $n" $?
+  grep -E "^\[  (PASSED|FAILED)|OK \]|FAILED \]|SKIPPED \]" "$out/gpu_tests_w$n.log" | head -20
+done
+timeout 180 bash tests/tools/hf_compare_test.sh "$bin" . >"$out/hf_compare.log" 2>&1
+note "hf_compare" $?
+tail -4 "$out/hf_compare.log"
+
+# The service as run.slurm starts it, on np GPUs: the 0.94B model, auto config.
+work=$(mktemp -d)
+ZEROD_LAUNCH="mpirun -np $np --bind-to none -x OMP_NUM_THREADS=$(($(nproc) / np))" \
+  ZEROD_BIN_DIR=$bin MODEL=bench/models/llama-0.94b DS_CONFIG=configs/ds_zero3_auto.json \
+  STEPS=20 SEQ_LEN=2048 SAVE_DIR=$work/ckpt EXPORT_DIR=$work/hf \
+  timeout 300 bash deploy/slurm/run.slurm >"$out/slurm.log" 2>&1
+note "run.slurm on $np GPUs" $?
+grep -E "run.slurm|rank|GPU" "$out/slurm.log" | tail -12
+timeout 120 python3 tests/tools/compare_hf_export.py "$bin" "$work/hf" >>"$out/slurm.log" 2>&1
+note "its export loaded by transformers" $?
+tail -1 "$out/slurm.log"
+rm -rf "$work"
+
+[ "$np" -gt 1 ] && { timeout 400 bash tests/tools/gpu_faults.sh "$bin" "$np" "$out/faults"; note "faults" $?; }
+echo "gpu_check: $failures failed"
+exit $((failures > 0))
