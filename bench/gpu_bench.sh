@@ -19,8 +19,11 @@
 #   NP (default 1): ranks, one per GPU. zerod runs under mpirun -np NP, FSDP2 under torchrun
 #   (bench/fsdp_world.py) and DeepSpeed under torchrun, each process with nproc/NP OpenMP
 #   threads; tags get _wNP. Tokens per step: 4 x 2048 per GPU (z30auto: 1 x 2048).
+#   ZEROD_HOST_MEMORY: the host memory to plan for, where MemTotal understates it (the
+#   multi-GPU machines' memory grows as it is used: set 256GiB on nvidia-h200-x2).
 #   BENCH_DEADLINE (seconds since the epoch): every section's timeout is cut to end before
-#   it, and a section with less than 20 s left is skipped. BENCH_STEPS: zerod's steps per run. Logs go to $LOGS (default
+#   it, and a section with less than 20 s left is skipped. BENCH_STEPS: zerod's steps per
+#   run. Logs go to $LOGS (default
 #   $OUT/logs); bench.jsonl and summary.txt to $OUT.
 set -uo pipefail
 OUT=${OUT:-/tmp/zerod-bench}; mkdir -p "$OUT"
@@ -32,7 +35,7 @@ limit_for() {  # wanted-seconds -> what the deadline allows (0: skip)
   [ "$left" -lt 20 ] && { echo 0; return; }
   echo $((want < left ? want : left))
 }
-BIN=build-gpu/bin
+BIN=${BIN:-build-gpu/bin}
 SEED=configs/ds_zero3_offload_bf16.json  # the seed's file with bf16 and a batch of 4
 AUTO=configs/ds_zero3_auto.json
 DATA=$LOGS/corpus.bin
@@ -40,6 +43,11 @@ DATA=$LOGS/corpus.bin
   --output "$DATA" >/dev/null
 NP=${NP:-1}
 W=$([ "$NP" -gt 1 ] && echo "_w$NP")
+if [ "$NP" -gt 1 ]; then  # the seed's batch is per GPU: train_batch_size grows with the ranks
+  python3 -c "import json; d=json.load(open('$SEED')); d['train_batch_size'] *= $NP; \
+json.dump(d, open('$LOGS/seed_w$NP.json', 'w'), indent=1)"
+  SEED=$LOGS/seed_w$NP.json
+fi
 # torchrun would give each process one thread: the peers' CPU optimizers need the cores.
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-$(($(nproc) / NP))}
 
@@ -48,7 +56,8 @@ run_zerod() {  # tag model config steps timeout extra-flags...
   [ "$limit" -eq 0 ] && { echo "== zerod $tag skipped (deadline)"; return; }
   echo "== zerod $tag ($(date +%T))"
   "$BIN/zerod" --plan --model "bench/models/$model" --ds-config "$config" --seq-len 2048 \
-    --world-size "$NP" --ranks-per-host "$NP" --log-format json "$@" \
+    --world-size "$NP" --ranks-per-host "$NP" --host-memory "${ZEROD_HOST_MEMORY:-auto}" \
+    --log-format json "$@" \
     > "$LOGS/plan_$tag.json" 2> "$LOGS/plan_$tag.err"
   python3 -c "import json,sys; p=json.load(open('$LOGS/plan_$tag.json')); \
 print(json.dumps({'tag': '$tag', 'world': $NP, 'batch': json.load(open('$config'))['train_micro_batch_size_per_gpu'], \
