@@ -6,7 +6,7 @@ thread unless OMP_NUM_THREADS is set: set it to the cores per process for a fair
 
 usage: OMP_NUM_THREADS=16 torchrun --nproc-per-node 2 bench/fsdp_world.py 7b|13b [--steps N]
 Prints one JSON line (rank 0): tokens_per_s counts every rank's tokens."""
-import contextlib, json, os, sys
+import contextlib, io, json, os, sys
 
 import torch
 import torch.distributed as dist
@@ -19,8 +19,9 @@ steps = int(sys.argv[sys.argv.index("--steps") + 1]) if "--steps" in sys.argv el
 dist.init_process_group("cpu:gloo,cuda:nccl")
 torch.cuda.set_device(int(os.environ["LOCAL_RANK"]))
 world, rank = dist.get_world_size(), dist.get_rank()
-# peer_bench prints its own per-rank line; only the summary below goes to stdout.
-with contextlib.redirect_stdout(sys.stderr):
+# peer_bench prints its own per-rank lines (one GPU's tokens): kept out of the log, whose
+# JSON lines gpu_bench.sh collects; the summary below is the one line.
+with contextlib.redirect_stdout(io.StringIO()):
     peer_bench.fsdp_offload(size, bs=4, seq=2048, steps=steps, ckpt=(size == "13b"))  # as peer_bench's big / big13
 train = next(r for r in peer_bench.RES if r.get("what") == "train")
 init = next(r for r in peer_bench.RES if r.get("what") == "fsdp_init")
