@@ -64,6 +64,24 @@ int main(int argc, char** argv) {
   submit->add_option("--export-hf", export_dir,
                      "Export Hugging Face weights here when it succeeds");
   submit->add_option("--name", *spec.mutable_name(), "A label for `zeroctl list`");
+  // What fills the DeepSpeed config's "auto" values, as Hugging Face Trainer's flags do.
+  submit->add_option_function<int64_t>(
+      "--micro-batch-size,--per_device_train_batch_size",
+      [&spec](const int64_t& v) { spec.set_micro_batch_size(v); },
+      "Sequences per rank per micro-step (fills \"auto\")");
+  submit->add_option_function<int64_t>(
+      "--grad-accum,--gradient_accumulation_steps",
+      [&spec](const int64_t& v) { spec.set_grad_accum(v); },
+      "Micro-steps per optimizer step (fills \"auto\")");
+  submit->add_option_function<double>(
+      "--lr,--learning_rate", [&spec](const double& v) { spec.set_lr(v); },
+      "Learning rate (fills \"auto\" and a config without an optimizer)");
+  submit->add_option_function<int64_t>(
+      "--warmup-steps,--warmup_steps", [&spec](const int64_t& v) { spec.set_warmup_steps(v); },
+      "Warm-up steps (fills \"auto\")");
+  submit
+      ->add_option("--precision", *spec.mutable_precision(), "bf16, fp16 or fp32 (fills \"auto\")")
+      ->check(CLI::IsMember({"bf16", "fp16", "fp32"}));
   submit->add_flag("--wait", wait, "Follow the job to its end; exit 1 unless it SUCCEEDED");
 
   std::string job_id, dir;

@@ -84,6 +84,18 @@ absl::Status ValidateJobSpec(v1::JobSpec* spec) {
   if (spec->seq_len() < 1 || spec->seq_len() > kMaxSeqLen)
     return Invalid("seq_len", absl::StrCat(spec->seq_len(), " is not in [1, ", kMaxSeqLen, "]"));
   if (!spec->has_seed()) spec->set_seed(1234);
+  if (spec->has_micro_batch_size() && spec->micro_batch_size() < 1)
+    return Invalid("micro_batch_size", absl::StrCat(spec->micro_batch_size(), " < 1"));
+  if (spec->has_grad_accum() && spec->grad_accum() < 1)
+    return Invalid("grad_accum", absl::StrCat(spec->grad_accum(), " < 1"));
+  if (spec->has_lr() && !(spec->lr() >= 0 && spec->lr() < 1e3))
+    return Invalid("lr", absl::StrCat(spec->lr(), " is not in [0, 1000)"));
+  if (spec->has_warmup_steps() && spec->warmup_steps() < 0)
+    return Invalid("warmup_steps", absl::StrCat(spec->warmup_steps(), " < 0"));
+  if (!spec->precision().empty() && spec->precision() != "bf16" && spec->precision() != "fp16" &&
+      spec->precision() != "fp32")
+    return Invalid("precision",
+                   absl::StrCat("'", spec->precision(), "' is not bf16, fp16 or fp32"));
   if (spec->name().size() > kMaxNameBytes)
     return Invalid("name", absl::StrCat("longer than ", kMaxNameBytes, " bytes"));
   if (!spec->resume_from().empty()) {

@@ -131,6 +131,7 @@ int RunPlan(Flags flags) {
   flags.plan_spec.ds_config_path = flags.spec.ds_config_path;
   flags.plan_spec.seq_len = flags.spec.seq_len;
   flags.plan_spec.activation_checkpointing = flags.spec.activation_checkpointing;
+  flags.plan_spec.job_flags = flags.spec;
   auto outcome = zerod::PlanOffline(flags.plan_spec);
   if (!outcome.ok()) {
     std::fprintf(stderr, "zerod: error: %s\n", std::string(outcome.status().message()).c_str());
@@ -156,6 +157,32 @@ const CLI::Validator kAtLeastOne(
       return "";
     },
     "N >= 1");
+
+// The flags Hugging Face's Trainer fills a DeepSpeed config's "auto" values from.
+void AddAutoValueFlags(CLI::App& app, zerod::JobSpec& spec) {
+  app.add_option_function<int64_t>(
+         "--micro-batch-size,--per_device_train_batch_size",
+         [&spec](const int64_t& v) { spec.micro_batch_size = v; },
+         "Sequences per rank per micro-step (fills \"auto\"; Trainer default 8)")
+      ->check(kAtLeastOne);
+  app.add_option_function<int64_t>(
+         "--grad-accum,--gradient_accumulation_steps",
+         [&spec](const int64_t& v) { spec.grad_accum = v; },
+         "Micro-steps per optimizer step (fills \"auto\"; default 1)")
+      ->check(kAtLeastOne);
+  app.add_option_function<double>(
+         "--lr,--learning_rate", [&spec](const double& v) { spec.lr = v; },
+         "Learning rate (fills \"auto\" and a config without an optimizer; default 5e-5)")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option_function<int64_t>(
+         "--warmup-steps,--warmup_steps", [&spec](const int64_t& v) { spec.warmup_steps = v; },
+         "Warm-up steps of the schedule (fills \"auto\"; default 0)")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--precision", spec.precision,
+                 "bf16, fp16 or fp32: fills fp16/bf16 \"enabled\": \"auto\" (default: bf16 on a "
+                 "GPU that has it, else fp32)")
+      ->check(CLI::IsMember({"bf16", "fp16", "fp32"}));
+}
 
 // Errors found before MPI starts (flags, the model's location) are the same on every
 // rank: only the rank the launcher calls 0 (or a lone process) says them.
@@ -228,6 +255,7 @@ int main(int argc, char** argv) {
   app.add_option("--seed", spec.seed, "Seed of the weight init and the data order");
   app.add_flag("--activation-checkpointing,--gradient-checkpointing", spec.activation_checkpointing,
                "Recompute each unit in backward instead of keeping its activations");
+  AddAutoValueFlags(app, spec);
   app.add_option(
       "--export-hf", flags.export_hf,
       "After training, write the weights as a Hugging Face directory (config.json + safetensors)");

@@ -54,6 +54,11 @@ JobSpec ToEngineSpec(const v1::JobSpec& spec) {
   if (spec.has_seed()) s.seed = spec.seed();
   s.activation_checkpointing = spec.activation_checkpointing();
   s.resume_from = spec.resume_from();
+  if (spec.has_micro_batch_size()) s.micro_batch_size = spec.micro_batch_size();
+  if (spec.has_grad_accum()) s.grad_accum = spec.grad_accum();
+  if (spec.has_lr()) s.lr = spec.lr();
+  if (spec.has_warmup_steps()) s.warmup_steps = spec.warmup_steps();
+  s.precision = spec.precision();
   return s;
 }
 

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -26,6 +27,13 @@ struct JobSpec {
   bool activation_checkpointing = false;
   std::string resume_from;     // checkpoint directory (Job::SaveCheckpoint) to continue from
   std::string ds_config_json;  // the DeepSpeed config's text; used instead of the path if set
+  // What the job gives for a DeepSpeed config's "auto" values, as Hugging Face Trainer's
+  // flags do (config::JobValues); unset: the Trainer's defaults.
+  std::optional<int64_t> micro_batch_size;  // --micro-batch-size
+  std::optional<int64_t> grad_accum;        // --grad-accum
+  std::optional<double> lr;                 // --lr
+  std::optional<int64_t> warmup_steps;      // --warmup-steps
+  std::string precision;  // --precision: "bf16", "fp16", "fp32"; empty: bf16 on a GPU, else fp32
 };
 
 // One optimizer step, as logged.
@@ -67,12 +75,12 @@ struct MemoryStats {
   int64_t param_gpu_bytes = 0;
   int64_t grad_gpu_bytes = 0;
   int64_t optimizer_gpu_bytes = 0;
-  int64_t gathered_bytes = 0;         // gathered parameters alive now
-  int64_t peak_gathered_bytes = 0;    // most gathered parameters alive at once
-  int64_t total_param_numel = 0;      // parameters of the whole model (unpadded)
-  int64_t pinned_host_bytes = 0;      // page-locked host memory held by the engine's pool
-  int64_t pageable_host_bytes = 0;    // the same pool when not pinned (CPU builds)
-  int64_t gpu_allocated_bytes = 0;    // CUDA caching allocator; 0 on CPU
+  int64_t gathered_bytes = 0;       // gathered parameters alive now
+  int64_t peak_gathered_bytes = 0;  // most gathered parameters alive at once
+  int64_t total_param_numel = 0;    // parameters of the whole model (unpadded)
+  int64_t pinned_host_bytes = 0;    // page-locked host memory held by the engine's pool
+  int64_t pageable_host_bytes = 0;  // the same pool when not pinned (CPU builds)
+  int64_t gpu_allocated_bytes = 0;  // CUDA caching allocator; 0 on CPU
   int64_t gpu_reserved_bytes = 0;
   int64_t gpu_peak_bytes = 0;
   int64_t rss_bytes = 0;  // process resident set
@@ -92,8 +100,8 @@ struct JobInfo {
   int64_t micro_batch_per_gpu = 0;
   int64_t gradient_accumulation_steps = 0;
   int64_t steps_per_print = 10;
-  std::string placement;  // the plan's placement in one line (job_plan.h)
-  int64_t planned_gpu_bytes = 0;   // the plan's predicted peak per rank
+  std::string placement;          // the plan's placement in one line (job_plan.h)
+  int64_t planned_gpu_bytes = 0;  // the plan's predicted peak per rank
   int64_t planned_host_bytes = 0;
 };
 
@@ -128,12 +136,13 @@ struct PlanSpec {
   std::string model_dir;
   std::string ds_config_path;
   int world_size = 1;
-  int ranks_per_host = 0;  // ranks sharing one host's memory; 0: all of them (one node)
+  int ranks_per_host = 0;            // ranks sharing one host's memory; 0: all of them (one node)
   std::string gpu_memory = "auto";   // one GPU's memory ("141GiB"); auto: this machine's
                                      // GPU, none when it has none (a CPU plan)
   std::string host_memory = "auto";  // one host's memory; auto: this machine's
   int64_t seq_len = 128;
   bool activation_checkpointing = false;
+  JobSpec job_flags;  // the job's flags that fill a config's "auto" values (JobSpec's)
 };
 
 struct PlanOutcome {

@@ -1,6 +1,8 @@
 #include "engine/config/ds_config.h"
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "engine/config/ds_sections.h"
 #include "engine/config/json_reader.h"
 #include "engine/util/files.h"
 #include "engine/util/status_macros.h"
@@ -8,76 +10,14 @@
 namespace zerod::config {
 namespace {
 
-absl::StatusOr<OffloadConfig> ParseOffload(JsonReader section, bool optimizer) {
-  OffloadConfig out;
-  ASSIGN_OR_RETURN(std::string device, section.String("device", "none"));
-  if (section.IsAuto("device")) device = "auto";
-  if (device == "nvme") {
-    return section.Error("device", "is \"nvme\"; zerod offloads to \"cpu\" only (or \"none\")");
-  }
-  if (device != "cpu" && device != "none" && device != "auto") {
-    return section.Error("device",
-                         absl::StrCat("is \"", device, "\"; use \"cpu\", \"none\" or \"auto\""));
-  }
-  out.device = device == "cpu"    ? OffloadDevice::kCpu
-               : device == "auto" ? OffloadDevice::kAuto
-                                  : OffloadDevice::kNone;
-  ASSIGN_OR_RETURN(out.pin_memory, section.Bool("pin_memory", false));
-  if (optimizer) {
-    // DeepSpeed's ratio: the share of optimizer state on the CPU (ZeRO-Offload++).
-    ASSIGN_OR_RETURN(double ratio, section.Number("ratio", 1.0, 0.0, 1.0));
-    out.ratio = ratio;
-    if (section.IsAuto("ratio") || out.device == OffloadDevice::kAuto) out.ratio.reset();
-    if (out.device == OffloadDevice::kNone) out.ratio = 0.0;
-  } else if (section.Has("ratio")) {
-    return section.Error("ratio",
-                         "belongs to offload_optimizer (the share of optimizer state "
-                         "on the CPU); remove it here");
-  }
-  // Tuning knobs of DeepSpeed's own buffers; zerod sizes its pools itself.
-  section.Ignore({"buffer_count", "buffer_size", "max_in_cpu", "fast_init", "pipeline_read",
-                  "pipeline_write", "nvme_path", "pipeline"});
-  RETURN_IF_ERROR(section.RejectUnknown());
-  return out;
-}
-
-absl::StatusOr<ZeroConfig> ParseZero(JsonReader z) {
-  ZeroConfig out;
-  ASSIGN_OR_RETURN(int64_t stage, z.Int("stage", 3));
-  if (stage != 3) {
-    return z.Error("stage", absl::StrCat("is ", stage,
-                                         "; zerod implements ZeRO stage 3 only: set \"stage\": 3"));
-  }
-  ASSIGN_OR_RETURN(auto param_section, z.Object("offload_param"));
-  ASSIGN_OR_RETURN(out.offload_param, ParseOffload(param_section, /*optimizer=*/false));
-  ASSIGN_OR_RETURN(auto optim_section, z.Object("offload_optimizer"));
-  ASSIGN_OR_RETURN(out.offload_optimizer, ParseOffload(optim_section, /*optimizer=*/true));
-  ASSIGN_OR_RETURN(out.overlap_comm, z.Bool("overlap_comm", true));
-  ASSIGN_OR_RETURN(out.overlap_optimizer, z.Bool("zerod_overlap_optimizer", true));
-  ASSIGN_OR_RETURN(out.prefetch_bucket_size,
-                   z.Int("stage3_prefetch_bucket_size", out.prefetch_bucket_size, 0));
-  ASSIGN_OR_RETURN(out.param_persistence_threshold,
-                   z.Int("stage3_param_persistence_threshold", out.param_persistence_threshold, 0));
-  ASSIGN_OR_RETURN(out.max_live_parameters,
-                   z.Int("stage3_max_live_parameters", out.max_live_parameters, 1));
-  ASSIGN_OR_RETURN(out.reduce_bucket_size, z.Int("reduce_bucket_size", out.reduce_bucket_size, 1));
-  ASSIGN_OR_RETURN(bool gather16, z.Bool("stage3_gather_16bit_weights_on_model_save", true));
-  ASSIGN_OR_RETURN(bool gather_fp16, z.Bool("stage3_gather_fp16_weights_on_model_save", gather16));
-  out.gather_16bit_weights_on_model_save = gather16 && gather_fp16;
-  // Layout and bucketing knobs of DeepSpeed's implementation that do not change the
-  // result; zerod always reduce-scatters contiguous per-unit gradients.
-  z.Ignore({"contiguous_gradients", "sub_group_size", "stage3_max_reuse_distance",
-            "allgather_partitions", "allgather_bucket_size", "reduce_scatter",
-            "round_robin_gradients", "memory_efficient_linear", "elastic_checkpoint",
-            "load_from_fp32_weights", "ignore_unused_parameters"});
-  RETURN_IF_ERROR(z.RejectUnknown());
-  return out;
-}
-
-absl::Status ParsePrecision(JsonReader& root, DsConfig& out) {
+absl::Status ParsePrecision(JsonReader& root, ParseContext& ctx) {
+  DsConfig& out = ctx.out;
+  const JobValues& job = ctx.job;
   ASSIGN_OR_RETURN(auto fp16, root.Object("fp16"));
-  ASSIGN_OR_RETURN(bool fp16_on, fp16.Bool("enabled", false));
   ASSIGN_OR_RETURN(auto bf16, root.Object("bf16"));
+  const bool fp16_auto = fp16.IsAuto("enabled"), bf16_auto = bf16.IsAuto("enabled");
+  const bool said = (fp16.Has("enabled") && !fp16_auto) || (bf16.Has("enabled") && !bf16_auto);
+  ASSIGN_OR_RETURN(bool fp16_on, fp16.Bool("enabled", false));
   ASSIGN_OR_RETURN(bool bf16_on, bf16.Bool("enabled", false));
   if (fp16_on && bf16_on) {
     return fp16.Error("enabled", "and bf16.enabled are both true; enable at most one");
@@ -85,11 +25,28 @@ absl::Status ParsePrecision(JsonReader& root, DsConfig& out) {
   if (root.Has("amp"))
     return root.Error("amp", "(NVIDIA apex AMP) is not supported; use \"fp16\" or \"bf16\"");
   out.compute_dtype = fp16_on ? DType::kFloat16 : bf16_on ? DType::kBFloat16 : DType::kFloat32;
+  // "auto" (neither switched on by the config) is the job's precision: --precision, else
+  // bf16 on a GPU that has it and float32 on the CPU. A config silent on both takes
+  // --precision too.
+  const DType job_dtype = job.precision.value_or(job.default_precision);
+  if (!fp16_on && !bf16_on && (fp16_auto || bf16_auto)) {
+    out.compute_dtype = job_dtype;
+    ctx.filled.push_back(absl::StrCat("precision ", DTypeName(job_dtype)));
+  } else if (!said && job.precision) {
+    out.compute_dtype = *job.precision;
+  }
+  if (job.precision && out.compute_dtype != *job.precision) {
+    return (fp16_on ? fp16 : bf16)
+        .Error("enabled",
+               absl::StrCat("asks for ", DTypeName(out.compute_dtype), " but --precision is ",
+                            DTypeName(*job.precision), ": make them agree, or write \"auto\""));
+  }
+  const bool fp16_used = out.compute_dtype == DType::kFloat16;
 
   auto& ls = out.loss_scaler;
   ASSIGN_OR_RETURN(double loss_scale, fp16.Number("loss_scale", 0.0, 0.0));
-  ls.dynamic = fp16_on && loss_scale == 0.0;
-  ls.static_scale = fp16_on && loss_scale > 0.0 ? loss_scale : 1.0;
+  ls.dynamic = fp16_used && loss_scale == 0.0;
+  ls.static_scale = fp16_used && loss_scale > 0.0 ? loss_scale : 1.0;
   ASSIGN_OR_RETURN(int64_t power, fp16.Int("initial_scale_power", 16, 0, 64));
   ls.initial_scale_power = static_cast<int>(power);
   ASSIGN_OR_RETURN(ls.window, fp16.Int("loss_scale_window", 1000, 1));
@@ -99,103 +56,48 @@ absl::Status ParsePrecision(JsonReader& root, DsConfig& out) {
   ASSIGN_OR_RETURN(ls.min_scale, fp16.Number("min_loss_scale", 1.0, 1e-30));
   ASSIGN_OR_RETURN(bool auto_cast, fp16.Bool("auto_cast", false));
   if (auto_cast) return fp16.Error("auto_cast", "is true; zerod casts the model itself: remove it");
-  fp16.Ignore({"fp16_master_weights_and_grads"});
-  RETURN_IF_ERROR(fp16.RejectUnknown());
-  bf16.Ignore({"immediate_grad_update", "check_grad_overflow"});
-  return bf16.RejectUnknown();
+  ASSIGN_OR_RETURN(bool fp16_master, fp16.Bool("fp16_master_weights_and_grads", false));
+  if (fp16_master) {
+    return fp16.Error("fp16_master_weights_and_grads",
+                      "is true; zerod keeps float32 master weights: remove it");
+  }
+  RETURN_IF_ERROR(fp16.CheckUnknown(out.notes));
+  ASSIGN_OR_RETURN(bool bf16_master, bf16.Bool("bf16_master_weights_and_grads", false));
+  if (bf16_master) {
+    return bf16.Error("bf16_master_weights_and_grads",
+                      "is true; zerod keeps float32 master weights: remove it");
+  }
+  bf16.Ignore({"immediate_grad_update", "check_grad_overflow", "bf16_optimizer_states"});
+  return bf16.CheckUnknown(out.notes);
 }
 
-absl::Status ParseOptimizer(JsonReader& root, DsConfig& out) {
-  ASSIGN_OR_RETURN(auto opt, root.Object("optimizer"));
-  ASSIGN_OR_RETURN(std::string type, opt.String("type", "AdamW"));
-  ASSIGN_OR_RETURN(auto params, opt.Object("params"));
-  if (type != "AdamW" && type != "Adam") {
-    return opt.Error("type",
-                     absl::StrCat("is \"", type, "\"; zerod implements \"AdamW\" (and \"Adam\" ",
-                                  "with adam_w_mode) only"));
-  }
-  ASSIGN_OR_RETURN(bool adam_w_mode, params.Bool("adam_w_mode", true));
-  if (!adam_w_mode) {
-    return params.Error("adam_w_mode",
-                        "is false (L2-regularised Adam); zerod implements AdamW only");
-  }
-  auto& h = out.adamw;
-  ASSIGN_OR_RETURN(h.lr, params.Number("lr", 1e-3, 0.0));
-  ASSIGN_OR_RETURN(h.eps, params.Number("eps", 1e-8, 0.0));
-  ASSIGN_OR_RETURN(h.weight_decay,
-                   params.Number("weight_decay", type == "AdamW" ? 0.01 : 0.0, 0.0));
-  if (params.Has("betas")) {
-    params.Ignore({"betas"});
-    // Read by hand: a two-element array.
-  }
-  params.Ignore({"torch_adam", "fused", "amsgrad"});
-  RETURN_IF_ERROR(params.RejectUnknown());
-  RETURN_IF_ERROR(opt.RejectUnknown());
-  return absl::OkStatus();
-}
-
-absl::Status ParseBetas(const nlohmann::json& json, const std::string& source, DsConfig& out) {
-  if (!json.contains("optimizer") || !json["optimizer"].is_object()) return absl::OkStatus();
-  const auto& params = json["optimizer"].value("params", nlohmann::json::object());
-  if (!params.is_object() || !params.contains("betas")) return absl::OkStatus();
-  const auto& betas = params["betas"];
-  if (!betas.is_array() || betas.size() != 2 || !betas[0].is_number() || !betas[1].is_number() ||
-      betas[0].get<double>() < 0 || betas[0].get<double>() >= 1 || betas[1].get<double>() < 0 ||
-      betas[1].get<double>() >= 1) {
-    return absl::InvalidArgumentError(absl::StrCat(source, ": optimizer.params.betas is ",
-                                                   betas.dump(),
-                                                   "; it must be [beta1, beta2] in [0, 1)"));
-  }
-  out.adamw.beta1 = betas[0].get<double>();
-  out.adamw.beta2 = betas[1].get<double>();
-  return absl::OkStatus();
-}
-
-absl::Status ParseScheduler(JsonReader& root, DsConfig& out) {
-  auto& s = out.scheduler;
-  s.lr = out.adamw.lr;
-  if (!root.Has("scheduler")) {
-    s.type = optim::LrScheduleConfig::Type::kConstant;
-    root.Ignore({"scheduler"});
-    return absl::OkStatus();
-  }
-  ASSIGN_OR_RETURN(auto sched, root.Object("scheduler"));
-  ASSIGN_OR_RETURN(std::string type, sched.String("type", ""));
-  ASSIGN_OR_RETURN(auto params, sched.Object("params"));
-  if (type == "WarmupLR") {
-    s.type = optim::LrScheduleConfig::Type::kWarmupLR;
-  } else if (type == "WarmupDecayLR") {
-    s.type = optim::LrScheduleConfig::Type::kWarmupDecayLR;
-    ASSIGN_OR_RETURN(s.total_num_steps, params.Int("total_num_steps", 0, 1));
-    if (s.total_num_steps <= 0) {
-      return params.Error("total_num_steps",
-                          "is required by WarmupDecayLR (the step where lr reaches 0)");
-    }
-  } else {
-    return sched.Error(
-        "type",
-        absl::StrCat("is \"", type, "\"; zerod implements \"WarmupLR\" and \"WarmupDecayLR\""));
-  }
-  ASSIGN_OR_RETURN(s.warmup_min_lr, params.Number("warmup_min_lr", 0.0, 0.0));
-  ASSIGN_OR_RETURN(s.warmup_max_lr, params.Number("warmup_max_lr", out.adamw.lr, 0.0));
-  ASSIGN_OR_RETURN(s.warmup_num_steps, params.Int("warmup_num_steps", 1000, 0));
-  ASSIGN_OR_RETURN(std::string warmup_type, params.String("warmup_type", "log"));
-  if (warmup_type != "log" && warmup_type != "linear") {
-    return params.Error("warmup_type",
-                        absl::StrCat("is \"", warmup_type, "\"; use \"log\" or \"linear\""));
-  }
-  s.warmup_log = warmup_type == "log";
-  params.Ignore({"last_batch_iteration"});
-  RETURN_IF_ERROR(params.RejectUnknown());
-  return sched.RejectUnknown();
+// A batch key given in the config must agree with the job's flag for it.
+absl::Status BatchAgrees(const JsonReader& root, const std::string& key, int64_t value,
+                         const std::optional<int64_t>& flag, const std::string& flag_name) {
+  if (!flag || !root.Has(key) || root.IsAuto(key) || value == *flag) return absl::OkStatus();
+  return root.Error(key, absl::StrCat("is ", value, " but ", flag_name, " is ", *flag,
+                                      ": make them agree, or write \"auto\" to take the flag's"));
 }
 
 // DeepSpeed's batch rule: train_batch_size = micro * grad_accum * world; any two
-// given determine the third. The error prints the failing arithmetic.
-absl::Status ResolveBatch(JsonReader& root, int world_size, DsConfig& out) {
+// given determine the third. "auto" (or absent) micro-batch and accumulation take the
+// job's flags. The error prints the failing arithmetic.
+absl::Status ResolveBatch(JsonReader& root, int world_size, ParseContext& ctx) {
+  const JobValues& job = ctx.job;
+  const bool tbs_auto = root.IsAuto("train_batch_size");
+  const bool micro_auto = root.IsAuto("train_micro_batch_size_per_gpu");
+  const bool gas_auto = root.IsAuto("gradient_accumulation_steps");
   ASSIGN_OR_RETURN(int64_t tbs, root.Int("train_batch_size", 0, 1));
-  ASSIGN_OR_RETURN(int64_t micro, root.Int("train_micro_batch_size_per_gpu", 0, 1));
-  ASSIGN_OR_RETURN(int64_t gas, root.Int("gradient_accumulation_steps", 0, 1));
+  ASSIGN_OR_RETURN(int64_t micro,
+                   root.Int("train_micro_batch_size_per_gpu", job.micro_batch.value_or(0), 1));
+  ASSIGN_OR_RETURN(int64_t gas,
+                   root.Int("gradient_accumulation_steps", job.grad_accum.value_or(0), 1));
+  RETURN_IF_ERROR(BatchAgrees(root, "train_micro_batch_size_per_gpu", micro, job.micro_batch,
+                              "--micro-batch-size"));
+  RETURN_IF_ERROR(
+      BatchAgrees(root, "gradient_accumulation_steps", gas, job.grad_accum, "--grad-accum"));
+  // All "auto" and no flag: Hugging Face Trainer's per-device batch.
+  if (micro_auto && micro == 0 && tbs == 0) micro = 8;
   const int64_t w = world_size;
   if (tbs && micro && gas) {
     if (tbs != micro * gas * w) {
@@ -230,11 +132,16 @@ absl::Status ResolveBatch(JsonReader& root, int world_size, DsConfig& out) {
     tbs = micro * gas * w;
   } else {
     return root.Error("train_batch_size",
-                      "is missing; set train_batch_size or train_micro_batch_size_per_gpu");
+                      "is missing; set train_batch_size or train_micro_batch_size_per_gpu (or "
+                      "write \"auto\" and give --micro-batch-size)");
   }
+  DsConfig& out = ctx.out;
   out.train_batch_size = tbs;
   out.micro_batch_per_gpu = micro;
   out.gradient_accumulation_steps = gas;
+  if (micro_auto) ctx.filled.push_back(absl::StrCat("train_micro_batch_size_per_gpu ", micro));
+  if (gas_auto) ctx.filled.push_back(absl::StrCat("gradient_accumulation_steps ", gas));
+  if (tbs_auto) ctx.filled.push_back(absl::StrCat("train_batch_size ", tbs));
   return absl::OkStatus();
 }
 
@@ -262,8 +169,22 @@ std::string ParseErrorWhat(const std::string& what) {
 
 }  // namespace
 
+double ParseContext::AutoOr(const JsonReader& reader, const std::string& key, double job_value,
+                            double ds_default) {
+  if (!reader.IsAuto(key)) return ds_default;
+  filled.push_back(absl::StrCat(reader.PathOf(key), " ", job_value));
+  return job_value;
+}
+
+int64_t ParseContext::AutoOr(const JsonReader& reader, const std::string& key, int64_t job_value,
+                             int64_t ds_default) {
+  if (!reader.IsAuto(key)) return ds_default;
+  filled.push_back(absl::StrCat(reader.PathOf(key), " ", job_value));
+  return job_value;
+}
+
 absl::StatusOr<DsConfig> ParseDsConfig(const std::string& text, int world_size,
-                                       const std::string& source) {
+                                       const std::string& source, const JobValues& job) {
   nlohmann::json json;
   try {
     json = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/true,
@@ -278,35 +199,39 @@ absl::StatusOr<DsConfig> ParseDsConfig(const std::string& text, int world_size,
         absl::StrCat(source, ": the top level must be a JSON object"));
   }
   DsConfig out;
+  ParseContext ctx{job, out, {}};
   JsonReader root(json, source);
-  RETURN_IF_ERROR(ResolveBatch(root, world_size, out));
-  ASSIGN_OR_RETURN(out.gradient_clipping, root.Number("gradient_clipping", 0.0, 0.0));
-  RETURN_IF_ERROR(ParsePrecision(root, out));
-  RETURN_IF_ERROR(ParseOptimizer(root, out));
-  RETURN_IF_ERROR(ParseBetas(json, source, out));
-  RETURN_IF_ERROR(ParseScheduler(root, out));
-  ASSIGN_OR_RETURN(auto zero, root.Object("zero_optimization"));
+  RETURN_IF_ERROR(ResolveBatch(root, world_size, ctx));
+  // "auto": Hugging Face Trainer's max_grad_norm, 1.0.
+  ASSIGN_OR_RETURN(
+      out.gradient_clipping,
+      root.Number("gradient_clipping", ctx.AutoOr(root, "gradient_clipping", 1.0, 0.0), 0.0));
+  RETURN_IF_ERROR(ParsePrecision(root, ctx));
+  RETURN_IF_ERROR(ParseOptimizer(root, json, ctx));
+  RETURN_IF_ERROR(ParseScheduler(root, ctx));
   if (!root.Has("zero_optimization")) {
     return root.Error("zero_optimization", "is missing; zerod needs {\"stage\": 3, ...}");
   }
-  ASSIGN_OR_RETURN(out.zero, ParseZero(zero));
+  ASSIGN_OR_RETURN(auto zero, root.Object("zero_optimization"));
+  RETURN_IF_ERROR(ParseZero(zero, ctx));
   ASSIGN_OR_RETURN(out.steps_per_print, root.Int("steps_per_print", 10, 1));
-  // Reporting switches that do not change training.
-  root.Ignore({"wall_clock_breakdown", "zero_allow_untested_optimizer", "prescale_gradients",
-               "gradient_predivide_factor", "dump_state", "flops_profiler", "comms_logger",
-               "tensorboard", "wandb", "csv_monitor", "memory_breakdown",
-               "activation_checkpointing"});
-  RETURN_IF_ERROR(root.RejectUnknown());
+  RETURN_IF_ERROR(ParseExtras(root, ctx));
+  RETURN_IF_ERROR(root.CheckUnknown(out.notes));
+  if (!ctx.filled.empty()) {
+    out.notes.push_back(
+        absl::StrCat(source, ": \"auto\" filled from the job: ", absl::StrJoin(ctx.filled, ", ")));
+  }
   return out;
 }
 
-absl::StatusOr<DsConfig> LoadDsConfig(const std::string& path, int world_size) {
+absl::StatusOr<DsConfig> LoadDsConfig(const std::string& path, int world_size,
+                                      const JobValues& job) {
   const std::optional<std::string> text = ReadFileToString(path);
   if (!text) {
     return absl::NotFoundError(absl::StrCat("DeepSpeed config ", path,
                                             " cannot be read; pass an existing --ds-config file"));
   }
-  return ParseDsConfig(*text, world_size, path);
+  return ParseDsConfig(*text, world_size, path, job);
 }
 
 }  // namespace zerod::config

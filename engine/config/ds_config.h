@@ -1,12 +1,18 @@
 // The DeepSpeed JSON config (ds_zero3_offload.json) as zerod understands it: one struct
 // per section, each field with its DeepSpeed key, unit and default. Parsing validates
-// once; anything zerod does not implement is refused with a message that names the key
-// and the fix, and keys that do not change training (logging knobs) are accepted.
+// once. Every key DeepSpeed documents is honoured, accepted as not changing training
+// (with a note when it asks for something zerod does not do), or refused with a message
+// that names the key and what to use. "auto" values (Hugging Face Trainer's placeholder)
+// are filled from the job as the Trainer fills them (JobValues). Unknown keys: DeepSpeed
+// ignores them, so configs in the wild carry some; one that is a near-miss of a known key
+// (a misspelling that would silently change training) is an error naming that key, any
+// other is ignored with a note.
 #pragma once
 
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "engine/offload/cpu_adam.h"
@@ -58,14 +64,32 @@ struct DsConfig {
   optim::LrScheduleConfig scheduler;      // "scheduler", constant lr when absent
   ZeroConfig zero;                        // "zero_optimization"
   int64_t steps_per_print = 10;           // "steps_per_print"
+  // Lines to say once (as "zerod: note: ..."): keys accepted without effect, unknown keys
+  // ignored, and the "auto" values filled from the job.
+  std::vector<std::string> notes;
+};
+
+// What the job says about the values a config may leave to it ("auto"): the job's flags
+// where given, else Hugging Face Trainer's defaults. A config value that is not "auto"
+// and disagrees with a flag given here is an error (as the Trainer refuses a mismatch).
+struct JobValues {
+  std::optional<int64_t> micro_batch;         // --micro-batch-size (Trainer: 8)
+  std::optional<int64_t> grad_accum;          // --grad-accum (1)
+  std::optional<double> lr;                   // --lr (5e-5)
+  std::optional<int64_t> warmup_steps;        // --warmup-steps (0)
+  std::optional<DType> precision;             // --precision bf16|fp16|fp32
+  DType default_precision = DType::kFloat32;  // without --precision: bf16 on a GPU with it
+  int64_t total_steps = 0;  // --steps: "auto" total_num_steps of the decaying schedules
+  int64_t hidden_size = 0;  // the model's: "auto" bucket sizes (0: DeepSpeed's defaults)
 };
 
 // Parses `text` (the file's contents) for a job on `world_size` ranks. `source` names
 // the file in error messages. Errors are InvalidArgument.
 absl::StatusOr<DsConfig> ParseDsConfig(const std::string& text, int world_size,
-                                       const std::string& source);
+                                       const std::string& source, const JobValues& job = {});
 
 // Reads and parses the file at `path`; NotFound if it cannot be read.
-absl::StatusOr<DsConfig> LoadDsConfig(const std::string& path, int world_size);
+absl::StatusOr<DsConfig> LoadDsConfig(const std::string& path, int world_size,
+                                      const JobValues& job = {});
 
 }  // namespace zerod::config

@@ -1,9 +1,10 @@
 #include "engine/config/json_reader.h"
 
+#include <algorithm>
+#include <cctype>
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 
 namespace zerod::config {
 namespace {
@@ -84,7 +85,7 @@ absl::StatusOr<std::string> JsonReader::String(const std::string& key, const std
 absl::StatusOr<JsonReader> JsonReader::Object(const std::string& key) {
   seen_.insert(key);
   auto it = object_.find(key);
-  const std::string path = path_.empty() ? key : path_ + "." + key;
+  const std::string path = PathOf(key);
   if (it == object_.end() || it->is_null()) return JsonReader(EmptyObject(), source_, path);
   if (!it->is_object()) return Error(key, absl::StrCat("must be an object, got ", it->dump()));
   return JsonReader(*it, source_, path);
@@ -94,14 +95,54 @@ void JsonReader::Ignore(std::initializer_list<const char*> keys) {
   for (const char* k : keys) seen_.insert(k);
 }
 
-absl::Status JsonReader::RejectUnknown() const {
-  for (auto it = object_.begin(); it != object_.end(); ++it) {
-    if (!seen_.count(it.key())) {
-      std::vector<std::string> known(seen_.begin(), seen_.end());
-      return Error(it.key(),
-                   absl::StrCat("is not a setting zerod supports; remove it (known here: ",
-                                absl::StrJoin(known, ", "), ")"));
+std::string JsonReader::PathOf(const std::string& key) const {
+  return path_.empty() ? key : path_ + "." + key;
+}
+
+namespace {
+
+// Edit distance with adjacent transpositions counted as one edit (optimal string
+// alignment), case-insensitive; keys are short.
+size_t EditDistance(const std::string& a, const std::string& b) {
+  auto same = [](char x, char y) {
+    return std::tolower(static_cast<unsigned char>(x)) ==
+           std::tolower(static_cast<unsigned char>(y));
+  };
+  std::vector<std::vector<size_t>> d(a.size() + 1, std::vector<size_t>(b.size() + 1));
+  for (size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
+  for (size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    for (size_t j = 1; j <= b.size(); ++j) {
+      d[i][j] = std::min(
+          {d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (same(a[i - 1], b[j - 1]) ? 0 : 1)});
+      if (i > 1 && j > 1 && same(a[i - 1], b[j - 2]) && same(a[i - 2], b[j - 1]))
+        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
     }
+  }
+  return d[a.size()][b.size()];
+}
+
+// A near miss: up to one edit in short keys, two in longer ones.
+bool NearMiss(const std::string& unknown, const std::string& known) {
+  const size_t allowed = std::min(unknown.size(), known.size()) >= 8 ? 2 : 1;
+  return EditDistance(unknown, known) <= allowed;
+}
+
+}  // namespace
+
+absl::Status JsonReader::CheckUnknown(std::vector<std::string>& notes) const {
+  for (auto it = object_.begin(); it != object_.end(); ++it) {
+    if (seen_.count(it.key())) continue;
+    for (const std::string& known : seen_) {
+      if (NearMiss(it.key(), known)) {
+        return Error(it.key(), absl::StrCat("is not a DeepSpeed setting; did you mean \"", known,
+                                            "\"? (a misspelt key would be ignored and "
+                                            "change training silently)"));
+      }
+    }
+    notes.push_back(absl::StrCat(source_, ": ", PathOf(it.key()),
+                                 " is not a setting zerod knows; ignored, as DeepSpeed ignores "
+                                 "keys it does not know"));
   }
   return absl::OkStatus();
 }

@@ -8,6 +8,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "nlohmann/json.hpp"
@@ -36,8 +37,13 @@ class JsonReader {
   // Marks keys as accepted without reading them (they do not change training).
   void Ignore(std::initializer_list<const char*> keys);
 
-  // InvalidArgument naming the first key that no getter or Ignore() touched.
-  absl::Status RejectUnknown() const;
+  // The keys no getter or Ignore() touched. One within a small edit distance of a known
+  // key (or equal but for case) is InvalidArgument naming that key: a misspelling would
+  // otherwise change training silently. Any other is appended to `notes` as ignored, as
+  // DeepSpeed ignores keys it does not know.
+  absl::Status CheckUnknown(std::vector<std::string>& notes) const;
+  // The path of `key` in the file ("zero_optimization.offload_param.ratio").
+  std::string PathOf(const std::string& key) const;
   // InvalidArgument "<source>: <path.key> <what>".
   absl::Status Error(const std::string& key, const std::string& what) const;
 

@@ -65,6 +65,8 @@ int64_t ModelConfig::vocab_size() const {
   return llama() ? llama()->vocab_size : gpt2()->vocab_size;
 }
 
+int64_t ModelConfig::hidden_size() const { return llama() ? llama()->hidden_size : gpt2()->n_embd; }
+
 int64_t ModelConfig::max_positions() const {
   return llama() ? llama()->max_position_embeddings : gpt2()->n_positions;
 }

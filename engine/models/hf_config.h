@@ -73,6 +73,7 @@ struct ModelConfig {
   const Gpt2Config* gpt2() const { return std::get_if<Gpt2Config>(&arch); }
   const std::string& architecture() const;
   int64_t vocab_size() const;
+  int64_t hidden_size() const;
   int64_t max_positions() const;  // longest sequence the model accepts
   double initializer_range() const;
   // A note for the user when config.json asks for dropout, which zerod does not apply

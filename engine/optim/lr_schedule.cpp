@@ -33,6 +33,17 @@ double LearningRate(const LrScheduleConfig& c, int64_t iteration) {
       const double gamma = std::max(0.0, static_cast<double>(c.total_num_steps - iteration) / span);
       return c.warmup_max_lr * gamma;
     }
+    case LrScheduleConfig::Type::kWarmupCosineLR: {
+      const int64_t warmup = std::max<int64_t>(2, c.warmup_num_steps);
+      if (iteration < warmup) {
+        return c.lr * (c.warmup_min_ratio + (1.0 - c.warmup_min_ratio) * WarmupGamma(c, iteration));
+      }
+      // DeepSpeed counts the cosine from 1 at the first step after warm-up.
+      const double done = static_cast<double>(iteration - warmup + 1);
+      const double span = static_cast<double>(std::max<int64_t>(1, c.total_num_steps - warmup));
+      const double cosine = (1.0 + std::cos(M_PI * done / span)) / 2.0;
+      return c.lr * std::max(0.0, c.cos_min_ratio + (1.0 - c.cos_min_ratio) * cosine);
+    }
   }
   return c.lr;
 }

@@ -10,14 +10,19 @@
 namespace zerod::optim {
 
 struct LrScheduleConfig {
-  enum class Type { kConstant, kWarmupLR, kWarmupDecayLR };
+  enum class Type { kConstant, kWarmupLR, kWarmupDecayLR, kWarmupCosineLR };
   Type type = Type::kConstant;
   double lr = 1e-3;             // kConstant: the rate
   double warmup_min_lr = 0.0;   // rate at iteration 0
   double warmup_max_lr = 1e-3;  // rate at the end of warm-up
   int64_t warmup_num_steps = 1000;
   bool warmup_log = true;       // "warmup_type": "log" (default) or "linear"
-  int64_t total_num_steps = 0;  // kWarmupDecayLR: rate reaches 0 here
+  int64_t total_num_steps = 0;  // kWarmupDecayLR: rate reaches 0 here; kWarmupCosineLR: the
+                                // cosine's end
+  // kWarmupCosineLR works in ratios of `lr` (the optimizer's rate): warm-up from
+  // warmup_min_ratio to 1, then a half cosine down to cos_min_ratio.
+  double warmup_min_ratio = 0.0;
+  double cos_min_ratio = 0.0001;
 };
 
 double LearningRate(const LrScheduleConfig& config, int64_t iteration);

@@ -34,20 +34,24 @@ struct Setup {
   std::unique_ptr<data::TokenDataset> dataset;
 };
 
-absl::StatusOr<Setup> Validate(const JobSpec& spec, int world_size) {
+absl::StatusOr<Setup> Validate(const JobSpec& spec, const comm::Communicator& comm) {
   Setup s;
   if (spec.steps < 1)
     return absl::InvalidArgumentError(absl::StrCat("--steps ", spec.steps, " < 1"));
   if (spec.seq_len < 1)
     return absl::InvalidArgumentError(absl::StrCat("--seq-len ", spec.seq_len, " < 1"));
-  ASSIGN_OR_RETURN(s.ds, spec.ds_config_json.empty()
-                             ? config::LoadDsConfig(spec.ds_config_path, world_size)
-                             : config::ParseDsConfig(spec.ds_config_json, world_size,
-                                                     "the inline DeepSpeed config"));
   ASSIGN_OR_RETURN(train::ModelAndData md, train::LoadModelAndData(spec.model_dir, spec.data_path,
                                                                    spec.data_dtype, spec.seq_len));
   s.model = std::move(md.model);
   s.dataset = std::move(md.dataset);
+  // The config's "auto" values come from the job's flags and the model.
+  ASSIGN_OR_RETURN(const config::JobValues job,
+                   train::JobValuesFor(spec, s.model, comm.backend() == "nccl", comm.local_rank()));
+  const int world_size = comm.world_size();
+  ASSIGN_OR_RETURN(s.ds, spec.ds_config_json.empty()
+                             ? config::LoadDsConfig(spec.ds_config_path, world_size, job)
+                             : config::ParseDsConfig(spec.ds_config_json, world_size,
+                                                     "the inline DeepSpeed config", job));
   return s;
 }
 
@@ -334,7 +338,7 @@ class TrainingJob final : public Job {
 
 absl::StatusOr<std::unique_ptr<Job>> Job::Create(const JobSpec& spec, comm::Communicator* comm) {
   train::ShareCpuThreads(*comm);
-  absl::StatusOr<Setup> setup = Validate(spec, comm->world_size());
+  absl::StatusOr<Setup> setup = Validate(spec, *comm);
   absl::StatusOr<data::DistributedSampler> sampler = absl::UnknownError("not built");
   if (setup.ok()) {
     const auto& ds = setup->ds;
@@ -344,8 +348,12 @@ absl::StatusOr<std::unique_ptr<Job>> Job::Create(const JobSpec& spec, comm::Comm
   }
   // Every rank must agree before any collective: one rank's missing file fails all.
   RETURN_IF_ERROR(comm::AgreeOnStatus(*comm, setup.ok() ? sampler.status() : setup.status()));
-  if (const std::string note = setup->model.DropoutNote(); !note.empty() && comm->rank() == 0)
-    std::fprintf(stderr, "zerod: note: %s\n", note.c_str());
+  if (comm->rank() == 0) {
+    std::vector<std::string> notes = setup->ds.notes;
+    if (std::string dropout = setup->model.DropoutNote(); !dropout.empty())
+      notes.push_back(dropout);
+    for (const std::string& note : notes) std::fprintf(stderr, "zerod: note: %s\n", note.c_str());
+  }
   zero::EngineOptions opts =
       train::EngineOptionsFor(setup->ds, spec.activation_checkpointing, *comm);
   // The plan comes before any allocation: what cannot fit is refused here, by name.

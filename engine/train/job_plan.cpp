@@ -40,6 +40,46 @@ int64_t GpuMemoryBytes(int index) {
 #endif
 }
 
+namespace {
+
+// bf16 needs compute capability 8 (Ampere) or later.
+bool GpuHasBf16(int index) {
+#ifdef ZEROD_CUDA
+  cudaDeviceProp prop;
+  if (cudaGetDeviceProperties(&prop, index) != cudaSuccess) return false;
+  return prop.major >= 8;
+#else
+  (void)index;
+  return false;
+#endif
+}
+
+}  // namespace
+
+absl::StatusOr<config::JobValues> JobValuesFor(const JobSpec& spec,
+                                               const models::ModelConfig& model, bool gpu,
+                                               int gpu_index) {
+  config::JobValues v;
+  v.micro_batch = spec.micro_batch_size;
+  v.grad_accum = spec.grad_accum;
+  v.lr = spec.lr;
+  v.warmup_steps = spec.warmup_steps;
+  v.total_steps = spec.steps;
+  v.hidden_size = model.hidden_size();
+  v.default_precision = gpu && GpuHasBf16(gpu_index) ? DType::kBFloat16 : DType::kFloat32;
+  const std::string& p = spec.precision;
+  if (p == "bf16" || p == "bfloat16") {
+    v.precision = DType::kBFloat16;
+  } else if (p == "fp16" || p == "float16") {
+    v.precision = DType::kFloat16;
+  } else if (p == "fp32" || p == "float32") {
+    v.precision = DType::kFloat32;
+  } else if (!p.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("--precision ", p, ": use bf16, fp16 or fp32"));
+  }
+  return v;
+}
+
 absl::StatusOr<plan::Plan> PlanJob(const models::ModelConfig& model, const config::DsConfig& ds,
                                    const plan::JobFacts& facts) {
   return plan::MakePlan(plan::MakeRequest(ds, model, UnitShapes(model), facts));
@@ -77,8 +117,6 @@ absl::StatusOr<PlanOutcome> PlanOffline(const PlanSpec& spec) {
   }
   ASSIGN_OR_RETURN(const models::ModelConfig model, models::LoadModelConfig(spec.model_dir));
   RETURN_IF_ERROR(model.CheckSequenceLength(spec.seq_len));
-  ASSIGN_OR_RETURN(const config::DsConfig ds,
-                   config::LoadDsConfig(spec.ds_config_path, spec.world_size));
   plan::JobFacts facts;
   facts.world_size = spec.world_size;
   facts.ranks_per_host = spec.ranks_per_host > 0 ? spec.ranks_per_host : spec.world_size;
@@ -90,6 +128,10 @@ absl::StatusOr<PlanOutcome> PlanOffline(const PlanSpec& spec) {
     ASSIGN_OR_RETURN(facts.gpu_bytes, plan::ParseByteSize(spec.gpu_memory, "--gpu-memory"));
   }
   facts.gpu = facts.gpu_bytes > 0;
+  ASSIGN_OR_RETURN(const config::JobValues job,
+                   train::JobValuesFor(spec.job_flags, model, facts.gpu, /*gpu_index=*/0));
+  ASSIGN_OR_RETURN(const config::DsConfig ds,
+                   config::LoadDsConfig(spec.ds_config_path, spec.world_size, job));
   // NCCL reduces 16-bit gradients; MPI (CPU training) reduces in float32.
   facts.reduce_in_compute_dtype = facts.gpu;
   if (spec.host_memory == "auto") {

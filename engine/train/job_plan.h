@@ -13,6 +13,10 @@
 #include "engine/plan/job_request.h"
 #include "engine/plan/plan.h"
 
+namespace zerod {
+struct JobSpec;
+}
+
 namespace zerod::train {
 
 // The units' sizes and tied reads, in the order the engine runs them.
@@ -20,6 +24,13 @@ std::vector<plan::UnitShape> UnitShapes(const models::ModelConfig& model);
 
 // Total memory of GPU `index`, 0 when this build or host has none.
 int64_t GpuMemoryBytes(int index);
+
+// What a job gives for its DeepSpeed config's "auto" values: its flags, the model's hidden
+// size, and the precision a job without --precision runs in (bf16 on a GPU that has it,
+// float32 on the CPU). InvalidArgument for a --precision that is not bf16, fp16 or fp32.
+absl::StatusOr<config::JobValues> JobValuesFor(const JobSpec& spec,
+                                               const models::ModelConfig& model, bool gpu,
+                                               int gpu_index);
 
 absl::StatusOr<plan::Plan> PlanJob(const models::ModelConfig& model, const config::DsConfig& ds,
                                    const plan::JobFacts& facts);

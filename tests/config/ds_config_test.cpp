@@ -61,17 +61,43 @@ TEST(DsConfigTest, RefusesOtherStagesWithTheFix) {
   EXPECT_NE(c.status().message().find("\"stage\": 3"), std::string::npos);
 }
 
-TEST(DsConfigTest, RefusesUnknownKeysByName) {
-  auto c =
-      Parse(R"({"train_batch_size": 2, "zero_optimization": {"stage": 3, "stage3_magic": 1}})");
+// DeepSpeed ignores keys it does not know: so does zerod, with a note, unless the key is
+// a near miss of a known one (a misspelling would change training silently).
+TEST(DsConfigTest, AMisspeltKeyIsRefusedNamingTheKnownOne) {
+  auto c = Parse(R"({"train_batch_size": 2, "gradient_clippping": 1.0,
+                     "zero_optimization": {"stage": 3}})");
   ASSERT_FALSE(c.ok());
-  EXPECT_NE(
-      c.status().message().find("zero_optimization.stage3_magic is not a setting zerod supports"),
-      std::string::npos)
+  EXPECT_NE(c.status().message().find("gradient_clippping is not a DeepSpeed setting; did you "
+                                      "mean \"gradient_clipping\"?"),
+            std::string::npos)
       << c.status();
-  auto top = Parse(R"({"train_batch_size": 2, "zero_optimization": {"stage": 3}, "pipeline": {}})");
-  ASSERT_FALSE(top.ok());
-  EXPECT_NE(top.status().message().find("pipeline"), std::string::npos);
+  auto nested = Parse(R"({"train_batch_size": 2, "zero_optimization": {"stage": 3,
+                          "stage3_prefetch_bucket_sise": 5e8}})");
+  ASSERT_FALSE(nested.ok());
+  EXPECT_NE(nested.status().message().find("zero_optimization.stage3_prefetch_bucket_sise"),
+            std::string::npos)
+      << nested.status();
+  EXPECT_NE(nested.status().message().find("\"stage3_prefetch_bucket_size\""), std::string::npos);
+  auto offload = Parse(R"({"train_batch_size": 2, "zero_optimization": {"stage": 3,
+                           "offload_optimizer": {"device": "cpu", "ratoi": 0.3}}})");
+  ASSERT_FALSE(offload.ok());
+  EXPECT_NE(offload.status().message().find("did you mean \"ratio\""), std::string::npos)
+      << offload.status();
+}
+
+TEST(DsConfigTest, AnUnknownKeyFarFromAnyKnownOneIsIgnoredWithANote) {
+  auto c = Parse(R"({"train_batch_size": 2, "my_project_tag": "run-7",
+                     "zero_optimization": {"stage": 3, "stage3_magic_knob": 1}})");
+  ASSERT_TRUE(c.ok()) << c.status();
+  int mentioned = 0;
+  for (const std::string& note : c->notes) {
+    if (note.find("zero_optimization.stage3_magic_knob is not a setting zerod knows; ignored") !=
+            std::string::npos ||
+        note.find("my_project_tag is not a setting zerod knows") != std::string::npos) {
+      ++mentioned;
+    }
+  }
+  EXPECT_EQ(mentioned, 2);
 }
 
 TEST(DsConfigTest, RefusesUnsupportedFeaturesClearly) {
@@ -88,7 +114,8 @@ TEST(DsConfigTest, RefusesUnsupportedFeaturesClearly) {
   EXPECT_NE(sgd.status().message().find("optimizer.type is \"SGD\""), std::string::npos);
   auto cosine = Parse(
       R"({"train_batch_size": 2, "scheduler": {"type": "WarmupCosineLR"}, "zero_optimization": {"stage": 3}})");
-  EXPECT_FALSE(cosine.ok());
+  ASSERT_FALSE(cosine.ok());  // no total_num_steps, and no --steps to fill "auto" from
+  EXPECT_NE(cosine.status().message().find("total_num_steps is required"), std::string::npos);
   EXPECT_FALSE(Parse("{not json").ok());
   EXPECT_FALSE(Parse(R"({"train_batch_size": "many", "zero_optimization": {"stage": 3}})").ok());
   EXPECT_FALSE(Parse(R"({"train_batch_size": 2})").ok());  // no zero_optimization

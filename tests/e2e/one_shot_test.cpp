@@ -171,13 +171,50 @@ TEST_F(OneShotTest, BatchArithmeticThatDoesNotAddUpPrintsIt) {
       "10 != train_micro_batch_size_per_gpu 2 * gradient_accumulation_steps 2 * world size 2 = 8");
 }
 
-TEST_F(OneShotTest, UnknownConfigKeyIsRefused) {
-  Write(
-      "bad.json",
-      R"({"train_batch_size": 8, "zero_optimization": {"stage": 3, "offload_everything": true}})");
+TEST_F(OneShotTest, AMisspeltConfigKeyIsRefusedWithTheKnownOne) {
+  Write("bad.json", R"({"train_batch_size": 8, "gradient_clipping": 1.0,
+                       "zero_optimization": {"stage": 3, "overlap_comms": true}})");
   ExpectOneError(RunZerod("--train --model " + Model() + " --ds-config " + Path("bad.json") +
                           " --data " + Path("corpus.bin") + " --steps 2"),
-                 "zero_optimization.offload_everything is not a setting zerod supports");
+                 "zero_optimization.overlap_comms is not a DeepSpeed setting; did you mean "
+                 "\"overlap_comm\"?");
+}
+
+TEST_F(OneShotTest, AnUnsupportedSchedulerSaysWhichToUse) {
+  Write("bad.json", R"({"train_batch_size": 8, "scheduler": {"type": "OneCycle", "params": {}},
+                       "zero_optimization": {"stage": 3}})");
+  ExpectOneError(RunZerod("--train --model " + Model() + " --ds-config " + Path("bad.json") +
+                          " --data " + Path("corpus.bin") + " --steps 2"),
+                 "scheduler.type is \"OneCycle\"; zerod implements \"WarmupLR\", "
+                 "\"WarmupDecayLR\" and \"WarmupCosineLR\"");
+}
+
+// Configs as users bring them (tests/fixtures/ds_configs), each trained 3 steps at world 2
+// with the flags Hugging Face's Trainer would fill their "auto" values from.
+TEST_F(OneShotTest, RealWorldDeepSpeedConfigsTrain) {
+  const std::string dir = std::string(ZEROD_SOURCE_DIR) + "/tests/fixtures/ds_configs/";
+  const std::pair<const char*, const char*> runs[] = {
+      {"hf_zero3_auto_offload.json",
+       "--micro-batch-size 2 --grad-accum 2 --lr 1e-4 "
+       "--warmup-steps 2"},
+      {"deepspeed_tutorial_zero3_offload.json", ""},
+      {"llama_factory_z3_offload_monitor.json", "--micro-batch-size 2 --precision fp32"},
+      {"zero3_offload_ratio.json", ""},
+  };
+  for (const auto& [config, flags] : runs) {
+    Result r = RunZerod("--train --model " + Model() + " --ds-config " + dir + config + " --data " +
+                        Path("corpus.bin") + " --seq-len 32 --steps 3 " + flags);
+    EXPECT_EQ(r.exit_code, 0) << config << ":\n" << r.output;
+    EXPECT_NE(r.output.find("step 3/3"), std::string::npos) << config << ":\n" << r.output;
+    EXPECT_EQ(r.output.find("nan"), std::string::npos) << config << ":\n" << r.output;
+    if (std::string(config) == "hf_zero3_auto_offload.json") {
+      EXPECT_EQ(Count(r.output, "zerod: note: " + dir + config +
+                                    ": \"auto\" filled from the job: "
+                                    "train_micro_batch_size_per_gpu 2"),
+                1)
+          << r.output;
+    }
+  }
 }
 
 // A Hugging Face directory with a tokenizer.json (the llama3 fixture, vocab 903): its

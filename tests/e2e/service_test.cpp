@@ -148,13 +148,14 @@ TEST_F(ServiceTest, BadJobsFailWithAReasonAndTheNextGoodJobSucceeds) {
   EXPECT_NE(missing.err.find("model_dir"), std::string::npos) << missing.err;
 
   Write("bad_ds.json", R"({"train_batch_size": 8, "train_micro_batch_size_per_gpu": 2,
-      "zero_optimization": {"stage": 3, "no_such_key": 1}})");
+      "zero_optimization": {"stage": 3, "overlap_comms": true}})");
   CtlResult bad_config = Ctl("submit --model " + std::string(ZEROD_SOURCE_DIR) +
                              "/configs/models/tiny-llama" + " --ds-config " + Path("bad_ds.json") +
                              " --data " + Path("corpus.bin") + " --steps 2 --wait");
   EXPECT_EQ(bad_config.exit_code, 1);
   EXPECT_NE(bad_config.out.find("FAILED"), std::string::npos) << bad_config.out;
-  EXPECT_NE(bad_config.err.find("no_such_key"), std::string::npos) << bad_config.err;
+  EXPECT_NE(bad_config.err.find("did you mean \"overlap_comm\""), std::string::npos)
+      << bad_config.err;
 
   Write("unreadable.bin", "xx");
   fs::permissions(Path("unreadable.bin"), fs::perms::none);

@@ -32,6 +32,27 @@ TEST(LrScheduleTest, WarmupLinearRisesEvenly) {
   EXPECT_DOUBLE_EQ(LearningRate(c, 4), 5e-4);
 }
 
+// DeepSpeed's WarmupCosineLR, in ratios of the optimizer's lr: linear warm-up from
+// warmup_min_ratio, then (1 + cos(pi * (it - warmup + 1) / (total - warmup))) / 2 scaled
+// into [cos_min_ratio, 1].
+TEST(LrScheduleTest, WarmupCosineFollowsDeepSpeedsRatios) {
+  LrScheduleConfig c{.type = Type::kWarmupCosineLR,
+                     .lr = 2e-4,
+                     .warmup_num_steps = 4,
+                     .warmup_log = false,
+                     .total_num_steps = 14,
+                     .warmup_min_ratio = 0.1,
+                     .cos_min_ratio = 0.01};
+  EXPECT_DOUBLE_EQ(LearningRate(c, 0), 2e-4 * 0.1);
+  EXPECT_DOUBLE_EQ(LearningRate(c, 2), 2e-4 * (0.1 + 0.9 * 0.5));
+  // it = 4: the first cosine step, 1/10 of the way: (1 + cos(pi / 10)) / 2 = 0.975528...
+  EXPECT_NEAR(LearningRate(c, 4), 2e-4 * (0.01 + 0.99 * 0.97552825814757682), 1e-15);
+  EXPECT_NEAR(LearningRate(c, 8), 2e-4 * (0.01 + 0.99 * 0.5), 1e-15);  // halfway
+  EXPECT_NEAR(LearningRate(c, 13), 2e-4 * 0.01, 1e-15);                // the end
+  // Past total_num_steps DeepSpeed does not clamp: the cosine climbs again (17/10 of pi).
+  EXPECT_NEAR(LearningRate(c, 20), 2e-4 * (0.01 + 0.99 * 0.79389262614623657), 1e-15);
+}
+
 TEST(LrScheduleTest, WarmupDecayFallsLinearlyToZeroAtTotalSteps) {
   LrScheduleConfig c{.type = Type::kWarmupDecayLR,
                      .warmup_min_lr = 0.0,
