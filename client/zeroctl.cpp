@@ -61,6 +61,12 @@ int main(int argc, char** argv) {
   submit->add_flag("--paused", paused, "Start paused: advance it with `zeroctl step`");
   submit->add_option("--resume", resume, "Continue from a checkpoint directory");
   submit->add_option("--save-dir", save_dir, "Save a checkpoint here when it succeeds");
+  submit->add_option_function<int64_t>(
+      "--save-every", [&spec](const int64_t& v) { spec.set_save_every(v); },
+      "Also save every N steps into SAVE_DIR/step_NNNNNNNN");
+  submit->add_option_function<int64_t>(
+      "--keep-checkpoints", [&spec](const int64_t& v) { spec.set_keep_checkpoints(v); },
+      "Of the periodic checkpoints, keep the newest K (default 2)");
   submit->add_option("--export-hf", export_dir,
                      "Export Hugging Face weights here when it succeeds");
   submit->add_option("--name", *spec.mutable_name(), "A label for `zeroctl list`");

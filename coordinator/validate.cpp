@@ -96,6 +96,12 @@ absl::Status ValidateJobSpec(v1::JobSpec* spec) {
       spec->precision() != "fp32")
     return Invalid("precision",
                    absl::StrCat("'", spec->precision(), "' is not bf16, fp16 or fp32"));
+  if (spec->save_every() < 0)
+    return Invalid("save_every", absl::StrCat(spec->save_every(), " < 0"));
+  if (spec->save_every() > 0 && spec->save_dir().empty())
+    return Invalid("save_every", "needs save_dir (the periodic checkpoints go into it)");
+  if (spec->has_keep_checkpoints() && spec->keep_checkpoints() < 1)
+    return Invalid("keep_checkpoints", absl::StrCat(spec->keep_checkpoints(), " < 1"));
   if (spec->name().size() > kMaxNameBytes)
     return Invalid("name", absl::StrCat("longer than ", kMaxNameBytes, " bytes"));
   if (!spec->resume_from().empty()) {

@@ -20,10 +20,12 @@
 #include "daemon/service_loop.h"
 #include "daemon/stop_signals.h"
 #include "engine/api.h"
+#include "engine/checkpoint/hf_from_checkpoint.h"
 #include "engine/comm/bounded_wait.h"
 #include "engine/comm/launch_env.h"
 #include "engine/comm/mpi_communicator.h"
 #include "engine/models/model_dir.h"
+#include "engine/util/proc_stats.h"
 
 namespace {
 
@@ -37,6 +39,7 @@ struct Flags {
   bool bytes = false;
   std::string input, output;
   std::string export_hf;
+  std::string from_checkpoint;
   std::string save_dir;
   zerod::JobSpec spec;
   std::string log_format = "text";
@@ -191,6 +194,34 @@ void UsageError(const std::string& message) {
   if (!rank.has_value() || *rank == 0) std::fprintf(stderr, "zerod: error: %s\n", message.c_str());
 }
 
+// `zerod --export-hf [OUT] --from-checkpoint DIR [--output OUT]`: one process, no MPI.
+int RunExportFromCheckpoint(const Flags& flags) {
+  const std::string& out = flags.output.empty() ? flags.export_hf : flags.output;
+  if (out.empty()) {
+    UsageError(
+        "--from-checkpoint writes a Hugging Face directory: give it as --export-hf DIR "
+        "or --output DIR");
+    return 2;
+  }
+  if (flags.train || flags.eval) {
+    UsageError(
+        "--from-checkpoint exports a saved checkpoint; it does not go with --train or --eval");
+    return 2;
+  }
+  auto summary = zerod::checkpoint::ExportCheckpointToHf(flags.from_checkpoint, out);
+  if (!summary.ok()) {
+    std::fprintf(stderr, "zerod: error: %s\n", std::string(summary.status().message()).c_str());
+    return 1;
+  }
+  std::printf(
+      "zerod: exported %lld parameters (%s, step %lld, saved by %d ranks) from %s to %s; "
+      "peak RSS %.2f GiB\n",
+      static_cast<long long>(summary->parameters), summary->dtype.c_str(),
+      static_cast<long long>(summary->step), summary->ranks, flags.from_checkpoint.c_str(),
+      out.c_str(), static_cast<double>(zerod::PeakResidentSetBytes()) / (1 << 30));
+  return 0;
+}
+
 // The job flags each mode takes: --train needs all three, --eval the model and the data
 // (its DeepSpeed config is optional), and the service none (jobs come from zeroctl, so
 // flags given here would go unused). False after saying what is wrong.
@@ -257,8 +288,20 @@ int main(int argc, char** argv) {
                "Recompute each unit in backward instead of keeping its activations");
   AddAutoValueFlags(app, spec);
   app.add_option(
-      "--export-hf", flags.export_hf,
-      "After training, write the weights as a Hugging Face directory (config.json + safetensors)");
+         "--export-hf", flags.export_hf,
+         "After training, write the weights as a Hugging Face directory (config.json + "
+         "safetensors); with --from-checkpoint, the directory to write (or give it as --output)")
+      ->expected(0, 1);
+  app.add_option("--from-checkpoint", flags.from_checkpoint,
+                 "With --export-hf: write the model of this checkpoint directory (--save-dir of "
+                 "any number of ranks) for transformers, one unit at a time; no MPI, no GPU");
+  app.add_option("--save-every", spec.save_every,
+                 "With --save-dir: also save every N steps, into SAVE_DIR/step_NNNNNNNN")
+      ->check(kAtLeastOne);
+  app.add_option("--keep-checkpoints", spec.keep_checkpoints,
+                 "With --save-every: how many of those periodic checkpoints to keep (newest)")
+      ->check(kAtLeastOne)
+      ->capture_default_str();
   app.add_option("--save-dir", flags.save_dir,
                  "After training, save a sharded checkpoint here (resume with --resume)");
   app.add_option("--resume", spec.resume_from,
@@ -322,7 +365,13 @@ int main(int argc, char** argv) {
   }
   if (flags.prepare_data)
     return zerod::daemon::RunPrepareData({flags.bytes, spec.model_dir, flags.input, flags.output});
+  spec.save_dir = flags.save_dir;
+  if (spec.save_every > 0 && spec.save_dir.empty()) {
+    UsageError("--save-every needs --save-dir (the periodic checkpoints go into it)");
+    return 2;
+  }
   if (flags.plan) return RunPlan(flags);
+  if (!flags.from_checkpoint.empty()) return RunExportFromCheckpoint(flags);
   if (!JobFlagsFitTheMode(flags)) return 2;
 
   zerod::comm::SetCollectiveTimeout(collective_timeout);

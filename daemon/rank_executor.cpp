@@ -59,6 +59,9 @@ JobSpec ToEngineSpec(const v1::JobSpec& spec) {
   if (spec.has_lr()) s.lr = spec.lr();
   if (spec.has_warmup_steps()) s.warmup_steps = spec.warmup_steps();
   s.precision = spec.precision();
+  s.save_dir = spec.save_dir();
+  s.save_every = spec.save_every();
+  if (spec.has_keep_checkpoints()) s.keep_checkpoints = spec.keep_checkpoints();
   return s;
 }
 

@@ -34,6 +34,12 @@ struct JobSpec {
   std::optional<double> lr;                 // --lr
   std::optional<int64_t> warmup_steps;      // --warmup-steps
   std::string precision;  // --precision: "bf16", "fp16", "fp32"; empty: bf16 on a GPU, else fp32
+  // Checkpoints while training: every `save_every` steps (0: never) into
+  // save_dir/step_NNNNNNNN, keeping the newest `keep_checkpoints` of them. The final
+  // checkpoint at save_dir itself is the caller's (--save-dir).
+  std::string save_dir;
+  int64_t save_every = 0;
+  int64_t keep_checkpoints = 2;
 };
 
 // One optimizer step, as logged.

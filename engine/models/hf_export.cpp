@@ -11,6 +11,14 @@
 
 namespace zerod::models {
 
+std::string ExportedConfigJson(const std::string& model_dir, DType dtype) {
+  nlohmann::ordered_json config = nlohmann::ordered_json::parse(
+      ReadFileToString(JoinPath(model_dir, "config.json")).value_or(""), nullptr, false);
+  if (config.is_discarded() || !config.is_object()) config = nlohmann::ordered_json::object();
+  config["torch_dtype"] = DTypeName(dtype);
+  return config.dump(2);
+}
+
 HfExportWriter::HfExportWriter(std::string dir, std::vector<TensorSpec> tensors,
                                uint64_t max_file_bytes)
     : dir_(std::move(dir)), tensors_(std::move(tensors)) {

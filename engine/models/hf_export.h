@@ -17,6 +17,10 @@
 
 namespace zerod::models {
 
+// MODEL_DIR/config.json with torch_dtype set to the exported weights' dtype (key order
+// kept); just that key when the file cannot be read.
+std::string ExportedConfigJson(const std::string& model_dir, DType dtype);
+
 class HfExportWriter {
  public:
   // Plans the files for `tensors` (in the order they will be appended). Files hold at

@@ -3,12 +3,18 @@
 #include <stdio.h>
 #include <sys/stat.h>
 
+#include <algorithm>
+#include <climits>
+#include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "engine/util/files.h"
+#include "engine/util/status_macros.h"
 #include "nlohmann/json.hpp"
 
 namespace zerod::train {
@@ -16,6 +22,40 @@ namespace {
 
 constexpr char kMetaFile[] = "zerod_checkpoint.json";
 constexpr int kFormat = 1;
+
+// The fields of one object of zerod_checkpoint.json, read with their types and ranges
+// checked by hand: nlohmann's get<int64_t>() converts 1e30 with undefined behaviour and
+// wraps an unsigned above INT64_MAX, and a damaged file must be refused, not misread.
+struct MetaFields {
+  const nlohmann::json& object;
+  const std::string& path;  // the file, for errors
+  std::string prefix;       // "loss_scaler." for the nested object
+
+  absl::Status Error(const char* key, const std::string& what) const {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": ", prefix, key, " ", what));
+  }
+  // An integer in [lo, hi].
+  absl::StatusOr<int64_t> Int(const char* key, int64_t lo, int64_t hi) const {
+    auto it = object.find(key);
+    if (it == object.end()) return Error(key, "is missing");
+    const bool fits = it->is_number_integer() &&
+                      !(it->is_number_unsigned() && it->get<uint64_t>() > INT64_MAX) &&
+                      lo <= it->get<int64_t>() && it->get<int64_t>() <= hi;
+    if (!fits) {
+      return Error(
+          key, absl::StrCat("is ", it->dump(), "; it must be an integer in [", lo, ", ", hi, "]"));
+    }
+    return it->get<int64_t>();
+  }
+  // A finite number above zero.
+  absl::StatusOr<double> Positive(const char* key) const {
+    auto it = object.find(key);
+    if (it == object.end()) return Error(key, "is missing");
+    if (!it->is_number() || !(it->get<double>() > 0) || !std::isfinite(it->get<double>()))
+      return Error(key, absl::StrCat("is ", it->dump(), "; it must be a number above 0"));
+    return it->get<double>();
+  }
+};
 
 bool Exists(const std::string& path) {
   struct stat st {};
@@ -42,6 +82,38 @@ absl::Status Rename(const std::string& from, const std::string& to) {
 }  // namespace
 
 std::string StagingDir(const std::string& dir) { return dir + ".partial"; }
+
+namespace {
+
+// A finished periodic checkpoint: step_ and 8 digits (a .partial is still being written).
+bool IsPeriodic(const std::filesystem::directory_entry& entry) {
+  const std::string name = entry.path().filename().string();
+  return name.size() == 13 && name.rfind("step_", 0) == 0 && entry.is_directory();
+}
+
+}  // namespace
+
+std::string PeriodicCheckpointDir(const std::string& save_dir, int64_t step) {
+  return JoinPath(save_dir, absl::StrFormat("step_%08d", step));
+}
+
+absl::Status KeepNewestCheckpoints(const std::string& save_dir, int64_t keep) {
+  std::error_code ec;
+  std::vector<std::filesystem::path> periodic;
+  for (const auto& entry : std::filesystem::directory_iterator(save_dir, ec)) {
+    if (IsPeriodic(entry)) periodic.push_back(entry.path());
+  }
+  if (ec) return absl::InternalError(absl::StrCat(save_dir, ": ", ec.message()));
+  std::sort(periodic.begin(), periodic.end());
+  for (size_t i = 0; i + static_cast<size_t>(std::max<int64_t>(1, keep)) < periodic.size(); ++i) {
+    std::filesystem::remove_all(periodic[i], ec);
+    if (ec) {
+      return absl::InternalError(
+          absl::StrCat("removing the old checkpoint ", periodic[i].string(), ": ", ec.message()));
+    }
+  }
+  return absl::OkStatus();
+}
 
 std::string RankStateFile(const std::string& dir, int rank, int world_size) {
   return JoinPath(dir, absl::StrFormat("rank_%05d_of_%05d.safetensors", rank, world_size));
@@ -86,7 +158,20 @@ absl::Status Publish(const std::string& dir) {
     if (had) (void)Rename(old, dir);  // put the previous checkpoint back
     return s;
   }
-  return had ? RemoveTree(old) : absl::OkStatus();
+  if (!had) return absl::OkStatus();
+  // The job's periodic checkpoints live inside DIR (PeriodicCheckpointDir): they move into
+  // the new DIR instead of going away with the old one.
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(old, ec)) {
+    if (!IsPeriodic(entry)) continue;
+    std::filesystem::rename(entry.path(), std::filesystem::path(dir) / entry.path().filename(), ec);
+    if (ec) {
+      return absl::InternalError(absl::StrCat("moving ", entry.path().string(), " into ", dir, ": ",
+                                              ec.message(), " (the old checkpoint is in ", old,
+                                              ")"));
+    }
+  }
+  return RemoveTree(old);
 }
 
 absl::StatusOr<CheckpointMeta> ReadMeta(const std::string& dir) {
@@ -96,30 +181,35 @@ absl::StatusOr<CheckpointMeta> ReadMeta(const std::string& dir) {
     return absl::NotFoundError(
         absl::StrCat("resume_from: ", dir, " is not a zerod checkpoint (no ", kMetaFile, ")"));
   }
-  auto j = nlohmann::json::parse(*text, nullptr, false);
+  return ParseMeta(*text, path);
+}
+
+absl::StatusOr<CheckpointMeta> ParseMeta(const std::string& text, const std::string& path) {
+  auto j = nlohmann::json::parse(text, nullptr, false);
   if (j.is_discarded() || !j.is_object()) {
     return absl::InvalidArgumentError(absl::StrCat(path, " is not valid JSON"));
   }
-  try {
-    if (j.at("format").get<int>() != kFormat) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(path, ": format ", j.at("format").dump(), " is not ", kFormat));
-    }
-    CheckpointMeta m;
-    m.step = j.at("step").get<int64_t>();
-    m.lr_iteration = j.at("lr_iteration").get<int64_t>();
-    m.world_size = j.at("world_size").get<int>();
-    m.num_parameters = j.at("num_parameters").get<int64_t>();
-    m.dtype = j.at("dtype").get<std::string>();
-    const auto& ls = j.at("loss_scaler");
-    m.loss_scale = ls.at("scale").get<double>();
-    m.hysteresis_left = ls.at("hysteresis_left").get<int>();
-    m.scaler_iteration = ls.at("iteration").get<int64_t>();
-    m.last_overflow_iteration = ls.at("last_overflow_iteration").get<int64_t>();
-    return m;
-  } catch (const nlohmann::json::exception& e) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": ", e.what()));
+  const MetaFields top{j, path, ""};
+  ASSIGN_OR_RETURN(const int64_t format, top.Int("format", INT64_MIN, INT64_MAX));
+  if (format != kFormat) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": format ", format, " is not ", kFormat));
   }
+  CheckpointMeta m;
+  ASSIGN_OR_RETURN(m.step, top.Int("step", 0, INT64_MAX));
+  ASSIGN_OR_RETURN(m.lr_iteration, top.Int("lr_iteration", 0, INT64_MAX));
+  ASSIGN_OR_RETURN(m.world_size, top.Int("world_size", 1, INT_MAX));
+  ASSIGN_OR_RETURN(m.num_parameters, top.Int("num_parameters", 0, INT64_MAX));
+  auto dtype = j.find("dtype");
+  if (dtype == j.end() || !dtype->is_string()) return top.Error("dtype", "must be a string");
+  m.dtype = dtype->get<std::string>();
+  auto ls = j.find("loss_scaler");
+  if (ls == j.end() || !ls->is_object()) return top.Error("loss_scaler", "must be an object");
+  const MetaFields scaler{*ls, path, "loss_scaler."};
+  ASSIGN_OR_RETURN(m.loss_scale, scaler.Positive("scale"));
+  ASSIGN_OR_RETURN(m.hysteresis_left, scaler.Int("hysteresis_left", 0, INT_MAX));
+  ASSIGN_OR_RETURN(m.scaler_iteration, scaler.Int("iteration", 0, INT64_MAX));
+  ASSIGN_OR_RETURN(m.last_overflow_iteration, scaler.Int("last_overflow_iteration", -1, INT64_MAX));
+  return m;
 }
 
 }  // namespace zerod::train

@@ -39,7 +39,15 @@ absl::Status WriteMeta(const std::string& staging, const CheckpointMeta& meta,
                        const std::string& model_dir);
 // Rank 0, last: DIR.partial becomes DIR.
 absl::Status Publish(const std::string& dir);
+// Periodic checkpoints of a job live in SAVE_DIR/step_NNNNNNNN (zero-padded, so names
+// sort as steps do).
+std::string PeriodicCheckpointDir(const std::string& save_dir, int64_t step);
+// Removes all but the newest `keep` periodic checkpoints in `save_dir` (keep >= 1).
+absl::Status KeepNewestCheckpoints(const std::string& save_dir, int64_t keep);
 // Reads DIR/zerod_checkpoint.json; errors name the file and the field.
 absl::StatusOr<CheckpointMeta> ReadMeta(const std::string& dir);
+// ReadMeta without the file: parses zerod_checkpoint.json's `text`, `path` naming it in
+// errors (InvalidArgument). No I/O (tests, fuzzers).
+absl::StatusOr<CheckpointMeta> ParseMeta(const std::string& text, const std::string& path);
 
 }  // namespace zerod::train

@@ -132,6 +132,9 @@ class TrainingJob final : public Job {
   absl::StatusOr<StepMetrics> Step() override {
     if (!failed_.ok()) return failed_;
     auto result = RunStep();
+    if (result.ok()) {
+      if (absl::Status saved = SavePeriodically(); !saved.ok()) result = saved;
+    }
     if (!result.ok()) {
       failed_ = result.status();
       (void)engine_->ReleaseAll();
@@ -146,11 +149,29 @@ class TrainingJob final : public Job {
     absl::Status begun;
     if (comm_->rank() == 0) {
       writer = std::make_unique<models::HfExportWriter>(dir, engine_->ExportPlan());
-      begun = writer->Begin(ExportedConfigJson());
+      begun = writer->Begin(models::ExportedConfigJson(spec_.model_dir, ds_.compute_dtype));
     }
     RETURN_IF_ERROR(comm::AgreeOnStatus(*comm_, begun));
     return engine_->Export(writer.get());
   }
+  // Every save_every steps (not after the last: the caller saves that one to save_dir):
+  // a checkpoint in save_dir/step_NNNNNNNN, then rank 0 removes all but the newest
+  // keep_checkpoints of them. A failed save fails the job (its checkpoints were asked for).
+  absl::Status SavePeriodically() {
+    if (spec_.save_every <= 0 || spec_.save_dir.empty() || steps_done_ % spec_.save_every != 0 ||
+        steps_done_ >= spec_.steps) {
+      return absl::OkStatus();
+    }
+    RETURN_IF_ERROR(SaveCheckpoint(train::PeriodicCheckpointDir(spec_.save_dir, steps_done_)));
+    if (comm_->rank() == 0)
+      std::fprintf(stderr, "zerod: saved %s\n",
+                   train::PeriodicCheckpointDir(spec_.save_dir, steps_done_).c_str());
+    return comm::AgreeOnStatus(
+        *comm_, comm_->rank() == 0
+                    ? train::KeepNewestCheckpoints(spec_.save_dir, spec_.keep_checkpoints)
+                    : absl::OkStatus());
+  }
+
   absl::Status SaveCheckpoint(const std::string& dir) override {
     const bool leader = comm_->rank() == 0;
     const std::string staging = train::StagingDir(dir);
@@ -220,15 +241,6 @@ class TrainingJob final : public Job {
     m.scaler_iteration = scaler.iteration;
     m.last_overflow_iteration = scaler.last_overflow_iteration;
     return m;
-  }
-
-  // The source config.json with torch_dtype set to the exported weights' dtype.
-  std::string ExportedConfigJson() const {
-    nlohmann::ordered_json config = nlohmann::ordered_json::parse(
-        ReadFileToString(JoinPath(spec_.model_dir, "config.json")).value_or(""), nullptr, false);
-    if (config.is_discarded()) config = nlohmann::ordered_json::object();
-    config["torch_dtype"] = DTypeName(ds_.compute_dtype);
-    return config.dump(2);
   }
 
   absl::StatusOr<StepMetrics> RunStep() {

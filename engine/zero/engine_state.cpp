@@ -4,11 +4,11 @@
 #include <torch/torch.h>
 
 #include <algorithm>
-#include <cstring>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "engine/checkpoint/sharded_state.h"
 #include "engine/models/safetensors.h"
 #include "engine/util/status_macros.h"
 #include "engine/zero/zero_engine.h"
@@ -17,7 +17,7 @@ namespace zerod::zero {
 namespace {
 
 std::string StateName(size_t group, const char* what) {
-  return absl::StrCat("group.", group, ".", what);
+  return checkpoint::ShardedState::TensorName(group, what);
 }
 
 }  // namespace
@@ -57,59 +57,25 @@ absl::Status ZeroEngine::LoadState(const std::string& path) {
   return LoadStateFrom({path}, /*verify=*/true);
 }
 
-// Note [resharding]: a checkpoint written by N ranks holds, per group, N shards of
-// shard_numel(N) elements, of which rank k's first ShardValidNumel(k) are real and the
-// rest padding. Laid end to end without the padding they are the group's flat values; this
-// rank's shard at M ranks is the slice [rank * shard_numel(M), ...) of them, gathered from
-// whichever old shards it overlaps. Each rank reads only those slices (the files are
-// mapped), and N == M with the same rank is the old one-file case.
+// Any world size: this rank's slice of each group, re-cut from the old ranks' shards
+// (Note [resharding] in engine/checkpoint/sharded_state.h).
 absl::Status ZeroEngine::LoadStateFrom(const std::vector<std::string>& paths, bool verify) {
   if (!optimizer_)
     return absl::FailedPreconditionError("LoadState on an engine built for forward only");
   RETURN_IF_ERROR(FinishUpdates());
-  const int old_world = static_cast<int>(paths.size());
-  std::vector<std::unique_ptr<models::SafetensorsFile>> files;
-  std::string adam_step;
-  for (const std::string& path : paths) {
-    ASSIGN_OR_RETURN(auto file, models::SafetensorsFile::Open(path));
-    if (verify) RETURN_IF_ERROR(file->VerifyChecksum());
-    const auto& meta = file->metadata();
-    auto groups = meta.find("groups");
-    auto step = meta.find("adam_step");
-    if (groups == meta.end() || step == meta.end() ||
-        groups->second != std::to_string(slots_.size())) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          path, " does not hold this model's optimizer state (", slots_.size(),
-          " units expected): resume with the model and config the checkpoint was written with"));
-    }
-    adam_step = step->second;
-    files.push_back(std::move(file));
-  }
+  ASSIGN_OR_RETURN(const checkpoint::ShardedState state,
+                   checkpoint::ShardedState::Open(paths, slots_.size(), verify));
   torch::NoGradGuard no_grad;
   for (size_t i = 0; i < slots_.size(); ++i) {
     const int g = static_cast<int>(i);
     const Partition& mine = slots_[i].group->partition();
-    ASSIGN_OR_RETURN(const Partition old, MakePartition(mine.numel, old_world, /*shard_align=*/8));
     const int64_t begin = mine.ShardBegin(comm_->rank());
     const int64_t end = std::min(begin + mine.shard_numel, mine.numel);        // real elements
     torch::Tensor values = torch::zeros({mine.shard_numel}, torch::kFloat32);  // host
     for (const char* what : {"master", "exp_avg", "exp_avg_sq"}) {
       values.zero_();
-      for (int k = 0; k < old_world; ++k) {
-        const models::TensorInfo* info = files[k]->Find(StateName(i, what));
-        if (info == nullptr || info->dtype != DType::kFloat32 || info->numel() != old.shard_numel) {
-          return absl::InvalidArgumentError(
-              absl::StrCat(paths[k], ": ", StateName(i, what), " is missing or not float32[",
-                           old.shard_numel, "] (written for another model?)"));
-        }
-        // Old rank k's real elements, in flat indices, and the part of them this rank owns.
-        const int64_t k_begin = old.ShardBegin(k);
-        const int64_t lo = std::max(begin, k_begin);
-        const int64_t hi = std::min(end, k_begin + old.ShardValidNumel(k));
-        if (lo >= hi) continue;
-        const float* src = reinterpret_cast<const float*>(files[k]->Data(*info)) + (lo - k_begin);
-        std::memcpy(values.data_ptr<float>() + (lo - begin), src,
-                    static_cast<size_t>(hi - lo) * sizeof(float));
+      if (begin < end) {
+        RETURN_IF_ERROR(state.Read(i, what, mine.numel, begin, end, values.data_ptr<float>()));
       }
       if (std::string(what) == "master") {
         SetShardValues(i, values);
@@ -119,7 +85,7 @@ absl::Status ZeroEngine::LoadStateFrom(const std::vector<std::string>& paths, bo
       }
     }
   }
-  adam_step_ = std::stoll(adam_step);
+  adam_step_ = state.adam_step();
   return absl::OkStatus();
 }
 

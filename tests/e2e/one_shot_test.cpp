@@ -135,6 +135,50 @@ TEST_F(OneShotTest, ACheckpointResumesAtAnotherWorldSize) {
   }
 }
 
+// The export from a checkpoint (any world size, one process) writes the very bytes the
+// job's own export wrote: the same tensors, rounded the same way.
+TEST_F(OneShotTest, ExportFromACheckpointEqualsTheJobsOwnExport) {
+  Result train =
+      RunZerod(Train("--steps 3 --save-dir " + Path("ckpt") + " --export-hf " + Path("direct")));
+  ASSERT_EQ(train.exit_code, 0) << train.output;
+  Result exported =
+      zerod::e2e::RunCommand(std::string(ZEROD_BIN) + " --export-hf --from-checkpoint " +
+                             Path("ckpt") + " --output " + Path("from-ckpt") + " 2>&1");
+  ASSERT_EQ(exported.exit_code, 0) << exported.output;
+  EXPECT_NE(exported.output.find("saved by 2 ranks"), std::string::npos) << exported.output;
+  auto bytes = [](const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  const std::string direct = bytes(Path("direct/model.safetensors"));
+  ASSERT_FALSE(direct.empty());
+  EXPECT_TRUE(direct == bytes(Path("from-ckpt/model.safetensors")));
+  EXPECT_EQ(bytes(Path("direct/config.json")), bytes(Path("from-ckpt/config.json")));
+  // A missing checkpoint is named.
+  Result missing = zerod::e2e::RunCommand(std::string(ZEROD_BIN) + " --export-hf " + Path("x") +
+                                          " --from-checkpoint " + Path("no-ckpt") + " 2>&1");
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_NE(missing.output.find("no-ckpt"), std::string::npos) << missing.output;
+}
+
+// --save-every: a checkpoint every N steps in SAVE_DIR/step_NNNNNNNN, the newest K kept,
+// the final one in SAVE_DIR; a periodic one resumes like any other.
+TEST_F(OneShotTest, SavesEveryNStepsKeepingTheNewest) {
+  Result r =
+      RunZerod(Train("--steps 7 --save-every 2 --keep-checkpoints 2 --save-dir " + Path("ckpts")));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_FALSE(fs::exists(Path("ckpts/step_00000002")));
+  EXPECT_TRUE(fs::exists(Path("ckpts/step_00000004/zerod_checkpoint.json")));
+  EXPECT_TRUE(fs::exists(Path("ckpts/step_00000006/zerod_checkpoint.json")));
+  EXPECT_TRUE(fs::exists(Path("ckpts/zerod_checkpoint.json")));  // the final one, step 7
+  EXPECT_EQ(Count(r.output, "zerod: saved "), 3) << r.output;
+  Result resumed = RunZerod(Train("--steps 7 --resume " + Path("ckpts/step_00000006")));
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+  EXPECT_NE(resumed.output.find("step 7/7"), std::string::npos) << resumed.output;
+  EXPECT_EQ(resumed.output.find("step 6/7"), std::string::npos) << resumed.output;
+  ExpectOneError(RunZerod(Train("--steps 2 --save-every 1")), "--save-every needs --save-dir");
+}
+
 TEST_F(OneShotTest, MissingDataFileFailsEveryRankWithOneMessage) {
   ExpectOneError(RunZerod("--train --model " + Model() + " --ds-config " + Path("ds.json") +
                           " --data " + Path("missing.bin") + " --steps 2"),

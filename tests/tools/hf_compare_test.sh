@@ -13,3 +13,10 @@ work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 "$bin/zerod" --train --model "$src/tests/fixtures/models/gpt2_tied" --ds-config "$src/configs/ds_zero3_offload_cpu.json" \
   --data "$work/corpus.bin" --steps 3 --seq-len 64 --export-hf "$work/exported_gpt2" >/dev/null
 "$src/.venv/bin/python" "$src/tests/tools/compare_hf_export.py" "$bin" "$work/exported_gpt2" 2>/dev/null | grep -v '^Loading\|^Writing'
+# The tiny Llama saved at 2 ranks, exported from the checkpoint by one process (what
+# zero_to_fp32.py does for DeepSpeed users), and loaded by transformers.
+mpirun --oversubscribe --allow-run-as-root -np 2 "$bin/zerod" --train --model "$src/configs/models/tiny-llama" \
+  --ds-config "$src/configs/ds_zero3_offload_cpu.json" --data "$work/corpus.bin" --steps 3 --seq-len 64 \
+  --save-dir "$work/ckpt" >/dev/null 2>&1
+"$bin/zerod" --export-hf --from-checkpoint "$work/ckpt" --output "$work/from_ckpt" | sed 's/^zerod: //'
+"$src/.venv/bin/python" "$src/tests/tools/compare_hf_export.py" "$bin" "$work/from_ckpt" 2>/dev/null | grep -v '^Loading\|^Writing'
