@@ -144,6 +144,18 @@ absl::StatusOr<int64_t> Scheduler::Save(const std::string& job_id, const std::st
 }
 
 absl::StatusOr<int64_t> Scheduler::Export(const std::string& job_id, const std::string& dir) {
+  std::string checkpoint;
+  {
+    std::lock_guard lock(mu_);
+    const JobRecord* job = Find(job_id);
+    if (job != nullptr && resident_ != job_id && exporter_ &&
+        !job->status.spec().save_dir().empty()) {
+      checkpoint = job->status.spec().save_dir();
+    }
+  }
+  // A job no longer loaded: its saved checkpoint is the source (written by rank 0's
+  // process, no collective, so the ranks need not stop).
+  if (!checkpoint.empty()) return exporter_(checkpoint, dir);
   return RunControl(v1::RankCommand::EXPORT, job_id, dir);
 }
 

@@ -56,8 +56,15 @@ class Scheduler {
   // ended, and returns their metrics.
   absl::StatusOr<v1::StepJobResponse> StepPaused(const std::string& job_id, int64_t steps);
   // Saves / exports the resident job; blocks until done; returns the job's step then.
+  // Export of a job no longer loaded that saved a checkpoint (its save_dir) writes the
+  // export from that checkpoint, through the exporter set below.
   absl::StatusOr<int64_t> Save(const std::string& job_id, const std::string& dir);
   absl::StatusOr<int64_t> Export(const std::string& job_id, const std::string& dir);
+  // How to write a Hugging Face directory from a checkpoint directory (the daemon's
+  // engine does it; the coordinator stays torch-free). Returns the checkpoint's step.
+  using CheckpointExporter =
+      std::function<absl::StatusOr<int64_t>(const std::string& checkpoint, const std::string& out)>;
+  void SetCheckpointExporter(CheckpointExporter exporter) { exporter_ = std::move(exporter); }
   // Streams a job's events to `send` (false: the client went away) until the job ends
   // or `cancelled()` turns true.
   absl::Status Watch(const std::string& job_id, bool from_start,
@@ -129,6 +136,7 @@ class Scheduler {
   const std::chrono::steady_clock::time_point started_;
   const double stall_floor_s_;
 
+  CheckpointExporter exporter_;  // set once before the server starts
   mutable std::mutex mu_;
   // Signalled on every change: handlers wait on it for results, the loop for work.
   mutable std::condition_variable changed_;

@@ -13,6 +13,7 @@
 #include "daemon/rank_executor.h"
 #include "daemon/run_log.h"
 #include "daemon/stop_signals.h"
+#include "engine/checkpoint/hf_from_checkpoint.h"
 #include "engine/comm/bounded_wait.h"
 
 namespace zerod::daemon {
@@ -110,6 +111,12 @@ void Log(const v1::RankCommand& command, const Combined& c, const RankExecutor& 
 int RootLoop(const coordinator::ServerOptions& options, RankExecutor& executor,
              CommandChannel& channel, const std::string& launcher) {
   coordinator::Scheduler scheduler(channel.world_size(), launcher);
+  scheduler.SetCheckpointExporter(
+      [](const std::string& checkpoint, const std::string& out) -> absl::StatusOr<int64_t> {
+        auto summary = checkpoint::ExportCheckpointToHf(checkpoint, out);
+        if (!summary.ok()) return summary.status();
+        return summary->step;
+      });
   absl::Status journaled;
   if (!options.state_dir.empty()) {
     auto journal = coordinator::Journal::Open(options.state_dir);

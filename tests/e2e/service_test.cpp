@@ -178,6 +178,26 @@ TEST_F(ServiceTest, BadJobsFailWithAReasonAndTheNextGoodJobSucceeds) {
   EXPECT_EQ(good.exit_code, 0) << good.out << good.err;
 }
 
+// A finished job that is no longer loaded (another ran since) is exported from the
+// checkpoint it saved, by rank 0's process, without the ranks.
+TEST_F(ServiceTest, AnUnloadedJobIsExportedFromItsCheckpoint) {
+  CtlResult first = Ctl("--json " + SubmitArgs(3, "--wait --save-dir " + Path("first-ckpt")));
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  const std::string job = JsonLines(first.out).front()["job_id"];
+  ASSERT_EQ(Ctl(SubmitArgs(1, "--wait")).exit_code, 0);  // unloads the first
+  CtlResult exported = Ctl("export " + job + " --hf " + Path("first-hf"));
+  EXPECT_EQ(exported.exit_code, 0) << exported.err;
+  EXPECT_TRUE(fs::exists(Path("first-hf/model.safetensors")));
+  EXPECT_TRUE(fs::exists(Path("first-hf/config.json")));
+  // Without a checkpoint there is nothing to export from: said by name.
+  CtlResult second = Ctl("--json " + SubmitArgs(1, "--wait"));
+  const std::string unsaved = JsonLines(second.out).front()["job_id"];
+  ASSERT_EQ(Ctl(SubmitArgs(1, "--wait")).exit_code, 0);
+  CtlResult refused = Ctl("export " + unsaved + " --hf " + Path("x"));
+  EXPECT_NE(refused.exit_code, 0);
+  EXPECT_NE(refused.err.find("not loaded"), std::string::npos) << refused.err;
+}
+
 TEST_F(ServiceTest, CallsWithoutTheTokenAreRefused) {
   CtlResult no_token = Zeroctl("--addr " + daemons_->addr() + " list");
   EXPECT_EQ(no_token.exit_code, 1);
