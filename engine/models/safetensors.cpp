@@ -62,47 +62,32 @@ const char* SafetensorsDTypeName(DType dtype) {
   return "U8";
 }
 
-absl::StatusOr<std::unique_ptr<SafetensorsFile>> SafetensorsFile::Open(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    return absl::NotFoundError(
-        absl::StrCat("safetensors file ", path, " cannot be opened: ", std::strerror(errno)));
-  }
-  struct stat st {};
-  ::fstat(fd, &st);
-  const size_t bytes = static_cast<size_t>(st.st_size);
+absl::StatusOr<SafetensorsHeader> ParseSafetensorsHeader(std::string_view file,
+                                                         const std::string& path) {
+  const size_t bytes = file.size();
   if (bytes < 8) {
-    ::close(fd);
     return Corrupt(
         path, absl::StrCat("truncated: ", bytes, " bytes, fewer than the 8-byte header length"));
   }
-  void* map = ::mmap(nullptr, bytes, PROT_READ, MAP_SHARED, fd, 0);
-  ::close(fd);
-  if (map == MAP_FAILED)
-    return absl::InternalError(absl::StrCat("mmap of ", path, " failed: ", std::strerror(errno)));
-  std::unique_ptr<SafetensorsFile> file(new SafetensorsFile());
-  file->path_ = path;
-  file->base_ = static_cast<const uint8_t*>(map);
-  file->bytes_ = bytes;
-
   uint64_t header_len = 0;
-  std::memcpy(&header_len, file->base_, 8);  // little-endian, as every host zerod runs on
+  std::memcpy(&header_len, file.data(), 8);  // little-endian, as every host zerod runs on
   if (header_len > bytes - 8) {
     return Corrupt(path,
                    absl::StrCat("header length ", header_len, " points past the end of the file (",
                                 bytes, " bytes): truncated or not a safetensors file"));
   }
-  const char* header = reinterpret_cast<const char*>(file->base_ + 8);
+  const char* header = file.data() + 8;
   nlohmann::json json = nlohmann::json::parse(header, header + header_len, nullptr, false);
   if (json.is_discarded() || !json.is_object()) return Corrupt(path, "header is not a JSON object");
-  file->data_ = file->base_ + 8 + header_len;
+  SafetensorsHeader out;
+  out.data_offset = 8 + header_len;
   const uint64_t data_bytes = bytes - 8 - header_len;
 
   for (auto it = json.begin(); it != json.end(); ++it) {
     if (it.key() == "__metadata__") {
       if (!it->is_object()) return Corrupt(path, "__metadata__ is not an object");
       for (auto m = it->begin(); m != it->end(); ++m) {
-        if (m->is_string()) file->metadata_[m.key()] = m->get<std::string>();
+        if (m->is_string()) out.metadata[m.key()] = m->get<std::string>();
       }
       continue;
     }
@@ -119,10 +104,17 @@ absl::StatusOr<std::unique_ptr<SafetensorsFile>> SafetensorsFile::Open(const std
     if (!dtype.ok())
       return Corrupt(path, absl::StrCat("tensor ", info.name, ": ", dtype.status().message()));
     info.dtype = *dtype;
+    // The byte count, checked as it grows: a damaged header's [2^32, 2^32] must not wrap
+    // around to a size that matches (and dims above INT64_MAX would turn negative).
+    uint64_t want = DTypeSize(info.dtype);
     for (const auto& d : t["shape"]) {
-      if (!d.is_number_unsigned())
+      if (!d.is_number_unsigned() || d.get<uint64_t>() > INT64_MAX)
         return Corrupt(path, absl::StrCat("tensor ", info.name, " has a bad shape"));
       info.shape.push_back(d.get<int64_t>());
+      if (__builtin_mul_overflow(want, d.get<uint64_t>(), &want)) {
+        return Corrupt(path,
+                       absl::StrCat("tensor ", info.name, " has a shape of more than 2^64 bytes"));
+      }
     }
     const auto& off = t["data_offsets"];
     if (!off[0].is_number_unsigned() || !off[1].is_number_unsigned()) {
@@ -135,25 +127,59 @@ absl::StatusOr<std::unique_ptr<SafetensorsFile>> SafetensorsFile::Open(const std
           path, absl::StrCat("tensor ", info.name, " spans bytes [", info.begin, ", ", info.end,
                              ") but the data section has ", data_bytes, ": truncated file?"));
     }
-    const uint64_t want = static_cast<uint64_t>(info.numel()) * DTypeSize(info.dtype);
     if (info.end - info.begin != want) {
       return Corrupt(path, absl::StrCat("tensor ", info.name, " holds ", info.end - info.begin,
                                         " bytes but its shape and dtype need ", want));
     }
-    file->index_[info.name] = file->tensors_.size();
-    file->tensors_.push_back(std::move(info));
+    out.tensors.push_back(std::move(info));
   }
   // No two tensors may share bytes.
   std::vector<const TensorInfo*> by_offset;
-  for (const auto& t : file->tensors_) by_offset.push_back(&t);
+  for (const auto& t : out.tensors) by_offset.push_back(&t);
   std::sort(by_offset.begin(), by_offset.end(),
             [](auto* a, auto* b) { return a->begin < b->begin; });
-  for (size_t i = 1; i < by_offset.size(); ++i) {
-    if (by_offset[i]->begin < by_offset[i - 1]->end && by_offset[i]->begin != by_offset[i]->end) {
-      return Corrupt(path, absl::StrCat("tensors ", by_offset[i - 1]->name, " and ",
-                                        by_offset[i]->name, " overlap"));
+  // Against the one reaching furthest so far, not just the previous one: an empty tensor
+  // between two others ([0, 100), [10, 10), [50, 60)) must not hide their overlap.
+  const TensorInfo* furthest = nullptr;
+  for (const TensorInfo* t : by_offset) {
+    if (t->begin == t->end) continue;  // holds no bytes
+    if (furthest != nullptr && t->begin < furthest->end) {
+      return Corrupt(path, absl::StrCat("tensors ", furthest->name, " and ", t->name, " overlap"));
     }
+    if (furthest == nullptr || t->end > furthest->end) furthest = t;
   }
+  return out;
+}
+
+absl::StatusOr<std::unique_ptr<SafetensorsFile>> SafetensorsFile::Open(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    return absl::NotFoundError(
+        absl::StrCat("safetensors file ", path, " cannot be opened: ", std::strerror(errno)));
+  }
+  struct stat st {};
+  ::fstat(fd, &st);
+  const size_t bytes = static_cast<size_t>(st.st_size);
+  if (bytes == 0) {  // mmap refuses an empty file; the parser words the error
+    ::close(fd);
+    return ParseSafetensorsHeader(std::string_view(), path).status();
+  }
+  void* map = ::mmap(nullptr, bytes, PROT_READ, MAP_SHARED, fd, 0);
+  ::close(fd);
+  if (map == MAP_FAILED)
+    return absl::InternalError(absl::StrCat("mmap of ", path, " failed: ", std::strerror(errno)));
+  std::unique_ptr<SafetensorsFile> file(new SafetensorsFile());
+  file->path_ = path;
+  file->base_ = static_cast<const uint8_t*>(map);
+  file->bytes_ = bytes;
+
+  auto header = ParseSafetensorsHeader(
+      std::string_view(reinterpret_cast<const char*>(file->base_), bytes), path);
+  if (!header.ok()) return header.status();  // `file` unmaps
+  file->data_ = file->base_ + header->data_offset;
+  file->tensors_ = std::move(header->tensors);
+  file->metadata_ = std::move(header->metadata);
+  for (size_t i = 0; i < file->tensors_.size(); ++i) file->index_[file->tensors_[i].name] = i;
   return file;
 }
 

@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -26,6 +27,20 @@ struct TensorInfo {
   uint64_t end = 0;
   int64_t numel() const;
 };
+
+// A validated header: everything SafetensorsFile::Open knows before it hands out a tensor.
+struct SafetensorsHeader {
+  std::vector<TensorInfo> tensors;              // in the header's order
+  std::map<std::string, std::string> metadata;  // "__metadata__", string values only
+  uint64_t data_offset = 0;                     // 8 + N: where the data section starts
+};
+
+// Parses and validates the header of the safetensors file whose bytes are `file`, all of
+// them (tensor offsets are checked against its size), reading only the first 8 + N. No
+// I/O, so tests and fuzzers can feed it buffers; `path` only names the file in errors,
+// which are InvalidArgument, as Open's.
+absl::StatusOr<SafetensorsHeader> ParseSafetensorsHeader(std::string_view file,
+                                                         const std::string& path);
 
 class SafetensorsFile {
  public:

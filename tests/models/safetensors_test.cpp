@@ -103,5 +103,45 @@ TEST(SafetensorsTest, BadHeadersAreRefusedByName) {
             absl::StatusCode::kNotFound);
 }
 
+// Found by tests/fuzz (corpus/safetensors/crash_*): byte counts that wrap around 64 bits,
+// dims above INT64_MAX (negative once stored), and an empty tensor hiding an overlap were
+// accepted. ParseSafetensorsHeader is what Open runs, over a buffer.
+TEST(SafetensorsTest, ShapesThatWrapAndHiddenOverlapsAreRefused) {
+  auto file = [](const std::string& header, size_t data_bytes) {
+    const uint64_t len = header.size();
+    return std::string(reinterpret_cast<const char*>(&len), 8) + header +
+           std::string(data_bytes, '\0');
+  };
+  struct Case {
+    std::string header;
+    size_t data_bytes;
+    std::string fragment;
+  } cases[] = {
+      {R"({"w": {"dtype": "F32", "shape": [4294967296, 4294967296], "data_offsets": [0, 0]}})", 0,
+       "tensor w has a shape of more than 2^64 bytes"},
+      {R"({"w": {"dtype": "F32", "shape": [9223372036854775808], "data_offsets": [0, 0]}})", 0,
+       "tensor w has a bad shape"},
+      {R"({"w": {"dtype": "U8", "shape": [18446744073709551615, 18446744073709551615],
+           "data_offsets": [0, 1]}})",
+       1, "tensor w has a bad shape"},
+      {R"({"a": {"dtype": "U8", "shape": [100], "data_offsets": [0, 100]},
+           "b": {"dtype": "U8", "shape": [0], "data_offsets": [10, 10]},
+           "c": {"dtype": "U8", "shape": [10], "data_offsets": [50, 60]}})",
+       100, "tensors a and c overlap"},
+  };
+  for (const Case& c : cases) {
+    auto h = ParseSafetensorsHeader(file(c.header, c.data_bytes), "m.safetensors");
+    ASSERT_FALSE(h.ok()) << c.header;
+    EXPECT_EQ(h.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_NE(h.status().message().find(c.fragment), std::string::npos) << h.status();
+  }
+  const std::string good = R"({"w": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}})";
+  auto h = ParseSafetensorsHeader(file(good, 8), "m.safetensors");
+  ASSERT_TRUE(h.ok()) << h.status();
+  EXPECT_EQ(h->data_offset, 8 + good.size());
+  ASSERT_EQ(h->tensors.size(), 1u);
+  EXPECT_EQ(h->tensors[0].shape, (std::vector<int64_t>{2}));
+}
+
 }  // namespace
 }  // namespace zerod::models
