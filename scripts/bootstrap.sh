@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the CPU build needs, once: Debian packages (compiler tools, Open MPI,
-# GoogleTest, nlohmann-json, yaml-cpp, CLI11, gRPC/Protobuf, ccache, and Slurm + munge
-# for the Slurm test) and a project
-# venv (.venv/) holding PyPI's torch==2.11.0, whose CMake config and libraries are
-# the LibTorch we build against. Safe to run again: every step checks first.
+# GoogleTest, nlohmann-json, yaml-cpp, CLI11, gRPC/Protobuf, ccache, Slurm + munge for
+# the Slurm test, clang with its libFuzzer runtime and OpenMP for tests/tools/fuzz.sh)
+# and a project venv (.venv/) holding PyPI's torch==2.11.0, whose CMake config and
+# libraries are the LibTorch we build against. Safe to run again: every step checks first.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -19,6 +19,7 @@ APT_PACKAGES=(
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
   python3-venv
   slurm-wlm munge openssl
+  clang libclang-rt-dev libomp-dev  # the libFuzzer build (tests/tools/fuzz.sh)
 )
 
 missing=()

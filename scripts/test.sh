@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test suite: installs what it needs, builds everything, runs CTest (unit tests,
-# multi-rank tests under mpirun --oversubscribe, end-to-end tests). Safe to re-run.
+# multi-rank tests under mpirun --oversubscribe, end-to-end tests), then the fuzzers
+# (tests/tools/fuzz.sh). Safe to re-run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh
@@ -21,5 +22,8 @@ if command -v nvcc >/dev/null 2>&1; then
   ninja -C build-cuda zerod | tail -1
 fi
 
-cd build
-ctest --output-on-failure "$@"
+(cd build && ctest --output-on-failure "$@")
+
+# libFuzzer over the torch-free parsers: a clang build of its own in build-fuzz/, then
+# ZEROD_FUZZ_SECONDS (45) per target, two at a time; about 4 minutes from cold.
+bash tests/tools/fuzz.sh

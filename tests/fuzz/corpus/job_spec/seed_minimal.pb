@@ -1,0 +1,2 @@
+
+configs/models/tiny-llamaconfigs/ds_zero3_offload.json"	README.md0
