@@ -87,11 +87,22 @@ absl::Status ResolveBatch(JsonReader& root, int world_size, ParseContext& ctx) {
   const bool tbs_auto = root.IsAuto("train_batch_size");
   const bool micro_auto = root.IsAuto("train_micro_batch_size_per_gpu");
   const bool gas_auto = root.IsAuto("gradient_accumulation_steps");
-  ASSIGN_OR_RETURN(int64_t tbs, root.Int("train_batch_size", 0, 1));
-  ASSIGN_OR_RETURN(int64_t micro,
-                   root.Int("train_micro_batch_size_per_gpu", job.micro_batch.value_or(0), 1));
-  ASSIGN_OR_RETURN(int64_t gas,
-                   root.Int("gradient_accumulation_steps", job.grad_accum.value_or(0), 1));
+  // Bounds far past any real batch keep the products below in range.
+  constexpr int64_t kMaxBatch = int64_t{1} << 40, kMaxTerm = int64_t{1} << 20;
+  ASSIGN_OR_RETURN(int64_t tbs, root.Int("train_batch_size", 0, 1, kMaxBatch));
+  ASSIGN_OR_RETURN(int64_t micro, root.Int("train_micro_batch_size_per_gpu",
+                                           job.micro_batch.value_or(0), 1, kMaxTerm));
+  ASSIGN_OR_RETURN(int64_t gas, root.Int("gradient_accumulation_steps", job.grad_accum.value_or(0),
+                                         1, kMaxTerm));
+  if (micro > kMaxTerm || gas > kMaxTerm) {
+    return root.Error("train_micro_batch_size_per_gpu",
+                      absl::StrCat("or gradient_accumulation_steps from the job's flags (", micro,
+                                   ", ", gas, ") is larger than ", kMaxTerm));
+  }
+  if (world_size < 1 || world_size > kMaxTerm) {
+    return root.Error("train_batch_size",
+                      absl::StrCat("cannot be planned for world size ", world_size));
+  }
   RETURN_IF_ERROR(BatchAgrees(root, "train_micro_batch_size_per_gpu", micro, job.micro_batch,
                               "--micro-batch-size"));
   RETURN_IF_ERROR(
@@ -193,6 +204,9 @@ absl::StatusOr<DsConfig> ParseDsConfig(const std::string& text, int world_size,
     return absl::InvalidArgumentError(absl::StrCat(source, ": not valid JSON at ",
                                                    TextPosition(text, e.byte), ": ",
                                                    ParseErrorWhat(e.what())));
+  } catch (const nlohmann::json::exception& e) {  // a number too large for a double, ...
+    return absl::InvalidArgumentError(
+        absl::StrCat(source, ": not readable JSON: ", ParseErrorWhat(e.what())));
   }
   if (!json.is_object()) {
     return absl::InvalidArgumentError(

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <limits>
 
 #include "absl/strings/str_cat.h"
 
@@ -69,10 +70,20 @@ absl::StatusOr<int64_t> JsonReader::Int(const std::string& key, int64_t def, int
     return Error(key, absl::StrCat("must be an integer, got ", v->dump()));
   }
   const double x = v->get<double>();
-  if (x < static_cast<double>(min) || x > static_cast<double>(max)) {
+  // Past +-2^62 no setting makes sense, and a double near 2^63 or an unsigned integer past
+  // INT64_MAX would not convert to int64 at all.
+  constexpr double kLargest = 4.611686018427387904e18;  // 2^62
+  const bool unsigned_too_big =
+      v->is_number_unsigned() &&
+      v->get<uint64_t>() > static_cast<uint64_t>(std::numeric_limits<int64_t>::max());
+  if (unsigned_too_big || std::abs(x) >= kLargest) {
+    return Error(key, absl::StrCat("is ", v->dump(), "; that is too large for this setting"));
+  }
+  const int64_t n = v->is_number_integer() ? v->get<int64_t>() : static_cast<int64_t>(x);
+  if (n < min || n > max) {
     return Error(key, absl::StrCat("is ", v->dump(), "; it must lie in [", min, ", ", max, "]"));
   }
-  return v->is_number_integer() ? v->get<int64_t>() : static_cast<int64_t>(x);
+  return n;
 }
 
 absl::StatusOr<std::string> JsonReader::String(const std::string& key, const std::string& def) {

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "absl/strings/str_cat.h"
+
 namespace zerod::config {
 namespace {
 
@@ -119,6 +121,24 @@ TEST(DsConfigTest, RefusesUnsupportedFeaturesClearly) {
   EXPECT_FALSE(Parse("{not json").ok());
   EXPECT_FALSE(Parse(R"({"train_batch_size": "many", "zero_optimization": {"stage": 3}})").ok());
   EXPECT_FALSE(Parse(R"({"train_batch_size": 2})").ok());  // no zero_optimization
+}
+
+// Found by fuzzing (tests/fuzz/corpus/ds_config/crash_*): numbers past what a setting or
+// a double can hold are refused by name instead of throwing or overflowing.
+TEST(DsConfigTest, NumbersTooLargeAreRefusedNotOverflowed) {
+  auto huge = Parse(R"({"train_batch_size": 1e400, "zero_optimization": {"stage": 3}})");
+  ASSERT_FALSE(huge.ok());
+  EXPECT_NE(huge.status().message().find("test.json"), std::string::npos) << huge.status();
+  for (const char* value : {"9223372036854775808", "9.223372036854775807e18", "-1e19"}) {
+    auto c = Parse(
+        absl::StrCat(R"({"train_batch_size": )", value, R"(, "zero_optimization": {"stage": 3}})"));
+    ASSERT_FALSE(c.ok()) << value;
+    EXPECT_NE(c.status().message().find("train_batch_size"), std::string::npos) << c.status();
+  }
+  auto product = Parse(R"({"train_batch_size": 9223372036854775807,
+                           "train_micro_batch_size_per_gpu": 9223372036854775807,
+                           "zero_optimization": {"stage": 3}})");
+  EXPECT_FALSE(product.ok());
 }
 
 TEST(DsConfigTest, InvalidJsonNamesLineAndColumn) {
