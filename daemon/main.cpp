@@ -24,6 +24,7 @@
 #include "engine/comm/bounded_wait.h"
 #include "engine/comm/launch_env.h"
 #include "engine/comm/mpi_communicator.h"
+#include "engine/config/job_file.h"
 #include "engine/models/model_dir.h"
 #include "engine/util/proc_stats.h"
 
@@ -346,6 +347,21 @@ int main(int argc, char** argv) {
                  "config's train_batch_size windows with --ds-config (forwards of "
                  "train_micro_batch_size_per_gpu per rank), else one window per rank")
       ->check(kAtLeastOne);
+  // --job F.yaml first: the flags given beside it then override the file's values.
+  std::string job_file;
+  app.add_option("--job", job_file,
+                 "With --train: a YAML job file (configs/jobs/); flags given beside it win");
+  for (int i = 1; i + 1 < argc; ++i) {
+    if (std::string(argv[i]) != "--job") continue;
+    auto loaded = zerod::config::LoadJobFile(argv[i + 1]);
+    if (!loaded.ok()) {
+      UsageError(std::string(loaded.status().message()));
+      return 2;
+    }
+    spec = loaded->spec;
+    flags.save_dir = spec.save_dir;
+    flags.export_hf = loaded->export_hf;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "absl/strings/str_cat.h"
+#include "engine/util/edit_distance.h"
 
 namespace zerod::config {
 namespace {
@@ -109,37 +110,6 @@ void JsonReader::Ignore(std::initializer_list<const char*> keys) {
 std::string JsonReader::PathOf(const std::string& key) const {
   return path_.empty() ? key : path_ + "." + key;
 }
-
-namespace {
-
-// Edit distance with adjacent transpositions counted as one edit (optimal string
-// alignment), case-insensitive; keys are short.
-size_t EditDistance(const std::string& a, const std::string& b) {
-  auto same = [](char x, char y) {
-    return std::tolower(static_cast<unsigned char>(x)) ==
-           std::tolower(static_cast<unsigned char>(y));
-  };
-  std::vector<std::vector<size_t>> d(a.size() + 1, std::vector<size_t>(b.size() + 1));
-  for (size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
-  for (size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    for (size_t j = 1; j <= b.size(); ++j) {
-      d[i][j] = std::min(
-          {d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (same(a[i - 1], b[j - 1]) ? 0 : 1)});
-      if (i > 1 && j > 1 && same(a[i - 1], b[j - 2]) && same(a[i - 2], b[j - 1]))
-        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
-    }
-  }
-  return d[a.size()][b.size()];
-}
-
-// A near miss: up to one edit in short keys, two in longer ones.
-bool NearMiss(const std::string& unknown, const std::string& known) {
-  const size_t allowed = std::min(unknown.size(), known.size()) >= 8 ? 2 : 1;
-  return EditDistance(unknown, known) <= allowed;
-}
-
-}  // namespace
 
 absl::Status JsonReader::CheckUnknown(std::vector<std::string>& notes) const {
   for (auto it = object_.begin(); it != object_.end(); ++it) {

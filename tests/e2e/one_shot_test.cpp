@@ -179,6 +179,18 @@ TEST_F(OneShotTest, SavesEveryNStepsKeepingTheNewest) {
   ExpectOneError(RunZerod(Train("--steps 2 --save-every 1")), "--save-every needs --save-dir");
 }
 
+// A YAML job file, with a flag beside it overriding one of its values.
+TEST_F(OneShotTest, TrainsFromAYamlJobFileWithFlagsOverridingIt) {
+  Write("job.yaml", "model: " + Model() + "\nds_config: " + Path("ds.json") +
+                        "\ndata: " + Path("corpus.bin") + "\nsteps: 50\nseq_len: 32\n");
+  Result r = RunZerod("--train --job " + Path("job.yaml") + " --steps 2");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("step 2/2"), std::string::npos) << r.output;
+  Write("bad.yaml", "model: " + Model() + "\nsteps: 2\nseq_lenn: 32\n");
+  ExpectOneError(RunZerod("--train --job " + Path("bad.yaml")),
+                 "bad.yaml:3: seq_lenn is not a job setting; did you mean \"seq_len\"?");
+}
+
 TEST_F(OneShotTest, MissingDataFileFailsEveryRankWithOneMessage) {
   ExpectOneError(RunZerod("--train --model " + Model() + " --ds-config " + Path("ds.json") +
                           " --data " + Path("missing.bin") + " --steps 2"),

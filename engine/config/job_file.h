@@ -1,0 +1,32 @@
+// A training job described in YAML, so a run can be kept in a file and repeated:
+//
+//   model: configs/models/tiny-llama       # every key is optional; flags given beside
+//   ds_config: configs/ds_zero3_offload.json  # --job override the file's values
+//   data: corpus.bin
+//   steps: 100
+//   seq_len: 128
+//
+// `zerod --train --job F.yaml`. Keys are JobSpec's, spelt as the flags are without the
+// dashes (seq_len or seq-len). An unknown key is refused naming the closest known one; a
+// value of the wrong type names its line. Torch-free.
+#pragma once
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "engine/api.h"
+
+namespace zerod::config {
+
+struct JobFile {
+  JobSpec spec;
+  std::string export_hf;  // "export_hf": where the trained model goes for transformers
+};
+
+// Reads `path`; NotFound when it cannot be read, InvalidArgument naming the file, line and
+// key otherwise.
+absl::StatusOr<JobFile> LoadJobFile(const std::string& path);
+// The same over the file's text; `source` names it in errors.
+absl::StatusOr<JobFile> ParseJobFile(const std::string& text, const std::string& source);
+
+}  // namespace zerod::config
