@@ -8,6 +8,7 @@
 
 #include "CLI/CLI.hpp"
 #include "client/commands.h"
+#include "engine/config/job_file.h"
 
 namespace {
 
@@ -45,13 +46,41 @@ int main(int argc, char** argv) {
   uint64_t seed = 1234;
   bool wait = false, paused = false, checkpointing = false;
   std::string data_dtype = "uint16";
+  // `submit --job F.yaml` (engine/config/job_file.h) first: the flags given beside it then
+  // override the file's values, and model, config and data may come from the file.
+  std::string job_file;
+  for (int i = 1; i + 1 < argc; ++i) {
+    if (std::string(argv[i]) != "--job") continue;
+    auto loaded = zerod::config::LoadJobFile(argv[i + 1]);
+    if (!loaded.ok()) {
+      std::fprintf(stderr, "zeroctl: error: %s\n", std::string(loaded.status().message()).c_str());
+      return 2;
+    }
+    const zerod::JobSpec& f = loaded->spec;
+    model = f.model_dir, ds_config = f.ds_config_path, data = f.data_path;
+    data_dtype = f.data_dtype, steps = f.steps, seq_len = f.seq_len, seed = f.seed;
+    checkpointing = f.activation_checkpointing, resume = f.resume_from;
+    save_dir = f.save_dir, export_dir = loaded->export_hf;
+    if (f.save_every > 0) spec.set_save_every(f.save_every);
+    spec.set_keep_checkpoints(f.keep_checkpoints);
+    if (f.micro_batch_size) spec.set_micro_batch_size(*f.micro_batch_size);
+    if (f.grad_accum) spec.set_grad_accum(*f.grad_accum);
+    if (f.lr) spec.set_lr(*f.lr);
+    if (f.warmup_steps) spec.set_warmup_steps(*f.warmup_steps);
+    spec.set_precision(f.precision);
+    job_file = argv[i + 1];
+  }
+  const bool from_file = !job_file.empty();
   auto* submit = app.add_subcommand("submit", "Queue a training job; prints its id");
-  submit->add_option("--model,--model-name", model, "Hugging Face model directory")->required();
+  submit->add_option("--job", job_file, "A YAML job file; flags given beside it win");
+  submit->add_option("--model,--model-name", model, "Hugging Face model directory")
+      ->required(!from_file);
   submit
       ->add_option("--ds-config,--deepspeed_config,--deepspeed-config", ds_config,
                    "DeepSpeed JSON config")
-      ->required();
-  submit->add_option("--data", data, "Token file (zerod --prepare-data makes one)")->required();
+      ->required(!from_file);
+  submit->add_option("--data", data, "Token file (zerod --prepare-data makes one)")
+      ->required(!from_file);
   submit->add_option("--data-dtype", data_dtype, "uint16 or uint32")->capture_default_str();
   submit->add_option("--steps", steps, "Optimizer steps")->capture_default_str();
   submit->add_option("--seq-len", seq_len, "Tokens per sequence")->capture_default_str();

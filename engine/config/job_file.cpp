@@ -2,14 +2,15 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <fstream>
 #include <functional>
 #include <map>
 #include <optional>
+#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "engine/util/edit_distance.h"
-#include "engine/util/files.h"
 
 namespace zerod::config {
 namespace {
@@ -125,12 +126,14 @@ absl::StatusOr<JobFile> ParseJobFile(const std::string& text, const std::string&
 }
 
 absl::StatusOr<JobFile> LoadJobFile(const std::string& path) {
-  const std::optional<std::string> text = ReadFileToString(path);
-  if (!text) {
+  std::ifstream in(path);
+  if (!in) {
     return absl::NotFoundError(
         absl::StrCat("job file ", path, " cannot be read; pass an existing --job file"));
   }
-  return ParseJobFile(*text, path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return ParseJobFile(text.str(), path);
 }
 
 }  // namespace zerod::config

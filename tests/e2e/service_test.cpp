@@ -198,6 +198,19 @@ TEST_F(ServiceTest, AnUnloadedJobIsExportedFromItsCheckpoint) {
   EXPECT_NE(refused.err.find("not loaded"), std::string::npos) << refused.err;
 }
 
+// zeroctl submit --job F.yaml: the job from the file, a flag beside it winning.
+TEST_F(ServiceTest, SubmitTakesAYamlJobFile) {
+  Write("job.yaml", "model: " + std::string(ZEROD_SOURCE_DIR) +
+                        "/configs/models/tiny-llama\nds_config: " + Path("ds.json") +
+                        "\ndata: " + Path("corpus.bin") + "\nsteps: 50\nseq_len: 32\n");
+  CtlResult r = Ctl("--json submit --job " + Path("job.yaml") + " --steps 2 --wait");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string job = JsonLines(r.out).front()["job_id"];
+  json status = Status(job);
+  EXPECT_EQ(status["state"], "SUCCEEDED");
+  EXPECT_EQ(status["steps_done"].get<int>(), 2);
+}
+
 TEST_F(ServiceTest, CallsWithoutTheTokenAreRefused) {
   CtlResult no_token = Zeroctl("--addr " + daemons_->addr() + " list");
   EXPECT_EQ(no_token.exit_code, 1);
