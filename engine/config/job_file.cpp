@@ -38,22 +38,21 @@ absl::StatusOr<T> As(const std::string& source, const YAML::Node& node, const st
 using Setter = std::function<absl::Status(const std::string& source, const YAML::Node& node,
                                           const std::string& key, JobFile& out)>;
 
+// The type a field's value is read as: T for std::optional<T> fields (unset when absent).
 template <typename T>
-Setter Set(T JobSpec::*field, const char* expected) {
-  return [field, expected](const std::string& source, const YAML::Node& node,
-                           const std::string& key, JobFile& out) -> absl::Status {
-    auto value = As<T>(source, node, key, expected);
-    if (!value.ok()) return value.status();
-    out.spec.*field = *value;
-    return absl::OkStatus();
-  };
-}
+struct ValueOf {
+  using type = T;
+};
+template <typename T>
+struct ValueOf<std::optional<T>> {
+  using type = T;
+};
 
-template <typename T>
-Setter SetOptional(std::optional<T> JobSpec::*field, const char* expected) {
+template <typename Field>
+Setter Set(Field JobSpec::*field, const char* expected) {
   return [field, expected](const std::string& source, const YAML::Node& node,
                            const std::string& key, JobFile& out) -> absl::Status {
-    auto value = As<T>(source, node, key, expected);
+    auto value = As<typename ValueOf<Field>::type>(source, node, key, expected);
     if (!value.ok()) return value.status();
     out.spec.*field = *value;
     return absl::OkStatus();
@@ -74,10 +73,10 @@ const std::map<std::string, Setter>& Keys() {
       {"save_dir", Set(&JobSpec::save_dir, "a directory")},
       {"save_every", Set(&JobSpec::save_every, "a whole number")},
       {"keep_checkpoints", Set(&JobSpec::keep_checkpoints, "a whole number")},
-      {"micro_batch_size", SetOptional(&JobSpec::micro_batch_size, "a whole number")},
-      {"grad_accum", SetOptional(&JobSpec::grad_accum, "a whole number")},
-      {"lr", SetOptional(&JobSpec::lr, "a number")},
-      {"warmup_steps", SetOptional(&JobSpec::warmup_steps, "a whole number")},
+      {"micro_batch_size", Set(&JobSpec::micro_batch_size, "a whole number")},
+      {"grad_accum", Set(&JobSpec::grad_accum, "a whole number")},
+      {"lr", Set(&JobSpec::lr, "a number")},
+      {"warmup_steps", Set(&JobSpec::warmup_steps, "a whole number")},
       {"precision", Set(&JobSpec::precision, "bf16, fp16 or fp32")},
       {"export_hf",
        [](const std::string& source, const YAML::Node& node, const std::string& key,
