@@ -74,6 +74,14 @@ class Daemons {
   const std::string& addr() const { return addr_; }
   pid_t pid() const { return pid_; }  // mpirun's
   std::string log() const { return ReadWholeFile(log_path_); }
+  // True once the daemons' log holds `text`, false if it does not within `timeout_s`.
+  bool WaitForLog(const std::string& text, int timeout_s = 60) const {
+    for (int i = 0; i < timeout_s * 10; ++i) {
+      if (log().find(text) != std::string::npos) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return false;
+  }
 
   // mpirun's exit code once it ends within `timeout_s`, else -1.
   int Wait(int timeout_s) {

@@ -9,7 +9,6 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "nlohmann/json.hpp"
@@ -43,12 +42,7 @@ TEST(PreemptTest, ASignalSavesTheRunningJobAsPreemptedAndTheDaemonsExitZero) {
   ASSERT_EQ(first.exit_code, 0) << first.err;
   CtlResult second = Zeroctl(submit);  // queued behind the first
   ASSERT_EQ(second.exit_code, 0) << second.err;
-  bool stepping = false;
-  for (int i = 0; i < 600 && !stepping; ++i) {
-    stepping = daemons->log().find(" step 3/") != std::string::npos;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  ASSERT_TRUE(stepping) << daemons->log();
+  ASSERT_TRUE(daemons->WaitForLog(" step 3/")) << daemons->log();
   kill(daemons->pid(), SIGUSR1);  // mpirun forwards it to every rank
   EXPECT_EQ(daemons->Wait(60), 0) << daemons->log();
   const std::string log = daemons->log();
@@ -84,12 +78,7 @@ TEST(JournalTest, AJobRunningWhenARankIsKilledIsInterruptedAfterARestart) {
                 path("corpus.bin") + " --seq-len 32 --steps 100000");
     ASSERT_EQ(submitted.exit_code, 0) << submitted.err;
     const std::string job = submitted.out.substr(0, submitted.out.find_first_of(" \n"));
-    bool stepping = false;
-    for (int i = 0; i < 600 && !stepping; ++i) {
-      stepping = daemons->log().find(job + " step 3/") != std::string::npos;
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    ASSERT_TRUE(stepping) << daemons->log();
+    ASSERT_TRUE(daemons->WaitForLog(job + " step 3/")) << daemons->log();
     std::vector<pid_t> ranks = Daemons::ChildZerods(daemons->pid());
     ASSERT_EQ(ranks.size(), 2u);
     std::sort(ranks.begin(), ranks.end());
@@ -143,12 +132,7 @@ void StallServiceRank(int victim, bool expect_failed_in_journal) {
               "/configs/models/tiny-llama" + " --ds-config " + path("ds.json") + " --data " +
               path("corpus.bin") + " --seq-len 32 --steps 100000");
   ASSERT_EQ(submitted.exit_code, 0) << submitted.err;
-  bool stepping = false;
-  for (int i = 0; i < 600 && !stepping; ++i) {
-    stepping = daemons->log().find("job-1 step 3/") != std::string::npos;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  ASSERT_TRUE(stepping) << daemons->log();
+  ASSERT_TRUE(daemons->WaitForLog("job-1 step 3/")) << daemons->log();
   std::vector<pid_t> ranks = Daemons::ChildZerods(daemons->pid());
   ASSERT_EQ(ranks.size(), 2u);
   std::sort(ranks.begin(), ranks.end());
