@@ -70,10 +70,10 @@ absl::Status ZeroEngine::LoadStateFrom(const std::vector<std::string>& paths, bo
     const int g = static_cast<int>(i);
     const Partition& mine = slots_[i].group->partition();
     const int64_t begin = mine.ShardBegin(comm_->rank());
-    const int64_t end = std::min(begin + mine.shard_numel, mine.numel);        // real elements
+    const int64_t end = std::min(begin + mine.shard_numel, mine.numel);  // real elements
+    // The padding past `end` stays zero; Read overwrites the real elements each time.
     torch::Tensor values = torch::zeros({mine.shard_numel}, torch::kFloat32);  // host
     for (const char* what : {"master", "exp_avg", "exp_avg_sq"}) {
-      values.zero_();
       if (begin < end) {
         RETURN_IF_ERROR(state.Read(i, what, mine.numel, begin, end, values.data_ptr<float>()));
       }

@@ -18,14 +18,9 @@
 #include <thread>
 #include <vector>
 
-namespace zerod::e2e {
+#include "tests/e2e/run_zerod.h"
 
-inline std::string ReadWholeFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+namespace zerod::e2e {
 
 class Daemons {
  public:

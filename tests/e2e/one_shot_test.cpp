@@ -146,14 +146,12 @@ TEST_F(OneShotTest, ExportFromACheckpointEqualsTheJobsOwnExport) {
                              Path("ckpt") + " --output " + Path("from-ckpt") + " 2>&1");
   ASSERT_EQ(exported.exit_code, 0) << exported.output;
   EXPECT_NE(exported.output.find("saved by 2 ranks"), std::string::npos) << exported.output;
-  auto bytes = [](const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    return std::string(std::istreambuf_iterator<char>(in), {});
-  };
-  const std::string direct = bytes(Path("direct/model.safetensors"));
+  using zerod::e2e::ReadWholeFile;
+  const std::string direct = ReadWholeFile(Path("direct/model.safetensors"));
   ASSERT_FALSE(direct.empty());
-  EXPECT_TRUE(direct == bytes(Path("from-ckpt/model.safetensors")));
-  EXPECT_EQ(bytes(Path("direct/config.json")), bytes(Path("from-ckpt/config.json")));
+  EXPECT_TRUE(direct == ReadWholeFile(Path("from-ckpt/model.safetensors")));
+  EXPECT_EQ(ReadWholeFile(Path("direct/config.json")),
+            ReadWholeFile(Path("from-ckpt/config.json")));
   // A missing checkpoint is named.
   Result missing = zerod::e2e::RunCommand(std::string(ZEROD_BIN) + " --export-hf " + Path("x") +
                                           " --from-checkpoint " + Path("no-ckpt") + " 2>&1");

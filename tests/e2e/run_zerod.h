@@ -7,6 +7,8 @@
 #include <array>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <sstream>
 #include <string>
 
 namespace zerod::e2e {
@@ -40,6 +42,14 @@ inline bool PrepareByteCorpus(const std::string& out) {
                           ZEROD_SOURCE_DIR + "/data/corpus/vim_user_manual.txt --output " + out +
                           " > /dev/null";
   return std::system(cmd.c_str()) == 0;
+}
+
+// A file's bytes ("" when it cannot be read).
+inline std::string ReadWholeFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
 }
 
 inline int Count(const std::string& haystack, const std::string& needle) {
