@@ -9,6 +9,7 @@
 #include "CLI/CLI.hpp"
 #include "client/commands.h"
 #include "engine/config/job_file.h"
+#include "proto/wire.h"
 
 namespace {
 
@@ -40,14 +41,11 @@ int main(int argc, char** argv) {
   app.add_option("--tls-ca", conn.tls_ca, "PEM root certificate(s) for TLS");
   app.add_flag("--json", out.json, "One JSON object per result line");
 
-  zerod::v1::JobSpec spec;
-  std::string ds_config, model, data, resume, save_dir, export_dir;
-  int64_t steps = 10, seq_len = 128;
-  uint64_t seed = 1234;
-  bool wait = false, paused = false, checkpointing = false;
-  std::string data_dtype = "uint16";
-  // `submit --job F.yaml` (engine/config/job_file.h) first: the flags given beside it then
-  // override the file's values, and model, config and data may come from the file.
+  // The job, as zerod --train takes it (engine/config/job_spec.h): `submit --job F.yaml`
+  // (engine/config/job_file.h) first, then the flags given beside it override the file's
+  // values; model, config and data may come from the file. The defaults are JobSpec's.
+  zerod::JobSpec spec;
+  bool wait = false;
   std::string job_file;
   for (int i = 1; i + 1 < argc; ++i) {
     if (std::string(argv[i]) != "--job") continue;
@@ -56,66 +54,54 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "zeroctl: error: %s\n", std::string(loaded.status().message()).c_str());
       return 2;
     }
-    const zerod::JobSpec& f = loaded->spec;
-    model = f.model_dir, ds_config = f.ds_config_path, data = f.data_path;
-    data_dtype = f.data_dtype, steps = f.steps, seq_len = f.seq_len, seed = f.seed;
-    checkpointing = f.activation_checkpointing, resume = f.resume_from;
-    save_dir = f.save_dir, export_dir = loaded->export_hf;
-    if (f.save_every > 0) spec.set_save_every(f.save_every);
-    spec.set_keep_checkpoints(f.keep_checkpoints);
-    if (f.micro_batch_size) spec.set_micro_batch_size(*f.micro_batch_size);
-    if (f.grad_accum) spec.set_grad_accum(*f.grad_accum);
-    if (f.lr) spec.set_lr(*f.lr);
-    if (f.warmup_steps) spec.set_warmup_steps(*f.warmup_steps);
-    spec.set_precision(f.precision);
+    spec = *loaded;
     job_file = argv[i + 1];
   }
   const bool from_file = !job_file.empty();
   auto* submit = app.add_subcommand("submit", "Queue a training job; prints its id");
   submit->add_option("--job", job_file, "A YAML job file; flags given beside it win");
-  submit->add_option("--model,--model-name", model, "Hugging Face model directory")
+  submit->add_option("--model,--model-name", spec.model_dir, "Hugging Face model directory")
       ->required(!from_file);
   submit
-      ->add_option("--ds-config,--deepspeed_config,--deepspeed-config", ds_config,
+      ->add_option("--ds-config,--deepspeed_config,--deepspeed-config", spec.ds_config_path,
                    "DeepSpeed JSON config")
       ->required(!from_file);
-  submit->add_option("--data", data, "Token file (zerod --prepare-data makes one)")
+  submit->add_option("--data", spec.data_path, "Token file (zerod --prepare-data makes one)")
       ->required(!from_file);
-  submit->add_option("--data-dtype", data_dtype, "uint16 or uint32")->capture_default_str();
-  submit->add_option("--steps", steps, "Optimizer steps")->capture_default_str();
-  submit->add_option("--seq-len", seq_len, "Tokens per sequence")->capture_default_str();
-  submit->add_option("--seed", seed, "Init and data-order seed")->capture_default_str();
-  submit->add_flag("--activation-checkpointing,--gradient-checkpointing", checkpointing,
-                   "Recompute each unit in backward");
-  submit->add_flag("--paused", paused, "Start paused: advance it with `zeroctl step`");
-  submit->add_option("--resume", resume, "Continue from a checkpoint directory");
-  submit->add_option("--save-dir", save_dir, "Save a checkpoint here when it succeeds");
-  submit->add_option_function<int64_t>(
-      "--save-every", [&spec](const int64_t& v) { spec.set_save_every(v); },
-      "Also save every N steps into SAVE_DIR/step_NNNNNNNN");
-  submit->add_option_function<int64_t>(
-      "--keep-checkpoints", [&spec](const int64_t& v) { spec.set_keep_checkpoints(v); },
-      "Of the periodic checkpoints, keep the newest K (default 2)");
-  submit->add_option("--export-hf", export_dir,
+  submit->add_option("--data-dtype", spec.data_dtype, "uint16 or uint32")->capture_default_str();
+  submit->add_option("--steps", spec.steps, "Optimizer steps")->capture_default_str();
+  submit->add_option("--seq-len", spec.seq_len, "Tokens per sequence")->capture_default_str();
+  submit->add_option("--seed", spec.seed, "Init and data-order seed")->capture_default_str();
+  submit->add_flag("--activation-checkpointing,--gradient-checkpointing",
+                   spec.activation_checkpointing, "Recompute each unit in backward");
+  submit->add_flag("--paused", spec.start_paused, "Start paused: advance it with `zeroctl step`");
+  submit->add_option("--resume", spec.resume_from, "Continue from a checkpoint directory");
+  submit->add_option("--save-dir", spec.save_dir, "Save a checkpoint here when it succeeds");
+  submit->add_option("--save-every", spec.save_every,
+                     "Also save every N steps into SAVE_DIR/step_NNNNNNNN");
+  submit
+      ->add_option("--keep-checkpoints", spec.keep_checkpoints,
+                   "Of the periodic checkpoints, keep the newest K")
+      ->capture_default_str();
+  submit->add_option("--export-hf", spec.export_hf_dir,
                      "Export Hugging Face weights here when it succeeds");
-  submit->add_option("--name", *spec.mutable_name(), "A label for `zeroctl list`");
+  submit->add_option("--name", spec.name, "A label for `zeroctl list`");
   // What fills the DeepSpeed config's "auto" values, as Hugging Face Trainer's flags do.
   submit->add_option_function<int64_t>(
       "--micro-batch-size,--per_device_train_batch_size",
-      [&spec](const int64_t& v) { spec.set_micro_batch_size(v); },
+      [&spec](const int64_t& v) { spec.micro_batch_size = v; },
       "Sequences per rank per micro-step (fills \"auto\")");
   submit->add_option_function<int64_t>(
       "--grad-accum,--gradient_accumulation_steps",
-      [&spec](const int64_t& v) { spec.set_grad_accum(v); },
+      [&spec](const int64_t& v) { spec.grad_accum = v; },
       "Micro-steps per optimizer step (fills \"auto\")");
   submit->add_option_function<double>(
-      "--lr,--learning_rate", [&spec](const double& v) { spec.set_lr(v); },
+      "--lr,--learning_rate", [&spec](const double& v) { spec.lr = v; },
       "Learning rate (fills \"auto\" and a config without an optimizer)");
   submit->add_option_function<int64_t>(
-      "--warmup-steps,--warmup_steps", [&spec](const int64_t& v) { spec.set_warmup_steps(v); },
+      "--warmup-steps,--warmup_steps", [&spec](const int64_t& v) { spec.warmup_steps = v; },
       "Warm-up steps (fills \"auto\")");
-  submit
-      ->add_option("--precision", *spec.mutable_precision(), "bf16, fp16 or fp32 (fills \"auto\")")
+  submit->add_option("--precision", spec.precision, "bf16, fp16 or fp32 (fills \"auto\")")
       ->check(CLI::IsMember({"bf16", "fp16", "fp32"}));
   submit->add_flag("--wait", wait, "Follow the job to its end; exit 1 unless it SUCCEEDED");
 
@@ -152,19 +138,13 @@ int main(int argc, char** argv) {
   }
   Connection& c = *connection;
   if (*submit) {
-    spec.set_model_dir(ModelArg(model));
-    spec.set_ds_config_path(Absolute(ds_config));
-    spec.set_data_path(Absolute(data));
-    spec.set_data_dtype(data_dtype);
-    spec.set_steps(steps);
-    spec.set_seq_len(seq_len);
-    spec.set_seed(seed);
-    spec.set_activation_checkpointing(checkpointing);
-    spec.set_start_paused(paused);
-    spec.set_resume_from(Absolute(resume));
-    spec.set_save_dir(Absolute(save_dir));
-    spec.set_export_hf_dir(Absolute(export_dir));
-    return Submit(c, out, spec, wait);
+    // Paths as the daemons will see them: absolute, from where zeroctl runs.
+    spec.model_dir = ModelArg(spec.model_dir);
+    for (std::string* path : {&spec.ds_config_path, &spec.data_path, &spec.resume_from,
+                              &spec.save_dir, &spec.export_hf_dir}) {
+      *path = Absolute(*path);
+    }
+    return Submit(c, out, zerod::wire::ToProto(spec), wait);
   }
   if (*step) return Step(c, out, job_id, n);
   if (*status) return Status(c, out, job_id);

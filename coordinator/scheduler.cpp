@@ -260,6 +260,12 @@ void Scheduler::Preempt(const std::string& cause) {
   changed_.notify_all();
 }
 
+void Scheduler::ShutdownWhenDone() {
+  std::lock_guard lock(mu_);
+  shutdown_when_done_ = true;
+  changed_.notify_all();
+}
+
 void Scheduler::RequestShutdown() {
   std::lock_guard lock(mu_);
   shutdown_requested_ = true;
@@ -372,6 +378,7 @@ v1::RankCommand Scheduler::NextLocked() {
     *c.mutable_spec() = jobs_.at(id).status.spec();
     return c;
   }
+  if (shutdown_when_done_) return Command(v1::RankCommand::SHUTDOWN, "");
   return Command(v1::RankCommand::KIND_UNSPECIFIED, "");
 }
 
@@ -381,7 +388,8 @@ v1::RankCommand Scheduler::CommandForResident(JobRecord& job) {
   const v1::JobState state = job.status.state();
   if (IsTerminal(state)) {
     // A job that succeeded stays loaded while nothing else wants the pool.
-    const bool keep = state == v1::SUCCEEDED && queue_.empty() && !shutdown_requested_;
+    const bool keep =
+        state == v1::SUCCEEDED && queue_.empty() && !shutdown_requested_ && !shutdown_when_done_;
     return keep ? Command(v1::RankCommand::KIND_UNSPECIFIED, "")
                 : Command(v1::RankCommand::FINISH, id);
   }

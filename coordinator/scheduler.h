@@ -79,6 +79,9 @@ class Scheduler {
   void AttachJournal(std::unique_ptr<Journal> journal, const std::vector<v1::JobStatus>& past);
   // Cancels the active and queued jobs; the rank loop then gets SHUTDOWN.
   void RequestShutdown();
+  // Lets every job submitted so far run to its end (a succeeded job is unloaded, not kept),
+  // then gives the rank loop SHUTDOWN: one-shot training (`zerod --train`).
+  void ShutdownWhenDone();
   // A stop signal (`cause`: "SIGTERM"): the active job saves to its save_dir (if it has
   // one) and ends PREEMPTED, queued jobs are cancelled, the rank loop then gets SHUTDOWN.
   void Preempt(const std::string& cause);
@@ -149,6 +152,7 @@ class Scheduler {
   std::string resident_;                      // job loaded on the ranks, or ""
   int64_t next_id_ = 1;
   bool shutdown_requested_ = false;
+  bool shutdown_when_done_ = false;   // ShutdownWhenDone was called
   std::string preempt_cause_;         // non-empty once Preempt was called
   std::unique_ptr<Journal> journal_;  // null without --state-dir
   bool step_in_flight_ = false;       // Next() returned a STEP not yet Complete()d

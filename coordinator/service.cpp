@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "coordinator/auth.h"
 #include "coordinator/validate.h"
+#include "engine/config/job_spec.h"
 #include "engine/util/files.h"
 
 namespace zerod::coordinator {
@@ -98,7 +99,7 @@ class CoordinatorService final : public v1::Coordinator::Service {
                               v1::SaveCheckpointResponse* resp) override {
     if (auto s = Auth(ctx); !s.ok()) return s;
     if (auto s = ValidateJobId(req->job_id()); !s.ok()) return ToGrpc(s);
-    if (auto s = ValidateOutputDir("dir", req->dir()); !s.ok()) return ToGrpc(s);
+    if (auto s = config::ValidateOutputDir("dir", req->dir()); !s.ok()) return ToGrpc(s);
     auto step = scheduler_->Save(req->job_id(), req->dir());
     if (!step.ok()) return ToGrpc(step.status());
     resp->set_dir(req->dir());
@@ -110,7 +111,7 @@ class CoordinatorService final : public v1::Coordinator::Service {
                         v1::ExportHfResponse* resp) override {
     if (auto s = Auth(ctx); !s.ok()) return s;
     if (auto s = ValidateJobId(req->job_id()); !s.ok()) return ToGrpc(s);
-    if (auto s = ValidateOutputDir("dir", req->dir()); !s.ok()) return ToGrpc(s);
+    if (auto s = config::ValidateOutputDir("dir", req->dir()); !s.ok()) return ToGrpc(s);
     auto step = scheduler_->Export(req->job_id(), req->dir());
     if (!step.ok()) return ToGrpc(step.status());
     resp->set_dir(req->dir());

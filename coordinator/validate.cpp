@@ -1,143 +1,28 @@
 #include "coordinator/validate.h"
 
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include "absl/strings/str_cat.h"
-#include "engine/models/model_dir.h"
-#include "nlohmann/json.hpp"
+#include "engine/config/job_spec.h"
+#include "proto/wire.h"
 
 namespace zerod::coordinator {
-namespace {
-
-absl::Status Invalid(const std::string& field, const std::string& what) {
-  return absl::InvalidArgumentError(absl::StrCat(field, ": ", what));
-}
-
-absl::Status CheckPathText(const std::string& field, const std::string& path) {
-  if (path.empty()) return Invalid(field, "is required");
-  if (path.size() > kMaxPathBytes)
-    return Invalid(field, absl::StrCat("longer than ", kMaxPathBytes, " bytes"));
-  if (path.find('\0') != std::string::npos) return Invalid(field, "contains a NUL byte");
-  return absl::OkStatus();
-}
-
-absl::Status ReadableFile(const std::string& field, const std::string& path) {
-  if (auto s = CheckPathText(field, path); !s.ok()) return s;
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) return Invalid(field, absl::StrCat(path, " does not exist"));
-  if (!S_ISREG(st.st_mode)) return Invalid(field, absl::StrCat(path, " is not a file"));
-  if (::access(path.c_str(), R_OK) != 0)
-    return Invalid(field, absl::StrCat(path, " is not readable by the daemons"));
-  return absl::OkStatus();
-}
-
-absl::Status ReadableDir(const std::string& field, const std::string& path) {
-  if (auto s = CheckPathText(field, path); !s.ok()) return s;
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
-    return Invalid(field, absl::StrCat(path, " is not a directory"));
-  if (::access(path.c_str(), R_OK | X_OK) != 0)
-    return Invalid(field, absl::StrCat(path, " is not readable by the daemons"));
-  return absl::OkStatus();
-}
-
-}  // namespace
 
 absl::Status ValidateJobSpec(v1::JobSpec* spec) {
-  if (auto s = CheckPathText("model_dir", spec->model_dir()); !s.ok()) return s;
-  // A Hub id means its snapshot in the daemons' Hugging Face cache.
-  if (auto dir = models::ResolveModelDir(spec->model_dir()); dir.ok()) {
-    spec->set_model_dir(*dir);
-  } else {
-    return Invalid("model_dir", std::string(dir.status().message()));
-  }
-  if (auto s = ReadableDir("model_dir", spec->model_dir()); !s.ok()) return s;
-  if (auto s = ReadableFile("model_dir", spec->model_dir() + "/config.json"); !s.ok()) {
-    return Invalid("model_dir", absl::StrCat(spec->model_dir(),
-                                             " has no readable config.json (a Hugging Face "
-                                             "model directory is needed)"));
-  }
-  const bool has_path = !spec->ds_config_path().empty();
-  const bool has_json = !spec->ds_config_json().empty();
-  if (has_path == has_json) {
-    return Invalid("ds_config_path", "give exactly one of ds_config_path and ds_config_json");
-  }
-  if (has_path) {
-    if (auto s = ReadableFile("ds_config_path", spec->ds_config_path()); !s.ok()) return s;
-  } else {
-    if (spec->ds_config_json().size() > kMaxInlineConfigBytes)
-      return Invalid("ds_config_json",
-                     absl::StrCat("larger than ", kMaxInlineConfigBytes, " bytes"));
-    auto parsed = nlohmann::json::parse(spec->ds_config_json(), nullptr, false);
-    if (parsed.is_discarded() || !parsed.is_object())
-      return Invalid("ds_config_json", "is not a JSON object");
-  }
-  if (auto s = ReadableFile("data_path", spec->data_path()); !s.ok()) return s;
-  if (spec->data_dtype().empty()) spec->set_data_dtype("uint16");
-  if (spec->data_dtype() != "uint16" && spec->data_dtype() != "uint32")
-    return Invalid("data_dtype",
-                   absl::StrCat("'", spec->data_dtype(), "' is not uint16 or uint32"));
-  if (spec->steps() < 1 || spec->steps() > kMaxSteps)
-    return Invalid("steps", absl::StrCat(spec->steps(), " is not in [1, ", kMaxSteps, "]"));
-  if (!spec->has_seq_len()) spec->set_seq_len(128);
-  if (spec->seq_len() < 1 || spec->seq_len() > kMaxSeqLen)
-    return Invalid("seq_len", absl::StrCat(spec->seq_len(), " is not in [1, ", kMaxSeqLen, "]"));
-  if (!spec->has_seed()) spec->set_seed(1234);
-  if (spec->has_micro_batch_size() && spec->micro_batch_size() < 1)
-    return Invalid("micro_batch_size", absl::StrCat(spec->micro_batch_size(), " < 1"));
-  if (spec->has_grad_accum() && spec->grad_accum() < 1)
-    return Invalid("grad_accum", absl::StrCat(spec->grad_accum(), " < 1"));
-  if (spec->has_lr() && !(spec->lr() >= 0 && spec->lr() < 1e3))
-    return Invalid("lr", absl::StrCat(spec->lr(), " is not in [0, 1000)"));
-  if (spec->has_warmup_steps() && spec->warmup_steps() < 0)
-    return Invalid("warmup_steps", absl::StrCat(spec->warmup_steps(), " < 0"));
-  if (!spec->precision().empty() && spec->precision() != "bf16" && spec->precision() != "fp16" &&
-      spec->precision() != "fp32")
-    return Invalid("precision",
-                   absl::StrCat("'", spec->precision(), "' is not bf16, fp16 or fp32"));
-  if (spec->save_every() < 0)
-    return Invalid("save_every", absl::StrCat(spec->save_every(), " < 0"));
-  if (spec->save_every() > 0 && spec->save_dir().empty())
-    return Invalid("save_every", "needs save_dir (the periodic checkpoints go into it)");
-  if (spec->has_keep_checkpoints() && spec->keep_checkpoints() < 1)
-    return Invalid("keep_checkpoints", absl::StrCat(spec->keep_checkpoints(), " < 1"));
-  if (spec->name().size() > kMaxNameBytes)
-    return Invalid("name", absl::StrCat("longer than ", kMaxNameBytes, " bytes"));
-  if (!spec->resume_from().empty()) {
-    if (auto s = ReadableFile("resume_from", spec->resume_from() + "/zerod_checkpoint.json");
-        !s.ok()) {
-      return Invalid("resume_from", absl::StrCat(spec->resume_from(),
-                                                 " is not a zerod checkpoint (no readable "
-                                                 "zerod_checkpoint.json)"));
-    }
-  }
-  if (!spec->save_dir().empty()) {
-    if (auto s = ValidateOutputDir("save_dir", spec->save_dir()); !s.ok()) return s;
-  }
-  if (!spec->export_hf_dir().empty()) {
-    if (auto s = ValidateOutputDir("export_hf_dir", spec->export_hf_dir()); !s.ok()) return s;
-  }
+  JobSpec s = wire::FromProto(*spec);
+  if (auto status = config::ValidateJobSpec(&s); !status.ok()) return status;
+  *spec = wire::ToProto(s);
   return absl::OkStatus();
 }
 
 absl::Status ValidateJobId(const std::string& job_id) {
-  if (job_id.empty()) return Invalid("job_id", "is required");
-  if (job_id.size() > 64) return Invalid("job_id", "longer than 64 bytes");
+  if (job_id.empty()) return absl::InvalidArgumentError("job_id: is required");
+  if (job_id.size() > 64) return absl::InvalidArgumentError("job_id: longer than 64 bytes");
   return absl::OkStatus();
 }
 
 absl::Status ValidateStepCount(int64_t steps) {
   if (steps < 1 || steps > kMaxStepJobSteps)
-    return Invalid("steps", absl::StrCat(steps, " is not in [1, ", kMaxStepJobSteps, "]"));
-  return absl::OkStatus();
-}
-
-absl::Status ValidateOutputDir(const std::string& field, const std::string& dir) {
-  if (auto s = CheckPathText(field, dir); !s.ok()) return s;
-  struct stat st {};
-  if (::stat(dir.c_str(), &st) == 0 && !S_ISDIR(st.st_mode))
-    return Invalid(field, absl::StrCat(dir, " exists and is not a directory"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("steps: ", steps, " is not in [1, ", kMaxStepJobSteps, "]"));
   return absl::OkStatus();
 }
 

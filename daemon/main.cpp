@@ -15,8 +15,8 @@
 #include "CLI/CLI.hpp"
 #include "daemon/device_comm.h"
 #include "daemon/eval_cmd.h"
+#include "daemon/one_shot.h"
 #include "daemon/prepare_cmd.h"
-#include "daemon/run_log.h"
 #include "daemon/service_loop.h"
 #include "daemon/stop_signals.h"
 #include "engine/api.h"
@@ -25,6 +25,7 @@
 #include "engine/comm/launch_env.h"
 #include "engine/comm/mpi_communicator.h"
 #include "engine/config/job_file.h"
+#include "engine/config/job_spec.h"
 #include "engine/models/model_dir.h"
 #include "engine/util/proc_stats.h"
 
@@ -39,90 +40,11 @@ struct Flags {
   bool prepare_data = false;
   bool bytes = false;
   std::string input, output;
-  std::string export_hf;
   std::string from_checkpoint;
-  std::string save_dir;
   zerod::JobSpec spec;
   std::string log_format = "text";
   zerod::coordinator::ServerOptions server;
 };
-
-// A stop signal ended the run at a step boundary (stop_signals.h): save when there is a
-// save directory and say how to go on. 0 when saved, 128 + signal when there was nowhere
-// to save, 1 when the save failed.
-int StopAfterSignal(const Flags& flags, zerod::Job& job, zerod::comm::Communicator& comm,
-                    int signal) {
-  const bool leader = comm.rank() == 0;
-  const char* name = zerod::daemon::StopSignalName(signal);
-  const long long step = job.steps_done();
-  if (flags.save_dir.empty()) {
-    if (leader)
-      std::fprintf(stderr,
-                   "zerod: stopped by %s after step %lld of %lld; nothing saved (no --save-dir)\n",
-                   name, step, static_cast<long long>(flags.spec.steps));
-    return 128 + signal;
-  }
-  if (auto s = job.SaveCheckpoint(flags.save_dir); !s.ok()) {
-    if (leader)
-      std::fprintf(stderr, "zerod: error: stopped by %s; the checkpoint to %s failed: %s\n", name,
-                   flags.save_dir.c_str(), std::string(s.message()).c_str());
-    return 1;
-  }
-  if (leader) {
-    std::printf(
-        "zerod: stopped by %s after step %lld of %lld; saved a checkpoint to %s: continue with "
-        "the same command and --resume %s\n",
-        name, step, static_cast<long long>(flags.spec.steps), flags.save_dir.c_str(),
-        flags.save_dir.c_str());
-    std::fflush(stdout);
-  }
-  return 0;
-}
-
-int RunTraining(const Flags& flags, zerod::comm::Communicator& comm, const std::string& launcher) {
-  const bool leader = comm.rank() == 0;
-  auto job = zerod::Job::Create(flags.spec, &comm);
-  if (!job.ok()) {
-    // Every rank agreed on this error (Job::Create); one of them says it.
-    if (leader)
-      std::fprintf(stderr, "zerod: error: %s\n", std::string(job.status().message()).c_str());
-    return 1;
-  }
-  zerod::daemon::RunLog log(flags.log_format == "json", leader, flags.spec.steps);
-  log.PrintInitBlock((*job)->info(), launcher);
-  while ((*job)->steps_done() < flags.spec.steps) {
-    auto metrics = (*job)->Step();
-    if (!metrics.ok()) {
-      std::fprintf(stderr, "zerod: error on rank %d: %s\n", comm.rank(),
-                   std::string(metrics.status().message()).c_str());
-      return 1;
-    }
-    log.PrintStep(*metrics);
-    if (const int signal = zerod::daemon::AgreeOnStop(comm); signal != 0) {
-      return StopAfterSignal(flags, **job, comm, signal);
-    }
-  }
-  log.PrintSummary((*job)->Memory());
-  if (!flags.save_dir.empty()) {
-    if (auto s = (*job)->SaveCheckpoint(flags.save_dir); !s.ok()) {
-      if (leader)
-        std::fprintf(stderr, "zerod: error: checkpoint to %s failed: %s\n", flags.save_dir.c_str(),
-                     std::string(s.message()).c_str());
-      return 1;
-    }
-    if (leader) std::printf("saved a checkpoint to %s\n", flags.save_dir.c_str());
-  }
-  if (!flags.export_hf.empty()) {
-    if (auto s = (*job)->ExportHf(flags.export_hf); !s.ok()) {
-      if (leader)
-        std::fprintf(stderr, "zerod: error: export to %s failed: %s\n", flags.export_hf.c_str(),
-                     std::string(s.message()).c_str());
-      return 1;
-    }
-    if (leader) std::printf("exported Hugging Face weights to %s\n", flags.export_hf.c_str());
-  }
-  return 0;
-}
 
 // `zerod --plan`: no MPI, no GPU needed. Exit 0 when the plan fits, 1 when it does not
 // (the plan is printed either way) or the input is bad, 2 for missing flags.
@@ -197,7 +119,7 @@ void UsageError(const std::string& message) {
 
 // `zerod --export-hf [OUT] --from-checkpoint DIR [--output OUT]`: one process, no MPI.
 int RunExportFromCheckpoint(const Flags& flags) {
-  const std::string& out = flags.output.empty() ? flags.export_hf : flags.output;
+  const std::string& out = flags.output.empty() ? flags.spec.export_hf_dir : flags.output;
   if (out.empty()) {
     UsageError(
         "--from-checkpoint writes a Hugging Face directory: give it as --export-hf DIR "
@@ -289,7 +211,7 @@ int main(int argc, char** argv) {
                "Recompute each unit in backward instead of keeping its activations");
   AddAutoValueFlags(app, spec);
   app.add_option(
-         "--export-hf", flags.export_hf,
+         "--export-hf", spec.export_hf_dir,
          "After training, write the weights as a Hugging Face directory (config.json + "
          "safetensors); with --from-checkpoint, the directory to write (or give it as --output)")
       ->expected(0, 1);
@@ -303,7 +225,7 @@ int main(int argc, char** argv) {
                  "With --save-every: how many of those periodic checkpoints to keep (newest)")
       ->check(kAtLeastOne)
       ->capture_default_str();
-  app.add_option("--save-dir", flags.save_dir,
+  app.add_option("--save-dir", spec.save_dir,
                  "After training, save a sharded checkpoint here (resume with --resume)");
   app.add_option("--resume", spec.resume_from,
                  "Continue from a checkpoint directory; --steps stays the total");
@@ -358,9 +280,7 @@ int main(int argc, char** argv) {
       UsageError(std::string(loaded.status().message()));
       return 2;
     }
-    spec = loaded->spec;
-    flags.save_dir = spec.save_dir;
-    flags.export_hf = loaded->export_hf;
+    spec = *loaded;
   }
   try {
     app.parse(argc, argv);
@@ -371,7 +291,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   // A Hub id (`--model-name meta-llama/Llama-2-7b-hf`) means its local cache snapshot.
-  if ((flags.train || flags.eval || flags.prepare_data || flags.plan) && !spec.model_dir.empty()) {
+  if ((flags.eval || flags.prepare_data || flags.plan) && !spec.model_dir.empty()) {
     auto dir = zerod::models::ResolveModelDir(spec.model_dir);
     if (!dir.ok()) {
       UsageError(std::string(dir.status().message()));
@@ -381,14 +301,17 @@ int main(int argc, char** argv) {
   }
   if (flags.prepare_data)
     return zerod::daemon::RunPrepareData({flags.bytes, spec.model_dir, flags.input, flags.output});
-  spec.save_dir = flags.save_dir;
-  if (spec.save_every > 0 && spec.save_dir.empty()) {
-    UsageError("--save-every needs --save-dir (the periodic checkpoints go into it)");
-    return 2;
-  }
   if (flags.plan) return RunPlan(flags);
   if (!flags.from_checkpoint.empty()) return RunExportFromCheckpoint(flags);
   if (!JobFlagsFitTheMode(flags)) return 2;
+  // The job is checked as the service checks a submitted one (the same ValidateJobSpec);
+  // every rank finds the same, rank 0 says it.
+  if (flags.train) {
+    if (auto s = zerod::config::ValidateJobSpec(&spec); !s.ok()) {
+      UsageError(std::string(s.message()));
+      return 1;
+    }
+  }
 
   zerod::comm::SetCollectiveTimeout(collective_timeout);
   auto mpi = zerod::comm::MpiRuntime::Init(&argc, &argv);
@@ -409,7 +332,7 @@ int main(int argc, char** argv) {
     const std::string launcher = (*world)->launch_env().launcher;
     if (flags.train) {
       zerod::daemon::InstallStopSignals();
-      rc = RunTraining(flags, comm, launcher);
+      rc = zerod::daemon::RunOneShot(spec, flags.log_format == "json", &comm, launcher);
     } else if (flags.eval) {
       rc = zerod::daemon::RunEval(spec, flags.eval_batches, flags.log_format == "json", comm);
     } else {

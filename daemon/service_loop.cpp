@@ -9,104 +9,73 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "coordinator/scheduler.h"
-#include "daemon/command_channel.h"
-#include "daemon/rank_executor.h"
+#include "daemon/command_loop.h"
 #include "daemon/run_log.h"
 #include "daemon/stop_signals.h"
 #include "engine/checkpoint/hf_from_checkpoint.h"
 #include "engine/comm/bounded_wait.h"
+#include "proto/wire.h"
 
 namespace zerod::daemon {
 namespace {
 
-using coordinator::CommandOutcome;
-
-// One command on every rank: run it, then combine the ranks' errors and memory on
-// rank 0. Each rank calls the gathers in the same order, so they always match.
-struct Combined {
-  absl::Status channel;  // MPI itself failed: the daemons cannot go on
-  CommandOutcome outcome;
-  std::vector<v1::RankMemory> memory;
-  StepMetrics metrics;
-};
-
-Combined RunEverywhere(const v1::RankCommand& command, RankExecutor& executor,
-                       CommandChannel& channel) {
-  Combined c;
-  RankResult mine = executor.Run(command);
-  if (!mine.status.ok() && channel.rank() != 0) {
-    std::fprintf(stderr, "zerod: rank %d: %s: %s\n", channel.rank(), command.job_id().c_str(),
-                 std::string(mine.status.message()).c_str());
-  }
-  auto errors = channel.GatherStrings(mine.status.ok() ? "" : std::string(mine.status.message()));
-  auto memory = channel.GatherToRoot(executor.PackedMemory());
-  if (!errors.ok() || !memory.ok()) {
-    c.channel = errors.ok() ? memory.status() : errors.status();
-    return c;
-  }
-  if (channel.rank() != 0) return c;
-  // The job's error is the first failing rank's; rank 0's is said without a prefix, as
-  // agreed errors (Job::Create) are the same text on every rank.
-  for (int r = 0; r < channel.world_size(); ++r) {
-    const std::string& e = (*errors)[r];
-    if (e.empty()) continue;
-    const std::string text = r == 0 ? e : absl::StrCat("rank ", r, ": ", e);
-    c.outcome.status =
-        absl::Status(r == 0 ? mine.status.code() : absl::StatusCode::kInternal, text);
-    break;
-  }
-  c.outcome.metrics = ToProto(mine.metrics);
-  c.outcome.steps_done = mine.steps_done;
-  c.metrics = mine.metrics;
-  if (const Job* job = executor.job()) {
-    c.outcome.num_parameters = job->info().num_parameters;
-    c.outcome.device = job->info().device;
-    c.outcome.dtype = job->info().dtype;
-  }
-  c.memory = UnpackMemory(*memory, channel.world_size());
-  return c;
-}
-
 // What rank 0 prints about a command: the init block when a job starts, step lines, and
 // every change of state (this is what lands in the Slurm log).
-void Log(const v1::RankCommand& command, const Combined& c, const RankExecutor& executor,
-         const std::string& launcher) {
-  const std::string& id = command.job_id();
-  switch (command.kind()) {
-    case v1::RankCommand::START:
-      if (!c.outcome.status.ok()) {
-        std::printf("zerod: %s failed to start: %s\n", id.c_str(),
-                    std::string(c.outcome.status.message()).c_str());
-      } else {
-        std::printf("zerod: %s started\n", id.c_str());
-        RunLog(false, true, command.spec().steps())
-            .PrintInitBlock(executor.job()->info(), launcher);
-      }
-      break;
-    case v1::RankCommand::STEP:
-      if (c.outcome.status.ok()) {
-        std::printf("zerod: %s ", id.c_str());
-        RunLog(false, true, executor.steps_total()).PrintStep(c.metrics);
-      } else {
-        std::printf("zerod: %s failed: %s\n", id.c_str(),
-                    std::string(c.outcome.status.message()).c_str());
-      }
-      break;
-    case v1::RankCommand::SAVE:
-    case v1::RankCommand::EXPORT:
-      std::printf("zerod: %s %s %s: %s\n", id.c_str(),
-                  command.kind() == v1::RankCommand::SAVE ? "checkpoint" : "export",
-                  command.dir().c_str(),
-                  c.outcome.status.ok() ? "done" : std::string(c.outcome.status.message()).c_str());
-      break;
-    case v1::RankCommand::FINISH:
-      std::printf("zerod: %s unloaded\n", id.c_str());
-      break;
-    default:
-      break;
+class ServiceLog : public LoopObserver {
+ public:
+  ServiceLog(const coordinator::Scheduler& scheduler, std::string launcher)
+      : scheduler_(scheduler), launcher_(std::move(launcher)) {}
+
+  void Completed(const v1::RankCommand& command, const Combined& c,
+                 const RankExecutor& executor) override {
+    const std::string& id = command.job_id();
+    const auto status = scheduler_.Get(id);
+    const int64_t steps_total = status.ok() ? status->steps_total() : 0;
+    switch (command.kind()) {
+      case v1::RankCommand::START:
+        if (!c.outcome.status.ok()) {
+          std::printf("zerod: %s failed to start: %s\n", id.c_str(),
+                      std::string(c.outcome.status.message()).c_str());
+        } else {
+          std::printf("zerod: %s started\n", id.c_str());
+          RunLog(false, true, steps_total).PrintInitBlock(executor.job()->info(), launcher_);
+        }
+        break;
+      case v1::RankCommand::STEP:
+        if (c.outcome.status.ok()) {
+          std::printf("zerod: %s ", id.c_str());
+          RunLog(false, true, steps_total).PrintStep(wire::FromProto(c.outcome.metrics));
+        } else {
+          std::printf("zerod: %s failed: %s\n", id.c_str(),
+                      std::string(c.outcome.status.message()).c_str());
+        }
+        break;
+      case v1::RankCommand::SAVE:
+      case v1::RankCommand::EXPORT:
+        std::printf(
+            "zerod: %s %s %s: %s\n", id.c_str(),
+            command.kind() == v1::RankCommand::SAVE ? "checkpoint" : "export",
+            command.dir().c_str(),
+            c.outcome.status.ok() ? "done" : std::string(c.outcome.status.message()).c_str());
+        break;
+      case v1::RankCommand::FINISH:
+        std::printf("zerod: %s unloaded\n", id.c_str());
+        if (status.ok()) {  // how the job ended
+          std::printf("zerod: %s ended %s%s%s\n", id.c_str(),
+                      v1::JobState_Name(status->state()).c_str(),
+                      status->reason().empty() ? "" : ": ", status->reason().c_str());
+        }
+        break;
+      default:
+        break;
+    }
+    std::fflush(stdout);
   }
-  std::fflush(stdout);
-}
+
+ private:
+  const coordinator::Scheduler& scheduler_;
+  const std::string launcher_;
+};
 
 int RootLoop(const coordinator::ServerOptions& options, RankExecutor& executor,
              CommandChannel& channel, const std::string& launcher) {
@@ -162,42 +131,10 @@ int RootLoop(const coordinator::ServerOptions& options, RankExecutor& executor,
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
   });
-  int rc = 0;
+  ServiceLog log(scheduler, launcher);
   std::string failure;  // why the loop ended early, for the jobs it leaves unfinished
-  while (true) {
-    const v1::RankCommand command = scheduler.Next();
-    if (auto s = channel.Send(command.SerializeAsString()); !s.ok()) {
-      std::fprintf(stderr, "zerod: error: %s\n", std::string(s.message()).c_str());
-      rc = 1;
-      break;
-    }
-    Combined c = RunEverywhere(command, executor, channel);
-    if (!c.channel.ok()) {
-      // After a timeout, the timeout itself is the reason (it names the missing rank).
-      failure = comm::CollectiveTimedOut() ? comm::CollectiveTimeoutMessage()
-                                           : std::string(c.channel.message());
-      std::fprintf(stderr, "zerod: error: %s\n", failure.c_str());
-      rc = 1;
-      break;
-    }
-    Log(command, c, executor, launcher);
-    scheduler.Complete(command, c.outcome, c.memory);
-    if (command.kind() == v1::RankCommand::FINISH) {  // how the job ended, for the log
-      if (auto st = scheduler.Get(command.job_id()); st.ok()) {
-        std::printf("zerod: %s ended %s%s%s\n", command.job_id().c_str(),
-                    v1::JobState_Name(st->state()).c_str(), st->reason().empty() ? "" : ": ",
-                    st->reason().c_str());
-        std::fflush(stdout);
-      }
-    }
-    if (comm::CollectiveTimedOut()) {
-      // A rank stopped answering: MPI cannot be used again, the daemons end (main aborts).
-      std::fprintf(stderr, "zerod: error: a collective timed out; the daemons stop\n");
-      rc = 1;
-      break;
-    }
-    if (command.kind() == v1::RankCommand::SHUTDOWN) break;
-  }
+  const int rc = DriveRanks(scheduler, executor, channel, log, &failure);
+  if (rc != 0) std::fprintf(stderr, "zerod: error: %s\n", failure.c_str());
   loop_done.store(true);
   watcher.join();
   // Nothing runs any more: answer every waiting handler before the server stops.
@@ -207,31 +144,6 @@ int RootLoop(const coordinator::ServerOptions& options, RankExecutor& executor,
   (*server)->Stop();
   if (rc == 0) std::printf("zerod: shut down\n");
   return rc;
-}
-
-int WorkerLoop(RankExecutor& executor, CommandChannel& channel) {
-  bool next_follows = false;  // the last command announced another at once
-  while (true) {
-    auto bytes = channel.Receive(next_follows);
-    v1::RankCommand command;
-    if (!bytes.ok() || !command.ParseFromString(*bytes)) {
-      const std::string why = comm::CollectiveTimedOut() ? comm::CollectiveTimeoutMessage()
-                              : bytes.ok()               ? "unreadable rank command"
-                                                         : std::string(bytes.status().message());
-      std::fprintf(stderr, "zerod: rank %d: error: %s\n", channel.rank(), why.c_str());
-      return 1;
-    }
-    Combined c = RunEverywhere(command, executor, channel);
-    if (!c.channel.ok() || comm::CollectiveTimedOut()) {
-      // After a timeout, its own message is the one that names the missing rank.
-      const std::string why = comm::CollectiveTimedOut() ? comm::CollectiveTimeoutMessage()
-                                                         : std::string(c.channel.message());
-      std::fprintf(stderr, "zerod: rank %d: error: %s\n", channel.rank(), why.c_str());
-      return 1;
-    }
-    if (command.kind() == v1::RankCommand::SHUTDOWN) return 0;
-    next_follows = command.next_follows();
-  }
 }
 
 }  // namespace
@@ -245,7 +157,7 @@ int RunService(const coordinator::ServerOptions& options, comm::Communicator* tr
   }
   RankExecutor executor(training);
   return (*channel)->rank() == 0 ? RootLoop(options, executor, **channel, launcher)
-                                 : WorkerLoop(executor, **channel);
+                                 : FollowRankZero(executor, **channel);
 }
 
 }  // namespace zerod::daemon

@@ -32,12 +32,6 @@ void InstallStopSignals() {
 
 int StopSignal() { return received.load(); }
 
-int AgreeOnStop(comm::Communicator& comm) {
-  int64_t signal = StopSignal();
-  if (!comm.AllReduce(&signal, 1, DType::kInt64, comm::ReduceOp::kMax).ok()) return 0;
-  return static_cast<int>(signal);
-}
-
 const char* StopSignalName(int signal) {
   switch (signal) {
     case SIGTERM:

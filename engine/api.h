@@ -5,42 +5,15 @@
 
 #include <cstdint>
 #include <memory>
-#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "engine/config/job_spec.h"  // JobSpec: what to train
 
 namespace zerod {
 namespace comm {
 class Communicator;
 }
-
-// What to train, as given on the command line or in a SubmitJob request.
-struct JobSpec {
-  std::string model_dir;       // Hugging Face model directory (config.json)
-  std::string ds_config_path;  // DeepSpeed JSON config file (or ds_config_json)
-  std::string data_path;       // token file
-  std::string data_dtype = "uint16";
-  int64_t steps = 10;  // optimizer steps
-  int64_t seq_len = 128;
-  uint64_t seed = 1234;
-  bool activation_checkpointing = false;
-  std::string resume_from;     // checkpoint directory (Job::SaveCheckpoint) to continue from
-  std::string ds_config_json;  // the DeepSpeed config's text; used instead of the path if set
-  // What the job gives for a DeepSpeed config's "auto" values, as Hugging Face Trainer's
-  // flags do (config::JobValues); unset: the Trainer's defaults.
-  std::optional<int64_t> micro_batch_size;  // --micro-batch-size
-  std::optional<int64_t> grad_accum;        // --grad-accum
-  std::optional<double> lr;                 // --lr
-  std::optional<int64_t> warmup_steps;      // --warmup-steps
-  std::string precision;  // --precision: "bf16", "fp16", "fp32"; empty: bf16 on a GPU, else fp32
-  // Checkpoints while training: every `save_every` steps (0: never) into
-  // save_dir/step_NNNNNNNN, keeping the newest `keep_checkpoints` of them. The final
-  // checkpoint at save_dir itself is the caller's (--save-dir).
-  std::string save_dir;
-  int64_t save_every = 0;
-  int64_t keep_checkpoints = 2;
-};
 
 // One optimizer step, as logged.
 struct StepMetrics {

@@ -36,7 +36,7 @@ absl::StatusOr<T> As(const std::string& source, const YAML::Node& node, const st
 }
 
 using Setter = std::function<absl::Status(const std::string& source, const YAML::Node& node,
-                                          const std::string& key, JobFile& out)>;
+                                          const std::string& key, JobSpec& out)>;
 
 // The type a field's value is read as: T for std::optional<T> fields (unset when absent).
 template <typename T>
@@ -51,10 +51,10 @@ struct ValueOf<std::optional<T>> {
 template <typename Field>
 Setter Set(Field JobSpec::*field, const char* expected) {
   return [field, expected](const std::string& source, const YAML::Node& node,
-                           const std::string& key, JobFile& out) -> absl::Status {
+                           const std::string& key, JobSpec& out) -> absl::Status {
     auto value = As<typename ValueOf<Field>::type>(source, node, key, expected);
     if (!value.ok()) return value.status();
-    out.spec.*field = *value;
+    out.*field = *value;
     return absl::OkStatus();
   };
 }
@@ -78,21 +78,15 @@ const std::map<std::string, Setter>& Keys() {
       {"lr", Set(&JobSpec::lr, "a number")},
       {"warmup_steps", Set(&JobSpec::warmup_steps, "a whole number")},
       {"precision", Set(&JobSpec::precision, "bf16, fp16 or fp32")},
-      {"export_hf",
-       [](const std::string& source, const YAML::Node& node, const std::string& key,
-          JobFile& out) -> absl::Status {
-         auto value = As<std::string>(source, node, key, "a directory");
-         if (!value.ok()) return value.status();
-         out.export_hf = *value;
-         return absl::OkStatus();
-       }},
+      {"export_hf", Set(&JobSpec::export_hf_dir, "a directory")},
+      {"name", Set(&JobSpec::name, "a label")},
   };
   return *keys;
 }
 
 }  // namespace
 
-absl::StatusOr<JobFile> ParseJobFile(const std::string& text, const std::string& source) {
+absl::StatusOr<JobSpec> ParseJobFile(const std::string& text, const std::string& source) {
   YAML::Node root;
   try {
     root = YAML::Load(text);
@@ -104,7 +98,7 @@ absl::StatusOr<JobFile> ParseJobFile(const std::string& text, const std::string&
     return absl::InvalidArgumentError(
         absl::StrCat(source, ": a job file is a mapping of keys (model: ..., steps: ...)"));
   }
-  JobFile out;
+  JobSpec out;
   for (const auto& entry : root) {
     const std::string written = entry.first.as<std::string>();
     const std::string key = absl::StrReplaceAll(written, {{"-", "_"}});
@@ -124,7 +118,7 @@ absl::StatusOr<JobFile> ParseJobFile(const std::string& text, const std::string&
   return out;
 }
 
-absl::StatusOr<JobFile> LoadJobFile(const std::string& path) {
+absl::StatusOr<JobSpec> LoadJobFile(const std::string& path) {
   std::ifstream in(path);
   if (!in) {
     return absl::NotFoundError(

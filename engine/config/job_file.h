@@ -7,26 +7,22 @@
 //   seq_len: 128
 //
 // `zerod --train --job F.yaml`. Keys are JobSpec's, spelt as the flags are without the
-// dashes (seq_len or seq-len). An unknown key is refused naming the closest known one; a
-// value of the wrong type names its line. Torch-free.
+// dashes (seq_len or seq-len); export_hf is export_hf_dir. Values are not validated here
+// (ValidateJobSpec is, once the flags beside the file are applied). An unknown key is refused
+// naming the closest known one; a value of the wrong type names its line. Torch-free.
 #pragma once
 
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "engine/api.h"
+#include "engine/config/job_spec.h"
 
 namespace zerod::config {
 
-struct JobFile {
-  JobSpec spec;
-  std::string export_hf;  // "export_hf": where the trained model goes for transformers
-};
-
 // Reads `path`; NotFound when it cannot be read, InvalidArgument naming the file, line and
 // key otherwise.
-absl::StatusOr<JobFile> LoadJobFile(const std::string& path);
+absl::StatusOr<JobSpec> LoadJobFile(const std::string& path);
 // The same over the file's text; `source` names it in errors.
-absl::StatusOr<JobFile> ParseJobFile(const std::string& text, const std::string& source);
+absl::StatusOr<JobSpec> ParseJobFile(const std::string& text, const std::string& source);
 
 }  // namespace zerod::config

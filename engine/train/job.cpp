@@ -34,12 +34,12 @@ struct Setup {
   std::unique_ptr<data::TokenDataset> dataset;
 };
 
-absl::StatusOr<Setup> Validate(const JobSpec& spec, const comm::Communicator& comm) {
+absl::StatusOr<Setup> Validate(const JobSpec& given, const comm::Communicator& comm) {
   Setup s;
-  if (spec.steps < 1)
-    return absl::InvalidArgumentError(absl::StrCat("--steps ", spec.steps, " < 1"));
-  if (spec.seq_len < 1)
-    return absl::InvalidArgumentError(absl::StrCat("--seq-len ", spec.seq_len, " < 1"));
+  // The spec's own fields, as every entry point checks them (config::ValidateJobSpec); a
+  // caller that went around them (a test, a library user) is caught here.
+  JobSpec spec = given;
+  RETURN_IF_ERROR(config::ValidateJobSpec(&spec));
   ASSIGN_OR_RETURN(train::ModelAndData md, train::LoadModelAndData(spec.model_dir, spec.data_path,
                                                                    spec.data_dtype, spec.seq_len));
   s.model = std::move(md.model);

@@ -27,10 +27,11 @@ lr: 3.0e-4
 warmup_steps: 5
 precision: bf16
 export_hf: hf
+name: nightly
 )",
                         "job.yaml");
   ASSERT_TRUE(f.ok()) << f.status();
-  const JobSpec& s = f->spec;
+  const JobSpec& s = *f;
   EXPECT_EQ(s.model_dir, "m");
   EXPECT_EQ(s.ds_config_path, "ds.json");
   EXPECT_EQ(s.data_path, "tokens.bin");
@@ -48,7 +49,8 @@ export_hf: hf
   EXPECT_DOUBLE_EQ(*s.lr, 3e-4);
   EXPECT_EQ(s.warmup_steps, 5);
   EXPECT_EQ(s.precision, "bf16");
-  EXPECT_EQ(f->export_hf, "hf");
+  EXPECT_EQ(s.export_hf_dir, "hf");
+  EXPECT_EQ(s.name, "nightly");
 }
 
 TEST(JobFileTest, AnUnknownKeyIsRefusedWithTheClosestKnownOne) {

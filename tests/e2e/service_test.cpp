@@ -211,6 +211,44 @@ TEST_F(ServiceTest, SubmitTakesAYamlJobFile) {
   EXPECT_EQ(status["steps_done"].get<int>(), 2);
 }
 
+// `zerod --train` runs the service's own scheduler and rank loop in-process: the same job
+// gives the same step losses, the same checkpoint shards and the same exported weights,
+// byte for byte, as when it is submitted to the daemons.
+TEST_F(ServiceTest, OneShotTrainingGivesTheServicesStepsCheckpointAndExport) {
+  CtlResult service = Ctl("--json " + SubmitArgs(4, "--wait --save-dir " + Path("svc_ckpt") +
+                                                        " --export-hf " + Path("svc_hf")));
+  ASSERT_EQ(service.exit_code, 0) << service.out << service.err << daemons_->log();
+  const Result one_shot =
+      RunZerod("--train --model " + std::string(ZEROD_SOURCE_DIR) + "/configs/models/tiny-llama" +
+               " --ds-config " + Path("ds.json") + " --data " + Path("corpus.bin") +
+               " --seq-len 32 --steps 4 --log-format json --save-dir " + Path("os_ckpt") +
+               " --export-hf " + Path("os_hf"));
+  ASSERT_EQ(one_shot.exit_code, 0) << one_shot.output;
+
+  std::vector<double> service_losses, one_shot_losses;
+  for (const json& line : JsonLines(service.out)) {
+    if (line.contains("step")) service_losses.push_back(line["step"]["loss"].get<double>());
+  }
+  std::istringstream lines(one_shot.output);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind("{\"", 0) == 0) one_shot_losses.push_back(json::parse(line)["loss"]);
+  }
+  ASSERT_EQ(service_losses.size(), 4u) << service.out;
+  EXPECT_EQ(one_shot_losses, service_losses) << one_shot.output;
+  for (const char* file :
+       {"/rank_00000_of_00002.safetensors", "/rank_00001_of_00002.safetensors"}) {
+    const std::string saved = ReadWholeFile(Path("svc_ckpt") + file);
+    EXPECT_FALSE(saved.empty()) << file;
+    EXPECT_TRUE(saved == ReadWholeFile(Path("os_ckpt") + file)) << file << " differs";
+  }
+  const std::string exported = ReadWholeFile(Path("svc_hf/model.safetensors"));
+  EXPECT_FALSE(exported.empty());
+  EXPECT_TRUE(exported == ReadWholeFile(Path("os_hf/model.safetensors"))) << "exports differ";
+  EXPECT_NE(one_shot.output.find("saved a checkpoint to " + Path("os_ckpt")), std::string::npos);
+  EXPECT_NE(one_shot.output.find("exported Hugging Face weights to " + Path("os_hf")),
+            std::string::npos);
+}
+
 TEST_F(ServiceTest, CallsWithoutTheTokenAreRefused) {
   CtlResult no_token = Zeroctl("--addr " + daemons_->addr() + " list");
   EXPECT_EQ(no_token.exit_code, 1);

@@ -7,13 +7,14 @@
 #include <cstdint>
 
 #include "coordinator/validate.h"
+#include "engine/config/job_spec.h"
 #include "tests/fuzz/fuzz_check.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   zerod::v1::JobSpec spec;
   if (!spec.ParseFromArray(data, static_cast<int>(size))) return 0;
   if (!zerod::coordinator::ValidateJobSpec(&spec).ok()) return 0;
-  using namespace zerod::coordinator;
+  using namespace zerod::config;
   FUZZ_CHECK(spec.steps() >= 1 && spec.steps() <= kMaxSteps);
   FUZZ_CHECK(spec.seq_len() >= 1 && spec.seq_len() <= kMaxSeqLen);
   FUZZ_CHECK(spec.name().size() <= kMaxNameBytes);
