@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/time/time.h"
 
 namespace zerod::coordinator {
 namespace {
@@ -55,7 +56,7 @@ absl::Status NoSuchJob(const std::string& job_id) {
 }
 
 absl::StatusOr<std::string> Scheduler::Submit(const v1::JobSpec& spec) {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   if (shutdown_requested_) return absl::UnavailableError("the daemons are shutting down");
   const std::string id = absl::StrCat("job-", next_id_++);
   JobRecord& job = jobs_[id];
@@ -69,26 +70,26 @@ absl::StatusOr<std::string> Scheduler::Submit(const v1::JobSpec& spec) {
   order_.push_back(id);
   queue_.push_back(id);
   Journalize(job, /*durable=*/true);
-  changed_.notify_all();
+  changed_.SignalAll();
   return id;
 }
 
 absl::StatusOr<v1::JobStatus> Scheduler::Get(const std::string& job_id) const {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   const JobRecord* job = Find(job_id);
   if (job == nullptr) return NoSuchJob(job_id);
   return job->status;
 }
 
 std::vector<v1::JobStatus> Scheduler::List() const {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   std::vector<v1::JobStatus> out;
   for (const auto& id : order_) out.push_back(jobs_.at(id).status);
   return out;
 }
 
 absl::StatusOr<v1::JobStatus> Scheduler::Cancel(const std::string& job_id) {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   JobRecord* job = Find(job_id);
   if (job == nullptr) return NoSuchJob(job_id);
   const v1::JobState state = job->status.state();
@@ -102,13 +103,13 @@ absl::StatusOr<v1::JobStatus> Scheduler::Cancel(const std::string& job_id) {
   } else {
     job->cancel_requested = true;  // the rank loop stops it before its next step
   }
-  changed_.notify_all();
+  changed_.SignalAll();
   return job->status;
 }
 
 absl::StatusOr<v1::StepJobResponse> Scheduler::StepPaused(const std::string& job_id,
                                                           int64_t steps) {
-  std::unique_lock lock(mu_);
+  absl::MutexLock lock(&mu_);
   JobRecord* job = Find(job_id);
   if (job == nullptr) return NoSuchJob(job_id);
   if (!job->status.spec().start_paused()) {
@@ -124,9 +125,10 @@ absl::StatusOr<v1::StepJobResponse> Scheduler::StepPaused(const std::string& job
   const int64_t first = job->status.steps_done() + job->credits;  // steps already promised
   const int64_t target = std::min(first + steps, job->status.steps_total());
   job->credits = target - job->status.steps_done();
-  changed_.notify_all();
-  changed_.wait(
-      lock, [&] { return job->status.steps_done() >= target || IsTerminal(job->status.state()); });
+  changed_.SignalAll();
+  while (job->status.steps_done() < target && !IsTerminal(job->status.state())) {
+    changed_.Wait(&mu_);
+  }
   v1::StepJobResponse response;
   for (int64_t i = first; i < std::min<int64_t>(target, job->steps.size()); ++i) {
     *response.add_steps() = job->steps[i];
@@ -146,7 +148,7 @@ absl::StatusOr<int64_t> Scheduler::Save(const std::string& job_id, const std::st
 absl::StatusOr<int64_t> Scheduler::Export(const std::string& job_id, const std::string& dir) {
   std::string checkpoint;
   {
-    std::lock_guard lock(mu_);
+    absl::MutexLock lock(&mu_);
     const JobRecord* job = Find(job_id);
     if (job != nullptr && resident_ != job_id && exporter_ &&
         !job->status.spec().save_dir().empty()) {
@@ -161,7 +163,7 @@ absl::StatusOr<int64_t> Scheduler::Export(const std::string& job_id, const std::
 
 absl::StatusOr<int64_t> Scheduler::RunControl(Kind kind, const std::string& job_id,
                                               const std::string& dir) {
-  std::unique_lock lock(mu_);
+  absl::MutexLock lock(&mu_);
   const JobRecord* job = Find(job_id);
   if (job == nullptr) return NoSuchJob(job_id);
   if (shutdown_requested_) return absl::UnavailableError("the daemons are shutting down");
@@ -176,17 +178,20 @@ absl::StatusOr<int64_t> Scheduler::RunControl(Kind kind, const std::string& job_
   control->job_id = job_id;
   control->dir = dir;
   controls_.push_back(control);
-  changed_.notify_all();
-  changed_.wait(lock, [&] { return control->done; });
+  changed_.SignalAll();
+  while (!control->done) changed_.Wait(&mu_);
   return control->result;
 }
 
 absl::Status Scheduler::Watch(const std::string& job_id, bool from_start,
                               const std::function<bool(const v1::JobEvent&)>& send,
                               const std::function<bool()>& cancelled) const {
-  std::unique_lock lock(mu_);
+  mu_.Lock();
   const JobRecord* job = Find(job_id);
-  if (job == nullptr) return NoSuchJob(job_id);
+  if (job == nullptr) {
+    mu_.Unlock();
+    return NoSuchJob(job_id);
+  }
   size_t sent = from_start ? 0 : (job->steps.empty() ? 0 : job->steps.size() - 1);
   bool first = true;
   v1::JobState last_state = v1::JOB_STATE_UNSPECIFIED;
@@ -200,26 +205,27 @@ absl::Status Scheduler::Watch(const std::string& job_id, bool from_start,
       first = false;
     }
     const bool ended = IsTerminal(last_state);
-    lock.unlock();  // never write to a slow client while holding the table
+    mu_.Unlock();  // never write to a slow client while holding the table
     for (const auto& e : events) {
       if (!send(e)) return absl::CancelledError("the watcher went away");
     }
     if (ended) return absl::OkStatus();
     if (cancelled()) return absl::CancelledError("the watcher went away");
-    lock.lock();
-    changed_.wait_for(lock, std::chrono::milliseconds(250), [&] {
-      return job->steps.size() > sent || job->status.state() != last_state;
-    });
+    mu_.Lock();
+    // Woken by any change; at least every 250 ms to notice a cancelled watcher.
+    if (job->steps.size() <= sent && job->status.state() == last_state) {
+      changed_.WaitWithTimeout(&mu_, absl::Milliseconds(250));
+    }
   }
 }
 
 v1::GetMemoryStatsResponse Scheduler::Memory() const {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   return memory_;
 }
 
 v1::HealthResponse Scheduler::Health() const {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   v1::HealthResponse h;
   h.set_world_size(world_size_);
   h.set_launcher(launcher_);
@@ -253,27 +259,27 @@ std::string Scheduler::StallLocked() const {
 }
 
 void Scheduler::Preempt(const std::string& cause) {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   if (!preempt_cause_.empty()) return;
   preempt_cause_ = cause;
   shutdown_requested_ = true;
-  changed_.notify_all();
+  changed_.SignalAll();
 }
 
 void Scheduler::ShutdownWhenDone() {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   shutdown_when_done_ = true;
-  changed_.notify_all();
+  changed_.SignalAll();
 }
 
 void Scheduler::RequestShutdown() {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   shutdown_requested_ = true;
-  changed_.notify_all();
+  changed_.SignalAll();
 }
 
 void Scheduler::Close(const std::string& reason) {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   shutdown_requested_ = true;
   for (auto& [id, job] : jobs_) {
     if (!IsTerminal(job.status.state())) FinishJob(job, v1::FAILED, reason);
@@ -290,11 +296,11 @@ void Scheduler::Close(const std::string& reason) {
     running_control_->done = true;
     running_control_ = nullptr;
   }
-  changed_.notify_all();
+  changed_.SignalAll();
 }
 
 bool Scheduler::shutting_down() const {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   return shutdown_requested_;
 }
 
@@ -312,7 +318,7 @@ void Scheduler::Journalize(const JobRecord& job, bool durable) {
 
 void Scheduler::AttachJournal(std::unique_ptr<Journal> journal,
                               const std::vector<v1::JobStatus>& past) {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   journal_ = std::move(journal);
   for (const v1::JobStatus& status : past) {
     if (jobs_.count(status.job_id())) continue;
@@ -330,14 +336,14 @@ void Scheduler::AttachJournal(std::unique_ptr<Journal> journal,
 }
 
 v1::RankCommand Scheduler::Next() {
-  std::unique_lock lock(mu_);
+  absl::MutexLock lock(&mu_);
   while (true) {
     v1::RankCommand command = NextLocked();
-    changed_.notify_all();  // NextLocked may have ended jobs or answered controls
+    changed_.SignalAll();  // NextLocked may have ended jobs or answered controls
     step_in_flight_ = command.kind() == v1::RankCommand::STEP;
     step_started_ = std::chrono::steady_clock::now();
     if (command.kind() != v1::RankCommand::KIND_UNSPECIFIED) return command;
-    changed_.wait(lock);
+    changed_.Wait(&mu_);
   }
 }
 
@@ -382,7 +388,7 @@ v1::RankCommand Scheduler::NextLocked() {
   return Command(v1::RankCommand::KIND_UNSPECIFIED, "");
 }
 
-// REQUIRES: mu_ held; `job` is the resident one.
+// `job` is the resident one.
 v1::RankCommand Scheduler::CommandForResident(JobRecord& job) {
   const std::string& id = job.status.job_id();
   const v1::JobState state = job.status.state();
@@ -443,7 +449,7 @@ v1::RankCommand Scheduler::CommandForResident(JobRecord& job) {
   return Command(v1::RankCommand::KIND_UNSPECIFIED, "");  // paused, waiting for StepJob
 }
 
-// REQUIRES: mu_ held. An active job that ran all its steps and its on-success save and
+// An active job that ran all its steps and its on-success save and
 // export has SUCCEEDED (said at once, so watchers need not wait for the next command).
 void Scheduler::MaybeSucceed(JobRecord& job) {
   const auto& spec = job.status.spec();
@@ -456,8 +462,8 @@ void Scheduler::MaybeSucceed(JobRecord& job) {
 
 void Scheduler::Complete(const v1::RankCommand& command, const CommandOutcome& outcome,
                          const std::vector<v1::RankMemory>& memory) {
-  std::lock_guard lock(mu_);
-  changed_.notify_all();
+  absl::MutexLock lock(&mu_);
+  changed_.SignalAll();
   step_in_flight_ = false;
   JobRecord* job = Find(command.job_id());
   memory_.clear_ranks();

@@ -12,16 +12,16 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <deque>
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "coordinator/journal.h"
 #include "zerod.pb.h"
 
@@ -118,19 +118,20 @@ class Scheduler {
     absl::StatusOr<int64_t> result = absl::UnknownError("not run");
   };
 
-  // REQUIRES: mu_ held. The command to run now, or nullopt-like KIND_UNSPECIFIED.
-  v1::RankCommand NextLocked();
-  v1::RankCommand CommandForResident(JobRecord& job);
+  // The command to run now, or KIND_UNSPECIFIED when there is none.
+  v1::RankCommand NextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  v1::RankCommand CommandForResident(JobRecord& job) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<int64_t> RunControl(v1::RankCommand::Kind kind, const std::string& job_id,
                                      const std::string& dir);
-  void FinishJob(JobRecord& job, v1::JobState state, const std::string& reason);
-  // REQUIRES: mu_ held. The stall report of Health ("" when none).
-  std::string StallLocked() const;
-  // REQUIRES: mu_ held. Appends the job's status to the journal, if there is one.
-  void Journalize(const JobRecord& job, bool durable);
-  void MaybeSucceed(JobRecord& job);
-  JobRecord* Find(const std::string& job_id);
-  const JobRecord* Find(const std::string& job_id) const;
+  void FinishJob(JobRecord& job, v1::JobState state, const std::string& reason)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The stall report of Health ("" when none).
+  std::string StallLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Appends the job's status to the journal, if there is one.
+  void Journalize(const JobRecord& job, bool durable) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void MaybeSucceed(JobRecord& job) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  JobRecord* Find(const std::string& job_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  const JobRecord* Find(const std::string& job_id) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   double Now() const;
 
   // Constant after construction.
@@ -140,25 +141,24 @@ class Scheduler {
   const double stall_floor_s_;
 
   CheckpointExporter exporter_;  // set once before the server starts
-  mutable std::mutex mu_;
+  mutable absl::Mutex mu_;
   // Signalled on every change: handlers wait on it for results, the loop for work.
-  mutable std::condition_variable changed_;
-  // Guarded by mu_.
-  std::map<std::string, JobRecord> jobs_;
-  std::vector<std::string> order_;  // submission order, for List
-  std::deque<std::string> queue_;   // QUEUED job ids, FIFO
-  std::deque<std::shared_ptr<Control>> controls_;
-  std::shared_ptr<Control> running_control_;  // the SAVE/EXPORT in flight
-  std::string resident_;                      // job loaded on the ranks, or ""
-  int64_t next_id_ = 1;
-  bool shutdown_requested_ = false;
-  bool shutdown_when_done_ = false;   // ShutdownWhenDone was called
-  std::string preempt_cause_;         // non-empty once Preempt was called
-  std::unique_ptr<Journal> journal_;  // null without --state-dir
-  bool step_in_flight_ = false;       // Next() returned a STEP not yet Complete()d
-  std::chrono::steady_clock::time_point step_started_;
-  bool memory_taken_ = false;
-  v1::GetMemoryStatsResponse memory_;
+  mutable absl::CondVar changed_;
+  std::map<std::string, JobRecord> jobs_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::string> order_ ABSL_GUARDED_BY(mu_);  // submission order, for List
+  std::deque<std::string> queue_ ABSL_GUARDED_BY(mu_);   // QUEUED job ids, FIFO
+  std::deque<std::shared_ptr<Control>> controls_ ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<Control> running_control_ ABSL_GUARDED_BY(mu_);  // the SAVE/EXPORT in flight
+  std::string resident_ ABSL_GUARDED_BY(mu_);                      // job loaded on the ranks, or ""
+  int64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
+  bool shutdown_requested_ ABSL_GUARDED_BY(mu_) = false;
+  bool shutdown_when_done_ ABSL_GUARDED_BY(mu_) = false;   // ShutdownWhenDone was called
+  std::string preempt_cause_ ABSL_GUARDED_BY(mu_);         // non-empty once Preempt was called
+  std::unique_ptr<Journal> journal_ ABSL_GUARDED_BY(mu_);  // null without --state-dir
+  bool step_in_flight_ ABSL_GUARDED_BY(mu_) = false;  // Next() returned a STEP not yet Complete()d
+  std::chrono::steady_clock::time_point step_started_ ABSL_GUARDED_BY(mu_);
+  bool memory_taken_ ABSL_GUARDED_BY(mu_) = false;
+  v1::GetMemoryStatsResponse memory_ ABSL_GUARDED_BY(mu_);
 };
 
 bool IsTerminal(v1::JobState state);

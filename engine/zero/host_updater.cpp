@@ -25,10 +25,10 @@ HostUpdater::HostUpdater(GradStream* grads, DeviceStreams* streams, int num_grou
 
 HostUpdater::~HostUpdater() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     stop_ = true;
   }
-  cv_.notify_all();
+  cv_.SignalAll();
   if (thread_.joinable()) thread_.join();
 }
 
@@ -51,35 +51,35 @@ int64_t HostUpdater::lane_bytes() const {
 
 void HostUpdater::Submit(Batch batch) {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     for (const Group& g : batch.groups) pending_[g.index] = 1;
     in_flight_ += static_cast<int>(batch.groups.size());
     queue_.push_back(std::move(batch));
     if (!thread_.joinable()) thread_ = std::thread([this] { Loop(); });
   }
-  cv_.notify_all();
+  cv_.SignalAll();
 }
 
 bool HostUpdater::Done(int group) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   return !pending_[group];
 }
 
 absl::Status HostUpdater::WaitDone(int group) {
-  std::unique_lock<std::mutex> lock(mu_);
-  cv_.wait(lock, [&] { return !pending_[group]; });
+  absl::MutexLock lock(&mu_);
+  while (pending_[group]) cv_.Wait(&mu_);
   uploaded_[group].StreamWait();
   return error_;
 }
 
 absl::Status HostUpdater::WaitAll() {
-  std::unique_lock<std::mutex> lock(mu_);
-  cv_.wait(lock, [&] { return in_flight_ == 0; });
+  absl::MutexLock lock(&mu_);
+  while (in_flight_ != 0) cv_.Wait(&mu_);
   return error_;
 }
 
 HostUpdater::Times HostUpdater::TakeTimes() {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   Times t = times_;
   times_ = {};
   return t;
@@ -91,8 +91,8 @@ void HostUpdater::Loop() {
   while (true) {
     Batch batch;
     {
-      std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+      absl::MutexLock lock(&mu_);
+      while (!stop_ && queue_.empty()) cv_.Wait(&mu_);
       if (queue_.empty()) return;  // stop_ with nothing left
       batch = std::move(queue_.front());
       queue_.pop_front();
@@ -116,7 +116,7 @@ void HostUpdater::Run(Batch& batch) {
         UpdateGroup(batch, j);
       } catch (const std::exception& e) {
         failed = true;
-        std::lock_guard<std::mutex> lock(mu_);
+        absl::MutexLock lock(&mu_);
         if (error_.ok()) {
           error_ = absl::InternalError(absl::StrCat("the CPU optimizer failed on group ",
                                                     batch.groups[j].index, ": ", e.what()));
@@ -124,11 +124,11 @@ void HostUpdater::Run(Batch& batch) {
       }
     }
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      absl::MutexLock lock(&mu_);
       pending_[batch.groups[j].index] = 0;
       --in_flight_;
     }
-    cv_.notify_all();
+    cv_.SignalAll();
   }
 }
 
@@ -150,7 +150,7 @@ void HostUpdater::UpdateGroup(const Batch& batch, int j) {
     const auto t = std::chrono::steady_clock::now();
     lane->grad_down.HostWait();
     grad = lane->grad.data_ptr();
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     times_.transfer_wait_seconds += Since(t);
   }
   const torch::Tensor& master = group.master;
@@ -181,7 +181,7 @@ void HostUpdater::UpdateGroup(const Batch& batch, int j) {
   } else if (!shard_16bit && !master.is_same(shard)) {
     shard.copy_(master);
   }
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   uploaded_[g] = std::move(uploaded);
   times_.cpu_adam_seconds += adam_seconds;
 }

@@ -16,14 +16,13 @@
 
 #include <torch/torch.h>
 
-#include <condition_variable>
 #include <deque>
-#include <mutex>
 #include <thread>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
 #include "engine/offload/cpu_adam.h"
 #include "engine/offload/pinned_pool.h"
 #include "engine/zero/device_streams.h"
@@ -91,8 +90,8 @@ class HostUpdater {
   std::vector<Lane> lanes_;  // worker-owned between Submit and completion
   std::thread thread_;
 
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
+  mutable absl::Mutex mu_;
+  absl::CondVar cv_;
   std::deque<Batch> queue_ ABSL_GUARDED_BY(mu_);
   std::vector<char> pending_ ABSL_GUARDED_BY(mu_);  // per group: submitted, not yet done
   std::vector<DeviceStreams::Marker> uploaded_ ABSL_GUARDED_BY(mu_);  // per group
