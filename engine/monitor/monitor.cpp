@@ -40,14 +40,14 @@ void Monitor::Record(const StepMetrics& m) {
   if (events_ != nullptr) {
     if (absl::Status s = events_->Write(scalars, WallTimeNow()); !s.ok()) {
       std::fprintf(stderr, "zerod: warning: tensorboard: %s; no more events are written\n",
-                   s.ToString().c_str());
+                   std::string(s.message()).c_str());
       events_.reset();
     }
   }
   if (csv_ != nullptr) {
     if (absl::Status s = csv_->Write(scalars); !s.ok()) {
       std::fprintf(stderr, "zerod: warning: csv_monitor: %s; no more rows are written\n",
-                   s.ToString().c_str());
+                   std::string(s.message()).c_str());
       csv_.reset();
     }
   }
