@@ -11,6 +11,8 @@ cd "$root"
 TORCH_VERSION=2.11.0
 # transformers is the reference zerod's models are tested against (tests/tools).
 TRANSFORMERS_VERSION=5.23.0
+# tensorboard's own reader checks the event files zerod writes (tests/tools/read_tensorboard.py).
+TENSORBOARD_VERSION=2.21.0
 APT_PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config git
   openmpi-bin libopenmpi-dev
@@ -49,5 +51,9 @@ fi
 if ! .venv/bin/python -c "import transformers,sys; sys.exit(transformers.__version__ != '$TRANSFORMERS_VERSION')" 2>/dev/null; then
   echo "bootstrap: installing transformers==$TRANSFORMERS_VERSION into .venv"
   .venv/bin/pip install -q "transformers==$TRANSFORMERS_VERSION"
+fi
+if ! .venv/bin/python -c "import tensorboard,sys; sys.exit(tensorboard.__version__ != '$TENSORBOARD_VERSION')" 2>/dev/null; then
+  echo "bootstrap: installing tensorboard==$TENSORBOARD_VERSION into .venv"
+  .venv/bin/pip install -q "tensorboard==$TENSORBOARD_VERSION"
 fi
 echo "bootstrap: ready (torch $(.venv/bin/python -c 'import torch;print(torch.__version__)'))"

@@ -52,6 +52,17 @@ struct ZeroConfig {
   bool overlap_optimizer = true;  // "zerod_overlap_optimizer"
 };
 
+// "tensorboard" and "csv_monitor": DeepSpeed's monitor sections, with its defaults. Rank 0
+// writes into output_path/job_name/ (a relative path is taken from its working
+// directory, as DeepSpeed does); engine/monitor/ writes the files.
+struct MonitorConfig {
+  bool enabled = false;                       // "enabled"
+  std::string output_path;                    // "output_path": "" is the working directory
+  std::string job_name = "DeepSpeedJobName";  // "job_name": a directory inside output_path
+  // output_path/job_name ("." when both are empty).
+  std::string Dir() const;
+};
+
 struct DsConfig {
   // Batch arithmetic: train_batch_size = micro_batch_per_gpu * grad_accum * world_size.
   int64_t train_batch_size = 0;     // "train_batch_size", sequences per optimizer step
@@ -64,6 +75,8 @@ struct DsConfig {
   optim::LrScheduleConfig scheduler;      // "scheduler", constant lr when absent
   ZeroConfig zero;                        // "zero_optimization"
   int64_t steps_per_print = 10;           // "steps_per_print"
+  MonitorConfig tensorboard;              // "tensorboard": event files
+  MonitorConfig csv_monitor;              // "csv_monitor": one CSV file per scalar
   // Lines to say once (as "zerod: note: ..."): keys accepted without effect, unknown keys
   // ignored, and the "auto" values filled from the job.
   std::vector<std::string> notes;

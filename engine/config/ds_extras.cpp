@@ -1,9 +1,10 @@
 // The top-level DeepSpeed sections beside batch, precision, optimizer, scheduler and
-// zero_optimization (ds_sections.h): accepted as not changing training, with a note when
-// they ask for something zerod does not do, or refused when they would change the
-// arithmetic.
+// zero_optimization (ds_sections.h): the monitors zerod writes (tensorboard, csv_monitor),
+// the others accepted as not changing training, with a note when they ask for something
+// zerod does not do, or refused when they would change the arithmetic.
 #include "absl/strings/str_cat.h"
 #include "engine/config/ds_sections.h"
+#include "engine/util/files.h"
 #include "engine/util/status_macros.h"
 
 namespace zerod::config {
@@ -28,6 +29,16 @@ absl::Status Observer(JsonReader& root, const std::string& section, const std::s
   return absl::OkStatus();
 }
 
+// A monitor section that zerod honours (engine/monitor/): its keys, DeepSpeed's defaults.
+absl::Status ParseMonitor(JsonReader& root, const std::string& section, MonitorConfig& out,
+                          std::vector<std::string>& notes) {
+  ASSIGN_OR_RETURN(JsonReader s, root.Object(section));
+  ASSIGN_OR_RETURN(out.enabled, s.Bool("enabled", out.enabled));
+  ASSIGN_OR_RETURN(out.output_path, s.String("output_path", out.output_path));
+  ASSIGN_OR_RETURN(out.job_name, s.String("job_name", out.job_name));
+  return s.CheckUnknown(notes);
+}
+
 // A feature that changes what is trained: refused when enabled.
 absl::Status Refused(JsonReader& root, const std::string& section, const std::string& why) {
   ASSIGN_OR_RETURN(bool on, Enabled(root, section));
@@ -36,13 +47,15 @@ absl::Status Refused(JsonReader& root, const std::string& section, const std::st
 
 }  // namespace
 
+std::string MonitorConfig::Dir() const {
+  const std::string dir = JoinPath(output_path, job_name);
+  return dir.empty() ? "." : dir;
+}
+
 absl::Status ParseExtras(JsonReader& root, ParseContext& ctx) {
   auto& notes = ctx.out.notes;
-  const std::string step_lines =
-      "zerod does not write its files; the step lines (--log-format json) carry loss, lr, "
-      "tokens/s and the step's parts";
-  RETURN_IF_ERROR(Observer(root, "tensorboard", step_lines, ctx));
-  RETURN_IF_ERROR(Observer(root, "csv_monitor", step_lines, ctx));
+  RETURN_IF_ERROR(ParseMonitor(root, "tensorboard", ctx.out.tensorboard, notes));
+  RETURN_IF_ERROR(ParseMonitor(root, "csv_monitor", ctx.out.csv_monitor, notes));
   RETURN_IF_ERROR(Observer(root, "flops_profiler",
                            "not run; the step lines give tokens/s and TFLOP/s follow from them",
                            ctx));
@@ -53,7 +66,9 @@ absl::Status ParseExtras(JsonReader& root, ParseContext& ctx) {
   for (const char* service : {"wandb", "comet"}) {
     RETURN_IF_ERROR(Refused(root, service,
                             "zerod does not reach the network from the training nodes: "
-                            "remove it and read the step lines (--log-format json)"));
+                            "remove it and enable \"tensorboard\" instead (rank 0 writes event "
+                            "files that TensorBoard reads: `tensorboard --logdir "
+                            "OUTPUT_PATH/JOB_NAME`)"));
   }
   // Features that change what is trained or how it is split.
   RETURN_IF_ERROR(Refused(root, "elasticity",

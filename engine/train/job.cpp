@@ -14,6 +14,7 @@
 #include "engine/data/sampler.h"
 #include "engine/models/llama.h"
 #include "engine/models/safetensors.h"
+#include "engine/monitor/monitor.h"
 #include "engine/optim/loss_scaler.h"
 #include "engine/train/checkpoint_dir.h"
 #include "engine/train/engine_setup.h"
@@ -133,6 +134,7 @@ class TrainingJob final : public Job {
     if (!failed_.ok()) return failed_;
     auto result = RunStep();
     if (result.ok()) {
+      if (monitor_ != nullptr) monitor_->Record(*result);
       if (absl::Status saved = SavePeriodically(); !saved.ok()) result = saved;
     }
     if (!result.ok()) {
@@ -218,6 +220,17 @@ class TrainingJob final : public Job {
     lr_iteration_ = meta.lr_iteration;
     scaler_.Restore({meta.loss_scale, meta.hysteresis_left, meta.scaler_iteration,
                      meta.last_overflow_iteration});
+    return absl::OkStatus();
+  }
+  // Rank 0 opens the files of the config's "tensorboard" and "csv_monitor" sections
+  // (engine/monitor/); the other ranks write none.
+  absl::Status OpenMonitor() {
+    if (comm_->rank() != 0) return absl::OkStatus();
+    ASSIGN_OR_RETURN(monitor_,
+                     monitor::Monitor::Open(
+                         ds_.tensorboard, ds_.csv_monitor,
+                         {ds_.train_batch_size, engine_->num_parameters(),
+                          ds_.compute_dtype == DType::kFloat16, engine_->device().is_cuda()}));
     return absl::OkStatus();
   }
   const JobInfo& info() const override { return info_; }
@@ -344,6 +357,8 @@ class TrainingJob final : public Job {
   int64_t steps_done_ = 0;
   int64_t lr_iteration_ = 0;
   absl::Status failed_;  // sticky: once set, every Step returns it
+  // Rank 0's TensorBoard / CSV writer, when the config enables one (OpenMonitor).
+  std::unique_ptr<monitor::Monitor> monitor_;
 };
 
 }  // namespace
@@ -389,6 +404,7 @@ absl::StatusOr<std::unique_ptr<Job>> Job::Create(const JobSpec& spec, comm::Comm
           "resumed ones too; give more than ", job->steps_done()));
     }
   }
+  RETURN_IF_ERROR(comm::AgreeOnStatus(*comm, job->OpenMonitor()));
   return std::unique_ptr<Job>(std::move(job));
 }
 

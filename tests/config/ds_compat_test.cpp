@@ -109,10 +109,39 @@ TEST(DsCompatTest, LlamaFactoryConfigWithMonitorsIsAcceptedWithNotes) {
   auto c = LoadDsConfig(Fixture("llama_factory_z3_offload_monitor.json"), 2, job);
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_FALSE(c->zero.overlap_comm);
-  EXPECT_TRUE(NotesMention(*c, "tensorboard is enabled"));
-  EXPECT_TRUE(NotesMention(*c, "csv_monitor is enabled"));
+  // The monitors are honoured (engine/monitor/): no note, their directory as DeepSpeed's.
+  EXPECT_TRUE(c->tensorboard.enabled);
+  EXPECT_EQ(c->tensorboard.Dir(), "output/ds_logs/train_llama");
+  EXPECT_TRUE(c->csv_monitor.enabled);
+  EXPECT_EQ(c->csv_monitor.Dir(), "output/ds_logs/train_llama");
+  EXPECT_FALSE(NotesMention(*c, "tensorboard"));
+  EXPECT_FALSE(NotesMention(*c, "csv_monitor"));
   EXPECT_TRUE(NotesMention(*c, "comms_logger is enabled"));
   EXPECT_TRUE(NotesMention(*c, "no optimizer section: AdamW"));
+}
+
+TEST(DsCompatTest, MonitorSectionsTakeDeepSpeedsDefaultsAndRefuseMisspeltKeys) {
+  auto absent = Parse(R"({"train_batch_size": 2, "zero_optimization": {"stage": 3}})");
+  ASSERT_TRUE(absent.ok()) << absent.status();
+  EXPECT_FALSE(absent->tensorboard.enabled);
+  EXPECT_FALSE(absent->csv_monitor.enabled);
+  // DeepSpeed's defaults: output_path "" (the working directory), job_name
+  // "DeepSpeedJobName".
+  auto bare = Parse(R"({"train_batch_size": 2, "tensorboard": {"enabled": true},
+                        "zero_optimization": {"stage": 3}})");
+  ASSERT_TRUE(bare.ok()) << bare.status();
+  EXPECT_TRUE(bare->tensorboard.enabled);
+  EXPECT_EQ(bare->tensorboard.Dir(), "DeepSpeedJobName");
+  EXPECT_FALSE(NotesMention(*bare, "tensorboard"));
+  auto typo = Parse(R"({"train_batch_size": 2, "csv_monitor": {"enabled": true, "job_nme": "x"},
+                        "zero_optimization": {"stage": 3}})");
+  ASSERT_FALSE(typo.ok());
+  EXPECT_NE(typo.status().message().find("job_name"), std::string::npos) << typo.status();
+  auto wrong_type = Parse(R"({"train_batch_size": 2, "tensorboard": {"output_path": 3},
+                              "zero_optimization": {"stage": 3}})");
+  ASSERT_FALSE(wrong_type.ok());
+  EXPECT_NE(wrong_type.status().message().find("tensorboard.output_path"), std::string::npos)
+      << wrong_type.status();
 }
 
 TEST(DsCompatTest, PartialOptimizerOffloadKeepsItsRatio) {
@@ -132,7 +161,13 @@ TEST(DsCompatTest, UnsupportedSchedulersAndFeaturesSayWhatToUse) {
   auto wandb = Parse(R"({"train_batch_size": 2, "wandb": {"enabled": true},
                          "zero_optimization": {"stage": 3}})");
   ASSERT_FALSE(wandb.ok());
-  EXPECT_NE(wandb.status().message().find("--log-format json"), std::string::npos);
+  EXPECT_NE(wandb.status().message().find("enable \"tensorboard\" instead"), std::string::npos)
+      << wandb.status();
+  auto comet = Parse(R"({"train_batch_size": 2, "comet": {"enabled": true},
+                         "zero_optimization": {"stage": 3}})");
+  ASSERT_FALSE(comet.ok());
+  EXPECT_NE(comet.status().message().find("enable \"tensorboard\" instead"), std::string::npos)
+      << comet.status();
   auto quantized = Parse(R"({"train_batch_size": 2,
                              "zero_optimization": {"stage": 3, "zero_quantized_weights": true}})");
   ASSERT_FALSE(quantized.ok());

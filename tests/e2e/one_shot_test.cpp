@@ -256,8 +256,10 @@ TEST_F(OneShotTest, RealWorldDeepSpeedConfigsTrain) {
       {"zero3_offload_ratio.json", ""},
   };
   for (const auto& [config, flags] : runs) {
+    // In the test's directory: the monitor sections' relative output_path lands there.
     Result r = RunZerod("--train --model " + Model() + " --ds-config " + dir + config + " --data " +
-                        Path("corpus.bin") + " --seq-len 32 --steps 3 " + flags);
+                            Path("corpus.bin") + " --seq-len 32 --steps 3 " + flags,
+                        2, dir_.string());
     EXPECT_EQ(r.exit_code, 0) << config << ":\n" << r.output;
     EXPECT_NE(r.output.find("step 3/3"), std::string::npos) << config << ":\n" << r.output;
     EXPECT_EQ(r.output.find("nan"), std::string::npos) << config << ":\n" << r.output;
@@ -267,6 +269,9 @@ TEST_F(OneShotTest, RealWorldDeepSpeedConfigsTrain) {
                                     "train_micro_batch_size_per_gpu 2"),
                 1)
           << r.output;
+    }
+    if (std::string(config) == "llama_factory_z3_offload_monitor.json") {
+      EXPECT_TRUE(fs::exists(Path("output/ds_logs/train_llama/Train_Samples_train_loss.csv")));
     }
   }
 }

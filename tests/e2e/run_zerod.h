@@ -29,8 +29,10 @@ inline Result RunCommand(const std::string& cmd) {
   return r;
 }
 
-inline Result RunZerod(const std::string& args, int ranks = 2) {
-  return RunCommand(std::string("timeout 120 ") + ZEROD_MPIEXEC +
+// `cwd`: the directory zerod runs in (relative paths in its config land there); empty:
+// the test's own.
+inline Result RunZerod(const std::string& args, int ranks = 2, const std::string& cwd = "") {
+  return RunCommand((cwd.empty() ? "" : "cd '" + cwd + "' && ") + "timeout 120 " + ZEROD_MPIEXEC +
                     " --oversubscribe --allow-run-as-root -np " + std::to_string(ranks) + " " +
                     ZEROD_BIN + " " + args + " 2>&1");
 }
