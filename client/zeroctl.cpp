@@ -86,6 +86,8 @@ int main(int argc, char** argv) {
   submit->add_option("--export-hf", spec.export_hf_dir,
                      "Export Hugging Face weights here when it succeeds");
   submit->add_option("--name", spec.name, "A label for `zeroctl list`");
+  submit->add_option("--tensorboard", spec.tensorboard_dir,
+                     "Write TensorBoard event files into DIR/<job id> (tensorboard --logdir DIR)");
   // What fills the DeepSpeed config's "auto" values, as Hugging Face Trainer's flags do.
   submit->add_option_function<int64_t>(
       "--micro-batch-size,--per_device_train_batch_size",
@@ -141,7 +143,7 @@ int main(int argc, char** argv) {
     // Paths as the daemons will see them: absolute, from where zeroctl runs.
     spec.model_dir = ModelArg(spec.model_dir);
     for (std::string* path : {&spec.ds_config_path, &spec.data_path, &spec.resume_from,
-                              &spec.save_dir, &spec.export_hf_dir}) {
+                              &spec.save_dir, &spec.export_hf_dir, &spec.tensorboard_dir}) {
       *path = Absolute(*path);
     }
     return Submit(c, out, zerod::wire::ToProto(spec), wait);

@@ -67,6 +67,9 @@ absl::StatusOr<std::string> Scheduler::Submit(const v1::JobSpec& spec) {
   job.status.set_world_size(world_size_);
   job.status.set_submitted_unix(Now());
   *job.status.mutable_spec() = spec;
+  if (tensorboard_per_job_ && !spec.tensorboard_dir().empty()) {
+    job.status.mutable_spec()->set_tensorboard_dir(absl::StrCat(spec.tensorboard_dir(), "/", id));
+  }
   order_.push_back(id);
   queue_.push_back(id);
   Journalize(job, /*durable=*/true);

@@ -79,6 +79,12 @@ class Scheduler {
   void AttachJournal(std::unique_ptr<Journal> journal, const std::vector<v1::JobStatus>& past);
   // Cancels the active and queued jobs; the rank loop then gets SHUTDOWN.
   void RequestShutdown();
+  // From now on a job's tensorboard_dir means tensorboard_dir/<job id>, so that every job
+  // of the service is a run of its own under one `tensorboard --logdir`.
+  void PutEachJobsTensorboardInItsOwnDir() {
+    absl::MutexLock lock(&mu_);
+    tensorboard_per_job_ = true;
+  }
   // Lets every job submitted so far run to its end (a succeeded job is unloaded, not kept),
   // then gives the rank loop SHUTDOWN: one-shot training (`zerod --train`).
   void ShutdownWhenDone();
@@ -152,7 +158,8 @@ class Scheduler {
   std::string resident_ ABSL_GUARDED_BY(mu_);                      // job loaded on the ranks, or ""
   int64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
   bool shutdown_requested_ ABSL_GUARDED_BY(mu_) = false;
-  bool shutdown_when_done_ ABSL_GUARDED_BY(mu_) = false;   // ShutdownWhenDone was called
+  bool shutdown_when_done_ ABSL_GUARDED_BY(mu_) = false;
+  bool tensorboard_per_job_ ABSL_GUARDED_BY(mu_) = false;   // ShutdownWhenDone was called
   std::string preempt_cause_ ABSL_GUARDED_BY(mu_);         // non-empty once Preempt was called
   std::unique_ptr<Journal> journal_ ABSL_GUARDED_BY(mu_);  // null without --state-dir
   bool step_in_flight_ ABSL_GUARDED_BY(mu_) = false;  // Next() returned a STEP not yet Complete()d

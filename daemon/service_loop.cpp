@@ -80,6 +80,7 @@ class ServiceLog : public LoopObserver {
 int RootLoop(const coordinator::ServerOptions& options, RankExecutor& executor,
              CommandChannel& channel, const std::string& launcher) {
   coordinator::Scheduler scheduler(channel.world_size(), launcher);
+  scheduler.PutEachJobsTensorboardInItsOwnDir();
   scheduler.SetCheckpointExporter(
       [](const std::string& checkpoint, const std::string& out) -> absl::StatusOr<int64_t> {
         auto summary = checkpoint::ExportCheckpointToHf(checkpoint, out);

@@ -25,6 +25,7 @@ v1::JobSpec ToProto(const JobSpec& s) {
   p.set_precision(s.precision);
   p.set_save_every(s.save_every);
   p.set_keep_checkpoints(s.keep_checkpoints);
+  p.set_tensorboard_dir(s.tensorboard_dir);
   return p;
 }
 
@@ -51,6 +52,7 @@ JobSpec FromProto(const v1::JobSpec& p) {
   s.precision = p.precision();
   s.save_every = p.save_every();
   if (p.has_keep_checkpoints()) s.keep_checkpoints = p.keep_checkpoints();
+  s.tensorboard_dir = p.tensorboard_dir();
   return s;
 }
 

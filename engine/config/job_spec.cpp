@@ -125,6 +125,9 @@ absl::Status ValidateJobSpec(JobSpec* spec) {
   if (!spec->export_hf_dir.empty()) {
     if (auto s = ValidateOutputDir("export_hf_dir", spec->export_hf_dir); !s.ok()) return s;
   }
+  if (!spec->tensorboard_dir.empty()) {
+    if (auto s = ValidateOutputDir("tensorboard_dir", spec->tensorboard_dir); !s.ok()) return s;
+  }
   return absl::OkStatus();
 }
 

@@ -37,6 +37,9 @@ struct JobSpec {
   int64_t save_every = 0;
   int64_t keep_checkpoints = 2;
   std::string export_hf_dir;  // when it succeeds, the weights for transformers go here
+  // TensorBoard event files of this job go here, as the DeepSpeed config's tensorboard
+  // section would put them (which it then overrides); empty: as the config says.
+  std::string tensorboard_dir;
   // The service's own: a label for `zeroctl list`, and PAUSED after setup (advanced with
   // `zeroctl step`) instead of running.
   std::string name;

@@ -53,6 +53,9 @@ absl::StatusOr<Setup> Validate(const JobSpec& given, const comm::Communicator& c
                              ? config::LoadDsConfig(spec.ds_config_path, world_size, job)
                              : config::ParseDsConfig(spec.ds_config_json, world_size,
                                                      "the inline DeepSpeed config", job));
+  // --tensorboard DIR: this job's event files go to DIR, with or without the config's
+  // tensorboard section (the service gives each job its own DIR/<job id>).
+  if (!spec.tensorboard_dir.empty()) s.ds.tensorboard = {true, spec.tensorboard_dir, ""};
   return s;
 }
 

@@ -211,6 +211,26 @@ TEST_F(ServiceTest, SubmitTakesAYamlJobFile) {
   EXPECT_EQ(status["steps_done"].get<int>(), 2);
 }
 
+// `zeroctl submit --tensorboard DIR`: each job of the service writes its own run,
+// DIR/<job id>, read back by TensorBoard's own reader (tests/tools/read_tensorboard.py).
+TEST_F(ServiceTest, SubmitWithTensorboardWritesTheJobsOwnRun) {
+  CtlResult r = Ctl("--json " + SubmitArgs(3, "--wait --tensorboard " + Path("tb")));
+  ASSERT_EQ(r.exit_code, 0) << r.err << daemons_->log();
+  const std::string job = JsonLines(r.out).front()["job_id"];
+  std::vector<double> losses;
+  for (const json& line : JsonLines(r.out)) {
+    if (line.contains("step")) losses.push_back(line["step"]["loss"].get<double>());
+  }
+  Result tb = RunCommand(std::string(ZEROD_SOURCE_DIR) + "/.venv/bin/python " + ZEROD_SOURCE_DIR +
+                         "/tests/tools/read_tensorboard.py " + Path("tb/" + job) + " 2>/dev/null");
+  ASSERT_EQ(tb.exit_code, 0) << tb.output;
+  const json loss = json::parse(tb.output)["scalars"]["Train/Samples/train_loss"];
+  ASSERT_EQ(loss.size(), 3u) << tb.output;
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_FLOAT_EQ(loss[i][1].get<float>(), static_cast<float>(losses[i])) << "step " << i + 1;
+  }
+}
+
 // `zerod --train` runs the service's own scheduler and rank loop in-process: the same job
 // gives the same step losses, the same checkpoint shards and the same exported weights,
 // byte for byte, as when it is submitted to the daemons.
