@@ -13,6 +13,7 @@
 #include <string>
 
 #include "CLI/CLI.hpp"
+#include "daemon/daemon_file.h"
 #include "daemon/device_comm.h"
 #include "daemon/eval_cmd.h"
 #include "daemon/one_shot.h"
@@ -43,7 +44,7 @@ struct Flags {
   std::string from_checkpoint;
   zerod::JobSpec spec;
   std::string log_format = "text";
-  zerod::coordinator::ServerOptions server;
+  zerod::daemon::DaemonSettings daemon;  // the daemons' own: --config F.yaml and flags
 };
 
 // `zerod --plan`: no MPI, no GPU needed. Exit 0 when the plan fits, 1 when it does not
@@ -227,10 +228,12 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--save-dir", spec.save_dir,
                  "After training, save a sharded checkpoint here (resume with --resume)");
+  app.add_option("--tensorboard", spec.tensorboard_dir,
+                 "With --train: write TensorBoard event files (loss, lr, tokens/s, the step's "
+                 "parts, memory) into DIR, as the DeepSpeed config's tensorboard section would");
   app.add_option("--resume", spec.resume_from,
                  "Continue from a checkpoint directory; --steps stays the total");
-  double collective_timeout = 300;
-  app.add_option("--collective-timeout", collective_timeout,
+  app.add_option("--collective-timeout", flags.daemon.collective_timeout,
                  "Seconds any rank waits for the others in a collective before every rank stops "
                  "with a message naming the rank(s) that did not arrive (0: wait forever)")
       ->capture_default_str();
@@ -248,18 +251,18 @@ int main(int argc, char** argv) {
                "With --prepare-data: byte-level vocabulary (one token per byte)");
   app.add_option("--input", flags.input, "With --prepare-data: the text file");
   app.add_option("--output", flags.output, "With --prepare-data: the token file to write");
-  app.add_option("--listen", flags.server.listen,
+  app.add_option("--listen", flags.daemon.server.listen,
                  "Service mode: the coordinator's gRPC address (rank 0), HOST:PORT")
       ->capture_default_str();
-  app.add_option("--token-file", flags.server.token_file,
+  app.add_option("--token-file", flags.daemon.server.token_file,
                  "Service mode: require `authorization: Bearer <first line of FILE>` on every RPC")
       ->check(CLI::ExistingFile);
-  app.add_option("--tls-cert", flags.server.tls_cert, "Service mode: PEM certificate (TLS)")
+  app.add_option("--tls-cert", flags.daemon.server.tls_cert, "Service mode: PEM certificate (TLS)")
       ->check(CLI::ExistingFile);
-  app.add_option("--state-dir", flags.server.state_dir,
+  app.add_option("--state-dir", flags.daemon.server.state_dir,
                  "Service mode: keep the job journal (every job's transitions) in DIR/jobs.jsonl; "
                  "restarted daemons list earlier jobs, those that were running as INTERRUPTED");
-  app.add_option("--tls-key", flags.server.tls_key, "Service mode: PEM private key (TLS)")
+  app.add_option("--tls-key", flags.daemon.server.tls_key, "Service mode: PEM private key (TLS)")
       ->check(CLI::ExistingFile);
   app.add_flag("--eval", flags.eval,
                "Print the mean next-token loss, perplexity and tokens of --model over "
@@ -269,18 +272,27 @@ int main(int argc, char** argv) {
                  "config's train_batch_size windows with --ds-config (forwards of "
                  "train_micro_batch_size_per_gpu per rank), else one window per rank")
       ->check(kAtLeastOne);
-  // --job F.yaml first: the flags given beside it then override the file's values.
-  std::string job_file;
+  // --job F.yaml and --config F.yaml first: the flags given beside them then override the
+  // files' values.
+  std::string job_file, daemon_file;
   app.add_option("--job", job_file,
                  "With --train: a YAML job file (configs/jobs/); flags given beside it win");
+  app.add_option("--config", daemon_file,
+                 "The daemons' settings as YAML (listen, token_file, tls_cert, tls_key, "
+                 "state_dir, collective_timeout; configs/zerod.yaml); flags given beside it win");
   for (int i = 1; i + 1 < argc; ++i) {
-    if (std::string(argv[i]) != "--job") continue;
-    auto loaded = zerod::config::LoadJobFile(argv[i + 1]);
+    absl::Status loaded;
+    if (std::string(argv[i]) == "--job") {
+      auto job = zerod::config::LoadJobFile(argv[i + 1]);
+      if (job.ok()) spec = *job;
+      loaded = job.status();
+    } else if (std::string(argv[i]) == "--config") {
+      loaded = zerod::daemon::LoadDaemonFile(argv[i + 1], flags.daemon);
+    }
     if (!loaded.ok()) {
-      UsageError(std::string(loaded.status().message()));
+      UsageError(std::string(loaded.message()));
       return 2;
     }
-    spec = *loaded;
   }
   try {
     app.parse(argc, argv);
@@ -313,7 +325,7 @@ int main(int argc, char** argv) {
     }
   }
 
-  zerod::comm::SetCollectiveTimeout(collective_timeout);
+  zerod::comm::SetCollectiveTimeout(flags.daemon.collective_timeout);
   auto mpi = zerod::comm::MpiRuntime::Init(&argc, &argv);
   if (!mpi.ok()) {
     std::fprintf(stderr, "zerod: error: %s\n", std::string(mpi.status().message()).c_str());
@@ -337,7 +349,7 @@ int main(int argc, char** argv) {
       rc = zerod::daemon::RunEval(spec, flags.eval_batches, flags.log_format == "json", comm);
     } else {
       zerod::daemon::InstallStopSignals();
-      rc = zerod::daemon::RunService(flags.server, &comm, launcher);
+      rc = zerod::daemon::RunService(flags.daemon.server, &comm, launcher);
     }
     if (zerod::comm::CollectiveTimedOut()) {
       // The message is out; a rank is not answering, so finalizing would wait for it.
