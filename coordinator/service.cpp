@@ -3,6 +3,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include <chrono>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "coordinator/auth.h"
@@ -180,6 +181,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   // gRPC sets SO_REUSEPORT by default: a second daemon set on the same port would then
   // listen too, and clients' calls would land on either set at random.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> counting;
+  counting.push_back(server->rpcs_.Interceptor());
+  builder.experimental().SetInterceptorCreators(std::move(counting));
   int port = 0;
   builder.AddListeningPort(options.listen, *creds, &port);
   builder.RegisterService(server->service_.get());
@@ -193,10 +197,16 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   // Port 0 asks the system for a free one; report the one we got.
   const auto colon = options.listen.rfind(':');
   server->address_ = absl::StrCat(options.listen.substr(0, colon), ":", port);
+  if (!options.metrics_listen.empty()) {
+    auto metrics = MetricsServer::Start(options.metrics_listen, scheduler, &server->rpcs_);
+    if (!metrics.ok()) return metrics.status();
+    server->metrics_ = std::move(metrics).value();
+  }
   return server;
 }
 
 void Server::Stop() {
+  metrics_.reset();  // no scrape reads the scheduler after this
   if (server_ == nullptr) return;
   server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   server_->Wait();

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "coordinator/metrics.h"
 #include "coordinator/scheduler.h"
 #include "zerod.grpc.pb.h"
 
@@ -18,7 +19,8 @@ struct ServerOptions {
   std::string token_file;                 // empty: no token required
   std::string tls_cert;                   // PEM; with tls_key enables TLS
   std::string tls_key;
-  std::string state_dir;  // the job journal's directory (journal.h); empty: none
+  std::string state_dir;       // the job journal's directory (journal.h); empty: none
+  std::string metrics_listen;  // HOST:PORT serving Prometheus metrics (metrics.h); empty: off
 };
 
 // A running gRPC server with its service. Stop() before destroying the scheduler.
@@ -31,9 +33,13 @@ class Server {
   // Ends in-flight calls (after at most a short grace period) and stops listening.
   void Stop();
   const std::string& address() const { return address_; }
+  // Where the Prometheus metrics are served (HOST:PORT), "" when they are off.
+  std::string metrics_address() const { return metrics_ ? metrics_->address() : ""; }
 
  private:
   Server() = default;
+  RpcCounts rpcs_;                          // counted by every call, served by metrics_
+  std::unique_ptr<MetricsServer> metrics_;  // null without --metrics-listen
   std::unique_ptr<v1::Coordinator::Service> service_;
   std::unique_ptr<grpc::Server> server_;
   std::string address_;

@@ -24,6 +24,7 @@ const YamlKeys<DaemonSettings>& Keys() {
       {"tls_cert", ServerMember(&coordinator::ServerOptions::tls_cert, "a PEM file")},
       {"tls_key", ServerMember(&coordinator::ServerOptions::tls_key, "a PEM file")},
       {"state_dir", ServerMember(&coordinator::ServerOptions::state_dir, "a directory")},
+      {"metrics_listen", ServerMember(&coordinator::ServerOptions::metrics_listen, "HOST:PORT")},
       {"collective_timeout",
        config::YamlMember(&DaemonSettings::collective_timeout, "a number of seconds")},
   };

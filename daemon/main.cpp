@@ -262,6 +262,9 @@ int main(int argc, char** argv) {
   app.add_option("--state-dir", flags.daemon.server.state_dir,
                  "Service mode: keep the job journal (every job's transitions) in DIR/jobs.jsonl; "
                  "restarted daemons list earlier jobs, those that were running as INTERRUPTED");
+  app.add_option("--metrics-listen", flags.daemon.server.metrics_listen,
+                 "Service mode: serve Prometheus metrics on HOST:PORT/metrics (job state, step, "
+                 "loss, tokens/s, step parts, per-rank memory, RPC counts); off by default");
   app.add_option("--tls-key", flags.daemon.server.tls_key, "Service mode: PEM private key (TLS)")
       ->check(CLI::ExistingFile);
   app.add_flag("--eval", flags.eval,

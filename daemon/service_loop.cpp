@@ -115,6 +115,9 @@ int RootLoop(const coordinator::ServerOptions& options, RankExecutor& executor,
       "list`\n",
       (*server)->address().c_str(), channel.world_size(), launcher.c_str(),
       (*server)->address().c_str());
+  if (const std::string metrics = (*server)->metrics_address(); !metrics.empty()) {
+    std::printf("zerod: Prometheus metrics on http://%s/metrics\n", metrics.c_str());
+  }
   std::fflush(stdout);
   // Stop signals (stop_signals.h) reach rank 0's scheduler from a watcher: the active
   // job saves and ends PREEMPTED, then the ranks shut down.
