@@ -77,6 +77,17 @@ int DriveRanks(coordinator::Scheduler& scheduler, RankExecutor& executor, Comman
   }
 }
 
+int RunRanks(comm::Communicator* training,
+             const std::function<int(RankExecutor&, CommandChannel&)>& lead) {
+  auto channel = CommandChannel::Create();
+  if (!channel.ok()) {
+    std::fprintf(stderr, "zerod: error: %s\n", std::string(channel.status().message()).c_str());
+    return 1;
+  }
+  RankExecutor executor(training);
+  return (*channel)->rank() == 0 ? lead(executor, **channel) : FollowRankZero(executor, **channel);
+}
+
 int FollowRankZero(RankExecutor& executor, CommandChannel& channel) {
   bool next_follows = false;  // the last command announced another at once
   while (true) {

@@ -7,6 +7,7 @@
 // scheduler.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -43,6 +44,12 @@ int DriveRanks(coordinator::Scheduler& scheduler, RankExecutor& executor, Comman
 
 // Every other rank: runs what rank 0 sends until SHUTDOWN (0) or a failure (1).
 int FollowRankZero(RankExecutor& executor, CommandChannel& channel);
+
+// Both modes' start: opens the command channel and this rank's executor over `training`;
+// rank 0 then runs `lead` (which drives the ranks, DriveRanks), the others follow it.
+// Returns the rank's exit code.
+int RunRanks(comm::Communicator* training,
+             const std::function<int(RankExecutor&, CommandChannel&)>& lead);
 
 // Runs `command` on every rank and gathers the reports (the other ranks' part of it);
 // rank 0 gets the combined outcome.

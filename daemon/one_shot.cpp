@@ -100,14 +100,9 @@ int LeadOneShot(const JobSpec& spec, bool json_log, RankExecutor& executor, Comm
 
 int RunOneShot(const JobSpec& spec, bool json_log, comm::Communicator* training,
                const std::string& launcher) {
-  auto channel = CommandChannel::Create();
-  if (!channel.ok()) {
-    std::fprintf(stderr, "zerod: error: %s\n", std::string(channel.status().message()).c_str());
-    return 1;
-  }
-  RankExecutor executor(training);
-  if ((*channel)->rank() != 0) return FollowRankZero(executor, **channel);
-  return LeadOneShot(spec, json_log, executor, **channel, launcher);
+  return RunRanks(training, [&](RankExecutor& executor, CommandChannel& channel) {
+    return LeadOneShot(spec, json_log, executor, channel, launcher);
+  });
 }
 
 }  // namespace zerod::daemon

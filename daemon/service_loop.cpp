@@ -154,14 +154,9 @@ int RootLoop(const coordinator::ServerOptions& options, RankExecutor& executor,
 
 int RunService(const coordinator::ServerOptions& options, comm::Communicator* training,
                const std::string& launcher) {
-  auto channel = CommandChannel::Create();
-  if (!channel.ok()) {
-    std::fprintf(stderr, "zerod: error: %s\n", std::string(channel.status().message()).c_str());
-    return 1;
-  }
-  RankExecutor executor(training);
-  return (*channel)->rank() == 0 ? RootLoop(options, executor, **channel, launcher)
-                                 : FollowRankZero(executor, **channel);
+  return RunRanks(training, [&](RankExecutor& executor, CommandChannel& channel) {
+    return RootLoop(options, executor, channel, launcher);
+  });
 }
 
 }  // namespace zerod::daemon
