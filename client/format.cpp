@@ -101,6 +101,11 @@ std::string ToJson(const google::protobuf::Message& message, const std::string& 
 
 std::string StateName(v1::JobState state) { return v1::JobState_Name(state); }
 
+bool HasEnded(v1::JobState state) {
+  return state == v1::SUCCEEDED || state == v1::FAILED || state == v1::CANCELLED ||
+         state == v1::PREEMPTED || state == v1::INTERRUPTED;
+}
+
 std::string JobTable(const std::vector<v1::JobStatus>& jobs) {
   std::string out = absl::StrFormat("%-8s %-10s %-13s %-10s %-12s %s\n", "JOB", "STATE", "STEPS",
                                     "LOSS", "TOKENS/S", "MODEL / REASON");

@@ -33,9 +33,7 @@ int Report(Connection& c, const Output& out, const std::string& job_id,
     if (event.has_step()) input.steps.push_back(event.step());
     if (event.has_status()) {
       input.job = event.status();
-      if (input.job.state() != v1::SUCCEEDED && input.job.state() != v1::FAILED &&
-          input.job.state() != v1::CANCELLED && input.job.state() != v1::PREEMPTED &&
-          input.job.state() != v1::INTERRUPTED) {
+      if (!HasEnded(input.job.state())) {
         snapshot = true;
         ctx->TryCancel();
         break;

@@ -103,7 +103,7 @@ std::string SvgLineChart(const LineChart& c) {
   }
   if (c.y_from_zero) y_lo = std::min(0.0, y_lo);
   const std::vector<double> y_ticks = NiceTicks(y_lo, y_hi, 5);
-  std::vector<double> x_ticks = NiceTicks(x_lo, x_hi, 6);
+  std::vector<double> x_ticks = NiceTicks(x_lo, x_hi, 8);
   // Steps are whole numbers: no tick at 2.5.
   x_ticks.erase(
       std::remove_if(x_ticks.begin(), x_ticks.end(), [](double t) { return t != std::floor(t); }),

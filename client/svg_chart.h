@@ -26,8 +26,8 @@ struct LineChart {
   // Tick labels of the y axis (and the points' tooltips); default "%.4g".
   std::function<std::string(double)> format_y;
   bool y_from_zero = false;  // start the y axis at 0 (memory, throughput)
-  int width = 560;           // px, the viewBox's size too
-  int height = 300;
+  int width = 540;           // px, the viewBox's size too
+  int height = 290;
 };
 
 // The chart as one <svg> element. A chart with no finite point says so in its body.

@@ -60,9 +60,10 @@ class MemoryPoller {
   // Called for every step event; returns the newest snapshot of this job's ranks, or
   // nullptr while there is none (the job is not loaded, or the call failed: the view
   // simply goes without, the watch itself must not fail for it).
-  const v1::GetMemoryStatsResponse* AfterStep(int64_t step) {
+  // `last`: the job has ended, one final call whatever the time (the last step's memory).
+  const v1::GetMemoryStatsResponse* AfterStep(int64_t step, bool last = false) {
     const auto now = std::chrono::steady_clock::now();
-    if (step != polled_step_ && now - polled_at_ >= std::chrono::seconds(1)) {
+    if (step != polled_step_ && (last || now - polled_at_ >= std::chrono::seconds(1))) {
       polled_step_ = step;
       polled_at_ = now;
       v1::GetMemoryStatsResponse resp;
@@ -89,30 +90,46 @@ class MemoryPoller {
 class LiveBlock {
  public:
   void Draw(const std::vector<std::string>& lines) {
+    const std::string erase = Erase();  // before Text() replaces the block's lines
+    Print(erase + Text(lines));
+  }
+  // Prints `line` where the block was and the block again below it: a change of state
+  // ("job-2 RUNNING") reads above the progress it belongs to, and the block stays live.
+  void PrintAbove(const std::string& line) {
+    const std::vector<std::string> lines = lines_;
+    const std::string erase = Erase();
+    Print(erase + line + "\n" + Text(lines));
+  }
+  // Leaves the block on screen with the cursor on the line below it.
+  void Close() {
+    if (!lines_.empty()) Print("\n");
+    lines_.clear();
+  }
+
+ private:
+  // Back to the block's first line, and everything from there down cleared.
+  std::string Erase() const {
     std::string out = "\r";
-    if (drawn_ > 1) out += absl::StrCat("\033[", drawn_ - 1, "A");
-    out += "\033[J";
+    if (lines_.size() > 1) out += absl::StrCat("\033[", lines_.size() - 1, "A");
+    return out + "\033[J";
+  }
+  // The lines as the new block (no newline after the last: the cursor stays on it).
+  std::string Text(const std::vector<std::string>& lines) {
+    std::string out;
     const size_t width = Width();
     for (size_t i = 0; i < lines.size(); ++i) {
       out += lines[i].substr(0, width);
       if (i + 1 < lines.size()) out += "\n";
     }
-    Print(out);
-    drawn_ = static_cast<int>(lines.size());
+    lines_ = lines;
+    return out;
   }
-  // Leaves the block on screen with the cursor on the line below it.
-  void Close() {
-    if (drawn_ > 0) Print("\n");
-    drawn_ = 0;
-  }
-
- private:
   static size_t Width() {
     winsize w{};
     if (::ioctl(STDOUT_FILENO, TIOCGWINSZ, &w) == 0 && w.ws_col > 1) return w.ws_col - 1;
     return 200;
   }
-  int drawn_ = 0;
+  std::vector<std::string> lines_;  // the block on screen now
 };
 
 std::vector<std::string> TtyBlock(const v1::StepMetrics& m, int64_t total, double eta,
@@ -154,6 +171,7 @@ int Watch(Connection& c, const Output& out, const std::string& job_id, bool from
   StepClock clock;
   MemoryPoller memory(c, job_id);
   LiveBlock block;
+  std::optional<v1::StepMetrics> last_step;  // the newest step drawn
   while (reader->Read(&event)) {
     if (event.has_step()) {
       const auto& m = event.step();
@@ -166,6 +184,7 @@ int Watch(Connection& c, const Output& out, const std::string& job_id, bool from
       }
       clock.Add(m.step_seconds());
       const int64_t total = last_status.steps_total();
+      last_step = m;
       if (tty) {
         block.Draw(TtyBlock(m, total, clock.Eta(total - m.step()), memory.AfterStep(m.step())));
       } else {
@@ -177,9 +196,20 @@ int Watch(Connection& c, const Output& out, const std::string& job_id, bool from
       if (out.json) {
         Print(ToJson(event) + "\n");
       } else {
-        block.Close();
-        Print(absl::StrCat(job_id, " ", StateName(last_status.state()),
-                           last_status.reason().empty() ? "" : ": " + last_status.reason(), "\n"));
+        const std::string line =
+            absl::StrCat(job_id, " ", StateName(last_status.state()),
+                         last_status.reason().empty() ? "" : ": " + last_status.reason());
+        if (tty && !HasEnded(last_status.state())) {
+          block.PrintAbove(line);
+        } else {
+          // The block's last draw may show memory from a step or two before the end.
+          if (tty && last_step.has_value()) {
+            block.Draw(TtyBlock(*last_step, last_status.steps_total(), 0,
+                                memory.AfterStep(last_step->step(), /*last=*/true)));
+          }
+          block.Close();
+          Print(line + "\n");
+        }
       }
     }
   }
