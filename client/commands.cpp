@@ -5,7 +5,6 @@
 #include <unistd.h>
 
 #include <cstdio>
-#include <deque>
 
 #include "absl/strings/str_cat.h"
 #include "client/format.h"
@@ -22,24 +21,6 @@ void Print(const std::string& text) {
   std::fputs(text.c_str(), stdout);
   std::fflush(stdout);
 }
-
-// Mean of the last few step times, for the ETA.
-class StepClock {
- public:
-  void Add(double seconds) {
-    recent_.push_back(seconds);
-    if (recent_.size() > 10) recent_.pop_front();
-  }
-  double Eta(int64_t remaining) const {
-    if (recent_.empty()) return -1;
-    double sum = 0;
-    for (double s : recent_) sum += s;
-    return sum / recent_.size() * remaining;
-  }
-
- private:
-  std::deque<double> recent_;
-};
 
 }  // namespace
 
@@ -99,52 +80,6 @@ int List(Connection& c, const Output& out) {
     for (const auto& j : resp.jobs()) Print(ToJson(j) + "\n");
   } else {
     Print(JobTable({resp.jobs().begin(), resp.jobs().end()}));
-  }
-  return 0;
-}
-
-int Watch(Connection& c, const Output& out, const std::string& job_id, bool from_start) {
-  v1::WatchJobRequest req;
-  req.set_job_id(job_id);
-  req.set_from_start(from_start);
-  auto ctx = c.Context(0);
-  auto reader = c.stub().WatchJob(ctx.get(), req);
-  const bool tty = !out.json && ::isatty(STDOUT_FILENO);
-  v1::JobEvent event;
-  v1::JobStatus last_status;
-  StepClock clock;
-  bool bar_open = false;  // a progress line without its newline yet
-  while (reader->Read(&event)) {
-    if (out.json) {
-      Print(ToJson(event) + "\n");
-    } else if (event.has_step()) {
-      const auto& m = event.step();
-      clock.Add(m.step_seconds());
-      const int64_t total = last_status.steps_total();
-      if (tty) {
-        Print("\r\033[K" + ProgressLine(m, total, clock.Eta(total - m.step())));
-        bar_open = true;
-      } else {
-        Print(StepLine(m, total) + "\n");
-      }
-    }
-    if (event.has_status()) {
-      last_status = event.status();
-      if (!out.json) {
-        if (bar_open) Print("\n");
-        bar_open = false;
-        Print(absl::StrCat(job_id, " ", StateName(last_status.state()),
-                           last_status.reason().empty() ? "" : ": " + last_status.reason(), "\n"));
-      }
-    }
-  }
-  if (bar_open) Print("\n");
-  if (auto s = reader->Finish(); !s.ok()) return Fail(c, s);
-  if (last_status.state() != v1::SUCCEEDED) {
-    std::fprintf(stderr, "zeroctl: %s ended %s%s\n", job_id.c_str(),
-                 StateName(last_status.state()).c_str(),
-                 last_status.reason().empty() ? "" : (": " + last_status.reason()).c_str());
-    return 1;
   }
   return 0;
 }

@@ -17,9 +17,12 @@ int Submit(Connection& c, const Output& out, v1::JobSpec spec, bool wait);
 int Step(Connection& c, const Output& out, const std::string& job_id, int64_t steps);
 int Status(Connection& c, const Output& out, const std::string& job_id);
 int List(Connection& c, const Output& out);
-// Follows a job to its end; exit code 0 only if it SUCCEEDED.
+// Follows a job to its end; exit code 0 only if it SUCCEEDED (client/watch.cpp).
 int Watch(Connection& c, const Output& out, const std::string& job_id, bool from_start);
 int Memory(Connection& c, const Output& out);
+// Writes the job's HTML report (client/report_html.h) to `html_path`.
+int Report(Connection& c, const Output& out, const std::string& job_id,
+           const std::string& html_path);
 int Cancel(Connection& c, const Output& out, const std::string& job_id);
 int Checkpoint(Connection& c, const Output& out, const std::string& job_id, const std::string& dir);
 int Export(Connection& c, const Output& out, const std::string& job_id, const std::string& dir);

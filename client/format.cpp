@@ -2,6 +2,7 @@
 
 #include <google/protobuf/descriptor.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
@@ -91,7 +92,19 @@ nlohmann::ordered_json MessageJson(const Message& m) {
 // as strings: scripts want numbers, and no byte count or step reaches 2^53.
 std::string ToJson(const google::protobuf::Message& message) { return MessageJson(message).dump(); }
 
+std::string ToJson(const google::protobuf::Message& message, const std::string& key,
+                   const google::protobuf::Message& extra) {
+  nlohmann::ordered_json out = MessageJson(message);
+  out[key] = MessageJson(extra);
+  return out.dump();
+}
+
 std::string StateName(v1::JobState state) { return v1::JobState_Name(state); }
+
+bool HasEnded(v1::JobState state) {
+  return state == v1::SUCCEEDED || state == v1::FAILED || state == v1::CANCELLED ||
+         state == v1::PREEMPTED || state == v1::INTERRUPTED;
+}
 
 std::string JobTable(const std::vector<v1::JobStatus>& jobs) {
   std::string out = absl::StrFormat("%-8s %-10s %-13s %-10s %-12s %s\n", "JOB", "STATE", "STEPS",
@@ -160,6 +173,47 @@ std::string ProgressLine(const v1::StepMetrics& s, int64_t total, double eta_sec
   return absl::StrFormat("[%s%s] %d/%d  loss %.4f  %.1fk tok/s  ETA %s", std::string(filled, '#'),
                          std::string(kWidth - filled, '.'), s.step(), total, s.loss(),
                          s.tokens_per_s() / 1000.0, Duration(eta_seconds));
+}
+
+std::vector<std::string> StepPartsLines(const v1::StepMetrics& s) {
+  const double total = s.step_seconds();
+  auto part = [total](const char* name, double seconds) {
+    return absl::StrFormat("%s %.2f (%.0f%%)", name, seconds,
+                           total > 0 ? 100.0 * seconds / total : 0.0);
+  };
+  // What the three parts leave out: reading the batch, releasing the gathered parameters,
+  // the loss's all-reduce.
+  const double other =
+      std::max(0.0, total - s.forward_seconds() - s.backward_seconds() - s.optimizer_seconds());
+  return {
+      absl::StrFormat("%.2f s: %s  %s  %s  other %.2f", total, part("forward", s.forward_seconds()),
+                      part("backward", s.backward_seconds()),
+                      part("optimizer", s.optimizer_seconds()), other),
+      absl::StrFormat("transfers %.2f s  optimizer %.2f s", s.transfer_wait_seconds(),
+                      s.optimizer_wait_seconds())};
+}
+
+std::vector<std::string> RankMemoryLines(const v1::GetMemoryStatsResponse& m, int max_ranks) {
+  std::vector<std::string> lines;
+  const int n = m.ranks_size();
+  // With more ranks than lines, the last line speaks for the rest.
+  const int shown = n > max_ranks ? max_ranks - 1 : n;
+  for (int i = 0; i < shown; ++i) {
+    const auto& r = m.ranks(i);
+    lines.push_back(absl::StrFormat("rank %-3d %-7s GPU peak %-11s RSS %s", r.rank(), r.device(),
+                                    Bytes(r.gpu_peak_bytes()), Bytes(r.rss_bytes())));
+  }
+  if (shown < n) {
+    int64_t gpu = 0, rss = 0;
+    for (int i = shown; i < n; ++i) {
+      gpu = std::max(gpu, m.ranks(i).gpu_peak_bytes());
+      rss = std::max(rss, m.ranks(i).rss_bytes());
+    }
+    lines.push_back(absl::StrFormat("ranks %d-%d: largest GPU peak %s, largest RSS %s",
+                                    m.ranks(shown).rank(), m.ranks(n - 1).rank(), Bytes(gpu),
+                                    Bytes(rss)));
+  }
+  return lines;
 }
 
 }  // namespace zerod::client

@@ -17,8 +17,15 @@ std::string Bytes(int64_t bytes);
 std::string Duration(double seconds);
 // A message as one line of JSON, proto field names, defaults included.
 std::string ToJson(const google::protobuf::Message& message);
+// The same with one more field, `key`, holding `extra` (an addition that leaves the
+// message's own fields as they were, so scripts reading them are not disturbed).
+std::string ToJson(const google::protobuf::Message& message, const std::string& key,
+                   const google::protobuf::Message& extra);
 // QUEUED, RUNNING, ... as text.
 std::string StateName(v1::JobState state);
+// The job will not change again (its event stream ends): SUCCEEDED, FAILED, CANCELLED,
+// PREEMPTED, INTERRUPTED; as the coordinator's IsTerminal says.
+bool HasEnded(v1::JobState state);
 
 std::string JobTable(const std::vector<v1::JobStatus>& jobs);
 std::string JobDetails(const v1::JobStatus& job);
@@ -27,5 +34,13 @@ std::string MemoryTable(const v1::GetMemoryStatsResponse& memory);
 std::string StepLine(const v1::StepMetrics& step, int64_t total);
 // "[#######.............]  12/100  loss 3.2104  12.3k tok/s  ETA 0:45" (width 20 bar).
 std::string ProgressLine(const v1::StepMetrics& step, int64_t total, double eta_seconds);
+// Where the step's time went (engine/api.h defines each part), two lines:
+// "0.41 s: forward 0.10 (24%)  backward 0.20 (49%)  optimizer 0.08 (20%)  other 0.03" and
+// "transfers 0.01 s  optimizer 0.02 s" (the waits, which happen inside those parts).
+std::vector<std::string> StepPartsLines(const v1::StepMetrics& step);
+// One line per rank: "rank 0   cpu     GPU peak 0 B        RSS 512.3 MiB". Past
+// `max_ranks` ranks the last line sums up the rest (their largest GPU peak and RSS).
+std::vector<std::string> RankMemoryLines(const v1::GetMemoryStatsResponse& memory,
+                                         int max_ranks = 8);
 
 }  // namespace zerod::client

@@ -1,6 +1,7 @@
 // zeroctl: the command line for a running zerod service.
 //   zeroctl submit --model DIR --ds-config FILE --data FILE --steps N [--wait]
 //   zeroctl watch JOB | status JOB | list | memory | step JOB [-n N] | cancel JOB
+//   zeroctl report JOB --html FILE
 //   zeroctl checkpoint JOB --dir DIR | export JOB --hf DIR | health | shutdown
 // --json prints one JSON object per result line, for scripts.
 #include <cstdlib>
@@ -119,6 +120,11 @@ int main(int argc, char** argv) {
   auto* watch = app.add_subcommand("watch", "Follow a job: progress, loss, tokens/s, ETA");
   watch->add_option("job", job_id)->required();
   watch->add_flag("!--new-only", from_start, "Skip the steps already done");
+  std::string html;
+  auto* report = app.add_subcommand(
+      "report", "Write one self-contained HTML page: plots of loss, lr, tokens/s, memory");
+  report->add_option("job", job_id)->required();
+  report->add_option("--html", html, "The page to write")->required();
   auto* memory = app.add_subcommand("memory", "Per-rank GPU / pinned host / RSS table");
   auto* cancel = app.add_subcommand("cancel", "Cancel a queued or running job");
   cancel->add_option("job", job_id)->required();
@@ -152,6 +158,7 @@ int main(int argc, char** argv) {
   if (*status) return Status(c, out, job_id);
   if (*list) return List(c, out);
   if (*watch) return Watch(c, out, job_id, from_start);
+  if (*report) return Report(c, out, job_id, html);
   if (*memory) return Memory(c, out);
   if (*cancel) return Cancel(c, out, job_id);
   if (*checkpoint) return Checkpoint(c, out, job_id, dir);

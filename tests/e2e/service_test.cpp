@@ -231,6 +231,90 @@ TEST_F(ServiceTest, SubmitWithTensorboardWritesTheJobsOwnRun) {
   }
 }
 
+// zeroctl report: a 12-step job's page holds every step's loss, the facts and the ranks'
+// memory, and its loss line falls; --json step lines gain "memory" (both ranks) and keep
+// their own fields.
+TEST_F(ServiceTest, ReportWritesASelfContainedPageWhoseLossLineFalls) {
+  CtlResult r = Ctl("--json " + SubmitArgs(12, "--wait --name report"));
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err << daemons_->log();
+  const std::string job = JsonLines(r.out).front()["job_id"];
+  std::vector<double> losses;
+  int with_memory = 0;
+  for (const json& line : JsonLines(r.out)) {
+    if (!line.contains("step")) continue;
+    losses.push_back(line["step"]["loss"].get<double>());
+    EXPECT_TRUE(line["step"].contains("forward_seconds")) << line.dump();
+    if (line.contains("memory")) {
+      ++with_memory;
+      EXPECT_EQ(line["memory"]["step"], line["step"]["step"]);
+      EXPECT_EQ(line["memory"]["ranks"].size(), 2u) << line.dump();
+    }
+  }
+  ASSERT_EQ(losses.size(), 12u);
+  EXPECT_LT(losses.back(), losses.front() - 0.3);
+  EXPECT_GE(with_memory, 1) << "GetMemoryStats is polled once per second at most, not never";
+
+  CtlResult report = Ctl("--json report " + job + " --html " + Path("report.html"));
+  ASSERT_EQ(report.exit_code, 0) << report.err;
+  const json said = json::parse(report.out);
+  EXPECT_EQ(said["steps"], 12);
+  EXPECT_EQ(said["state"], "SUCCEEDED");
+  const std::string html = ReadWholeFile(Path("report.html"));
+  ASSERT_FALSE(html.empty());
+  for (const char* chart :
+       {"<svg id=\"loss\"", "<svg id=\"lr\"", "<svg id=\"tokens\"", "<svg id=\"memory\""})
+    EXPECT_NE(html.find(chart), std::string::npos) << chart;
+  for (double loss : losses) {
+    char text[32];
+    std::snprintf(text, sizeof text, "<td class=\"num\">%.4f</td>", loss);
+    EXPECT_NE(html.find(text), std::string::npos) << text;
+  }
+  for (const std::string fact :
+       {job, std::string("SUCCEEDED"), std::string("12 / 12"), std::string("tiny-llama"),
+        std::string("float32"), std::string("Memory per rank at step 12")})
+    EXPECT_NE(html.find(fact), std::string::npos) << fact;
+  EXPECT_EQ(html.find("http://"), std::string::npos);
+  EXPECT_EQ(html.find("https://"), std::string::npos);
+  EXPECT_EQ(html.find("src="), std::string::npos);
+  // The loss line's first point sits above its last (SVG's y grows downwards).
+  const size_t at = html.find("points=\"", html.find("<svg id=\"loss\"")) + 8;
+  std::istringstream points(html.substr(at, html.find('"', at) - at));
+  std::vector<double> ys;
+  for (std::string xy; points >> xy;) ys.push_back(std::stod(xy.substr(xy.find(',') + 1)));
+  ASSERT_EQ(ys.size(), 12u);
+  EXPECT_LT(ys.front(), ys.back());
+}
+
+// The page opened by a real browser: Debian's headless Chromium renders it to a PNG. Skipped
+// where chromium is not installed (tests/tools/report_screenshot.sh does the same by hand).
+TEST_F(ServiceTest, ReportRendersInHeadlessChromium) {
+  if (std::system("command -v chromium > /dev/null 2>&1") != 0)
+    GTEST_SKIP() << "chromium is not installed (apt-get install -y chromium): no screenshot";
+  ASSERT_TRUE(fs::exists(Path("report.html"))) << "written by the test before";
+  const Result shot = RunCommand("HOME=" + Path("") +
+                                 " timeout 120 chromium --headless --no-sandbox --disable-gpu "
+                                 "--hide-scrollbars --window-size=1200,1600 --screenshot=" +
+                                 Path("report.png") + " file://" + Path("report.html") + " 2>&1");
+  ASSERT_EQ(shot.exit_code, 0) << shot.output;
+  const std::string png = ReadWholeFile(Path("report.png"));
+  ASSERT_GT(png.size(), 10000u) << "an empty page would compress to a few KB";
+  EXPECT_EQ(png.substr(1, 3), "PNG");
+}
+
+// A job still going gets a snapshot: the report returns at once with the steps so far.
+TEST_F(ServiceTest, ReportOfAPausedJobIsASnapshot) {
+  CtlResult submit = Ctl("--json " + SubmitArgs(10, "--paused"));
+  ASSERT_EQ(submit.exit_code, 0) << submit.err;
+  const std::string job = json::parse(submit.out)["job_id"];
+  ASSERT_EQ(Ctl("step " + job + " -n 2").exit_code, 0);
+  CtlResult report = Ctl("--json report " + job + " --html " + Path("paused.html"));
+  ASSERT_EQ(report.exit_code, 0) << report.err;
+  EXPECT_EQ(json::parse(report.out)["steps"], 2);
+  EXPECT_EQ(json::parse(report.out)["state"], "PAUSED");
+  EXPECT_NE(ReadWholeFile(Path("paused.html")).find("PAUSED at step 2 of 10"), std::string::npos);
+  EXPECT_EQ(Ctl("cancel " + job).exit_code, 0);
+}
+
 // `zerod --train` runs the service's own scheduler and rank loop in-process: the same job
 // gives the same step losses, the same checkpoint shards and the same exported weights,
 // byte for byte, as when it is submitted to the daemons.
