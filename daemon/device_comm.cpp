@@ -8,7 +8,7 @@
 #include "engine/comm/bounded_wait.h"
 
 #ifdef ZEROD_CUDA
-#include "engine/comm/nccl_communicator.h"
+#include "engine/comm/gpu_communicator.h"
 #endif
 
 namespace zerod::daemon {
@@ -17,7 +17,7 @@ std::unique_ptr<comm::Communicator> GpuCommunicator(comm::MpiCommunicator& mpi) 
 #ifdef ZEROD_CUDA
   // NCCL's host-side waits share the collective timeout (0: a day, i.e. unbounded).
   const double limit = comm::CollectiveTimeout();
-  auto nccl = comm::NcclCommunicator::Create(
+  auto nccl = comm::CreateNcclCommunicator(
       &mpi, mpi.local_rank(),
       std::chrono::seconds(limit > 0 ? static_cast<int64_t>(std::ceil(limit)) : 86400));
   if (nccl.ok()) return std::move(nccl).value();

@@ -1,6 +1,27 @@
 // The engine's torch-free face: plain structs for job specs, step results and memory
-// stats, and the Job handle. The daemon, the coordinator and the CLI include this and
-// nothing else of the engine, so torch headers never meet protobuf's (DESIGN.md).
+// stats, and the Job handle. The daemon, the coordinator, the CLI and proto/'s wire
+// conversion compile beside protobuf's generated code, so they include this header and
+// the few torch-free engine headers listed below, and nothing else of the engine: torch
+// headers never meet protobuf's (DESIGN.md). tests/tools/include_check.sh reads the list,
+// and fails the build and CTest when a file there includes another engine header or a
+// listed header reaches <torch/...>, <ATen/...>, <c10/...> or <cuda...>.
+//
+//   include-allowed: engine/api.h                          jobs, plans, evaluations
+//   include-allowed: engine/config/job_spec.h              JobSpec and its validation
+//   include-allowed: engine/config/job_file.h              YAML job files
+//   include-allowed: engine/config/yaml_struct.h           YAML files read into structs
+//   include-allowed: engine/comm/communicator.h            the Communicator interface
+//   include-allowed: engine/comm/mpi_communicator.h        the rank's MPI world
+//   include-allowed: engine/comm/mpi_status.h              MPI_RETURN_IF_ERROR
+//   include-allowed: engine/comm/bounded_wait.h            collectives with a timeout
+//   include-allowed: engine/comm/launch_env.h              rank and size from the launcher
+//   include-allowed: engine/comm/gpu_communicator.h        NCCL, behind a factory
+//   include-allowed: engine/checkpoint/hf_from_checkpoint.h  a checkpoint exported as HF
+//   include-allowed: engine/data/prepare.h                 zerod --prepare-data
+//   include-allowed: engine/models/model_dir.h             model directories, hub names
+//   include-allowed: engine/util/files.h                   paths, directories, whole files
+//   include-allowed: engine/util/proc_stats.h              resident set, host memory
+//   include-allowed: engine/util/status_macros.h           RETURN_IF_ERROR, ASSIGN_OR_RETURN
 #pragma once
 
 #include <cstdint>

@@ -5,19 +5,19 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "engine/checkpoint/checkpoint_dir.h"
+#include "engine/checkpoint/hf_export.h"
 #include "engine/checkpoint/sharded_state.h"
 #include "engine/models/hf_config.h"
-#include "engine/models/hf_export.h"
 #include "engine/models/registry.h"
-#include "engine/train/checkpoint_dir.h"
-#include "engine/train/engine_setup.h"
+#include "engine/models/torch_dtype.h"
 #include "engine/util/status_macros.h"
 #include "engine/zero/partition.h"
 
 namespace zerod::checkpoint {
 namespace {
 
-absl::StatusOr<DType> CheckpointDType(const train::CheckpointMeta& meta, const std::string& dir) {
+absl::StatusOr<DType> CheckpointDType(const CheckpointMeta& meta, const std::string& dir) {
   for (DType d : {DType::kBFloat16, DType::kFloat16, DType::kFloat32}) {
     if (meta.dtype == DTypeName(d)) return d;
   }
@@ -30,7 +30,7 @@ absl::StatusOr<DType> CheckpointDType(const train::CheckpointMeta& meta, const s
 
 absl::StatusOr<HfExportSummary> ExportCheckpointToHf(const std::string& checkpoint_dir,
                                                      const std::string& output_dir) {
-  ASSIGN_OR_RETURN(const train::CheckpointMeta meta, train::ReadMeta(checkpoint_dir));
+  ASSIGN_OR_RETURN(const CheckpointMeta meta, ReadMeta(checkpoint_dir));
   ASSIGN_OR_RETURN(const DType dtype, CheckpointDType(meta, checkpoint_dir));
   ASSIGN_OR_RETURN(const models::ModelConfig model, models::LoadModelConfig(checkpoint_dir));
   const auto units = models::BuildUnits(model);  // names and shapes; no storage
@@ -47,12 +47,12 @@ absl::StatusOr<HfExportSummary> ExportCheckpointToHf(const std::string& checkpoi
   }
   std::vector<std::string> paths;
   for (int k = 0; k < meta.world_size; ++k)
-    paths.push_back(train::RankStateFile(checkpoint_dir, k, meta.world_size));
+    paths.push_back(RankStateFile(checkpoint_dir, k, meta.world_size));
   ASSIGN_OR_RETURN(const ShardedState state,
                    ShardedState::Open(paths, units.size(), /*verify=*/true));
 
-  models::HfExportWriter writer(output_dir, specs);
-  RETURN_IF_ERROR(writer.Begin(models::ExportedConfigJson(checkpoint_dir, dtype)));
+  HfExportWriter writer(output_dir, specs);
+  RETURN_IF_ERROR(writer.Begin(ExportedConfigJson(checkpoint_dir, dtype)));
   torch::NoGradGuard no_grad;
   for (size_t i = 0; i < units.size(); ++i) {
     const models::Unit& unit = *units[i];
@@ -64,7 +64,7 @@ absl::StatusOr<HfExportSummary> ExportCheckpointToHf(const std::string& checkpoi
         state.Read(i, "master", layout.numel, 0, layout.numel, master.data_ptr<float>()));
     // The engine's 16-bit weights are its master rounded by torch (round to nearest even):
     // the same conversion here gives the same bits.
-    const torch::Tensor rounded = master.to(train::ToTorch(dtype));
+    const torch::Tensor rounded = master.to(models::ToTorch(dtype));
     for (const zero::FlatEntry& e : layout.entries) {
       RETURN_IF_ERROR(writer.Append(e.name, rounded.narrow(0, e.offset, e.numel).data_ptr()));
     }

@@ -14,21 +14,12 @@ namespace zerod::comm {
 namespace {
 
 absl::StatusOr<MPI_Datatype> ToMpi(DType dtype) {
-  switch (dtype) {
-    case DType::kFloat32:
-      return MPI_FLOAT;
-    case DType::kFloat64:
-      return MPI_DOUBLE;
-    case DType::kInt32:
-      return MPI_INT32_T;
-    case DType::kInt64:
-      return MPI_INT64_T;
-    case DType::kUInt8:
-      return MPI_UINT8_T;
-    // 16-bit floats travel as raw 2-byte words; they cannot be reduced over MPI.
-    case DType::kFloat16:
-    case DType::kBFloat16:
-      return MPI_UINT16_T;
+  switch (dtype) {  // the MPI column of util/dtype.h's table
+#define ZEROD_DTYPE_CASE(e, name, bytes, st, mpi, nccl, torch) \
+  case DType::e:                                               \
+    return mpi;
+    ZEROD_DTYPE_TABLE(ZEROD_DTYPE_CASE)
+#undef ZEROD_DTYPE_CASE
   }
   return absl::InvalidArgumentError("unknown dtype");
 }

@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "engine/comm/bounded_wait.h"
+#include "engine/comm/gpu_communicator.h"
 
 namespace zerod::comm {
 namespace {
@@ -28,21 +29,12 @@ absl::Status CudaCheck(cudaError_t rc, const char* call, const char* file, int l
 #define CUDA_CHECK(call) CudaCheck((call), #call, __FILE__, __LINE__)
 
 ncclDataType_t ToNccl(DType dtype) {
-  switch (dtype) {
-    case DType::kFloat32:
-      return ncclFloat32;
-    case DType::kFloat16:
-      return ncclFloat16;
-    case DType::kBFloat16:
-      return ncclBfloat16;
-    case DType::kFloat64:
-      return ncclFloat64;
-    case DType::kInt32:
-      return ncclInt32;
-    case DType::kInt64:
-      return ncclInt64;
-    case DType::kUInt8:
-      return ncclUint8;
+  switch (dtype) {  // the NCCL column of util/dtype.h's table
+#define ZEROD_DTYPE_CASE(e, name, bytes, st, mpi, nccl, torch) \
+  case DType::e:                                               \
+    return nccl;
+    ZEROD_DTYPE_TABLE(ZEROD_DTYPE_CASE)
+#undef ZEROD_DTYPE_CASE
   }
   return ncclUint8;
 }
@@ -215,6 +207,14 @@ absl::Status NcclCommunicator::Synchronize() {
     std::this_thread::sleep_for(backoff);
     backoff = std::min(backoff * 2, std::chrono::microseconds(2000));
   }
+}
+
+absl::StatusOr<std::unique_ptr<Communicator>> CreateNcclCommunicator(MpiCommunicator* mpi,
+                                                                     int device,
+                                                                     std::chrono::seconds timeout) {
+  auto nccl = NcclCommunicator::Create(mpi, device, timeout);
+  if (!nccl.ok()) return nccl.status();
+  return std::unique_ptr<Communicator>(std::move(nccl).value());
 }
 
 }  // namespace zerod::comm

@@ -31,33 +31,23 @@ int64_t TensorInfo::numel() const {
 }
 
 absl::StatusOr<DType> ParseSafetensorsDType(const std::string& name) {
-  if (name == "F32") return DType::kFloat32;
-  if (name == "F16") return DType::kFloat16;
-  if (name == "BF16") return DType::kBFloat16;
-  if (name == "F64") return DType::kFloat64;
-  if (name == "I32") return DType::kInt32;
-  if (name == "I64") return DType::kInt64;
-  if (name == "U8") return DType::kUInt8;
+  for (DType dtype : kAllDTypes) {
+    if (name == SafetensorsDTypeName(dtype)) return dtype;
+  }
+  std::string known;
+  for (DType dtype : kAllDTypes)
+    absl::StrAppend(&known, known.empty() ? "" : ", ", SafetensorsDTypeName(dtype));
   return absl::InvalidArgumentError(
-      absl::StrCat("dtype \"", name, "\" is not supported (F32, F16, BF16, F64, I32, I64, U8)"));
+      absl::StrCat("dtype \"", name, "\" is not supported (", known, ")"));
 }
 
 const char* SafetensorsDTypeName(DType dtype) {
   switch (dtype) {
-    case DType::kFloat32:
-      return "F32";
-    case DType::kFloat16:
-      return "F16";
-    case DType::kBFloat16:
-      return "BF16";
-    case DType::kFloat64:
-      return "F64";
-    case DType::kInt32:
-      return "I32";
-    case DType::kInt64:
-      return "I64";
-    case DType::kUInt8:
-      return "U8";
+#define ZEROD_DTYPE_CASE(e, name, bytes, st, mpi, nccl, torch) \
+  case DType::e:                                               \
+    return st;
+    ZEROD_DTYPE_TABLE(ZEROD_DTYPE_CASE)
+#undef ZEROD_DTYPE_CASE
   }
   return "U8";
 }

@@ -12,21 +12,11 @@
 
 #include "engine/models/checkpoint_reader.h"
 #include "engine/models/registry.h"
+#include "engine/models/torch_dtype.h"
 #include "engine/util/cpu_affinity.h"
 #include "engine/util/status_macros.h"
 
 namespace zerod::train {
-
-torch::ScalarType ToTorch(DType dtype) {
-  switch (dtype) {
-    case DType::kFloat16:
-      return torch::kFloat16;
-    case DType::kBFloat16:
-      return torch::kBFloat16;
-    default:
-      return torch::kFloat32;
-  }
-}
 
 void ShareCpuThreads(const comm::Communicator& comm) {
   const std::string note = WidenCpuAffinity(comm.local_rank(), comm.local_size());
@@ -41,7 +31,7 @@ void ShareCpuThreads(const comm::Communicator& comm) {
 zero::EngineOptions EngineOptionsFor(const config::DsConfig& ds, bool activation_checkpointing,
                                      const comm::Communicator& comm) {
   zero::EngineOptions opts;
-  opts.dtype = ToTorch(ds.compute_dtype);
+  opts.dtype = models::ToTorch(ds.compute_dtype);
   opts.device = comm.backend() == "nccl"
                     ? torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(comm.local_rank()))
                     : torch::Device(torch::kCPU);

@@ -16,8 +16,6 @@
 
 namespace zerod::train {
 
-torch::ScalarType ToTorch(DType dtype);
-
 // A model's config.json and the token file it will read, checked against each other:
 // the sequence length the model accepts, token ids within its vocabulary.
 struct ModelAndData {

@@ -10,13 +10,13 @@
 
 #include "absl/strings/str_cat.h"
 #include "engine/api.h"
+#include "engine/checkpoint/checkpoint_dir.h"
 #include "engine/config/ds_config.h"
 #include "engine/data/sampler.h"
 #include "engine/models/llama.h"
 #include "engine/models/safetensors.h"
 #include "engine/monitor/monitor.h"
 #include "engine/optim/loss_scaler.h"
-#include "engine/train/checkpoint_dir.h"
 #include "engine/train/engine_setup.h"
 #include "engine/train/job_plan.h"
 #include "engine/util/files.h"
@@ -150,11 +150,11 @@ class TrainingJob final : public Job {
   int64_t steps_done() const override { return steps_done_; }
 
   absl::Status ExportHf(const std::string& dir) override {
-    std::unique_ptr<models::HfExportWriter> writer;
+    std::unique_ptr<checkpoint::HfExportWriter> writer;
     absl::Status begun;
     if (comm_->rank() == 0) {
-      writer = std::make_unique<models::HfExportWriter>(dir, engine_->ExportPlan());
-      begun = writer->Begin(models::ExportedConfigJson(spec_.model_dir, ds_.compute_dtype));
+      writer = std::make_unique<checkpoint::HfExportWriter>(dir, engine_->ExportPlan());
+      begun = writer->Begin(checkpoint::ExportedConfigJson(spec_.model_dir, ds_.compute_dtype));
     }
     RETURN_IF_ERROR(comm::AgreeOnStatus(*comm_, begun));
     return engine_->Export(writer.get());
@@ -167,27 +167,27 @@ class TrainingJob final : public Job {
         steps_done_ >= spec_.steps) {
       return absl::OkStatus();
     }
-    RETURN_IF_ERROR(SaveCheckpoint(train::PeriodicCheckpointDir(spec_.save_dir, steps_done_)));
+    RETURN_IF_ERROR(SaveCheckpoint(checkpoint::PeriodicCheckpointDir(spec_.save_dir, steps_done_)));
     if (comm_->rank() == 0)
       std::fprintf(stderr, "zerod: saved %s\n",
-                   train::PeriodicCheckpointDir(spec_.save_dir, steps_done_).c_str());
+                   checkpoint::PeriodicCheckpointDir(spec_.save_dir, steps_done_).c_str());
     return comm::AgreeOnStatus(
         *comm_, comm_->rank() == 0
-                    ? train::KeepNewestCheckpoints(spec_.save_dir, spec_.keep_checkpoints)
+                    ? checkpoint::KeepNewestCheckpoints(spec_.save_dir, spec_.keep_checkpoints)
                     : absl::OkStatus());
   }
 
   absl::Status SaveCheckpoint(const std::string& dir) override {
     const bool leader = comm_->rank() == 0;
-    const std::string staging = train::StagingDir(dir);
+    const std::string staging = checkpoint::StagingDir(dir);
     RETURN_IF_ERROR(
-        comm::AgreeOnStatus(*comm_, leader ? train::PrepareStaging(dir) : absl::OkStatus()));
-    RETURN_IF_ERROR(comm::AgreeOnStatus(*comm_, engine_->SaveState(train::RankStateFile(
+        comm::AgreeOnStatus(*comm_, leader ? checkpoint::PrepareStaging(dir) : absl::OkStatus()));
+    RETURN_IF_ERROR(comm::AgreeOnStatus(*comm_, engine_->SaveState(checkpoint::RankStateFile(
                                                     staging, comm_->rank(), comm_->world_size()))));
     absl::Status published;
     if (leader) {
-      published = train::WriteMeta(staging, Meta(), spec_.model_dir);
-      if (published.ok()) published = train::Publish(dir);
+      published = checkpoint::WriteMeta(staging, Meta(), spec_.model_dir);
+      if (published.ok()) published = checkpoint::Publish(dir);
     }
     return comm::AgreeOnStatus(*comm_, published);
   }
@@ -196,7 +196,7 @@ class TrainingJob final : public Job {
   // step, schedule and loss scale, so the steps that follow are the ones an
   // uninterrupted job would have taken.
   absl::Status Resume(const std::string& dir) {
-    ASSIGN_OR_RETURN(train::CheckpointMeta meta, train::ReadMeta(dir));
+    ASSIGN_OR_RETURN(checkpoint::CheckpointMeta meta, checkpoint::ReadMeta(dir));
     if (meta.num_parameters != engine_->num_parameters()) {
       return absl::InvalidArgumentError(absl::StrCat(
           "resume_from: ", dir, " holds a model of ", meta.num_parameters,
@@ -212,7 +212,7 @@ class TrainingJob final : public Job {
     std::vector<std::string> files;
     absl::Status verified;
     for (int k = 0; k < meta.world_size; ++k) {
-      files.push_back(train::RankStateFile(dir, k, meta.world_size));
+      files.push_back(checkpoint::RankStateFile(dir, k, meta.world_size));
       if (k % comm_->world_size() != comm_->rank() || !verified.ok()) continue;
       auto file = models::SafetensorsFile::Open(files.back());
       verified = file.ok() ? (*file)->VerifyChecksum() : file.status();
@@ -244,8 +244,8 @@ class TrainingJob final : public Job {
   }
 
  private:
-  train::CheckpointMeta Meta() const {
-    train::CheckpointMeta m;
+  checkpoint::CheckpointMeta Meta() const {
+    checkpoint::CheckpointMeta m;
     m.step = steps_done_;
     m.lr_iteration = lr_iteration_;
     m.world_size = comm_->world_size();

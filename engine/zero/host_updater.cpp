@@ -5,6 +5,7 @@
 #include <chrono>
 
 #include "absl/strings/str_cat.h"
+#include "engine/models/torch_dtype.h"
 #include "engine/util/status_macros.h"
 #include "engine/zero/grad_stream.h"
 
@@ -164,10 +165,10 @@ void HostUpdater::UpdateGroup(const Batch& batch, int j) {
     out16 = lane->param.data_ptr();
   }
   const auto t = std::chrono::steady_clock::now();
-  offload::AdamWStep(master.data_ptr<float>(), grad, ToDType(held.scalar_type()),
+  offload::AdamWStep(master.data_ptr<float>(), grad, models::ToDType(held.scalar_type()),
                      group.exp_avg.data_ptr<float>(), group.exp_avg_sq.data_ptr<float>(),
                      master.numel(), batch.hyper, batch.step, batch.factor, out16,
-                     ToDType(shard.scalar_type()));
+                     models::ToDType(shard.scalar_type()));
   const double adam_seconds = Since(t);
   DeviceStreams::Marker uploaded;
   if (shard.is_cuda()) {

@@ -3,28 +3,10 @@
 #include <stdexcept>
 
 #include "absl/strings/str_cat.h"
+#include "engine/models/torch_dtype.h"
 #include "engine/util/status_macros.h"
 
 namespace zerod::zero {
-
-DType ToDType(torch::ScalarType type) {
-  switch (type) {
-    case torch::kFloat32:
-      return DType::kFloat32;
-    case torch::kFloat16:
-      return DType::kFloat16;
-    case torch::kBFloat16:
-      return DType::kBFloat16;
-    case torch::kFloat64:
-      return DType::kFloat64;
-    case torch::kInt32:
-      return DType::kInt32;
-    case torch::kInt64:
-      return DType::kInt64;
-    default:
-      return DType::kUInt8;
-  }
-}
 
 absl::StatusOr<torch::Tensor> PoolTensor(offload::PinnedPool* pool, int64_t numel,
                                          torch::ScalarType dtype) {
@@ -100,9 +82,10 @@ absl::Status ParamGroup::StartFetch() {
       slot.copy_(shard_, /*non_blocking=*/true);
       send = slot.data_ptr();  // NCCL's in-place all-gather
     }
-    work = comm_->AllGatherAsync(send, gathered_.data_ptr(), count, ToDType(dtype_));
+    work = comm_->AllGatherAsync(send, gathered_.data_ptr(), count, models::ToDType(dtype_));
   } else {
-    work = comm_->AllGatherAsync(shard_.data_ptr(), gathered_.data_ptr(), count, ToDType(dtype_));
+    work = comm_->AllGatherAsync(shard_.data_ptr(), gathered_.data_ptr(), count,
+                                 models::ToDType(dtype_));
   }
   if (!work.ok()) {
     FreeGathered();
@@ -142,7 +125,7 @@ absl::Status ParamGroup::Release() {
 }
 
 torch::ScalarType ParamGroup::reduce_dtype() const {
-  return comm_->SupportsReduce(ToDType(dtype_)) ? dtype_ : torch::kFloat32;
+  return comm_->SupportsReduce(models::ToDType(dtype_)) ? dtype_ : torch::kFloat32;
 }
 
 absl::StatusOr<ReducedGrad> ParamGroup::StartReduceScatter(const std::vector<torch::Tensor>& grads,
@@ -164,7 +147,7 @@ absl::StatusOr<ReducedGrad> ParamGroup::StartReduceScatter(const std::vector<tor
   ASSIGN_OR_RETURN(out.work,
                    comm_->ReduceScatterAsync(flat.data_ptr(), out.shard.data_ptr(),
                                              static_cast<size_t>(partition_.shard_numel),
-                                             ToDType(reduce_dtype), comm::ReduceOp::kSum));
+                                             models::ToDType(reduce_dtype), comm::ReduceOp::kSum));
   out.flat = std::move(flat);
   return out;
 }

@@ -98,9 +98,6 @@ class ParamGroup {
   std::unique_ptr<comm::Work> pending_;  // the all-gather while kGathering
 };
 
-// The communication dtype for a torch scalar type.
-DType ToDType(torch::ScalarType type);
-
 // A tensor over `pool` memory, returned to the pool when the last reference dies.
 // Errors when the pool cannot provide the bytes.
 absl::StatusOr<torch::Tensor> PoolTensor(offload::PinnedPool* pool, int64_t numel,

@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "absl/strings/str_cat.h"
+#include "engine/models/torch_dtype.h"
 #include "engine/optim/step_decision.h"
 #include "engine/util/status_macros.h"
 #include "engine/zero/unit_function.h"
@@ -53,8 +54,8 @@ absl::Status ZeroEngine::Build(std::vector<std::unique_ptr<models::Unit>> units)
     const int64_t shard = unit->numel() / comm_->world_size() + 256;
     estimate += shard * (static_cast<int64_t>(torch::elementSize(options_.dtype)) + 4);
   }
-  const size_t block = std::clamp<size_t>(static_cast<size_t>(estimate) * 5 / 4, size_t{1} << 20,
-                                          size_t{256} << 20);
+  const size_t block =
+      std::clamp<size_t>(static_cast<size_t>(estimate) * 5 / 4, size_t{1} << 20, size_t{256} << 20);
   pool_ = std::make_unique<offload::PinnedPool>(
       offload::PinnedPool::Options{.pin = gpu && options_.pin_memory, .block_bytes = block});
   try {
@@ -86,9 +87,9 @@ absl::Status ZeroEngine::BuildOptimizer(const std::vector<plan::UnitPlacement>& 
     holders.push_back(placement[i].gradients);
     where.push_back(placement[i].optimizer);
   }
-  ASSIGN_OR_RETURN(grads_, GradStream::Create(groups, holders,
-                                              options_.gradient_accumulation_steps > 1, comm_,
-                                              streams_.get(), pool_.get()));
+  ASSIGN_OR_RETURN(
+      grads_, GradStream::Create(groups, holders, options_.gradient_accumulation_steps > 1, comm_,
+                                 streams_.get(), pool_.get()));
   ASSIGN_OR_RETURN(optimizer_,
                    ShardOptimizer::Create(groups, where, grads_.get(), streams_.get(), pool_.get(),
                                           {.dtype = options_.dtype,
@@ -107,9 +108,9 @@ absl::Status ZeroEngine::MapBorrowedGroups() {
     for (const models::BorrowedParam& b : slots_[i].unit->borrowed()) {
       if (b.owner < 0 || b.owner >= n || b.owner == i ||
           b.index >= slots_[b.owner].unit->params().size()) {
-        return absl::InvalidArgumentError(absl::StrCat(slots_[i].unit->name(), " borrows parameter ",
-                                                       b.index, " of unit ", b.owner,
-                                                       ", which does not exist"));
+        return absl::InvalidArgumentError(absl::StrCat(slots_[i].unit->name(),
+                                                       " borrows parameter ", b.index, " of unit ",
+                                                       b.owner, ", which does not exist"));
       }
       std::vector<int>& uses = slots_[i].uses;
       if (std::find(uses.begin(), uses.end(), b.owner) != uses.end()) continue;
@@ -186,12 +187,12 @@ std::vector<models::TensorSpec> ZeroEngine::ExportPlan() const {
   std::vector<models::TensorSpec> plan;
   for (const Slot& slot : slots_) {
     for (const auto& spec : slot.unit->specs())
-      plan.push_back({spec.name, ToDType(options_.dtype), spec.shape});
+      plan.push_back({spec.name, models::ToDType(options_.dtype), spec.shape});
   }
   return plan;
 }
 
-absl::Status ZeroEngine::Export(models::HfExportWriter* writer) {
+absl::Status ZeroEngine::Export(checkpoint::HfExportWriter* writer) {
   RETURN_IF_ERROR(FinishUpdates());
   absl::Status written;
   for (Slot& slot : slots_) {
@@ -333,8 +334,7 @@ absl::StatusOr<StepOutcome> ZeroEngine::Step(const offload::AdamWHyper& hyper, d
   outcome.grad_norm = decision.grad_norm;
   if (!decision.skipped) {
     ++adam_step_;
-    RETURN_IF_ERROR(
-        optimizer_->Launch(hyper, adam_step_, static_cast<float>(decision.factor)));
+    RETURN_IF_ERROR(optimizer_->Launch(hyper, adam_step_, static_cast<float>(decision.factor)));
   }
   grads_->Reset();
   return outcome;

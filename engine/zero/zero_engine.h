@@ -28,9 +28,9 @@
 
 #include "absl/status/statusor.h"
 #include "engine/api.h"
+#include "engine/checkpoint/hf_export.h"
 #include "engine/comm/communicator.h"
 #include "engine/models/checkpoint_reader.h"
-#include "engine/models/hf_export.h"
 #include "engine/models/unit.h"
 #include "engine/offload/cpu_adam.h"
 #include "engine/offload/pinned_pool.h"
@@ -107,7 +107,7 @@ class ZeroEngine {
   // Gathers every unit in turn (a collective: all ranks call it) and, on the rank that
   // passes a writer, appends each parameter in compute dtype. Errors of the writing rank
   // are returned on every rank, after the last gather.
-  absl::Status Export(models::HfExportWriter* writer);
+  absl::Status Export(checkpoint::HfExportWriter* writer);
   // Names, shapes and compute dtype of every parameter, in export order.
   std::vector<models::TensorSpec> ExportPlan() const;
 

@@ -154,6 +154,8 @@ TEST(CheckpointLoadTest, MissingTensorOrWrongShapeNamesTheTensor) {
 namespace zerod::models {
 namespace {
 
+using checkpoint::HfExportWriter;
+
 // Export after training, reload into a fresh engine: identical parameters and logits,
 // at any world size. A small file limit forces the sharded layout with its index.
 void ExpectExportRoundTrip(uint64_t max_file_bytes, bool expect_index) {

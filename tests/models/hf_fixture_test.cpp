@@ -125,9 +125,9 @@ TEST(HfFixtureTest, ExportRoundTripKeepsLogitsAndTransformersLayout) {
       BackwardOnce(*trained, f);
       ASSERT_TRUE(trained->Step({.lr = 1e-2}, 1.0, 1.0, false).ok());
     }
-    std::unique_ptr<models::HfExportWriter> writer;
+    std::unique_ptr<checkpoint::HfExportWriter> writer;
     if (World().rank() == 0) {
-      writer = std::make_unique<models::HfExportWriter>(out.path(), trained->ExportPlan());
+      writer = std::make_unique<checkpoint::HfExportWriter>(out.path(), trained->ExportPlan());
       ASSERT_TRUE(writer->Begin("{}").ok());
     }
     ASSERT_TRUE(trained->Export(writer.get()).ok());

@@ -1,4 +1,4 @@
-#include "engine/models/hf_export.h"
+#include "engine/checkpoint/hf_export.h"
 
 #include <cstdio>
 
@@ -9,7 +9,7 @@
 #include "engine/util/status_macros.h"
 #include "nlohmann/json.hpp"
 
-namespace zerod::models {
+namespace zerod::checkpoint {
 
 std::string ExportedConfigJson(const std::string& model_dir, DType dtype) {
   nlohmann::ordered_json config = nlohmann::ordered_json::parse(
@@ -19,7 +19,7 @@ std::string ExportedConfigJson(const std::string& model_dir, DType dtype) {
   return config.dump(2);
 }
 
-HfExportWriter::HfExportWriter(std::string dir, std::vector<TensorSpec> tensors,
+HfExportWriter::HfExportWriter(std::string dir, std::vector<models::TensorSpec> tensors,
                                uint64_t max_file_bytes)
     : dir_(std::move(dir)), tensors_(std::move(tensors)) {
   uint64_t in_file = 0;
@@ -64,11 +64,11 @@ absl::Status HfExportWriter::Begin(const std::string& config_json) {
 
 absl::Status HfExportWriter::OpenFile(size_t file) {
   if (out_.is_open()) out_.close();
-  std::vector<TensorSpec> in_file;
+  std::vector<models::TensorSpec> in_file;
   for (size_t i = 0; i < tensors_.size(); ++i) {
     if (file_of_[i] == file) in_file.push_back(tensors_[i]);
   }
-  const std::string prologue = SafetensorsPrologue(in_file, {{"format", "pt"}});
+  const std::string prologue = models::SafetensorsPrologue(in_file, {{"format", "pt"}});
   const std::string path = Partial(JoinPath(dir_, file_names_[file]));
   out_.open(path, std::ios::binary | std::ios::trunc);
   written_.push_back(file_names_[file]);
@@ -132,4 +132,4 @@ absl::Status HfExportWriter::WriteIndex() {
   return absl::OkStatus();
 }
 
-}  // namespace zerod::models
+}  // namespace zerod::checkpoint

@@ -15,7 +15,7 @@
 
 #include "absl/status/statusor.h"
 
-namespace zerod::train {
+namespace zerod::checkpoint {
 
 struct CheckpointMeta {
   int64_t step = 0;          // optimizer steps done
@@ -50,4 +50,4 @@ absl::StatusOr<CheckpointMeta> ReadMeta(const std::string& dir);
 // errors (InvalidArgument). No I/O (tests, fuzzers).
 absl::StatusOr<CheckpointMeta> ParseMeta(const std::string& text, const std::string& path);
 
-}  // namespace zerod::train
+}  // namespace zerod::checkpoint

@@ -1,4 +1,4 @@
-#include "engine/train/checkpoint_dir.h"
+#include "engine/checkpoint/checkpoint_dir.h"
 
 #include <stdio.h>
 #include <sys/stat.h>
@@ -17,7 +17,7 @@
 #include "engine/util/status_macros.h"
 #include "nlohmann/json.hpp"
 
-namespace zerod::train {
+namespace zerod::checkpoint {
 namespace {
 
 constexpr char kMetaFile[] = "zerod_checkpoint.json";
@@ -212,4 +212,4 @@ absl::StatusOr<CheckpointMeta> ParseMeta(const std::string& text, const std::str
   return m;
 }
 
-}  // namespace zerod::train
+}  // namespace zerod::checkpoint

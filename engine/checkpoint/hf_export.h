@@ -15,7 +15,7 @@
 #include "engine/models/safetensors.h"
 #include "engine/util/dtype.h"
 
-namespace zerod::models {
+namespace zerod::checkpoint {
 
 // MODEL_DIR/config.json with torch_dtype set to the exported weights' dtype (key order
 // kept); just that key when the file cannot be read.
@@ -25,7 +25,7 @@ class HfExportWriter {
  public:
   // Plans the files for `tensors` (in the order they will be appended). Files hold at
   // most `max_file_bytes` of tensor data each (a larger tensor gets a file of its own).
-  HfExportWriter(std::string dir, std::vector<TensorSpec> tensors,
+  HfExportWriter(std::string dir, std::vector<models::TensorSpec> tensors,
                  uint64_t max_file_bytes = 5'000'000'000ull);
   ~HfExportWriter();
 
@@ -43,7 +43,7 @@ class HfExportWriter {
   absl::Status WriteIndex();
 
   std::string dir_;
-  std::vector<TensorSpec> tensors_;
+  std::vector<models::TensorSpec> tensors_;
   std::vector<size_t> file_of_;  // tensor -> file
   std::vector<std::string> file_names_;
   size_t next_ = 0;  // next tensor to append
@@ -53,4 +53,4 @@ class HfExportWriter {
   bool finished_ = false;
 };
 
-}  // namespace zerod::models
+}  // namespace zerod::checkpoint
