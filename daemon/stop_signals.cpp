@@ -3,6 +3,7 @@
 #include <signal.h>
 
 #include <atomic>
+#include <initializer_list>
 #include <cstdint>
 
 namespace zerod::daemon {
