@@ -8,6 +8,7 @@
 
 #include "engine/comm/bounded_wait.h"
 #include "engine/comm/mpi_status.h"
+#include "engine/util/check.h"
 #include "engine/util/status_macros.h"
 
 namespace zerod::daemon {
@@ -21,11 +22,19 @@ constexpr auto kLongestSleep = std::chrono::milliseconds(50);
 
 struct CommandChannel::Impl {
   MPI_Comm comm = MPI_COMM_NULL;
+  std::thread::id owner;  // the rank's main thread, the only one that may call MPI
 };
 
 absl::StatusOr<std::unique_ptr<CommandChannel>> CommandChannel::Create() {
+  int initialized = 0;
+  MPI_Initialized(&initialized);
+  if (!initialized) {
+    return absl::FailedPreconditionError(
+        "the command channel needs MPI initialised first (comm::MpiRuntime::Init)");
+  }
   std::unique_ptr<CommandChannel> channel(new CommandChannel());
   channel->impl_ = std::make_unique<Impl>();
+  channel->impl_->owner = std::this_thread::get_id();
   MPI_RETURN_IF_ERROR(MPI_Comm_dup(MPI_COMM_WORLD, &channel->impl_->comm));
   MPI_RETURN_IF_ERROR(MPI_Comm_rank(channel->impl_->comm, &channel->rank_));
   MPI_RETURN_IF_ERROR(MPI_Comm_size(channel->impl_->comm, &channel->world_size_));
@@ -36,7 +45,12 @@ CommandChannel::~CommandChannel() {
   if (impl_ && impl_->comm != MPI_COMM_NULL) MPI_Comm_free(&impl_->comm);
 }
 
+void CommandChannel::CheckThread() const {
+  ZEROD_CHECK(std::this_thread::get_id() == impl_->owner);
+}
+
 absl::Status CommandChannel::Send(const std::string& bytes) {
+  CheckThread();
   // The length goes first on a non-blocking broadcast, because that is what the idle
   // ranks are polling; the payload follows on an ordinary one.
   int64_t size = static_cast<int64_t>(bytes.size());
@@ -50,6 +64,7 @@ absl::Status CommandChannel::Send(const std::string& bytes) {
 }
 
 absl::StatusOr<std::string> CommandChannel::Receive(bool bounded) {
+  CheckThread();
   int64_t size = 0;
   MPI_Request request;
   MPI_RETURN_IF_ERROR(MPI_Ibcast(&size, 1, MPI_INT64_T, 0, impl_->comm, &request));
@@ -69,18 +84,8 @@ absl::StatusOr<std::string> CommandChannel::Receive(bool bounded) {
   return bytes;
 }
 
-absl::StatusOr<std::vector<int64_t>> CommandChannel::GatherToRoot(
-    const std::vector<int64_t>& mine) {
-  std::vector<int64_t> all(rank_ == 0 ? mine.size() * world_size_ : 0);
-  MPI_Request request;
-  MPI_RETURN_IF_ERROR(MPI_Igather(mine.data(), static_cast<int>(mine.size()), MPI_INT64_T,
-                                  all.data(), static_cast<int>(mine.size()), MPI_INT64_T, 0,
-                                  impl_->comm, &request));
-  RETURN_IF_ERROR(comm::BoundedWait(&request, "result gather"));
-  return all;
-}
-
 absl::StatusOr<std::vector<std::string>> CommandChannel::GatherStrings(const std::string& mine) {
+  CheckThread();
   int size = static_cast<int>(mine.size());
   std::vector<int> sizes(rank_ == 0 ? world_size_ : 0);
   MPI_Request request;

@@ -5,7 +5,7 @@
 // Idle ranks wait for the next command on a non-blocking broadcast, testing it with a
 // sleep that grows to 50 ms: a command arrives within milliseconds while a job steps,
 // and a daemon pool with nothing to do costs ~20 wake-ups per second, not a busy core.
-// REQUIRES: only the rank's main thread calls it (MPI_THREAD_FUNNELED).
+// Only the thread that created it may call it (MPI_THREAD_FUNNELED; checked).
 #pragma once
 
 #include <cstdint>
@@ -19,7 +19,7 @@ namespace zerod::daemon {
 
 class CommandChannel {
  public:
-  // REQUIRES: MPI is initialised.
+  // FailedPrecondition unless MPI is initialised.
   static absl::StatusOr<std::unique_ptr<CommandChannel>> Create();
   ~CommandChannel();
   CommandChannel(const CommandChannel&) = delete;
@@ -33,14 +33,12 @@ class CommandChannel {
   // Other ranks: waits (sleeping while idle) for the next Send; `bounded`: no longer than
   // the collective timeout (a command was announced to follow at once).
   absl::StatusOr<std::string> Receive(bool bounded = false);
-  // Every rank contributes `mine` (the same length everywhere); rank 0 gets all of them,
-  // rank-major; the others get an empty vector.
-  absl::StatusOr<std::vector<int64_t>> GatherToRoot(const std::vector<int64_t>& mine);
   // Every rank contributes a string; rank 0 gets them in rank order.
   absl::StatusOr<std::vector<std::string>> GatherStrings(const std::string& mine);
 
  private:
   CommandChannel() = default;
+  void CheckThread() const;
   struct Impl;
   std::unique_ptr<Impl> impl_;
   int rank_ = 0;

@@ -22,6 +22,7 @@
 //   include-allowed: engine/util/files.h                   paths, directories, whole files
 //   include-allowed: engine/util/proc_stats.h              resident set, host memory
 //   include-allowed: engine/util/status_macros.h           RETURN_IF_ERROR, ASSIGN_OR_RETURN
+//   include-allowed: engine/util/check.h                   ZEROD_CHECK
 #pragma once
 
 #include <cstdint>

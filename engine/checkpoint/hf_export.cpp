@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "engine/models/safetensors.h"
+#include "engine/util/check.h"
 #include "engine/util/files.h"
 #include "engine/util/status_macros.h"
 #include "nlohmann/json.hpp"
@@ -59,6 +60,7 @@ absl::Status HfExportWriter::Begin(const std::string& config_json) {
   written_.push_back("config.json");
   config << config_json;
   if (!config) return absl::PermissionDeniedError(absl::StrCat("cannot write ", Partial(path)));
+  begun_ = true;
   return absl::OkStatus();
 }
 
@@ -79,6 +81,7 @@ absl::Status HfExportWriter::OpenFile(size_t file) {
 }
 
 absl::Status HfExportWriter::Append(const std::string& name, const void* bytes) {
+  ZEROD_CHECK(begun_);
   if (next_ >= tensors_.size() || tensors_[next_].name != name) {
     return absl::FailedPreconditionError(
         absl::StrCat("export: ", name, " appended out of plan order"));

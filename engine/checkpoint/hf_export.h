@@ -31,7 +31,7 @@ class HfExportWriter {
 
   // Creates the directory and writes config.json (`config_json` text as given).
   absl::Status Begin(const std::string& config_json);
-  // Appends the next tensor's bytes, in plan order. REQUIRES: Begin() succeeded.
+  // Appends the next tensor's bytes, in plan order, after Begin() succeeded (checked).
   absl::Status Append(const std::string& name, const void* bytes);
   // Closes the files, writes the index when there is more than one, and renames every
   // file from its .partial name (config.json last). Until then, and after any failure
@@ -43,6 +43,7 @@ class HfExportWriter {
   absl::Status WriteIndex();
 
   std::string dir_;
+  bool begun_ = false;  // Begin() succeeded
   std::vector<models::TensorSpec> tensors_;
   std::vector<size_t> file_of_;  // tensor -> file
   std::vector<std::string> file_names_;

@@ -86,6 +86,12 @@ MpiCommunicator::~MpiCommunicator() {
 }
 
 absl::StatusOr<std::unique_ptr<MpiCommunicator>> MpiCommunicator::CreateWorld() {
+  int initialized = 0;
+  MPI_Initialized(&initialized);
+  if (!initialized) {
+    return absl::FailedPreconditionError(
+        "the MPI communicator needs MPI initialised first (MpiRuntime::Init)");
+  }
   auto impl = std::make_unique<Impl>();
   if (auto s = MPI_STATUS(MPI_Comm_dup(MPI_COMM_WORLD, &impl->comm)); !s.ok()) return s;
   // Errors come back as return codes (turned into Status), never as an abort.

@@ -30,7 +30,7 @@ class MpiRuntime {
 class MpiCommunicator final : public Communicator {
  public:
   // A communicator over all processes of the job (a duplicate of MPI_COMM_WORLD).
-  // REQUIRES: an MpiRuntime is alive.
+  // FailedPrecondition unless MPI is initialised (an MpiRuntime is alive).
   static absl::StatusOr<std::unique_ptr<MpiCommunicator>> CreateWorld();
   ~MpiCommunicator() override;
 

@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "engine/util/check.h"
 
 namespace zerod::data {
 
@@ -73,6 +74,7 @@ TokenDataset::~TokenDataset() {
 }
 
 int64_t TokenDataset::operator[](int64_t i) const {
+  ZEROD_CHECK(i >= 0 && i < size());
   if (dtype_ == TokenDType::kUInt16) {
     uint16_t t;
     std::memcpy(&t, base_ + 2 * i, 2);

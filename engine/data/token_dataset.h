@@ -28,7 +28,7 @@ class TokenDataset {
   TokenDataset& operator=(const TokenDataset&) = delete;
 
   int64_t size() const { return num_tokens_; }
-  // Token at index i. REQUIRES: 0 <= i < size().
+  // Token at index i, 0 <= i < size() (checked).
   int64_t operator[](int64_t i) const;
   const std::string& path() const { return path_; }
 

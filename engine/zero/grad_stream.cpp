@@ -3,6 +3,7 @@
 #include <stdexcept>
 
 #include "absl/strings/str_cat.h"
+#include "engine/util/check.h"
 #include "engine/util/status_macros.h"
 
 namespace zerod::zero {
@@ -143,6 +144,7 @@ absl::Status GradStream::WaitAll() {
 }
 
 double GradStream::LocalSumOfSquares() {
+  for (const Record& r : records_) ZEROD_CHECK(r.state != State::kIssued);
   torch::NoGradGuard no_grad;
   if (streams_->cuda() && device_sq_sum_valid_ && device_sq_sum_.defined()) {
     return device_sq_sum_.item<double>();

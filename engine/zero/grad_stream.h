@@ -58,7 +58,8 @@ class GradStream {
   // Blocks until every issued gradient is held; groups that got none hold zeros.
   // Idempotent.
   absl::Status WaitAll();
-  // This rank's sum of squares over every held shard. REQUIRES: WaitAll() since Issue.
+  // This rank's sum of squares over every held shard, after WaitAll() (checked: no group
+  // is still kIssued).
   double LocalSumOfSquares();
   // The step's gradients were consumed (or skipped): the next Issue starts new sums. The
   // held buffers keep their contents until then.

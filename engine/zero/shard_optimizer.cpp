@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "engine/offload/host_array.h"
+#include "engine/util/check.h"
 #include "engine/util/status_macros.h"
 #include "engine/zero/host_updater.h"
 
@@ -27,6 +28,11 @@ absl::StatusOr<torch::Tensor> HostStateTensor(int64_t numel) {
 
 ShardOptimizer::ShardOptimizer(GradStream* grads, DeviceStreams* streams, const Options& options)
     : grads_(grads), streams_(streams), options_(options) {}
+
+ShardOptimizer::GroupState& ShardOptimizer::Idle(int i) {
+  ZEROD_CHECK(updater_ == nullptr || updater_->Done(i));
+  return state_[i];
+}
 
 ShardOptimizer::~ShardOptimizer() {
   if (updater_) (void)updater_->WaitAll();

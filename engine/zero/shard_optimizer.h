@@ -63,10 +63,10 @@ class ShardOptimizer {
 
   // Group i's float32 master and moments, (shard_numel) each, on the device or the host.
   // The master is the shard itself in float32 where both live on one device.
-  // REQUIRES: no update in flight (WaitAll).
-  torch::Tensor& master(int i) { return state_[i].master; }
-  torch::Tensor& exp_avg(int i) { return state_[i].exp_avg; }
-  torch::Tensor& exp_avg_sq(int i) { return state_[i].exp_avg_sq; }
+  // Only while no update of group i is in flight (after WaitAll; checked).
+  torch::Tensor& master(int i) { return Idle(i).master; }
+  torch::Tensor& exp_avg(int i) { return Idle(i).exp_avg; }
+  torch::Tensor& exp_avg_sq(int i) { return Idle(i).exp_avg_sq; }
   plan::Where where(int i) const { return state_[i].where; }
   // Rewrites group i's compute-dtype shard from its master (after the master was set).
   void RefreshShard(int i);
@@ -96,6 +96,8 @@ class ShardOptimizer {
     DeviceStreams::Marker copied_down;          // device update's copy to a host shard (if any)
   };
   ShardOptimizer(GradStream* grads, DeviceStreams* streams, const Options& options);
+  // Group i's state, checked to have no host update in flight.
+  GroupState& Idle(int i);
   void UpdateOnDevice(int i, const offload::AdamWHyper& hyper, float factor);
   // Adds the last Launch's device update time to device_seconds_ once its events are done
   // (a step's updates are read at the next step's end or Launch, never waited for).
