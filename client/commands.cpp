@@ -10,7 +10,6 @@
 #include "client/format.h"
 
 namespace zerod::client {
-namespace {
 
 int Fail(const Connection& c, const grpc::Status& s) {
   std::fprintf(stderr, "zeroctl: error: %s\n", c.Explain(s).c_str());
@@ -21,8 +20,6 @@ void Print(const std::string& text) {
   std::fputs(text.c_str(), stdout);
   std::fflush(stdout);
 }
-
-}  // namespace
 
 std::string Absolute(const std::string& path) {
   if (path.empty() || path[0] == '/') return path;

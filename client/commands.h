@@ -13,6 +13,11 @@ struct Output {
   bool json = false;  // one JSON object per result line
 };
 
+// Says why a call failed (Connection::Explain) on stderr; returns the exit code 1.
+int Fail(const Connection& c, const grpc::Status& s);
+// Writes `text` to stdout at once (watch redraws in place).
+void Print(const std::string& text);
+
 int Submit(Connection& c, const Output& out, v1::JobSpec spec, bool wait);
 int Step(Connection& c, const Output& out, const std::string& job_id, int64_t steps);
 int Status(Connection& c, const Output& out, const std::string& job_id);

@@ -24,16 +24,6 @@
 namespace zerod::client {
 namespace {
 
-int Fail(const Connection& c, const grpc::Status& s) {
-  std::fprintf(stderr, "zeroctl: error: %s\n", c.Explain(s).c_str());
-  return 1;
-}
-
-void Print(const std::string& text) {
-  std::fputs(text.c_str(), stdout);
-  std::fflush(stdout);
-}
-
 // Mean of the last few step times, for the ETA.
 class StepClock {
  public:
