@@ -21,7 +21,7 @@ class EmbeddingUnit final : public Unit {
     wte_ = AddParam("wte.weight", {c.vocab_size, c.n_embd}, ParamInit::kNormal);
     wpe_ = AddParam("wpe.weight", {c.n_positions, c.n_embd}, ParamInit::kNormal);
   }
-  torch::Tensor Forward(const torch::Tensor& ids) override {  // ids (B, T)
+  torch::Tensor Run(const torch::Tensor& ids) override {  // ids (B, T)
     torch::Tensor pos = torch::arange(ids.size(1), ids.options());
     return torch::embedding(wte_, ids) + torch::embedding(wpe_, pos);  // (B, T, C)
   }
@@ -52,7 +52,7 @@ class BlockUnit final : public Unit {
     mlp_proj_b_ = AddParam("mlp.c_proj.bias", {C}, ParamInit::kZeros);
   }
 
-  torch::Tensor Forward(const torch::Tensor& x) override {  // x: (B, T, C)
+  torch::Tensor Run(const torch::Tensor& x) override {  // x: (B, T, C)
     const double eps = c_.layer_norm_epsilon;
     torch::Tensor h = x + Attention(LayerNorm(x, ln1_w_, ln1_b_, eps));
     torch::Tensor a = Conv1D(LayerNorm(h, ln2_w_, ln2_b_, eps), fc_w_, fc_b_);  // (B, T, F)
@@ -90,7 +90,7 @@ class HeadUnit final : public Unit {
                    ? Borrow(embedding, /*owner_index=*/0, /*index=*/0)  // wte
                    : AddParamNamed("lm_head.weight", {c.vocab_size, c.n_embd}, ParamInit::kNormal);
   }
-  torch::Tensor Forward(const torch::Tensor& x) override {
+  torch::Tensor Run(const torch::Tensor& x) override {
     return torch::nn::functional::linear(LayerNorm(x, ln_w_, ln_b_, eps_), lm_head_);  // (B, T, V)
   }
 

@@ -22,7 +22,7 @@ class EmbeddingUnit final : public Unit {
   explicit EmbeddingUnit(const LlamaConfig& c) : Unit("model.embed_tokens") {
     weight_ = AddParam("weight", {c.vocab_size, c.hidden_size}, ParamInit::kNormal);
   }
-  torch::Tensor Forward(const torch::Tensor& ids) override {
+  torch::Tensor Run(const torch::Tensor& ids) override {
     return torch::embedding(weight_, ids);  // (B, T, C)
   }
 
@@ -58,7 +58,7 @@ class DecoderUnit final : public Unit {
     }
   }
 
-  torch::Tensor Forward(const torch::Tensor& x) override {  // x: (B, T, C)
+  torch::Tensor Run(const torch::Tensor& x) override {  // x: (B, T, C)
     torch::Tensor h = x + Attention(RmsNorm(x, input_norm_, c_.rms_norm_eps));
     torch::Tensor n = RmsNorm(h, post_norm_, c_.rms_norm_eps);
     torch::Tensor mlp = Linear(torch::silu(Linear(n, gate_w_, gate_b_)) * Linear(n, up_w_, up_b_),
@@ -116,7 +116,7 @@ class HeadUnit final : public Unit {
             ? Borrow(embedding, /*owner_index=*/0, /*index=*/0)
             : AddParamNamed("lm_head.weight", {c.vocab_size, c.hidden_size}, ParamInit::kNormal);
   }
-  torch::Tensor Forward(const torch::Tensor& x) override {
+  torch::Tensor Run(const torch::Tensor& x) override {
     return torch::nn::functional::linear(RmsNorm(x, norm_, eps_), lm_head_);  // (B, T, V)
   }
 

@@ -1,11 +1,12 @@
 #include "engine/models/unit.h"
 
 #include <ATen/CPUGeneratorImpl.h>
-
 #include <ATen/Parallel.h>
 
 #include <algorithm>
 #include <functional>
+
+#include "engine/util/check.h"
 
 namespace zerod::models {
 
@@ -30,6 +31,13 @@ torch::Tensor Unit::AddParamNamed(std::string full_name, std::vector<int64_t> sh
   // A zero-element placeholder: the engine rebinds it with set_data before first use.
   params_.push_back(torch::empty({0}).requires_grad_(true));
   return params_.back();
+}
+
+torch::Tensor Unit::Forward(const torch::Tensor& input) {
+  for (const auto* list : {&params_, &borrowed_params_}) {
+    for (const torch::Tensor& p : *list) ZEROD_CHECK(p.storage().data() != nullptr);
+  }
+  return Run(input);
 }
 
 torch::Tensor Unit::Borrow(const Unit& owner, int owner_index, size_t index) {

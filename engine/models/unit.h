@@ -51,8 +51,10 @@ class Unit {
   Unit& operator=(const Unit&) = delete;
 
   // input: token ids (B, T) int64 for the first unit, hidden states (B, T, C) after it.
-  // REQUIRES: parameters bound to gathered storage.
-  virtual torch::Tensor Forward(const torch::Tensor& input) = 0;
+  // Every parameter it reads (its own and the borrowed) must be bound to storage that
+  // holds values: a released group's storage has none (Note [storage swap],
+  // zero/param_group.h); checked, then Run.
+  torch::Tensor Forward(const torch::Tensor& input);
 
   const std::string& name() const { return name_; }
   const std::vector<ParamSpec>& specs() const { return specs_; }
@@ -74,6 +76,8 @@ class Unit {
   // Reads parameter `index` of `owner`, unit number `owner_index` of the same model;
   // returns the owner's handle (Note [tied weights]).
   torch::Tensor Borrow(const Unit& owner, int owner_index, size_t index);
+  // The unit's computation, called by Forward once its parameters hold values.
+  virtual torch::Tensor Run(const torch::Tensor& input) = 0;
 
  private:
   std::string name_;  // "model.layers.3" (parameter names start with it)

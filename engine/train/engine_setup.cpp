@@ -68,7 +68,7 @@ absl::Status LoadOrInitWeights(zero::ZeroEngine& engine, const std::string& mode
     auto reader = models::CheckpointReader::Open(model_dir);
     loaded = reader.ok() ? engine.LoadWeights(**reader) : reader.status();
   } else {
-    engine.InitWeights(seed, initializer_range);
+    loaded = engine.InitWeights(seed, initializer_range);
   }
   return comm::AgreeOnStatus(comm, loaded);
 }

@@ -17,6 +17,7 @@
 #include "engine/data/eval_windows.h"
 #include "engine/train/engine_setup.h"
 #include "engine/util/status_macros.h"
+#include "engine/zero/status_exception.h"
 
 namespace zerod {
 namespace {
@@ -67,7 +68,8 @@ absl::StatusOr<LossSum> ScoreRank(zero::ZeroEngine& engine, const data::EvalWind
   const int64_t m = windows.config().micro_batch;
   LossSum sum;
   torch::NoGradGuard no_grad;
-  try {
+  // The evaluation pass: the boundary of Note [exceptions].
+  auto pass = [&] {
     for (int64_t b = 0; b < windows.num_batches(); ++b) {
       for (int64_t micro = 0; micro < windows.micro_steps(); ++micro) {
         const std::vector<int64_t> index = windows.MicroBatchWindows(b, micro, rank);
@@ -88,9 +90,8 @@ absl::StatusOr<LossSum> ScoreRank(zero::ZeroEngine& engine, const data::EvalWind
         }
       }
     }
-  } catch (const std::exception& e) {
-    return absl::InternalError(absl::StrCat("evaluation forward failed: ", e.what()));
-  }
+  };
+  RETURN_IF_ERROR(zero::CatchToStatus(absl::StatusCode::kInternal, "evaluation forward", pass));
   RETURN_IF_ERROR(engine.ReleaseAll());
   return sum;
 }

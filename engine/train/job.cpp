@@ -22,6 +22,7 @@
 #include "engine/util/files.h"
 #include "engine/util/proc_stats.h"
 #include "engine/util/status_macros.h"
+#include "engine/zero/status_exception.h"
 #include "engine/zero/zero_engine.h"
 #include "nlohmann/json.hpp"
 
@@ -273,7 +274,9 @@ class TrainingJob final : public Job {
       t = now;
       return d;
     };
-    try {
+    // The micro-batches' passes through autograd, run inside the boundary of
+    // Note [exceptions].
+    auto passes = [&] {
       for (int64_t m = 0; m < gas; ++m) {
         std::vector<int64_t> tokens = sampler_.MicroBatch(steps_done_, m, comm_->rank());
         torch::Tensor batch =
@@ -288,9 +291,9 @@ class TrainingJob final : public Job {
         (loss * (loss_scale / static_cast<double>(micro_steps_total))).backward();
         backward_s += lap();
       }
-    } catch (const std::exception& e) {
-      return absl::InternalError(absl::StrCat("step ", steps_done_ + 1, " failed: ", e.what()));
-    }
+    };
+    RETURN_IF_ERROR(zero::CatchToStatus(absl::StatusCode::kInternal,
+                                        absl::StrCat("step ", steps_done_ + 1), passes));
     RETURN_IF_ERROR(engine_->ReleaseAll());
     RETURN_IF_ERROR(comm_->AllReduce(&loss_sum, 1, DType::kFloat64, comm::ReduceOp::kSum));
     const double loss = loss_sum / static_cast<double>(micro_steps_total);

@@ -1,5 +1,9 @@
 #include "engine/zero/device_streams.h"
 
+#include <utility>
+
+#include "engine/util/check.h"
+
 #ifdef ZEROD_CUDA
 #include <c10/cuda/CUDACachingAllocator.h>
 #include <c10/cuda/CUDAGuard.h>
@@ -80,8 +84,8 @@ void DeviceStreams::Marker::HostWait() {
 
 void DeviceStreams::Marker::StreamWait() {
   if (event_ == nullptr) return;
-  cudaStreamWaitEvent(c10::cuda::getCurrentCUDAStream().stream(),
-                      static_cast<cudaEvent_t>(event_), 0);
+  cudaStreamWaitEvent(c10::cuda::getCurrentCUDAStream().stream(), static_cast<cudaEvent_t>(event_),
+                      0);
 }
 
 bool DeviceStreams::Marker::Done() {
@@ -142,9 +146,14 @@ int64_t DeviceStreams::peak_allocated_bytes() const { return 0; }
 #endif
 
 DeviceStreams::~DeviceStreams() = default;
-DeviceStreams::Scope::Scope(std::unique_ptr<State> state) : state_(std::move(state)) {}
-DeviceStreams::Scope::~Scope() = default;
-DeviceStreams::Scope::Scope(Scope&&) noexcept = default;
+DeviceStreams::Scope::Scope(std::unique_ptr<State> state)
+    : state_(std::move(state)), thread_(std::this_thread::get_id()) {}
+DeviceStreams::Scope::~Scope() {
+  // Ending elsewhere would restore another thread's stream and leave this one's switched.
+  ZEROD_CHECK(thread_ == std::thread::id() || thread_ == std::this_thread::get_id());
+}
+DeviceStreams::Scope::Scope(Scope&& o) noexcept
+    : state_(std::move(o.state_)), thread_(std::exchange(o.thread_, std::thread::id())) {}
 DeviceStreams::Marker::Marker(Marker&& o) noexcept : event_(o.event_) { o.event_ = nullptr; }
 DeviceStreams::Marker& DeviceStreams::Marker::operator=(Marker&& o) noexcept {
   std::swap(event_, o.event_);

@@ -15,6 +15,7 @@
 #include <torch/torch.h>
 
 #include <memory>
+#include <thread>
 
 namespace zerod::zero {
 
@@ -41,8 +42,11 @@ class DeviceStreams {
     struct State;
     explicit Scope(std::unique_ptr<State> state);
     std::unique_ptr<State> state_;
+    std::thread::id thread_;  // the entering thread; none once moved from
   };
-  // REQUIRES: called on the thread whose current stream should be followed.
+  // Makes side stream `which` the calling thread's current stream until the Scope ends,
+  // ordered behind the work already queued on the stream current before. The current
+  // stream is per thread: the Scope must end on the thread that entered it (checked).
   Scope Enter(SideStream which);
 
   // A point in the current stream's work that the host can wait for.

@@ -1,10 +1,8 @@
 #include "engine/zero/grad_stream.h"
 
-#include <stdexcept>
-
-#include "absl/strings/str_cat.h"
 #include "engine/util/check.h"
 #include "engine/util/status_macros.h"
+#include "engine/zero/status_exception.h"
 
 namespace zerod::zero {
 
@@ -22,7 +20,7 @@ absl::StatusOr<std::unique_ptr<GradStream>> GradStream::Create(
   const auto device_options =
       torch::TensorOptions().dtype(s->held_dtype_).device(streams->device());
   int64_t largest_host = 0;
-  try {
+  auto allocate = [&]() -> absl::Status {
     for (size_t i = 0; i < groups.size(); ++i) {
       Record r;
       r.group = groups[i];
@@ -38,50 +36,40 @@ absl::StatusOr<std::unique_ptr<GradStream>> GradStream::Create(
       }
       s->records_.push_back(std::move(r));
     }
-  } catch (const std::exception& e) {
-    return absl::ResourceExhaustedError(
-        absl::StrCat("cannot allocate the gradient buffers the plan holds: ", e.what()));
-  }
+    return absl::OkStatus();
+  };
+  RETURN_IF_ERROR(CatchToStatus(absl::StatusCode::kResourceExhausted,
+                                "cannot allocate the gradient buffers the plan holds", allocate));
   if (accumulate && largest_host > 0 && streams->cuda()) {
     ASSIGN_OR_RETURN(s->staging_, PoolTensor(pool, largest_host, torch::kFloat32));
   }
   return s;
 }
 
-void GradStream::Check(const absl::Status& s) const {
-  if (!s.ok()) throw std::runtime_error(std::string(s.message()));
-}
-
 absl::Status GradStream::Issue(int group, const std::vector<torch::Tensor>& grads) {
   Record& r = records_[group];
-  try {
-    if (streams_->cuda()) {
-      IssueOnGpu(r, grads);
-    } else {
-      IssueOnCpu(r, grads);
-    }
-  } catch (const std::exception& e) {
-    return absl::InternalError(e.what());
-  }
+  auto issue = [&] { return streams_->cuda() ? IssueOnGpu(r, grads) : IssueOnCpu(r, grads); };
+  RETURN_IF_ERROR(CatchToStatus(absl::StatusCode::kInternal, "", issue));
   ++r.micro_batches;
   r.state = State::kIssued;
   return absl::OkStatus();
 }
 
-void GradStream::IssueOnCpu(Record& r, const std::vector<torch::Tensor>& grads) {
+absl::Status GradStream::IssueOnCpu(Record& r, const std::vector<torch::Tensor>& grads) {
   torch::NoGradGuard no_grad;
   const bool first = r.micro_batches == 0;
   auto reduced = r.group->StartReduceScatter(grads, first ? r.held : torch::Tensor());
-  Check(reduced.status());
-  Check(reduced->work->Wait());
+  RETURN_IF_ERROR(reduced.status());
+  RETURN_IF_ERROR(reduced->work->Wait());
   if (!first) {
     r.held.add_(reduced->shard);
   } else if (!reduced->shard.is_same(r.held)) {
     r.held.copy_(reduced->shard);
   }
+  return absl::OkStatus();
 }
 
-void GradStream::IssueOnGpu(Record& r, const std::vector<torch::Tensor>& grads) {
+absl::Status GradStream::IssueOnGpu(Record& r, const std::vector<torch::Tensor>& grads) {
   torch::NoGradGuard no_grad;
   // The whole path runs on the copy-out stream, behind the backward kernels that produced
   // `grads` and beside the next unit's backward.
@@ -90,8 +78,8 @@ void GradStream::IssueOnGpu(Record& r, const std::vector<torch::Tensor>& grads) 
   const bool first = r.micro_batches == 0;
   const bool direct = first && r.holder == plan::Where::kDevice;
   auto reduced = r.group->StartReduceScatter(grads, direct ? r.held : torch::Tensor());
-  Check(reduced.status());
-  Check(reduced->work->Wait());  // the copy-out stream waits for the reduce-scatter
+  RETURN_IF_ERROR(reduced.status());
+  RETURN_IF_ERROR(reduced->work->Wait());  // the copy-out stream waits for the reduce-scatter
   reduced->flat = torch::Tensor();
   const torch::Tensor& shard = reduced->shard;
   if (!first) device_sq_sum_valid_ = false;
@@ -117,6 +105,7 @@ void GradStream::IssueOnGpu(Record& r, const std::vector<torch::Tensor>& grads) 
     staged_group_ = static_cast<int>(&r - records_.data());
   }
   issued_.push_back(streams_->Mark());
+  return absl::OkStatus();
 }
 
 void GradStream::DrainHostCopies() {

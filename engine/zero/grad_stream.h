@@ -83,11 +83,10 @@ class GradStream {
     int micro_batches = 0;  // summed this step
   };
   GradStream(comm::Communicator* comm, DeviceStreams* streams, bool accumulate);
-  void IssueOnCpu(Record& r, const std::vector<torch::Tensor>& grads);
-  void IssueOnGpu(Record& r, const std::vector<torch::Tensor>& grads);
+  absl::Status IssueOnCpu(Record& r, const std::vector<torch::Tensor>& grads);
+  absl::Status IssueOnGpu(Record& r, const std::vector<torch::Tensor>& grads);
   // Waits for every issued gradient and adds a staged micro-batch into its sum.
   void DrainHostCopies();
-  void Check(const absl::Status& s) const;  // throws: Issue runs inside autograd
 
   // Constant after construction.
   comm::Communicator* comm_;

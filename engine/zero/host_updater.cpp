@@ -8,6 +8,7 @@
 #include "engine/models/torch_dtype.h"
 #include "engine/util/status_macros.h"
 #include "engine/zero/grad_stream.h"
+#include "engine/zero/status_exception.h"
 
 namespace zerod::zero {
 namespace {
@@ -111,17 +112,18 @@ void HostUpdater::Run(Batch& batch) {
   bool failed = false;
   for (int j = 0; j < n; ++j) {
     if (!failed) {
-      try {
-        if (j == 0) BringGradientDown(batch, 0);
-        if (j + 1 < n) BringGradientDown(batch, j + 1);  // overlaps this group's update
-        UpdateGroup(batch, j);
-      } catch (const std::exception& e) {
+      // This thread is the boundary for what its torch calls throw (Note [exceptions]).
+      absl::Status s = CatchToStatus(
+          absl::StatusCode::kInternal,
+          absl::StrCat("the CPU optimizer failed on group ", batch.groups[j].index), [&] {
+            if (j == 0) BringGradientDown(batch, 0);
+            if (j + 1 < n) BringGradientDown(batch, j + 1);  // overlaps this group's update
+            UpdateGroup(batch, j);
+          });
+      if (!s.ok()) {
         failed = true;
         absl::MutexLock lock(&mu_);
-        if (error_.ok()) {
-          error_ = absl::InternalError(absl::StrCat("the CPU optimizer failed on group ",
-                                                    batch.groups[j].index, ": ", e.what()));
-        }
+        if (error_.ok()) error_ = std::move(s);
       }
     }
     {

@@ -1,10 +1,9 @@
 #include "engine/zero/param_group.h"
 
-#include <stdexcept>
-
 #include "absl/strings/str_cat.h"
 #include "engine/models/torch_dtype.h"
 #include "engine/util/status_macros.h"
+#include "engine/zero/status_exception.h"
 
 namespace zerod::zero {
 
@@ -27,7 +26,7 @@ ParamGroup::ParamGroup(models::Unit* unit, comm::Communicator* comm, DeviceStrea
   const auto device = streams->device();
   if (host_pool != nullptr) {
     auto shard = PoolTensor(host_pool, partition_.shard_numel, dtype);
-    if (!shard.ok()) throw std::runtime_error(std::string(shard.status().message()));
+    ThrowIfError(shard.status());  // ZeroEngine::Build's CatchToStatus takes it back
     shard_ = *shard;
     shard_.zero_();
   } else {

@@ -1,13 +1,13 @@
 #include "engine/zero/shard_optimizer.h"
 
 #include <algorithm>
-#include <stdexcept>
 
 #include "absl/strings/str_cat.h"
 #include "engine/offload/host_array.h"
 #include "engine/util/check.h"
 #include "engine/util/status_macros.h"
 #include "engine/zero/host_updater.h"
+#include "engine/zero/status_exception.h"
 
 namespace zerod::zero {
 namespace {
@@ -44,7 +44,7 @@ absl::StatusOr<std::unique_ptr<ShardOptimizer>> ShardOptimizer::Create(
   std::unique_ptr<ShardOptimizer> opt(new ShardOptimizer(grads, streams, options));
   const auto device = streams->device();
   int64_t largest_lane = 0;
-  try {
+  auto allocate = [&]() -> absl::Status {
     for (size_t i = 0; i < groups.size(); ++i) {
       GroupState st;
       st.group = groups[i];
@@ -75,10 +75,10 @@ absl::StatusOr<std::unique_ptr<ShardOptimizer>> ShardOptimizer::Create(
       opt->state_.push_back(std::move(st));
     }
     opt->step_ = torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat32).device(device));
-  } catch (const std::exception& e) {
-    return absl::ResourceExhaustedError(
-        absl::StrCat("cannot allocate the optimizer state the plan places: ", e.what()));
-  }
+    return absl::OkStatus();
+  };
+  RETURN_IF_ERROR(CatchToStatus(absl::StatusCode::kResourceExhausted,
+                                "cannot allocate the optimizer state the plan places", allocate));
   if (!opt->host_groups_.empty()) {
     opt->updater_ = std::make_unique<HostUpdater>(grads, streams, static_cast<int>(groups.size()),
                                                   options.cpu_threads);
@@ -123,7 +123,7 @@ absl::Status ShardOptimizer::Launch(const offload::AdamWHyper& hyper, int64_t st
   RETURN_IF_ERROR(WaitAll());
   torch::NoGradGuard no_grad;
   HarvestDeviceTime();  // the last Launch's device updates ran long ago: read them first
-  try {
+  auto update = [&] {
     step_.fill_(static_cast<double>(step));
     device_start_ = streams_->MarkTimed();
     for (size_t i = 0; i < state_.size(); ++i) {
@@ -132,9 +132,9 @@ absl::Status ShardOptimizer::Launch(const offload::AdamWHyper& hyper, int64_t st
     }
     device_end_ = streams_->MarkTimed();
     device_timed_ = true;
-  } catch (const std::exception& e) {
-    return absl::InternalError(absl::StrCat("the device optimizer failed: ", e.what()));
-  }
+  };
+  RETURN_IF_ERROR(
+      CatchToStatus(absl::StatusCode::kInternal, "the device optimizer failed", update));
   if (host_groups_.empty()) return absl::OkStatus();
   HostUpdater::Batch batch{{}, hyper, step, factor, streams_->Mark()};
   for (int i : host_groups_) {

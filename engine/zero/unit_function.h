@@ -1,7 +1,9 @@
 // Each unit runs as one custom autograd function (DESIGN.md). Its forward runs the unit
 // on gathered parameters and lets the engine release them; its backward has the engine
 // gather them again, computes the unit's gradients (recomputing the unit first when
-// activation checkpointing is on), and hands them to the engine's reduce-scatter.
+// activation checkpointing is on), and hands them to the engine's reduce-scatter. Neither
+// can return a Status: the engine's hooks throw one, and the caller of the pass takes it
+// back (Note [exceptions], status_exception.h).
 #pragma once
 
 #include <torch/torch.h>

@@ -2,12 +2,13 @@
 
 #include <algorithm>
 #include <chrono>
-#include <stdexcept>
 
 #include "absl/strings/str_cat.h"
 #include "engine/models/torch_dtype.h"
 #include "engine/optim/step_decision.h"
+#include "engine/util/check.h"
 #include "engine/util/status_macros.h"
+#include "engine/zero/status_exception.h"
 #include "engine/zero/unit_function.h"
 
 namespace zerod::zero {
@@ -58,7 +59,7 @@ absl::Status ZeroEngine::Build(std::vector<std::unique_ptr<models::Unit>> units)
       std::clamp<size_t>(static_cast<size_t>(estimate) * 5 / 4, size_t{1} << 20, size_t{256} << 20);
   pool_ = std::make_unique<offload::PinnedPool>(
       offload::PinnedPool::Options{.pin = gpu && options_.pin_memory, .block_bytes = block});
-  try {
+  auto allocate = [&] {
     for (size_t i = 0; i < units.size(); ++i) {
       Slot slot;
       slot.unit = std::move(units[i]);
@@ -70,9 +71,9 @@ absl::Status ZeroEngine::Build(std::vector<std::unique_ptr<models::Unit>> units)
       slot.persistent = slot.unit->numel() <= options_.persistence_threshold_numel;
       slots_.push_back(std::move(slot));
     }
-  } catch (const std::exception& e) {
-    return absl::ResourceExhaustedError(e.what());
-  }
+  };
+  RETURN_IF_ERROR(CatchToStatus(absl::StatusCode::kResourceExhausted,
+                                "cannot allocate the parameter shards the plan places", allocate));
   if (options_.optimizer_state) RETURN_IF_ERROR(BuildOptimizer(placement));
   anchor_ = torch::empty({0}, torch::TensorOptions().dtype(options_.dtype).device(options_.device))
                 .requires_grad_(true);
@@ -138,8 +139,13 @@ void ZeroEngine::SetShardValues(size_t i, const torch::Tensor& values) {
   optimizer_->RefreshShard(static_cast<int>(i));
 }
 
-void ZeroEngine::InitWeights(uint64_t seed, double std) {
-  Check(FinishUpdates());
+ParamGroup& ZeroEngine::group(int i) {
+  ZEROD_CHECK(optimizer_ == nullptr || optimizer_->Updated(i));
+  return *slots_[i].group;
+}
+
+absl::Status ZeroEngine::InitWeights(uint64_t seed, double std) {
+  RETURN_IF_ERROR(FinishUpdates());
   for (size_t i = 0; i < slots_.size(); ++i) {
     torch::Tensor full = models::InitialValues(*slots_[i].unit, seed, std);  // one unit at a time
     const Partition& p = slots_[i].group->partition();
@@ -149,6 +155,7 @@ void ZeroEngine::InitWeights(uint64_t seed, double std) {
       values.narrow(0, 0, valid).copy_(full.narrow(0, p.ShardBegin(comm_->rank()), valid));
     SetShardValues(i, values);
   }
+  return absl::OkStatus();
 }
 
 absl::Status ZeroEngine::LoadWeights(const models::CheckpointReader& reader) {
@@ -212,10 +219,6 @@ absl::Status ZeroEngine::Export(checkpoint::HfExportWriter* writer) {
   return comm::AgreeOnStatus(*comm_, written);
 }
 
-void ZeroEngine::Check(const absl::Status& s) const {
-  if (!s.ok()) throw std::runtime_error(std::string(s.message()));
-}
-
 torch::Tensor ZeroEngine::Forward(const torch::Tensor& ids) {
   torch::Tensor h = ids.to(options_.device);
   if (!torch::GradMode::is_enabled()) {
@@ -229,7 +232,7 @@ torch::Tensor ZeroEngine::Forward(const torch::Tensor& ids) {
   }
   // Every unit has been fetched after its update, so this returns at once; it makes the
   // held gradients free for this step's backward (grad_stream.h).
-  Check(FinishUpdates());
+  ThrowIfError(FinishUpdates());
   return h;
 }
 
@@ -256,23 +259,23 @@ void ZeroEngine::StartFetchAfterUpdate(int g) {
   if (group.state() != GroupState::kSharded) return;
   if (optimizer_) {
     const auto start = std::chrono::steady_clock::now();
-    Check(optimizer_->WaitUpdated(g));
+    ThrowIfError(optimizer_->WaitUpdated(g));
     forward_wait_seconds_ +=
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   }
-  Check(group.StartFetch());
+  ThrowIfError(group.StartFetch());
 }
 
 void ZeroEngine::FetchForRun(int index, bool backward) {
   for (int g : slots_[index].uses) StartFetchAfterUpdate(g);
   Prefetch(index, backward ? -1 : +1);
-  for (int g : slots_[index].uses) Check(slots_[g].group->WaitFetch());
+  for (int g : slots_[index].uses) ThrowIfError(slots_[g].group->WaitFetch());
   peak_live_bytes_ = std::max(peak_live_bytes_, live_gathered_bytes());
 }
 
 void ZeroEngine::AfterForward(int index) {
   for (int g : slots_[index].uses) {
-    if (!slots_[g].persistent) Check(slots_[g].group->Release());
+    if (!slots_[g].persistent) ThrowIfError(slots_[g].group->Release());
   }
 }
 
@@ -284,7 +287,7 @@ void ZeroEngine::Accumulate(int group, size_t param, const torch::Tensor& grad) 
 
 void ZeroEngine::AfterBackward(int index, const std::vector<torch::Tensor>& grads) {
   if (!options_.optimizer_state)
-    Check(absl::FailedPreconditionError("backward on an engine built for forward only"));
+    ThrowIfError(absl::FailedPreconditionError("backward on an engine built for forward only"));
   const models::Unit& unit = *slots_[index].unit;
   const size_t own = unit.params().size();
   for (size_t k = 0; k < own; ++k) Accumulate(index, k, grads[k]);
@@ -297,9 +300,9 @@ void ZeroEngine::AfterBackward(int index, const std::vector<torch::Tensor>& grad
     std::vector<torch::Tensor> sum(p.grads.size());
     sum.swap(p.grads);
     p.received = 0;
-    Check(grads_->Issue(g, sum));
+    ThrowIfError(grads_->Issue(g, sum));
   }
-  for (int g : slots_[index].uses) Check(slots_[g].group->Release());
+  for (int g : slots_[index].uses) ThrowIfError(slots_[g].group->Release());
 }
 
 absl::Status ZeroEngine::ReleaseAll() {

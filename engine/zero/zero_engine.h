@@ -19,6 +19,10 @@
 // autograd runs those on the calling thread too; on CUDA they run on autograd's device
 // thread while the main thread waits inside backward(), so calls never overlap. The
 // optimizer's worker thread touches only what ShardOptimizer hands it.
+//
+// Errors: every call returns a Status but Forward and the UnitFunction hooks, which run
+// inside a pass through autograd and throw a StatusException instead; the pass's caller
+// takes it back with CatchToStatus (Note [exceptions], status_exception.h).
 #pragma once
 
 #include <torch/torch.h>
@@ -88,7 +92,7 @@ class ZeroEngine {
 
   // Initialises every shard (and the float32 master) from transformers' init, seeded by
   // `seed`; each rank materialises one unit at a time, never the whole model.
-  void InitWeights(uint64_t seed, double std);
+  absl::Status InitWeights(uint64_t seed, double std);
 
   // Loads every shard (and the float32 master) from a Hugging Face checkpoint; each rank
   // reads only the elements its shards own. Errors name the tensor and the file.
@@ -114,8 +118,8 @@ class ZeroEngine {
   // Runs all units on `ids` (B, T) int64 on the engine's device; returns logits
   // (B, T, V) that carry autograd history through every unit. Under torch::NoGradGuard
   // the units run directly, with no autograd function and nothing saved for backward
-  // (evaluation). Throws on a communication failure (autograd cannot carry a Status);
-  // Job turns that into one.
+  // (evaluation). Throws StatusException (or torch's own exception) on failure: run it,
+  // and backward(), inside CatchToStatus (Note [exceptions]).
   torch::Tensor Forward(const torch::Tensor& ids);
 
   // One AdamW step over every shard, with the gradients accumulated since the last step.
@@ -138,9 +142,10 @@ class ZeroEngine {
   int64_t live_gathered_bytes() const;
   int64_t num_parameters() const;
   int num_units() const { return static_cast<int>(slots_.size()); }
-  // Unit i's group. REQUIRES: FinishUpdates() before fetching it outside Forward (its
-  // shard may still be being updated, Note [overlapped update]).
-  ParamGroup& group(int i) { return *slots_[i].group; }
+  // Unit i's group, for code outside Forward (tests, tools). Its shard may still be being
+  // updated (Note [overlapped update]): handed out only once its update has landed
+  // (FinishUpdates() first), checked.
+  ParamGroup& group(int i);
   torch::Device device() const { return options_.device; }
 
   // Called by UnitFunction (unit_function.h); not for other callers. A unit reads its
@@ -179,7 +184,6 @@ class ZeroEngine {
   void StartFetchAfterUpdate(int g);
   // Sets group i's shard and master from this rank's float32 values (shard_numel, host).
   void SetShardValues(size_t i, const torch::Tensor& values);
-  void Check(const absl::Status& s) const;  // throws std::runtime_error when not ok
 
   // Constant after construction.
   comm::Communicator* comm_;

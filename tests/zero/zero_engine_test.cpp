@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "engine/models/llama.h"
+#include "engine/zero/status_exception.h"
 #include "tests/support/test_env.h"
 
 namespace zerod::zero {
@@ -21,7 +22,7 @@ std::unique_ptr<ZeroEngine> MakeEngine(bool checkpointing, int64_t max_live = 1'
   opts.max_live_numel = max_live;
   opts.prefetch_bucket_numel = prefetch;
   auto engine = ZeroEngine::Create(models::BuildLlamaUnits(config), &World(), opts).value();
-  engine->InitWeights(5, 0.02);
+  EXPECT_TRUE(engine->InitWeights(5, 0.02).ok());
   return engine;
 }
 
@@ -39,6 +40,18 @@ TEST(ZeroEngineTest, NoGatheredParameterOutlivesForwardWithoutCheckpointing) {
   logits.sum().backward();
   EXPECT_EQ(engine->live_gathered_bytes(), 0);
   EXPECT_GT(engine->Memory().peak_gathered_bytes, 0);
+}
+
+TEST(ZeroEngineTest, AHookFailureInsideBackwardComesBackAsItsStatus) {
+  // The hook's Status crosses autograd as an exception (Note [exceptions]) and the pass's
+  // boundary gets it back with its code.
+  auto engine = MakeEngine(/*checkpointing=*/false, 1'000'000'000, 1'000'000,
+                           /*optimizer_state=*/false);
+  absl::Status s = CatchToStatus(absl::StatusCode::kInternal, "step 1",
+                                 [&] { engine->Forward(Ids()).sum().backward(); });
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
+  EXPECT_NE(s.message().find("forward only"), std::string::npos) << s;
+  EXPECT_TRUE(engine->ReleaseAll().ok());
 }
 
 TEST(ZeroEngineTest, NoGatheredParameterOutlivesForwardWithCheckpointing) {
