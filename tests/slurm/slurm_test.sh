@@ -31,7 +31,15 @@ for _ in $(seq 1 600); do
   sleep 0.5
 done
 info=$(scontrol show job "$jid")
-log=$(ls "$work"/job/logs/zerod_"$jid"_*.out)
+log=$(ls "$work"/job/logs/zerod_"$jid"_*.out 2>/dev/null || true)
+if [ -z "$log" ]; then
+  # The job never started: say why (its state and reason, the node, Slurm's own logs).
+  echo "slurm_test: FAILED: batch job $jid wrote no log" >&2
+  grep -o 'JobState=[A-Z]* Reason=[^ ]*' <<<"$info" >&2 || true
+  sinfo -N -o '%N %t %E' >&2 || true
+  tail -n 20 "$work"/slurm/log/slurmctld.log "$work"/slurm/log/slurmd.log >&2 || true
+  exit 1
+fi
 echo "----- $log"
 cat "$log"
 echo "-----"
