@@ -6,9 +6,10 @@
 #include <algorithm>
 #include <climits>
 #include <cmath>
-#include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -85,10 +86,32 @@ std::string StagingDir(const std::string& dir) { return dir + ".partial"; }
 
 namespace {
 
-// A finished periodic checkpoint: step_ and 8 digits (a .partial is still being written).
-bool IsPeriodic(const std::filesystem::directory_entry& entry) {
-  const std::string name = entry.path().filename().string();
-  return name.size() == 13 && name.rfind("step_", 0) == 0 && entry.is_directory();
+// The step of a finished periodic checkpoint's name: "step_" and 8 or more digits (a
+// .partial is still being written). nullopt for any other name.
+std::optional<int64_t> PeriodicStep(const std::string& name) {
+  constexpr size_t kPrefix = 5;  // "step_"
+  if (name.rfind("step_", 0) != 0 || name.size() < kPrefix + 8 || name.size() > kPrefix + 18) {
+    return std::nullopt;
+  }
+  int64_t step = 0;
+  for (size_t i = kPrefix; i < name.size(); ++i) {
+    if (name[i] < '0' || name[i] > '9') return std::nullopt;
+    step = step * 10 + (name[i] - '0');
+  }
+  return step;
+}
+
+// The periodic checkpoints directly inside `dir`, oldest first: (step, name).
+absl::StatusOr<std::vector<std::pair<int64_t, std::string>>> PeriodicCheckpoints(
+    const std::string& dir) {
+  ASSIGN_OR_RETURN(const std::vector<std::string> names, ListDirectory(dir));
+  std::vector<std::pair<int64_t, std::string>> periodic;
+  for (const std::string& name : names) {
+    const std::optional<int64_t> step = PeriodicStep(name);
+    if (step && IsDirectory(JoinPath(dir, name))) periodic.emplace_back(*step, name);
+  }
+  std::sort(periodic.begin(), periodic.end());
+  return periodic;
 }
 
 }  // namespace
@@ -98,18 +121,11 @@ std::string PeriodicCheckpointDir(const std::string& save_dir, int64_t step) {
 }
 
 absl::Status KeepNewestCheckpoints(const std::string& save_dir, int64_t keep) {
-  std::error_code ec;
-  std::vector<std::filesystem::path> periodic;
-  for (const auto& entry : std::filesystem::directory_iterator(save_dir, ec)) {
-    if (IsPeriodic(entry)) periodic.push_back(entry.path());
-  }
-  if (ec) return absl::InternalError(absl::StrCat(save_dir, ": ", ec.message()));
-  std::sort(periodic.begin(), periodic.end());
+  ASSIGN_OR_RETURN(const auto periodic, PeriodicCheckpoints(save_dir));
   for (size_t i = 0; i + static_cast<size_t>(std::max<int64_t>(1, keep)) < periodic.size(); ++i) {
-    std::filesystem::remove_all(periodic[i], ec);
-    if (ec) {
-      return absl::InternalError(
-          absl::StrCat("removing the old checkpoint ", periodic[i].string(), ": ", ec.message()));
+    const std::string path = JoinPath(save_dir, periodic[i].second);
+    if (auto s = RemoveTree(path); !s.ok()) {
+      return absl::InternalError(absl::StrCat("removing the old checkpoint: ", s.message()));
     }
   }
   return absl::OkStatus();
@@ -147,39 +163,49 @@ absl::Status WriteMeta(const std::string& staging, const CheckpointMeta& m,
   return CopyFile(JoinPath(model_dir, "config.json"), JoinPath(staging, "config.json"));
 }
 
-absl::Status Publish(const std::string& dir) {
-  const std::string old = dir + ".old";
-  if (auto s = RemoveTree(old); !s.ok()) return s;
-  const bool had = Exists(dir);
-  if (had) {
-    if (auto s = Rename(dir, old); !s.ok()) return s;
+std::string PreviousDir(const std::string& dir) { return dir + ".old"; }
+
+absl::Status FinishInterruptedPublish(const std::string& dir) {
+  const std::string old = PreviousDir(dir);
+  if (!Exists(old)) return absl::OkStatus();
+  // Died between the swap's two renames: DIR.old is the last complete checkpoint.
+  if (!Exists(dir)) return Rename(old, dir);
+  // Died after the swap: the job's periodic checkpoints (PeriodicCheckpointDir: they live
+  // inside DIR) move into the new DIR instead of going away with the old one.
+  ASSIGN_OR_RETURN(const auto periodic, PeriodicCheckpoints(old));
+  for (const auto& [step, name] : periodic) {
+    if (Exists(JoinPath(dir, name))) continue;
+    if (auto s = Rename(JoinPath(old, name), JoinPath(dir, name)); !s.ok()) {
+      return absl::InternalError(
+          absl::StrCat(s.message(), " (the old checkpoint is still in ", old, ")"));
+    }
   }
+  return RemoveTree(old);
+}
+
+absl::Status Publish(const std::string& dir) {
+  RETURN_IF_ERROR(FinishInterruptedPublish(dir));
+  const std::string old = PreviousDir(dir);
+  const bool had = Exists(dir);
+  if (had) RETURN_IF_ERROR(Rename(dir, old));
   if (auto s = Rename(StagingDir(dir), dir); !s.ok()) {
     if (had) (void)Rename(old, dir);  // put the previous checkpoint back
     return s;
   }
-  if (!had) return absl::OkStatus();
-  // The job's periodic checkpoints live inside DIR (PeriodicCheckpointDir): they move into
-  // the new DIR instead of going away with the old one.
-  std::error_code ec;
-  for (const auto& entry : std::filesystem::directory_iterator(old, ec)) {
-    if (!IsPeriodic(entry)) continue;
-    std::filesystem::rename(entry.path(), std::filesystem::path(dir) / entry.path().filename(), ec);
-    if (ec) {
-      return absl::InternalError(absl::StrCat("moving ", entry.path().string(), " into ", dir, ": ",
-                                              ec.message(), " (the old checkpoint is in ", old,
-                                              ")"));
-    }
-  }
-  return RemoveTree(old);
+  return FinishInterruptedPublish(dir);
 }
 
 absl::StatusOr<CheckpointMeta> ReadMeta(const std::string& dir) {
   const std::string path = JoinPath(dir, kMetaFile);
   const std::optional<std::string> text = ReadFileToString(path);
   if (!text) {
-    return absl::NotFoundError(
-        absl::StrCat("resume_from: ", dir, " is not a zerod checkpoint (no ", kMetaFile, ")"));
+    const bool previous = ReadFileToString(JoinPath(PreviousDir(dir), kMetaFile)).has_value();
+    return absl::NotFoundError(absl::StrCat(
+        "resume_from: ", dir, " is not a zerod checkpoint (no ", kMetaFile, ")",
+        previous ? absl::StrCat("; a save into it was cut short: the last complete checkpoint is ",
+                                PreviousDir(dir), " (resume from it; the next save into ", dir,
+                                " puts it back first)")
+                 : ""));
   }
   return ParseMeta(*text, path);
 }

@@ -6,8 +6,11 @@
 //   DIR/rank_00000_of_00002.safetensors  each rank's master shards and Adam moments
 //
 // Every rank writes into DIR.partial; rank 0 then swaps it in (DIR -> DIR.old,
-// DIR.partial -> DIR, remove DIR.old). A crash before the swap leaves DIR as it was.
-// The ranks must share a file system (as with DeepSpeed's checkpoints).
+// DIR.partial -> DIR, move DIR.old's periodic checkpoints into DIR, remove DIR.old). A
+// crash before the swap leaves DIR as it was. A crash inside it leaves the last complete
+// checkpoint in DIR.old: reading DIR then says so, and the next Publish into DIR finishes
+// or undoes the interrupted one before anything is removed. The ranks must share a file
+// system (as with DeepSpeed's checkpoints).
 #pragma once
 
 #include <cstdint>
@@ -39,8 +42,14 @@ absl::Status WriteMeta(const std::string& staging, const CheckpointMeta& meta,
                        const std::string& model_dir);
 // Rank 0, last: DIR.partial becomes DIR.
 absl::Status Publish(const std::string& dir);
-// Periodic checkpoints of a job live in SAVE_DIR/step_NNNNNNNN (zero-padded, so names
-// sort as steps do).
+// Where Publish keeps the previous DIR during the swap: DIR.old.
+std::string PreviousDir(const std::string& dir);
+// Completes a Publish a crash cut short (the first step of every Publish): DIR missing
+// and DIR.old there -> DIR.old becomes DIR again; both there -> DIR.old's periodic
+// checkpoints move into DIR, then DIR.old goes. Nothing to do without DIR.old.
+absl::Status FinishInterruptedPublish(const std::string& dir);
+// Periodic checkpoints of a job live in SAVE_DIR/step_NNNNNNNN (zero-padded to 8 digits;
+// sorted by their step, so longer names past step 99999999 sort right too).
 std::string PeriodicCheckpointDir(const std::string& save_dir, int64_t step);
 // Removes all but the newest `keep` periodic checkpoints in `save_dir` (keep >= 1).
 absl::Status KeepNewestCheckpoints(const std::string& save_dir, int64_t keep);

@@ -5,6 +5,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "engine/util/check.h"
 #include "engine/util/status_macros.h"
 #include "engine/zero/partition.h"
 
@@ -39,6 +40,7 @@ absl::Status ShardedState::Read(size_t group, const char* what, int64_t numel, i
                                 int64_t end, float* out) const {
   ASSIGN_OR_RETURN(const zero::Partition old,
                    zero::MakePartition(numel, old_world_size(), /*shard_align=*/8));
+  ZEROD_CHECK(0 <= begin && begin <= end);
   std::fill(out, out + (end - begin), 0.0f);
   for (int k = 0; k < old_world_size(); ++k) {
     const models::SafetensorsFile& file = *files_[k];

@@ -33,8 +33,9 @@ class ShardedState {
   int64_t adam_step() const { return adam_step_; }
 
   // Group `group`'s `what` ("master", "exp_avg" or "exp_avg_sq"), real elements
-  // [begin, end) of its `numel`, into `out` (end - begin floats). InvalidArgument naming
-  // the file when a tensor is missing or has another size than `numel` implies.
+  // [begin, end) of its `numel`, into `out` (end - begin floats; 0 <= begin <= end, checked).
+  // InvalidArgument naming the file when a tensor is missing or has another size than `numel`
+  // implies.
   absl::Status Read(size_t group, const char* what, int64_t numel, int64_t begin, int64_t end,
                     float* out) const;
 

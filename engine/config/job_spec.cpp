@@ -115,9 +115,17 @@ absl::Status ValidateJobSpec(JobSpec* spec) {
   if (auto s = ValidateCounts(*spec); !s.ok()) return s;
   if (!spec->resume_from.empty() &&
       !ReadableFile("resume_from", spec->resume_from + "/zerod_checkpoint.json").ok()) {
-    return Invalid("resume_from", absl::StrCat(spec->resume_from,
-                                               " is not a zerod checkpoint (no readable "
-                                               "zerod_checkpoint.json)"));
+    // A save cut short inside its swap leaves the last complete checkpoint in DIR.old
+    // (engine/checkpoint/checkpoint_dir.h).
+    const std::string previous = spec->resume_from + ".old";
+    const bool cut_short = ReadableFile("resume_from", previous + "/zerod_checkpoint.json").ok();
+    return Invalid("resume_from",
+                   absl::StrCat(spec->resume_from,
+                                " is not a zerod checkpoint (no readable zerod_checkpoint.json)",
+                                cut_short ? absl::StrCat("; a save into it was cut short: the last "
+                                                         "complete checkpoint is ",
+                                                         previous, " (resume from it)")
+                                          : ""));
   }
   if (!spec->save_dir.empty()) {
     if (auto s = ValidateOutputDir("save_dir", spec->save_dir); !s.ok()) return s;

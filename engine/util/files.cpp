@@ -1,5 +1,6 @@
 #include "engine/util/files.h"
 
+#include <dirent.h>
 #include <ftw.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -44,6 +45,20 @@ absl::Status MakeDirectories(const std::string& path) {
   return IsDirectory(path)
              ? absl::OkStatus()
              : absl::FailedPreconditionError(absl::StrCat(path, " exists and is not a directory"));
+}
+
+absl::StatusOr<std::vector<std::string>> ListDirectory(const std::string& path) {
+  DIR* dir = ::opendir(path.c_str());
+  if (dir == nullptr) {
+    return absl::NotFoundError(absl::StrCat("cannot list ", path, ": ", std::strerror(errno)));
+  }
+  std::vector<std::string> names;
+  while (const struct dirent* entry = ::readdir(dir)) {
+    const std::string name = entry->d_name;
+    if (name != "." && name != "..") names.push_back(name);
+  }
+  ::closedir(dir);
+  return names;
 }
 
 absl::Status RemoveTree(const std::string& path) {

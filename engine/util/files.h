@@ -5,8 +5,10 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 
 namespace zerod {
 
@@ -18,6 +20,8 @@ absl::Status MakeDirectories(const std::string& path);
 // The whole file's bytes; nullopt when it cannot be opened (callers say why, in their
 // own terms).
 std::optional<std::string> ReadFileToString(const std::string& path);
+// The names in a directory (not "." or ".."), in no particular order.
+absl::StatusOr<std::vector<std::string>> ListDirectory(const std::string& path);
 // rm -r; a missing path is not an error.
 absl::Status RemoveTree(const std::string& path);
 

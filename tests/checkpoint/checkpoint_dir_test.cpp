@@ -5,7 +5,6 @@
 // ParseMeta under a fuzzer: tests/fuzz/checkpoint_meta_fuzz.cpp.
 #include "engine/checkpoint/checkpoint_dir.h"
 
-#include <dirent.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -24,16 +23,9 @@ namespace {
 using zerod::testing::TempDir;
 using zerod::testing::WriteText;
 
-// The names in `dir`, sorted ("." and ".." left out); empty when it cannot be read.
+// The names in `dir`, sorted; empty when it cannot be read.
 std::vector<std::string> Entries(const std::string& dir) {
-  std::vector<std::string> names;
-  DIR* d = ::opendir(dir.c_str());
-  if (d == nullptr) return names;
-  while (const dirent* e = ::readdir(d)) {
-    const std::string name = e->d_name;
-    if (name != "." && name != "..") names.push_back(name);
-  }
-  ::closedir(d);
+  std::vector<std::string> names = ListDirectory(dir).value_or(std::vector<std::string>{});
   std::sort(names.begin(), names.end());
   return names;
 }
@@ -206,6 +198,61 @@ TEST(CheckpointDirTest, AFailedPublishKeepsThePreviousCheckpoint) {
   ASSERT_TRUE(meta.ok()) << meta.status();
   EXPECT_EQ(meta->step, 7);
   EXPECT_FALSE(IsDirectory(dir + ".old"));
+}
+
+// A crash between the swap's two renames (DIR -> DIR.old done, DIR.partial -> DIR not):
+// reading DIR names DIR.old as the last complete checkpoint, and the next save puts it
+// back before swapping, so neither it nor its periodic checkpoints are ever removed.
+TEST(CheckpointDirTest, ACrashBetweenTheSwapsRenamesLosesNothing) {
+  TempDir tmp;
+  const std::string dir = tmp.File("save"), model = ModelDir(tmp);
+  SaveCheckpoint(dir, model, 7);
+  ASSERT_TRUE(MakeDirectories(PeriodicCheckpointDir(dir, 5)).ok());
+  ASSERT_EQ(::rename(dir.c_str(), PreviousDir(dir).c_str()), 0);  // the crash
+
+  const auto read = ReadMeta(dir);
+  EXPECT_EQ(read.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_TRUE(Contains(read.status(), "the last complete checkpoint is " + PreviousDir(dir)))
+      << read.status();
+
+  SaveCheckpoint(dir, model, 9);
+  auto meta = ReadMeta(dir);
+  ASSERT_TRUE(meta.ok()) << meta.status();
+  EXPECT_EQ(meta->step, 9);
+  EXPECT_TRUE(IsDirectory(PeriodicCheckpointDir(dir, 5)));
+  EXPECT_EQ(Entries(tmp.path()), (std::vector<std::string>{"model", "save"}));
+}
+
+// A crash after the swap, before DIR.old's periodic checkpoints moved: finishing the
+// publish moves them into DIR, then removes DIR.old.
+TEST(CheckpointDirTest, ACrashAfterTheSwapKeepsThePeriodicCheckpoints) {
+  TempDir tmp;
+  const std::string dir = tmp.File("save"), model = ModelDir(tmp);
+  SaveCheckpoint(PreviousDir(dir), model, 7);
+  ASSERT_TRUE(MakeDirectories(PeriodicCheckpointDir(PreviousDir(dir), 5)).ok());
+  WriteText(JoinPath(PeriodicCheckpointDir(PreviousDir(dir), 5), "zerod_checkpoint.json"), "p");
+  SaveCheckpoint(dir, model, 9);  // its Publish finishes the interrupted one first
+
+  auto meta = ReadMeta(dir);
+  ASSERT_TRUE(meta.ok()) << meta.status();
+  EXPECT_EQ(meta->step, 9);
+  EXPECT_EQ(ReadFileToString(JoinPath(PeriodicCheckpointDir(dir, 5), "zerod_checkpoint.json")),
+            "p");
+  EXPECT_FALSE(IsDirectory(PreviousDir(dir)));
+}
+
+// Past step 99999999 the names grow a digit; pruning orders by step, not by name, and a
+// name that is not step_ and digits is not a checkpoint.
+TEST(CheckpointDirTest, KeepNewestOrdersByStepPastEightDigits) {
+  TempDir tmp;
+  const std::string save = tmp.path();
+  for (int64_t step : {99'999'999, 100'000'000, 100'000'001}) {
+    ASSERT_TRUE(MakeDirectories(PeriodicCheckpointDir(save, step)).ok());
+  }
+  ASSERT_TRUE(MakeDirectories(tmp.File("step_abcdefgh")).ok());
+  ASSERT_TRUE(KeepNewestCheckpoints(save, 2).ok());
+  EXPECT_EQ(Entries(save),
+            (std::vector<std::string>{"step_100000000", "step_100000001", "step_abcdefgh"}));
 }
 
 // Only finished periodic checkpoints (step_ and 8 digits, directories) count: one still

@@ -136,6 +136,31 @@ TEST_F(CheckpointTest, AFlippedByteIsRefusedNamingTheCorruptFile) {
       << resumed.status();
 }
 
+// A save cut short inside its swap leaves the last complete checkpoint in DIR.old: resuming
+// DIR is refused naming DIR.old, and resuming from DIR.old continues at its step.
+TEST_F(CheckpointTest, ASaveCutShortInItsSwapPointsToTheLastCompleteCheckpoint) {
+  auto job = Job::Create(Spec(4), &World());
+  ASSERT_TRUE(job.ok()) << job.status();
+  Run(**job, 2);
+  ASSERT_TRUE((*job)->SaveCheckpoint(dir_.File("ckpt")).ok());
+  if (World().rank() == 0) {
+    ASSERT_EQ(std::rename(dir_.File("ckpt").c_str(), dir_.File("ckpt.old").c_str()), 0);
+  }
+  (void)World().Barrier();
+  JobSpec spec = Spec(4);
+  spec.resume_from = dir_.File("ckpt");
+  auto refused = Job::Create(spec, &World());
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(
+      refused.status().message().find("the last complete checkpoint is " + dir_.File("ckpt.old")),
+      std::string::npos)
+      << refused.status();
+  spec.resume_from = dir_.File("ckpt.old");
+  auto resumed = Job::Create(spec, &World());
+  ASSERT_TRUE(resumed.ok()) << resumed.status();
+  EXPECT_EQ((*resumed)->steps_done(), 2);
+}
+
 TEST_F(CheckpointTest, ResumingAMissingCheckpointIsRefusedByName) {
   JobSpec spec = Spec(4);
   spec.resume_from = dir_.File("no-such-checkpoint");
