@@ -25,12 +25,20 @@ absl::StatusOr<ShardedState> ShardedState::Open(const std::vector<std::string>& 
     const auto& meta = file->metadata();
     auto n = meta.find("groups");
     auto step = meta.find("adam_step");
+    int64_t adam_step = 0;
     if (n == meta.end() || step == meta.end() || n->second != std::to_string(groups) ||
-        !absl::SimpleAtoi(step->second, &state.adam_step_)) {
+        !absl::SimpleAtoi(step->second, &adam_step)) {
       return absl::InvalidArgumentError(absl::StrCat(
           path, " does not hold this model's optimizer state (", groups,
           " units expected): resume with the model and config the checkpoint was written with"));
     }
+    // Every rank saved the same step: files that disagree come from different saves.
+    if (!state.files_.empty() && adam_step != state.adam_step_) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          path, " was saved at optimizer step ", adam_step, " and ", paths.front(), " at step ",
+          state.adam_step_, ": the rank files come from different saves"));
+    }
+    state.adam_step_ = adam_step;
     state.files_.push_back(std::move(file));
   }
   return state;

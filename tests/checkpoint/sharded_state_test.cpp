@@ -174,6 +174,19 @@ TEST(ShardedStateTest, AdamStepIsReadBackFromTheFiles) {
   EXPECT_EQ(state->adam_step(), step);
 }
 
+// Rank files of two saves (steps 7 and 8) mixed: refused naming the file that disagrees.
+TEST(ShardedStateTest, OpenRefusesRankFilesOfDifferentSaves) {
+  TempDir first, second;
+  const std::vector<std::string> a = WriteRankFiles(first, {10}, 2, /*adam_step=*/7);
+  const std::vector<std::string> b = WriteRankFiles(second, {10}, 2, /*adam_step=*/8);
+  auto state = ShardedState::Open({a[0], b[1]}, 1, /*verify=*/false);
+  ASSERT_FALSE(state.ok());
+  EXPECT_EQ(state.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(state.status().message().find(b[1] + " was saved at optimizer step 8"),
+            std::string::npos)
+      << state.status();
+}
+
 TEST(ShardedStateTest, OpenWithNoFilesIsRefused) {
   auto state = ShardedState::Open({}, 1, /*verify=*/false);
   ASSERT_FALSE(state.ok());
@@ -252,7 +265,8 @@ TEST(ShardedStateTest, ReadOfAMissingTensorIsInvalidArgumentNamingTheFileAndTens
         {ShardedState::TensorName(1, what), DType::kFloat32, {p1.shard_numel}, b.data(), {}});
   }
   const std::string rank1 = dir.File("rank_1_damaged.safetensors");
-  ASSERT_TRUE(models::WriteSafetensors(rank1, tensors, {{"adam_step", "1"}, {"groups", "2"}}).ok());
+  // adam_step 7: the step WriteRankFiles gives rank 0 (one save).
+  ASSERT_TRUE(models::WriteSafetensors(rank1, tensors, {{"adam_step", "7"}, {"groups", "2"}}).ok());
   // Rank 0 as a 2-rank job writes it.
   const std::vector<std::string> two = WriteRankFiles(dir, {10, 20}, 2);
   auto state = ShardedState::Open({two[0], rank1}, 2, /*verify=*/false);

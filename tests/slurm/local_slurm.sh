@@ -8,6 +8,10 @@ slurm_up() {
   SLURM_DIR=$1
   mkdir -p "$SLURM_DIR"/{state,spool,log}
   export SLURM_CONF=$SLURM_DIR/slurm.conf
+  # nproc obeys OMP_NUM_THREADS (CTest runs are often started with it set to 1): a node
+  # of fewer CPUs than a job's tasks leaves the job PENDING (PartitionConfig) for ever.
+  local cpus
+  cpus=$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc)
   local mem_mb=$(( $(awk '/MemTotal/ {print $2}' /proc/meminfo) / 1024 - 1024 ))
   cat >"$SLURM_CONF" <<CONF
 ClusterName=zerodtest
@@ -33,7 +37,7 @@ SelectTypeParameters=CR_Core
 MpiDefault=none
 ReturnToService=2
 SchedulerType=sched/backfill
-NodeName=localhost CPUs=$(nproc) RealMemory=$mem_mb State=UNKNOWN
+NodeName=localhost CPUs=$cpus RealMemory=$mem_mb State=UNKNOWN
 PartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP OverSubscribe=FORCE:4
 CONF
   # munged may be running already (another test, or the host's).
