@@ -46,6 +46,24 @@ note "its export loaded by transformers" $?
 tail -1 "$out/slurm.log"
 rm -rf "$work"
 
+# Checkpoint files on this machine's LibTorch (whose std::filesystem symbols once crashed
+# zerod, engine/util/files.h): periodic saves pruned to the newest, then the same save
+# directory again by a resumed job (its Publish replaces the old checkpoint and keeps the
+# periodic one inside).
+work=$(mktemp -d)
+"$bin/zerod" --prepare-data --bytes --input data/corpus/vim_user_manual.txt --output "$work/c.bin" >/dev/null
+ckpt() {
+  timeout 120 mpirun -np "$np" --bind-to none "$bin/zerod" --train --model configs/models/tiny-llama \
+    --ds-config configs/ds_zero3_offload_cpu.json --data "$work/c.bin" --seq-len 64 --save-dir "$work/ck" \
+    --save-every 2 --keep-checkpoints 1 "$@" >>"$out/checkpoints.log" 2>&1
+}
+ckpt --steps 6 && ckpt --steps 8 --resume "$work/ck" &&
+  [ "$(ls "$work/ck" | grep -c '^step_')" -eq 1 ] && [ -d "$work/ck/step_00000004" ] &&
+  grep -q '"step": 8' "$work/ck/zerod_checkpoint.json" && [ ! -e "$work/ck.old" ]
+note "checkpoints (periodic, pruned, resumed, replaced) on $np GPUs" $?
+ls "$work/ck"
+rm -rf "$work"
+
 [ "$np" -gt 1 ] && { timeout 400 bash tests/tools/gpu_faults.sh "$bin" "$np" "$out/faults"; note "faults" $?; }
 echo "gpu_check: $failures failed"
 exit $((failures > 0))
