@@ -101,11 +101,6 @@ std::string ToJson(const google::protobuf::Message& message, const std::string& 
 
 std::string StateName(v1::JobState state) { return v1::JobState_Name(state); }
 
-bool HasEnded(v1::JobState state) {
-  return state == v1::SUCCEEDED || state == v1::FAILED || state == v1::CANCELLED ||
-         state == v1::PREEMPTED || state == v1::INTERRUPTED;
-}
-
 std::string JobTable(const std::vector<v1::JobStatus>& jobs) {
   std::string out = absl::StrFormat("%-8s %-10s %-13s %-10s %-12s %s\n", "JOB", "STATE", "STEPS",
                                     "LOSS", "TOKENS/S", "MODEL / REASON");
@@ -160,10 +155,15 @@ std::string MemoryTable(const v1::GetMemoryStatsResponse& m) {
 }
 
 std::string StepLine(const v1::StepMetrics& s, int64_t total) {
-  return absl::StrFormat("step %d/%d  loss %.4f  lr %.2e  grad %.3f  %.1fk tok/s  %.2f s%s",
-                         s.step(), total, s.loss(), s.lr(), s.grad_norm(),
-                         s.tokens_per_s() / 1000.0, s.step_seconds(),
-                         s.skipped() ? "  (skipped: fp16 overflow)" : "");
+  std::string line = absl::StrFormat(
+      "step %d/%d  loss %.4f  lr %.2e  grad %.3f  %.1fk tok/s  %.2f s%s", s.step(), total, s.loss(),
+      s.lr(), s.grad_norm(), s.tokens_per_s() / 1000.0, s.step_seconds(),
+      s.skipped() ? "  (skipped: fp16 overflow)" : "");
+  if (!s.saved_checkpoint().empty()) absl::StrAppend(&line, "  saved ", s.saved_checkpoint());
+  if (!s.checkpoint_error().empty()) {
+    absl::StrAppend(&line, "  periodic save FAILED (training goes on): ", s.checkpoint_error());
+  }
+  return line;
 }
 
 std::string ProgressLine(const v1::StepMetrics& s, int64_t total, double eta_seconds) {

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "proto/job_state.h"
 #include "zerod.pb.h"
 
 namespace zerod::client {
@@ -23,9 +24,8 @@ std::string ToJson(const google::protobuf::Message& message, const std::string& 
                    const google::protobuf::Message& extra);
 // QUEUED, RUNNING, ... as text.
 std::string StateName(v1::JobState state);
-// The job will not change again (its event stream ends): SUCCEEDED, FAILED, CANCELLED,
-// PREEMPTED, INTERRUPTED; as the coordinator's IsTerminal says.
-bool HasEnded(v1::JobState state);
+// The job will not change again (its event stream ends): proto/job_state.h.
+using v1::HasEnded;
 
 std::string JobTable(const std::vector<v1::JobStatus>& jobs);
 std::string JobDetails(const v1::JobStatus& job);

@@ -10,6 +10,8 @@
 #include <system_error>
 
 #include "absl/strings/str_cat.h"
+#include "engine/checkpoint/output_dir.h"
+#include "proto/job_state.h"
 
 namespace zerod::coordinator {
 namespace {
@@ -18,9 +20,14 @@ double UnixSeconds() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
-bool Ended(v1::JobState s) {
-  return s == v1::SUCCEEDED || s == v1::FAILED || s == v1::CANCELLED || s == v1::PREEMPTED ||
-         s == v1::INTERRUPTED;
+// What a job that died can be resumed from: the newest complete checkpoint in its save
+// directory, read off the disk now (a periodic one, a final one, or none yet).
+std::string ResumeAdvice(const std::string& save_dir) {
+  if (save_dir.empty()) return "; it had no save_dir";
+  const std::optional<std::string> newest = checkpoint::NewestCheckpoint(save_dir);
+  if (!newest) return absl::StrCat("; it saved no complete checkpoint in ", save_dir, " yet");
+  return absl::StrCat("; its newest complete checkpoint is ", *newest, ": resubmit with --resume ",
+                      *newest);
 }
 
 }  // namespace
@@ -73,17 +80,14 @@ std::vector<v1::JobStatus> ReplayJournal(const std::string& path,
   std::vector<v1::JobStatus> out;
   for (const std::string& id : order) {
     v1::JobStatus s = last[id];
-    if (!Ended(s.state())) {
+    if (!v1::HasEnded(s.state())) {
       const std::string was = v1::JobState_Name(s.state());
       s.set_state(v1::INTERRUPTED);
       if (newly_interrupted != nullptr) newly_interrupted->push_back(s.job_id());
       s.set_reason(absl::StrCat(
           "the daemons ended while it was ", was, " at step ", s.steps_done(), " of ",
           s.steps_total(),
-          s.spec().save_dir().empty()
-              ? "; it had no save_dir"
-              : absl::StrCat("; its checkpoint (if it saved one) is in ", s.spec().save_dir(),
-                             ": resubmit with --resume ", s.spec().save_dir())));
+          ResumeAdvice(s.spec().save_dir())));
     }
     out.push_back(std::move(s));
   }

@@ -7,9 +7,14 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
+#include "proto/job_state.h"
 
 namespace zerod::coordinator {
 namespace {
+
+// Periodic saves that fail this many times in a row end the job (SAVE_FAILED, its state
+// kept): a full disk does not fill up again by itself.
+constexpr int kFailedSavesInARow = 3;
 
 using Kind = v1::RankCommand::Kind;
 
@@ -27,11 +32,6 @@ double UnixNow() {
 bool IsActive(v1::JobState state) { return state == v1::RUNNING || state == v1::PAUSED; }
 
 }  // namespace
-
-bool IsTerminal(v1::JobState state) {
-  return state == v1::SUCCEEDED || state == v1::FAILED || state == v1::CANCELLED ||
-         state == v1::PREEMPTED || state == v1::INTERRUPTED;
-}
 
 Scheduler::Scheduler(int world_size, std::string launcher, double stall_floor_s)
     : world_size_(world_size),
@@ -96,7 +96,16 @@ absl::StatusOr<v1::JobStatus> Scheduler::Cancel(const std::string& job_id) {
   JobRecord* job = Find(job_id);
   if (job == nullptr) return NoSuchJob(job_id);
   const v1::JobState state = job->status.state();
-  if (IsTerminal(state)) {
+  if (job->holding) {
+    // A job whose save failed gives up its trained state: the daemons go to the next job.
+    job->holding = false;
+    job->status.set_reason(
+        absl::StrCat(job->status.reason(), "; released by CancelJob without a save"));
+    Journalize(*job, /*durable=*/true);
+    changed_.SignalAll();
+    return job->status;
+  }
+  if (v1::HasEnded(state)) {
     return absl::FailedPreconditionError(
         absl::StrCat(job_id, " already ended (", v1::JobState_Name(state), ")"));
   }
@@ -121,7 +130,7 @@ absl::StatusOr<v1::StepJobResponse> Scheduler::StepPaused(const std::string& job
                      " was not submitted paused: it steps on its own (submit with --paused to "
                      "step it by hand)"));
   }
-  if (IsTerminal(job->status.state())) {
+  if (v1::HasEnded(job->status.state())) {
     return absl::FailedPreconditionError(
         absl::StrCat(job_id, " already ended (", v1::JobState_Name(job->status.state()), ")"));
   }
@@ -129,7 +138,7 @@ absl::StatusOr<v1::StepJobResponse> Scheduler::StepPaused(const std::string& job
   const int64_t target = std::min(first + steps, job->status.steps_total());
   job->credits = target - job->status.steps_done();
   changed_.SignalAll();
-  while (job->status.steps_done() < target && !IsTerminal(job->status.state())) {
+  while (job->status.steps_done() < target && !v1::HasEnded(job->status.state())) {
     changed_.Wait(&mu_);
   }
   v1::StepJobResponse response;
@@ -173,8 +182,9 @@ absl::StatusOr<int64_t> Scheduler::RunControl(Kind kind, const std::string& job_
   if (resident_ != job_id) {
     return absl::FailedPreconditionError(absl::StrCat(
         job_id, " is ", v1::JobState_Name(job->status.state()),
-        " and not loaded on the daemons: only the running or paused job, or the last one that "
-        "succeeded (until the next job starts), can be saved or exported"));
+        " and not loaded on the daemons: only the running or paused job, the last one that "
+        "succeeded (until the next job starts) or one whose save failed (until it is released) "
+        "can be saved or exported"));
   }
   auto control = std::make_shared<Control>();
   control->kind = kind;
@@ -207,7 +217,7 @@ absl::Status Scheduler::Watch(const std::string& job_id, bool from_start,
       last_state = job->status.state();
       first = false;
     }
-    const bool ended = IsTerminal(last_state);
+    const bool ended = v1::HasEnded(last_state);
     mu_.Unlock();  // never write to a slow client while holding the table
     for (const auto& e : events) {
       if (!send(e)) return absl::CancelledError("the watcher went away");
@@ -285,7 +295,7 @@ void Scheduler::Close(const std::string& reason) {
   absl::MutexLock lock(&mu_);
   shutdown_requested_ = true;
   for (auto& [id, job] : jobs_) {
-    if (!IsTerminal(job.status.state())) FinishJob(job, v1::FAILED, reason);
+    if (!v1::HasEnded(job.status.state())) FinishJob(job, v1::FAILED, reason);
   }
   queue_.clear();
   resident_.clear();
@@ -395,10 +405,13 @@ v1::RankCommand Scheduler::NextLocked() {
 v1::RankCommand Scheduler::CommandForResident(JobRecord& job) {
   const std::string& id = job.status.job_id();
   const v1::JobState state = job.status.state();
-  if (IsTerminal(state)) {
-    // A job that succeeded stays loaded while nothing else wants the pool.
-    const bool keep =
-        state == v1::SUCCEEDED && queue_.empty() && !shutdown_requested_ && !shutdown_when_done_;
+  if (v1::HasEnded(state)) {
+    // A job whose save failed holds the daemons until it is saved elsewhere or released;
+    // one that succeeded (or was saved since) stays loaded while nothing else wants them.
+    const bool stopping = shutdown_requested_ || shutdown_when_done_;
+    const bool keep = !stopping && (job.holding || ((state == v1::SUCCEEDED ||
+                                                     state == v1::SAVE_FAILED) &&
+                                                    queue_.empty()));
     return keep ? Command(v1::RankCommand::KIND_UNSPECIFIED, "")
                 : Command(v1::RankCommand::FINISH, id);
   }
@@ -452,6 +465,42 @@ v1::RankCommand Scheduler::CommandForResident(JobRecord& job) {
   return Command(v1::RankCommand::KIND_UNSPECIFIED, "");  // paused, waiting for StepJob
 }
 
+// The job's own save (or export) at its end failed: its trained state stays loaded, and
+// holds the daemons, until it is saved elsewhere or released (not in one-shot training,
+// where nobody can ask: the daemons exit, the previous checkpoint untouched).
+void Scheduler::FailSave(JobRecord& job, bool save, const std::string& dir,
+                         const std::string& why) {
+  const std::string& id = job.status.job_id();
+  const bool can_ask = !shutdown_when_done_ && !shutdown_requested_;
+  // Without a checkpoint of the final state the export is the only copy of the weights.
+  job.holding = can_ask && (save || job.status.spec().save_dir().empty());
+  std::string reason =
+      absl::StrCat(save ? "saving to " : "exporting to ", dir, " failed: ", why,
+                   save ? "; whatever was in it before is as it was" : "");
+  if (job.holding) {
+    absl::StrAppend(&reason, "; the trained state (step ", job.status.steps_done(),
+                    ") stays loaded: save it elsewhere with `zeroctl checkpoint ", id,
+                    " --dir OTHER`", save ? "" : absl::StrCat(" or `zeroctl export ", id, " --hf OTHER`"),
+                    ", or release it with `zeroctl cancel ", id, "`");
+  } else if (!save && !job.status.spec().save_dir().empty()) {
+    absl::StrAppend(&reason, "; the checkpoint in ", job.status.spec().save_dir(),
+                    " holds the trained state (`zerod --export-hf OTHER --from-checkpoint ",
+                    job.status.spec().save_dir(), "`)");
+  }
+  FinishJob(job, v1::SAVE_FAILED, reason);
+}
+
+// A periodic save that failed is reported with its step and training goes on; so many in
+// a row end the job as a failed save does.
+void Scheduler::CountPeriodicSave(JobRecord& job, const v1::StepMetrics& step) {
+  if (!step.saved_checkpoint().empty()) job.failed_saves_in_row = 0;
+  if (step.checkpoint_error().empty()) return;
+  if (++job.failed_saves_in_row < kFailedSavesInARow) return;
+  FailSave(job, /*save=*/true, job.status.spec().save_dir(),
+           absl::StrCat(kFailedSavesInARow, " periodic saves in a row failed, the last after step ",
+                        step.step(), ": ", step.checkpoint_error()));
+}
+
 // An active job that ran all its steps and its on-success save and
 // export has SUCCEEDED (said at once, so watchers need not wait for the next command).
 void Scheduler::MaybeSucceed(JobRecord& job) {
@@ -498,23 +547,35 @@ void Scheduler::Complete(const v1::RankCommand& command, const CommandOutcome& o
       *job->status.mutable_last() = outcome.metrics;
       job->status.set_steps_done(outcome.metrics.step());
       if (job->credits > 0) --job->credits;
+      CountPeriodicSave(*job, outcome.metrics);
       break;
     case v1::RankCommand::SAVE:
     case v1::RankCommand::EXPORT: {
+      const bool save = command.kind() == v1::RankCommand::SAVE;
       if (running_control_ != nullptr) {  // asked for by SaveCheckpoint / ExportHf
         running_control_->result = outcome.status.ok() ? absl::StatusOr<int64_t>(outcome.steps_done)
                                                        : absl::StatusOr<int64_t>(outcome.status);
         running_control_->done = true;
         running_control_ = nullptr;
+        if (outcome.status.ok() && job->holding && (save || job->status.spec().save_dir().empty())) {
+          // The state a failed save held on to is safe now: the daemons may move on.
+          job->holding = false;
+          job->status.set_reason(absl::StrCat(job->status.reason(), "; then ",
+                                              save ? "saved to " : "exported to ", command.dir(),
+                                              " at step ", outcome.steps_done));
+        }
         break;
       }
       // The job's own save_dir / export_hf_dir on success (or on preemption).
-      const bool save = command.kind() == v1::RankCommand::SAVE;
       if (!job->preempt_saved) (save ? job->saved_on_success : job->exported_on_success) = true;
       if (!outcome.status.ok()) {
-        FinishJob(*job, v1::FAILED,
-                  absl::StrCat(save ? "saving to " : "exporting to ", command.dir(),
-                               " failed: ", outcome.status.message()));
+        if (job->preempt_saved) {
+          FinishJob(*job, v1::FAILED,
+                    absl::StrCat("stopped by ", preempt_cause_, "; saving to ", command.dir(),
+                                 " failed: ", outcome.status.message()));
+        } else {
+          FailSave(*job, save, command.dir(), std::string(outcome.status.message()));
+        }
       }
       break;
     }

@@ -8,7 +8,9 @@
 //
 // Jobs run one at a time, FIFO. The "resident" job is the one loaded on the ranks: the
 // running or paused job, or the last one that SUCCEEDED, kept loaded so it can still be
-// checkpointed or exported until the next job needs the pool.
+// checkpointed or exported until the next job needs the pool. A job whose own save
+// failed (SAVE_FAILED) stays resident and the queue waits for it: its trained state is
+// the only copy until SaveCheckpoint writes it elsewhere or CancelJob releases it.
 #pragma once
 
 #include <chrono>
@@ -50,7 +52,8 @@ class Scheduler {
   absl::StatusOr<std::string> Submit(const v1::JobSpec& spec);
   absl::StatusOr<v1::JobStatus> Get(const std::string& job_id) const;
   std::vector<v1::JobStatus> List() const;
-  // A queued job is cancelled at once; an active one before its next step.
+  // A queued job is cancelled at once; an active one before its next step; a SAVE_FAILED
+  // one that holds the daemons is released (unloaded when another job wants them).
   absl::StatusOr<v1::JobStatus> Cancel(const std::string& job_id);
   // Runs `steps` more steps of a job submitted paused; blocks until they ran or the job
   // ended, and returns their metrics.
@@ -114,6 +117,10 @@ class Scheduler {
     bool saved_on_success = false;
     bool exported_on_success = false;
     bool preempt_saved = false;  // its save for a preemption was asked for
+    // SAVE_FAILED: the trained state stays resident and the queue waits, until a save
+    // elsewhere succeeds or CancelJob releases it.
+    bool holding = false;
+    int failed_saves_in_row = 0;  // periodic saves (StepMetrics.checkpoint_error)
   };
   // A SaveCheckpoint or ExportHf waiting for the rank loop.
   struct Control {
@@ -136,6 +143,10 @@ class Scheduler {
   // Appends the job's status to the journal, if there is one.
   void Journalize(const JobRecord& job, bool durable) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void MaybeSucceed(JobRecord& job) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void FailSave(JobRecord& job, bool save, const std::string& dir, const std::string& why)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void CountPeriodicSave(JobRecord& job, const v1::StepMetrics& step)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   JobRecord* Find(const std::string& job_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   const JobRecord* Find(const std::string& job_id) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   double Now() const;
@@ -167,7 +178,5 @@ class Scheduler {
   bool memory_taken_ ABSL_GUARDED_BY(mu_) = false;
   v1::GetMemoryStatsResponse memory_ ABSL_GUARDED_BY(mu_);
 };
-
-bool IsTerminal(v1::JobState state);
 
 }  // namespace zerod::coordinator

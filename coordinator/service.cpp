@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "coordinator/auth.h"
 #include "coordinator/validate.h"
+#include "proto/wire.h"
 #include "engine/config/job_spec.h"
 #include "engine/util/files.h"
 
@@ -28,14 +29,16 @@ std::string Authorization(const grpc::ServerContext* ctx) {
 
 class CoordinatorService final : public v1::Coordinator::Service {
  public:
-  CoordinatorService(Scheduler* scheduler, std::string token)
-      : scheduler_(scheduler), token_(std::move(token)) {}
+  CoordinatorService(Scheduler* scheduler, std::string token, std::string state_dir)
+      : scheduler_(scheduler), token_(std::move(token)) {
+    if (!state_dir.empty()) daemon_dirs_.push_back(std::move(state_dir));
+  }
 
   grpc::Status SubmitJob(grpc::ServerContext* ctx, const v1::SubmitJobRequest* req,
                          v1::SubmitJobResponse* resp) override {
     if (auto s = Auth(ctx); !s.ok()) return s;
     v1::JobSpec spec = req->spec();
-    if (auto s = ValidateJobSpec(&spec); !s.ok()) return ToGrpc(s);
+    if (auto s = ValidateJobSpec(&spec, daemon_dirs_); !s.ok()) return ToGrpc(s);
     auto id = scheduler_->Submit(spec);
     if (!id.ok()) return ToGrpc(id.status());
     resp->set_job_id(*id);
@@ -100,7 +103,8 @@ class CoordinatorService final : public v1::Coordinator::Service {
                               v1::SaveCheckpointResponse* resp) override {
     if (auto s = Auth(ctx); !s.ok()) return s;
     if (auto s = ValidateJobId(req->job_id()); !s.ok()) return ToGrpc(s);
-    if (auto s = config::ValidateOutputDir("dir", req->dir()); !s.ok()) return ToGrpc(s);
+    if (auto s = ValidateTarget(req->job_id(), req->dir(), config::ValidateSaveDir); !s.ok())
+      return s;
     auto step = scheduler_->Save(req->job_id(), req->dir());
     if (!step.ok()) return ToGrpc(step.status());
     resp->set_dir(req->dir());
@@ -112,7 +116,8 @@ class CoordinatorService final : public v1::Coordinator::Service {
                         v1::ExportHfResponse* resp) override {
     if (auto s = Auth(ctx); !s.ok()) return s;
     if (auto s = ValidateJobId(req->job_id()); !s.ok()) return ToGrpc(s);
-    if (auto s = config::ValidateOutputDir("dir", req->dir()); !s.ok()) return ToGrpc(s);
+    if (auto s = ValidateTarget(req->job_id(), req->dir(), config::ValidateExportDir); !s.ok())
+      return s;
     auto step = scheduler_->Export(req->job_id(), req->dir());
     if (!step.ok()) return ToGrpc(step.status());
     resp->set_dir(req->dir());
@@ -140,8 +145,20 @@ class CoordinatorService final : public v1::Coordinator::Service {
     return ToGrpc(CheckBearer(token_, Authorization(ctx)));
   }
 
+  // A save or export target of `job_id`: checked against that job's model and data and
+  // the daemons' own directories, before the ranks are asked to write anything.
+  using TargetCheck = absl::Status (*)(const std::string&, const std::string&, const JobSpec&,
+                                       const std::vector<std::string>&);
+  grpc::Status ValidateTarget(const std::string& job_id, const std::string& dir,
+                              TargetCheck check) const {
+    auto job = scheduler_->Get(job_id);
+    if (!job.ok()) return ToGrpc(job.status());
+    return ToGrpc(check("dir", dir, wire::FromProto(job->spec()), daemon_dirs_));
+  }
+
   Scheduler* const scheduler_;
   const std::string token_;
+  std::vector<std::string> daemon_dirs_;  // --state-dir: no job output may replace it
 };
 
 absl::StatusOr<std::string> ReadFile(const std::string& flag, const std::string& path) {
@@ -176,7 +193,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   auto creds = Credentials(options);
   if (!creds.ok()) return creds.status();
   std::unique_ptr<Server> server(new Server());
-  server->service_ = std::make_unique<CoordinatorService>(scheduler, token);
+  server->service_ = std::make_unique<CoordinatorService>(scheduler, token, options.state_dir);
   grpc::ServerBuilder builder;
   // gRPC sets SO_REUSEPORT by default: a second daemon set on the same port would then
   // listen too, and clients' calls would land on either set at random.

@@ -6,9 +6,9 @@
 
 namespace zerod::coordinator {
 
-absl::Status ValidateJobSpec(v1::JobSpec* spec) {
+absl::Status ValidateJobSpec(v1::JobSpec* spec, const std::vector<std::string>& daemon_dirs) {
   JobSpec s = wire::FromProto(*spec);
-  if (auto status = config::ValidateJobSpec(&s); !status.ok()) return status;
+  if (auto status = config::ValidateJobSpec(&s, daemon_dirs); !status.ok()) return status;
   *spec = wire::ToProto(s);
   return absl::OkStatus();
 }

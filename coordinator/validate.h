@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "zerod.pb.h"
@@ -16,8 +17,9 @@ namespace zerod::coordinator {
 inline constexpr int64_t kMaxStepJobSteps = 1'000'000;
 
 // Validates `spec` (config::ValidateJobSpec) and writes it back complete: every default
-// filled in, a Hub id replaced by its snapshot directory.
-absl::Status ValidateJobSpec(v1::JobSpec* spec);
+// filled in, a Hub id replaced by its snapshot directory. `daemon_dirs`: the daemons' own
+// directories (--state-dir), which no job output may replace.
+absl::Status ValidateJobSpec(v1::JobSpec* spec, const std::vector<std::string>& daemon_dirs = {});
 absl::Status ValidateJobId(const std::string& job_id);
 absl::Status ValidateStepCount(int64_t steps);
 

@@ -46,6 +46,8 @@ std::string StepJson(const StepMetrics& m) {
       {"optimizer_wait_s", m.optimizer_wait_seconds},
       {"host_rss_GiB", static_cast<double>(m.host_rss_bytes) / (1ull << 30)},
       {"host_peak_rss_GiB", static_cast<double>(m.host_peak_rss_bytes) / (1ull << 30)}};
+  if (!m.saved_checkpoint.empty()) j["saved_checkpoint"] = m.saved_checkpoint;
+  if (!m.checkpoint_error.empty()) j["checkpoint_error"] = m.checkpoint_error;
   return j.dump();
 }
 

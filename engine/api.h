@@ -17,6 +17,7 @@
 //   include-allowed: engine/comm/launch_env.h              rank and size from the launcher
 //   include-allowed: engine/comm/gpu_communicator.h        NCCL, behind a factory
 //   include-allowed: engine/checkpoint/hf_from_checkpoint.h  a checkpoint exported as HF
+//   include-allowed: engine/checkpoint/output_dir.h        what a save may replace; newest ckpt
 //   include-allowed: engine/data/prepare.h                 zerod --prepare-data
 //   include-allowed: engine/models/model_dir.h             model directories, hub names
 //   include-allowed: engine/util/files.h                   paths, directories, whole files
@@ -65,6 +66,10 @@ struct StepMetrics {
   double optimizer_wait_seconds = 0.0;
   int64_t host_rss_bytes = 0;       // this rank's resident set after the step
   int64_t host_peak_rss_bytes = 0;  // and its peak so far
+  // A periodic save after this step (JobSpec::save_every): the directory written, or why
+  // it failed (the job goes on; its previous checkpoints stay as they were).
+  std::string saved_checkpoint;
+  std::string checkpoint_error;
 };
 
 // Bytes one rank holds; shard sizes are what it keeps between steps.

@@ -76,6 +76,8 @@ v1::StepMetrics ToProto(const StepMetrics& m) {
   p.set_optimizer_wait_seconds(m.optimizer_wait_seconds);
   p.set_host_rss_bytes(m.host_rss_bytes);
   p.set_host_peak_rss_bytes(m.host_peak_rss_bytes);
+  p.set_saved_checkpoint(m.saved_checkpoint);
+  p.set_checkpoint_error(m.checkpoint_error);
   return p;
 }
 
@@ -99,6 +101,8 @@ StepMetrics FromProto(const v1::StepMetrics& p) {
   m.optimizer_wait_seconds = p.optimizer_wait_seconds();
   m.host_rss_bytes = p.host_rss_bytes();
   m.host_peak_rss_bytes = p.host_peak_rss_bytes();
+  m.saved_checkpoint = p.saved_checkpoint();
+  m.checkpoint_error = p.checkpoint_error();
   return m;
 }
 

@@ -14,6 +14,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "engine/checkpoint/output_dir.h"
 #include "engine/util/files.h"
 #include "engine/util/status_macros.h"
 #include "nlohmann/json.hpp"
@@ -21,7 +22,7 @@
 namespace zerod::checkpoint {
 namespace {
 
-constexpr char kMetaFile[] = "zerod_checkpoint.json";
+constexpr const char* kMetaFile = kMetaFileName;
 constexpr int kFormat = 1;
 
 // The fields of one object of zerod_checkpoint.json, read with their types and ranges
@@ -84,10 +85,6 @@ absl::Status Rename(const std::string& from, const std::string& to) {
 
 std::string StagingDir(const std::string& dir) { return dir + ".partial"; }
 
-namespace {
-
-// The step of a finished periodic checkpoint's name: "step_" and 8 or more digits (a
-// .partial is still being written). nullopt for any other name.
 std::optional<int64_t> PeriodicStep(const std::string& name) {
   constexpr size_t kPrefix = 5;  // "step_"
   if (name.rfind("step_", 0) != 0 || name.size() < kPrefix + 8 || name.size() > kPrefix + 18) {
@@ -100,6 +97,8 @@ std::optional<int64_t> PeriodicStep(const std::string& name) {
   }
   return step;
 }
+
+namespace {
 
 // The periodic checkpoints directly inside `dir`, oldest first: (step, name).
 absl::StatusOr<std::vector<std::pair<int64_t, std::string>>> PeriodicCheckpoints(
@@ -116,6 +115,15 @@ absl::StatusOr<std::vector<std::pair<int64_t, std::string>>> PeriodicCheckpoints
 
 }  // namespace
 
+std::vector<std::string> PeriodicCheckpointDirs(const std::string& save_dir) {
+  std::vector<std::string> dirs;
+  if (!IsDirectory(save_dir)) return dirs;
+  auto periodic = PeriodicCheckpoints(save_dir);
+  if (!periodic.ok()) return dirs;
+  for (const auto& [step, name] : *periodic) dirs.push_back(JoinPath(save_dir, name));
+  return dirs;
+}
+
 std::string PeriodicCheckpointDir(const std::string& save_dir, int64_t step) {
   return JoinPath(save_dir, absl::StrFormat("step_%08d", step));
 }
@@ -124,6 +132,8 @@ absl::Status KeepNewestCheckpoints(const std::string& save_dir, int64_t keep) {
   ASSIGN_OR_RETURN(const auto periodic, PeriodicCheckpoints(save_dir));
   for (size_t i = 0; i + static_cast<size_t>(std::max<int64_t>(1, keep)) < periodic.size(); ++i) {
     const std::string path = JoinPath(save_dir, periodic[i].second);
+    // Only a checkpoint zerod wrote goes (a step_ directory of the user's own stays).
+    if (!CheckReplaceable(path, OutputKind::kCheckpoint).ok()) continue;
     if (auto s = RemoveTree(path); !s.ok()) {
       return absl::InternalError(absl::StrCat("removing the old checkpoint: ", s.message()));
     }
@@ -136,6 +146,8 @@ std::string RankStateFile(const std::string& dir, int rank, int world_size) {
 }
 
 absl::Status PrepareStaging(const std::string& dir) {
+  // Nothing is removed (a stale DIR.partial, later DIR itself) unless zerod wrote it.
+  RETURN_IF_ERROR(CheckReplaceable(dir, OutputKind::kCheckpoint));
   const std::string staging = StagingDir(dir);
   if (auto s = RemoveTree(staging); !s.ok()) return s;
   return MakeDirectories(staging);
@@ -184,6 +196,9 @@ absl::Status FinishInterruptedPublish(const std::string& dir) {
 }
 
 absl::Status Publish(const std::string& dir) {
+  // Checked again here, not only before the ranks wrote: the directory may have gained
+  // files of someone else's since.
+  RETURN_IF_ERROR(CheckReplaceable(dir, OutputKind::kCheckpoint));
   RETURN_IF_ERROR(FinishInterruptedPublish(dir));
   const std::string old = PreviousDir(dir);
   const bool had = Exists(dir);

@@ -14,11 +14,16 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 
 namespace zerod::checkpoint {
+
+// The metadata file that makes a directory a zerod checkpoint.
+inline constexpr char kMetaFileName[] = "zerod_checkpoint.json";
 
 struct CheckpointMeta {
   int64_t step = 0;          // optimizer steps done
@@ -35,12 +40,14 @@ struct CheckpointMeta {
 
 std::string StagingDir(const std::string& dir);
 std::string RankStateFile(const std::string& dir, int rank, int world_size);
-// Rank 0, before any rank writes: an empty DIR.partial.
+// Rank 0, before any rank writes: an empty DIR.partial. Refuses (FailedPrecondition,
+// removing nothing) when DIR, DIR.partial or DIR.old holds what zerod did not write
+// (output_dir.h).
 absl::Status PrepareStaging(const std::string& dir);
 // Rank 0, after every rank wrote: the metadata (and config.json) into DIR.partial.
 absl::Status WriteMeta(const std::string& staging, const CheckpointMeta& meta,
                        const std::string& model_dir);
-// Rank 0, last: DIR.partial becomes DIR.
+// Rank 0, last: DIR.partial becomes DIR, after the same check as PrepareStaging.
 absl::Status Publish(const std::string& dir);
 // Where Publish keeps the previous DIR during the swap: DIR.old.
 std::string PreviousDir(const std::string& dir);
@@ -51,7 +58,14 @@ absl::Status FinishInterruptedPublish(const std::string& dir);
 // Periodic checkpoints of a job live in SAVE_DIR/step_NNNNNNNN (zero-padded to 8 digits;
 // sorted by their step, so longer names past step 99999999 sort right too).
 std::string PeriodicCheckpointDir(const std::string& save_dir, int64_t step);
-// Removes all but the newest `keep` periodic checkpoints in `save_dir` (keep >= 1).
+// The step of a periodic checkpoint's directory name ("step_" and 8 to 18 digits);
+// nullopt for any other name (a .partial is still being written).
+std::optional<int64_t> PeriodicStep(const std::string& name);
+// The periodic checkpoint directories inside `save_dir`, oldest first; none when it
+// cannot be listed.
+std::vector<std::string> PeriodicCheckpointDirs(const std::string& save_dir);
+// Removes all but the newest `keep` periodic checkpoints in `save_dir` (keep >= 1); a
+// step_ directory that holds files zerod did not write is left alone.
 absl::Status KeepNewestCheckpoints(const std::string& save_dir, int64_t keep);
 // Reads DIR/zerod_checkpoint.json; errors name the file and the field.
 absl::StatusOr<CheckpointMeta> ReadMeta(const std::string& dir);

@@ -1,9 +1,11 @@
 #include "engine/checkpoint/hf_export.h"
 
+#include <algorithm>
 #include <cstdio>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "engine/checkpoint/output_dir.h"
 #include "engine/models/safetensors.h"
 #include "engine/util/check.h"
 #include "engine/util/files.h"
@@ -54,6 +56,8 @@ HfExportWriter::~HfExportWriter() {
 }
 
 absl::Status HfExportWriter::Begin(const std::string& config_json) {
+  // Only an earlier export is overwritten (output_dir.h); anything else stays untouched.
+  RETURN_IF_ERROR(CheckReplaceable(dir_, OutputKind::kHfExport));
   if (auto s = MakeDirectories(dir_); !s.ok()) return s;
   const std::string path = JoinPath(dir_, "config.json");
   std::ofstream config(Partial(path), std::ios::trunc);
@@ -117,6 +121,23 @@ absl::Status HfExportWriter::Finish() {
     }
   }
   finished_ = true;
+  return RemoveStaleWeights();
+}
+
+// An earlier export into the same directory may have had other shards: the ones this
+// export did not write go, so that the index and the files agree.
+absl::Status HfExportWriter::RemoveStaleWeights() const {
+  ASSIGN_OR_RETURN(const std::vector<std::string> names, ListDirectory(dir_));
+  for (const std::string& name : names) {
+    if (!IsExportWeightsFile(name) ||
+        std::find(written_.begin(), written_.end(), name) != written_.end()) {
+      continue;
+    }
+    if (std::remove(JoinPath(dir_, name).c_str()) != 0) {
+      return absl::InternalError(
+          absl::StrCat("cannot remove ", JoinPath(dir_, name), ", left by an earlier export"));
+    }
+  }
   return absl::OkStatus();
 }
 

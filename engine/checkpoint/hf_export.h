@@ -29,7 +29,8 @@ class HfExportWriter {
                  uint64_t max_file_bytes = 5'000'000'000ull);
   ~HfExportWriter();
 
-  // Creates the directory and writes config.json (`config_json` text as given).
+  // Creates the directory and writes config.json (`config_json` text as given). Refuses
+  // a directory that holds anything but an earlier export (checkpoint/output_dir.h).
   absl::Status Begin(const std::string& config_json);
   // Appends the next tensor's bytes, in plan order, after Begin() succeeded (checked).
   absl::Status Append(const std::string& name, const void* bytes);
@@ -41,6 +42,7 @@ class HfExportWriter {
  private:
   absl::Status OpenFile(size_t file);
   absl::Status WriteIndex();
+  absl::Status RemoveStaleWeights() const;
 
   std::string dir_;
   bool begun_ = false;  // Begin() succeeded

@@ -4,10 +4,17 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
+#include <optional>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "engine/checkpoint/checkpoint_dir.h"
+#include "engine/checkpoint/output_dir.h"
 #include "engine/models/model_dir.h"
+#include "engine/util/files.h"
+#include "engine/util/status_macros.h"
 #include "nlohmann/json.hpp"
 
 namespace zerod::config {
@@ -106,37 +113,115 @@ absl::Status ValidateCounts(const JobSpec& spec) {
   return absl::OkStatus();
 }
 
+// A save directory (a job's --save-dir, killed mid-job) holds its newest checkpoint in a
+// step_ directory: --resume takes the newest complete one in it.
+absl::Status ResolveResume(JobSpec* spec) {
+  if (auto s = CheckPathText("resume_from", spec->resume_from); !s.ok()) return s;
+  // A save cut short inside its swap leaves the last complete checkpoint in DIR.old
+  // (engine/checkpoint/checkpoint_dir.h); the next save into DIR puts it back.
+  const std::string previous = checkpoint::PreviousDir(spec->resume_from);
+  const std::string meta = JoinPath(spec->resume_from, checkpoint::kMetaFileName);
+  if (!ReadableFile("resume_from", meta).ok() &&
+      ReadableFile("resume_from", JoinPath(previous, checkpoint::kMetaFileName)).ok()) {
+    return Invalid("resume_from",
+                   absl::StrCat(spec->resume_from,
+                                " is not a zerod checkpoint: a save into it was cut short; the "
+                                "last complete checkpoint is ",
+                                previous, " (resume from it)"));
+  }
+  const std::optional<std::string> newest = checkpoint::NewestCheckpoint(spec->resume_from);
+  if (!newest) {
+    return Invalid("resume_from", absl::StrCat(spec->resume_from,
+                                               " is not a zerod checkpoint (no readable "
+                                               "zerod_checkpoint.json) and holds no periodic "
+                                               "checkpoint (step_NNNNNNNN) that is complete"));
+  }
+  spec->resume_from = *newest;
+  return absl::OkStatus();
+}
+
+// `path` resolved (symbolic links, "..", relative parts); nullopt when it does not exist.
+std::optional<std::string> RealPath(const std::string& path) {
+  char* real = ::realpath(path.c_str(), nullptr);
+  if (real == nullptr) return std::nullopt;
+  std::string out(real);
+  std::free(real);
+  return out;
+}
+
+// `inner` is `outer` or lies inside it (both resolved).
+bool IsSameOrInside(const std::string& inner, const std::string& outer) {
+  return inner == outer || (inner.size() > outer.size() && inner.compare(0, outer.size(), outer) == 0 &&
+                            (outer == "/" || inner[outer.size()] == '/'));
+}
+
+// A save or export target: a directory zerod may write, that is not and does not hold
+// the job's inputs or the daemons' state, and that holds nothing zerod did not write
+// (checkpoint/output_dir.h). Checked here, at submit, so that a job never trains for hours
+// towards a save that must refuse.
+absl::Status ValidateOutputTarget(const std::string& field, const std::string& dir,
+                                  checkpoint::OutputKind kind, const JobSpec& spec,
+                                  const std::vector<std::string>& daemon_dirs) {
+  RETURN_IF_ERROR(ValidateOutputDir(field, dir));
+  if (const std::optional<std::string> target = RealPath(dir)) {
+    struct Guarded {
+      std::string what;
+      std::string path;
+    };
+    std::vector<Guarded> guarded = {{"the job's model directory (model_dir)", spec.model_dir},
+                                    {"the job's data file (data_path)", spec.data_path}};
+    for (const std::string& d : daemon_dirs) {
+      guarded.push_back({"the daemons' state directory (--state-dir, the job journal)", d});
+    }
+    for (const Guarded& g : guarded) {
+      const std::optional<std::string> real = g.path.empty() ? std::nullopt : RealPath(g.path);
+      if (!real || !IsSameOrInside(*real, *target)) continue;
+      return Invalid(field, absl::StrCat(dir, *real == *target ? " is " : " holds ", g.what, " ",
+                                         g.path, ": choose another directory"));
+    }
+  }
+  if (auto s = checkpoint::CheckReplaceable(dir, kind); !s.ok()) {
+    return Invalid(field, std::string(s.message()));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
-absl::Status ValidateJobSpec(JobSpec* spec) {
+absl::Status ValidateJobSpec(JobSpec* spec, const std::vector<std::string>& daemon_dirs) {
   if (auto s = ValidateModelDir(spec); !s.ok()) return s;
   if (auto s = ValidateDsConfig(*spec); !s.ok()) return s;
   if (auto s = ReadableFile("data_path", spec->data_path); !s.ok()) return s;
   if (auto s = ValidateCounts(*spec); !s.ok()) return s;
-  if (!spec->resume_from.empty() &&
-      !ReadableFile("resume_from", spec->resume_from + "/zerod_checkpoint.json").ok()) {
-    // A save cut short inside its swap leaves the last complete checkpoint in DIR.old
-    // (engine/checkpoint/checkpoint_dir.h).
-    const std::string previous = spec->resume_from + ".old";
-    const bool cut_short = ReadableFile("resume_from", previous + "/zerod_checkpoint.json").ok();
-    return Invalid("resume_from",
-                   absl::StrCat(spec->resume_from,
-                                " is not a zerod checkpoint (no readable zerod_checkpoint.json)",
-                                cut_short ? absl::StrCat("; a save into it was cut short: the last "
-                                                         "complete checkpoint is ",
-                                                         previous, " (resume from it)")
-                                          : ""));
+  if (!spec->resume_from.empty()) {
+    if (auto s = ResolveResume(spec); !s.ok()) return s;
   }
   if (!spec->save_dir.empty()) {
-    if (auto s = ValidateOutputDir("save_dir", spec->save_dir); !s.ok()) return s;
+    if (auto s = ValidateOutputTarget("save_dir", spec->save_dir, checkpoint::OutputKind::kCheckpoint,
+                                      *spec, daemon_dirs);
+        !s.ok())
+      return s;
   }
   if (!spec->export_hf_dir.empty()) {
-    if (auto s = ValidateOutputDir("export_hf_dir", spec->export_hf_dir); !s.ok()) return s;
+    if (auto s = ValidateOutputTarget("export_hf_dir", spec->export_hf_dir,
+                                      checkpoint::OutputKind::kHfExport, *spec, daemon_dirs);
+        !s.ok())
+      return s;
   }
   if (!spec->tensorboard_dir.empty()) {
     if (auto s = ValidateOutputDir("tensorboard_dir", spec->tensorboard_dir); !s.ok()) return s;
   }
   return absl::OkStatus();
+}
+
+absl::Status ValidateSaveDir(const std::string& field, const std::string& dir, const JobSpec& spec,
+                             const std::vector<std::string>& daemon_dirs) {
+  return ValidateOutputTarget(field, dir, checkpoint::OutputKind::kCheckpoint, spec, daemon_dirs);
+}
+
+absl::Status ValidateExportDir(const std::string& field, const std::string& dir,
+                               const JobSpec& spec, const std::vector<std::string>& daemon_dirs) {
+  return ValidateOutputTarget(field, dir, checkpoint::OutputKind::kHfExport, spec, daemon_dirs);
 }
 
 absl::Status ValidateOutputDir(const std::string& field, const std::string& dir) {

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 
@@ -60,7 +61,20 @@ inline constexpr size_t kMaxNameBytes = 256;
 // InvalidArgument starting with the field's name ("data_path: ..."), then what to fix.
 // What only the ranks can judge (the DeepSpeed config's arithmetic, the model's
 // config.json) is Job::Create's. Idempotent.
-absl::Status ValidateJobSpec(JobSpec* spec);
+//
+// The outputs, save_dir and export_hf_dir, may replace only what zerod wrote: a target
+// that holds anything else, or that is or holds the model directory, the data file or one
+// of `daemon_dirs` (the daemons' --state-dir), is refused here, before the job trains
+// (engine/checkpoint/output_dir.h). resume_from may name a save directory: it becomes the
+// newest complete checkpoint in it (itself or a periodic step_NNNNNNNN).
+absl::Status ValidateJobSpec(JobSpec* spec, const std::vector<std::string>& daemon_dirs = {});
+
+// A target of SaveCheckpoint / ExportHf of a loaded job (`spec`): the same checks as
+// save_dir / export_hf_dir above. `field` names it in the error.
+absl::Status ValidateSaveDir(const std::string& field, const std::string& dir, const JobSpec& spec,
+                             const std::vector<std::string>& daemon_dirs);
+absl::Status ValidateExportDir(const std::string& field, const std::string& dir,
+                               const JobSpec& spec, const std::vector<std::string>& daemon_dirs);
 
 // A directory to write into: absent, or a directory. `field` names it in the error.
 absl::Status ValidateOutputDir(const std::string& field, const std::string& dir);

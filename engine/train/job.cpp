@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "engine/api.h"
 #include "engine/checkpoint/checkpoint_dir.h"
+#include "engine/checkpoint/output_dir.h"
 #include "engine/config/ds_config.h"
 #include "engine/data/sampler.h"
 #include "engine/models/llama.h"
@@ -139,7 +140,7 @@ class TrainingJob final : public Job {
     auto result = RunStep();
     if (result.ok()) {
       if (monitor_ != nullptr) monitor_->Record(*result);
-      if (absl::Status saved = SavePeriodically(); !saved.ok()) result = saved;
+      SavePeriodically(*result);
     }
     if (!result.ok()) {
       failed_ = result.status();
@@ -153,7 +154,8 @@ class TrainingJob final : public Job {
   absl::Status ExportHf(const std::string& dir) override {
     std::unique_ptr<checkpoint::HfExportWriter> writer;
     absl::Status begun;
-    if (comm_->rank() == 0) {
+    if (comm_->rank() == 0) begun = config::ValidateExportDir("export", dir, spec_, {});
+    if (comm_->rank() == 0 && begun.ok()) {
       writer = std::make_unique<checkpoint::HfExportWriter>(dir, engine_->ExportPlan());
       begun = writer->Begin(checkpoint::ExportedConfigJson(spec_.model_dir, ds_.compute_dtype));
     }
@@ -162,20 +164,35 @@ class TrainingJob final : public Job {
   }
   // Every save_every steps (not after the last: the caller saves that one to save_dir):
   // a checkpoint in save_dir/step_NNNNNNNN, then rank 0 removes all but the newest
-  // keep_checkpoints of them. A failed save fails the job (its checkpoints were asked for).
-  absl::Status SavePeriodically() {
+  // keep_checkpoints of them. A failed save does not fail the step: the training state is
+  // whole, the previous checkpoints are as they were, and the next period tries again; the
+  // step says what happened (`metrics`), and the scheduler ends a job whose saves keep
+  // failing.
+  void SavePeriodically(StepMetrics& metrics) {
     if (spec_.save_every <= 0 || spec_.save_dir.empty() || steps_done_ % spec_.save_every != 0 ||
         steps_done_ >= spec_.steps) {
-      return absl::OkStatus();
+      return;
     }
-    RETURN_IF_ERROR(SaveCheckpoint(checkpoint::PeriodicCheckpointDir(spec_.save_dir, steps_done_)));
-    if (comm_->rank() == 0)
-      std::fprintf(stderr, "zerod: saved %s\n",
-                   checkpoint::PeriodicCheckpointDir(spec_.save_dir, steps_done_).c_str());
-    return comm::AgreeOnStatus(
-        *comm_, comm_->rank() == 0
-                    ? checkpoint::KeepNewestCheckpoints(spec_.save_dir, spec_.keep_checkpoints)
-                    : absl::OkStatus());
+    const std::string dir = checkpoint::PeriodicCheckpointDir(spec_.save_dir, steps_done_);
+    absl::Status saved = SaveCheckpoint(dir);
+    if (saved.ok()) {
+      metrics.saved_checkpoint = dir;
+      saved = comm::AgreeOnStatus(
+          *comm_, comm_->rank() == 0
+                      ? checkpoint::KeepNewestCheckpoints(spec_.save_dir, spec_.keep_checkpoints)
+                      : absl::OkStatus());
+    }
+    if (!saved.ok()) metrics.checkpoint_error = std::string(saved.message());
+    if (comm_->rank() != 0) return;
+    if (!metrics.checkpoint_error.empty()) {
+      const std::optional<std::string> previous = checkpoint::NewestCheckpoint(spec_.save_dir);
+      std::fprintf(stderr, "zerod: warning: the periodic save after step %lld failed: %s; %s\n",
+                   static_cast<long long>(steps_done_), metrics.checkpoint_error.c_str(),
+                   previous ? ("the newest complete checkpoint is still " + *previous).c_str()
+                            : "there is no complete checkpoint yet");
+    } else {
+      std::fprintf(stderr, "zerod: saved %s\n", dir.c_str());
+    }
   }
 
   absl::Status SaveCheckpoint(const std::string& dir) override {
@@ -183,14 +200,18 @@ class TrainingJob final : public Job {
     const std::string staging = checkpoint::StagingDir(dir);
     RETURN_IF_ERROR(
         comm::AgreeOnStatus(*comm_, leader ? checkpoint::PrepareStaging(dir) : absl::OkStatus()));
-    RETURN_IF_ERROR(comm::AgreeOnStatus(*comm_, engine_->SaveState(checkpoint::RankStateFile(
-                                                    staging, comm_->rank(), comm_->world_size()))));
-    absl::Status published;
-    if (leader) {
-      published = checkpoint::WriteMeta(staging, Meta(), spec_.model_dir);
-      if (published.ok()) published = checkpoint::Publish(dir);
+    absl::Status saved = comm::AgreeOnStatus(
+        *comm_,
+        engine_->SaveState(checkpoint::RankStateFile(staging, comm_->rank(), comm_->world_size())));
+    if (saved.ok() && leader) {
+      saved = checkpoint::WriteMeta(staging, Meta(), spec_.model_dir);
+      if (saved.ok()) saved = checkpoint::Publish(dir);
     }
-    return comm::AgreeOnStatus(*comm_, published);
+    saved = comm::AgreeOnStatus(*comm_, saved);
+    // Every rank is past its writes (the agreement above): a failed save's files go at
+    // once, so a full disk is not kept full by them.
+    if (!saved.ok() && leader) (void)RemoveTree(staging);
+    return saved;
   }
 
   // Continues from a checkpoint that SaveCheckpoint wrote: weights, optimizer state,
@@ -403,6 +424,10 @@ absl::StatusOr<std::unique_ptr<Job>> Job::Create(const JobSpec& spec, comm::Comm
                                            std::move(sampler).value(), std::move(engine), plan);
   if (!spec.resume_from.empty()) {
     RETURN_IF_ERROR(comm::AgreeOnStatus(*comm, job->Resume(spec.resume_from)));
+    if (comm->rank() == 0) {
+      std::fprintf(stderr, "zerod: resuming from %s at step %lld\n", spec.resume_from.c_str(),
+                   static_cast<long long>(job->steps_done()));
+    }
     if (job->steps_done() >= spec.steps) {
       return absl::InvalidArgumentError(absl::StrCat(
           "resume_from: ", spec.resume_from, " is at step ", job->steps_done(), " and --steps is ",

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <future>
+#include <optional>
 #include <thread>
 
 namespace zerod::coordinator {
@@ -155,6 +156,118 @@ TEST_F(SchedulerTest, SaveAndExportRunOnTheResidentJobOnly) {
   scheduler_.Complete(save, out, {});
   ASSERT_TRUE(saved.get().ok());
   EXPECT_EQ(scheduler_.Get(id)->state(), v1::SUCCEEDED);
+}
+
+v1::JobSpec SavingSpec(int64_t steps, const std::string& save_dir) {
+  v1::JobSpec s = Spec(steps);
+  s.set_save_dir(save_dir);
+  return s;
+}
+
+// The next command, or nothing when Next() still blocks after 200 ms (the thread then
+// hands its command to `pending`, for the test to complete later).
+std::optional<v1::RankCommand> NextWithin200ms(Scheduler& scheduler,
+                                               std::future<v1::RankCommand>& pending) {
+  pending = std::async(std::launch::async, [&] { return scheduler.Next(); });
+  if (pending.wait_for(std::chrono::milliseconds(200)) != std::future_status::ready) {
+    return std::nullopt;
+  }
+  return pending.get();
+}
+
+// The probe: the final save into a full disk failed, and the job was unloaded,
+// so its trained steps could be saved nowhere.
+TEST_F(SchedulerTest, AFailedFinalSaveKeepsTheJobLoadedUntilItIsSavedElsewhere) {
+  const std::string a = *scheduler_.Submit(SavingSpec(1, "/full/ck"));
+  const std::string b = *scheduler_.Submit(Spec(1));
+  RunNext();  // MEMORY
+  RunNext();  // START a
+  RunNext();  // STEP
+  v1::RankCommand save = scheduler_.Next();
+  ASSERT_EQ(save.kind(), v1::RankCommand::SAVE);
+  EXPECT_EQ(save.dir(), "/full/ck");
+  scheduler_.Complete(save, Failed(absl::ResourceExhaustedError("No space left on device")), {});
+  const v1::JobStatus failed = *scheduler_.Get(a);
+  EXPECT_EQ(failed.state(), v1::SAVE_FAILED);
+  EXPECT_NE(failed.reason().find("saving to /full/ck failed: No space left on device"),
+            std::string::npos)
+      << failed.reason();
+  EXPECT_NE(failed.reason().find("stays loaded: save it elsewhere with `zeroctl checkpoint " + a),
+            std::string::npos)
+      << failed.reason();
+  // The queued job waits: the ranks have nothing to do but hold a's state.
+  std::future<v1::RankCommand> pending;
+  EXPECT_EQ(NextWithin200ms(scheduler_, pending), std::nullopt);
+  auto saved = std::async(std::launch::async, [&] { return scheduler_.Save(a, "/other"); });
+  const v1::RankCommand elsewhere = pending.get();
+  EXPECT_EQ(elsewhere.kind(), v1::RankCommand::SAVE);
+  EXPECT_EQ(elsewhere.dir(), "/other");
+  CommandOutcome ok;
+  ok.steps_done = 1;
+  scheduler_.Complete(elsewhere, ok, {});
+  ASSERT_TRUE(saved.get().ok());
+  EXPECT_NE(scheduler_.Get(a)->reason().find("then saved to /other at step 1"), std::string::npos);
+  // Safe now: a makes room for b.
+  EXPECT_EQ(RunNext().kind(), v1::RankCommand::FINISH);
+  const v1::RankCommand next = RunNext();
+  EXPECT_EQ(next.kind(), v1::RankCommand::START);
+  EXPECT_EQ(next.job_id(), b);
+}
+
+TEST_F(SchedulerTest, CancelReleasesAJobHeldByAFailedSave) {
+  const std::string a = *scheduler_.Submit(SavingSpec(1, "/full/ck"));
+  const std::string b = *scheduler_.Submit(Spec(1));
+  RunNext();  // MEMORY
+  RunNext();  // START a
+  RunNext();  // STEP
+  scheduler_.Complete(scheduler_.Next(), Failed(absl::InternalError("disk full")), {});
+  ASSERT_EQ(scheduler_.Get(a)->state(), v1::SAVE_FAILED);
+  auto released = scheduler_.Cancel(a);
+  ASSERT_TRUE(released.ok()) << released.status();
+  EXPECT_NE(released->reason().find("released by CancelJob without a save"), std::string::npos);
+  EXPECT_EQ(RunNext().kind(), v1::RankCommand::FINISH);
+  EXPECT_EQ(RunNext().job_id(), b);
+  EXPECT_EQ(scheduler_.Cancel(a).status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+// One-shot training (zerod --train) has nobody to ask for a save elsewhere: the failed
+// save ends the run, naming the untouched previous checkpoint.
+TEST_F(SchedulerTest, AFailedSaveInOneShotTrainingEndsTheRun) {
+  const std::string a = *scheduler_.Submit(SavingSpec(1, "/full/ck"));
+  scheduler_.ShutdownWhenDone();
+  RunNext();  // MEMORY
+  RunNext();  // START
+  RunNext();  // STEP
+  scheduler_.Complete(scheduler_.Next(), Failed(absl::InternalError("disk full")), {});
+  EXPECT_EQ(scheduler_.Get(a)->state(), v1::SAVE_FAILED);
+  EXPECT_EQ(scheduler_.Get(a)->reason().find("stays loaded"), std::string::npos);
+  EXPECT_NE(scheduler_.Get(a)->reason().find("whatever was in it before is as it was"),
+            std::string::npos);
+  EXPECT_EQ(RunNext().kind(), v1::RankCommand::FINISH);
+  EXPECT_EQ(RunNext().kind(), v1::RankCommand::SHUTDOWN);
+}
+
+TEST_F(SchedulerTest, PeriodicSaveFailuresAreReportedAndOnlyThreeInARowEndTheJob) {
+  const std::string a = *scheduler_.Submit(SavingSpec(20, "/full/ck"));
+  RunNext();  // MEMORY
+  RunNext();  // START
+  // Steps 1..8: saves after 2 fail, after 3 succeed, after 4, 5 and 6 fail.
+  for (int64_t step = 1; step <= 6; ++step) {
+    v1::RankCommand c = scheduler_.Next();
+    ASSERT_EQ(c.kind(), v1::RankCommand::STEP) << step;
+    CommandOutcome out;
+    out.metrics.set_step(step);
+    if (step == 3) out.metrics.set_saved_checkpoint("/full/ck/step_00000003");
+    if (step != 1 && step != 3) out.metrics.set_checkpoint_error("No space left on device");
+    scheduler_.Complete(c, out, {});
+    EXPECT_EQ(scheduler_.Get(a)->state(), step < 6 ? v1::RUNNING : v1::SAVE_FAILED) << step;
+  }
+  const v1::JobStatus ended = *scheduler_.Get(a);
+  EXPECT_EQ(ended.steps_done(), 6);
+  EXPECT_NE(ended.reason().find("3 periodic saves in a row failed, the last after step 6"),
+            std::string::npos)
+      << ended.reason();
+  EXPECT_NE(ended.reason().find("stays loaded"), std::string::npos) << ended.reason();
 }
 
 TEST_F(SchedulerTest, ShutdownCancelsTheActiveAndQueuedJobsThenStopsTheRanks) {
