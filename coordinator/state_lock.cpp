@@ -58,8 +58,8 @@ absl::Status HeldBy(const std::string& dir, const std::string& path, const std::
   }
   return absl::FailedPreconditionError(absl::StrCat(
       "--state-dir ", dir, " is in use by another zerod daemon set: ", who,
-      ". Two sets on one state dir would give their jobs the same ids and lose one history; ",
-      stop, " or pass another --state-dir"));
+      ". Two sets on one state dir would give their jobs the same ids and lose one history; ", stop,
+      " or pass another --state-dir"));
 }
 
 }  // namespace

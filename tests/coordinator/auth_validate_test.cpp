@@ -18,8 +18,8 @@ TEST(AuthTest, BearerTokenMustMatchExactly) {
 // RFC 9110 11.1: the auth scheme is case-insensitive; Prometheus, curl and proxies may send
 // "bearer". The token itself is compared exactly.
 TEST(AuthTest, TheBearerSchemeMatchesInAnyCase) {
-  for (const char* header : {"Bearer abc", "bearer abc", "BEARER abc", "bEaReR abc",
-                             "Bearer  abc", " Bearer abc "}) {
+  for (const char* header :
+       {"Bearer abc", "bearer abc", "BEARER abc", "bEaReR abc", "Bearer  abc", " Bearer abc "}) {
     EXPECT_TRUE(CheckBearer("abc", header).ok()) << "\"" << header << "\"";
   }
   for (const char* header : {"Bearer ABC", "Bearerabc", "Bearer", "Bearer ", "Basic abc",

@@ -17,9 +17,9 @@ std::string Joined(const std::vector<std::string>& lines) {
 }
 
 TEST(ExposureTest, LoopbackIs127Slash8ColonColon1LocalhostAndUnixSockets) {
-  for (const char* local : {"127.0.0.1:7070", "127.8.9.10:1", "localhost:7070", "LocalHost:1",
-                            "[::1]:7070", "[::ffff:127.0.0.1]:7070", "unix:/tmp/zerod.sock",
-                            "unix-abstract:zerod"}) {
+  for (const char* local :
+       {"127.0.0.1:7070", "127.8.9.10:1", "localhost:7070", "LocalHost:1", "[::1]:7070",
+        "[::ffff:127.0.0.1]:7070", "unix:/tmp/zerod.sock", "unix-abstract:zerod"}) {
     EXPECT_TRUE(IsLoopbackListen(local)) << local;
   }
   for (const char* exposed :
@@ -46,8 +46,8 @@ TEST(ExposureTest, ANonLoopbackListenWithoutATokenIsRefusedNamingTheWaysOut) {
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
   const std::string m(refused.status().message());
   EXPECT_EQ(m.rfind("--listen 0.0.0.0:7070 can be reached from other hosts", 0), 0u) << m;
-  for (const char* way : {"--token-file", "--tls-cert", "127.0.0.1", "--insecure-listen",
-                          "insecure_listen: true"}) {
+  for (const char* way :
+       {"--token-file", "--tls-cert", "127.0.0.1", "--insecure-listen", "insecure_listen: true"}) {
     EXPECT_NE(m.find(way), std::string::npos) << way << " in: " << m;
   }
   o.tls_cert = "c.pem";  // TLS alone authenticates nobody

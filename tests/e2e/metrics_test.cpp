@@ -134,8 +134,8 @@ TEST_F(MetricsTest, ScrapedDuringATwoRankJobTheValuesFollowTheJob) {
 // (HTTP's schemes are case-insensitive; Prometheus sends `Bearer`).
 TEST_F(MetricsTest, WithATokenTheMetricsNeedItTheBearerSchemeInAnyCase) {
   std::ofstream(Path("token")) << "metrics-s3cret\n";
-  auto daemons = Daemons::Start(1, "--token-file " + Path("token") + " --metrics-listen 127.0.0.1:0",
-                                Path("daemons.log"));
+  auto daemons = Daemons::Start(
+      1, "--token-file " + Path("token") + " --metrics-listen 127.0.0.1:0", Path("daemons.log"));
   ASSERT_NE(daemons, nullptr) << ReadWholeFile(Path("daemons.log"));
   const std::string url = MetricsUrl(*daemons);
   ASSERT_FALSE(url.empty()) << daemons->log();

@@ -90,9 +90,10 @@ TEST_F(SecurityTest, ANonLoopbackListenWithoutATokenIsRefusedOnEveryRank) {
 TEST_F(SecurityTest, InsecureListenServesOtherHostsAndTheLogSaysItIsInsecure) {
   auto daemons = Daemons::Start(1, "--insecure-listen", Path("daemons.log"), "0.0.0.0:0");
   ASSERT_NE(daemons, nullptr) << ReadWholeFile(Path("daemons.log"));
-  ASSERT_TRUE(daemons->WaitForLog("zerod: WARNING: INSECURE (--insecure-listen): the coordinator "
-                                  "on 0.0.0.0:0 serves every caller without a token",
-                                  10))
+  ASSERT_TRUE(
+      daemons->WaitForLog("zerod: WARNING: INSECURE (--insecure-listen): the coordinator "
+                          "on 0.0.0.0:0 serves every caller without a token",
+                          10))
       << daemons->log();
   const std::string port = daemons->addr().substr(daemons->addr().rfind(':') + 1);
   const std::string ctl = "--addr 127.0.0.1:" + port + " ";
@@ -103,7 +104,8 @@ TEST_F(SecurityTest, InsecureListenServesOtherHostsAndTheLogSaysItIsInsecure) {
 
 TEST_F(SecurityTest, ATokenWithoutTlsOnANonLoopbackListenWarnsOfClearText) {
   std::ofstream(Path("token")) << "s3cret\n";
-  auto daemons = Daemons::Start(1, "--token-file " + Path("token"), Path("daemons.log"), "0.0.0.0:0");
+  auto daemons =
+      Daemons::Start(1, "--token-file " + Path("token"), Path("daemons.log"), "0.0.0.0:0");
   ASSERT_NE(daemons, nullptr) << ReadWholeFile(Path("daemons.log"));
   EXPECT_TRUE(daemons->WaitForLog(
       "zerod: WARNING: the coordinator on 0.0.0.0:0 takes the token in clear text (no TLS)", 10))
