@@ -11,16 +11,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "engine/util/files.h"
+#include "engine/util/proc_stats.h"
 #include "nlohmann/json.hpp"
 
 namespace zerod::coordinator {
 namespace {
-
-std::string HostName() {
-  char name[256] = {};
-  if (::gethostname(name, sizeof(name) - 1) != 0) return "an unknown host";
-  return name;
-}
 
 std::string UtcNow() {
   const std::time_t now = std::time(nullptr);

@@ -25,7 +25,7 @@ namespace zerod::coordinator {
 // Who holds a state directory, as its lock file says.
 struct StateDirHolder {
   int64_t pid = 0;      // rank 0's process
-  std::string host;     // gethostname()
+  std::string host;     // HostName() (engine/util/proc_stats.h)
   std::string address;  // the coordinator's HOST:PORT (the --listen asked for, until bound)
   std::string since;    // when it took the lock, UTC ("2026-12-02 10:00:00 UTC")
 };
