@@ -64,6 +64,19 @@ std::string Connection::Explain(const grpc::Status& status) const {
   }
 }
 
+std::string Connection::ExplainLostWatch(const grpc::Status& status, const v1::JobStatus& last,
+                                         int64_t step) const {
+  const std::string journal = JournalSays();
+  return absl::StrCat(
+      "the zerod daemons at ", addr_, " went away while ", last.job_id(), " was ",
+      v1::JobState_Name(last.state()), " (last seen at step ", step, " of ", last.steps_total(),
+      "; ", status.error_message(), ")",
+      journal.empty() ? ": a rank crashed or was killed, or the daemons were stopped; their log "
+                        "says which (pass --state-dir DIR, or $ZEROD_STATE_DIR, for the "
+                        "journal's account)"
+                      : journal);
+}
+
 // What the journal of the daemons' --state-dir tells about how they ended: a job that was
 // running when they died, or that every job had ended (they were shut down).
 std::string Connection::JournalSays() const {

@@ -29,6 +29,11 @@ class Connection {
   std::unique_ptr<grpc::ClientContext> Context(double deadline_s = 30) const;
   // A failed call's status as a message for the user.
   std::string Explain(const grpc::Status& status) const;
+  // A watch stream that had been working broke with `status` (UNAVAILABLE): the daemons
+  // went away while the job was in `last`'s state at `step`; the journal's account of it
+  // when state_dir is known.
+  std::string ExplainLostWatch(const grpc::Status& status, const v1::JobStatus& last,
+                               int64_t step) const;
 
  private:
   // What the journal in state_dir_ says of how the daemons ended ("" without one).

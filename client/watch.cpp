@@ -12,6 +12,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <deque>
@@ -162,9 +163,13 @@ int Watch(Connection& c, const Output& out, const std::string& job_id, bool from
   MemoryPoller memory(c, job_id);
   LiveBlock block;
   std::optional<v1::StepMetrics> last_step;  // the newest step drawn
+  bool streamed = false;                     // an event came: the daemons were there
+  int64_t step_seen = last_status.steps_done();
   while (reader->Read(&event)) {
+    streamed = true;
     if (event.has_step()) {
       const auto& m = event.step();
+      step_seen = m.step();
       if (out.json) {
         const v1::GetMemoryStatsResponse* snap = memory.AfterStep(m.step());
         Print((snap != nullptr && snap->step() == m.step() ? ToJson(event, "memory", *snap)
@@ -183,12 +188,15 @@ int Watch(Connection& c, const Output& out, const std::string& job_id, bool from
     }
     if (event.has_status()) {
       last_status = event.status();
+      step_seen = std::max(step_seen, last_status.steps_done());
       if (out.json) {
         Print(ToJson(event) + "\n");
       } else {
+        // The reason of an end other than SUCCEEDED is said once, on stderr, below.
+        const bool failed = HasEnded(last_status.state()) && last_status.state() != v1::SUCCEEDED;
         const std::string line =
             absl::StrCat(job_id, " ", StateName(last_status.state()),
-                         last_status.reason().empty() ? "" : ": " + last_status.reason());
+                         failed || last_status.reason().empty() ? "" : ": " + last_status.reason());
         if (tty && !HasEnded(last_status.state())) {
           block.PrintAbove(line);
         } else {
@@ -204,7 +212,15 @@ int Watch(Connection& c, const Output& out, const std::string& job_id, bool from
     }
   }
   block.Close();
-  if (auto s = reader->Finish(); !s.ok()) return Fail(c, s);
+  if (auto s = reader->Finish(); !s.ok()) {
+    // A stream that was working broke: the daemons went away mid-job, they were there.
+    if (streamed && s.error_code() == grpc::StatusCode::UNAVAILABLE) {
+      std::fprintf(stderr, "zeroctl: error: %s\n",
+                   c.ExplainLostWatch(s, last_status, step_seen).c_str());
+      return 1;
+    }
+    return Fail(c, s);
+  }
   if (last_status.state() != v1::SUCCEEDED) {
     std::fprintf(stderr, "zeroctl: %s ended %s%s\n", job_id.c_str(),
                  StateName(last_status.state()).c_str(),

@@ -41,9 +41,15 @@ bool ConstantTimeEquals(const std::string& a, const std::string& b) {
 
 absl::Status CheckBearer(const std::string& token, const std::string& authorization) {
   if (token.empty()) return absl::OkStatus();
-  const std::string prefix = "Bearer ";
-  if (!absl::StartsWith(authorization, prefix) ||
-      !ConstantTimeEquals(authorization.substr(prefix.size()), token)) {
+  // RFC 9110 11.1: the scheme is case-insensitive ("bearer", "BEARER"), then one or more
+  // spaces before the credentials.
+  const absl::string_view value = absl::StripAsciiWhitespace(authorization);
+  const absl::string_view scheme = "bearer";
+  const bool bearer = value.size() > scheme.size() && value[scheme.size()] == ' ' &&
+                      absl::EqualsIgnoreCase(value.substr(0, scheme.size()), scheme);
+  const absl::string_view credentials =
+      bearer ? absl::StripLeadingAsciiWhitespace(value.substr(scheme.size())) : "";
+  if (!bearer || !ConstantTimeEquals(std::string(credentials), token)) {
     return absl::UnauthenticatedError(
         "missing or wrong token: pass --token-file with the file the daemons were started with");
   }

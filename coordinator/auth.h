@@ -18,7 +18,9 @@ absl::StatusOr<std::string> ReadTokenFile(const std::string& path);
 // True when `a` and `b` are equal, in time that depends only on their lengths.
 bool ConstantTimeEquals(const std::string& a, const std::string& b);
 
-// OK when `token` is empty (no auth configured) or `authorization` is "Bearer <token>".
+// OK when `token` is empty (no auth configured) or `authorization` is "Bearer <token>",
+// the scheme in any case ("bearer", as HTTP allows) and one or more spaces after it. Used
+// for the gRPC calls and the metrics page alike.
 absl::Status CheckBearer(const std::string& token, const std::string& authorization);
 
 }  // namespace zerod::coordinator

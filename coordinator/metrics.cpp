@@ -3,15 +3,17 @@
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/support/server_interceptor.h>
 #if ZEROD_HAVE_PROMETHEUS
-#include <prometheus/collectable.h>
-#include <prometheus/exposer.h>
+#include <CivetServer.h>
 #include <prometheus/metric_family.h>
+#include <prometheus/text_serializer.h>
 #endif
 
 #include <exception>
+#include <sstream>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "coordinator/auth.h"
 #include "coordinator/scheduler.h"
 
 namespace zerod::coordinator {
@@ -163,12 +165,13 @@ void AddMemory(const v1::GetMemoryStatsResponse& memory, std::vector<MetricFamil
   }
 }
 
-class SchedulerCollectable : public prometheus::Collectable {
+// Every family, built from the scheduler's snapshots at each scrape.
+class SchedulerMetrics {
  public:
-  SchedulerCollectable(const Scheduler* scheduler, const RpcCounts* rpcs)
+  SchedulerMetrics(const Scheduler* scheduler, const RpcCounts* rpcs)
       : scheduler_(scheduler), rpcs_(rpcs) {}
 
-  std::vector<MetricFamily> Collect() const override {
+  std::vector<MetricFamily> Collect() const {
     std::vector<MetricFamily> out;
     const v1::HealthResponse health = scheduler_->Health();
     out.push_back(
@@ -210,14 +213,63 @@ class SchedulerCollectable : public prometheus::Collectable {
   const RpcCounts* const rpcs_;
 };
 
+// GET /metrics: the page in Prometheus' text format (version 0.0.4).
+class MetricsHandler : public CivetHandler {
+ public:
+  explicit MetricsHandler(SchedulerMetrics metrics) : metrics_(std::move(metrics)) {}
+  bool handleGet(CivetServer*, mg_connection* conn) override {
+    std::ostringstream page;
+    prometheus::TextSerializer().Serialize(page, metrics_.Collect());
+    const std::string body = page.str();
+    mg_printf(conn,
+              "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n"
+              "Content-Length: %zu\r\nConnection: close\r\n\r\n",
+              body.size());
+    mg_write(conn, body.data(), body.size());
+    return true;
+  }
+
+ private:
+  const SchedulerMetrics metrics_;
+};
+
+// `Authorization: Bearer <token>` on every scrape when the service has a token (the check
+// the gRPC calls make, auth.h); else 401 with a WWW-Authenticate challenge. prometheus-cpp's
+// own Exposer::RegisterAuth (1.0.1, Debian 12) only parses Basic credentials, hence this.
+class BearerAuth : public CivetAuthHandler {
+ public:
+  explicit BearerAuth(std::string token) : token_(std::move(token)) {}
+  bool authorize(CivetServer*, mg_connection* conn) override {
+    const char* header = mg_get_header(conn, "Authorization");
+    const absl::Status s = CheckBearer(token_, header == nullptr ? "" : header);
+    if (s.ok()) return true;
+    const std::string body = absl::StrCat(
+        "401 Unauthorized: this zerod's metrics need `Authorization: Bearer <token>` (the "
+        "daemons' --token-file; Prometheus: authorization: {credentials_file: FILE})\n");
+    mg_printf(conn,
+              "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer realm=\"zerod\"\r\n"
+              "Content-Type: text/plain; charset=utf-8\r\nContent-Length: %zu\r\n"
+              "Connection: close\r\n\r\n%s",
+              body.size(), body.c_str());
+    return false;
+  }
+
+ private:
+  const std::string token_;
+};
+
 }  // namespace
 
 struct MetricsServer::Impl {
-  std::shared_ptr<SchedulerCollectable> collectable;
-  std::unique_ptr<prometheus::Exposer> exposer;
+  // Declared before the server: civetweb's threads stop (server destroyed) before the
+  // handlers they call go.
+  std::unique_ptr<MetricsHandler> handler;
+  std::unique_ptr<BearerAuth> auth;  // null without a token
+  std::unique_ptr<CivetServer> server;
 };
 
 absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(const std::string& listen,
+                                                                    const std::string& token,
                                                                     const Scheduler* scheduler,
                                                                     const RpcCounts* rpcs) {
   const auto colon = listen.rfind(':');
@@ -226,17 +278,20 @@ absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(const std::s
         absl::StrCat("--metrics-listen ", listen, " is not HOST:PORT (e.g. 127.0.0.1:9400)"));
   }
   std::unique_ptr<MetricsServer> server(new MetricsServer());
-  server->impl_ = std::make_unique<Impl>();
+  Impl& impl = *(server->impl_ = std::make_unique<Impl>());
+  impl.handler = std::make_unique<MetricsHandler>(SchedulerMetrics(scheduler, rpcs));
+  if (!token.empty()) impl.auth = std::make_unique<BearerAuth>(token);
   try {
     // civetweb throws when it cannot bind.
-    server->impl_->exposer = std::make_unique<prometheus::Exposer>(listen);
+    impl.server = std::make_unique<CivetServer>(
+        std::vector<std::string>{"listening_ports", listen, "num_threads", "2"});
   } catch (const std::exception& e) {
     return absl::UnavailableError(absl::StrCat("--metrics-listen: cannot listen on ", listen, " (",
                                                e.what(), "): pass a free HOST:PORT"));
   }
-  server->impl_->collectable = std::make_shared<SchedulerCollectable>(scheduler, rpcs);
-  server->impl_->exposer->RegisterCollectable(server->impl_->collectable);
-  const std::vector<int> ports = server->impl_->exposer->GetListeningPorts();
+  if (impl.auth) impl.server->addAuthHandler("/metrics", impl.auth.get());
+  impl.server->addHandler("/metrics", impl.handler.get());
+  const std::vector<int> ports = impl.server->getListeningPorts();
   server->address_ = absl::StrCat(listen.substr(0, colon), ":", ports.empty() ? 0 : ports.front());
   return server;
 }
@@ -246,6 +301,7 @@ absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(const std::s
 struct MetricsServer::Impl {};
 
 absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(const std::string& listen,
+                                                                    const std::string&,
                                                                     const Scheduler*,
                                                                     const RpcCounts*) {
   return absl::UnimplementedError(absl::StrCat(

@@ -3,7 +3,10 @@
 // from the scheduler's snapshots (jobs by state, queue length, the active job's step,
 // loss, lr, tokens/s and step parts, each rank's GPU and host memory) and from the RPCs
 // counted as they end (calls and errors per method). Nothing is computed between scrapes.
-// Uses Debian's prometheus-cpp (pull); protobuf and absl, no torch.
+// When the service has a token, a scrape must carry `Authorization: Bearer <token>` (the
+// same check as the gRPC calls, auth.h; Prometheus: `authorization: {credentials_file: F}`)
+// or gets 401. Served by civetweb with prometheus-cpp's text format (Debian's packages);
+// protobuf and absl, no torch.
 #pragma once
 
 #include <cstdint>
@@ -43,9 +46,10 @@ class RpcCounts {
 
 class MetricsServer {
  public:
-  // Serves on `listen` (HOST:PORT; port 0 picks a free one). `scheduler` and `rpcs` must
-  // outlive the server. Errors name the address.
+  // Serves on `listen` (HOST:PORT; port 0 picks a free one); a non-empty `token` is required
+  // on every scrape. `scheduler` and `rpcs` must outlive the server. Errors name the address.
   static absl::StatusOr<std::unique_ptr<MetricsServer>> Start(const std::string& listen,
+                                                              const std::string& token,
                                                               const Scheduler* scheduler,
                                                               const RpcCounts* rpcs);
   ~MetricsServer();

@@ -215,7 +215,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   const auto colon = options.listen.rfind(':');
   server->address_ = absl::StrCat(options.listen.substr(0, colon), ":", port);
   if (!options.metrics_listen.empty()) {
-    auto metrics = MetricsServer::Start(options.metrics_listen, scheduler, &server->rpcs_);
+    auto metrics = MetricsServer::Start(options.metrics_listen, token, scheduler, &server->rpcs_);
     if (!metrics.ok()) return metrics.status();
     server->metrics_ = std::move(metrics).value();
   }

@@ -21,6 +21,8 @@ struct ServerOptions {
   std::string tls_key;
   std::string state_dir;       // the job journal's directory (journal.h); empty: none
   std::string metrics_listen;  // HOST:PORT serving Prometheus metrics (metrics.h); empty: off
+  // Serve a non-loopback listen or metrics_listen without a token (exposure.h); off: refused.
+  bool insecure_listen = false;
 };
 
 // A running gRPC server with its service. Stop() before destroying the scheduler.

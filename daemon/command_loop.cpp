@@ -108,7 +108,7 @@ int FollowRankZero(RankExecutor& executor, CommandChannel& channel) {
       std::fprintf(stderr, "zerod: rank %d: error: %s\n", channel.rank(), why.c_str());
       return 1;
     }
-    if (command.kind() == v1::RankCommand::SHUTDOWN) return 0;
+    if (command.kind() == v1::RankCommand::SHUTDOWN) return command.exit_code();
     next_follows = command.next_follows();
   }
 }

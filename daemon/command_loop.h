@@ -42,7 +42,8 @@ class LoopObserver {
 int DriveRanks(coordinator::Scheduler& scheduler, RankExecutor& executor, CommandChannel& channel,
                LoopObserver& observer, std::string* failure);
 
-// Every other rank: runs what rank 0 sends until SHUTDOWN (0) or a failure (1).
+// Every other rank: runs what rank 0 sends until SHUTDOWN (its exit_code: 0, or rank 0's
+// refusal to start) or a failure (1).
 int FollowRankZero(RankExecutor& executor, CommandChannel& channel);
 
 // Both modes' start: opens the command channel and this rank's executor over `training`;

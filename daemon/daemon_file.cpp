@@ -25,6 +25,8 @@ const YamlKeys<DaemonSettings>& Keys() {
       {"tls_key", ServerMember(&coordinator::ServerOptions::tls_key, "a PEM file")},
       {"state_dir", ServerMember(&coordinator::ServerOptions::state_dir, "a directory")},
       {"metrics_listen", ServerMember(&coordinator::ServerOptions::metrics_listen, "HOST:PORT")},
+      {"insecure_listen",
+       ServerMember(&coordinator::ServerOptions::insecure_listen, "true or false")},
       {"collective_timeout",
        config::YamlMember(&DaemonSettings::collective_timeout, "a number of seconds")},
   };

@@ -5,7 +5,9 @@
 //   token_file: /etc/zerod/token # require a bearer token
 //   tls_cert: cert.pem           # with tls_key: TLS
 //   tls_key: key.pem
-//   state_dir: /var/lib/zerod    # the job journal
+//   state_dir: /var/lib/zerod    # the job journal (locked: one daemon set per directory)
+//   metrics_listen: 127.0.0.1:9400  # Prometheus metrics
+//   insecure_listen: false       # serve a non-loopback address without a token (refused)
 //   collective_timeout: 600      # seconds a rank waits for the others (0: forever)
 //
 // Flags given beside --config override the file's values. An unknown key is refused naming

@@ -261,12 +261,16 @@ int main(int argc, char** argv) {
       ->check(CLI::ExistingFile);
   app.add_option("--state-dir", flags.daemon.server.state_dir,
                  "Service mode: keep the job journal (every job's transitions) in DIR/jobs.jsonl; "
-                 "restarted daemons list earlier jobs, those that were running as INTERRUPTED");
+                 "restarted daemons list earlier jobs, those that were running as INTERRUPTED. "
+                 "Locked (DIR/zerod.lock): a second daemon set on DIR is refused");
   app.add_option("--metrics-listen", flags.daemon.server.metrics_listen,
                  "Service mode: serve Prometheus metrics on HOST:PORT/metrics (job state, step, "
                  "loss, tokens/s, step parts, per-rank memory, RPC counts); off by default");
   app.add_option("--tls-key", flags.daemon.server.tls_key, "Service mode: PEM private key (TLS)")
       ->check(CLI::ExistingFile);
+  app.add_flag("--insecure-listen", flags.daemon.server.insecure_listen,
+               "Service mode: serve a --listen or --metrics-listen other hosts can reach without "
+               "a --token-file (refused otherwise; the log then says it is insecure)");
   app.add_flag("--eval", flags.eval,
                "Print the mean next-token loss, perplexity and tokens of --model over "
                "non-overlapping windows of --seq-len + 1 tokens from the start of --data");
@@ -282,7 +286,8 @@ int main(int argc, char** argv) {
                  "With --train: a YAML job file (configs/jobs/); flags given beside it win");
   app.add_option("--config", daemon_file,
                  "The daemons' settings as YAML (listen, token_file, tls_cert, tls_key, "
-                 "state_dir, collective_timeout; configs/zerod.yaml); flags given beside it win");
+                 "state_dir, metrics_listen, insecure_listen, collective_timeout; "
+                 "configs/zerod.yaml); flags given beside it win");
   for (int i = 1; i + 1 < argc; ++i) {
     absl::Status loaded;
     if (std::string(argv[i]) == "--job") {

@@ -8,7 +8,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "coordinator/exposure.h"
+#include "coordinator/journal.h"
 #include "coordinator/scheduler.h"
+#include "coordinator/service.h"
+#include "coordinator/state_lock.h"
 #include "daemon/command_loop.h"
 #include "daemon/run_log.h"
 #include "daemon/stop_signals.h"
@@ -77,8 +81,38 @@ class ServiceLog : public LoopObserver {
   const std::string launcher_;
 };
 
+// Rank 0 cannot start the service: it says why, and tells the other ranks (waiting for a
+// command, with the same gathers every command has) to exit 1 as well.
+int RefuseToStart(const absl::Status& why, RankExecutor& executor, CommandChannel& channel) {
+  std::fprintf(stderr, "zerod: error: %s\n", std::string(why.message()).c_str());
+  v1::RankCommand stop;
+  stop.set_kind(v1::RankCommand::SHUTDOWN);
+  stop.set_exit_code(1);
+  if (channel.Send(stop.SerializeAsString()).ok()) (void)RunEverywhere(stop, executor, channel);
+  return 1;
+}
+
+// --state-dir: locked first, so a second daemon set is refused before it reads or writes
+// the journal (state_lock.h); then the journal's earlier jobs go to the scheduler.
+absl::StatusOr<std::unique_ptr<coordinator::StateDirLock>> OpenStateDir(
+    const coordinator::ServerOptions& options, coordinator::Scheduler& scheduler) {
+  auto lock = coordinator::StateDirLock::Acquire(options.state_dir, options.listen);
+  if (!lock.ok()) return lock.status();
+  auto journal = coordinator::Journal::Open(options.state_dir);
+  if (!journal.ok()) return journal.status();
+  const std::string path = (*journal)->path();
+  const auto past = coordinator::ReplayJournal(path);
+  scheduler.AttachJournal(std::move(journal).value(), past);
+  std::printf("zerod: job journal %s (%zu earlier jobs)\n", path.c_str(), past.size());
+  return lock;
+}
+
 int RootLoop(const coordinator::ServerOptions& options, RankExecutor& executor,
              CommandChannel& channel, const std::string& launcher) {
+  // What the addresses expose is settled before anything is opened or bound.
+  const auto exposure = coordinator::CheckExposure(options);
+  if (!exposure.ok()) return RefuseToStart(exposure.status(), executor, channel);
+  std::unique_ptr<coordinator::StateDirLock> state_lock;  // outlives the scheduler's journal
   coordinator::Scheduler scheduler(channel.world_size(), launcher);
   scheduler.PutEachJobsTensorboardInItsOwnDir();
   scheduler.SetCheckpointExporter(
@@ -87,28 +121,17 @@ int RootLoop(const coordinator::ServerOptions& options, RankExecutor& executor,
         if (!summary.ok()) return summary.status();
         return summary->step;
       });
-  absl::Status journaled;
   if (!options.state_dir.empty()) {
-    auto journal = coordinator::Journal::Open(options.state_dir);
-    if (journal.ok()) {
-      const std::string path = (*journal)->path();
-      const auto past = coordinator::ReplayJournal(path);
-      scheduler.AttachJournal(std::move(journal).value(), past);
-      std::printf("zerod: job journal %s (%zu earlier jobs)\n", path.c_str(), past.size());
-    } else {
-      journaled = journal.status();
-    }
+    auto lock = OpenStateDir(options, scheduler);
+    if (!lock.ok()) return RefuseToStart(lock.status(), executor, channel);
+    state_lock = std::move(lock).value();
   }
-  auto server = journaled.ok() ? coordinator::Server::Start(options, &scheduler)
-                               : absl::StatusOr<std::unique_ptr<coordinator::Server>>(journaled);
-  if (!server.ok()) {
-    std::fprintf(stderr, "zerod: error: %s\n", std::string(server.status().message()).c_str());
-    // The other ranks are waiting for a command: tell them to stop, with the same
-    // gathers every command has.
-    v1::RankCommand stop;
-    stop.set_kind(v1::RankCommand::SHUTDOWN);
-    if (channel.Send(stop.SerializeAsString()).ok()) (void)RunEverywhere(stop, executor, channel);
-    return 1;
+  auto server = coordinator::Server::Start(options, &scheduler);
+  if (!server.ok()) return RefuseToStart(server.status(), executor, channel);
+  if (state_lock != nullptr) {
+    if (auto s = state_lock->SetAddress((*server)->address()); !s.ok()) {
+      std::fprintf(stderr, "zerod: warning: %s\n", std::string(s.message()).c_str());
+    }
   }
   std::printf(
       "zerod: coordinator listening on %s (%d ranks, launched by %s); try `zeroctl --addr %s "
@@ -119,6 +142,9 @@ int RootLoop(const coordinator::ServerOptions& options, RankExecutor& executor,
     std::printf("zerod: Prometheus metrics on http://%s/metrics\n", metrics.c_str());
   }
   std::fflush(stdout);
+  for (const std::string& warning : *exposure) {
+    std::fprintf(stderr, "zerod: WARNING: %s\n", warning.c_str());
+  }
   // Stop signals (stop_signals.h) reach rank 0's scheduler from a watcher: the active
   // job saves and ends PREEMPTED, then the ranks shut down.
   std::atomic<bool> loop_done{false};

@@ -12,16 +12,11 @@
 #include "engine/monitor/tensorboard_event.pb.h"
 #include "engine/monitor/tfrecord.h"
 #include "engine/util/files.h"
+#include "engine/util/proc_stats.h"
 #include "engine/util/status_macros.h"
 
 namespace zerod::monitor {
 namespace {
-
-std::string Hostname() {
-  char name[256] = {};
-  if (::gethostname(name, sizeof(name) - 1) != 0) return "localhost";
-  return name;
-}
 
 absl::Status Errno(const std::string& what, const std::string& path) {
   return absl::UnavailableError(
@@ -59,7 +54,7 @@ absl::StatusOr<std::unique_ptr<EventFileWriter>> EventFileWriter::Create(const s
   const double now = WallTimeNow();
   const std::string path =
       JoinPath(dir, absl::StrFormat("events.out.tfevents.%010d.%s.%d.%d", static_cast<int64_t>(now),
-                                    Hostname(), ::getpid(), files_opened++));
+                                    HostName(), ::getpid(), files_opened++));
   std::FILE* file = std::fopen(path.c_str(), "wb");
   if (file == nullptr) return Errno("create", path);
   std::unique_ptr<EventFileWriter> writer(new EventFileWriter(path, file));

@@ -44,4 +44,10 @@ bool ResetPeakResidentSetBytes() {
   return static_cast<bool>(clear);
 }
 
+std::string HostName() {
+  char name[256] = {};
+  if (::gethostname(name, sizeof(name) - 1) != 0) return "localhost";
+  return name;
+}
+
 }  // namespace zerod

@@ -1,7 +1,8 @@
-// Process-level memory figures from /proc, for the memory report.
+// Process-level facts: memory figures from /proc (for the memory report), the host's name.
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 namespace zerod {
 
@@ -17,5 +18,8 @@ int64_t PeakResidentSetBytes();
 // Restarts the peak at the current resident set (Linux clear_refs "5"). False when the
 // kernel refuses it.
 bool ResetPeakResidentSetBytes();
+
+// This host's name (gethostname), "localhost" when it cannot be read.
+std::string HostName();
 
 }  // namespace zerod

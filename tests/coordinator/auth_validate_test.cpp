@@ -15,6 +15,20 @@ TEST(AuthTest, BearerTokenMustMatchExactly) {
   EXPECT_EQ(CheckBearer("abc", "abc").code(), absl::StatusCode::kUnauthenticated);
 }
 
+// RFC 9110 11.1: the auth scheme is case-insensitive; Prometheus, curl and proxies may send
+// "bearer". The token itself is compared exactly.
+TEST(AuthTest, TheBearerSchemeMatchesInAnyCase) {
+  for (const char* header :
+       {"Bearer abc", "bearer abc", "BEARER abc", "bEaReR abc", "Bearer  abc", " Bearer abc "}) {
+    EXPECT_TRUE(CheckBearer("abc", header).ok()) << "\"" << header << "\"";
+  }
+  for (const char* header : {"Bearer ABC", "Bearerabc", "Bearer", "Bearer ", "Basic abc",
+                             "Beare abc", "Bearers abc", "abc Bearer"}) {
+    EXPECT_EQ(CheckBearer("abc", header).code(), absl::StatusCode::kUnauthenticated)
+        << "\"" << header << "\"";
+  }
+}
+
 TEST(ValidateTest, RefusalsNameTheField) {
   v1::JobSpec spec;
   spec.set_model_dir("/no/such/dir");

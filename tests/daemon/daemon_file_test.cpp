@@ -12,7 +12,8 @@ TEST(DaemonFileTest, EveryKeyIsReadAndTheOthersKeepTheirValues) {
   DaemonSettings s;
   s.server.tls_key = "kept.pem";
   ASSERT_TRUE(ParseDaemonFile("listen: 0.0.0.0:9000\ntoken-file: t\ntls_cert: c.pem\n"
-                              "state_dir: /var/lib/zerod\ncollective_timeout: 42.5\n",
+                              "state_dir: /var/lib/zerod\ncollective_timeout: 42.5\n"
+                              "metrics_listen: 127.0.0.1:9400\ninsecure_listen: true\n",
                               "zerod.yaml", s)
                   .ok());
   EXPECT_EQ(s.server.listen, "0.0.0.0:9000");
@@ -21,6 +22,9 @@ TEST(DaemonFileTest, EveryKeyIsReadAndTheOthersKeepTheirValues) {
   EXPECT_EQ(s.server.tls_key, "kept.pem");
   EXPECT_EQ(s.server.state_dir, "/var/lib/zerod");
   EXPECT_DOUBLE_EQ(s.collective_timeout, 42.5);
+  EXPECT_EQ(s.server.metrics_listen, "127.0.0.1:9400");
+  EXPECT_TRUE(s.server.insecure_listen);
+  EXPECT_FALSE(ParseDaemonFile("insecure_listen: maybe\n", "zerod.yaml", s).ok());
 }
 
 TEST(DaemonFileTest, UnknownKeysAndWrongTypesAreRefusedWithTheirLine) {
@@ -41,6 +45,7 @@ TEST(DaemonFileTest, TheShippedExampleParses) {
   DaemonSettings s;
   EXPECT_TRUE(LoadDaemonFile(std::string(ZEROD_SOURCE_DIR) + "/configs/zerod.yaml", s).ok());
   EXPECT_EQ(s.server.listen, "127.0.0.1:7070");
+  EXPECT_FALSE(s.server.insecure_listen);
 }
 
 }  // namespace

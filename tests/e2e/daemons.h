@@ -27,12 +27,13 @@ class Daemons {
   // Starts them and waits (up to 90 s) for rank 0's "coordinator listening on ADDR".
   // Returns nullptr if they did not come up; the log says why.
   static std::unique_ptr<Daemons> Start(int ranks, const std::string& extra_args,
-                                        const std::string& log_path) {
+                                        const std::string& log_path,
+                                        const std::string& listen = "127.0.0.1:0") {
     std::unique_ptr<Daemons> d(new Daemons());
     d->log_path_ = log_path;
     const std::string cmd = std::string("exec ") + ZEROD_MPIEXEC +
                             " --oversubscribe --allow-run-as-root -np " + std::to_string(ranks) +
-                            " " + ZEROD_BIN + " --listen 127.0.0.1:0 " + extra_args + " > " +
+                            " " + ZEROD_BIN + " --listen " + listen + " " + extra_args + " > " +
                             log_path + " 2>&1";
     d->pid_ = fork();
     if (d->pid_ == 0) {

@@ -1,6 +1,6 @@
 // `zerod --metrics-listen`: rank 0 serves Prometheus metrics during a 2-rank job. The page
 // is scraped over loopback (Python's urllib), parsed as Prometheus' text format, and its
-// values follow the job as it steps.
+// values follow the job as it steps. With a token, a scrape must carry it.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -57,17 +57,39 @@ class MetricsTest : public ::testing::Test {
     EXPECT_EQ(r.exit_code, 0) << r.output;
     return ParsePrometheusText(r.output);
   }
+  // The HTTP status of a GET of `url` with `authorization` ("": no such header), then the
+  // page: "200\n# HELP ...".
+  std::string Get(const std::string& url, const std::string& authorization) const {
+    std::ofstream(Path("get.py"))
+        << "import sys, urllib.request, urllib.error\n"
+           "req = urllib.request.Request(sys.argv[1])\n"
+           "if sys.argv[2]: req.add_header('Authorization', sys.argv[2])\n"
+           "try:\n"
+           "    r = urllib.request.urlopen(req, timeout=10)\n"
+           "    print(r.status); sys.stdout.write(r.read().decode())\n"
+           "except urllib.error.HTTPError as e:\n"
+           "    print(e.code); sys.stdout.write(e.read().decode())\n";
+    return RunCommand(std::string(ZEROD_SOURCE_DIR) + "/.venv/bin/python " + Path("get.py") + " " +
+                      url + " '" + authorization + "'")
+        .output;
+  }
   fs::path dir_;
 };
+
+// The metrics page's URL from the daemons' log.
+std::string MetricsUrl(const Daemons& daemons) {
+  const std::string marker = "Prometheus metrics on ";
+  const std::string log = daemons.log();
+  const size_t at = log.find(marker);
+  if (at == std::string::npos) return "";
+  return log.substr(at + marker.size(), log.find('\n', at) - at - marker.size());
+}
 
 TEST_F(MetricsTest, ScrapedDuringATwoRankJobTheValuesFollowTheJob) {
   auto daemons = Daemons::Start(2, "--metrics-listen 127.0.0.1:0", Path("daemons.log"));
   ASSERT_NE(daemons, nullptr) << ReadWholeFile(Path("daemons.log"));
-  const std::string marker = "Prometheus metrics on ";
-  const std::string log = daemons->log();
-  const size_t at = log.find(marker);
-  ASSERT_NE(at, std::string::npos) << log;
-  const std::string url = log.substr(at + marker.size(), log.find('\n', at) - at - marker.size());
+  const std::string url = MetricsUrl(*daemons);
+  ASSERT_FALSE(url.empty()) << daemons->log();
 
   const std::string ctl = "--addr " + daemons->addr() + " ";
   CtlResult submit =
@@ -105,6 +127,33 @@ TEST_F(MetricsTest, ScrapedDuringATwoRankJobTheValuesFollowTheJob) {
   EXPECT_EQ(second["zerod_rpc_calls_total{method=\"StepJob\"}"], 2);
   EXPECT_EQ(second["zerod_rpc_errors_total{method=\"StepJob\"}"], 0);
   EXPECT_EQ(Zeroctl(ctl + "shutdown").exit_code, 0);
+}
+
+// A service with a token protects its metrics too: a scrape without the token, or with
+// another, gets 401; `Authorization: Bearer <token>` gets the page, the scheme in any case
+// (HTTP's schemes are case-insensitive; Prometheus sends `Bearer`).
+TEST_F(MetricsTest, WithATokenTheMetricsNeedItTheBearerSchemeInAnyCase) {
+  std::ofstream(Path("token")) << "metrics-s3cret\n";
+  auto daemons = Daemons::Start(
+      1, "--token-file " + Path("token") + " --metrics-listen 127.0.0.1:0", Path("daemons.log"));
+  ASSERT_NE(daemons, nullptr) << ReadWholeFile(Path("daemons.log"));
+  const std::string url = MetricsUrl(*daemons);
+  ASSERT_FALSE(url.empty()) << daemons->log();
+  for (const std::string& refused :
+       {std::string(""), std::string("Bearer wrong"), std::string("Basic bWV0cmljcy1zM2NyZXQ=")}) {
+    const std::string page = Get(url, refused);
+    EXPECT_EQ(page.rfind("401\n", 0), 0u) << "'" << refused << "': " << page;
+    EXPECT_EQ(page.find("zerod_queue_length"), std::string::npos) << page;
+  }
+  for (const std::string scheme : {"Bearer", "bearer", "BEARER"}) {
+    const std::string page = Get(url, scheme + " metrics-s3cret");
+    EXPECT_EQ(page.rfind("200\n", 0), 0u) << scheme << ": " << page;
+    EXPECT_NE(page.find("\nzerod_queue_length 0"), std::string::npos) << scheme << ": " << page;
+  }
+  EXPECT_EQ(Zeroctl("--addr " + daemons->addr() + " --token-file " + Path("token") + " shutdown")
+                .exit_code,
+            0);
+  EXPECT_EQ(daemons->Wait(60), 0) << daemons->log();
 }
 
 }  // namespace

@@ -8,7 +8,9 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "nlohmann/json.hpp"
@@ -58,7 +60,8 @@ TEST(PreemptTest, ASignalSavesTheRunningJobAsPreemptedAndTheDaemonsExitZero) {
 
 // The job journal (--state-dir): a rank killed with SIGKILL mid-job (rank 1, then rank 0)
 // takes the daemons down; zeroctl, pointed at the state directory, says they crashed at
-// which step; restarted daemons list the job as INTERRUPTED and number new jobs after it.
+// which step (so does a watch of the job, whose stream broke mid-job); restarted daemons
+// list the job as INTERRUPTED and number new jobs after it.
 TEST(JournalTest, AJobRunningWhenARankIsKilledIsInterruptedAfterARestart) {
   const fs::path dir = fs::temp_directory_path() / ("zerod-journal-" + std::to_string(::getpid()));
   fs::create_directories(dir);
@@ -79,12 +82,26 @@ TEST(JournalTest, AJobRunningWhenARankIsKilledIsInterruptedAfterARestart) {
     ASSERT_EQ(submitted.exit_code, 0) << submitted.err;
     const std::string job = submitted.out.substr(0, submitted.out.find_first_of(" \n"));
     ASSERT_TRUE(daemons->WaitForLog(job + " step 3/")) << daemons->log();
+    // A watch following the job when the rank dies.
+    auto watch = std::async(std::launch::async, Zeroctl,
+                            "--addr " + daemons->addr() + " " + state + " watch " + job);
+    std::this_thread::sleep_for(std::chrono::seconds(2));
     std::vector<pid_t> ranks = Daemons::ChildZerods(daemons->pid());
     ASSERT_EQ(ranks.size(), 2u);
     std::sort(ranks.begin(), ranks.end());
     kill(ranks[victim], SIGKILL);
     EXPECT_NE(daemons->Wait(60), 0) << daemons->log();
     const std::string addr = daemons->addr();
+    // It says the daemons went away mid-job, and the journal's account, not how to start them.
+    const CtlResult watched = watch.get();
+    EXPECT_EQ(watched.exit_code, 1) << watched.err;
+    EXPECT_NE(watched.err.find("the zerod daemons at " + addr + " went away while " + job +
+                               " was RUNNING (last seen at step "),
+              std::string::npos)
+        << watched.err;
+    EXPECT_NE(watched.err.find("they crashed or were killed: " + job), std::string::npos)
+        << watched.err;
+    EXPECT_EQ(watched.err.find("Start the daemons first"), std::string::npos) << watched.err;
     CtlResult down = Zeroctl("--addr " + addr + " " + state + " health");
     EXPECT_EQ(down.exit_code, 1);
     EXPECT_NE(down.err.find("they crashed or were killed: " + job +

@@ -156,6 +156,9 @@ TEST_F(ServiceTest, BadJobsFailWithAReasonAndTheNextGoodJobSucceeds) {
   EXPECT_NE(bad_config.out.find("FAILED"), std::string::npos) << bad_config.out;
   EXPECT_NE(bad_config.err.find("did you mean \"overlap_comm\""), std::string::npos)
       << bad_config.err;
+  EXPECT_EQ(Count(bad_config.out + bad_config.err, "did you mean \"overlap_comm\""), 1)
+      << "the reason said once:\n"
+      << bad_config.out << bad_config.err;
 
   Write("unreadable.bin", "xx");
   fs::permissions(Path("unreadable.bin"), fs::perms::none);
