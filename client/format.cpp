@@ -155,10 +155,10 @@ std::string MemoryTable(const v1::GetMemoryStatsResponse& m) {
 }
 
 std::string StepLine(const v1::StepMetrics& s, int64_t total) {
-  std::string line = absl::StrFormat(
-      "step %d/%d  loss %.4f  lr %.2e  grad %.3f  %.1fk tok/s  %.2f s%s", s.step(), total, s.loss(),
-      s.lr(), s.grad_norm(), s.tokens_per_s() / 1000.0, s.step_seconds(),
-      s.skipped() ? "  (skipped: fp16 overflow)" : "");
+  std::string line =
+      absl::StrFormat("step %d/%d  loss %.4f  lr %.2e  grad %.3f  %.1fk tok/s  %.2f s%s", s.step(),
+                      total, s.loss(), s.lr(), s.grad_norm(), s.tokens_per_s() / 1000.0,
+                      s.step_seconds(), s.skipped() ? "  (skipped: fp16 overflow)" : "");
   if (!s.saved_checkpoint().empty()) absl::StrAppend(&line, "  saved ", s.saved_checkpoint());
   if (!s.checkpoint_error().empty()) {
     absl::StrAppend(&line, "  periodic save FAILED (training goes on): ", s.checkpoint_error());

@@ -84,10 +84,8 @@ std::vector<v1::JobStatus> ReplayJournal(const std::string& path,
       const std::string was = v1::JobState_Name(s.state());
       s.set_state(v1::INTERRUPTED);
       if (newly_interrupted != nullptr) newly_interrupted->push_back(s.job_id());
-      s.set_reason(absl::StrCat(
-          "the daemons ended while it was ", was, " at step ", s.steps_done(), " of ",
-          s.steps_total(),
-          ResumeAdvice(s.spec().save_dir())));
+      s.set_reason(absl::StrCat("the daemons ended while it was ", was, " at step ", s.steps_done(),
+                                " of ", s.steps_total(), ResumeAdvice(s.spec().save_dir())));
     }
     out.push_back(std::move(s));
   }

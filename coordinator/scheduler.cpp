@@ -409,9 +409,9 @@ v1::RankCommand Scheduler::CommandForResident(JobRecord& job) {
     // A job whose save failed holds the daemons until it is saved elsewhere or released;
     // one that succeeded (or was saved since) stays loaded while nothing else wants them.
     const bool stopping = shutdown_requested_ || shutdown_when_done_;
-    const bool keep = !stopping && (job.holding || ((state == v1::SUCCEEDED ||
-                                                     state == v1::SAVE_FAILED) &&
-                                                    queue_.empty()));
+    const bool keep =
+        !stopping &&
+        (job.holding || ((state == v1::SUCCEEDED || state == v1::SAVE_FAILED) && queue_.empty()));
     return keep ? Command(v1::RankCommand::KIND_UNSPECIFIED, "")
                 : Command(v1::RankCommand::FINISH, id);
   }
@@ -474,13 +474,13 @@ void Scheduler::FailSave(JobRecord& job, bool save, const std::string& dir,
   const bool can_ask = !shutdown_when_done_ && !shutdown_requested_;
   // Without a checkpoint of the final state the export is the only copy of the weights.
   job.holding = can_ask && (save || job.status.spec().save_dir().empty());
-  std::string reason =
-      absl::StrCat(save ? "saving to " : "exporting to ", dir, " failed: ", why,
-                   save ? "; whatever was in it before is as it was" : "");
+  std::string reason = absl::StrCat(save ? "saving to " : "exporting to ", dir, " failed: ", why,
+                                    save ? "; whatever was in it before is as it was" : "");
   if (job.holding) {
     absl::StrAppend(&reason, "; the trained state (step ", job.status.steps_done(),
                     ") stays loaded: save it elsewhere with `zeroctl checkpoint ", id,
-                    " --dir OTHER`", save ? "" : absl::StrCat(" or `zeroctl export ", id, " --hf OTHER`"),
+                    " --dir OTHER`",
+                    save ? "" : absl::StrCat(" or `zeroctl export ", id, " --hf OTHER`"),
                     ", or release it with `zeroctl cancel ", id, "`");
   } else if (!save && !job.status.spec().save_dir().empty()) {
     absl::StrAppend(&reason, "; the checkpoint in ", job.status.spec().save_dir(),
@@ -557,7 +557,8 @@ void Scheduler::Complete(const v1::RankCommand& command, const CommandOutcome& o
                                                        : absl::StatusOr<int64_t>(outcome.status);
         running_control_->done = true;
         running_control_ = nullptr;
-        if (outcome.status.ok() && job->holding && (save || job->status.spec().save_dir().empty())) {
+        if (outcome.status.ok() && job->holding &&
+            (save || job->status.spec().save_dir().empty())) {
           // The state a failed save held on to is safe now: the daemons may move on.
           job->holding = false;
           job->status.set_reason(absl::StrCat(job->status.reason(), "; then ",

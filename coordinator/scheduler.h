@@ -170,7 +170,7 @@ class Scheduler {
   int64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
   bool shutdown_requested_ ABSL_GUARDED_BY(mu_) = false;
   bool shutdown_when_done_ ABSL_GUARDED_BY(mu_) = false;
-  bool tensorboard_per_job_ ABSL_GUARDED_BY(mu_) = false;   // ShutdownWhenDone was called
+  bool tensorboard_per_job_ ABSL_GUARDED_BY(mu_) = false;  // ShutdownWhenDone was called
   std::string preempt_cause_ ABSL_GUARDED_BY(mu_);         // non-empty once Preempt was called
   std::unique_ptr<Journal> journal_ ABSL_GUARDED_BY(mu_);  // null without --state-dir
   bool step_in_flight_ ABSL_GUARDED_BY(mu_) = false;  // Next() returned a STEP not yet Complete()d

@@ -8,9 +8,9 @@
 #include "absl/strings/str_cat.h"
 #include "coordinator/auth.h"
 #include "coordinator/validate.h"
-#include "proto/wire.h"
 #include "engine/config/job_spec.h"
 #include "engine/util/files.h"
+#include "proto/wire.h"
 
 namespace zerod::coordinator {
 namespace {

@@ -39,9 +39,15 @@ bool IsRankFile(std::string_view name) {
 bool IsExportFile(std::string_view name) {
   if (name.ends_with(".partial")) name.remove_suffix(8);
   static const std::set<std::string_view> kFiles = {
-      "config.json",          "generation_config.json",  "tokenizer.json",
-      "tokenizer_config.json", "special_tokens_map.json", "chat_template.jinja",
-      "added_tokens.json",    "tokenizer.model",         "vocab.json",
+      "config.json",
+      "generation_config.json",
+      "tokenizer.json",
+      "tokenizer_config.json",
+      "special_tokens_map.json",
+      "chat_template.jinja",
+      "added_tokens.json",
+      "tokenizer.model",
+      "vocab.json",
       "merges.txt",
   };
   return kFiles.count(name) > 0 || IsExportWeightsFile(name);
@@ -126,8 +132,7 @@ absl::Status CheckReplaceable(const std::string& dir, OutputKind kind) {
     foreign.resize(foreign.size() - more);
     return absl::FailedPreconditionError(absl::StrCat(
         target, " holds ", absl::StrJoin(foreign, ", "),
-        more > 0 ? absl::StrCat(" and ", more, " more") : "",
-        ", which zerod did not write there; ",
+        more > 0 ? absl::StrCat(" and ", more, " more") : "", ", which zerod did not write there; ",
         kind == OutputKind::kCheckpoint
             ? "a checkpoint save replaces the whole directory, so it saves only into a new or "
               "empty directory or over an earlier zerod checkpoint"

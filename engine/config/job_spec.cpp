@@ -151,8 +151,9 @@ std::optional<std::string> RealPath(const std::string& path) {
 
 // `inner` is `outer` or lies inside it (both resolved).
 bool IsSameOrInside(const std::string& inner, const std::string& outer) {
-  return inner == outer || (inner.size() > outer.size() && inner.compare(0, outer.size(), outer) == 0 &&
-                            (outer == "/" || inner[outer.size()] == '/'));
+  return inner == outer ||
+         (inner.size() > outer.size() && inner.compare(0, outer.size(), outer) == 0 &&
+          (outer == "/" || inner[outer.size()] == '/'));
 }
 
 // A save or export target: a directory zerod may write, that is not and does not hold
@@ -197,8 +198,8 @@ absl::Status ValidateJobSpec(JobSpec* spec, const std::vector<std::string>& daem
     if (auto s = ResolveResume(spec); !s.ok()) return s;
   }
   if (!spec->save_dir.empty()) {
-    if (auto s = ValidateOutputTarget("save_dir", spec->save_dir, checkpoint::OutputKind::kCheckpoint,
-                                      *spec, daemon_dirs);
+    if (auto s = ValidateOutputTarget("save_dir", spec->save_dir,
+                                      checkpoint::OutputKind::kCheckpoint, *spec, daemon_dirs);
         !s.ok())
       return s;
   }

@@ -156,11 +156,22 @@ TEST(CheckpointDirTest, AHalfWrittenCheckpointIsNotTakenAsComplete) {
 TEST(CheckpointDirTest, PrepareStagingEmptiesWhatACrashedSaveLeft) {
   TempDir tmp;
   const std::string dir = tmp.File("ck");
-  ASSERT_TRUE(MakeDirectories(JoinPath(StagingDir(dir), "sub")).ok());
+  ASSERT_TRUE(MakeDirectories(StagingDir(dir)).ok());
   WriteText(RankStateFile(StagingDir(dir), 3, 4), "stale");
+  WriteText(JoinPath(StagingDir(dir), "config.json"), "{}");
   ASSERT_TRUE(PrepareStaging(dir).ok());
   EXPECT_TRUE(IsDirectory(StagingDir(dir)));
   EXPECT_TRUE(Entries(StagingDir(dir)).empty());
+}
+
+// What a crashed save cannot have left (a directory of someone's) is not removed: the
+// save refuses (tests/checkpoint/output_dir_test.cpp has the other cases).
+TEST(CheckpointDirTest, PrepareStagingRemovesNothingItDidNotWrite) {
+  TempDir tmp;
+  const std::string dir = tmp.File("ck");
+  ASSERT_TRUE(MakeDirectories(JoinPath(StagingDir(dir), "sub")).ok());
+  EXPECT_EQ(PrepareStaging(dir).code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(IsDirectory(JoinPath(StagingDir(dir), "sub")));
 }
 
 // Saving again over DIR: the new checkpoint replaces the old one's files, the periodic
@@ -261,7 +272,8 @@ TEST(CheckpointDirTest, KeepNewestRemovesOnlyTheOlderPeriodicCheckpoints) {
   TempDir tmp;
   const std::string save = tmp.path();
   for (int64_t step : {1, 2, 9, 10}) {
-    ASSERT_TRUE(MakeDirectories(JoinPath(PeriodicCheckpointDir(save, step), "inner")).ok());
+    ASSERT_TRUE(MakeDirectories(PeriodicCheckpointDir(save, step)).ok());
+    WriteText(RankStateFile(PeriodicCheckpointDir(save, step), 0, 1), "state");
   }
   ASSERT_TRUE(MakeDirectories(StagingDir(PeriodicCheckpointDir(save, 11))).ok());
   ASSERT_TRUE(MakeDirectories(tmp.File("logs")).ok());

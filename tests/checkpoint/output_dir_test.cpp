@@ -125,9 +125,10 @@ TEST(OutputDirTest, ACheckpointIsNotAnExportAndAnExportNotACheckpoint) {
   EXPECT_FALSE(CheckReplaceable(tmp.File("ck"), OutputKind::kHfExport).ok());
   const std::string hf = tmp.File("hf");
   ASSERT_TRUE(MakeDirectories(hf).ok());
-  for (const char* name : {"config.json", "model-00001-of-00002.safetensors",
-                           "model-00002-of-00002.safetensors", "model.safetensors.index.json",
-                           "tokenizer.json", "tokenizer_config.json", "model.safetensors.partial"}) {
+  for (const char* name :
+       {"config.json", "model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors",
+        "model.safetensors.index.json", "tokenizer.json", "tokenizer_config.json",
+        "model.safetensors.partial"}) {
     WriteText(JoinPath(hf, name), "x");
   }
   EXPECT_TRUE(CheckReplaceable(hf, OutputKind::kHfExport).ok())

@@ -124,6 +124,60 @@ TEST(JournalTest, AJobRunningWhenARankIsKilledIsInterruptedAfterARestart) {
 // A rank that stops answering in the middle of a service job (SIGSTOP of rank 1, a 10 s
 // collective timeout): every rank ends within 30 s, the log names rank 1, and the journal
 // holds the job as FAILED with that reason.
+// The probe: after kill -9 mid-job with --save-every, the advice "resubmit with --resume
+// SAVE_DIR" was refused, the checkpoints being SAVE_DIR/step_NNNNNNNN. Now the advice
+// names the newest complete one, and --resume SAVE_DIR takes it.
+TEST(JournalTest, TheAdviceAfterACrashNamesTheNewestCheckpointAndResumesFromIt) {
+  const fs::path dir = fs::temp_directory_path() / ("zerod-advice-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  auto path = [&](const std::string& name) { return (dir / name).string(); };
+  ASSERT_TRUE(zerod::e2e::PrepareByteCorpus(path("corpus.bin")));
+  std::ofstream(path("ds.json")) << R"({"train_batch_size": 8, "train_micro_batch_size_per_gpu": 2,
+      "zero_optimization": {"stage": 3, "offload_param": {"device": "cpu"},
+                            "offload_optimizer": {"device": "cpu"}}})";
+  const std::string state = "--state-dir " + path("state"), save = path("save");
+  const std::string job_args = " --model " + std::string(ZEROD_SOURCE_DIR) +
+                               "/configs/models/tiny-llama --ds-config " + path("ds.json") +
+                               " --data " + path("corpus.bin") + " --seq-len 32 ";
+  auto daemons = Daemons::Start(2, state, path("daemons.log"));
+  ASSERT_NE(daemons, nullptr) << ReadWholeFile(path("daemons.log"));
+  CtlResult submitted = Zeroctl("--addr " + daemons->addr() + " submit" + job_args +
+                                "--steps 100000 --save-dir " + save + " --save-every 2");
+  ASSERT_EQ(submitted.exit_code, 0) << submitted.err;
+  const std::string job = submitted.out.substr(0, submitted.out.find_first_of(" \n"));
+  ASSERT_TRUE(daemons->WaitForLog("saved " + save + "/step_00000004", 120)) << daemons->log();
+  std::vector<pid_t> ranks = Daemons::ChildZerods(daemons->pid());
+  ASSERT_EQ(ranks.size(), 2u);
+  kill(ranks[0], SIGKILL);
+  kill(ranks[1], SIGKILL);
+  EXPECT_NE(daemons->Wait(60), 0);
+  daemons.reset();
+
+  auto again = Daemons::Start(2, state, path("restarted.log"));
+  ASSERT_NE(again, nullptr) << ReadWholeFile(path("restarted.log"));
+  const std::string ctl = "--addr " + again->addr() + " ";
+  CtlResult status = Zeroctl(ctl + "--json status " + job);
+  ASSERT_EQ(status.exit_code, 0) << status.err;
+  const std::string reason = nlohmann::json::parse(status.out).value("reason", "");
+  const std::string marker = "resubmit with --resume ";
+  const size_t at = reason.find(marker);
+  ASSERT_NE(at, std::string::npos) << reason;
+  const std::string newest = reason.substr(at + marker.size());
+  ASSERT_EQ(newest.rfind(save + "/step_", 0), 0u) << reason;
+  const int step = std::stoi(newest.substr(newest.size() - 8));
+  EXPECT_GE(step, 4);
+  // As a user reads it: --resume with the save directory continues from there.
+  CtlResult resumed = Zeroctl(ctl + "submit" + job_args + "--wait --resume " + save + " --steps " +
+                              std::to_string(step + 1));
+  EXPECT_EQ(resumed.exit_code, 0) << resumed.err << again->log();
+  EXPECT_NE(again->log().find("resuming from " + newest + " at step " + std::to_string(step)),
+            std::string::npos)
+      << again->log();
+  EXPECT_EQ(Zeroctl(ctl + "shutdown").exit_code, 0);
+  EXPECT_EQ(again->Wait(60), 0) << again->log();
+  fs::remove_all(dir);
+}
+
 void StallServiceRank(int victim, bool expect_failed_in_journal);
 
 TEST(JournalTest, AStalledRankFailsTheServiceJobInTheJournal) { StallServiceRank(1, true); }
