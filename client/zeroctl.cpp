@@ -106,6 +106,11 @@ int main(int argc, char** argv) {
       "Warm-up steps (fills \"auto\")");
   submit->add_option("--precision", spec.precision, "bf16, fp16 or fp32 (fills \"auto\")")
       ->check(CLI::IsMember({"bf16", "fp16", "fp32"}));
+  submit
+      ->add_option("--init", spec.init,
+                   "Weights: auto (the model's safetensors, or the seed's init when it holds "
+                   "none) or random (train from scratch)")
+      ->check(CLI::IsMember({"auto", "random"}));
   submit->add_flag("--wait", wait, "Follow the job to its end; exit 1 unless it SUCCEEDED");
 
   std::string job_id, dir;

@@ -208,6 +208,11 @@ int main(int argc, char** argv) {
   app.add_option("--steps", spec.steps, "Optimizer steps")->check(kAtLeastOne);
   app.add_option("--seq-len", spec.seq_len, "Tokens per training sequence")->check(kAtLeastOne);
   app.add_option("--seed", spec.seed, "Seed of the weight init and the data order");
+  app.add_option("--init", spec.init,
+                 "Weights: auto (the model directory's safetensors; the seed's init when it "
+                 "holds no weights at all) or random (the seed's init: train from scratch)")
+      ->check(CLI::IsMember({"auto", "random"}))
+      ->capture_default_str();
   app.add_flag("--activation-checkpointing,--gradient-checkpointing", spec.activation_checkpointing,
                "Recompute each unit in backward instead of keeping its activations");
   AddAutoValueFlags(app, spec);

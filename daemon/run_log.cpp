@@ -62,6 +62,7 @@ void RunLog::PrintInitBlock(const JobInfo& info, const std::string& launcher) co
       static_cast<long long>(info.micro_batch_per_gpu),
       static_cast<long long>(info.gradient_accumulation_steps), info.world_size);
   if (!info.placement.empty()) std::printf("  Placement: %s\n", info.placement.c_str());
+  if (!info.weights.empty()) std::printf("  Weights: %s\n", info.weights.c_str());
   std::fflush(stdout);
 }
 

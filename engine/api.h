@@ -109,6 +109,9 @@ struct JobInfo {
   std::string placement;          // the plan's placement in one line (job_plan.h)
   int64_t planned_gpu_bytes = 0;  // the plan's predicted peak per rank
   int64_t planned_host_bytes = 0;
+  // Where the weights came from: "loaded 291 tensors from DIR (2 safetensors files)",
+  // "initialised from seed 1234: DIR holds no weights", "resumed from CKPT at step 40".
+  std::string weights;
 };
 
 // A training job on this rank. Every rank creates and steps its own, in lockstep.

@@ -26,6 +26,7 @@ v1::JobSpec ToProto(const JobSpec& s) {
   p.set_save_every(s.save_every);
   p.set_keep_checkpoints(s.keep_checkpoints);
   p.set_tensorboard_dir(s.tensorboard_dir);
+  p.set_init(s.init);
   return p;
 }
 
@@ -53,6 +54,7 @@ JobSpec FromProto(const v1::JobSpec& p) {
   s.save_every = p.save_every();
   if (p.has_keep_checkpoints()) s.keep_checkpoints = p.keep_checkpoints();
   s.tensorboard_dir = p.tensorboard_dir();
+  if (!p.init().empty()) s.init = p.init();
   return s;
 }
 

@@ -172,7 +172,14 @@ absl::Status WriteMeta(const std::string& staging, const CheckpointMeta& m,
   out << j.dump(2) << "\n";
   out.flush();
   if (!out) return absl::InternalError(absl::StrCat("cannot write ", JoinPath(staging, kMetaFile)));
-  return CopyFile(JoinPath(model_dir, "config.json"), JoinPath(staging, "config.json"));
+  RETURN_IF_ERROR(CopyFile(JoinPath(model_dir, "config.json"), JoinPath(staging, "config.json")));
+  // The tokenizer and generation files travel with the checkpoint, so that an export
+  // from it (`--export-hf --from-checkpoint`) is a whole model directory.
+  for (const std::string& name : CompanionFiles()) {
+    if (!Exists(JoinPath(model_dir, name))) continue;
+    RETURN_IF_ERROR(CopyFile(JoinPath(model_dir, name), JoinPath(staging, name)));
+  }
+  return absl::OkStatus();
 }
 
 std::string PreviousDir(const std::string& dir) { return dir + ".old"; }

@@ -44,7 +44,8 @@ std::string RankStateFile(const std::string& dir, int rank, int world_size);
 // removing nothing) when DIR, DIR.partial or DIR.old holds what zerod did not write
 // (output_dir.h).
 absl::Status PrepareStaging(const std::string& dir);
-// Rank 0, after every rank wrote: the metadata (and config.json) into DIR.partial.
+// Rank 0, after every rank wrote: the metadata, config.json and the model's tokenizer
+// files (output_dir.h CompanionFiles, those it has) into DIR.partial.
 absl::Status WriteMeta(const std::string& staging, const CheckpointMeta& meta,
                        const std::string& model_dir);
 // Rank 0, last: DIR.partial becomes DIR, after the same check as PrepareStaging.

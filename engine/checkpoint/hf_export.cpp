@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <fstream>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -18,7 +20,12 @@ std::string ExportedConfigJson(const std::string& model_dir, DType dtype) {
   nlohmann::ordered_json config = nlohmann::ordered_json::parse(
       ReadFileToString(JoinPath(model_dir, "config.json")).value_or(""), nullptr, false);
   if (config.is_discarded() || !config.is_object()) config = nlohmann::ordered_json::object();
-  config["torch_dtype"] = DTypeName(dtype);
+  // One key names the dtype: the one the source used (transformers 5 writes "dtype",
+  // earlier versions "torch_dtype", and 5 still reads it), so that it cannot disagree
+  // with a second one left from the source.
+  const char* key = config.contains("dtype") ? "dtype" : "torch_dtype";
+  config.erase(key == std::string("dtype") ? "torch_dtype" : "dtype");
+  config[key] = DTypeName(dtype);
   return config.dump(2);
 }
 
@@ -65,6 +72,21 @@ absl::Status HfExportWriter::Begin(const std::string& config_json) {
   config << config_json;
   if (!config) return absl::PermissionDeniedError(absl::StrCat("cannot write ", Partial(path)));
   begun_ = true;
+  return absl::OkStatus();
+}
+
+absl::Status HfExportWriter::AddCompanionFiles(const std::string& from_dir) {
+  ZEROD_CHECK(begun_);
+  for (const std::string& name : CompanionFiles()) {
+    const std::optional<std::string> text = ReadFileToString(JoinPath(from_dir, name));
+    if (!text) continue;
+    const std::string path = Partial(JoinPath(dir_, name));
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    written_.push_back(name);
+    out << *text;
+    out.flush();
+    if (!out) return absl::InternalError(absl::StrCat("cannot write ", path, " (disk full?)"));
+  }
   return absl::OkStatus();
 }
 

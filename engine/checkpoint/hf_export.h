@@ -17,8 +17,9 @@
 
 namespace zerod::checkpoint {
 
-// MODEL_DIR/config.json with torch_dtype set to the exported weights' dtype (key order
-// kept); just that key when the file cannot be read.
+// MODEL_DIR/config.json with its dtype set to the exported weights' (key order kept): the
+// key it has ("dtype", else "torch_dtype"), and never both; just that key when the file
+// cannot be read.
 std::string ExportedConfigJson(const std::string& model_dir, DType dtype);
 
 class HfExportWriter {
@@ -32,6 +33,10 @@ class HfExportWriter {
   // Creates the directory and writes config.json (`config_json` text as given). Refuses
   // a directory that holds anything but an earlier export (checkpoint/output_dir.h).
   absl::Status Begin(const std::string& config_json);
+  // After Begin: copies the tokenizer and generation files (output_dir.h CompanionFiles)
+  // that `from_dir` holds (the model directory, or a checkpoint, which carries them), so
+  // that the export loads in AutoTokenizer as well as AutoModelForCausalLM.
+  absl::Status AddCompanionFiles(const std::string& from_dir);
   // Appends the next tensor's bytes, in plan order, after Begin() succeeded (checked).
   absl::Status Append(const std::string& name, const void* bytes);
   // Closes the files, writes the index when there is more than one, and renames every

@@ -53,6 +53,7 @@ absl::StatusOr<HfExportSummary> ExportCheckpointToHf(const std::string& checkpoi
 
   HfExportWriter writer(output_dir, specs);
   RETURN_IF_ERROR(writer.Begin(ExportedConfigJson(checkpoint_dir, dtype)));
+  RETURN_IF_ERROR(writer.AddCompanionFiles(checkpoint_dir));
   torch::NoGradGuard no_grad;
   for (size_t i = 0; i < units.size(); ++i) {
     const models::Unit& unit = *units[i];

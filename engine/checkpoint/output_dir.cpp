@@ -3,7 +3,6 @@
 #include <sys/stat.h>
 
 #include <cstdint>
-#include <set>
 #include <string_view>
 #include <vector>
 
@@ -35,22 +34,17 @@ bool IsRankFile(std::string_view name) {
          Matches(name.substr(10), "_of_", 5, ".safetensors");
 }
 
+bool IsCompanionFile(std::string_view name) {
+  for (const std::string& companion : CompanionFiles()) {
+    if (name == companion) return true;
+  }
+  return false;
+}
+
 // What an export writes (hf_export.h), finished or still .partial.
 bool IsExportFile(std::string_view name) {
   if (name.ends_with(".partial")) name.remove_suffix(8);
-  static const std::set<std::string_view> kFiles = {
-      "config.json",
-      "generation_config.json",
-      "tokenizer.json",
-      "tokenizer_config.json",
-      "special_tokens_map.json",
-      "chat_template.jinja",
-      "added_tokens.json",
-      "tokenizer.model",
-      "vocab.json",
-      "merges.txt",
-  };
-  return kFiles.count(name) > 0 || IsExportWeightsFile(name);
+  return name == "config.json" || IsCompanionFile(name) || IsExportWeightsFile(name);
 }
 
 // A periodic checkpoint's directory, or one a save keeps beside it while swapping.
@@ -89,8 +83,8 @@ void FindForeign(const std::string& dir, const std::string& shown, OutputKind ki
     const std::string named = shown.empty() ? name : JoinPath(shown, name);
     if (kind == OutputKind::kHfExport) {
       if (entry == Entry::kFile && IsExportFile(name)) continue;
-    } else if (entry == Entry::kFile &&
-               (name == kMetaFileName || name == "config.json" || IsRankFile(name))) {
+    } else if (entry == Entry::kFile && (name == kMetaFileName || name == "config.json" ||
+                                         IsRankFile(name) || IsCompanionFile(name))) {
       continue;
     } else if (entry == Entry::kDirectory && !nested && IsPeriodicName(name)) {
       FindForeign(path, named, kind, /*nested=*/true, foreign);
@@ -101,6 +95,16 @@ void FindForeign(const std::string& dir, const std::string& shown, OutputKind ki
 }
 
 }  // namespace
+
+const std::vector<std::string>& CompanionFiles() {
+  static const std::vector<std::string> kFiles = {
+      "tokenizer.json",      "tokenizer_config.json", "special_tokens_map.json",
+      "chat_template.jinja", "chat_template.json",    "generation_config.json",
+      "added_tokens.json",   "tokenizer.model",       "vocab.json",
+      "merges.txt",
+  };
+  return kFiles;
+}
 
 bool IsExportWeightsFile(std::string_view name) {
   return name == "model.safetensors" || name == "model.safetensors.index.json" ||

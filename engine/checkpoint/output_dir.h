@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -35,6 +36,11 @@ enum class OutputKind {
 // FailedPrecondition otherwise, naming the directory, up to five entries that are not
 // zerod's, and the way out (another directory, or move those away). No side effects.
 absl::Status CheckReplaceable(const std::string& dir, OutputKind kind);
+
+// The files beside a model's config.json that make it a model directory transformers'
+// AutoTokenizer and generate() load: a save carries them into its checkpoint and an
+// export into its directory (whichever the source has).
+const std::vector<std::string>& CompanionFiles();
 
 // An export's weights: model.safetensors, model-00001-of-00003.safetensors, the index.
 bool IsExportWeightsFile(std::string_view name);

@@ -27,6 +27,7 @@ const YamlKeys<JobSpec>& Keys() {
       {"lr", YamlMember(&JobSpec::lr, "a number")},
       {"warmup_steps", YamlMember(&JobSpec::warmup_steps, "a whole number")},
       {"precision", YamlMember(&JobSpec::precision, "bf16, fp16 or fp32")},
+      {"init", YamlMember(&JobSpec::init, "auto or random")},
       {"export_hf", YamlMember(&JobSpec::export_hf_dir, "a directory")},
       {"name", YamlMember(&JobSpec::name, "a label")},
       {"tensorboard", YamlMember(&JobSpec::tensorboard_dir, "a directory")},

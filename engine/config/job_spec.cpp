@@ -65,7 +65,12 @@ absl::Status ValidateModelDir(JobSpec* spec) {
                                              " has no readable config.json (a Hugging Face "
                                              "model directory is needed)"));
   }
-  return absl::OkStatus();
+  if (spec->init != "auto" && spec->init != "random") {
+    return Invalid("init", absl::StrCat("'", spec->init, "' is not auto or random"));
+  }
+  // A resumed job takes its weights from the checkpoint, not from the model directory.
+  if (!spec->resume_from.empty()) return absl::OkStatus();
+  return models::CheckModelWeights(spec->model_dir, spec->init == "random");
 }
 
 absl::Status ValidateDsConfig(const JobSpec& spec) {

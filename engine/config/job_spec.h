@@ -22,6 +22,11 @@ struct JobSpec {
   int64_t steps = 10;                 // optimizer steps in all (a resumed job counts the old ones)
   int64_t seq_len = 128;              // tokens per training sequence
   uint64_t seed = 1234;               // weight init (without weights) and data order
+  // Where the weights come from: "auto" loads the model directory's safetensors, or
+  // initialises from `seed` when it holds no weights at all (a config-only directory);
+  // "random" initialises from `seed` whatever it holds (training from scratch). A
+  // directory whose weights zerod cannot read is refused under "auto".
+  std::string init = "auto";
   bool activation_checkpointing = false;
   std::string resume_from;  // checkpoint directory (Job::SaveCheckpoint) to continue from
   // What the job gives for a DeepSpeed config's "auto" values, as Hugging Face Trainer's

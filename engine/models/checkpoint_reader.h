@@ -25,6 +25,9 @@ class CheckpointReader {
 
   // Copies elements [first, first + count) of tensor `name` (row-major) into `dst` as
   // float32. InvalidArgument when the tensor is missing or its shape is not `shape`.
+  size_t num_tensors() const { return tensors_.size(); }
+  size_t num_files() const { return files_.size(); }
+
   absl::Status ReadFloat32(const std::string& name, const std::vector<int64_t>& shape,
                            int64_t first, int64_t count, float* dst) const;
 

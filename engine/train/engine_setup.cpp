@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "engine/models/checkpoint_reader.h"
+#include "engine/models/model_dir.h"
 #include "engine/models/registry.h"
 #include "engine/models/torch_dtype.h"
 #include "engine/util/cpu_affinity.h"
@@ -61,16 +62,28 @@ absl::StatusOr<std::unique_ptr<zero::ZeroEngine>> CreateEngine(const models::Mod
   return engine;
 }
 
-absl::Status LoadOrInitWeights(zero::ZeroEngine& engine, const std::string& model_dir,
-                               uint64_t seed, double initializer_range, comm::Communicator& comm) {
-  absl::Status loaded;
-  if (models::CheckpointReader::HasWeights(model_dir)) {
+absl::StatusOr<std::string> LoadOrInitWeights(zero::ZeroEngine& engine,
+                                              const std::string& model_dir, uint64_t seed,
+                                              double initializer_range, bool random_init,
+                                              comm::Communicator& comm) {
+  absl::Status loaded = models::CheckModelWeights(model_dir, random_init);
+  std::string origin;
+  if (loaded.ok() && !random_init && models::CheckpointReader::HasWeights(model_dir)) {
     auto reader = models::CheckpointReader::Open(model_dir);
     loaded = reader.ok() ? engine.LoadWeights(**reader) : reader.status();
-  } else {
+    if (loaded.ok()) {
+      origin = absl::StrCat("loaded ", (*reader)->num_tensors(), " tensors from ", model_dir, " (",
+                            (*reader)->num_files(), " safetensors file",
+                            (*reader)->num_files() == 1 ? "" : "s", ")");
+    }
+  } else if (loaded.ok()) {
     loaded = engine.InitWeights(seed, initializer_range);
+    origin = absl::StrCat(
+        "initialised from seed ", seed,
+        random_init ? " (--init random)" : absl::StrCat(": ", model_dir, " holds no weights"));
   }
-  return comm::AgreeOnStatus(comm, loaded);
+  RETURN_IF_ERROR(comm::AgreeOnStatus(comm, loaded));
+  return origin;
 }
 
 absl::StatusOr<ModelAndData> LoadModelAndData(const std::string& model_dir,

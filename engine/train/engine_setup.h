@@ -42,10 +42,15 @@ absl::StatusOr<std::unique_ptr<zero::ZeroEngine>> CreateEngine(const models::Mod
                                                                const zero::EngineOptions& options,
                                                                comm::Communicator& comm);
 
-// Loads `model_dir`'s weights into the engine when it has weight files, else
-// initialises them from `seed` (normal, std `initializer_range`). Every rank calls it;
-// all return the same outcome.
-absl::Status LoadOrInitWeights(zero::ZeroEngine& engine, const std::string& model_dir,
-                               uint64_t seed, double initializer_range, comm::Communicator& comm);
+// Loads `model_dir`'s safetensors weights into the engine, or initialises them from
+// `seed` (normal, std `initializer_range`) when `random_init` or the directory holds no
+// weights at all; weights zerod cannot read are refused (models::CheckModelWeights).
+// Returns where the weights came from, for the start banner ("loaded 291 tensors from
+// DIR", "initialised from seed 1234: DIR holds no weights"). Every rank calls it; all
+// return the same outcome.
+absl::StatusOr<std::string> LoadOrInitWeights(zero::ZeroEngine& engine,
+                                              const std::string& model_dir, uint64_t seed,
+                                              double initializer_range, bool random_init,
+                                              comm::Communicator& comm);
 
 }  // namespace zerod::train

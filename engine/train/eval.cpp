@@ -11,6 +11,7 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <cstdio>
 
 #include "absl/strings/str_cat.h"
 #include "engine/api.h"
@@ -113,8 +114,11 @@ absl::StatusOr<EvalResult> Evaluate(const EvalSpec& spec, comm::Communicator* co
   zero::EngineOptions opts = train::EngineOptionsFor(setup->ds, false, *comm);
   opts.optimizer_state = false;
   ASSIGN_OR_RETURN(auto engine, train::CreateEngine(setup->model, opts, *comm));
-  RETURN_IF_ERROR(train::LoadOrInitWeights(*engine, spec.model_dir, spec.seed,
-                                           setup->model.initializer_range(), *comm));
+  ASSIGN_OR_RETURN(
+      const std::string weights,
+      train::LoadOrInitWeights(*engine, spec.model_dir, spec.seed, setup->model.initializer_range(),
+                               /*random_init=*/false, *comm));
+  if (comm->rank() == 0) std::fprintf(stderr, "zerod: weights: %s\n", weights.c_str());
 
   absl::StatusOr<LossSum> local = ScoreRank(*engine, *windows, comm->rank());
   RETURN_IF_ERROR(comm::AgreeOnStatus(*comm, local.status()));

@@ -158,6 +158,7 @@ class TrainingJob final : public Job {
     if (comm_->rank() == 0 && begun.ok()) {
       writer = std::make_unique<checkpoint::HfExportWriter>(dir, engine_->ExportPlan());
       begun = writer->Begin(checkpoint::ExportedConfigJson(spec_.model_dir, ds_.compute_dtype));
+      if (begun.ok()) begun = writer->AddCompanionFiles(spec_.model_dir);
     }
     RETURN_IF_ERROR(comm::AgreeOnStatus(*comm_, begun));
     return engine_->Export(writer.get());
@@ -259,6 +260,7 @@ class TrainingJob final : public Job {
     return absl::OkStatus();
   }
   const JobInfo& info() const override { return info_; }
+  void set_weights(const std::string& origin) { info_.weights = origin; }
   MemoryStats Memory() const override {
     MemoryStats m = engine_->Memory();
     m.rss_bytes = ResidentSetBytes();
@@ -416,14 +418,17 @@ absl::StatusOr<std::unique_ptr<Job>> Job::Create(const JobSpec& spec, comm::Comm
   ASSIGN_OR_RETURN(auto engine, train::CreateEngine(setup->model, opts, *comm));
   // A resumed job takes its weights from the checkpoint (Resume), others from the model
   // directory or transformers' init.
+  std::string weights;
   if (spec.resume_from.empty()) {
-    RETURN_IF_ERROR(train::LoadOrInitWeights(*engine, spec.model_dir, spec.seed,
-                                             setup->model.initializer_range(), *comm));
+    ASSIGN_OR_RETURN(weights, train::LoadOrInitWeights(*engine, spec.model_dir, spec.seed,
+                                                       setup->model.initializer_range(),
+                                                       spec.init == "random", *comm));
   }
   auto job = std::make_unique<TrainingJob>(spec, comm, std::move(setup).value(),
                                            std::move(sampler).value(), std::move(engine), plan);
   if (!spec.resume_from.empty()) {
     RETURN_IF_ERROR(comm::AgreeOnStatus(*comm, job->Resume(spec.resume_from)));
+    weights = absl::StrCat("resumed from ", spec.resume_from, " at step ", job->steps_done());
     if (comm->rank() == 0) {
       std::fprintf(stderr, "zerod: resuming from %s at step %lld\n", spec.resume_from.c_str(),
                    static_cast<long long>(job->steps_done()));
@@ -435,6 +440,7 @@ absl::StatusOr<std::unique_ptr<Job>> Job::Create(const JobSpec& spec, comm::Comm
           "resumed ones too; give more than ", job->steps_done()));
     }
   }
+  job->set_weights(weights);
   RETURN_IF_ERROR(comm::AgreeOnStatus(*comm, job->OpenMonitor()));
   return std::unique_ptr<Job>(std::move(job));
 }

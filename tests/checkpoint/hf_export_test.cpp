@@ -7,12 +7,16 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "engine/models/checkpoint_reader.h"
+#include "engine/util/files.h"
 #include "engine/zero/zero_engine.h"
+#include "nlohmann/json.hpp"
 #include "tests/support/test_env.h"
 #include "tests/support/tiny_engine.h"
 
@@ -23,6 +27,7 @@ using zerod::testing::ExpectSameGatheredParameters;
 using zerod::testing::TempDir;
 using zerod::testing::TinyEngine;
 using zerod::testing::World;
+using zerod::testing::WriteText;
 
 // Export after training, reload into a fresh engine: identical parameters and logits,
 // at any world size. A small file limit forces the sharded layout with its index.
@@ -86,6 +91,64 @@ TEST(HfExportTest, AFailedExportLeavesNothingThatLooksComplete) {
        {"config.json", "model.safetensors", "config.json.partial", "model.safetensors.partial"}) {
     EXPECT_FALSE(std::ifstream(out.File(name)).good()) << name << " was left behind";
   }
+}
+
+// The export is a model directory AutoTokenizer loads too: the source's tokenizer files
+// come along (those it has), and config.json names one dtype, the tensors'.
+TEST(HfExportTest, AnExportCarriesTheTokenizerFilesAndNamesOneDtype) {
+  TempDir tmp;
+  if (World().rank() != 0) return;
+  const std::string model = tmp.File("model");
+  ASSERT_TRUE(MakeDirectories(model).ok());
+  WriteText(JoinPath(model, "config.json"), R"({"dtype": "float32", "torch_dtype": "float32"})");
+  WriteText(JoinPath(model, "tokenizer.json"), "{\"model\": {}}");
+  WriteText(JoinPath(model, "chat_template.jinja"), "{{ messages }}");
+  const std::string config = ExportedConfigJson(model, DType::kBFloat16);
+  const auto parsed = nlohmann::json::parse(config);
+  EXPECT_EQ(parsed.value("dtype", ""), "bfloat16") << config;
+  EXPECT_FALSE(parsed.contains("torch_dtype")) << config;
+  HfExportWriter writer(tmp.File("hf"), {{"a", DType::kFloat32, {2}}});
+  ASSERT_TRUE(writer.Begin(config).ok());
+  ASSERT_TRUE(writer.AddCompanionFiles(model).ok());
+  const float values[2] = {1, 2};
+  ASSERT_TRUE(writer.Append("a", values).ok());
+  ASSERT_TRUE(writer.Finish().ok());
+  EXPECT_EQ(ReadFileToString(tmp.File("hf/tokenizer.json")), "{\"model\": {}}");
+  EXPECT_EQ(ReadFileToString(tmp.File("hf/chat_template.jinja")), "{{ messages }}");
+  EXPECT_FALSE(std::ifstream(tmp.File("hf/special_tokens_map.json")).good());
+}
+
+// A sharded export, then a smaller one into the same directory: the earlier shards and
+// index go, so transformers finds one consistent set of weights.
+TEST(HfExportTest, AReExportRemovesTheEarlierExportsOtherWeightFiles) {
+  TempDir tmp;
+  if (World().rank() != 0) return;
+  const std::string dir = tmp.File("hf");
+  const std::vector<models::TensorSpec> plan = {{"a", DType::kFloat32, {4}},
+                                                {"b", DType::kFloat32, {4}}};
+  const float values[4] = {1, 2, 3, 4};
+  for (uint64_t max_bytes : {8ull, 5'000'000'000ull}) {
+    HfExportWriter writer(dir, plan, max_bytes);
+    ASSERT_TRUE(writer.Begin("{}").ok());
+    ASSERT_TRUE(writer.Append("a", values).ok());
+    ASSERT_TRUE(writer.Append("b", values).ok());
+    ASSERT_TRUE(writer.Finish().ok());
+  }
+  std::vector<std::string> names = ListDirectory(dir).value();
+  std::sort(names.begin(), names.end());
+  EXPECT_EQ(names, (std::vector<std::string>{"config.json", "model.safetensors"}));
+}
+
+// The export never overwrites what is not an earlier export.
+TEST(HfExportTest, AnExportIntoADirectoryOfOtherFilesWritesNothing) {
+  TempDir tmp;
+  if (World().rank() != 0) return;
+  ASSERT_TRUE(MakeDirectories(tmp.File("hf")).ok());
+  WriteText(tmp.File("hf/README.md"), "my notes");
+  HfExportWriter writer(tmp.File("hf"), {{"a", DType::kFloat32, {2}}});
+  EXPECT_EQ(writer.Begin("{}").code(), absl::StatusCode::kFailedPrecondition);
+  std::vector<std::string> names = ListDirectory(tmp.File("hf")).value();
+  EXPECT_EQ(names, (std::vector<std::string>{"README.md"}));
 }
 
 }  // namespace
