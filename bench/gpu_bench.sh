@@ -13,6 +13,12 @@
 #   z155auto   zerod 15.5B (the largest Llama shape --plan fits), auto config, checkpointing
 #   z13seed    zerod 13B, the seed's config: --plan refuses it at world 1 (exit 1)
 #   z30auto    zerod 32.5B (LLaMA-30B shape), auto config at micro-batch 1 (2 GPUs: what fits)
+#   zq3_14b    zerod, a Qwen3-14B shape (q/k norms, vocab 151936), auto config, checkpointing
+#   zg3_12b    zerod, a Gemma-3-12B shape (window 1024 on 5 of 6 layers, vocab 262208), auto
+#   zmis4k / zmis8k  zerod, a Mistral-7B shape with window 4096 at --seq-len 4096 / 8192
+#              (micro-batch 1): the GPU peak should grow linearly with the sequence
+#   fsdpq3 / dsq3 / fsdpg3 / dsg3  FSDP2 + CPUOffloadPolicy and DeepSpeed on those shapes,
+#              built by transformers from the same config.json
 #   plain7b    peer_bench.py gpu7b: plain PyTorch, 6.74B all on the GPU, checkpointing
 #   fsdp094 / fsdp7b / fsdp13b   peer_bench.py fsdp / big / big13 (FSDP2 + CPUOffloadPolicy)
 #   ds094 / ds7b / ds13b         ds_bench.py 1b / 7b --ckpt / 13b --ckpt (DeepSpeed, both offloads)
@@ -55,7 +61,7 @@ run_zerod() {  # tag model config steps timeout extra-flags...
   local tag=$1$W model=$2 config=$3 steps=${BENCH_STEPS:-$4} limit; limit=$(limit_for "$5"); shift 5
   [ "$limit" -eq 0 ] && { echo "== zerod $tag skipped (deadline)"; return; }
   echo "== zerod $tag ($(date +%T))"
-  "$BIN/zerod" --plan --model "bench/models/$model" --ds-config "$config" --seq-len 2048 \
+  "$BIN/zerod" --plan --model "bench/models/$model" --ds-config "$config" --seq-len "${SEQ:-2048}" \
     --world-size "$NP" --ranks-per-host "$NP" --host-memory "${ZEROD_HOST_MEMORY:-auto}" \
     --log-format json "$@" \
     > "$LOGS/plan_$tag.json" 2> "$LOGS/plan_$tag.err"
@@ -65,7 +71,7 @@ print(json.dumps({'tag': '$tag', 'world': $NP, 'batch': json.load(open('$config'
 'plan_gpu_bytes': p['ranks'][0]['gpu_bytes'], 'plan_host_bytes': p['ranks'][0]['host_bytes']}))" \
     >> "$OUT/bench.jsonl" 2>/dev/null
   timeout "$limit" mpirun -np "$NP" --bind-to none -x OMP_NUM_THREADS "$BIN/zerod" --train --model "bench/models/$model" \
-    --ds-config "$config" --data "$DATA" --seq-len 2048 --steps "$steps" --log-format json "$@" \
+    --ds-config "$config" --data "$DATA" --seq-len "${SEQ:-2048}" --steps "$steps" --log-format json "$@" \
     > "$LOGS/zerod_$tag.log" 2>&1
   echo "   exit $? ($(date +%T))"; grep -v '^{' "$LOGS/zerod_$tag.log" | tail -4
   grep '^{' "$LOGS/zerod_$tag.log" | sed "s/^{/{\"tag\": \"$tag\", /" >> "$OUT/bench.jsonl"
@@ -98,6 +104,18 @@ for s in "$@"; do
     z13seed) run_zerod z13seed llama-13b "$SEED" 6 300 --activation-checkpointing ;;
     z30auto) run_zerod z30auto llama-30b bench/configs/ds_zero3_auto_mb1.json 5 560 \
                --activation-checkpointing ;;
+    zq3_14b) run_zerod zq3_14b qwen3-14b "$AUTO" 6 420 --activation-checkpointing ;;
+    zg3_12b) run_zerod zg3_12b gemma3-12b "$AUTO" 6 420 --activation-checkpointing ;;
+    zmis4k) SEQ=4096 run_zerod zmis4k mistral-7b bench/configs/ds_zero3_auto_mb1.json 4 300 \
+              --activation-checkpointing ;;
+    zmis8k) SEQ=8192 run_zerod zmis8k mistral-7b bench/configs/ds_zero3_auto_mb1.json 4 300 \
+              --activation-checkpointing ;;
+    fsdpq3) peer fsdpq3 150 python3 .gpu-deps/peer_bench.py fsdp=bench/models/qwen3-14b ;;
+    fsdpg3) peer fsdpg3 150 python3 .gpu-deps/peer_bench.py fsdp=bench/models/gemma3-12b ;;
+    dsq3) ds_ready; peer dsq3 150 torchrun --nproc-per-node "$NP" .gpu-deps/ds_bench.py \
+            bench/models/qwen3-14b --ckpt ;;
+    dsg3) ds_ready; peer dsg3 150 torchrun --nproc-per-node "$NP" .gpu-deps/ds_bench.py \
+            bench/models/gemma3-12b --ckpt ;;
     plain7b) peer plain7b 150 python3 .gpu-deps/peer_bench.py gpu7b ;;
     fsdp094) peer fsdp094 300 python3 .gpu-deps/peer_bench.py fsdp ;;
     fsdp7b) if [ "$NP" -eq 1 ]; then peer fsdp7b 200 python3 .gpu-deps/peer_bench.py big
