@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <functional>
 
+#include "engine/models/lm_loss.h"
 #include "engine/util/check.h"
 
 namespace zerod::models {
@@ -33,11 +34,24 @@ torch::Tensor Unit::AddParamNamed(std::string full_name, std::vector<int64_t> sh
   return params_.back();
 }
 
-torch::Tensor Unit::Forward(const torch::Tensor& input) {
+void Unit::CheckBound() const {
   for (const auto* list : {&params_, &borrowed_params_}) {
     for (const torch::Tensor& p : *list) ZEROD_CHECK(p.storage().data() != nullptr);
   }
+}
+
+torch::Tensor Unit::Forward(const torch::Tensor& input) {
+  CheckBound();
   return Run(input);
+}
+
+torch::Tensor Unit::ForwardLoss(const torch::Tensor& input, const torch::Tensor& targets) {
+  CheckBound();
+  return RunLoss(input, targets);
+}
+
+torch::Tensor Unit::RunLoss(const torch::Tensor& input, const torch::Tensor& targets) {
+  return TokenCrossEntropy(Run(input), targets);
 }
 
 torch::Tensor Unit::Borrow(const Unit& owner, int owner_index, size_t index) {

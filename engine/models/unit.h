@@ -55,6 +55,10 @@ class Unit {
   // holds values: a released group's storage has none (Note [storage swap],
   // zero/param_group.h); checked, then Run.
   torch::Tensor Forward(const torch::Tensor& input);
+  // The last unit only: per-token losses (B, T) float32 of next-token `targets` (B, T)
+  // int64, its output consumed by the loss without existing whole (the head's logits:
+  // lm_loss.h). Checked like Forward, then RunLoss.
+  torch::Tensor ForwardLoss(const torch::Tensor& input, const torch::Tensor& targets);
 
   const std::string& name() const { return name_; }
   const std::vector<ParamSpec>& specs() const { return specs_; }
@@ -78,9 +82,12 @@ class Unit {
   torch::Tensor Borrow(const Unit& owner, int owner_index, size_t index);
   // The unit's computation, called by Forward once its parameters hold values.
   virtual torch::Tensor Run(const torch::Tensor& input) = 0;
+  // Its loss, called by ForwardLoss; by default the cross-entropy of Run's output.
+  virtual torch::Tensor RunLoss(const torch::Tensor& input, const torch::Tensor& targets);
 
  private:
-  std::string name_;  // "model.layers.3" (parameter names start with it)
+  void CheckBound() const;  // every parameter it reads has storage with values
+  std::string name_;        // "model.layers.3" (parameter names start with it)
   std::vector<ParamSpec> specs_;
   std::vector<torch::Tensor> params_;
   std::vector<BorrowedParam> borrowed_;

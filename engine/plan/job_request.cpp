@@ -4,7 +4,7 @@ namespace zerod::plan {
 
 ActivationShape ShapeOf(const models::ModelConfig& model) {
   ActivationShape s;
-  if (const models::LlamaConfig* c = model.llama()) {
+  if (const models::DecoderConfig* c = model.decoder()) {
     s.layers = c->num_hidden_layers;
     s.hidden = c->hidden_size;
     s.ffn = c->intermediate_size;

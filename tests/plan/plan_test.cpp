@@ -253,7 +253,7 @@ TEST(JobRequestTest, DeepSpeedKeysReachThePlan) {
   EXPECT_EQ(ds->zero.offload_param.device, config::OffloadDevice::kAuto);
   EXPECT_FALSE(ds->zero.offload_optimizer.ratio.has_value());
   models::ModelConfig model;
-  model.arch = models::LlamaConfig{};
+  model.arch = models::DecoderConfig{};
   const Request r = MakeRequest(*ds, model, LlamaRequest(k7B).units,
                                 {.seq_len = 2048, .gpu = true, .gpu_bytes = 141 * kGiB});
   EXPECT_EQ(r.offload_param, Choice::kAuto);

@@ -6,7 +6,8 @@
 #include <sstream>
 
 #include "engine/models/checkpoint_reader.h"
-#include "engine/models/llama.h"
+#include "engine/models/decoder.h"
+#include "engine/models/lm_loss.h"
 #include "engine/models/registry.h"
 #include "engine/models/safetensors.h"
 #include "nlohmann/json.hpp"
