@@ -40,11 +40,15 @@ torch::Tensor Act(const torch::Tensor& x, Activation a) {
 class EmbeddingUnit final : public Unit {
  public:
   explicit EmbeddingUnit(const DecoderConfig& c)
-      : Unit("model.embed_tokens"), scale_(c.scale_embeddings), hidden_(c.hidden_size) {
-    weight_ = AddParam("weight", {c.vocab_size, c.hidden_size}, ParamInit::kNormal);
+      : Unit("model.embed_tokens"),
+        scale_(c.scale_embeddings),
+        hidden_(c.hidden_size),
+        pad_(c.pad_token_id) {
+    weight_ = AddParam("weight", {c.vocab_size, c.hidden_size}, ParamInit::kNormal, 1.0, pad_);
   }
   torch::Tensor Run(const torch::Tensor& ids) override {
-    torch::Tensor h = torch::embedding(weight_, ids);  // (B, T, C)
+    // The padding row gets no gradient (nn.Embedding's padding_idx; -1: none).
+    torch::Tensor h = torch::embedding(weight_, ids, pad_);  // (B, T, C)
     if (!scale_) return h;
     // transformers: a float32 buffer sqrt(hidden_size), rounded to the weights' dtype.
     return h * torch::scalar_tensor(std::sqrt(static_cast<double>(hidden_)), torch::kFloat32)
@@ -54,6 +58,7 @@ class EmbeddingUnit final : public Unit {
  private:
   bool scale_;
   int64_t hidden_;
+  int64_t pad_;           // pad_token_id, -1: none
   torch::Tensor weight_;  // (V, C)
 };
 

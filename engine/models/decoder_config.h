@@ -106,7 +106,10 @@ struct DecoderConfig {
   bool mlp_bias = false;
   bool fused_gate_up = false;  // one gate_up_proj (Phi-3): rows gate, then up
   // Embeddings and head.
-  bool scale_embeddings = false;     // times sqrt(hidden_size), rounded to the model dtype
+  bool scale_embeddings = false;  // times sqrt(hidden_size), rounded to the model dtype
+  // pad_token_id: the embedding row that gets no gradient and starts at zero, as
+  // nn.Embedding's padding_idx does in transformers; -1: none.
+  int64_t pad_token_id = -1;
   bool tie_word_embeddings = false;  // lm_head reads embed_tokens.weight
   double final_softcap = 0.0;        // final_logit_softcapping; 0: none
   double ignored_dropout = 0.0;      // dropout given; zerod trains without dropout

@@ -37,6 +37,7 @@ struct FamilyDefaults {
   double rms_norm_eps = 1e-6;
   double rope_theta = 10000.0;
   bool tie_word_embeddings = false;
+  int64_t pad_token_id = -1;  // -1: None
 };
 
 // What the reading of a config's RoPE may accept.
@@ -67,7 +68,7 @@ class FamilyReader {
   config::JsonReader Nested(const nlohmann::json& object, const std::string& key,
                             const std::string& sub) const;
 
-  // Shapes, norm epsilon, init range, tied embeddings.
+  // Shapes, norm epsilon, init range, tied embeddings, the padding token.
   absl::Status Shapes(const FamilyDefaults& d, DecoderConfig& c);
   // `key` (hidden_act, hidden_activation) must name an activation in `accepted`.
   absl::Status Act(const char* key, const char* def,

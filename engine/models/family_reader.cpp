@@ -210,6 +210,15 @@ absl::Status FamilyReader::Shapes(const FamilyDefaults& d, DecoderConfig& c) {
   ASSIGN_OR_RETURN(c.rms_norm_eps, r.Number("rms_norm_eps", d.rms_norm_eps, 0.0));
   ASSIGN_OR_RETURN(c.initializer_range, r.Number("initializer_range", c.initializer_range, 0.0));
   ASSIGN_OR_RETURN(c.tie_word_embeddings, r.Bool("tie_word_embeddings", d.tie_word_embeddings));
+  // The embedding's padding_idx: null means none; negative counts from the end.
+  if (json_.contains("pad_token_id") && json_["pad_token_id"].is_null()) {
+    r.Ignore({"pad_token_id"});
+    c.pad_token_id = -1;
+  } else {
+    ASSIGN_OR_RETURN(int64_t pad,
+                     r.Int("pad_token_id", d.pad_token_id, -c.vocab_size, c.vocab_size - 1));
+    c.pad_token_id = pad < 0 && Present("pad_token_id") ? c.vocab_size + pad : pad;
+  }
   return absl::OkStatus();
 }
 

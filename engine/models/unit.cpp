@@ -22,13 +22,13 @@ int64_t Unit::numel() const {
 }
 
 torch::Tensor Unit::AddParam(const std::string& local_name, std::vector<int64_t> shape,
-                             ParamInit init, double std_scale) {
-  return AddParamNamed(name_ + "." + local_name, std::move(shape), init, std_scale);
+                             ParamInit init, double std_scale, int64_t zero_row) {
+  return AddParamNamed(name_ + "." + local_name, std::move(shape), init, std_scale, zero_row);
 }
 
 torch::Tensor Unit::AddParamNamed(std::string full_name, std::vector<int64_t> shape, ParamInit init,
-                                  double std_scale) {
-  specs_.push_back({std::move(full_name), std::move(shape), init, std_scale});
+                                  double std_scale, int64_t zero_row) {
+  specs_.push_back({std::move(full_name), std::move(shape), init, std_scale, zero_row});
   // A zero-element placeholder: the engine rebinds it with set_data before first use.
   params_.push_back(torch::empty({0}).requires_grad_(true));
   return params_.back();
@@ -94,6 +94,10 @@ torch::Tensor InitialValues(const Unit& unit, uint64_t seed, double std) {
                 .normal_(0.0, std * spec.std_scale, gen);
           }
         });
+        if (spec.zero_row >= 0) {
+          const int64_t row = n / spec.shape.front();
+          part.narrow(0, spec.zero_row * row, row).zero_();
+        }
         break;
       }
       case ParamInit::kOnes:

@@ -35,6 +35,7 @@ struct ParamSpec {
   std::vector<int64_t> shape;  // e.g. (intermediate, hidden)
   ParamInit init = ParamInit::kNormal;
   double std_scale = 1.0;  // kNormal: std = initializer_range * std_scale (GPT-2's c_proj)
+  int64_t zero_row = -1;   // kNormal: this row starts at zero (an embedding's padding_idx)
 };
 
 // A parameter a unit reads but another unit owns (Note [tied weights]).
@@ -72,11 +73,11 @@ class Unit {
  protected:
   // Declares parameter "<unit name>.<local_name>"; returns its handle (no storage until bound).
   torch::Tensor AddParam(const std::string& local_name, std::vector<int64_t> shape, ParamInit init,
-                         double std_scale = 1.0);
+                         double std_scale = 1.0, int64_t zero_row = -1);
   // The same with the full name spelled out, for a parameter named outside the unit's
   // prefix (lm_head.weight lives in the "model.norm" unit).
   torch::Tensor AddParamNamed(std::string full_name, std::vector<int64_t> shape, ParamInit init,
-                              double std_scale = 1.0);
+                              double std_scale = 1.0, int64_t zero_row = -1);
   // Reads parameter `index` of `owner`, unit number `owner_index` of the same model;
   // returns the owner's handle (Note [tied weights]).
   torch::Tensor Borrow(const Unit& owner, int owner_index, size_t index);
@@ -95,7 +96,8 @@ class Unit {
 };
 
 // transformers' initial values for a unit, laid flat in spec order (float32, numel()):
-// normal(0, std * std_scale) for weights, ones for norm weights, zeros for biases. Each 4 Mi
+// normal(0, std * std_scale) for weights (with an embedding's padding row at zero), ones
+// for norm weights, zeros for biases. Each 4 Mi
 // chunk of a weight has a generator seeded from (seed, unit name, parameter, chunk) alone,
 // so every world size (and thread count) builds the same model, and chunks fill in parallel.
 torch::Tensor InitialValues(const Unit& unit, uint64_t seed, double std);

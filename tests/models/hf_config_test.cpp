@@ -239,6 +239,14 @@ TEST(HfConfigTest, EachFamilyReadsItsKeysWithTransformersDefaults) {
   EXPECT_TRUE(olmo2->decoder()->norms.before_attention.empty());
   EXPECT_EQ(olmo2->decoder()->norms.after_mlp, "post_feedforward_layernorm.weight");
   EXPECT_EQ(olmo2->decoder()->rms_norm_eps, 1e-5);
+  // transformers' nn.Embedding(padding_idx=pad_token_id): that row gets no gradient.
+  EXPECT_EQ(olmo2->decoder()->pad_token_id, 1) << "Olmo2Config's default";
+  EXPECT_EQ(Parse(Llama())->decoder()->pad_token_id, -1) << "LlamaConfig's default: None";
+  nlohmann::json pad = Llama();
+  pad["pad_token_id"] = -1;  // counted from the end, as nn.Embedding does
+  EXPECT_EQ(Parse(pad)->decoder()->pad_token_id, 63);
+  pad["pad_token_id"] = 64;
+  ExpectRefused(pad, {"pad_token_id", "64"});
   nlohmann::json phi3 = Family("Phi3ForCausalLM", "phi3");
   phi3["partial_rotary_factor"] = 0.5;
   phi3["original_max_position_embeddings"] = 16;

@@ -39,7 +39,16 @@ const std::vector<std::string>& HfFixtureNames() {
                                                  "mistral_gqa_head_dim",
                                                  "qwen2_tied",
                                                  "gpt2_tied",
-                                                 "gpt2_untied_gelu_unscaled"};
+                                                 "gpt2_untied_gelu_unscaled",
+                                                 "mistral_window",
+                                                 "qwen2_window_layers",
+                                                 "llama_yarn",
+                                                 "qwen3_qk_norm_bias",
+                                                 "olmo2_post_norms",
+                                                 "phi3_partial_longrope_window",
+                                                 "phi3_partial_in_rope_short",
+                                                 "gemma2_softcap_window",
+                                                 "gemma3_local_rope_nested"};
   return names;
 }
 

@@ -27,7 +27,8 @@ const Family kGemma2Family = {
                  .num_key_value_heads = 4,
                  .head_dim = 256,
                  .max_position_embeddings = 8192,
-                 .tie_word_embeddings = true},
+                 .tie_word_embeddings = true,
+                 .pad_token_id = 0},
     .read = Read,
     .norms = SandwichNorms(),
     // transformers' Gemma 2 reads hidden_activation, not hidden_act; the Hub's configs

@@ -59,12 +59,14 @@ const Family kGemma3Family = {
                  .head_dim = 256,
                  .max_position_embeddings = 131072,
                  .rope_theta = 1e6,
-                 .tie_word_embeddings = true},
+                 .tie_word_embeddings = true,
+                 .pad_token_id = 0},
     .read = Read,
     .norms = SandwichNorms(),
     // transformers 5.23's Gemma 3 attention does not apply attn_logit_softcapping (it is
-    // not passed to the attention function), so neither does zerod.
-    .harmless = {"hidden_act", "attn_logit_softcapping"},
+    // not passed to the attention function), so neither does zerod; its save_pretrained
+    // writes the private _sliding_window_pattern, which it does not read back.
+    .harmless = {"hidden_act", "attn_logit_softcapping", "_sliding_window_pattern"},
     .harmless_if = {},
 };
 

@@ -23,7 +23,7 @@ absl::Status Read(FamilyReader& r, const Family& f, DecoderConfig& c) {
 const Family kOlmo2Family = {
     .architecture = "Olmo2ForCausalLM",
     .model_type = "olmo2",
-    .defaults = {.vocab_size = 50304, .rms_norm_eps = 1e-5},
+    .defaults = {.vocab_size = 50304, .rms_norm_eps = 1e-5, .pad_token_id = 1},
     .read = Read,
     .norms = PostNorms(),
     .harmless = {},
