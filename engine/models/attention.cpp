@@ -48,7 +48,7 @@ std::vector<Block> Blocks(int64_t T, int64_t block, int64_t window) {
   for (int64_t q0 = 0; q0 < T; q0 += block) {
     const int64_t nq = std::min(block, T - q0);
     const int64_t k0 = window > 0 ? std::max<int64_t>(0, q0 - window + 1) : 0;
-    blocks.push_back({q0, nq, k0, q0 + nq - k0});
+    blocks.push_back({q0, nq, k0, q0 + nq - k0});  // nk <= AttentionBlockKeys(block, T, window)
   }
   return blocks;
 }
@@ -138,8 +138,8 @@ torch::Tensor MaskedAttention(const torch::Tensor& q, const torch::Tensor& k,
 torch::Tensor BlockedAttention(const torch::Tensor& q, const torch::Tensor& k,
                                const torch::Tensor& v, const AttentionOptions& o) {
   const int64_t B = q.size(0), nh = q.size(1), T = q.size(2);
-  const int64_t keys = o.window > 0 ? std::min(T, o.window) : T;
-  const int64_t block = o.query_block > 0 ? o.query_block : AttentionQueryBlock(B * nh, T, keys);
+  const int64_t block =
+      o.query_block > 0 ? o.query_block : AttentionQueryBlock(B * nh, T, o.window);
   return BlockedAttentionFunction::apply(q, RepeatKv(k, nh), RepeatKv(v, nh), ScaleOf(q, o),
                                          o.softcap, o.window, block);
 }
