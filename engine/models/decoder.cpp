@@ -211,10 +211,7 @@ class HeadUnit final : public Unit {
     return SoftCap(logits, c_.final_softcap);
   }
   torch::Tensor RunLoss(const torch::Tensor& x, const torch::Tensor& targets) override {
-    const int64_t C = x.size(-1);
-    return LinearCrossEntropy(Normed(x).reshape({-1, C}), lm_head_, targets.reshape({-1}),
-                              c_.final_softcap)
-        .view(targets.sizes());  // (B, T)
+    return LinearCrossEntropy(Normed(x), lm_head_, targets, c_.final_softcap);  // (B, T)
   }
 
  private:

@@ -70,6 +70,8 @@ class FamilyReader {
 
   // Shapes, norm epsilon, init range, tied embeddings, the padding token.
   absl::Status Shapes(const FamilyDefaults& d, DecoderConfig& c);
+  // attention_bias: biases on q, k, v and o_proj alike (Llama, Qwen3, OLMo 2, Gemma).
+  absl::Status AttentionBias(DecoderConfig& c);
   // `key` (hidden_act, hidden_activation) must name an activation in `accepted`.
   absl::Status Act(const char* key, const char* def,
                    std::initializer_list<std::pair<const char*, Activation>> accepted,

@@ -222,6 +222,12 @@ absl::Status FamilyReader::Shapes(const FamilyDefaults& d, DecoderConfig& c) {
   return absl::OkStatus();
 }
 
+absl::Status FamilyReader::AttentionBias(DecoderConfig& c) {
+  ASSIGN_OR_RETURN(bool bias, r_.Bool("attention_bias", false));
+  c.qkv_bias = c.o_bias = bias;
+  return absl::OkStatus();
+}
+
 absl::Status FamilyReader::Act(const char* key, const char* def,
                                std::initializer_list<std::pair<const char*, Activation>> accepted,
                                DecoderConfig& c) {

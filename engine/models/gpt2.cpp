@@ -96,10 +96,7 @@ class HeadUnit final : public Unit {
     return torch::nn::functional::linear(LayerNorm(x, ln_w_, ln_b_, eps_), lm_head_);  // (B, T, V)
   }
   torch::Tensor RunLoss(const torch::Tensor& x, const torch::Tensor& targets) override {
-    const int64_t C = x.size(-1);
-    return LinearCrossEntropy(LayerNorm(x, ln_w_, ln_b_, eps_).reshape({-1, C}), lm_head_,
-                              targets.reshape({-1}))
-        .view(targets.sizes());  // (B, T)
+    return LinearCrossEntropy(LayerNorm(x, ln_w_, ln_b_, eps_), lm_head_, targets);  // (B, T)
   }
 
  private:

@@ -104,8 +104,10 @@ torch::Tensor CausalLmLoss(const torch::Tensor& logits, const torch::Tensor& tar
 
 torch::Tensor LinearCrossEntropy(const torch::Tensor& h, const torch::Tensor& weight,
                                  const torch::Tensor& targets, double softcap, int64_t columns) {
-  if (columns <= 0) columns = LogitChunkColumns(h.size(0), weight.size(0));
-  return LinearCrossEntropyFunction::apply(h, weight, targets, softcap, columns);
+  torch::Tensor flat = h.reshape({-1, h.size(-1)});
+  if (columns <= 0) columns = LogitChunkColumns(flat.size(0), weight.size(0));
+  return LinearCrossEntropyFunction::apply(flat, weight, targets.reshape({-1}), softcap, columns)
+      .view(targets.sizes());
 }
 
 }  // namespace zerod::models

@@ -19,11 +19,11 @@ torch::Tensor TokenCrossEntropy(const torch::Tensor& logits, const torch::Tensor
 torch::Tensor CausalLmLoss(const torch::Tensor& logits, const torch::Tensor& targets);
 
 // Per-token cross-entropy of logits = softcap(h W^T) without materialising them:
-// h (N, C), weight (V, C) (the LM head's parameter itself: autograd saves it, not a copy,
-// as Note [storage swap] needs), targets (N) int64 in [0, V). softcap > 0 applies
+// h (..., C), weight (V, C) (the LM head's parameter itself: autograd saves it, not a copy,
+// as Note [storage swap] needs), targets (...) int64 in [0, V). softcap > 0 applies
 // cap * tanh(logits / cap) in the model dtype (Gemma's final_logit_softcapping).
-// `columns` per chunk; 0: LogitChunkColumns(N, V). Returns (N) float32 with autograd
-// history to h and weight.
+// `columns` per chunk; 0: LogitChunkColumns(N, V) for N tokens. Returns (...) float32
+// (targets' shape) with autograd history to h and weight.
 torch::Tensor LinearCrossEntropy(const torch::Tensor& h, const torch::Tensor& weight,
                                  const torch::Tensor& targets, double softcap = 0.0,
                                  int64_t columns = 0);

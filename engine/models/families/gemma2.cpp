@@ -19,16 +19,7 @@ absl::Status Read(FamilyReader& r, const Family& f, DecoderConfig& c) {
 const Family kGemma2Family = {
     .architecture = "Gemma2ForCausalLM",
     .model_type = "gemma2",
-    .defaults = {.vocab_size = 256000,
-                 .hidden_size = 2304,
-                 .intermediate_size = 9216,
-                 .num_hidden_layers = 26,
-                 .num_attention_heads = 8,
-                 .num_key_value_heads = 4,
-                 .head_dim = 256,
-                 .max_position_embeddings = 8192,
-                 .tie_word_embeddings = true,
-                 .pad_token_id = 0},
+    .defaults = internal::GemmaDefaults(256000, 8192, 10000.0),
     .read = Read,
     .norms = SandwichNorms(),
     // transformers' Gemma 2 reads hidden_activation, not hidden_act; the Hub's configs

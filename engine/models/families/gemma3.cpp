@@ -50,17 +50,7 @@ absl::Status Read(FamilyReader& r, const Family& f, DecoderConfig& c) {
 const Family kGemma3Family = {
     .architecture = "Gemma3ForCausalLM",
     .model_type = "gemma3_text",
-    .defaults = {.vocab_size = 262208,
-                 .hidden_size = 2304,
-                 .intermediate_size = 9216,
-                 .num_hidden_layers = 26,
-                 .num_attention_heads = 8,
-                 .num_key_value_heads = 4,
-                 .head_dim = 256,
-                 .max_position_embeddings = 131072,
-                 .rope_theta = 1e6,
-                 .tie_word_embeddings = true,
-                 .pad_token_id = 0},
+    .defaults = internal::GemmaDefaults(262208, 131072, 1e6),
     .read = Read,
     .norms = SandwichNorms(),
     // transformers 5.23's Gemma 3 attention does not apply attn_logit_softcapping (it is

@@ -8,8 +8,7 @@ namespace zerod::models {
 namespace {
 
 absl::Status Read(FamilyReader& r, const Family& f, DecoderConfig& c) {
-  ASSIGN_OR_RETURN(bool attention_bias, r.keys().Bool("attention_bias", false));
-  c.qkv_bias = c.o_bias = attention_bias;
+  RETURN_IF_ERROR(r.AttentionBias(c));
   c.qk_norm = QkNorm::kWhole;
   c.norm = NormKind::kRmsWeightFirst;
   c.rope_in_float32 = true;

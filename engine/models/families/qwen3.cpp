@@ -7,8 +7,7 @@ namespace zerod::models {
 namespace {
 
 absl::Status Read(FamilyReader& r, const Family& f, DecoderConfig& c) {
-  ASSIGN_OR_RETURN(bool attention_bias, r.keys().Bool("attention_bias", false));
-  c.qkv_bias = c.o_bias = attention_bias;
+  RETURN_IF_ERROR(r.AttentionBias(c));
   c.qk_norm = QkNorm::kPerHead;
   RETURN_IF_ERROR(r.Act("hidden_act", "silu", {{"silu", Activation::kSilu}}, c));
   RETURN_IF_ERROR(r.Rope(f.defaults, {}, c));
