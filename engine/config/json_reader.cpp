@@ -94,6 +94,12 @@ absl::StatusOr<std::string> JsonReader::String(const std::string& key, const std
   return v->get<std::string>();
 }
 
+const nlohmann::json* JsonReader::Value(const std::string& key) {
+  seen_.insert(key);
+  auto it = object_.find(key);
+  return it == object_.end() || it->is_null() ? nullptr : &*it;
+}
+
 absl::StatusOr<JsonReader> JsonReader::Object(const std::string& key) {
   seen_.insert(key);
   auto it = object_.find(key);
@@ -111,15 +117,28 @@ std::string JsonReader::PathOf(const std::string& key) const {
   return path_.empty() ? key : path_ + "." + key;
 }
 
+std::vector<std::string> JsonReader::UnreadKeys() const {
+  std::vector<std::string> keys;
+  for (auto it = object_.begin(); it != object_.end(); ++it) {
+    if (!seen_.count(it.key())) keys.push_back(it.key());
+  }
+  return keys;
+}
+
+std::string JsonReader::NearestReadKey(const std::string& key) const {
+  for (const std::string& known : seen_) {
+    if (NearMiss(key, known)) return known;
+  }
+  return "";
+}
+
 absl::Status JsonReader::CheckUnknown(std::vector<std::string>& notes) const {
   for (auto it = object_.begin(); it != object_.end(); ++it) {
     if (seen_.count(it.key())) continue;
-    for (const std::string& known : seen_) {
-      if (NearMiss(it.key(), known)) {
-        return Error(it.key(), absl::StrCat("is not a DeepSpeed setting; did you mean \"", known,
-                                            "\"? (a misspelt key would be ignored and "
-                                            "change training silently)"));
-      }
+    if (std::string known = NearestReadKey(it.key()); !known.empty()) {
+      return Error(it.key(), absl::StrCat("is not a DeepSpeed setting; did you mean \"", known,
+                                          "\"? (a misspelt key would be ignored and "
+                                          "change training silently)"));
     }
     notes.push_back(absl::StrCat(source_, ": ", PathOf(it.key()),
                                  " is not a setting zerod knows; ignored, as DeepSpeed ignores "

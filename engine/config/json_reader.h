@@ -32,6 +32,8 @@ class JsonReader {
   absl::StatusOr<int64_t> Int(const std::string& key, int64_t def, int64_t min = INT64_MIN,
                               int64_t max = INT64_MAX);
   absl::StatusOr<std::string> String(const std::string& key, const std::string& def);
+  // The value itself (a list, say), or null when absent or null; marks the key read.
+  const nlohmann::json* Value(const std::string& key);
   // A nested object; absent keys give an empty object.
   absl::StatusOr<JsonReader> Object(const std::string& key);
   // Marks keys as accepted without reading them (they do not change training).
@@ -42,6 +44,10 @@ class JsonReader {
   // otherwise change training silently. Any other is appended to `notes` as ignored, as
   // DeepSpeed ignores keys it does not know.
   absl::Status CheckUnknown(std::vector<std::string>& notes) const;
+  // The keys no getter or Ignore() touched, in the object's order.
+  std::vector<std::string> UnreadKeys() const;
+  // The read key `key` is a near miss of (small edit distance, or equal but for case), or "".
+  std::string NearestReadKey(const std::string& key) const;
   // The path of `key` in the file ("zero_optimization.offload_param.ratio").
   std::string PathOf(const std::string& key) const;
   // InvalidArgument "<source>: <path.key> <what>".

@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "engine/models/lm_loss.h"
+
 namespace zerod::models {
 namespace {
 
@@ -92,6 +94,9 @@ class HeadUnit final : public Unit {
   }
   torch::Tensor Run(const torch::Tensor& x) override {
     return torch::nn::functional::linear(LayerNorm(x, ln_w_, ln_b_, eps_), lm_head_);  // (B, T, V)
+  }
+  torch::Tensor RunLoss(const torch::Tensor& x, const torch::Tensor& targets) override {
+    return LinearCrossEntropy(LayerNorm(x, ln_w_, ln_b_, eps_), lm_head_, targets);  // (B, T)
   }
 
  private:

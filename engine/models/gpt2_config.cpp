@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "engine/models/family.h"
 #include "engine/models/hf_config_parsers.h"
 #include "engine/util/status_macros.h"
 
@@ -38,7 +39,7 @@ absl::Status RefuseUnimplemented(JsonReader& r) {
 
 }  // namespace
 
-absl::StatusOr<Gpt2Config> ParseGpt2(const nlohmann::json& /*json*/, JsonReader& r) {
+absl::StatusOr<Gpt2Config> ParseGpt2(const nlohmann::json& json, JsonReader& r) {
   Gpt2Config c;
   ASSIGN_OR_RETURN(std::string model_type, r.String("model_type", "gpt2"));
   if (model_type != "gpt2") {
@@ -64,6 +65,12 @@ absl::StatusOr<Gpt2Config> ParseGpt2(const nlohmann::json& /*json*/, JsonReader&
     ASSIGN_OR_RETURN(double p, r.Number(key, 0.0, 0.0, 1.0));
     c.ignored_dropout = std::max(c.ignored_dropout, p);
   }
+  // GPT2Config keys GPT2LMHeadModel does not read: n_ctx (an alias of n_positions that
+  // transformers 5 ignores), the summary head of GPT2DoubleHeadsModel, use_cache, ...
+  RETURN_IF_ERROR(RefuseUnreadKeys(
+      json, r, "GPT2LMHeadModel",
+      {"n_ctx", "summary_type", "summary_use_proj", "summary_activation", "summary_proj_to_labels"},
+      {}));
   return c;
 }
 

@@ -1,5 +1,5 @@
-// The per-architecture halves of ParseModelConfig (hf_config.cpp): each reads the fields
-// of its family from an already-parsed config.json. Internal to engine/models.
+// GPT-2's half of ParseModelConfig (hf_config.cpp; the decoder families read theirs through
+// family.h). Internal to engine/models.
 #pragma once
 
 #include <string>
@@ -11,9 +11,6 @@
 
 namespace zerod::models::internal {
 
-// LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM (llama_config.cpp).
-absl::StatusOr<LlamaConfig> ParseLlamaFamily(const nlohmann::json& json, config::JsonReader& r,
-                                             const std::string& architecture);
 // GPT2LMHeadModel (gpt2_config.cpp).
 absl::StatusOr<Gpt2Config> ParseGpt2(const nlohmann::json& json, config::JsonReader& r);
 

@@ -9,7 +9,7 @@
 
 namespace zerod::models {
 
-// The units of `config`'s architecture (llama.h, gpt2.h); parameters have no storage yet.
+// The units of `config`'s architecture (decoder.h, gpt2.h); parameters have no storage yet.
 std::vector<std::unique_ptr<Unit>> BuildUnits(const ModelConfig& config);
 
 }  // namespace zerod::models

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <functional>
 
+#include "engine/models/lm_loss.h"
 #include "engine/util/check.h"
 
 namespace zerod::models {
@@ -21,23 +22,36 @@ int64_t Unit::numel() const {
 }
 
 torch::Tensor Unit::AddParam(const std::string& local_name, std::vector<int64_t> shape,
-                             ParamInit init, double std_scale) {
-  return AddParamNamed(name_ + "." + local_name, std::move(shape), init, std_scale);
+                             ParamInit init, double std_scale, int64_t zero_row) {
+  return AddParamNamed(name_ + "." + local_name, std::move(shape), init, std_scale, zero_row);
 }
 
 torch::Tensor Unit::AddParamNamed(std::string full_name, std::vector<int64_t> shape, ParamInit init,
-                                  double std_scale) {
-  specs_.push_back({std::move(full_name), std::move(shape), init, std_scale});
+                                  double std_scale, int64_t zero_row) {
+  specs_.push_back({std::move(full_name), std::move(shape), init, std_scale, zero_row});
   // A zero-element placeholder: the engine rebinds it with set_data before first use.
   params_.push_back(torch::empty({0}).requires_grad_(true));
   return params_.back();
 }
 
-torch::Tensor Unit::Forward(const torch::Tensor& input) {
+void Unit::CheckBound() const {
   for (const auto* list : {&params_, &borrowed_params_}) {
     for (const torch::Tensor& p : *list) ZEROD_CHECK(p.storage().data() != nullptr);
   }
+}
+
+torch::Tensor Unit::Forward(const torch::Tensor& input) {
+  CheckBound();
   return Run(input);
+}
+
+torch::Tensor Unit::ForwardLoss(const torch::Tensor& input, const torch::Tensor& targets) {
+  CheckBound();
+  return RunLoss(input, targets);
+}
+
+torch::Tensor Unit::RunLoss(const torch::Tensor& input, const torch::Tensor& targets) {
+  return TokenCrossEntropy(Run(input), targets);
 }
 
 torch::Tensor Unit::Borrow(const Unit& owner, int owner_index, size_t index) {
@@ -80,6 +94,10 @@ torch::Tensor InitialValues(const Unit& unit, uint64_t seed, double std) {
                 .normal_(0.0, std * spec.std_scale, gen);
           }
         });
+        if (spec.zero_row >= 0) {
+          const int64_t row = n / spec.shape.front();
+          part.narrow(0, spec.zero_row * row, row).zero_();
+        }
         break;
       }
       case ParamInit::kOnes:

@@ -35,6 +35,7 @@ struct ParamSpec {
   std::vector<int64_t> shape;  // e.g. (intermediate, hidden)
   ParamInit init = ParamInit::kNormal;
   double std_scale = 1.0;  // kNormal: std = initializer_range * std_scale (GPT-2's c_proj)
+  int64_t zero_row = -1;   // kNormal: this row starts at zero (an embedding's padding_idx)
 };
 
 // A parameter a unit reads but another unit owns (Note [tied weights]).
@@ -55,6 +56,10 @@ class Unit {
   // holds values: a released group's storage has none (Note [storage swap],
   // zero/param_group.h); checked, then Run.
   torch::Tensor Forward(const torch::Tensor& input);
+  // The last unit only: per-token losses (B, T) float32 of next-token `targets` (B, T)
+  // int64, its output consumed by the loss without existing whole (the head's logits:
+  // lm_loss.h). Checked like Forward, then RunLoss.
+  torch::Tensor ForwardLoss(const torch::Tensor& input, const torch::Tensor& targets);
 
   const std::string& name() const { return name_; }
   const std::vector<ParamSpec>& specs() const { return specs_; }
@@ -68,19 +73,22 @@ class Unit {
  protected:
   // Declares parameter "<unit name>.<local_name>"; returns its handle (no storage until bound).
   torch::Tensor AddParam(const std::string& local_name, std::vector<int64_t> shape, ParamInit init,
-                         double std_scale = 1.0);
+                         double std_scale = 1.0, int64_t zero_row = -1);
   // The same with the full name spelled out, for a parameter named outside the unit's
   // prefix (lm_head.weight lives in the "model.norm" unit).
   torch::Tensor AddParamNamed(std::string full_name, std::vector<int64_t> shape, ParamInit init,
-                              double std_scale = 1.0);
+                              double std_scale = 1.0, int64_t zero_row = -1);
   // Reads parameter `index` of `owner`, unit number `owner_index` of the same model;
   // returns the owner's handle (Note [tied weights]).
   torch::Tensor Borrow(const Unit& owner, int owner_index, size_t index);
   // The unit's computation, called by Forward once its parameters hold values.
   virtual torch::Tensor Run(const torch::Tensor& input) = 0;
+  // Its loss, called by ForwardLoss; by default the cross-entropy of Run's output.
+  virtual torch::Tensor RunLoss(const torch::Tensor& input, const torch::Tensor& targets);
 
  private:
-  std::string name_;  // "model.layers.3" (parameter names start with it)
+  void CheckBound() const;  // every parameter it reads has storage with values
+  std::string name_;        // "model.layers.3" (parameter names start with it)
   std::vector<ParamSpec> specs_;
   std::vector<torch::Tensor> params_;
   std::vector<BorrowedParam> borrowed_;
@@ -88,7 +96,8 @@ class Unit {
 };
 
 // transformers' initial values for a unit, laid flat in spec order (float32, numel()):
-// normal(0, std * std_scale) for weights, ones for norm weights, zeros for biases. Each 4 Mi
+// normal(0, std * std_scale) for weights (with an embedding's padding row at zero), ones
+// for norm weights, zeros for biases. Each 4 Mi
 // chunk of a weight has a generator seeded from (seed, unit name, parameter, chunk) alone,
 // so every world size (and thread count) builds the same model, and chunks fill in parallel.
 torch::Tensor InitialValues(const Unit& unit, uint64_t seed, double std);

@@ -4,7 +4,7 @@ namespace zerod::plan {
 
 ActivationShape ShapeOf(const models::ModelConfig& model) {
   ActivationShape s;
-  if (const models::LlamaConfig* c = model.llama()) {
+  if (const models::DecoderConfig* c = model.decoder()) {
     s.layers = c->num_hidden_layers;
     s.hidden = c->hidden_size;
     s.ffn = c->intermediate_size;
@@ -12,6 +12,17 @@ ActivationShape ShapeOf(const models::ModelConfig& model) {
     s.kv_width = c->num_key_value_heads * c->head_dim;
     s.vocab = c->vocab_size;
     s.gated_mlp = true;
+    s.heads = c->num_attention_heads;
+    s.block_norms = 0;
+    for (const std::string* n : {&c->norms.before_attention, &c->norms.after_attention,
+                                 &c->norms.before_mlp, &c->norms.after_mlp}) {
+      s.block_norms += !n->empty();
+    }
+    if (c->qk_norm != models::QkNorm::kNone) s.qk_norm_width = s.q_width + s.kv_width;
+    s.softcap_attention = c->attn_softcap > 0;
+    bool all_windowed = c->num_hidden_layers > 0;
+    for (int64_t i = 0; i < c->num_hidden_layers; ++i) all_windowed &= c->WindowOf(i) > 0;
+    s.window = all_windowed ? c->sliding_window : 0;
   } else if (const models::Gpt2Config* c = model.gpt2()) {
     s.layers = c->n_layer;
     s.hidden = c->n_embd;
@@ -20,6 +31,7 @@ ActivationShape ShapeOf(const models::ModelConfig& model) {
     s.kv_width = c->n_embd;
     s.vocab = c->vocab_size;
     s.gated_mlp = false;
+    s.heads = c->n_head;
   }
   return s;
 }

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <set>
 
+#include "engine/models/chunking.h"
+
 namespace zerod::plan {
 namespace {
 
@@ -29,33 +31,48 @@ int64_t HostReserveBytes(int64_t host_bytes) { return 2 * kGiB + host_bytes * 6 
 // The tensors autograd keeps, per micro-batch of S = micro_batch x seq_len tokens, with
 // b bytes per compute element (H hidden, Q/KV attention widths, F MLP width, V vocab):
 //   a decoder layer run with grad: each RMSNorm keeps its float32 input, the normalised
-//   value and its output (4 + 2b per token and channel, twice); the layer's input (b);
-//   attention keeps q, k, v, its output and the re-laid output for o_proj
-//   (b x (3Q + 2KV)); the gated MLP keeps gate, silu(gate), up and their product
-//   (4bF; GPT-2's MLP 3bF).
+//   value and its output (4 + 2b per token and channel; two per block, Gemma's four);
+//   the q/k norms the same over their channels (Qwen3, Gemma 3: Q + KV; OLMo 2 too); the
+//   layer's input (b); attention keeps q, k, v, its output and the re-laid output for
+//   o_proj (b x (3Q + 2KV)); soft-capped attention (BlockedAttention) keeps k and v
+//   repeated to every query head and a float32 log-sum-exp per head (b x 2(Q - KV) +
+//   4 x heads more); the gated MLP keeps gate, act(gate), up and their product (4bF;
+//   GPT-2's MLP 3bF). Flash attention's windows add nothing (its memory is linear in T).
 //   with activation checkpointing a layer keeps only its input (bH); one layer at a time
 //   is recomputed, and autograd frees its tensors as its backward goes, so about half
 //   of a layer's set is alive at once (measured, see below).
-//   the head: logits (b) and their float32 log-softmax (4) per token and vocabulary
-//   entry, beside its RMSNorm's tensors.
-// The peak is at the start of backward (every layer's activations and the logits)
+//   soft-capped attention's working set, one layer at a time: one query block's scores
+//   and their softmax, gradient and tanh in float32 (4 x 4 bytes per score), the block
+//   sized by models::AttentionQueryBlock over the keys a block sees (the window's).
+//   the head: its norm's tensors, then the logits a chunk of vocabulary columns at a
+//   time (models::LogitChunkColumns; the chunk in the model dtype and float32, and its
+//   exponentials: b + 8 per token and column), and the float32 gradient of its input.
+// The peak is at the start of backward (every layer's activations and the head)
 // without checkpointing; with it, the larger of the head's and a recomputed layer's
 // working set, over all the checkpointed inputs.
-// Checked on one H200 (bench/RESULTS.md, 2026-11-30): with the engine's other terms the
-// GPU peak came within +2% to +6% of the measured one for 0.94B without checkpointing
-// and 6.74B with it.
+// Checked on one H200 (bench/RESULTS.md, 2026-11-30, before the head was chunked): with
+// the engine's other terms the GPU peak came within +2% to +6% of the measured one for
+// 0.94B without checkpointing and 6.74B with it.
 int64_t ActivationBytes(const Request& r) {
   const ActivationShape& s = r.shape;
   const int64_t b = SizeOf(r.compute_dtype);
   const int64_t S = r.micro_batch * r.seq_len;
-  const int64_t layer_full =
-      S * ((2 * (4 + 2 * b) + b) * s.hidden + b * (3 * s.q_width + 2 * s.kv_width) +
-           (s.gated_mlp ? 4 : 3) * b * s.ffn);
-  const int64_t head = S * s.vocab * (b + 4) + S * s.hidden * (4 + 2 * b);
-  if (r.activation_checkpointing) {
-    return s.layers * S * s.hidden * b + std::max(head, layer_full / 2);
+  int64_t attention = b * (3 * s.q_width + 2 * s.kv_width) + (4 + 2 * b) * s.qk_norm_width;
+  int64_t attention_work = 0;  // one layer's transient scores
+  if (s.softcap_attention) {
+    attention += 2 * b * (s.q_width - s.kv_width) + 4 * s.heads;
+    const int64_t rows = r.micro_batch * s.heads;
+    const int64_t block = models::AttentionQueryBlock(rows, r.seq_len, s.window);
+    attention_work = rows * block * models::AttentionBlockKeys(block, r.seq_len, s.window) * 4 * 4;
   }
-  return s.layers * layer_full + S * s.hidden * b + head;
+  const int64_t layer_full = S * ((s.block_norms * (4 + 2 * b) + b) * s.hidden + attention +
+                                  (s.gated_mlp ? 4 : 3) * b * s.ffn);
+  const int64_t columns = models::LogitChunkColumns(S, s.vocab);
+  const int64_t head = S * s.hidden * (4 + 2 * b) + S * columns * (b + 8) + S * s.hidden * 4;
+  if (r.activation_checkpointing) {
+    return s.layers * S * s.hidden * b + std::max(head, layer_full / 2 + attention_work);
+  }
+  return s.layers * layer_full + S * s.hidden * b + head + attention_work;
 }
 
 // Replays ZeroEngine::FetchForRun / Prefetch / AfterForward / AfterBackward.

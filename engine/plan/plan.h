@@ -46,6 +46,12 @@ struct ActivationShape {
   int64_t kv_width = 0;  // key/value heads x head_dim
   int64_t vocab = 0;
   bool gated_mlp = true;  // Llama's gate/up/down (true) or GPT-2's fc/proj
+  // What a family adds to Llama's block (models/decoder_config.h); the defaults are Llama's.
+  int64_t block_norms = 2;         // RMSNorms per block (Gemma: 4, OLMo 2: 2 after)
+  int64_t qk_norm_width = 0;       // channels per token the q/k norms normalise (Q + KV); 0: none
+  int64_t heads = 0;               // attention heads
+  bool softcap_attention = false;  // soft-capped scores: models::BlockedAttention
+  int64_t window = 0;              // the window of every layer; 0: some layer attends to all keys
 };
 
 struct Request {

@@ -76,14 +76,10 @@ absl::StatusOr<LossSum> ScoreRank(zero::ZeroEngine& engine, const data::EvalWind
         const std::vector<int64_t> index = windows.MicroBatchWindows(b, micro, rank);
         std::vector<int64_t> tokens = windows.Tokens(index);
         torch::Tensor batch = torch::from_blob(tokens.data(), {m, L + 1}, torch::kInt64);
-        torch::Tensor logits = engine.Forward(batch.narrow(1, 0, L));  // (m, L, V)
-        torch::Tensor targets = batch.narrow(1, 1, L).to(engine.device());
-        // Per-token cross-entropy in float32 (as training's loss), summed per window in
-        // float64: (m, L) -> (m).
-        torch::Tensor nats = torch::nn::functional::cross_entropy(
-            logits.reshape({m * L, -1}).to(torch::kFloat32), targets.reshape({-1}),
-            torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kNone));
-        torch::Tensor per_window = nats.reshape({m, L}).to(torch::kFloat64).sum(1).cpu();
+        // Per-token cross-entropy in float32 (as training's loss, the logits in chunks),
+        // summed per window in float64: (m, L) -> (m).
+        torch::Tensor nats = engine.ForwardLosses(batch.narrow(1, 0, L), batch.narrow(1, 1, L));
+        torch::Tensor per_window = nats.to(torch::kFloat64).sum(1).cpu();
         for (int64_t j = 0; j < m; ++j) {
           if (index[j] < 0) continue;  // padding past the last window
           sum.nats += per_window[j].item<double>();

@@ -14,7 +14,6 @@
 #include "engine/checkpoint/output_dir.h"
 #include "engine/config/ds_config.h"
 #include "engine/data/sampler.h"
-#include "engine/models/llama.h"
 #include "engine/models/safetensors.h"
 #include "engine/monitor/monitor.h"
 #include "engine/optim/loss_scaler.h"
@@ -306,7 +305,7 @@ class TrainingJob final : public Job {
             torch::from_blob(tokens.data(), {ds_.micro_batch_per_gpu, L + 1}, torch::kInt64);
         torch::Tensor ids = batch.narrow(1, 0, L);
         torch::Tensor targets = batch.narrow(1, 1, L).to(engine_->device());
-        torch::Tensor loss = models::CausalLmLoss(engine_->Forward(ids), targets);
+        torch::Tensor loss = engine_->ForwardLosses(ids, targets).mean();
         loss_sum += loss.item<double>();  // waits for the forward: its time is measured
         forward_s += lap();
         // Each micro-batch has the same token count, so the global-batch mean is the mean

@@ -20,19 +20,26 @@ torch::Tensor InnerInput(const torch::Tensor& input) {
   return x;
 }
 
+// The unit's output, or its per-token losses when `targets` is not empty.
+torch::Tensor RunInner(models::Unit& unit, const torch::Tensor& x, const torch::Tensor& targets) {
+  return targets.numel() > 0 ? unit.ForwardLoss(x, targets) : unit.Forward(x);
+}
+
 class UnitFunction : public torch::autograd::Function<UnitFunction> {
  public:
   static torch::Tensor forward(AutogradContext* ctx, torch::Tensor input, torch::Tensor anchor,
-                               int64_t engine_ptr, int64_t index) {
+                               torch::Tensor targets, int64_t engine_ptr, int64_t index) {
     auto* engine = reinterpret_cast<ZeroEngine*>(engine_ptr);
     ctx->saved_data["engine"] = engine_ptr;
     ctx->saved_data["index"] = index;
+    ctx->saved_data["targets"] = targets;
     engine->FetchForRun(static_cast<int>(index), /*backward=*/false);
+    models::Unit& unit = engine->unit(static_cast<int>(index));
     torch::Tensor out;
     if (engine->activation_checkpointing()) {
       // Keep only the input; backward recomputes the unit with grad.
       torch::NoGradGuard no_grad;
-      out = engine->unit(static_cast<int>(index)).Forward(input);
+      out = RunInner(unit, input, targets);
       ctx->saved_data["input"] = input.detach();
     } else {
       // Keep the unit's own graph. What it saved of the parameters are views of the
@@ -40,7 +47,7 @@ class UnitFunction : public torch::autograd::Function<UnitFunction> {
       // (param_group.h, Note [storage swap]), so releasing below really frees memory.
       torch::AutoGradMode grad_on(true);
       torch::Tensor x = InnerInput(input);
-      out = engine->unit(static_cast<int>(index)).Forward(x);
+      out = RunInner(unit, x, targets);
       ctx->saved_data["inner_input"] = x;
       ctx->saved_data["inner_output"] = out;
     }
@@ -58,7 +65,7 @@ class UnitFunction : public torch::autograd::Function<UnitFunction> {
     torch::AutoGradMode grad_on(true);
     if (engine->activation_checkpointing()) {
       x = InnerInput(ctx->saved_data["input"].toTensor());
-      out = unit.Forward(x);
+      out = RunInner(unit, x, ctx->saved_data["targets"].toTensor());
     } else {
       x = ctx->saved_data["inner_input"].toTensor();
       out = ctx->saved_data["inner_output"].toTensor();
@@ -66,6 +73,7 @@ class UnitFunction : public torch::autograd::Function<UnitFunction> {
     ctx->saved_data.erase("input");
     ctx->saved_data.erase("inner_input");
     ctx->saved_data.erase("inner_output");
+    ctx->saved_data.erase("targets");
 
     // Gradients for the unit's own parameters, then for those it borrows (tied weights).
     variable_list inputs = unit.params();
@@ -78,15 +86,15 @@ class UnitFunction : public torch::autograd::Function<UnitFunction> {
     torch::Tensor input_grad = wants_input_grad ? grads.back() : torch::Tensor();
     if (wants_input_grad) grads.pop_back();
     engine->AfterBackward(index, grads);
-    return {input_grad, torch::Tensor(), torch::Tensor(), torch::Tensor()};
+    return {input_grad, torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor()};
   }
 };
 
 }  // namespace
 
 torch::Tensor RunUnit(ZeroEngine& engine, int index, const torch::Tensor& input,
-                      const torch::Tensor& anchor) {
-  return UnitFunction::apply(input, anchor, reinterpret_cast<int64_t>(&engine),
+                      const torch::Tensor& anchor, const torch::Tensor& targets) {
+  return UnitFunction::apply(input, anchor, targets, reinterpret_cast<int64_t>(&engine),
                              static_cast<int64_t>(index));
 }
 

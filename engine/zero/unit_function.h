@@ -13,8 +13,10 @@ namespace zerod::zero {
 class ZeroEngine;
 
 // Runs unit `index` of `engine` on `input`. `anchor` is a zero-size tensor that requires
-// grad, so the output always has a backward (the embedding's input is integer ids).
+// grad, so the output always has a backward (the embedding's input is integer ids). With
+// `targets` (B, T) int64 (not empty), the unit ends in the loss: Unit::ForwardLoss's
+// per-token losses (B, T) float32.
 torch::Tensor RunUnit(ZeroEngine& engine, int index, const torch::Tensor& input,
-                      const torch::Tensor& anchor);
+                      const torch::Tensor& anchor, const torch::Tensor& targets);
 
 }  // namespace zerod::zero

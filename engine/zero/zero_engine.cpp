@@ -220,15 +220,27 @@ absl::Status ZeroEngine::Export(checkpoint::HfExportWriter* writer) {
 }
 
 torch::Tensor ZeroEngine::Forward(const torch::Tensor& ids) {
+  return Run(ids, torch::empty({0}, torch::kInt64));
+}
+
+torch::Tensor ZeroEngine::ForwardLosses(const torch::Tensor& ids, const torch::Tensor& targets) {
+  return Run(ids, targets.to(options_.device));
+}
+
+torch::Tensor ZeroEngine::Run(const torch::Tensor& ids, const torch::Tensor& targets) {
   torch::Tensor h = ids.to(options_.device);
+  const torch::Tensor none = torch::empty({0}, torch::kInt64);
+  const int last = num_units() - 1;
   if (!torch::GradMode::is_enabled()) {
     for (int i = 0; i < num_units(); ++i) {
       FetchForRun(i, /*backward=*/false);
-      h = slots_[i].unit->Forward(h);
+      models::Unit& unit = *slots_[i].unit;
+      h = i == last && targets.numel() > 0 ? unit.ForwardLoss(h, targets) : unit.Forward(h);
       AfterForward(i);
     }
   } else {
-    for (int i = 0; i < num_units(); ++i) h = RunUnit(*this, i, h, anchor_);
+    for (int i = 0; i < num_units(); ++i)
+      h = RunUnit(*this, i, h, anchor_, i == last ? targets : none);
   }
   // Every unit has been fetched after its update, so this returns at once; it makes the
   // held gradients free for this step's backward (grad_stream.h).

@@ -121,6 +121,11 @@ class ZeroEngine {
   // (evaluation). Throws StatusException (or torch's own exception) on failure: run it,
   // and backward(), inside CatchToStatus (Note [exceptions]).
   torch::Tensor Forward(const torch::Tensor& ids);
+  // The same ending in the loss: per-token next-token cross-entropy (B, T) float32 of
+  // `targets` (B, T) int64, computed by the last unit in vocabulary chunks so that the
+  // logits of the whole batch never exist at once (models/lm_loss.h). What training and
+  // evaluation call; Forward is for the logits themselves.
+  torch::Tensor ForwardLosses(const torch::Tensor& ids, const torch::Tensor& targets);
 
   // One AdamW step over every shard, with the gradients accumulated since the last step.
   // `grad_scale` multiplies every gradient first (1 / loss scale); `max_norm` > 0 clips
@@ -178,6 +183,8 @@ class ZeroEngine {
   absl::Status Build(std::vector<std::unique_ptr<models::Unit>> units);
   absl::Status BuildOptimizer(const std::vector<plan::UnitPlacement>& placement);
   absl::Status MapBorrowedGroups();  // fills uses and pending.expected
+  // Forward, or ForwardLosses when `targets` is not empty.
+  torch::Tensor Run(const torch::Tensor& ids, const torch::Tensor& targets);
   void Accumulate(int group, size_t param, const torch::Tensor& grad);
   void Prefetch(int from, int direction);
   // Starts group g's fetch once its last update has landed (Note [overlapped update]).

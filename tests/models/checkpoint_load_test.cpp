@@ -7,7 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "engine/api.h"
 #include "engine/models/checkpoint_reader.h"
-#include "engine/models/llama.h"
+#include "engine/models/decoder.h"
 #include "engine/zero/zero_engine.h"
 #include "nlohmann/json.hpp"
 #include "tests/support/test_env.h"
@@ -27,7 +27,7 @@ using zerod::testing::World;
 void WriteCheckpoint(const TempDir& dir, uint64_t seed, bool sharded) {
   zerod::testing::WriteText(dir.File("config.json"), zerod::testing::TinyLlamaConfigJson());
   if (World().rank() != 0) return;
-  auto units = BuildLlamaUnits(TinyLlama());
+  auto units = BuildDecoderUnits(TinyLlama());
   std::vector<torch::Tensor> keep;
   std::vector<TensorToWrite> tensors[2];
   nlohmann::json weight_map;

@@ -61,11 +61,11 @@ TEST(HfConfigTest, LlamaFieldsThatChangeTheMathAreReadOrRefused) {
   j["attention_bias"] = true;
   auto c = Parse(j);
   ASSERT_TRUE(c.ok()) << c.status();
-  EXPECT_EQ(c->llama()->head_dim, 16);
-  EXPECT_TRUE(c->llama()->tie_word_embeddings);
-  EXPECT_TRUE(c->llama()->qkv_bias && c->llama()->o_bias);
-  for (auto [key, value] : {std::pair<const char*, nlohmann::json>{"hidden_act", "gelu"},
-                            {"pretraining_tp", 2}}) {
+  EXPECT_EQ(c->decoder()->head_dim, 16);
+  EXPECT_TRUE(c->decoder()->tie_word_embeddings);
+  EXPECT_TRUE(c->decoder()->qkv_bias && c->decoder()->o_bias);
+  for (auto [key, value] :
+       {std::pair<const char*, nlohmann::json>{"hidden_act", "gelu"}, {"pretraining_tp", 2}}) {
     nlohmann::json bad = Llama();
     bad[key] = value;
     ExpectRefused(bad, {key});
@@ -79,41 +79,126 @@ TEST(HfConfigTest, RopeIsReadInTheNewAndTheLegacyForm) {
                           {"high_freq_factor", 4.0}, {"original_max_position_embeddings", 8192}};
   auto c = Parse(j);
   ASSERT_TRUE(c.ok()) << c.status();
-  EXPECT_EQ(c->llama()->rope_scaling.type, RopeType::kLlama3);
-  EXPECT_EQ(c->llama()->rope_theta, 500000.0);
-  EXPECT_EQ(c->llama()->rope_scaling.original_max_position_embeddings, 8192);
+  EXPECT_EQ(c->decoder()->rope.type, RopeType::kLlama3);
+  EXPECT_EQ(c->decoder()->rope.theta, 500000.0);
+  EXPECT_EQ(c->decoder()->rope.original_max_position_embeddings, 8192);
   nlohmann::json legacy = Llama();
   legacy["rope_theta"] = 1e6;
   legacy["rope_scaling"] = {{"type", "linear"}, {"factor", 2.0}};
   c = Parse(legacy);
   ASSERT_TRUE(c.ok()) << c.status();
-  EXPECT_EQ(c->llama()->rope_scaling.type, RopeType::kLinear);
-  EXPECT_EQ(c->llama()->rope_scaling.factor, 2.0);
-  EXPECT_EQ(c->llama()->rope_theta, 1e6);
+  EXPECT_EQ(c->decoder()->rope.type, RopeType::kLinear);
+  EXPECT_EQ(c->decoder()->rope.factor, 2.0);
+  EXPECT_EQ(c->decoder()->rope.theta, 1e6);
 }
 
-TEST(HfConfigTest, UnimplementedRopeTypesAreRefusedByName) {
+TEST(HfConfigTest, UnknownRopeTypesAreRefusedByName) {
   nlohmann::json j = Llama();
-  j["rope_parameters"] = {{"rope_type", "yarn"}, {"rope_theta", 1e4}, {"factor", 4.0}};
-  ExpectRefused(j, {"rope_parameters.rope_type", "yarn"});
+  j["rope_parameters"] = {{"rope_type", "ntk-by-parts"}, {"rope_theta", 1e4}, {"factor", 4.0}};
+  ExpectRefused(j, {"rope_parameters.rope_type", "ntk-by-parts", "\"yarn\"", "\"longrope\""});
   nlohmann::json legacy = Llama();
-  legacy["rope_scaling"] = {{"type", "dynamic"}, {"factor", 2.0}};
-  ExpectRefused(legacy, {"rope_scaling.type", "dynamic"});
+  legacy["rope_scaling"] = {{"type", "su"}, {"factor", 2.0}};
+  ExpectRefused(legacy, {"rope_scaling.type", "su"});
+  // A RoPE key no type of zerod's uses (a multimodal RoPE's sections) is refused too.
+  nlohmann::json mrope = Llama();
+  mrope["rope_parameters"] = {{"rope_type", "default"}, {"mrope_section", {16, 24, 24}}};
+  ExpectRefused(mrope, {"rope_parameters.mrope_section"});
+  // Llama's attention rotates all of head_dim: a partial rotary factor, in the rope object
+  // or at the top (transformers moves it in), cannot be honoured.
   nlohmann::json partial = Llama();
   partial["rope_parameters"] = {{"rope_type", "default"}, {"partial_rotary_factor", 0.5}};
-  ExpectRefused(partial, {"partial_rotary_factor"});
+  ExpectRefused(partial, {"rope_parameters.partial_rotary_factor", "0.5"});
+  nlohmann::json top = Llama();
+  top["partial_rotary_factor"] = 0.5;
+  ExpectRefused(top, {"partial_rotary_factor", "0.5"});
 }
 
-TEST(HfConfigTest, SlidingWindowIsRefusedOnlyWhenItWouldMaskSomething) {
+TEST(HfConfigTest, EveryRopeTypeIsRead) {
+  nlohmann::json yarn = Llama();
+  yarn["rope_parameters"] = {{"rope_type", "yarn"},
+                             {"rope_theta", 1e4},
+                             {"factor", 4.0},
+                             {"beta_fast", 16},
+                             {"mscale", 0.707},
+                             {"mscale_all_dim", 1.0},
+                             {"original_max_position_embeddings", 32}};
+  auto c = Parse(yarn);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->decoder()->rope.type, RopeType::kYarn);
+  EXPECT_EQ(c->decoder()->rope.beta_fast, 16.0);
+  EXPECT_EQ(c->decoder()->rope.beta_slow, 1.0);
+  EXPECT_EQ(c->decoder()->rope.original_max_position_embeddings, 32);
+  nlohmann::json dynamic = Llama();
+  dynamic["rope_scaling"] = {{"type", "dynamic"}, {"factor", 2.0}};
+  ASSERT_EQ(Parse(dynamic)->decoder()->rope.type, RopeType::kDynamic);
+  dynamic["rope_scaling"] = {{"type", "dynamic"}};
+  ExpectRefused(dynamic, {"rope_scaling.factor", "missing"});
+  nlohmann::json longrope = Llama();  // head_dim 8: 4 factors each
+  longrope["rope_parameters"] = {{"rope_type", "longrope"},
+                                 {"short_factor", {1.0, 1.0, 1.0, 1.0}},
+                                 {"long_factor", {1.0, 2.0, 3.0, 4.0}},
+                                 {"original_max_position_embeddings", 16}};
+  c = Parse(longrope);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->decoder()->rope.long_factor, (std::vector<double>{1, 2, 3, 4}));
+  longrope["rope_parameters"]["long_factor"] = {1.0, 2.0};
+  ExpectRefused(longrope, {"rope_parameters.long_factor", "4 numbers"});
+}
+
+// Keys the model does not read are refused with their value unless known to be harmless:
+// nothing that might change the math is dropped.
+TEST(HfConfigTest, UnhonouredKeysAreRefusedNamingKeyAndValue) {
+  nlohmann::json softcap = Llama();
+  softcap["attn_logit_softcapping"] = 50.0;  // Gemma 2's, meaningless to Llama
+  ExpectRefused(softcap, {"attn_logit_softcapping", "50", "LlamaForCausalLM"});
+  nlohmann::json misspelt = Llama();
+  misspelt["rms_norm_esp"] = 1e-5;
+  ExpectRefused(misspelt, {"rms_norm_esp", "did you mean \"rms_norm_eps\""});
+  // Ids, dtype hints, use_cache, null values: harmless.
+  nlohmann::json harmless = Llama();
+  harmless["torch_dtype"] = "bfloat16";
+  harmless["use_cache"] = false;
+  harmless["bos_token_id"] = 1;
+  harmless["transformers_version"] = "4.46.0";
+  harmless["sliding_window"] = nullptr;
+  EXPECT_TRUE(Parse(harmless).ok()) << Parse(harmless).status();
+}
+
+TEST(HfConfigTest, QuantizedCheckpointsAreRefused) {
+  nlohmann::json j = Llama();
+  j["quantization_config"] = {{"quant_method", "bitsandbytes"}, {"load_in_4bit", true}};
+  ExpectRefused(j, {"quantization_config", "bitsandbytes", "dequantize"});
+  nlohmann::json gemma = {{"architectures", {"Gemma3ForCausalLM"}},
+                          {"model_type", "gemma3"},
+                          {"quantization_config", {{"quant_method", "gptq"}}},
+                          {"text_config", {{"model_type", "gemma3_text"}}}};
+  ExpectRefused(gemma, {"quantization_config", "gptq"});
+}
+
+TEST(HfConfigTest, UnknownArchitecturesAreRefusedListingEverySupportedOne) {
+  nlohmann::json j = Llama();
+  j["architectures"] = {"MixtralForCausalLM"};
+  ExpectRefused(j, {"MixtralForCausalLM", "LlamaForCausalLM", "MistralForCausalLM",
+                    "Qwen2ForCausalLM", "Qwen3ForCausalLM", "Olmo2ForCausalLM", "Phi3ForCausalLM",
+                    "Gemma2ForCausalLM", "Gemma3ForCausalLM", "GPT2LMHeadModel"});
+}
+
+// Windows are computed now: a sequence longer than the window trains; which layers have
+// one is read as each family's transformers config class derives it.
+TEST(HfConfigTest, SlidingWindowsArePerLayerAsTransformersDerivesThem) {
   nlohmann::json mistral = Llama();
   mistral["architectures"] = {"MistralForCausalLM"};
   mistral["model_type"] = "mistral";
   mistral["sliding_window"] = 32;
   auto c = Parse(mistral);
   ASSERT_TRUE(c.ok()) << c.status();
-  EXPECT_TRUE(c->CheckSequenceLength(32).ok());
-  absl::Status s = c->CheckSequenceLength(33);
-  EXPECT_NE(s.message().find("sliding_window 32"), std::string::npos) << s;
+  EXPECT_TRUE(c->CheckSequenceLength(33).ok());
+  EXPECT_EQ(c->decoder()->WindowOf(0), 32);
+  EXPECT_EQ(c->decoder()->WindowOf(1), 32);
+  mistral.erase("sliding_window");  // MistralConfig's default: 4096
+  EXPECT_EQ(Parse(mistral)->decoder()->WindowOf(1), 4096);
+  mistral["sliding_window"] = nullptr;
+  EXPECT_EQ(Parse(mistral)->decoder()->WindowOf(1), 0);
   nlohmann::json qwen = Llama();
   qwen["architectures"] = {"Qwen2ForCausalLM"};
   qwen["model_type"] = "qwen2";
@@ -121,17 +206,107 @@ TEST(HfConfigTest, SlidingWindowIsRefusedOnlyWhenItWouldMaskSomething) {
   qwen["use_sliding_window"] = false;
   c = Parse(qwen);
   ASSERT_TRUE(c.ok()) << c.status();
-  EXPECT_TRUE(c->llama()->qkv_bias);
-  EXPECT_FALSE(c->llama()->o_bias);
-  EXPECT_TRUE(c->CheckSequenceLength(2048).ok());
+  EXPECT_TRUE(c->decoder()->qkv_bias);
+  EXPECT_FALSE(c->decoder()->o_bias);
+  EXPECT_EQ(c->decoder()->WindowOf(1), 0);
   // With the window on, only layers from max_window_layers on use it.
   qwen["use_sliding_window"] = true;
-  qwen["max_window_layers"] = qwen["num_hidden_layers"];
-  EXPECT_TRUE(Parse(qwen)->CheckSequenceLength(2048).ok()) << "no layer is windowed";
-  qwen["max_window_layers"] = 0;
-  EXPECT_FALSE(Parse(qwen)->CheckSequenceLength(9).ok());
-  qwen["layer_types"] = {"full_attention", "full_attention"};
-  EXPECT_TRUE(Parse(qwen)->CheckSequenceLength(2048).ok()) << "layer_types decides";
+  qwen["max_window_layers"] = 1;
+  EXPECT_EQ(Parse(qwen)->decoder()->WindowOf(0), 0);
+  EXPECT_EQ(Parse(qwen)->decoder()->WindowOf(1), 8);
+  qwen["layer_types"] = {"sliding_attention", "full_attention"};
+  EXPECT_EQ(Parse(qwen)->decoder()->WindowOf(0), 8) << "layer_types decides";
+  EXPECT_EQ(Parse(qwen)->decoder()->WindowOf(1), 0);
+  qwen["layer_types"] = {"sliding_attention", "chunked_attention"};
+  ExpectRefused(qwen, {"layer_types", "chunked_attention"});
+}
+
+nlohmann::json Family(const char* architecture, const char* model_type) {
+  nlohmann::json j = Llama();
+  j["architectures"] = {architecture};
+  j["model_type"] = model_type;
+  return j;
+}
+
+TEST(HfConfigTest, EachFamilyReadsItsKeysWithTransformersDefaults) {
+  auto qwen3 = Parse(Family("Qwen3ForCausalLM", "qwen3"));
+  ASSERT_TRUE(qwen3.ok()) << qwen3.status();
+  EXPECT_EQ(qwen3->decoder()->head_dim, 128) << "Qwen3Config's default, not hidden / heads";
+  EXPECT_EQ(qwen3->decoder()->qk_norm, QkNorm::kPerHead);
+  auto olmo2 = Parse(Family("Olmo2ForCausalLM", "olmo2"));
+  ASSERT_TRUE(olmo2.ok()) << olmo2.status();
+  EXPECT_EQ(olmo2->decoder()->qk_norm, QkNorm::kWhole);
+  EXPECT_TRUE(olmo2->decoder()->norms.before_attention.empty());
+  EXPECT_EQ(olmo2->decoder()->norms.after_mlp, "post_feedforward_layernorm.weight");
+  EXPECT_EQ(olmo2->decoder()->rms_norm_eps, 1e-5);
+  // transformers' nn.Embedding(padding_idx=pad_token_id): that row gets no gradient.
+  EXPECT_EQ(olmo2->decoder()->pad_token_id, 1) << "Olmo2Config's default";
+  EXPECT_EQ(Parse(Llama())->decoder()->pad_token_id, -1) << "LlamaConfig's default: None";
+  nlohmann::json pad = Llama();
+  pad["pad_token_id"] = -1;  // counted from the end, as nn.Embedding does
+  EXPECT_EQ(Parse(pad)->decoder()->pad_token_id, 63);
+  pad["pad_token_id"] = 64;
+  ExpectRefused(pad, {"pad_token_id", "64"});
+  nlohmann::json phi3 = Family("Phi3ForCausalLM", "phi3");
+  phi3["partial_rotary_factor"] = 0.5;
+  phi3["original_max_position_embeddings"] = 16;
+  phi3["rope_scaling"] = {{"type", "su"},  // Phi-3's first configs
+                          {"short_factor", {1.0, 1.0}},
+                          {"long_factor", {2.0, 2.0}},
+                          {"original_max_position_embeddings", 99}};
+  auto c = Parse(phi3);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_TRUE(c->decoder()->fused_qkv && c->decoder()->fused_gate_up);
+  EXPECT_EQ(c->decoder()->rope.type, RopeType::kLongrope);
+  EXPECT_EQ(c->decoder()->rope.partial_rotary_factor, 0.5);
+  EXPECT_EQ(c->decoder()->rope.original_max_position_embeddings, 16) << "the top level wins";
+  phi3["rope_scaling"] = {{"rope_type", "linear"}, {"factor", 2.0}};
+  ExpectRefused(phi3, {"rope_scaling.rope_type", "linear", "\"longrope\""});
+  nlohmann::json gemma2 = Family("Gemma2ForCausalLM", "gemma2");
+  gemma2["final_logit_softcapping"] = nullptr;
+  c = Parse(gemma2);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->decoder()->attn_softcap, 50.0);
+  EXPECT_EQ(c->decoder()->final_softcap, 0.0) << "null turns it off";
+  EXPECT_EQ(c->decoder()->query_pre_attn_scalar, 256.0);
+  EXPECT_EQ(c->decoder()->WindowOf(0), 4096);
+  EXPECT_EQ(c->decoder()->WindowOf(1), 0);
+  EXPECT_TRUE(c->decoder()->tie_word_embeddings);
+  gemma2["use_bidirectional_attention"] = true;
+  ExpectRefused(gemma2, {"use_bidirectional_attention"});
+}
+
+// Gemma 3: the legacy keys (rope_local_base_freq, sliding_window_pattern, rope_scaling for
+// the global layers), and a composite "gemma3" config read from its text_config.
+TEST(HfConfigTest, Gemma3ReadsLegacyKeysAndANestedTextConfig) {
+  nlohmann::json text = Family("Gemma3ForCausalLM", "gemma3_text");
+  text["num_hidden_layers"] = 4;
+  text["sliding_window"] = 8;
+  text["sliding_window_pattern"] = 2;
+  text["rope_theta"] = 1e5;
+  text["rope_local_base_freq"] = 1e3;
+  text["rope_scaling"] = {{"rope_type", "linear"}, {"factor", 8.0}};
+  auto c = Parse(text);
+  ASSERT_TRUE(c.ok()) << c.status();
+  const DecoderConfig& d = *c->decoder();
+  EXPECT_EQ(d.WindowOf(0), 8);
+  EXPECT_EQ(d.WindowOf(1), 0);
+  EXPECT_EQ(d.RopeOf(0).theta, 1e3);
+  EXPECT_EQ(d.RopeOf(0).type, RopeType::kDefault);
+  EXPECT_EQ(d.RopeOf(1).theta, 1e5);
+  EXPECT_EQ(d.RopeOf(1).type, RopeType::kLinear);
+  EXPECT_EQ(d.RopeOf(1).factor, 8.0);
+  text.erase("architectures");
+  nlohmann::json composite = {{"architectures", {"Gemma3ForCausalLM"}},
+                              {"model_type", "gemma3"},
+                              {"vision_config", {{"model_type", "siglip_vision_model"}}},
+                              {"text_config", text}};
+  c = Parse(composite);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->decoder()->num_hidden_layers, 4);
+  EXPECT_EQ(c->decoder()->RopeOf(0).theta, 1e3);
+  composite["text_config"]["attn_logit_softcap"] = 1.0;
+  ExpectRefused(composite, {"text_config.attn_logit_softcap"});
 }
 
 TEST(HfConfigTest, Gpt2OptionsZerodDoesNotImplementAreRefusedByName) {

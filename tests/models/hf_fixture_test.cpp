@@ -22,9 +22,12 @@ namespace {
 double Relative(double got, double want) { return std::abs(got - want) / std::abs(want); }
 
 // Every rank runs the whole batch; scaling each rank's loss by 1 / world makes the
-// reduce-scattered sum the gradient of the batch loss.
+// reduce-scattered sum the gradient of the batch loss. The loss is training's: the head's
+// chunked cross-entropy (ForwardLosses), never the whole logits.
 torch::Tensor BackwardOnce(zero::ZeroEngine& engine, const HfFixture& f) {
-  torch::Tensor loss = ShiftedLoss(engine.Forward(f.input_ids), f.input_ids);
+  const int64_t T = f.input_ids.size(1);
+  torch::Tensor loss =
+      engine.ForwardLosses(f.input_ids.narrow(1, 0, T - 1), f.input_ids.narrow(1, 1, T - 1)).mean();
   (loss / static_cast<double>(World().world_size())).backward();
   return loss.detach();
 }
@@ -40,8 +43,11 @@ void ExpectMatchesTransformers(const HfFixture& f, bool checkpointing,
   auto engine = FixtureEngine(f, opts, comm);
   {
     torch::NoGradGuard no_grad;
-    const double diff = (engine->Forward(f.input_ids).cpu() - f.logits).abs().max().item<double>();
+    const torch::Tensor logits = engine->Forward(f.input_ids).cpu();
+    const double diff = (logits - f.logits).abs().max().item<double>();
     EXPECT_LT(diff, 1e-4) << f.name << ": logits max abs difference";
+    // The loss of the full logits, as transformers computes it.
+    EXPECT_LT(Relative(ShiftedLoss(logits, f.input_ids).item<double>(), f.loss), 1e-5) << f.name;
     if (World().rank() == 0 && !checkpointing)
       std::printf("  %-34s logits max abs diff %.2e", f.name.c_str(), diff);
   }

@@ -7,7 +7,8 @@
 #include <cstdio>
 
 #include "engine/models/checkpoint_reader.h"
-#include "engine/models/llama.h"
+#include "engine/models/decoder.h"
+#include "engine/models/hf_config.h"
 #include "engine/util/proc_stats.h"
 #include "engine/zero/zero_engine.h"
 #include "tests/support/test_env.h"
@@ -19,9 +20,9 @@ using zerod::testing::TempDir;
 using zerod::testing::World;
 
 // Writes random float32 weights for every parameter of `config`.
-void WriteRandomCheckpoint(const LlamaConfig& config, const std::string& path) {
+void WriteRandomCheckpoint(const DecoderConfig& config, const std::string& path) {
   torch::NoGradGuard no_grad;
-  auto units = BuildLlamaUnits(config);
+  auto units = BuildDecoderUnits(config);
   std::vector<torch::Tensor> keep;
   std::vector<TensorToWrite> tensors;
   for (const auto& unit : units) {
@@ -37,12 +38,12 @@ TEST(CheckpointLoadMemoryTest, PeakRssGrowthWhileLoadingIsFarBelowTheModelSize) 
   TempDir dir;
   const std::string json = zerod::testing::TinyLlamaConfigJson(4096, 512, 8);
   zerod::testing::WriteText(dir.File("config.json"), json);
-  const LlamaConfig config = ParseLlamaConfig(json, "big").value();
+  const DecoderConfig config = ParseDecoderConfig(json, "big").value();
   const int64_t model_bytes = config.NumParameters() * 4;
   if (World().rank() == 0) WriteRandomCheckpoint(config, dir.File("model.safetensors"));
   (void)World().Barrier();
   zero::EngineOptions opts;
-  auto engine = zero::ZeroEngine::Create(BuildLlamaUnits(config), &World(), opts).value();
+  auto engine = zero::ZeroEngine::Create(BuildDecoderUnits(config), &World(), opts).value();
   auto reader = CheckpointReader::Open(dir.path());
   ASSERT_TRUE(reader.ok()) << reader.status();
   const int64_t before = ResidentSetBytes();

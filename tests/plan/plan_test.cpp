@@ -240,8 +240,50 @@ TEST(MemoryModelTest, CheckpointingKeepsOnlyEachLayersInput) {
   EXPECT_LT(ckpt * 4, full);
   // 32 layer inputs of 4 x 2048 x 4096 bf16 are part of it.
   EXPECT_GT(ckpt, 32 * int64_t{4} * 2048 * 4096 * 2);
+  // A quarter of the tokens: the layer inputs shrink fourfold; the head's chunked logits
+  // (one piece of columns, models/chunking.h) stay about the same.
   r.micro_batch = 1;
-  EXPECT_LT(ActivationBytes(r) * 3, ckpt);
+  EXPECT_LT(ActivationBytes(r) * 2, ckpt);
+}
+
+// The head's logits are computed a chunk of vocabulary columns at a time
+// (models/lm_loss.h): a 262k vocabulary costs the activations no more than Llama's 32k.
+TEST(MemoryModelTest, TheLogitsAreCountedAChunkAtATime) {
+  Request r = LlamaRequest(k7B);
+  r.activation_checkpointing = false;
+  const int64_t llama = ActivationBytes(r);
+  r.shape.vocab = 262208;
+  EXPECT_EQ(ActivationBytes(r), llama);
+  // Whole float32 logits of 4 x 2048 tokens would be 8.6 GB alone.
+  EXPECT_LT(ActivationBytes(r), llama + int64_t{4} * 2048 * 262208 * 4 / 10);
+}
+
+// Each family's additions to Llama's block: q/k norms, Gemma's four norms, soft-capped
+// attention's repeated k/v and one query block of scores, smaller under a window.
+TEST(MemoryModelTest, EachFamilysActivationsAreCounted) {
+  Request r = LlamaRequest(k7B);
+  r.activation_checkpointing = false;
+  r.shape.heads = 32;
+  const int64_t llama = ActivationBytes(r);
+  const int64_t S = int64_t{4} * 2048;
+  Request qk = r;
+  qk.shape.qk_norm_width = 2 * 4096;
+  EXPECT_EQ(ActivationBytes(qk) - llama, 32 * S * 2 * 4096 * (4 + 2 * 2));
+  Request gemma = r;
+  gemma.shape.block_norms = 4;
+  EXPECT_EQ(ActivationBytes(gemma) - llama, 32 * S * 2 * 4096 * (4 + 2 * 2));
+  Request capped = r;
+  capped.shape.softcap_attention = true;
+  const int64_t with_cap = ActivationBytes(capped);
+  EXPECT_GT(with_cap, llama + 32 * S * 4 * 32);
+  // A window shortens each block's keys; the blocks grow to fill the same piece.
+  capped.shape.window = 512;
+  EXPECT_LE(ActivationBytes(capped), with_cap);
+  // Checkpointed, a recomputed layer's scores come on top of its half working set.
+  capped.activation_checkpointing = true;
+  capped.shape.window = 0;
+  r.activation_checkpointing = true;
+  EXPECT_GT(ActivationBytes(capped), ActivationBytes(r));
 }
 
 TEST(JobRequestTest, DeepSpeedKeysReachThePlan) {
@@ -253,7 +295,7 @@ TEST(JobRequestTest, DeepSpeedKeysReachThePlan) {
   EXPECT_EQ(ds->zero.offload_param.device, config::OffloadDevice::kAuto);
   EXPECT_FALSE(ds->zero.offload_optimizer.ratio.has_value());
   models::ModelConfig model;
-  model.arch = models::LlamaConfig{};
+  model.arch = models::DecoderConfig{};
   const Request r = MakeRequest(*ds, model, LlamaRequest(k7B).units,
                                 {.seq_len = 2048, .gpu = true, .gpu_bytes = 141 * kGiB});
   EXPECT_EQ(r.offload_param, Choice::kAuto);

@@ -6,7 +6,8 @@
 #include <sstream>
 
 #include "engine/models/checkpoint_reader.h"
-#include "engine/models/llama.h"
+#include "engine/models/decoder.h"
+#include "engine/models/lm_loss.h"
 #include "engine/models/registry.h"
 #include "engine/models/safetensors.h"
 #include "nlohmann/json.hpp"
@@ -38,7 +39,16 @@ const std::vector<std::string>& HfFixtureNames() {
                                                  "mistral_gqa_head_dim",
                                                  "qwen2_tied",
                                                  "gpt2_tied",
-                                                 "gpt2_untied_gelu_unscaled"};
+                                                 "gpt2_untied_gelu_unscaled",
+                                                 "mistral_window",
+                                                 "qwen2_window_layers",
+                                                 "llama_yarn",
+                                                 "qwen3_qk_norm_bias",
+                                                 "olmo2_post_norms",
+                                                 "phi3_partial_longrope_window",
+                                                 "phi3_partial_in_rope_short",
+                                                 "gemma2_softcap_window",
+                                                 "gemma3_local_rope_nested"};
   return names;
 }
 

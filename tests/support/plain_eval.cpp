@@ -3,15 +3,16 @@
 #include <torch/torch.h>
 
 #include "engine/data/token_dataset.h"
-#include "engine/models/llama.h"
+#include "engine/models/decoder.h"
+#include "engine/models/hf_config.h"
 
 namespace zerod::testing {
 
 double PlainEvalLoss(const EvalSpec& spec, int64_t num_windows, int64_t forward_windows) {
-  const models::LlamaConfig mc = models::LoadLlamaConfig(spec.model_dir).value();
+  const models::DecoderConfig mc = models::LoadDecoderConfig(spec.model_dir).value();
   auto dataset =
       data::TokenDataset::Open(spec.data_path, data::TokenDType::kUInt16, mc.vocab_size).value();
-  auto units = models::BuildLlamaUnits(mc);
+  auto units = models::BuildDecoderUnits(mc);
   for (auto& unit : units) {
     models::BindPlain(*unit, models::InitialValues(*unit, spec.seed, mc.initializer_range),
                       torch::kFloat32);

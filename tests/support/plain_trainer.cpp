@@ -4,7 +4,8 @@
 
 #include "engine/config/ds_config.h"
 #include "engine/data/sampler.h"
-#include "engine/models/llama.h"
+#include "engine/models/decoder.h"
+#include "engine/models/lm_loss.h"
 #include "engine/models/registry.h"
 
 namespace zerod::testing {

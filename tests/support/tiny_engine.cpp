@@ -2,19 +2,20 @@
 
 #include <gtest/gtest.h>
 
-#include "engine/models/llama.h"
+#include "engine/models/decoder.h"
+#include "engine/models/hf_config.h"
 #include "tests/support/test_env.h"
 
 namespace zerod::testing {
 
-models::LlamaConfig TinyLlama() {
-  return models::ParseLlamaConfig(TinyLlamaConfigJson(), "tiny").value();
+models::DecoderConfig TinyLlama() {
+  return models::ParseDecoderConfig(TinyLlamaConfigJson(), "tiny").value();
 }
 
 std::unique_ptr<zero::ZeroEngine> TinyEngine() {
   zero::EngineOptions opts;
   opts.persistence_threshold_numel = 0;
-  return zero::ZeroEngine::Create(models::BuildLlamaUnits(TinyLlama()), &World(), opts).value();
+  return zero::ZeroEngine::Create(models::BuildDecoderUnits(TinyLlama()), &World(), opts).value();
 }
 
 void ExpectSameGatheredParameters(zero::ZeroEngine& a, zero::ZeroEngine& b) {

@@ -12,7 +12,7 @@
 namespace zerod::testing {
 
 // TinyLlamaConfigJson() with its defaults, parsed.
-models::LlamaConfig TinyLlama();
+models::DecoderConfig TinyLlama();
 
 // An engine for TinyLlama() over World() (a collective), fp32 on the CPU, persistence
 // threshold 0 so that every unit is released and re-gathered. Its weights are unset:

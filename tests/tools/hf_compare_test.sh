@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # CTest entry: zerod against transformers (pinned in .venv by bootstrap.sh). Trains the
-# tiny Llama and the GPT-2 fixture 3 steps with zerod, exports them, and has
-# transformers load each export (compare_hf.py, compare_hf_export.py).
+# tiny Llama, the GPT-2 fixture and one fixture of every decoder family 3 steps with zerod,
+# exports them, and has transformers load each export (compare_hf.py, compare_hf_export.py).
 set -euo pipefail
 bin=$1; src=$2
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
@@ -13,6 +13,15 @@ work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 "$bin/zerod" --train --model "$src/tests/fixtures/models/gpt2_tied" --ds-config "$src/configs/ds_zero3_offload_cpu.json" \
   --data "$work/corpus.bin" --steps 3 --seq-len 64 --export-hf "$work/exported_gpt2" >/dev/null
 "$src/.venv/bin/python" "$src/tests/tools/compare_hf_export.py" "$bin" "$work/exported_gpt2" 2>/dev/null | grep -v '^Loading\|^Writing'
+# Every decoder family (the fixtures of tests/fixtures/models, vocabulary 128): trained 3 steps
+# by zerod on ids below 128, exported, and read back by transformers.
+"$src/.venv/bin/python" -c "import numpy as np; np.random.default_rng(0).integers(0, 128, 20000).astype('<u2').tofile('$work/ids128.bin')"
+for f in qwen3_qk_norm_bias olmo2_post_norms phi3_partial_longrope_window gemma2_softcap_window \
+         gemma3_local_rope_nested mistral_window qwen2_window_layers llama_yarn; do
+  "$bin/zerod" --train --model "$src/tests/fixtures/models/$f" --ds-config "$src/configs/ds_zero3_offload_cpu.json" \
+    --data "$work/ids128.bin" --steps 3 --seq-len 32 --export-hf "$work/exported_$f" >/dev/null
+  "$src/.venv/bin/python" "$src/tests/tools/compare_hf_export.py" "$bin" "$work/exported_$f" 2>/dev/null | grep -v '^Loading\|^Writing'
+done
 # The tiny Llama saved at 2 ranks, exported from the checkpoint by one process (what
 # zero_to_fp32.py does for DeepSpeed users), and loaded by transformers.
 mpirun --oversubscribe --allow-run-as-root -np 2 "$bin/zerod" --train --model "$src/configs/models/tiny-llama" \

@@ -98,6 +98,40 @@ TEST(ZeroInvariantTest, SameLossesForGpt2) {
   ExpectSameLossesAsPlainTraining(false, 0, World(), "cpu", gpt2);
 }
 
+// Every decoder family with its switches on (q/k norms, post-norms, fused projections,
+// partial rotary with longrope, soft-capping, windows shorter than the 16-token sequence,
+// a local RoPE, tied embeddings), with and without checkpointing.
+std::string FamilyJson(const std::string& architecture, const std::string& model_type,
+                       const std::string& extra) {
+  return absl::StrCat(R"({"architectures": [")", architecture, R"("], "model_type": ")", model_type,
+                      R"(", "vocab_size": 64, "hidden_size": 32,
+      "intermediate_size": 72, "num_hidden_layers": 2, "num_attention_heads": 4,
+      "num_key_value_heads": 2, "head_dim": 8, "max_position_embeddings": 128)",
+                      extra.empty() ? "" : ", ", extra, "}");
+}
+
+TEST(ZeroInvariantTest, SameLossesForEveryDecoderFamily) {
+  const std::pair<const char*, std::string> families[] = {
+      {"Qwen3", FamilyJson("Qwen3ForCausalLM", "qwen3", R"("attention_bias": true)")},
+      {"OLMo 2", FamilyJson("Olmo2ForCausalLM", "olmo2", "")},
+      {"Phi-3", FamilyJson("Phi3ForCausalLM", "phi3", R"("partial_rotary_factor": 0.5,
+           "sliding_window": 5, "original_max_position_embeddings": 8, "pad_token_id": 0,
+           "rope_parameters": {"rope_type": "longrope", "short_factor": [1.0, 1.25],
+                               "long_factor": [1.5, 3.0]})")},
+      {"Gemma 2", FamilyJson("Gemma2ForCausalLM", "gemma2", R"("query_pre_attn_scalar": 12,
+           "attn_logit_softcapping": 2.0, "final_logit_softcapping": 3.0, "sliding_window": 5)")},
+      {"Gemma 3", FamilyJson("Gemma3ForCausalLM", "gemma3_text", R"("sliding_window": 5,
+           "sliding_window_pattern": 2, "final_logit_softcapping": 4.0, "rope_local_base_freq": 100,
+           "rope_scaling": {"rope_type": "linear", "factor": 2.0})")},
+  };
+  for (const auto& [name, json] : families) {
+    SCOPED_TRACE(name);
+    if (World().rank() == 0) std::printf("  %s:\n", name);
+    ExpectSameLossesAsPlainTraining(false, 0, World(), "cpu", json);
+    ExpectSameLossesAsPlainTraining(true, 0, World(), "cpu", json);
+  }
+}
+
 // The GPU path (CUDA builds on a GPU host): NCCL collectives, pinned host shards, the
 // copy-in/copy-out streams, against plain LibTorch training on the same GPU.
 std::string LocalGpu() { return "cuda:" + std::to_string(World().local_rank()); }

@@ -7,7 +7,8 @@
 #include <thread>
 #include <utility>
 
-#include "engine/models/llama.h"
+#include "engine/models/decoder.h"
+#include "engine/models/hf_config.h"
 #include "engine/zero/device_streams.h"
 #include "tests/support/test_env.h"
 
@@ -23,8 +24,8 @@ class ChecksDeathTest : public ::testing::Test {
 
 TEST_F(ChecksDeathTest, AUnitRunOnParametersWithoutValuesStops) {
   auto config =
-      models::ParseLlamaConfig(zerod::testing::TinyLlamaConfigJson(64, 32, 1), "tiny").value();
-  auto units = models::BuildLlamaUnits(config);  // placeholders: nothing bound yet
+      models::ParseDecoderConfig(zerod::testing::TinyLlamaConfigJson(64, 32, 1), "tiny").value();
+  auto units = models::BuildDecoderUnits(config);  // placeholders: nothing bound yet
   torch::Tensor ids = torch::zeros({1, 4}, torch::kInt64);
   EXPECT_DEATH((void)units.front()->Forward(ids), "check failed: p.storage\\(\\).data\\(\\)");
 }

@@ -2,8 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "engine/models/decoder.h"
 #include "engine/models/hf_config.h"
-#include "engine/models/llama.h"
 #include "tests/support/test_env.h"
 
 namespace zerod::zero {
@@ -11,13 +11,13 @@ namespace {
 
 using zerod::testing::World;
 
-models::LlamaConfig TinyConfig() {
-  return models::ParseLlamaConfig(zerod::testing::TinyLlamaConfigJson(), "tiny").value();
+models::DecoderConfig TinyConfig() {
+  return models::ParseDecoderConfig(zerod::testing::TinyLlamaConfigJson(), "tiny").value();
 }
 
 // Unit 1 of the tiny model (a decoder block) as a ParamGroup with its initial values.
 struct Fixture {
-  std::vector<std::unique_ptr<models::Unit>> units = models::BuildLlamaUnits(TinyConfig());
+  std::vector<std::unique_ptr<models::Unit>> units = models::BuildDecoderUnits(TinyConfig());
   models::Unit& unit = *units[1];
   torch::Tensor values = models::InitialValues(unit, 42, 0.02);
   DeviceStreams streams{torch::kCPU};
@@ -90,7 +90,7 @@ TEST(ParamGroupTest, IllegalTransitionsAreRejectedAndChangeNothing) {
 TEST(ParamGroupTest, BackwardAfterReleaseAndRefetchGivesExactGradients) {
   Fixture f;
   torch::Tensor x = torch::randn({3, 5, 32}).requires_grad_(true);
-  auto plain_units = models::BuildLlamaUnits(TinyConfig());
+  auto plain_units = models::BuildDecoderUnits(TinyConfig());
   models::Unit& plain_unit = *plain_units[1];
   models::BindPlain(plain_unit, f.values, torch::kFloat32);
   torch::Tensor expected = plain_unit.Forward(x).sum();

@@ -2,7 +2,8 @@
 
 #include <gtest/gtest.h>
 
-#include "engine/models/llama.h"
+#include "engine/models/decoder.h"
+#include "engine/models/hf_config.h"
 #include "engine/zero/status_exception.h"
 #include "tests/support/test_env.h"
 
@@ -14,14 +15,14 @@ using zerod::testing::World;
 std::unique_ptr<ZeroEngine> MakeEngine(bool checkpointing, int64_t max_live = 1'000'000'000,
                                        int64_t prefetch = 1'000'000, bool optimizer_state = true) {
   auto config =
-      models::ParseLlamaConfig(zerod::testing::TinyLlamaConfigJson(64, 32, 3), "tiny").value();
+      models::ParseDecoderConfig(zerod::testing::TinyLlamaConfigJson(64, 32, 3), "tiny").value();
   EngineOptions opts;
   opts.optimizer_state = optimizer_state;
   opts.activation_checkpointing = checkpointing;
   opts.persistence_threshold_numel = 0;  // release every unit
   opts.max_live_numel = max_live;
   opts.prefetch_bucket_numel = prefetch;
-  auto engine = ZeroEngine::Create(models::BuildLlamaUnits(config), &World(), opts).value();
+  auto engine = ZeroEngine::Create(models::BuildDecoderUnits(config), &World(), opts).value();
   EXPECT_TRUE(engine->InitWeights(5, 0.02).ok());
   return engine;
 }

@@ -1,0 +1,238 @@
+#include "engine/models/decoder.h"
+
+#include <cmath>
+
+#include "engine/models/attention.h"
+#include "engine/models/lm_loss.h"
+#include "engine/models/rope.h"
+
+namespace zerod::models {
+namespace {
+
+// The norms of decoder_config.h, computed in float32 as transformers' do.
+torch::Tensor Norm(const torch::Tensor& x, const torch::Tensor& weight, double eps, NormKind kind) {
+  torch::Tensor xf = x.to(torch::kFloat32);
+  torch::Tensor normed = xf * torch::rsqrt(xf.pow(2).mean(-1, /*keepdim=*/true) + eps);
+  switch (kind) {
+    case NormKind::kRmsWeightFirst:
+      return (weight * normed).to(x.scalar_type());
+    case NormKind::kGemma:
+      return (normed * (1.0 + weight.to(torch::kFloat32))).to(x.scalar_type());
+    case NormKind::kRms:
+      break;
+  }
+  return weight * normed.to(x.scalar_type());
+}
+
+// Gemma's norm weights start at zero (they scale by 1 + w); the others at one.
+ParamInit NormInit(NormKind kind) {
+  return kind == NormKind::kGemma ? ParamInit::kZeros : ParamInit::kOnes;
+}
+
+torch::Tensor Linear(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b) {
+  return torch::nn::functional::linear(x, w, b.defined() ? b : torch::Tensor());
+}
+
+torch::Tensor Act(const torch::Tensor& x, Activation a) {
+  return a == Activation::kGeluTanh ? torch::gelu(x, "tanh") : torch::silu(x);
+}
+
+class EmbeddingUnit final : public Unit {
+ public:
+  explicit EmbeddingUnit(const DecoderConfig& c)
+      : Unit("model.embed_tokens"),
+        scale_(c.scale_embeddings),
+        hidden_(c.hidden_size),
+        pad_(c.pad_token_id) {
+    weight_ = AddParam("weight", {c.vocab_size, c.hidden_size}, ParamInit::kNormal, 1.0, pad_);
+  }
+  torch::Tensor Run(const torch::Tensor& ids) override {
+    // The padding row gets no gradient (nn.Embedding's padding_idx; -1: none).
+    torch::Tensor h = torch::embedding(weight_, ids, pad_);  // (B, T, C)
+    if (!scale_) return h;
+    // transformers: a float32 buffer sqrt(hidden_size), rounded to the weights' dtype.
+    return h * torch::scalar_tensor(std::sqrt(static_cast<double>(hidden_)), torch::kFloat32)
+                   .to(h.options());
+  }
+
+ private:
+  bool scale_;
+  int64_t hidden_;
+  int64_t pad_;           // pad_token_id, -1: none
+  torch::Tensor weight_;  // (V, C)
+};
+
+class DecoderUnit final : public Unit {
+ public:
+  DecoderUnit(const DecoderConfig& c, int layer)
+      : Unit("model.layers." + std::to_string(layer)),
+        c_(c),
+        window_(c.WindowOf(layer)),
+        rope_(c.RopeOf(layer)) {
+    const int64_t h = c.hidden_size, q = c.num_attention_heads * c.head_dim,
+                  kv = c.num_key_value_heads * c.head_dim, f = c.intermediate_size;
+    const ParamInit norm_init = NormInit(c.norm);
+    auto norm = [&](const std::string& name) {
+      return name.empty() ? torch::Tensor() : AddParam(name, {h}, norm_init);
+    };
+    attn_in_norm_ = norm(c.norms.before_attention);
+    if (c.fused_qkv) {
+      qkv_w_ = AddParam("self_attn.qkv_proj.weight", {q + 2 * kv, h}, ParamInit::kNormal);
+    } else {
+      q_w_ = AddParam("self_attn.q_proj.weight", {q, h}, ParamInit::kNormal);
+      k_w_ = AddParam("self_attn.k_proj.weight", {kv, h}, ParamInit::kNormal);
+      v_w_ = AddParam("self_attn.v_proj.weight", {kv, h}, ParamInit::kNormal);
+    }
+    o_w_ = AddParam("self_attn.o_proj.weight", {h, q}, ParamInit::kNormal);
+    if (c.qkv_bias) {
+      q_b_ = AddParam("self_attn.q_proj.bias", {q}, ParamInit::kZeros);
+      k_b_ = AddParam("self_attn.k_proj.bias", {kv}, ParamInit::kZeros);
+      v_b_ = AddParam("self_attn.v_proj.bias", {kv}, ParamInit::kZeros);
+    }
+    if (c.o_bias) o_b_ = AddParam("self_attn.o_proj.bias", {h}, ParamInit::kZeros);
+    if (c.qk_norm != QkNorm::kNone) {
+      const bool whole = c.qk_norm == QkNorm::kWhole;
+      q_norm_ = AddParam("self_attn.q_norm.weight", {whole ? q : c.head_dim}, norm_init);
+      k_norm_ = AddParam("self_attn.k_norm.weight", {whole ? kv : c.head_dim}, norm_init);
+    }
+    attn_out_norm_ = norm(c.norms.after_attention);
+    mlp_in_norm_ = norm(c.norms.before_mlp);
+    if (c.fused_gate_up) {
+      gate_up_w_ = AddParam("mlp.gate_up_proj.weight", {2 * f, h}, ParamInit::kNormal);
+    } else {
+      gate_w_ = AddParam("mlp.gate_proj.weight", {f, h}, ParamInit::kNormal);
+      up_w_ = AddParam("mlp.up_proj.weight", {f, h}, ParamInit::kNormal);
+    }
+    down_w_ = AddParam("mlp.down_proj.weight", {h, f}, ParamInit::kNormal);
+    if (c.mlp_bias) {
+      gate_b_ = AddParam("mlp.gate_proj.bias", {f}, ParamInit::kZeros);
+      up_b_ = AddParam("mlp.up_proj.bias", {f}, ParamInit::kZeros);
+      down_b_ = AddParam("mlp.down_proj.bias", {h}, ParamInit::kZeros);
+    }
+    mlp_out_norm_ = norm(c.norms.after_mlp);
+  }
+
+  torch::Tensor Run(const torch::Tensor& x) override {  // x: (B, T, C)
+    torch::Tensor h = x + MaybeNorm(Attention(MaybeNorm(x, attn_in_norm_)), attn_out_norm_);
+    return h + MaybeNorm(Mlp(MaybeNorm(h, mlp_in_norm_)), mlp_out_norm_);
+  }
+
+ private:
+  torch::Tensor MaybeNorm(const torch::Tensor& x, const torch::Tensor& w) const {
+    return w.defined() ? Norm(x, w, c_.rms_norm_eps, c_.norm) : x;
+  }
+
+  torch::Tensor Mlp(const torch::Tensor& x) {
+    torch::Tensor gate, up;
+    if (gate_up_w_.defined()) {
+      std::vector<torch::Tensor> parts = Linear(x, gate_up_w_, {}).chunk(2, -1);  // (B, T, F) x2
+      gate = parts[0], up = parts[1];
+    } else {
+      gate = Linear(x, gate_w_, gate_b_), up = Linear(x, up_w_, up_b_);
+    }
+    return Linear(Act(gate, c_.activation) * up, down_w_, down_b_);
+  }
+
+  torch::Tensor Attention(const torch::Tensor& x) {
+    const int64_t B = x.size(0), T = x.size(1), nh = c_.num_attention_heads,
+                  nkv = c_.num_key_value_heads, hd = c_.head_dim;
+    torch::Tensor q, k, v;  // (B, T, nh*hd), (B, T, nkv*hd) x2
+    if (qkv_w_.defined()) {
+      torch::Tensor qkv = Linear(x, qkv_w_, {});
+      q = qkv.narrow(-1, 0, nh * hd);
+      k = qkv.narrow(-1, nh * hd, nkv * hd);
+      v = qkv.narrow(-1, (nh + nkv) * hd, nkv * hd);
+    } else {
+      q = Linear(x, q_w_, q_b_), k = Linear(x, k_w_, k_b_), v = Linear(x, v_w_, v_b_);
+    }
+    if (c_.qk_norm == QkNorm::kWhole) {
+      q = Norm(q, q_norm_, c_.rms_norm_eps, c_.norm);
+      k = Norm(k, k_norm_, c_.rms_norm_eps, c_.norm);
+    }
+    q = q.view({B, T, nh, hd});
+    k = k.view({B, T, nkv, hd});
+    if (c_.qk_norm == QkNorm::kPerHead) {
+      q = Norm(q, q_norm_, c_.rms_norm_eps, c_.norm);
+      k = Norm(k, k_norm_, c_.rms_norm_eps, c_.norm);
+    }
+    q = q.transpose(1, 2);  // (B, nh, T, hd)
+    k = k.transpose(1, 2);  // (B, nkv, T, hd)
+    v = v.view({B, T, nkv, hd}).transpose(1, 2);
+    auto [cos, sin] = Rope(T, c_.rope_in_float32 ? torch::kFloat32 : x.scalar_type(), x.device());
+    q = ApplyRope(q, cos, sin).to(x.scalar_type());
+    k = ApplyRope(k, cos, sin).to(x.scalar_type());
+    AttentionOptions o;
+    if (c_.query_pre_attn_scalar > 0) o.scale = std::pow(c_.query_pre_attn_scalar, -0.5);
+    o.window = window_;
+    o.softcap = c_.attn_softcap;
+    torch::Tensor y = CausalAttention(q, k, v, o);  // (B, nh, T, hd)
+    y = y.transpose(1, 2).reshape({B, T, nh * hd});
+    return Linear(y, o_w_, o_b_);
+  }
+
+  // The layer's RoPE tables for length T, cached (rope.h).
+  std::pair<torch::Tensor, torch::Tensor> Rope(int64_t T, torch::ScalarType dtype,
+                                               torch::Device device) {
+    if (!rope_cos_.defined() || rope_cos_.size(0) != T || rope_cos_.scalar_type() != dtype ||
+        rope_cos_.device() != device) {
+      std::tie(rope_cos_, rope_sin_) =
+          RopeTables(rope_, {c_.head_dim, c_.max_position_embeddings}, T, dtype, device);
+    }
+    return {rope_cos_, rope_sin_};
+  }
+
+  DecoderConfig c_;
+  int64_t window_;   // 0: full causal attention
+  RopeConfig rope_;  // this layer's
+  torch::Tensor attn_in_norm_, attn_out_norm_, mlp_in_norm_, mlp_out_norm_;  // (C), or undefined
+  torch::Tensor q_w_, k_w_, v_w_, o_w_;   // (nh*hd, C), (nkv*hd, C) x2, (C, nh*hd)
+  torch::Tensor qkv_w_;                   // ((nh + 2 nkv) * hd, C) when fused, else undefined
+  torch::Tensor q_b_, k_b_, v_b_, o_b_;   // undefined unless qkv_bias / o_bias
+  torch::Tensor q_norm_, k_norm_;         // (hd) per head, or (nh*hd), (nkv*hd) whole
+  torch::Tensor gate_w_, up_w_, down_w_;  // (F, C), (F, C), (C, F)
+  torch::Tensor gate_up_w_;               // (2F, C) when fused, else undefined
+  torch::Tensor gate_b_, up_b_, down_b_;  // undefined unless mlp_bias
+  torch::Tensor rope_cos_, rope_sin_;     // cache, (T, rotary dims)
+};
+
+// Final norm and LM head. With tie_word_embeddings the head borrows the embedding
+// unit's weight instead of owning lm_head.weight (unit.h, Note [tied weights]).
+class HeadUnit final : public Unit {
+ public:
+  HeadUnit(const DecoderConfig& c, const Unit& embedding) : Unit("model.norm"), c_(c) {
+    norm_ = AddParam("weight", {c.hidden_size}, NormInit(c.norm));
+    lm_head_ =
+        c.tie_word_embeddings
+            ? Borrow(embedding, /*owner_index=*/0, /*index=*/0)
+            : AddParamNamed("lm_head.weight", {c.vocab_size, c.hidden_size}, ParamInit::kNormal);
+  }
+  torch::Tensor Run(const torch::Tensor& x) override {
+    torch::Tensor logits = torch::nn::functional::linear(Normed(x), lm_head_);  // (B, T, V)
+    return SoftCap(logits, c_.final_softcap);
+  }
+  torch::Tensor RunLoss(const torch::Tensor& x, const torch::Tensor& targets) override {
+    return LinearCrossEntropy(Normed(x), lm_head_, targets, c_.final_softcap);  // (B, T)
+  }
+
+ private:
+  torch::Tensor Normed(const torch::Tensor& x) const {
+    return Norm(x, norm_, c_.rms_norm_eps, c_.norm);
+  }
+  DecoderConfig c_;
+  torch::Tensor norm_;     // (C)
+  torch::Tensor lm_head_;  // (V, C), owned or embed_tokens.weight
+};
+
+}  // namespace
+
+std::vector<std::unique_ptr<Unit>> BuildDecoderUnits(const DecoderConfig& config) {
+  std::vector<std::unique_ptr<Unit>> units;
+  units.push_back(std::make_unique<EmbeddingUnit>(config));
+  for (int64_t i = 0; i < config.num_hidden_layers; ++i) {
+    units.push_back(std::make_unique<DecoderUnit>(config, static_cast<int>(i)));
+  }
+  units.push_back(std::make_unique<HeadUnit>(config, *units.front()));
+  return units;
+}
+
+}  // namespace zerod::models
