@@ -44,7 +44,11 @@ for r in rows:
         plans[tag] = r
 zerod_speed = {}
 for tag, steps in runs.items():
-    size = TAG_SIZE[next(k for k in TAG_SIZE if tag.startswith(k))]
+    known = next((k for k in TAG_SIZE if tag.startswith(k)), None)
+    if known is None:  # a shape summarize.py has no table for (the new families)
+        print(f"\n{tag}: {len(steps)} steps, median {med([s['step_time_s'] for s in steps[2:] or steps]):.3f} s/step")
+        continue
+    size = TAG_SIZE[known]
     hidden, layers, mlp = SHAPES[size]
     n = params(hidden, layers, mlp)
     timed = steps[2:] if len(steps) > 2 else steps[-1:]
