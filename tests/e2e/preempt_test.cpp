@@ -25,11 +25,29 @@ using zerod::e2e::Daemons;
 using zerod::e2e::ReadWholeFile;
 using zerod::e2e::Zeroctl;
 
+// A scratch directory with the byte corpus (corpus.bin) and a two-rank CPU config
+// (ds.json), the inputs of these tests' jobs; removed at the end.
+class JobDir {
+ public:
+  explicit JobDir(const std::string& name)
+      : dir_(fs::temp_directory_path() / (name + std::to_string(::getpid()))) {
+    fs::create_directories(dir_);
+    EXPECT_TRUE(zerod::e2e::PrepareByteCorpus(Path("corpus.bin")));
+    std::ofstream(Path("ds.json")) << R"({"train_batch_size": 8,
+      "train_micro_batch_size_per_gpu": 2,
+      "zero_optimization": {"stage": 3, "offload_param": {"device": "cpu"},
+                            "offload_optimizer": {"device": "cpu"}}})";
+  }
+  ~JobDir() { fs::remove_all(dir_); }
+  std::string Path(const std::string& name) const { return (dir_ / name).string(); }
+
+ private:
+  fs::path dir_;
+};
+
 TEST(PreemptTest, ASignalSavesTheRunningJobAsPreemptedAndTheDaemonsExitZero) {
-  const fs::path dir = fs::temp_directory_path() / ("zerod-preempt-" + std::to_string(::getpid()));
-  fs::create_directories(dir);
-  auto path = [&](const std::string& name) { return (dir / name).string(); };
-  ASSERT_TRUE(zerod::e2e::PrepareByteCorpus(path("corpus.bin")));
+  const JobDir scratch("zerod-preempt-");
+  auto path = [&](const std::string& name) { return scratch.Path(name); };
   std::ofstream(path("ds.json")) << R"({"train_batch_size": 8, "train_micro_batch_size_per_gpu": 2,
       "optimizer": {"type": "AdamW", "params": {"lr": 1e-3}},
       "zero_optimization": {"stage": 3, "offload_param": {"device": "cpu"},
@@ -55,7 +73,6 @@ TEST(PreemptTest, ASignalSavesTheRunningJobAsPreemptedAndTheDaemonsExitZero) {
       << log;
   EXPECT_NE(log.find("zerod: shut down"), std::string::npos) << log;
   EXPECT_TRUE(fs::exists(path("ckpt/zerod_checkpoint.json")));
-  fs::remove_all(dir);
 }
 
 // The job journal (--state-dir): a rank killed with SIGKILL mid-job (rank 1, then rank 0)
@@ -63,13 +80,8 @@ TEST(PreemptTest, ASignalSavesTheRunningJobAsPreemptedAndTheDaemonsExitZero) {
 // which step (so does a watch of the job, whose stream broke mid-job); restarted daemons
 // list the job as INTERRUPTED and number new jobs after it.
 TEST(JournalTest, AJobRunningWhenARankIsKilledIsInterruptedAfterARestart) {
-  const fs::path dir = fs::temp_directory_path() / ("zerod-journal-" + std::to_string(::getpid()));
-  fs::create_directories(dir);
-  auto path = [&](const std::string& name) { return (dir / name).string(); };
-  ASSERT_TRUE(zerod::e2e::PrepareByteCorpus(path("corpus.bin")));
-  std::ofstream(path("ds.json")) << R"({"train_batch_size": 8, "train_micro_batch_size_per_gpu": 2,
-      "zero_optimization": {"stage": 3, "offload_param": {"device": "cpu"},
-                            "offload_optimizer": {"device": "cpu"}}})";
+  const JobDir scratch("zerod-journal-");
+  auto path = [&](const std::string& name) { return scratch.Path(name); };
   const std::string state = "--state-dir " + path("state");
   for (int victim : {1, 0}) {
     const std::string tag = std::to_string(victim);
@@ -118,23 +130,14 @@ TEST(JournalTest, AJobRunningWhenARankIsKilledIsInterruptedAfterARestart) {
     EXPECT_EQ(Zeroctl("--addr " + again->addr() + " shutdown").exit_code, 0);
     EXPECT_EQ(again->Wait(60), 0) << again->log();
   }
-  fs::remove_all(dir);
 }
 
-// A rank that stops answering in the middle of a service job (SIGSTOP of rank 1, a 10 s
-// collective timeout): every rank ends within 30 s, the log names rank 1, and the journal
-// holds the job as FAILED with that reason.
 // The probe: after kill -9 mid-job with --save-every, the advice "resubmit with --resume
 // SAVE_DIR" was refused, the checkpoints being SAVE_DIR/step_NNNNNNNN. Now the advice
 // names the newest complete one, and --resume SAVE_DIR takes it.
 TEST(JournalTest, TheAdviceAfterACrashNamesTheNewestCheckpointAndResumesFromIt) {
-  const fs::path dir = fs::temp_directory_path() / ("zerod-advice-" + std::to_string(::getpid()));
-  fs::create_directories(dir);
-  auto path = [&](const std::string& name) { return (dir / name).string(); };
-  ASSERT_TRUE(zerod::e2e::PrepareByteCorpus(path("corpus.bin")));
-  std::ofstream(path("ds.json")) << R"({"train_batch_size": 8, "train_micro_batch_size_per_gpu": 2,
-      "zero_optimization": {"stage": 3, "offload_param": {"device": "cpu"},
-                            "offload_optimizer": {"device": "cpu"}}})";
+  const JobDir scratch("zerod-advice-");
+  auto path = [&](const std::string& name) { return scratch.Path(name); };
   const std::string state = "--state-dir " + path("state"), save = path("save");
   const std::string job_args = " --model " + std::string(ZEROD_SOURCE_DIR) +
                                "/configs/models/tiny-llama --ds-config " + path("ds.json") +
@@ -175,9 +178,11 @@ TEST(JournalTest, TheAdviceAfterACrashNamesTheNewestCheckpointAndResumesFromIt) 
       << again->log();
   EXPECT_EQ(Zeroctl(ctl + "shutdown").exit_code, 0);
   EXPECT_EQ(again->Wait(60), 0) << again->log();
-  fs::remove_all(dir);
 }
 
+// A rank that stops answering in the middle of a service job (SIGSTOP of rank 1, a 10 s
+// collective timeout): every rank ends within 30 s, the log names rank 1, and the journal
+// holds the job as FAILED with that reason.
 void StallServiceRank(int victim, bool expect_failed_in_journal);
 
 TEST(JournalTest, AStalledRankFailsTheServiceJobInTheJournal) { StallServiceRank(1, true); }
@@ -187,14 +192,8 @@ TEST(JournalTest, AStalledRankFailsTheServiceJobInTheJournal) { StallServiceRank
 TEST(JournalTest, AStalledRankZeroEndsTheWorkersWithinTheTimeout) { StallServiceRank(0, false); }
 
 void StallServiceRank(int victim, bool expect_failed_in_journal) {
-  const fs::path dir = fs::temp_directory_path() /
-                       ("zerod-stall-" + std::to_string(::getpid()) + "-" + std::to_string(victim));
-  fs::create_directories(dir);
-  auto path = [&](const std::string& name) { return (dir / name).string(); };
-  ASSERT_TRUE(zerod::e2e::PrepareByteCorpus(path("corpus.bin")));
-  std::ofstream(path("ds.json")) << R"({"train_batch_size": 8, "train_micro_batch_size_per_gpu": 2,
-      "zero_optimization": {"stage": 3, "offload_param": {"device": "cpu"},
-                            "offload_optimizer": {"device": "cpu"}}})";
+  const JobDir scratch("zerod-stall-" + std::to_string(victim));
+  auto path = [&](const std::string& name) { return scratch.Path(name); };
   auto daemons = Daemons::Start(2, "--collective-timeout 10 --state-dir " + path("state"),
                                 path("daemons.log"));
   ASSERT_NE(daemons, nullptr) << ReadWholeFile(path("daemons.log"));
@@ -224,7 +223,6 @@ void StallServiceRank(int victim, bool expect_failed_in_journal) {
   } else {
     EXPECT_NE(journal.find("\"state\":\"RUNNING\""), std::string::npos) << journal;
   }
-  fs::remove_all(dir);
 }
 
 }  // namespace
