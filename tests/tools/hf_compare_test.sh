@@ -29,3 +29,24 @@ mpirun --oversubscribe --allow-run-as-root -np 2 "$bin/zerod" --train --model "$
   --save-dir "$work/ckpt" >/dev/null 2>&1
 "$bin/zerod" --export-hf --from-checkpoint "$work/ckpt" --output "$work/from_ckpt" | sed 's/^zerod: //'
 "$src/.venv/bin/python" "$src/tests/tools/compare_hf_export.py" "$bin" "$work/from_ckpt" 2>/dev/null | grep -v '^Loading\|^Writing'
+# A model directory with its tokenizer: the export, and the export of a checkpoint, carry
+# the tokenizer files, and AutoTokenizer loads each to the same ids as the source.
+m="$work/with_tokenizer"
+cp -r "$src/tests/fixtures/models/qwen3_qk_norm_bias" "$m"
+cp "$src/tests/fixtures/tokenizers/qwen2/tokenizer.json" "$m/"
+echo '{"tokenizer_class": "PreTrainedTokenizerFast"}' >"$m/tokenizer_config.json"
+"$bin/zerod" --train --model "$m" --ds-config "$src/configs/ds_zero3_offload_cpu.json" \
+  --data "$work/ids128.bin" --steps 2 --seq-len 32 --save-dir "$work/ck_tok" \
+  --export-hf "$work/exported_tok" >/dev/null
+"$bin/zerod" --export-hf --from-checkpoint "$work/ck_tok" --output "$work/from_ck_tok" >/dev/null
+"$src/.venv/bin/python" - "$m" "$work/exported_tok" "$work/from_ck_tok" <<'PY' 2>/dev/null
+import json, sys
+from transformers import AutoTokenizer
+text = "zerod exports a whole model directory: Hello, world!"
+want = AutoTokenizer.from_pretrained(sys.argv[1])(text).input_ids
+for d in sys.argv[2:]:
+    got = AutoTokenizer.from_pretrained(d)(text).input_ids
+    assert got == want, (d, got, want)
+print(json.dumps({"what": "exported_tokenizer_loaded_by_AutoTokenizer", "dirs": len(sys.argv) - 2,
+                  "ids": len(want)}))
+PY
