@@ -183,7 +183,7 @@ absl::Status ValidateOutputTarget(const std::string& field, const std::string& d
       const std::optional<std::string> real = g.path.empty() ? std::nullopt : RealPath(g.path);
       if (!real || !IsSameOrInside(*real, *target)) continue;
       return Invalid(field, absl::StrCat(dir, *real == *target ? " is " : " holds ", g.what, " ",
-                                         g.path, ": choose another directory"));
+                                         *real, ": choose another directory"));
     }
   }
   if (auto s = checkpoint::CheckReplaceable(dir, kind); !s.ok()) {
