@@ -102,14 +102,15 @@ std::string ToJson(const google::protobuf::Message& message, const std::string& 
 std::string StateName(v1::JobState state) { return v1::JobState_Name(state); }
 
 std::string JobTable(const std::vector<v1::JobStatus>& jobs) {
-  std::string out = absl::StrFormat("%-8s %-10s %-13s %-10s %-12s %s\n", "JOB", "STATE", "STEPS",
+  // The state column fits the longest names (SAVE_FAILED, INTERRUPTED).
+  std::string out = absl::StrFormat("%-8s %-11s %-13s %-10s %-12s %s\n", "JOB", "STATE", "STEPS",
                                     "LOSS", "TOKENS/S", "MODEL / REASON");
   for (const auto& j : jobs) {
     const bool has_step = j.has_last() && j.last().step() > 0;
     std::string detail = j.reason().empty() ? j.spec().model_dir() : j.reason();
     if (!j.name().empty()) detail = absl::StrCat(j.name(), ": ", detail);
     out +=
-        absl::StrFormat("%-8s %-10s %-13s %-10s %-12s %s\n", j.job_id(), StateName(j.state()),
+        absl::StrFormat("%-8s %-11s %-13s %-10s %-12s %s\n", j.job_id(), StateName(j.state()),
                         absl::StrCat(j.steps_done(), "/", j.steps_total()),
                         has_step ? absl::StrFormat("%.4f", j.last().loss()) : "-",
                         has_step ? absl::StrFormat("%.0f", j.last().tokens_per_s()) : "-", detail);
