@@ -11,6 +11,10 @@
 // checkpointed or exported until the next job needs the pool. A job whose own save
 // failed (SAVE_FAILED) stays resident and the queue waits for it: its trained state is
 // the only copy until SaveCheckpoint writes it elsewhere or CancelJob releases it.
+//
+// Each job's phase and what moves it (the next command, each command's outcome, a
+// cancel, a preemption) are job_phase.h's functions over its record; this class keeps
+// the lock, the job table, the queue, the handlers' waits and the journal.
 #pragma once
 
 #include <chrono>
@@ -24,20 +28,11 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "coordinator/job_phase.h"
 #include "coordinator/journal.h"
 #include "zerod.pb.h"
 
 namespace zerod::coordinator {
-
-// What every rank reports for one command, combined on rank 0.
-struct CommandOutcome {
-  absl::Status status;         // the first failing rank's error, or OK
-  v1::StepMetrics metrics;     // STEP
-  int64_t num_parameters = 0;  // START
-  std::string device;          // START: rank 0's device
-  std::string dtype;           // START
-  int64_t steps_done = 0;      // START (after a resume), SAVE, EXPORT
-};
 
 class Scheduler {
  public:
@@ -109,19 +104,6 @@ class Scheduler {
                 const std::vector<v1::RankMemory>& memory);
 
  private:
-  struct JobRecord {
-    v1::JobStatus status;
-    std::vector<v1::StepMetrics> steps;
-    int64_t credits = 0;  // PAUSED: steps asked for by StepJob, not yet run
-    bool cancel_requested = false;
-    bool saved_on_success = false;
-    bool exported_on_success = false;
-    bool preempt_saved = false;  // its save for a preemption was asked for
-    // SAVE_FAILED: the trained state stays resident and the queue waits, until a save
-    // elsewhere succeeds or CancelJob releases it.
-    bool holding = false;
-    int failed_saves_in_row = 0;  // periodic saves (StepMetrics.checkpoint_error)
-  };
   // A SaveCheckpoint or ExportHf waiting for the rank loop.
   struct Control {
     v1::RankCommand::Kind kind;
@@ -133,20 +115,17 @@ class Scheduler {
 
   // The command to run now, or KIND_UNSPECIFIED when there is none.
   v1::RankCommand NextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  v1::RankCommand CommandForResident(JobRecord& job) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<int64_t> RunControl(v1::RankCommand::Kind kind, const std::string& job_id,
                                      const std::string& dir);
-  void FinishJob(JobRecord& job, v1::JobState state, const std::string& reason)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // What the phase transitions (job_phase.h) need to know of the daemons now.
+  DaemonsView View() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Raises how far the daemons are from stopping (never lowers it).
+  void Stop(StopMode mode) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool Stopping() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stop_ >= StopMode::kNow; }
   // The stall report of Health ("" when none).
   std::string StallLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Appends the job's status to the journal, if there is one.
   void Journalize(const JobRecord& job, bool durable) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void MaybeSucceed(JobRecord& job) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void FailSave(JobRecord& job, bool save, const std::string& dir, const std::string& why)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void CountPeriodicSave(JobRecord& job, const v1::StepMetrics& step)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   JobRecord* Find(const std::string& job_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   const JobRecord* Find(const std::string& job_id) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   double Now() const;
@@ -168,15 +147,14 @@ class Scheduler {
   std::shared_ptr<Control> running_control_ ABSL_GUARDED_BY(mu_);  // the SAVE/EXPORT in flight
   std::string resident_ ABSL_GUARDED_BY(mu_);                      // job loaded on the ranks, or ""
   int64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
-  bool shutdown_requested_ ABSL_GUARDED_BY(mu_) = false;
-  bool shutdown_when_done_ ABSL_GUARDED_BY(mu_) = false;
-  bool tensorboard_per_job_ ABSL_GUARDED_BY(mu_) = false;  // ShutdownWhenDone was called
-  std::string preempt_cause_ ABSL_GUARDED_BY(mu_);         // non-empty once Preempt was called
+  StopMode stop_ ABSL_GUARDED_BY(mu_) = StopMode::kServe;
+  std::string preempt_cause_ ABSL_GUARDED_BY(mu_);         // "SIGTERM": why stop_ is kPreempt
+  bool tensorboard_per_job_ ABSL_GUARDED_BY(mu_) = false;  // a setting, made before serving
   std::unique_ptr<Journal> journal_ ABSL_GUARDED_BY(mu_);  // null without --state-dir
-  bool step_in_flight_ ABSL_GUARDED_BY(mu_) = false;  // Next() returned a STEP not yet Complete()d
+  // The command Next() returned and Complete() has not had yet (KIND_UNSPECIFIED: none).
+  v1::RankCommand::Kind in_flight_ ABSL_GUARDED_BY(mu_) = v1::RankCommand::KIND_UNSPECIFIED;
   std::chrono::steady_clock::time_point step_started_ ABSL_GUARDED_BY(mu_);
-  bool memory_taken_ ABSL_GUARDED_BY(mu_) = false;
-  v1::GetMemoryStatsResponse memory_ ABSL_GUARDED_BY(mu_);
+  v1::GetMemoryStatsResponse memory_ ABSL_GUARDED_BY(mu_);  // taken_unix 0: none taken yet
 };
 
 }  // namespace zerod::coordinator

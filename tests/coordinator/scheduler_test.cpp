@@ -319,5 +319,36 @@ TEST_F(SchedulerTest, CloseAnswersEveryWaitingHandler) {
   EXPECT_EQ(scheduler_.Get(id)->reason(), "the daemons failed");
 }
 
+// Restarted daemons list the jobs of the earlier ones as they ended; one that had not
+// ended is INTERRUPTED for good: not cancellable, not steppable, and new ids follow.
+TEST_F(SchedulerTest, AJobInterruptedBeforeARestartStaysEndedAndNewIdsFollowIt) {
+  v1::JobStatus past;
+  past.set_job_id("job-7");
+  past.set_state(v1::INTERRUPTED);
+  *past.mutable_spec() = Spec(10, /*paused=*/true);
+  scheduler_.AttachJournal(nullptr, {past});
+  EXPECT_EQ(scheduler_.Get("job-7")->state(), v1::INTERRUPTED);
+  const auto cancelled = scheduler_.Cancel("job-7");
+  EXPECT_EQ(cancelled.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(cancelled.status().message().find("already ended (INTERRUPTED)"), std::string::npos);
+  EXPECT_EQ(scheduler_.StepPaused("job-7", 1).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(*scheduler_.Submit(Spec(1)), "job-8");
+  RunNext();                               // MEMORY
+  EXPECT_EQ(RunNext().job_id(), "job-8");  // START: the interrupted job is not started again
+}
+
+// A cancel that arrives while the ranks load the job ends it; once loaded it is unloaded.
+TEST_F(SchedulerTest, AJobCancelledWhileItStartsIsUnloadedNotRun) {
+  const std::string id = *scheduler_.Submit(Spec(5));
+  RunNext();  // MEMORY
+  const v1::RankCommand start = scheduler_.Next();
+  ASSERT_EQ(start.kind(), v1::RankCommand::START);
+  EXPECT_EQ(scheduler_.Cancel(id)->state(), v1::CANCELLED);
+  scheduler_.Complete(start, {}, {});
+  EXPECT_EQ(scheduler_.Get(id)->state(), v1::CANCELLED);
+  EXPECT_EQ(RunNext().kind(), v1::RankCommand::FINISH);
+}
+
 }  // namespace
 }  // namespace zerod::coordinator
