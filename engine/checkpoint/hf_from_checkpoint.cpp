@@ -11,8 +11,8 @@
 #include "engine/models/hf_config.h"
 #include "engine/models/registry.h"
 #include "engine/models/torch_dtype.h"
+#include "engine/plan/partition.h"
 #include "engine/util/status_macros.h"
-#include "engine/zero/partition.h"
 
 namespace zerod::checkpoint {
 namespace {
@@ -59,14 +59,14 @@ absl::StatusOr<HfExportSummary> ExportCheckpointToHf(const std::string& checkpoi
     const models::Unit& unit = *units[i];
     std::vector<std::pair<std::string, std::vector<int64_t>>> shapes;
     for (const models::ParamSpec& p : unit.specs()) shapes.emplace_back(p.name, p.shape);
-    const zero::FlatLayout layout = zero::MakeFlatLayout(shapes);
+    const plan::FlatLayout layout = plan::MakeFlatLayout(shapes);
     torch::Tensor master = torch::empty({layout.numel}, torch::kFloat32);
     RETURN_IF_ERROR(
         state.Read(i, "master", layout.numel, 0, layout.numel, master.data_ptr<float>()));
     // The engine's 16-bit weights are its master rounded by torch (round to nearest even):
     // the same conversion here gives the same bits.
     const torch::Tensor rounded = master.to(models::ToTorch(dtype));
-    for (const zero::FlatEntry& e : layout.entries) {
+    for (const plan::FlatEntry& e : layout.entries) {
       RETURN_IF_ERROR(writer.Append(e.name, rounded.narrow(0, e.offset, e.numel).data_ptr()));
     }
   }

@@ -5,9 +5,9 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "engine/plan/partition.h"
 #include "engine/util/check.h"
 #include "engine/util/status_macros.h"
-#include "engine/zero/partition.h"
 
 namespace zerod::checkpoint {
 
@@ -46,8 +46,8 @@ absl::StatusOr<ShardedState> ShardedState::Open(const std::vector<std::string>& 
 
 absl::Status ShardedState::Read(size_t group, const char* what, int64_t numel, int64_t begin,
                                 int64_t end, float* out) const {
-  ASSIGN_OR_RETURN(const zero::Partition old,
-                   zero::MakePartition(numel, old_world_size(), /*shard_align=*/8));
+  ASSIGN_OR_RETURN(const plan::Partition old,
+                   plan::MakePartition(numel, old_world_size(), plan::kShardAlign));
   ZEROD_CHECK(0 <= begin && begin <= end);
   std::fill(out, out + (end - begin), 0.0f);
   for (int k = 0; k < old_world_size(); ++k) {

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "engine/config/zero_defaults.h"
 #include "engine/offload/cpu_adam.h"
 #include "engine/optim/loss_scaler.h"
 #include "engine/optim/lr_schedule.h"
@@ -36,15 +37,16 @@ struct OffloadConfig {
 };
 
 struct ZeroConfig {
-  int stage = 3;                                  // "stage": only 3
-  OffloadConfig offload_param;                    // "offload_param"
-  OffloadConfig offload_optimizer;                // "offload_optimizer"
-  bool overlap_comm = true;                       // "overlap_comm": collectives on side streams
-  int64_t prefetch_bucket_size = 50'000'000;      // "stage3_prefetch_bucket_size", elements
-  int64_t param_persistence_threshold = 100'000;  // "stage3_param_persistence_threshold", elements:
-                                                  // units this small stay gathered for backward
-  int64_t max_live_parameters = 1'000'000'000;    // "stage3_max_live_parameters", elements
-  int64_t reduce_bucket_size = 500'000'000;       // "reduce_bucket_size", elements
+  int stage = 3;                    // "stage": only 3
+  OffloadConfig offload_param;      // "offload_param"
+  OffloadConfig offload_optimizer;  // "offload_optimizer"
+  bool overlap_comm = true;         // "overlap_comm": collectives on side streams
+  // "stage3_prefetch_bucket_size", "stage3_param_persistence_threshold",
+  // "stage3_max_live_parameters": elements (zero_defaults.h says what each bounds).
+  int64_t prefetch_bucket_size = kPrefetchBucketNumel;
+  int64_t param_persistence_threshold = kParamPersistenceThresholdNumel;
+  int64_t max_live_parameters = kMaxLiveParametersNumel;
+  int64_t reduce_bucket_size = 500'000'000;        // "reduce_bucket_size", elements
   bool gather_16bit_weights_on_model_save = true;  // "stage3_gather_16bit_weights_on_model_save"
   // zerod's own key: the CPU optimizer updates units while the next step's forward runs
   // (exact: the same weights as updating them all before it). false: serial, for tests

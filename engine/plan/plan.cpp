@@ -9,7 +9,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "engine/plan/memory_model.h"
-#include "engine/zero/partition.h"
+#include "engine/plan/partition.h"
 
 namespace zerod::plan {
 namespace {
@@ -27,7 +27,7 @@ struct Candidate {
 std::vector<int64_t> Shards(const Request& r) {
   std::vector<int64_t> shards;
   for (const UnitShape& u : r.units)
-    shards.push_back(zero::MakePartition(u.numel, r.world_size, /*shard_align=*/8)->shard_numel);
+    shards.push_back(MakePartition(u.numel, r.world_size, kShardAlign)->shard_numel);
   return shards;
 }
 

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "engine/config/zero_defaults.h"
 #include "engine/util/dtype.h"
 
 namespace zerod::plan {
@@ -71,9 +72,9 @@ struct Request {
   Choice offload_param = Choice::kCpu;  // offload_param.device
   std::optional<double> optimizer_ratio = 1.0;  // share of optimizer state on the host;
                                                 // nullopt: "auto"
-  int64_t prefetch_bucket_numel = 50'000'000;
-  int64_t max_live_numel = 1'000'000'000;
-  int64_t persistence_threshold_numel = 100'000;
+  int64_t prefetch_bucket_numel = config::kPrefetchBucketNumel;
+  int64_t max_live_numel = config::kMaxLiveParametersNumel;
+  int64_t persistence_threshold_numel = config::kParamPersistenceThresholdNumel;
 };
 
 // Bytes one rank holds in one memory, by kind.

@@ -68,7 +68,7 @@ absl::Status ZeroEngine::LoadStateFrom(const std::vector<std::string>& paths, bo
   torch::NoGradGuard no_grad;
   for (size_t i = 0; i < slots_.size(); ++i) {
     const int g = static_cast<int>(i);
-    const Partition& mine = slots_[i].group->partition();
+    const plan::Partition& mine = slots_[i].group->partition();
     const int64_t begin = mine.ShardBegin(comm_->rank());
     const int64_t end = std::min(begin + mine.shard_numel, mine.numel);  // real elements
     // The padding past `end` stays zero; Read overwrites the real elements each time.

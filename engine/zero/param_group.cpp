@@ -20,9 +20,9 @@ ParamGroup::ParamGroup(models::Unit* unit, comm::Communicator* comm, DeviceStrea
     : unit_(unit), comm_(comm), streams_(streams), dtype_(dtype) {
   std::vector<std::pair<std::string, std::vector<int64_t>>> shapes;
   for (const auto& spec : unit->specs()) shapes.emplace_back(spec.name, spec.shape);
-  layout_ = MakeFlatLayout(shapes);
+  layout_ = plan::MakeFlatLayout(shapes);
   // Shards are kept 16-byte aligned for every dtype (8 elements of 16 bits).
-  partition_ = MakePartition(layout_.numel, comm->world_size(), /*shard_align=*/8).value();
+  partition_ = plan::MakePartition(layout_.numel, comm->world_size(), plan::kShardAlign).value();
   const auto device = streams->device();
   if (host_pool != nullptr) {
     auto shard = PoolTensor(host_pool, partition_.shard_numel, dtype);
@@ -39,7 +39,7 @@ ParamGroup::ParamGroup(models::Unit* unit, comm::Communicator* comm, DeviceStrea
   // Bind each parameter once to its view of the gathered buffer (Note [storage swap]).
   torch::NoGradGuard no_grad;
   for (size_t i = 0; i < layout_.entries.size(); ++i) {
-    const FlatEntry& e = layout_.entries[i];
+    const plan::FlatEntry& e = layout_.entries[i];
     unit->params()[i].set_data(gathered_.narrow(0, e.offset, e.numel).view(e.shape));
   }
   FreeGathered();
@@ -136,7 +136,7 @@ absl::StatusOr<ReducedGrad> ParamGroup::StartReduceScatter(const std::vector<tor
                                     torch::TensorOptions().dtype(reduce_dtype).device(device));
   for (size_t i = 0; i < layout_.entries.size(); ++i) {
     if (!grads[i].defined()) continue;
-    const FlatEntry& e = layout_.entries[i];
+    const plan::FlatEntry& e = layout_.entries[i];
     flat.narrow(0, e.offset, e.numel).copy_(grads[i].reshape({-1}));
   }
   ReducedGrad out;

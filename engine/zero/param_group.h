@@ -33,8 +33,8 @@
 #include "engine/comm/communicator.h"
 #include "engine/models/unit.h"
 #include "engine/offload/pinned_pool.h"
+#include "engine/plan/partition.h"
 #include "engine/zero/device_streams.h"
-#include "engine/zero/partition.h"
 
 namespace zerod::zero {
 
@@ -73,8 +73,8 @@ class ParamGroup {
   torch::ScalarType reduce_dtype() const;
 
   GroupState state() const { return state_; }
-  const Partition& partition() const { return partition_; }
-  const FlatLayout& layout() const { return layout_; }
+  const plan::Partition& partition() const { return partition_; }
+  const plan::FlatLayout& layout() const { return layout_; }
   // This rank's shard, compute dtype, (shard_numel). Written by the optimizer.
   torch::Tensor& shard() { return shard_; }
   // Bytes of the gathered buffer while it is alive (fetching or gathered), else 0.
@@ -89,8 +89,8 @@ class ParamGroup {
   comm::Communicator* comm_;
   DeviceStreams* streams_;
   torch::ScalarType dtype_;
-  FlatLayout layout_;
-  Partition partition_;
+  plan::FlatLayout layout_;
+  plan::Partition partition_;
   // State.
   GroupState state_ = GroupState::kSharded;
   torch::Tensor shard_;     // (shard_numel), compute dtype, host (pool) or device

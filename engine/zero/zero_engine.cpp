@@ -148,7 +148,7 @@ absl::Status ZeroEngine::InitWeights(uint64_t seed, double std) {
   RETURN_IF_ERROR(FinishUpdates());
   for (size_t i = 0; i < slots_.size(); ++i) {
     torch::Tensor full = models::InitialValues(*slots_[i].unit, seed, std);  // one unit at a time
-    const Partition& p = slots_[i].group->partition();
+    const plan::Partition& p = slots_[i].group->partition();
     const int64_t valid = p.ShardValidNumel(comm_->rank());
     torch::Tensor values = torch::zeros({p.shard_numel}, torch::kFloat32);
     if (valid > 0)
@@ -166,7 +166,7 @@ absl::Status ZeroEngine::LoadWeights(const models::CheckpointReader& reader) {
   // is filled through one shard-sized host buffer.
   torch::NoGradGuard no_grad;
   for (size_t i = 0; i < slots_.size(); ++i) {
-    const Partition& p = slots_[i].group->partition();
+    const plan::Partition& p = slots_[i].group->partition();
     const int64_t begin = p.ShardBegin(comm_->rank());
     torch::Tensor target;
     const bool direct = optimizer_ && optimizer_->master(static_cast<int>(i)).is_cpu();
@@ -174,9 +174,10 @@ absl::Status ZeroEngine::LoadWeights(const models::CheckpointReader& reader) {
                     : torch::empty({p.shard_numel}, torch::kFloat32);
     const int64_t valid = p.ShardValidNumel(comm_->rank());
     target.narrow(0, valid, p.shard_numel - valid).zero_();  // padding
-    for (const FlatEntry& e : slots_[i].group->layout().entries) {
+    for (const plan::FlatEntry& e : slots_[i].group->layout().entries) {
       // The part of this parameter that falls in this rank's shard, if any.
-      const auto [lo, hi] = Intersect(e.offset, e.offset + e.numel, begin, begin + p.shard_numel);
+      const auto [lo, hi] =
+          plan::Intersect(e.offset, e.offset + e.numel, begin, begin + p.shard_numel);
       if (lo == hi) continue;
       RETURN_IF_ERROR(reader.ReadFloat32(e.name, e.shape, begin + lo - e.offset, hi - lo,
                                          target.data_ptr<float>() + lo));

@@ -34,6 +34,7 @@
 #include "engine/api.h"
 #include "engine/checkpoint/hf_export.h"
 #include "engine/comm/communicator.h"
+#include "engine/config/zero_defaults.h"
 #include "engine/models/checkpoint_reader.h"
 #include "engine/models/unit.h"
 #include "engine/offload/cpu_adam.h"
@@ -47,14 +48,15 @@
 namespace zerod::zero {
 
 struct EngineOptions {
-  torch::ScalarType dtype = torch::kFloat32;   // compute dtype of gathered parameters
-  torch::Device device = torch::kCPU;          // where units run
-  bool offload_param = true;                   // 16-bit shards in host memory (always, on CPU)
-  bool pin_memory = true;                      // page-lock host shards and gradients (CUDA builds)
-  bool activation_checkpointing = false;       // recompute each unit in backward
-  int64_t prefetch_bucket_numel = 50'000'000;  // stage3_prefetch_bucket_size
-  int64_t persistence_threshold_numel = 100'000;  // stage3_param_persistence_threshold
-  int64_t max_live_numel = 1'000'000'000;         // stage3_max_live_parameters
+  torch::ScalarType dtype = torch::kFloat32;  // compute dtype of gathered parameters
+  torch::Device device = torch::kCPU;         // where units run
+  bool offload_param = true;                  // 16-bit shards in host memory (always, on CPU)
+  bool pin_memory = true;                     // page-lock host shards and gradients (CUDA builds)
+  bool activation_checkpointing = false;      // recompute each unit in backward
+  int64_t prefetch_bucket_numel = config::kPrefetchBucketNumel;  // stage3_prefetch_bucket_size
+  int64_t persistence_threshold_numel =
+      config::kParamPersistenceThresholdNumel;               // stage3_param_persistence_threshold
+  int64_t max_live_numel = config::kMaxLiveParametersNumel;  // stage3_max_live_parameters
   // false: forward only (evaluation). No float32 master, Adam moments or gradient
   // buffers are allocated; backward through a unit and Step() fail.
   bool optimizer_state = true;

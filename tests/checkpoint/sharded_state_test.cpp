@@ -1,7 +1,7 @@
 // Reading a checkpoint's optimizer state at another world size (engine/checkpoint/sharded_state.h,
 // Note [resharding]), against rank files written here as N ranks would write them
 // (engine/zero/engine_state.cpp: per group, float32[shard_numel] master, exp_avg and
-// exp_avg_sq, padded as engine/zero/partition.h lays them out, with a data checksum). Every
+// exp_avg_sq, padded as engine/plan/partition.h lays them out, with a data checksum). Every
 // real value is known, so a Read must return exactly the group's flat values, whichever
 // old shards the range overlaps. Through a training job: tests/train/checkpoint_test.cpp.
 #include "engine/checkpoint/sharded_state.h"
@@ -17,8 +17,8 @@
 #include <vector>
 
 #include "engine/models/safetensors.h"
+#include "engine/plan/partition.h"
 #include "engine/util/files.h"
-#include "engine/zero/partition.h"
 #include "tests/support/test_env.h"
 
 namespace zerod::checkpoint {
@@ -36,9 +36,9 @@ float Value(size_t g, int w, int64_t i) {
   return static_cast<float>(1000000 * static_cast<int64_t>(g) + 100000 * w + i);
 }
 
-zero::Partition Layout(int64_t numel, int world_size) {
-  // shard_align 8, as engine/zero/param_group.cpp partitions a group.
-  return zero::MakePartition(numel, world_size, /*shard_align=*/8).value();
+plan::Partition Layout(int64_t numel, int world_size) {
+  // kShardAlign, as engine/zero/param_group.cpp partitions a group.
+  return plan::MakePartition(numel, world_size, plan::kShardAlign).value();
 }
 
 // The files old ranks 0..world_size-1 write for groups of `numels` (their paths, in rank
@@ -51,7 +51,7 @@ std::vector<std::string> WriteRankFiles(const TempDir& dir, const std::vector<in
     std::vector<std::vector<float>> shards;  // kept alive until written
     std::vector<models::TensorToWrite> tensors;
     for (size_t g = 0; g < numels.size(); ++g) {
-      const zero::Partition p = Layout(numels[g], world_size);
+      const plan::Partition p = Layout(numels[g], world_size);
       for (int w = 0; w < 3; ++w) {
         std::vector<float> shard(p.shard_numel, kPadding);
         for (int64_t j = 0; j < p.ShardValidNumel(k); ++j)
@@ -138,7 +138,7 @@ TEST(ShardedStateTest, NewRanksSlicesTogetherAreTheGroupForAnyOldAndNewWorldSize
     auto state = ShardedState::Open(WriteRankFiles(dir, {numel}, n), 1, /*verify=*/false);
     ASSERT_TRUE(state.ok()) << state.status();
     for (int m = 1; m <= 4; ++m) {
-      const zero::Partition mine = Layout(numel, m);
+      const plan::Partition mine = Layout(numel, m);
       std::vector<float> joined;
       for (int r = 0; r < m; ++r) {
         const int64_t begin = mine.ShardBegin(r);
@@ -253,7 +253,7 @@ TEST(ShardedStateTest, OpenRefusesAnAdamStepThatIsNotANumber) {
 // takes it, and the Read that needs the tensor names the file and the tensor.
 TEST(ShardedStateTest, ReadOfAMissingTensorIsInvalidArgumentNamingTheFileAndTensor) {
   TempDir dir;
-  const zero::Partition p0 = Layout(10, 2), p1 = Layout(20, 2);
+  const plan::Partition p0 = Layout(10, 2), p1 = Layout(20, 2);
   std::vector<float> a(p0.shard_numel, 0.0f), b(p1.shard_numel, 0.0f);
   std::vector<models::TensorToWrite> tensors;
   for (const char* what : kWhats) {

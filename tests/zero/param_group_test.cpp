@@ -25,7 +25,7 @@ struct Fixture {
   ParamGroup group{&unit, &World(), &streams, &pool, torch::kFloat32};
   Fixture() {
     // This rank's slice of the unit's values, zero-padded.
-    const Partition& p = group.partition();
+    const plan::Partition& p = group.partition();
     const int64_t valid = p.ShardValidNumel(World().rank());
     group.shard().zero_();
     if (valid > 0)

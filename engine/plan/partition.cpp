@@ -1,10 +1,10 @@
-#include "engine/zero/partition.h"
+#include "engine/plan/partition.h"
 
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
 
-namespace zerod::zero {
+namespace zerod::plan {
 
 int64_t Partition::ShardValidNumel(int rank) const {
   const int64_t begin = ShardBegin(rank);
@@ -45,4 +45,4 @@ std::pair<int64_t, int64_t> Intersect(int64_t begin, int64_t end, int64_t shard_
   return {lo - shard_begin, hi - shard_begin};
 }
 
-}  // namespace zerod::zero
+}  // namespace zerod::plan

@@ -12,7 +12,12 @@
 
 #include "absl/status/statusor.h"
 
-namespace zerod::zero {
+namespace zerod::plan {
+
+// Every shard is a multiple of this many elements: 16 bytes of a 16-bit type, so each
+// rank's shard starts 16-byte aligned in the flat buffer (vectorised copies, NCCL). The
+// engine's groups, the plan's arithmetic and a checkpoint's re-cutting all use it.
+inline constexpr int64_t kShardAlign = 8;
 
 struct Partition {
   int64_t numel = 0;  // real elements
@@ -27,7 +32,7 @@ struct Partition {
 };
 
 // Splits `numel` elements over `world_size` ranks; each shard's size is rounded up to a
-// multiple of `shard_align` elements (16-byte aligned shards for 16-bit types: 8).
+// multiple of `shard_align` elements (kShardAlign for the engine's groups).
 // Errors: world_size < 1, shard_align < 1, numel < 0.
 absl::StatusOr<Partition> MakePartition(int64_t numel, int world_size, int64_t shard_align = 1);
 
@@ -52,4 +57,4 @@ FlatLayout MakeFlatLayout(const std::vector<std::pair<std::string, std::vector<i
 std::pair<int64_t, int64_t> Intersect(int64_t begin, int64_t end, int64_t shard_begin,
                                       int64_t shard_end);
 
-}  // namespace zerod::zero
+}  // namespace zerod::plan

@@ -1,8 +1,8 @@
-#include "engine/zero/partition.h"
+#include "engine/plan/partition.h"
 
 #include <gtest/gtest.h>
 
-namespace zerod::zero {
+namespace zerod::plan {
 namespace {
 
 TEST(PartitionTest, ShardsCoverEveryElementExactlyOnceForWorldSizes1To8) {
@@ -74,4 +74,4 @@ TEST(FlatLayoutTest, IntersectGivesShardRelativeRange) {
 }
 
 }  // namespace
-}  // namespace zerod::zero
+}  // namespace zerod::plan
