@@ -13,6 +13,8 @@ TORCH_VERSION=2.11.0
 TRANSFORMERS_VERSION=5.23.0
 # tensorboard's own reader checks the event files zerod writes (tests/tools/read_tensorboard.py).
 TENSORBOARD_VERSION=2.21.0
+# grpcio-tools builds the Python client's stubs (client/python).
+GRPCIO_TOOLS_VERSION=1.85.1
 APT_PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config git
   openmpi-bin libopenmpi-dev
@@ -56,4 +58,12 @@ if ! .venv/bin/python -c "import tensorboard,sys; sys.exit(tensorboard.__version
   echo "bootstrap: installing tensorboard==$TENSORBOARD_VERSION into .venv"
   .venv/bin/pip install -q "tensorboard==$TENSORBOARD_VERSION"
 fi
+# The Python client (client/python): grpcio and protobuf at run time; grpcio-tools
+# generates its stubs from proto/zerod.proto when it is built (and in the python_client
+# test). Reinstalled every time, so it always matches the proto.
+if ! .venv/bin/python -c "import grpc, grpc_tools, google.protobuf" 2>/dev/null; then
+  echo "bootstrap: installing grpcio, grpcio-tools and protobuf into .venv"
+  .venv/bin/pip install -q "grpcio>=$GRPCIO_TOOLS_VERSION" "grpcio-tools==$GRPCIO_TOOLS_VERSION" protobuf
+fi
+.venv/bin/pip install -q --no-deps ./client/python
 echo "bootstrap: ready (torch $(.venv/bin/python -c 'import torch;print(torch.__version__)'))"
