@@ -63,7 +63,9 @@ fi
 # test). Reinstalled every time, so it always matches the proto.
 if ! .venv/bin/python -c "import grpc, grpc_tools, google.protobuf" 2>/dev/null; then
   echo "bootstrap: installing grpcio, grpcio-tools and protobuf into .venv"
-  .venv/bin/pip install -q "grpcio>=$GRPCIO_TOOLS_VERSION" "grpcio-tools==$GRPCIO_TOOLS_VERSION" protobuf
+  # grpcio-tools wants setuptools >= 77 and torch wants < 82: one that suits both.
+  .venv/bin/pip install -q "grpcio>=$GRPCIO_TOOLS_VERSION" "grpcio-tools==$GRPCIO_TOOLS_VERSION" protobuf \
+    "setuptools>=77,<82"
 fi
 .venv/bin/pip install -q --no-deps ./client/python
 echo "bootstrap: ready (torch $(.venv/bin/python -c 'import torch;print(torch.__version__)'))"
