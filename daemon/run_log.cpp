@@ -44,6 +44,9 @@ std::string StepJson(const StepMetrics& m) {
       {"optimizer_gpu_s", m.optimizer_gpu_seconds},
       {"transfer_wait_s", m.transfer_wait_seconds},
       {"optimizer_wait_s", m.optimizer_wait_seconds},
+      {"speculated_units", m.speculated_units},
+      {"undone_units", m.undone_units},
+      {"undo_s", m.undo_seconds},
       {"host_rss_GiB", static_cast<double>(m.host_rss_bytes) / (1ull << 30)},
       {"host_peak_rss_GiB", static_cast<double>(m.host_peak_rss_bytes) / (1ull << 30)}};
   if (!m.saved_checkpoint.empty()) j["saved_checkpoint"] = m.saved_checkpoint;

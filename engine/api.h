@@ -64,6 +64,12 @@ struct StepMetrics {
   double optimizer_gpu_seconds = 0.0;
   double transfer_wait_seconds = 0.0;
   double optimizer_wait_seconds = 0.0;
+  // Host updates made during the backward, ahead of the step's decision, that finished
+  // during this step; how many of them were undone (the decision differed: clipping,
+  // fp16 overflow) and what undoing and redoing cost (Note [speculative update]).
+  int speculated_units = 0;
+  int undone_units = 0;
+  double undo_seconds = 0.0;
   int64_t host_rss_bytes = 0;       // this rank's resident set after the step
   int64_t host_peak_rss_bytes = 0;  // and its peak so far
   // A periodic save after this step (JobSpec::save_every): the directory written, or why

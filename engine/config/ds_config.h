@@ -52,6 +52,9 @@ struct ZeroConfig {
   // (exact: the same weights as updating them all before it). false: serial, for tests
   // and comparisons.
   bool overlap_optimizer = true;  // "zerod_overlap_optimizer"
+  // Host updates made during the backward where the plan finds host memory for an exact
+  // undo (Note [speculative update], zero/host_updater.h); never without overlap.
+  bool speculative_update = true;  // "zerod_speculative_update"
 };
 
 // "tensorboard" and "csv_monitor": DeepSpeed's monitor sections, with its defaults. Rank 0

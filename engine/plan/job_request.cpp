@@ -71,6 +71,7 @@ Request MakeRequest(const config::DsConfig& ds, const models::ModelConfig& model
   r.optimizer_ratio = ds.zero.offload_optimizer.ratio;
   r.prefetch_bucket_numel = ds.zero.prefetch_bucket_size;
   r.max_live_numel = ds.zero.max_live_parameters;
+  r.speculative_update = ds.zero.overlap_optimizer && ds.zero.speculative_update;
   r.persistence_threshold_numel = ds.zero.param_persistence_threshold;
   return r;
 }

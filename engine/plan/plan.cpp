@@ -115,6 +115,27 @@ std::vector<Candidate> Candidates(const Request& r, const std::vector<int64_t>& 
   return out;
 }
 
+// Note [speculative update] (zero/host_updater.h): the host memory a fitting placement
+// leaves goes to saved state for speculation, for the host-updated units that come first
+// in the backward (the last in forward order): their gradients arrive earliest, so their
+// updates have the most backward to hide in. The placement itself is not changed for it.
+// Not where a unit's gradient is complete only at the step's end (host-held, summed over
+// micro-batches on the GPU: grad_stream.h).
+void AssignSpeculation(const Request& r, Plan& plan) {
+  if (!r.speculative_update || !plan.fits) return;
+  int64_t free = plan.host_usable - plan.host.Total();
+  for (auto u = plan.units.rbegin(); u != plan.units.rend(); ++u) {
+    if (u->optimizer != Where::kHost) break;
+    if (r.gpu && r.grad_accum > 1 && u->gradients == Where::kHost) continue;
+    const int64_t bytes = 3 * u->shard_numel * static_cast<int64_t>(sizeof(float));
+    if (bytes > free) break;
+    u->speculate = true;
+    free -= bytes;
+    plan.host.optimizer += bytes;
+    ++plan.speculating_units;
+  }
+}
+
 Plan Search(const Request& r) {
   const std::vector<int64_t> shards = Shards(r);
   std::vector<int64_t> padded;
@@ -231,6 +252,7 @@ absl::StatusOr<Plan> MakePlan(const Request& r) {
   }
   Plan plan = Search(r);
   if (!plan.fits) plan.shortfall = Shortfall(r, plan);
+  AssignSpeculation(r, plan);
   return plan;
 }
 

@@ -75,12 +75,16 @@ struct Request {
   int64_t prefetch_bucket_numel = config::kPrefetchBucketNumel;
   int64_t max_live_numel = config::kMaxLiveParametersNumel;
   int64_t persistence_threshold_numel = config::kParamPersistenceThresholdNumel;
+  // Give host-updated units saved state for the speculative update where host memory
+  // left over by the placement allows (a job's "zerod_speculative_update", on unless
+  // turned off: job_request.h); counted in host optimizer bytes.
+  bool speculative_update = false;
 };
 
 // Bytes one rank holds in one memory, by kind.
 struct Bytes {
   int64_t params = 0;       // 16-bit parameter shards kept between steps
-  int64_t optimizer = 0;    // float32 master + both Adam moments
+  int64_t optimizer = 0;    // float32 master + both Adam moments (+ speculation's saved copies)
   int64_t gradients = 0;    // this step's gradient shards, held until the optimizer runs
   int64_t gathered = 0;     // peak of all-gathered parameters alive at once
   int64_t activations = 0;  // activations and logits, at their peak
@@ -96,6 +100,10 @@ struct UnitPlacement {
   Where params = Where::kHost;
   Where optimizer = Where::kHost;
   Where gradients = Where::kDevice;
+  // Host-updated units only: updated during the backward, ahead of the step's decision,
+  // with a saved copy of its optimizer state to undo it exactly (12 bytes per element of
+  // host memory; Note [speculative update] in zero/host_updater.h).
+  bool speculate = false;
 };
 
 struct Plan {
@@ -105,6 +113,7 @@ struct Plan {
   int64_t gpu_usable = 0;   // per rank, after the reserve for the CUDA context and fragmentation
   int64_t host_usable = 0;  // per rank: the host's share, after the reserve for the system
   double optimizer_ratio = 1.0;  // share of optimizer state elements on the host, as planned
+  int speculating_units = 0;     // host-updated units with saved state (UnitPlacement::speculate)
   bool fits = false;
   // When it does not fit: which memory is short, by how much, and what would make it fit.
   std::string shortfall;

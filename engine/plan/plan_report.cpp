@@ -20,7 +20,8 @@ nlohmann::ordered_json KindsJson(const Bytes& b) {
 
 std::string Placement(const UnitPlacement& u, bool gpu) {
   return absl::StrCat("parameters ", Name(u.params, gpu), ", optimizer ", Name(u.optimizer, gpu),
-                      ", gradients ", Name(u.gradients, gpu));
+                      ", gradients ", Name(u.gradients, gpu),
+                      u.speculate ? ", updated during the backward" : "");
 }
 
 }  // namespace
@@ -93,7 +94,8 @@ std::string FormatPlanJson(const Plan& plan, const ReportContext& c) {
                      {"shard_numel", u.shard_numel},
                      {"params", Name(u.params, r.gpu)},
                      {"optimizer", Name(u.optimizer, r.gpu)},
-                     {"gradients", Name(u.gradients, r.gpu)}});
+                     {"gradients", Name(u.gradients, r.gpu)},
+                     {"speculate", u.speculate}});
   }
   j["units"] = units;
   if (!plan.fits) j["shortfall"] = plan.shortfall;

@@ -215,6 +215,12 @@ class TrainingJob final : public Job {
       t = now;
       return d;
     };
+    // The step's rate is known before its passes: announced with the gradient scale, it
+    // lets host updates start during the backward (Note [speculative update]).
+    const double lr = optim::LearningRate(ds_.scheduler, lr_iteration_);
+    offload::AdamWHyper hyper = ds_.adamw;
+    hyper.lr = lr;
+    engine_->PrepareStep(hyper, 1.0 / loss_scale);
     // The micro-batches' passes through autograd, run inside the boundary of
     // Note [exceptions].
     auto passes = [&] {
@@ -233,8 +239,12 @@ class TrainingJob final : public Job {
         backward_s += lap();
       }
     };
-    RETURN_IF_ERROR(zero::CatchToStatus(absl::StatusCode::kInternal,
-                                        absl::StrCat("step ", steps_done_ + 1), passes));
+    absl::Status passed = zero::CatchToStatus(absl::StatusCode::kInternal,
+                                              absl::StrCat("step ", steps_done_ + 1), passes);
+    if (!passed.ok()) {
+      (void)engine_->AbandonStep();  // the state stays the last step's
+      return passed;
+    }
     RETURN_IF_ERROR(engine_->ReleaseAll());
     RETURN_IF_ERROR(comm_->AllReduce(&loss_sum, 1, DType::kFloat64, comm::ReduceOp::kSum));
     const double loss = loss_sum / static_cast<double>(micro_steps_total);
@@ -243,9 +253,6 @@ class TrainingJob final : public Job {
       return absl::InternalError(absl::StrCat("loss is ", loss, " at step ", steps_done_ + 1,
                                               "; lower the learning rate or use fp32/bf16"));
     }
-    const double lr = optim::LearningRate(ds_.scheduler, lr_iteration_);
-    offload::AdamWHyper hyper = ds_.adamw;
-    hyper.lr = lr;
     lap();
     ASSIGN_OR_RETURN(zero::StepOutcome outcome,
                      engine_->Step(hyper, 1.0 / loss_scale, ds_.gradient_clipping, fp16));
@@ -285,6 +292,9 @@ class TrainingJob final : public Job {
     metrics.optimizer_gpu_seconds = opt.gpu_seconds;
     metrics.transfer_wait_seconds = opt.transfer_wait_seconds;
     metrics.optimizer_wait_seconds = opt.forward_wait_seconds;
+    metrics.speculated_units = opt.speculated_units;
+    metrics.undone_units = opt.undone_units;
+    metrics.undo_seconds = opt.undo_seconds;
     metrics.host_rss_bytes = ResidentSetBytes();
     metrics.host_peak_rss_bytes = PeakResidentSetBytes();
     return metrics;

@@ -108,6 +108,17 @@ absl::Status GradStream::IssueOnGpu(Record& r, const std::vector<torch::Tensor>&
   return absl::OkStatus();
 }
 
+bool GradStream::CompleteAfterIssue(int group) const {
+  const Record& r = records_[group];
+  return !(streams_->cuda() && r.holder == plan::Where::kHost && r.micro_batches > 1);
+}
+
+DeviceStreams::Marker GradStream::MarkIssued() {
+  if (!streams_->cuda()) return streams_->Mark();
+  auto scope = streams_->Enter(SideStream::kCopyOut);
+  return streams_->Mark();
+}
+
 void GradStream::DrainHostCopies() {
   for (auto& m : issued_) m.HostWait();
   issued_.clear();

@@ -67,6 +67,14 @@ class GradStream {
 
   // Group i's held gradient, (shard_numel): device or pinned host memory, of held_dtype().
   const torch::Tensor& held(int group) const { return records_[group].held; }
+  // Micro-batches issued into group i's sum this step.
+  int micro_batches(int group) const { return records_[group].micro_batches; }
+  // Whether group i's sum is complete once a marker after its Issue is reached (not so for
+  // a micro-batch after the first of a host-held group on the GPU: it waits in staging
+  // until the next Issue or WaitAll adds it).
+  bool CompleteAfterIssue(int group) const;
+  // A marker after the work of every Issue so far (on the GPU: the copy-out stream's).
+  DeviceStreams::Marker MarkIssued();
   plan::Where holder(int group) const { return records_[group].holder; }
   State state(int group) const { return records_[group].state; }
   torch::ScalarType held_dtype() const { return held_dtype_; }

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "engine/models/torch_dtype.h"
+#include "engine/offload/finite_check.h"
 #include "engine/util/status_macros.h"
 #include "engine/zero/grad_stream.h"
 #include "engine/zero/status_exception.h"
@@ -22,6 +23,7 @@ double Since(std::chrono::steady_clock::time_point t) {
 HostUpdater::HostUpdater(GradStream* grads, DeviceStreams* streams, int num_groups, int cpu_threads)
     : grads_(grads), streams_(streams), cpu_threads_(cpu_threads) {
   pending_.assign(num_groups, 0);
+  speculated_.assign(num_groups, 0);
   uploaded_.resize(num_groups);
 }
 
@@ -54,7 +56,7 @@ int64_t HostUpdater::lane_bytes() const {
 void HostUpdater::Submit(Batch batch) {
   {
     absl::MutexLock lock(&mu_);
-    for (const Group& g : batch.groups) pending_[g.index] = 1;
+    for (const Group& g : batch.groups) ++pending_[g.index];
     in_flight_ += static_cast<int>(batch.groups.size());
     queue_.push_back(std::move(batch));
     if (!thread_.joinable()) thread_ = std::thread([this] { Loop(); });
@@ -64,12 +66,12 @@ void HostUpdater::Submit(Batch batch) {
 
 bool HostUpdater::Done(int group) const {
   absl::MutexLock lock(&mu_);
-  return !pending_[group];
+  return pending_[group] == 0;
 }
 
 absl::Status HostUpdater::WaitDone(int group) {
   absl::MutexLock lock(&mu_);
-  while (pending_[group]) cv_.Wait(&mu_);
+  while (pending_[group] != 0) cv_.Wait(&mu_);
   uploaded_[group].StreamWait();
   return error_;
 }
@@ -105,34 +107,138 @@ void HostUpdater::Loop() {
 
 void HostUpdater::Run(Batch& batch) {
   // One side stream for the whole batch; it starts after the launching stream's work
-  // (the gradients zeroed or summed there).
+  // (the gradients zeroed or summed there, or a speculated group's reduce-scatter).
   auto scope = streams_->Enter(SideStream::kUpdate);
   batch.launched.StreamWait();
-  const int n = static_cast<int>(batch.groups.size());
+  switch (batch.kind) {
+    case Kind::kUpdate: {
+      std::vector<int> order(batch.groups.size());
+      for (size_t j = 0; j < order.size(); ++j) order[j] = static_cast<int>(j);
+      RunUpdates(batch, order);
+      return;
+    }
+    case Kind::kSpeculate:
+      Speculate(batch);
+      return;
+    case Kind::kSettle:
+      Settle(batch);
+      return;
+  }
+}
+
+void HostUpdater::RecordError(absl::Status s) {
+  absl::MutexLock lock(&mu_);
+  if (error_.ok()) error_ = std::move(s);
+}
+
+void HostUpdater::Finish(int g) {
+  {
+    absl::MutexLock lock(&mu_);
+    --pending_[g];
+    --in_flight_;
+  }
+  cv_.SignalAll();
+}
+
+void HostUpdater::RunUpdates(const Batch& batch, const std::vector<int>& order) {
+  const int n = static_cast<int>(order.size());
   bool failed = false;
-  for (int j = 0; j < n; ++j) {
+  for (int k = 0; k < n; ++k) {
+    const int j = order[k];
     if (!failed) {
       // This thread is the boundary for what its torch calls throw (Note [exceptions]).
       absl::Status s = CatchToStatus(
           absl::StatusCode::kInternal,
           absl::StrCat("the CPU optimizer failed on group ", batch.groups[j].index), [&] {
-            if (j == 0) BringGradientDown(batch, 0);
-            if (j + 1 < n) BringGradientDown(batch, j + 1);  // overlaps this group's update
+            if (k == 0) BringGradientDown(batch, j);
+            if (k + 1 < n) BringGradientDown(batch, order[k + 1]);  // overlaps this update
             UpdateGroup(batch, j);
           });
       if (!s.ok()) {
         failed = true;
-        absl::MutexLock lock(&mu_);
-        if (error_.ok()) error_ = std::move(s);
+        RecordError(std::move(s));
       }
     }
-    {
-      absl::MutexLock lock(&mu_);
-      pending_[batch.groups[j].index] = 0;
-      --in_flight_;
-    }
-    cv_.SignalAll();
+    Finish(batch.groups[j].index);
   }
+}
+
+void HostUpdater::Speculate(Batch& batch) {
+  // The gradient is complete once its reduce-scatter (and copy to a host holder) is done.
+  batch.launched.HostWait();
+  for (size_t j = 0; j < batch.groups.size(); ++j) {
+    const Group& group = batch.groups[j];
+    absl::Status s = CatchToStatus(
+        absl::StatusCode::kInternal,
+        absl::StrCat("the CPU optimizer failed speculating on group ", group.index), [&] {
+          BringGradientDown(batch, static_cast<int>(j));
+          const torch::Tensor& held = grads_->held(group.index);
+          const void* grad = HostGradient(batch, static_cast<int>(j));
+          if (!offload::AllFinite(grad, models::ToDType(held.scalar_type()), held.numel())) return;
+          group.saved_master.copy_(group.master);
+          group.saved_exp_avg.copy_(group.exp_avg);
+          group.saved_exp_avg_sq.copy_(group.exp_avg_sq);
+          UpdateGroup(batch, static_cast<int>(j));
+          speculated_[group.index] = 1;
+          absl::MutexLock lock(&mu_);
+          ++times_.speculated;
+        });
+    if (!s.ok()) RecordError(std::move(s));
+    Finish(group.index);
+  }
+}
+
+void HostUpdater::Settle(Batch& batch) {
+  // Groups whose speculation stands are done now; the others are restored (when they
+  // were updated) and then updated as the decision says.
+  std::vector<int> again;
+  const auto t = std::chrono::steady_clock::now();
+  int undone = 0;
+  for (size_t j = 0; j < batch.groups.size(); ++j) {
+    const Group& group = batch.groups[j];
+    const int g = group.index;
+    const bool stood = speculated_[g] != 0;
+    speculated_[g] = 0;
+    if (stood && batch.assumed_right) {
+      Finish(g);
+      continue;
+    }
+    if (stood) {
+      absl::Status s = CatchToStatus(
+          absl::StatusCode::kInternal,
+          absl::StrCat("the CPU optimizer failed restoring group ", g),
+          [&] { Restore(group, static_cast<int>(j), /*rewrite_shard=*/!batch.apply); });
+      if (!s.ok()) RecordError(std::move(s));
+      ++undone;
+    }
+    if (batch.apply) {
+      again.push_back(static_cast<int>(j));
+    } else {
+      Finish(g);
+    }
+  }
+  RunUpdates(batch, again);
+  if (undone > 0) {
+    absl::MutexLock lock(&mu_);
+    times_.undone += undone;
+    times_.undo_seconds += Since(t);
+  }
+}
+
+void HostUpdater::Restore(const Group& group, int j, bool rewrite_shard) {
+  group.master.copy_(group.saved_master);
+  group.exp_avg.copy_(group.saved_exp_avg);
+  group.exp_avg_sq.copy_(group.saved_exp_avg_sq);
+  if (!rewrite_shard) return;  // the update that follows rewrites it
+  Lane* lane = lanes_.empty() ? nullptr : &lanes_[j % 2];
+  const torch::Tensor& shard = group.shard;
+  if (shard.scalar_type() != torch::kFloat32) {
+    offload::ConvertFromFloat(group.master.data_ptr<float>(), ShardOutput(group, lane),
+                              group.master.numel(), models::ToDType(shard.scalar_type()));
+  }
+  PublishShard(group, lane);
+  absl::MutexLock lock(&mu_);
+  uploaded_[group.index] = streams_->Mark();
 }
 
 void HostUpdater::BringGradientDown(const Batch& batch, int j) {
@@ -143,36 +249,29 @@ void HostUpdater::BringGradientDown(const Batch& batch, int j) {
   lane.grad_down = streams_->Mark();
 }
 
-void HostUpdater::UpdateGroup(const Batch& batch, int j) {
-  const Group& group = batch.groups[j];
-  const int g = group.index;
-  Lane* lane = lanes_.empty() ? nullptr : &lanes_[j % 2];
-  const torch::Tensor& held = grads_->held(g);
-  const void* grad = held.data_ptr();
-  if (held.is_cuda()) {
-    const auto t = std::chrono::steady_clock::now();
-    lane->grad_down.HostWait();
-    grad = lane->grad.data_ptr();
-    absl::MutexLock lock(&mu_);
-    times_.transfer_wait_seconds += Since(t);
-  }
-  const torch::Tensor& master = group.master;
-  torch::Tensor shard = group.shard;
-  const bool shard_16bit = shard.scalar_type() != torch::kFloat32;
-  void* out16 = nullptr;
-  if (shard_16bit && shard.is_cpu()) {
-    out16 = shard.data_ptr();  // written in the same pass
-  } else if (shard_16bit) {
-    lane->param_up.HostWait();  // the lane's last upload has left
-    out16 = lane->param.data_ptr();
-  }
+const void* HostUpdater::HostGradient(const Batch& batch, int j) {
+  const torch::Tensor& held = grads_->held(batch.groups[j].index);
+  if (!held.is_cuda()) return held.data_ptr();
+  Lane& lane = lanes_[j % 2];
   const auto t = std::chrono::steady_clock::now();
-  offload::AdamWStep(master.data_ptr<float>(), grad, models::ToDType(held.scalar_type()),
-                     group.exp_avg.data_ptr<float>(), group.exp_avg_sq.data_ptr<float>(),
-                     master.numel(), batch.hyper, batch.step, batch.factor, out16,
-                     models::ToDType(shard.scalar_type()));
-  const double adam_seconds = Since(t);
-  DeviceStreams::Marker uploaded;
+  lane.grad_down.HostWait();
+  absl::MutexLock lock(&mu_);
+  times_.transfer_wait_seconds += Since(t);
+  return lane.grad.data_ptr();
+}
+
+void* HostUpdater::ShardOutput(const Group& group, Lane* lane) {
+  const torch::Tensor& shard = group.shard;
+  if (shard.scalar_type() == torch::kFloat32) return nullptr;
+  if (shard.is_cpu()) return shard.data_ptr();  // written in the same pass
+  lane->param_up.HostWait();                     // the lane's last upload has left
+  return lane->param.data_ptr();
+}
+
+void HostUpdater::PublishShard(const Group& group, Lane* lane) {
+  torch::Tensor shard = group.shard;
+  const torch::Tensor& master = group.master;
+  const bool shard_16bit = shard.scalar_type() != torch::kFloat32;
   if (shard.is_cuda()) {
     if (shard_16bit) {
       shard.copy_(lane->param.narrow(0, 0, shard.numel()), /*non_blocking=*/true);
@@ -180,12 +279,29 @@ void HostUpdater::UpdateGroup(const Batch& batch, int j) {
     } else {
       shard.copy_(master, /*non_blocking=*/true);
     }
-    uploaded = streams_->Mark();
   } else if (!shard_16bit && !master.is_same(shard)) {
     shard.copy_(master);
   }
+}
+
+void HostUpdater::UpdateGroup(const Batch& batch, int j) {
+  const Group& group = batch.groups[j];
+  Lane* lane = lanes_.empty() ? nullptr : &lanes_[j % 2];
+  const torch::Tensor& held = grads_->held(group.index);
+  const void* grad = HostGradient(batch, j);
+  const torch::Tensor& master = group.master;
+  void* out16 = ShardOutput(group, lane);
+  const auto t = std::chrono::steady_clock::now();
+  offload::AdamWStep(master.data_ptr<float>(), grad, models::ToDType(held.scalar_type()),
+                     group.exp_avg.data_ptr<float>(), group.exp_avg_sq.data_ptr<float>(),
+                     master.numel(), batch.hyper, batch.step, batch.factor, out16,
+                     models::ToDType(group.shard.scalar_type()));
+  const double adam_seconds = Since(t);
+  PublishShard(group, lane);
+  DeviceStreams::Marker uploaded;
+  if (group.shard.is_cuda()) uploaded = streams_->Mark();
   absl::MutexLock lock(&mu_);
-  uploaded_[g] = std::move(uploaded);
+  uploaded_[group.index] = std::move(uploaded);
   times_.cpu_adam_seconds += adam_seconds;
 }
 

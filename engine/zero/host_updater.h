@@ -9,9 +9,23 @@
 // group's CpuAdam returned (same thread); its 16-bit half once its upload is done (host
 // wait on the upload's marker before reuse).
 //
+// Note [speculative update]: a host group whose gradient is complete before the step's
+// decision (clip factor, fp16 skip: optim/step_decision.h) is known may be updated during
+// the backward, with the factor the decision gives when nothing clips or overflows
+// (kSpeculate). First its gradient is checked finite (a non-finite one is never applied
+// ahead of the decision) and its float32 state is copied into the group's saved arrays.
+// When the decision comes (kSettle): if it is the one assumed, the update stands; if not,
+// the saved state is copied back, so the group holds bitwise what it held before, and the
+// update is made again with the decided factor (or not at all, when the step is skipped,
+// and its 16-bit shard is rewritten from the restored master: the shard is always the
+// master rounded). So every outcome leaves bitwise the serial update's weights and moments
+// (tests/train/placement_test.cpp). The plan chooses which groups have saved arrays
+// (plan.h, UnitPlacement::speculate): they cost 12 bytes per element of host memory.
+//
 // Threading: Submit, Done, WaitDone, WaitAll and TakeTimes are for the rank's main
-// thread; everything else runs on the worker. `mu_` guards the queue, the pending flags,
-// the markers handed over and the times.
+// thread; everything else runs on the worker. `mu_` guards the queue, the pending counts,
+// the markers handed over and the times. Which groups' speculation stands (speculated_)
+// is the worker's alone.
 #pragma once
 
 #include <torch/torch.h>
@@ -47,16 +61,30 @@ class HostUpdater {
   // One host group's state, handed to the worker for the batch (tensor handles: the
   // worker writes through them).
   struct Group {
-    int index = 0;  // the group's number (its held gradient, its pending flag)
+    int index = 0;  // the group's number (its held gradient, its pending count)
     torch::Tensor master, exp_avg, exp_avg_sq;  // float32 host arrays
     torch::Tensor shard;  // compute dtype: host (written in place) or GPU (uploaded)
+    // kSpeculate: where the state before the update is kept (float32, like the state).
+    torch::Tensor saved_master, saved_exp_avg, saved_exp_avg_sq;
+  };
+  enum class Kind {
+    kUpdate,     // the step's decided update
+    kSpeculate,  // ahead of the decision: hyper and factor are the assumed ones
+    kSettle,     // the decision, for groups submitted with kSpeculate this step
   };
   struct Batch {
-    std::vector<Group> groups;  // forward order
+    Kind kind = Kind::kUpdate;
+    std::vector<Group> groups;  // forward order (kSpeculate: as gradients arrive)
     offload::AdamWHyper hyper;
     int64_t step = 0;
     float factor = 1.0f;
-    DeviceStreams::Marker launched;  // the worker's stream starts after this point
+    // kSettle: whether the speculation was right (the update stands), and whether the step
+    // updates at all (false: skipped, restore only).
+    bool assumed_right = false;
+    bool apply = true;
+    // The worker's stream starts after this point; kSpeculate also waits for it on the
+    // host (the group's gradient is complete there).
+    DeviceStreams::Marker launched;
   };
   void Submit(Batch batch);
   bool Done(int group) const;
@@ -68,6 +96,9 @@ class HostUpdater {
   struct Times {
     double cpu_adam_seconds = 0.0;
     double transfer_wait_seconds = 0.0;
+    int speculated = 0;         // groups updated ahead of the decision
+    int undone = 0;             // of those, restored because the decision differed
+    double undo_seconds = 0.0;  // restoring, and updating again
   };
   Times TakeTimes();
   int64_t lane_bytes() const;
@@ -80,20 +111,35 @@ class HostUpdater {
   };
   void Loop();
   void Run(Batch& batch);
+  // The update loop over `batch.groups[j]` for j in `order`, each marked done as it lands.
+  void RunUpdates(const Batch& batch, const std::vector<int>& order);
+  void Speculate(Batch& batch);
+  void Settle(Batch& batch);
+  // Marks group g done (one submission of it fewer pending).
+  void Finish(int g);
+  void RecordError(absl::Status s);
   void UpdateGroup(const Batch& batch, int j);
+  // Restores a group's saved state; rewrites its 16-bit shard from it when `rewrite_shard`.
+  void Restore(const Group& group, int j, bool rewrite_shard);
+  // Lane j's 16-bit output for the group (or the host shard itself), and its upload after.
+  void* ShardOutput(const Group& group, Lane* lane);
+  void PublishShard(const Group& group, Lane* lane);
   void BringGradientDown(const Batch& batch, int j);
+  // The group's gradient where CpuAdam can read it (the lane, or the held buffer).
+  const void* HostGradient(const Batch& batch, int j);
 
   // Constant after construction.
   GradStream* grads_;
   DeviceStreams* streams_;
   int cpu_threads_;
   std::vector<Lane> lanes_;  // worker-owned between Submit and completion
+  std::vector<char> speculated_;  // per group: its speculative update stands (worker-owned)
   std::thread thread_;
 
   mutable absl::Mutex mu_;
   absl::CondVar cv_;
   std::deque<Batch> queue_ ABSL_GUARDED_BY(mu_);
-  std::vector<char> pending_ ABSL_GUARDED_BY(mu_);  // per group: submitted, not yet done
+  std::vector<int> pending_ ABSL_GUARDED_BY(mu_);  // per group: submissions not yet done
   std::vector<DeviceStreams::Marker> uploaded_ ABSL_GUARDED_BY(mu_);  // per group
   int in_flight_ ABSL_GUARDED_BY(mu_) = 0;  // groups submitted and not done
   bool stop_ ABSL_GUARDED_BY(mu_) = false;

@@ -39,8 +39,8 @@ ShardOptimizer::~ShardOptimizer() {
 }
 
 absl::StatusOr<std::unique_ptr<ShardOptimizer>> ShardOptimizer::Create(
-    std::vector<ParamGroup*> groups, std::vector<plan::Where> where, GradStream* grads,
-    DeviceStreams* streams, offload::PinnedPool* pool, const Options& options) {
+    std::vector<ParamGroup*> groups, std::vector<plan::Where> where, std::vector<bool> speculate,
+    GradStream* grads, DeviceStreams* streams, offload::PinnedPool* pool, const Options& options) {
   std::unique_ptr<ShardOptimizer> opt(new ShardOptimizer(grads, streams, options));
   const auto device = streams->device();
   int64_t largest_lane = 0;
@@ -68,6 +68,11 @@ absl::StatusOr<std::unique_ptr<ShardOptimizer>> ShardOptimizer::Create(
       } else {
         ASSIGN_OR_RETURN(st.exp_avg, HostStateTensor(n));
         ASSIGN_OR_RETURN(st.exp_avg_sq, HostStateTensor(n));
+        if (i < speculate.size() && speculate[i] && options.overlap) {
+          ASSIGN_OR_RETURN(st.saved_master, HostStateTensor(n));
+          ASSIGN_OR_RETURN(st.saved_exp_avg, HostStateTensor(n));
+          ASSIGN_OR_RETURN(st.saved_exp_avg_sq, HostStateTensor(n));
+        }
         opt->host_groups_.push_back(static_cast<int>(i));
         if (grads->held(static_cast<int>(i)).is_cuda() || shard.is_cuda())
           largest_lane = std::max(largest_lane, n);
@@ -119,8 +124,15 @@ void ShardOptimizer::UpdateOnDevice(int i, const offload::AdamWHyper& h, float f
   st.copied_down = streams_->Mark();
 }
 
-absl::Status ShardOptimizer::Launch(const offload::AdamWHyper& hyper, int64_t step, float factor) {
-  RETURN_IF_ERROR(WaitAll());
+absl::Status ShardOptimizer::Launch(const offload::AdamWHyper& hyper, int64_t step, float factor,
+                                    bool speculation_right) {
+  // The last step's updates have landed (the forward waited for each); what may still run
+  // is this step's speculation, which is settled below, not waited for.
+  if (speculated_.empty()) {
+    RETURN_IF_ERROR(WaitAll());
+  } else {
+    for (GroupState& st : state_) st.copied_down.StreamWait();
+  }
   torch::NoGradGuard no_grad;
   HarvestDeviceTime();  // the last Launch's device updates ran long ago: read them first
   auto update = [&] {
@@ -136,14 +148,69 @@ absl::Status ShardOptimizer::Launch(const offload::AdamWHyper& hyper, int64_t st
   RETURN_IF_ERROR(
       CatchToStatus(absl::StatusCode::kInternal, "the device optimizer failed", update));
   if (host_groups_.empty()) return absl::OkStatus();
-  HostUpdater::Batch batch{{}, hyper, step, factor, streams_->Mark()};
+  // The groups not speculated first, in forward order: the next forward needs them first.
+  HostUpdater::Batch batch;
+  batch.hyper = hyper;
+  batch.step = step;
+  batch.factor = factor;
+  batch.launched = streams_->Mark();
   for (int i : host_groups_) {
-    const GroupState& st = state_[i];
-    batch.groups.push_back({i, st.master, st.exp_avg, st.exp_avg_sq, st.group->shard()});
+    if (std::find(speculated_.begin(), speculated_.end(), i) == speculated_.end())
+      batch.groups.push_back(HostGroup(i));
   }
-  updater_->Submit(std::move(batch));
+  if (!batch.groups.empty()) updater_->Submit(std::move(batch));
+  Settle(hyper, step, factor, speculation_right, /*apply=*/true);
   if (!options_.overlap) return updater_->WaitAll();
   return absl::OkStatus();
+}
+
+HostUpdater::Group ShardOptimizer::HostGroup(int i) const {
+  const GroupState& st = state_[i];
+  return {i,           st.master,       st.exp_avg,          st.exp_avg_sq, st.group->shard(),
+          st.saved_master, st.saved_exp_avg, st.saved_exp_avg_sq};
+}
+
+bool ShardOptimizer::CanSpeculate(int i) const {
+  return state_[i].where == plan::Where::kHost && state_[i].saved_master.defined();
+}
+
+absl::Status ShardOptimizer::Speculate(int i, const offload::AdamWHyper& hyper, int64_t step,
+                                       float factor, DeviceStreams::Marker ready) {
+  ZEROD_CHECK(CanSpeculate(i));
+  HostUpdater::Batch batch;
+  batch.kind = HostUpdater::Kind::kSpeculate;
+  batch.groups.push_back(HostGroup(i));
+  batch.hyper = hyper;
+  batch.step = step;
+  batch.factor = factor;
+  batch.launched = std::move(ready);
+  updater_->Submit(std::move(batch));
+  speculated_.push_back(i);
+  return absl::OkStatus();
+}
+
+void ShardOptimizer::Settle(const offload::AdamWHyper& hyper, int64_t step, float factor,
+                            bool right, bool apply) {
+  if (speculated_.empty()) return;
+  HostUpdater::Batch batch;
+  batch.kind = HostUpdater::Kind::kSettle;
+  batch.hyper = hyper;
+  batch.step = step;
+  batch.factor = factor;
+  batch.assumed_right = right;
+  batch.apply = apply;
+  batch.launched = streams_->Mark();
+  // In forward order, as the next forward reads them.
+  std::vector<int> order = speculated_;
+  std::sort(order.begin(), order.end());
+  for (int i : order) batch.groups.push_back(HostGroup(i));
+  speculated_.clear();
+  updater_->Submit(std::move(batch));
+}
+
+absl::Status ShardOptimizer::Abandon() {
+  Settle({}, 0, 0.0f, /*right=*/false, /*apply=*/false);
+  return updater_ ? updater_->WaitAll() : absl::OkStatus();
 }
 
 bool ShardOptimizer::Updated(int i) const {
@@ -176,6 +243,9 @@ ShardOptimizer::Times ShardOptimizer::TakeTimes() {
     const HostUpdater::Times h = updater_->TakeTimes();
     t.cpu_adam_seconds = h.cpu_adam_seconds;
     t.transfer_wait_seconds = h.transfer_wait_seconds;
+    t.speculated = h.speculated;
+    t.undone = h.undone;
+    t.undo_seconds = h.undo_seconds;
   }
   HarvestDeviceTime();
   t.device_seconds = device_seconds_;
@@ -198,6 +268,8 @@ int64_t ShardOptimizer::host_bytes() const {
   for (const GroupState& st : state_) {
     if (st.where != plan::Where::kHost) continue;
     n += st.exp_avg.nbytes() + st.exp_avg_sq.nbytes();
+    if (st.saved_master.defined())
+      n += st.saved_master.nbytes() + st.saved_exp_avg.nbytes() + st.saved_exp_avg_sq.nbytes();
     if (!st.master.is_same(st.group->shard())) n += st.master.nbytes();
   }
   return n;

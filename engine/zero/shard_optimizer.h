@@ -18,6 +18,11 @@
 // overlap changes a bit of the result (tests/zero/shard_optimizer_test.cpp,
 // tests/train/placement_test.cpp).
 //
+// Host groups the plan gives saved arrays (UnitPlacement::speculate) may instead be
+// updated during the backward, as soon as their gradient is held, and settled when the
+// step's decision is known (Speculate, then Launch or Abandon): Note [speculative update]
+// in host_updater.h, with the same bitwise guarantee.
+//
 // Threading: the rank's main thread calls everything. The worker owns the host groups'
 // state, their shards and the lanes between Launch and the group's completion.
 #pragma once
@@ -33,11 +38,11 @@
 #include "engine/plan/plan.h"
 #include "engine/zero/device_streams.h"
 #include "engine/zero/grad_stream.h"
+#include "engine/zero/host_updater.h"
 #include "engine/zero/param_group.h"
 
 namespace zerod::zero {
 
-class HostUpdater;
 
 class ShardOptimizer {
  public:
@@ -51,12 +56,17 @@ class ShardOptimizer {
     double cpu_adam_seconds = 0.0;       // CpuAdam on the worker
     double transfer_wait_seconds = 0.0;  // the worker waiting for gradients down
     double device_seconds = 0.0;         // device updates (GPU time, from events)
+    int speculated = 0;                  // host groups updated ahead of the decision
+    int undone = 0;                      // of those, restored and updated again
+    double undo_seconds = 0.0;           // what restoring and updating again took
   };
 
   // `groups`, `grads`, `streams` and `pool` must outlive the optimizer.
+  // `speculate[i]` (empty: none) gives host group i the saved arrays speculation needs.
   static absl::StatusOr<std::unique_ptr<ShardOptimizer>> Create(
-      std::vector<ParamGroup*> groups, std::vector<plan::Where> where, GradStream* grads,
-      DeviceStreams* streams, offload::PinnedPool* pool, const Options& options);
+      std::vector<ParamGroup*> groups, std::vector<plan::Where> where,
+      std::vector<bool> speculate, GradStream* grads, DeviceStreams* streams,
+      offload::PinnedPool* pool, const Options& options);
   ~ShardOptimizer();
   ShardOptimizer(const ShardOptimizer&) = delete;
   ShardOptimizer& operator=(const ShardOptimizer&) = delete;
@@ -74,7 +84,22 @@ class ShardOptimizer {
   // AdamW step `step` over every group with the gradients held in the GradStream, each
   // multiplied by `factor` first. Device groups are queued on the current stream now;
   // host groups go to the worker (or are done before returning without overlap).
-  absl::Status Launch(const offload::AdamWHyper& hyper, int64_t step, float factor);
+  // Groups speculated this step are settled: their update stands when
+  // `speculation_right` (hyper, step and factor are the ones Speculate assumed), else
+  // they are restored and updated again.
+  absl::Status Launch(const offload::AdamWHyper& hyper, int64_t step, float factor,
+                      bool speculation_right = false);
+
+  // Whether host group i may be updated ahead of the step's decision.
+  bool CanSpeculate(int i) const;
+  // Queues group i's update with the assumed `hyper`, `step` and `factor` once `ready`
+  // (its gradient held) is reached; the group counts as not updated until settled.
+  absl::Status Speculate(int i, const offload::AdamWHyper& hyper, int64_t step, float factor,
+                         DeviceStreams::Marker ready);
+  // The step makes no update (skipped, or cut short by an error): every group speculated
+  // this step gets back its state from before, bitwise. Nothing to do when none was.
+  absl::Status Abandon();
+  bool speculating() const { return !speculated_.empty(); }
   // True once group i's update has landed on the host (always for device groups, whose
   // ordering is the stream's: WaitUpdated).
   bool Updated(int i) const;
@@ -94,11 +119,18 @@ class ShardOptimizer {
     plan::Where where = plan::Where::kHost;
     torch::Tensor master, exp_avg, exp_avg_sq;  // float32, (shard_numel)
     DeviceStreams::Marker copied_down;          // device update's copy to a host shard (if any)
+    // Speculation's copies of the three above (host groups the plan chose; else undefined).
+    torch::Tensor saved_master, saved_exp_avg, saved_exp_avg_sq;
   };
   ShardOptimizer(GradStream* grads, DeviceStreams* streams, const Options& options);
   // Group i's state, checked to have no host update in flight.
   GroupState& Idle(int i);
   void UpdateOnDevice(int i, const offload::AdamWHyper& hyper, float factor);
+  // What the worker is handed for host group i.
+  HostUpdater::Group HostGroup(int i) const;
+  // Settles the groups speculated this step (Note [speculative update]).
+  void Settle(const offload::AdamWHyper& hyper, int64_t step, float factor, bool right,
+              bool apply);
   // Adds the last Launch's device update time to device_seconds_ once its events are done
   // (a step's updates are read at the next step's end or Launch, never waited for).
   void HarvestDeviceTime();
@@ -109,6 +141,7 @@ class ShardOptimizer {
   Options options_;
   std::vector<GroupState> state_;  // one per group
   std::vector<int> host_groups_;   // in forward order
+  std::vector<int> speculated_;    // host groups speculated this step, as submitted
   torch::Tensor step_;             // float32 scalar on the device, read by the fused AdamW
   std::unique_ptr<HostUpdater> updater_;
   // The last Launch's device updates, timed.

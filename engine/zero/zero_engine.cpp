@@ -25,6 +25,11 @@ std::vector<plan::UnitPlacement> DefaultPlacement(size_t units, bool offload_par
   return std::vector<plan::UnitPlacement>(units, p);
 }
 
+bool SameHyper(const offload::AdamWHyper& a, const offload::AdamWHyper& b) {
+  return a.lr == b.lr && a.beta1 == b.beta1 && a.beta2 == b.beta2 && a.eps == b.eps &&
+         a.weight_decay == b.weight_decay;
+}
+
 }  // namespace
 
 ZeroEngine::ZeroEngine(comm::Communicator* comm, const EngineOptions& options)
@@ -83,16 +88,19 @@ absl::Status ZeroEngine::Build(std::vector<std::unique_ptr<models::Unit>> units)
 absl::Status ZeroEngine::BuildOptimizer(const std::vector<plan::UnitPlacement>& placement) {
   std::vector<ParamGroup*> groups;
   std::vector<plan::Where> holders, where;
+  std::vector<bool> speculate;
   for (size_t i = 0; i < slots_.size(); ++i) {
     groups.push_back(slots_[i].group.get());
     holders.push_back(placement[i].gradients);
     where.push_back(placement[i].optimizer);
+    speculate.push_back(placement[i].speculate);
   }
   ASSIGN_OR_RETURN(
       grads_, GradStream::Create(groups, holders, options_.gradient_accumulation_steps > 1, comm_,
                                  streams_.get(), pool_.get()));
   ASSIGN_OR_RETURN(optimizer_,
-                   ShardOptimizer::Create(groups, where, grads_.get(), streams_.get(), pool_.get(),
+                   ShardOptimizer::Create(groups, where, speculate, grads_.get(), streams_.get(),
+                                          pool_.get(),
                                           {.dtype = options_.dtype,
                                            .overlap = options_.overlap_optimizer,
                                            .cpu_threads = options_.optimizer_threads}));
@@ -314,8 +322,29 @@ void ZeroEngine::AfterBackward(int index, const std::vector<torch::Tensor>& grad
     sum.swap(p.grads);
     p.received = 0;
     ThrowIfError(grads_->Issue(g, sum));
+    MaybeSpeculate(g);
   }
   for (int g : slots_[index].uses) ThrowIfError(slots_[g].group->Release());
+}
+
+void ZeroEngine::MaybeSpeculate(int g) {
+  if (!prepared_.armed || !optimizer_->CanSpeculate(g)) return;
+  const int passes = grads_->micro_batches(g);
+  const int final_pass = static_cast<int>(options_.gradient_accumulation_steps);
+  if (passes > final_pass) prepared_.spoiled = true;  // more passes than announced
+  if (passes != final_pass || !grads_->CompleteAfterIssue(g)) return;
+  ThrowIfError(optimizer_->Speculate(g, prepared_.hyper, adam_step_ + 1, prepared_.factor,
+                                     grads_->MarkIssued()));
+}
+
+void ZeroEngine::PrepareStep(const offload::AdamWHyper& hyper, double grad_scale) {
+  if (!optimizer_) return;
+  prepared_ = {.armed = true, .hyper = hyper, .factor = static_cast<float>(grad_scale)};
+}
+
+absl::Status ZeroEngine::AbandonStep() {
+  prepared_ = {};
+  return optimizer_ ? optimizer_->Abandon() : absl::OkStatus();
 }
 
 absl::Status ZeroEngine::ReleaseAll() {
@@ -348,9 +377,17 @@ absl::StatusOr<StepOutcome> ZeroEngine::Step(const offload::AdamWHyper& hyper, d
                                      {grad_scale, max_norm, check_overflow}, *comm_));
   outcome.skipped = decision.skipped;
   outcome.grad_norm = decision.grad_norm;
+  const Prepared prepared = prepared_;
+  prepared_ = {};
+  const float factor = static_cast<float>(decision.factor);
+  // The speculation stands only if it assumed bitwise what the serial update now uses.
+  outcome.speculation_right = prepared.armed && !prepared.spoiled && !decision.skipped &&
+                              factor == prepared.factor && SameHyper(hyper, prepared.hyper);
   if (!decision.skipped) {
     ++adam_step_;
-    RETURN_IF_ERROR(optimizer_->Launch(hyper, adam_step_, static_cast<float>(decision.factor)));
+    RETURN_IF_ERROR(optimizer_->Launch(hyper, adam_step_, factor, outcome.speculation_right));
+  } else {
+    RETURN_IF_ERROR(optimizer_->Abandon());
   }
   grads_->Reset();
   return outcome;
@@ -363,6 +400,9 @@ OptimizerTimes ZeroEngine::TakeOptimizerTimes() {
     t.cpu_seconds = o.cpu_adam_seconds;
     t.gpu_seconds = o.device_seconds;
     t.transfer_wait_seconds = o.transfer_wait_seconds;
+    t.speculated_units = o.speculated;
+    t.undone_units = o.undone;
+    t.undo_seconds = o.undo_seconds;
   }
   t.forward_wait_seconds = forward_wait_seconds_;
   forward_wait_seconds_ = 0.0;

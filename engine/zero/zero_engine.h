@@ -73,6 +73,7 @@ struct StepOutcome {
   bool skipped = false;        // fp16 overflow: no update made
   double grad_norm = 0.0;      // global L2 norm of the unscaled gradient, before clipping
   double drain_seconds = 0.0;  // waiting for the last gradients to be held
+  bool speculation_right = false;  // the update speculated during the backward stands
 };
 
 // Where optimizer time went since the last call (ZeroEngine::TakeOptimizerTimes).
@@ -81,6 +82,9 @@ struct OptimizerTimes {
   double gpu_seconds = 0.0;            // device AdamW (GPU time)
   double transfer_wait_seconds = 0.0;  // the worker waiting for gradients to come down
   double forward_wait_seconds = 0.0;   // the forward waiting for host updates to land
+  int speculated_units = 0;            // host groups updated during the backward
+  int undone_units = 0;                // of those, restored and updated again
+  double undo_seconds = 0.0;           // restoring and updating again (on the worker)
 };
 
 class ZeroEngine {
@@ -137,6 +141,15 @@ class ZeroEngine {
   // state.
   absl::StatusOr<StepOutcome> Step(const offload::AdamWHyper& hyper, double grad_scale,
                                    double max_norm, bool check_overflow);
+  // Announces the next Step's hyperparameters and gradient scale before its backward
+  // passes, so that host groups the plan gave saved state (UnitPlacement::speculate) are
+  // updated as their gradients arrive, assuming nothing clips or overflows; Step settles
+  // them, undoing exactly where the decision differs (Note [speculative update],
+  // host_updater.h). Optional: without it every host update waits for Step.
+  void PrepareStep(const offload::AdamWHyper& hyper, double grad_scale);
+  // The step's passes failed and Step will not be called: speculated groups get back
+  // their state from before the step, bitwise.
+  absl::Status AbandonStep();
 
   // Releases every gathered unit (the end of a micro-step, or after an error).
   absl::Status ReleaseAll();
@@ -204,7 +217,19 @@ class ZeroEngine {
   std::unique_ptr<ShardOptimizer> optimizer_;  // null without optimizer state
   torch::Tensor anchor_;  // zero-size tensor requiring grad: makes every unit's output
                           // require grad, so the first unit (integer input) gets a backward
+  // What PrepareStep announced for the step in flight (Note [speculative update]).
+  struct Prepared {
+    bool armed = false;
+    offload::AdamWHyper hyper;
+    float factor = 1.0f;  // the factor when nothing clips or overflows: the gradient scale
+    bool spoiled = false;  // a gradient was added after its group was speculated
+  };
+  // After group g's gradient is issued: speculates its update when the step is armed and
+  // the group's sum is final.
+  void MaybeSpeculate(int g);
+
   // Training state.
+  Prepared prepared_;
   int64_t adam_step_ = 0;
   int64_t peak_live_bytes_ = 0;
   double forward_wait_seconds_ = 0.0;  // FetchForRun waiting for host updates

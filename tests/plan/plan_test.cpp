@@ -119,6 +119,41 @@ TEST(PlanTest, AutoSplits13BAcrossGpuAndHostWithTheFewestHostUnits) {
   EXPECT_FALSE(MakePlan(fewer)->fits);
 }
 
+// Note [speculative update]: the host memory a fitting placement leaves buys saved state
+// (12 bytes per element) for the host-updated units that come first in the backward, the
+// last in forward order; the placement itself does not change for it.
+TEST(PlanTest, SpareHostMemoryGoesToSpeculationForTheLastHostUnits) {
+  Request r = Auto(LlamaRequest(k13B));
+  r.speculative_update = false;
+  const Plan without = *MakePlan(r);
+  r.speculative_update = true;
+  const Plan with = *MakePlan(r);
+  ASSERT_TRUE(with.fits);
+  EXPECT_EQ(without.speculating_units, 0);
+  EXPECT_GT(with.speculating_units, 0);
+  EXPECT_LE(with.host.Total(), with.host_usable);
+  int64_t saved = 0;
+  const int n = static_cast<int>(with.units.size());
+  for (int i = 0; i < n; ++i) {
+    const UnitPlacement& u = with.units[i];
+    EXPECT_EQ(u.optimizer, without.units[i].optimizer) << u.name;
+    EXPECT_EQ(u.params, without.units[i].params) << u.name;
+    EXPECT_EQ(u.speculate, i >= n - with.speculating_units) << u.name;
+    if (u.speculate) {
+      EXPECT_EQ(u.optimizer, Where::kHost) << u.name;
+      saved += 12 * u.shard_numel;
+    }
+  }
+  EXPECT_EQ(with.host.optimizer - without.host.optimizer, saved);
+  // With the host's memory only just enough for the placement, nothing speculates.
+  Request tight = r;
+  tight.host_bytes = 40 * kGiB;
+  const Plan tight_plan = *MakePlan(tight);
+  if (tight_plan.fits) {
+    EXPECT_LT(tight_plan.speculating_units, with.speculating_units);
+  }
+}
+
 TEST(PlanTest, SeedConfigRefuses13BNamingHostMemoryAndTheAutoRemedy) {
   auto plan = MakePlan(LlamaRequest(k13B));
   ASSERT_TRUE(plan.ok());

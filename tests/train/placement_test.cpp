@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "engine/api.h"
@@ -34,6 +35,9 @@ struct Options {
   bool accumulation = true;  // micro-batches of 2 summed to a global batch of 16
   bool checkpointing = false;
   bool overlap = true;
+  const char* max_norm = "0.5";  // with clipping: small enough that it clips every step
+  bool speculate = true;         // "zerod_speculative_update"
+  const char* precision = "";    // a DeepSpeed section, e.g. R"("fp16": {...},)"
 };
 
 struct Files {
@@ -43,14 +47,15 @@ struct Files {
     const int64_t batch = o.accumulation ? 16 : 2 * World().world_size();
     const std::string ds =
         absl::StrCat(R"({"train_batch_size": )", batch, R"(, "train_micro_batch_size_per_gpu": 2,
-      "gradient_clipping": )",
-                     o.clipping ? "0.5" : "0", R"(,
+      )", o.precision, R"("gradient_clipping": )",
+                     o.clipping ? o.max_norm : "0", R"(,
       "optimizer": {"type": "AdamW", "params": {"lr": 3e-3, "betas": [0.9, 0.95], "eps": 1e-8, "weight_decay": 0.1}},
       "scheduler": {"type": "WarmupLR", "params": {"warmup_min_lr": 1e-4, "warmup_max_lr": 3e-3,
                     "warmup_num_steps": 5, "warmup_type": "linear"}},
       "zero_optimization": {"stage": 3, "stage3_param_persistence_threshold": 0,
         "stage3_prefetch_bucket_size": 5000, "zerod_overlap_optimizer": )",
-                     o.overlap ? "true" : "false", R"(,
+                     o.overlap ? "true" : "false", R"(, "zerod_speculative_update": )",
+                     o.speculate ? "true" : "false", R"(,
         "offload_param": {"device": ")",
                      o.placement.params, R"(", "pin_memory": true},
         "offload_optimizer": {"device": "cpu", "pin_memory": true, "ratio": )",
@@ -143,6 +148,93 @@ TEST(PlacementTest, OverlappedUpdateGivesBitwiseTheSerialWeights) {
   ExpectOverlapBitwiseSerial(World());
 }
 
+// What a run leaves, for the bitwise comparisons: this rank's state file, every step's
+// loss and gradient norm, and how many host updates were speculated and undone.
+struct RunResult {
+  std::string state;
+  std::vector<double> losses, norms;
+  int speculated = 0, undone = 0, skipped = 0;
+};
+
+RunResult Run(const Options& o, comm::Communicator& comm, int steps) {
+  Files files(o);
+  files.spec.steps = steps;
+  RunResult r;
+  auto job = Job::Create(files.spec, &comm);
+  EXPECT_TRUE(job.ok()) << job.status();
+  if (!job.ok()) return r;
+  for (int i = 0; i < steps; ++i) {
+    auto m = (*job)->Step();
+    EXPECT_TRUE(m.ok()) << m.status();
+    if (!m.ok()) return r;
+    r.losses.push_back(m->loss);
+    r.norms.push_back(m->grad_norm);
+    r.speculated += m->speculated_units;
+    r.undone += m->undone_units;
+    r.skipped += m->skipped;
+  }
+  TempDir ckpt;
+  EXPECT_TRUE((*job)->SaveCheckpoint(ckpt.File("c")).ok());
+  char name[64];
+  std::snprintf(name, sizeof(name), "c/rank_%05d_of_%05d.safetensors", comm.rank(),
+                comm.world_size());
+  r.state = ReadBytes(ckpt.File(name));
+  return r;
+}
+
+// Note [speculative update] (zero/host_updater.h): host updates made during the backward
+// and undone where the step's decision differs leave bitwise the serial update's weights,
+// moments and losses, whether the decision clips (undo every step), does not (the
+// speculation stands), skips the step (fp16 overflow), with and without accumulation.
+void ExpectSpeculationBitwiseSerial(comm::Communicator& comm) {
+  struct Case {
+    const char* what;
+    Options options;
+    int expect_undone;  // 1: the decision differs from the assumption on some step; 0: never;
+                        // -1: either (an overflowing gradient is not speculated at all)
+  };
+  const char* fp16 = R"("fp16": {"enabled": true, "initial_scale_power": 24, "hysteresis": 1},)";
+  const Case cases[] = {
+      {"clipping that clips", {.placement = {"cpu", "1.0"}}, 1},
+      {"clipping that never clips", {.placement = {"cpu", "1.0"}, .max_norm = "1e9"}, 0},
+      {"no clipping, no accumulation",
+       {.placement = {"none", "0.5"}, .clipping = false, .accumulation = false},
+       0},
+      {"clipping that never clips, no accumulation",
+       {.placement = {"none", "0.5"}, .accumulation = false, .max_norm = "1e9"},
+       0},
+      {"fp16 overflowing, then not",
+       {.placement = {"cpu", "1.0"}, .max_norm = "1e9", .precision = fp16},
+       -1},
+  };
+  for (const Case& c : cases) {
+    Options o = c.options;
+    const RunResult speculative = Run(o, comm, 6);
+    o.overlap = false;
+    const RunResult serial = Run(o, comm, 6);
+    ASSERT_FALSE(serial.state.empty()) << c.what;
+    EXPECT_GT(speculative.speculated, 0) << c.what << ": nothing was speculated";
+    EXPECT_EQ(serial.speculated, 0) << c.what;
+    if (c.expect_undone >= 0) {
+      EXPECT_EQ(speculative.undone > 0, c.expect_undone == 1)
+          << c.what << ": " << speculative.undone << " of " << speculative.speculated << " undone";
+    }
+    EXPECT_EQ(speculative.losses, serial.losses) << c.what;
+    EXPECT_EQ(speculative.norms, serial.norms) << c.what;
+    EXPECT_EQ(speculative.skipped, serial.skipped) << c.what;
+    EXPECT_TRUE(speculative.state == serial.state)
+        << "speculative and serial updates differ: " << c.what << ", " << Describe(o);
+    if (c.options.precision[0] != '\0') {  // 2^24 overflows the first steps (4 of 6 here)
+      EXPECT_GT(serial.skipped, 0) << c.what << ": no overflow";
+      EXPECT_LT(serial.skipped, 6) << c.what << ": no step after the overflows";
+    }
+  }
+}
+
+TEST(PlacementTest, SpeculativeUpdateGivesBitwiseTheSerialWeights) {
+  ExpectSpeculationBitwiseSerial(World());
+}
+
 // A job whose plan does not fit the memory it is given is refused before any allocation,
 // on every rank, naming the memory that is short and a remedy.
 TEST(PlacementTest, AJobThatCannotFitIsRefusedUpFront) {
@@ -178,6 +270,11 @@ TEST(PlacementGpuTest, EveryPlacementTrainsAsPlainLibTorchOnTheGpu) {
 TEST(PlacementGpuTest, OverlappedUpdateGivesBitwiseTheSerialWeightsOnTheGpu) {
   if (testing::GpuWorld() == nullptr) GTEST_SKIP() << "no GPU path in this build or host";
   ExpectOverlapBitwiseSerial(*testing::GpuWorld());
+}
+
+TEST(PlacementGpuTest, SpeculativeUpdateGivesBitwiseTheSerialWeightsOnTheGpu) {
+  if (testing::GpuWorld() == nullptr) GTEST_SKIP() << "no GPU path in this build or host";
+  ExpectSpeculationBitwiseSerial(*testing::GpuWorld());
 }
 
 }  // namespace
