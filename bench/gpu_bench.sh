@@ -12,6 +12,9 @@
 #   z13auto    zerod 13B, auto config, checkpointing
 #   z155auto   zerod 15.5B (the largest Llama shape --plan fits), auto config, checkpointing
 #   z13seed    zerod 13B, the seed's config: --plan refuses it at world 1 (exit 1)
+#   z674seed_{nospec,noclip,noclip_nospec} / z13auto_{nospec,noclip}  the same runs with
+#              "zerod_speculative_update": false and/or "gradient_clipping": 0 (issue 26:
+#              host updates during the backward, undone when the clip triggers)
 #   z30auto    zerod 32.5B (LLaMA-30B shape), auto config at micro-batch 1 (2 GPUs: what fits)
 #   zq3_14b    zerod, a Qwen3-14B shape (q/k norms, vocab 151936), auto config, checkpointing
 #   zg3_12b    zerod, a Gemma-3-12B shape (window 1024 on 5 of 6 layers, vocab 262208), auto
@@ -57,6 +60,14 @@ fi
 # torchrun would give each process one thread: the peers' CPU optimizers need the cores.
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-$(($(nproc) / NP))}
 
+variant() {  # base-config suffix -> a copy with the suffix's keys changed, its path
+  local out=$LOGS/$(basename "$1" .json)_$2.json
+  python3 -c "import json; d=json.load(open('$1')); s='$2'
+if 'nospec' in s: d['zero_optimization']['zerod_speculative_update'] = False
+if 'noclip' in s: d['gradient_clipping'] = 0
+json.dump(d, open('$out', 'w'), indent=1)"
+  echo "$out"
+}
 run_zerod() {  # tag model config steps timeout extra-flags...
   local tag=$1$W model=$2 config=$3 steps=${BENCH_STEPS:-$4} limit; limit=$(limit_for "$5"); shift 5
   [ "$limit" -eq 0 ] && { echo "== zerod $tag skipped (deadline)"; return; }
@@ -102,6 +113,10 @@ for s in "$@"; do
     z13auto) run_zerod z13auto llama-13b "$AUTO" 7 540 --activation-checkpointing ;;
     z155auto) run_zerod z155auto llama-15.5b "$AUTO" 6 580 --activation-checkpointing ;;
     z13seed) run_zerod z13seed llama-13b "$SEED" 6 300 --activation-checkpointing ;;
+    z674seed_*) run_zerod "$s" llama-6.74b "$(variant "$SEED" "${s#z674seed_}")" 8 420 \
+                  --activation-checkpointing ;;
+    z13auto_*) run_zerod "$s" llama-13b "$(variant "$AUTO" "${s#z13auto_}")" 7 540 \
+                 --activation-checkpointing ;;
     z30auto) run_zerod z30auto llama-30b bench/configs/ds_zero3_auto_mb1.json 5 560 \
                --activation-checkpointing ;;
     zq3_14b) run_zerod zq3_14b qwen3-14b "$AUTO" 6 420 --activation-checkpointing ;;
