@@ -353,7 +353,14 @@ int main(int argc, char** argv) {
     }
     // Every mode runs over the same communicator: NCCL on this rank's GPU, else MPI.
     auto gpu = zerod::daemon::GpuCommunicator(**world);
-    zerod::comm::Communicator& comm = gpu ? *gpu : static_cast<zerod::comm::Communicator&>(**world);
+    if (!gpu.ok()) {  // agreed: every rank has the same error, rank 0 says it
+      if ((*world)->rank() == 0)
+        std::fprintf(stderr, "zerod: error: %s\n", std::string(gpu.status().message()).c_str());
+      if (zerod::comm::CollectiveTimedOut()) zerod::comm::MpiRuntime::Abort(1);
+      return 1;
+    }
+    zerod::comm::Communicator& comm =
+        *gpu ? **gpu : static_cast<zerod::comm::Communicator&>(**world);
     const std::string launcher = (*world)->launch_env().launcher;
     if (flags.train) {
       zerod::daemon::InstallStopSignals();

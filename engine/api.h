@@ -16,6 +16,8 @@
 //   include-allowed: engine/comm/bounded_wait.h            collectives with a timeout
 //   include-allowed: engine/comm/launch_env.h              rank and size from the launcher
 //   include-allowed: engine/comm/gpu_communicator.h        NCCL, behind a factory
+//   include-allowed: engine/comm/gpu_select.h              which GPU a rank uses (pure)
+//   include-allowed: engine/comm/watchdog.h                progress marks, the stall watchdog
 //   include-allowed: engine/checkpoint/hf_from_checkpoint.h  a checkpoint exported as HF
 //   include-allowed: engine/checkpoint/output_dir.h        what a save may replace; newest ckpt
 //   include-allowed: engine/data/prepare.h                 zerod --prepare-data

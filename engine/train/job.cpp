@@ -48,7 +48,7 @@ absl::StatusOr<Setup> Validate(const JobSpec& given, const comm::Communicator& c
   s.dataset = std::move(md.dataset);
   // The config's "auto" values come from the job's flags and the model.
   ASSIGN_OR_RETURN(const config::JobValues job,
-                   train::JobValuesFor(spec, s.model, comm.backend() == "nccl", comm.local_rank()));
+                   train::JobValuesFor(spec, s.model, comm.device() >= 0, comm.device()));
   const int world_size = comm.world_size();
   ASSIGN_OR_RETURN(s.ds, spec.ds_config_json.empty()
                              ? config::LoadDsConfig(spec.ds_config_path, world_size, job)
