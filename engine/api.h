@@ -147,7 +147,9 @@ struct PlanSpec {
   std::string model_dir;
   std::string ds_config_path;
   int world_size = 1;
-  int ranks_per_host = 0;            // ranks sharing one host's memory; 0: all of them (one node)
+  int ranks_per_host = 0;  // ranks sharing one host's memory; 0: from `hosts`, else
+                           // plan/host_check.h's RanksPerHost (8 per GPU host)
+  int hosts = 0;           // hosts the world is spread over (0: not said)
   std::string gpu_memory = "auto";   // one GPU's memory ("141GiB"); auto: this machine's
                                      // GPU, none when it has none (a CPU plan)
   std::string host_memory = "auto";  // one host's memory; auto: this machine's
