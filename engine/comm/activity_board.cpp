@@ -289,6 +289,7 @@ absl::Status Init(MPI_Comm world) {
 std::string DescribeOthers(int64_t n) {
   if (slots == nullptr) return "the other ranks cannot be named here";
   std::vector<std::string> found;
+  std::vector<std::string> waiting;  // alive and waiting in a collective themselves
   int unseen = 0;
   const int64_t now = NowNs();
   auto secs = [now](int64_t at) { return static_cast<double>(now - at) / kSecond; };
@@ -312,6 +313,10 @@ std::string DescribeOthers(int64_t n) {
       // The whole process is stopped (SIGSTOP) or gone, or its host is silent.
       found.push_back(absl::StrFormat("rank %d is not running (no heartbeat for %.1f s, %s; %s)", r,
                                       secs(s.alive_ns.load()), host, last));
+    } else if (n > 0 && s.entered.load() < n && left == 0 && secs(s.beat_ns.load()) <= 2.0) {
+      // Waiting, polling, in an earlier collective (a rank ahead issued more of them, as
+      // prefetches do): held up too, not the one to blame.
+      waiting.push_back(absl::StrCat(r));
     } else if (n > 0 && s.entered.load() < n) {
       found.push_back(absl::StrFormat("rank %d did not arrive (%s; %s)", r, host, last));
     } else if (n > 0 && left == 0 && secs(s.beat_ns.load()) > 2.0) {
@@ -327,6 +332,10 @@ std::string DescribeOthers(int64_t n) {
   if (unseen > 0) {
     found.push_back(absl::StrCat(unseen, " rank(s) of other hosts not on the board (no word "
                                          "from their hosts)"));
+  }
+  if (!waiting.empty()) {
+    found.push_back(absl::StrCat(waiting.size() == 1 ? "rank " : "ranks ",
+                                 absl::StrJoin(waiting, ", "), " waiting in collectives too"));
   }
   if (found.empty()) {
     return n > 0 ? "every other rank arrived and is alive" : "every other rank is alive";

@@ -66,6 +66,9 @@ struct NcclCommunicator::Impl {
   absl::Status failed;  // sticky
 };
 
+static absl::Status FinishNccl(ncclComm_t comm, ncclResult_t rc, const char* call,
+                               std::chrono::steady_clock::time_point deadline);
+
 NcclCommunicator::NcclCommunicator(MpiCommunicator* mpi, std::unique_ptr<Impl> impl)
     : mpi_(mpi), impl_(std::move(impl)) {}
 
@@ -73,7 +76,13 @@ NcclCommunicator::~NcclCommunicator() {
   SetNcclAbortForWatchdog(nullptr);
   if (impl_->comm == nullptr) return;
   if (impl_->failed.ok()) {
-    ncclCommDestroy(impl_->comm);
+    // A nonblocking communicator finalizes asynchronously: wait for it (bounded) first.
+    const auto deadline = std::chrono::steady_clock::now() + impl_->timeout;
+    if (FinishNccl(impl_->comm, ncclCommFinalize(impl_->comm), "ncclCommFinalize", deadline).ok()) {
+      ncclCommDestroy(impl_->comm);
+    } else {
+      ncclCommAbort(impl_->comm);
+    }
   } else {
     ncclCommAbort(impl_->comm);
   }

@@ -6,7 +6,10 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <signal.h>
+
 #include <chrono>
+#include <thread>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -88,6 +91,33 @@ TEST_F(WatchdogTest, AMainThreadBlockedOutsideMpiIsNamedByItsWatchdogAtWorldOne)
 
 TEST_F(WatchdogTest, ABlockedRankIsNamedAndEveryRankGoneWithinTheTimeoutPlusTen) {
   for (int round = 0; round < Rounds(); ++round) EXPECT_LT(StallRound(2, 1, round), kTimeout + 10);
+}
+
+// A rank that was frozen itself (SIGSTOP for longer than the timeout, then SIGCONT) does not
+// blame its own main thread: at world 1 nobody else is waiting, and it trains on.
+TEST_F(WatchdogTest, ARankFrozenLongerThanTheTimeoutDoesNotBlameItselfWhenItRunsAgain) {
+  const std::string tag = "wdfrozen" + std::to_string(::getpid());
+  BackgroundCommand run(std::string(ZEROD_MPIEXEC) +
+                            " --oversubscribe --allow-run-as-root -np 1 -x ZEROD_TEST_TAG=" + tag +
+                            " " + ZEROD_BIN + " --train --model " + ZEROD_SOURCE_DIR +
+                            "/configs/models/tiny-llama --ds-config " + Path("ds.json") +
+                            " --data " + Path("corpus.bin") +
+                            " --seq-len 16 --steps 1000000 --log-format json --collective-timeout " +
+                            std::to_string(kTimeout),
+                        Path("frozen.log"));
+  ASSERT_TRUE(run.WaitFor("\"step\":3,")) << run.log();
+  const auto ranks = zerod::e2e::TaggedZerods(tag);
+  ASSERT_EQ(ranks.size(), 1u);
+  kill(ranks[0], SIGSTOP);
+  std::this_thread::sleep_for(std::chrono::seconds(kTimeout + 3));
+  kill(ranks[0], SIGCONT);
+  const size_t steps_before = run.log().size();
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  const std::string log = run.log();
+  EXPECT_FALSE(zerod::e2e::AllGone(ranks, 0)) << log;  // still training
+  EXPECT_GT(log.size(), steps_before) << "no steps after SIGCONT: " << log;
+  EXPECT_EQ(log.find("watchdog:"), std::string::npos) << log;
+  EXPECT_EQ(log.find("collective timeout:"), std::string::npos) << log;
 }
 
 }  // namespace

@@ -10,7 +10,9 @@
 #      not see rank 0's file;
 #   4. a rank on the other host blocked outside MPI (ZEROD_TEST_STALL) is named with its
 #      host, in one report, and every rank is gone within the timeout + 10 s;
-#   5. SIGKILL of the other host's ranks ends every rank.
+#   5. SIGKILL of the other host's ranks ends every rank;
+#   6. an error found before MPI starts is printed by rank 0 and by the other host's first
+#      rank (one line per host).
 # Usage: two_hosts_test.sh BIN_DIR SOURCE_DIR. Skips (exit 77) where unshare is not allowed.
 set -euo pipefail
 bin=$(cd "$1" && pwd)
@@ -111,7 +113,7 @@ set -e
 for _ in $(seq 1 600); do grep -q '"step":3,' "$work/kill.log" && break; sleep 0.1; done
 victims=()
 for p in $(pgrep -x zerod); do
-  env=$(tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null || true)
+  env=$( { tr '\0' '\n' <"/proc/$p/environ"; } 2>/dev/null || true)
   grep -q "^ZEROD_TEST_TAG=kill$$" <<<"$env" || continue
   # hostb's ranks: their UTS namespace's hostname.
   [ "$(nsenter -t "$p" -u hostname 2>/dev/null)" = hostb ] && victims+=("$p")
@@ -124,7 +126,21 @@ wait "$run"
 rc=$?
 set -e
 [ "$rc" -ne 0 ] || fail "mpirun exited 0 after hostb's ranks were killed"
-left=$(for p in $(pgrep -x zerod); do tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -q "^ZEROD_TEST_TAG=kill$$" && echo "$p"; done)
+left=$(for p in $(pgrep -x zerod); do
+  { tr '\0' '\n' <"/proc/$p/environ"; } 2>/dev/null | grep -q "^ZEROD_TEST_TAG=kill$$" && echo "$p"
+done || true)
 [ -z "$left" ] || fail "ranks still running: $left"
 echo "every rank gone $(( $(date +%s) - killed )) s after the kill (mpirun exit $rc)"
+gone=$(( $(date +%s) - killed ))
+[ "$gone" -le 15 ] || fail "the last rank went $gone s after the kill"
+
+echo "== 6. an error before MPI is printed by the other host too, naming its rank and host"
+if two_hosts "$bin/zerod" --listen 127.0.0.1:0 --token-file /tmp/zerod-no-such-token \
+  >"$work/usage.log" 2>&1; then
+  fail "a missing --token-file was accepted"
+fi
+grep -q "^zerod: error: --token-file" "$work/usage.log" || { cat "$work/usage.log"; fail "rank 0 said nothing"; }
+grep "zerod: error (rank 2, host hostb): --token-file" "$work/usage.log" ||
+  { cat "$work/usage.log"; fail "hostb's first rank said nothing"; }
+[ "$(grep -c "zerod: error" "$work/usage.log")" -eq 2 ] || { cat "$work/usage.log"; fail "not one line per host"; }
 echo "two_hosts_test: PASSED"
