@@ -55,7 +55,7 @@ class WatchdogTest : public ::testing::Test {
         ZEROD_SOURCE_DIR + "/configs/models/tiny-llama --ds-config " + Path("ds.json") +
         " --data " + Path("corpus.bin") + " --seq-len 16 --steps 1000 --collective-timeout " +
         std::to_string(kTimeout);
-    BackgroundCommand run(cmd, Path("stall.log"));
+    BackgroundCommand run(cmd, Path("stall_" + std::to_string(np) + "_" + std::to_string(round) + ".log"));
     EXPECT_TRUE(run.WaitFor("ZEROD_TEST_STALL: blocking")) << run.log();
     const auto blocked = std::chrono::steady_clock::now();
     const auto ranks = zerod::e2e::TaggedZerods(tag);
