@@ -77,7 +77,16 @@ absl::Status CompareOutput(comm::Communicator& comm, const char* field, const st
   if (comm.rank() == 0 && !dir.empty()) {
     std::random_device random;
     token = absl::StrFormat("%08x%08x-%d", random(), random(), static_cast<int>(getpid()));
-    std::ofstream(JoinPath(dir, ".zerod-shared-" + token)) << token;
+    const std::string probe = JoinPath(dir, ".zerod-shared-" + token);
+    std::ofstream out(probe);
+    out << token;
+    out.close();
+    // Rank 0 cannot write there (read-only, full): not this check's business; the save
+    // says so when it comes.
+    if (!out || ReadFileToString(probe) != token) {
+      ::unlink(probe.c_str());
+      token.clear();
+    }
   }
   ASSIGN_OR_RETURN(dir, BroadcastString(comm, dir));
   ASSIGN_OR_RETURN(token, BroadcastString(comm, token));
