@@ -14,6 +14,7 @@
 
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
 #include "engine/comm/activity_board.h"
 #include "engine/comm/bounded_wait.h"
 
@@ -22,8 +23,8 @@ namespace {
 
 constexpr double kNs = 1e9;
 
-std::mutex abort_mu;
-std::function<void()> nccl_abort;  // guarded by abort_mu
+absl::Mutex abort_mu;
+std::function<void()> nccl_abort ABSL_GUARDED_BY(abort_mu);
 std::atomic<void (*)()> cuda_stall{nullptr};
 
 void Mark(board::Slot* me, const char* doing) {
@@ -55,7 +56,7 @@ void Mark(board::Slot* me, const char* doing) {
   NoteCollectiveTimeout(message);
   std::function<void()> abort;
   {
-    std::lock_guard<std::mutex> lock(abort_mu);
+    absl::MutexLock lock(&abort_mu);
     abort.swap(nccl_abort);
   }
   if (abort) abort();
@@ -126,7 +127,7 @@ void StartWatchdog() {
 }
 
 void SetNcclAbortForWatchdog(std::function<void()> abort) {
-  std::lock_guard<std::mutex> lock(abort_mu);
+  absl::MutexLock lock(&abort_mu);
   nccl_abort = std::move(abort);
 }
 
