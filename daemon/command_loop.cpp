@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "daemon/stop_signals.h"
 #include "engine/comm/bounded_wait.h"
+#include "engine/comm/watchdog.h"
 
 namespace zerod::daemon {
 
@@ -52,7 +53,10 @@ Combined RunEverywhere(const v1::RankCommand& command, RankExecutor& executor,
 int DriveRanks(coordinator::Scheduler& scheduler, RankExecutor& executor, CommandChannel& channel,
                LoopObserver& observer, std::string* failure) {
   while (true) {
-    const v1::RankCommand command = scheduler.Next();
+    const v1::RankCommand command = [&] {
+      comm::IdleScope idle("waiting for the next command");  // not a stall (watchdog.h)
+      return scheduler.Next();
+    }();
     if (auto s = channel.Send(command.SerializeAsString()); !s.ok()) {
       *failure = std::string(s.message());
       return 1;
@@ -91,7 +95,10 @@ int RunRanks(comm::Communicator* training,
 int FollowRankZero(RankExecutor& executor, CommandChannel& channel) {
   bool next_follows = false;  // the last command announced another at once
   while (true) {
-    auto bytes = channel.Receive(next_follows);
+    auto bytes = [&] {
+      comm::IdleScope idle("waiting for rank 0's next command");
+      return channel.Receive(next_follows);
+    }();
     v1::RankCommand command;
     if (!bytes.ok() || !command.ParseFromString(*bytes)) {
       const std::string why = comm::CollectiveTimedOut() ? comm::CollectiveTimeoutMessage()

@@ -20,6 +20,7 @@
 #include "daemon/prepare_cmd.h"
 #include "daemon/service_loop.h"
 #include "daemon/stop_signals.h"
+#include "daemon/usage_error.h"
 #include "engine/api.h"
 #include "engine/checkpoint/hf_from_checkpoint.h"
 #include "engine/comm/bounded_wait.h"
@@ -111,12 +112,10 @@ void AddAutoValueFlags(CLI::App& app, zerod::JobSpec& spec) {
       ->check(CLI::IsMember({"bf16", "fp16", "fp32"}));
 }
 
-// Errors found before MPI starts (flags, the model's location) are the same on every
-// rank: only the rank the launcher calls 0 (or a lone process) says them.
-void UsageError(const std::string& message) {
-  const auto rank = zerod::comm::ReadLaunchEnv().rank;
-  if (!rank.has_value() || *rank == 0) std::fprintf(stderr, "zerod: error: %s\n", message.c_str());
-}
+// Errors found before MPI starts (flags, a missing file): daemon/usage_error.h says who
+// prints them (rank 0, and the first rank of every other host, which may be the only one
+// that has it).
+void UsageError(const std::string& message) { zerod::daemon::PrintUsageError(message); }
 
 // `zerod --export-hf [OUT] --from-checkpoint DIR [--output OUT]`: one process, no MPI.
 int RunExportFromCheckpoint(const Flags& flags) {
@@ -191,7 +190,11 @@ int main(int argc, char** argv) {
   app.add_option("--world-size", flags.plan_spec.world_size, "With --plan: ranks (one GPU each)")
       ->check(kAtLeastOne);
   app.add_option("--ranks-per-host", flags.plan_spec.ranks_per_host,
-                 "With --plan: ranks sharing one host's memory (default: all, one node)")
+                 "With --plan: ranks sharing one host's memory (default: --world-size over "
+                 "--hosts; without --hosts, 8 per GPU host, all of a CPU plan's on one)")
+      ->check(kAtLeastOne);
+  app.add_option("--hosts", flags.plan_spec.hosts,
+                 "With --plan: the hosts the world is spread over, as many ranks on each")
       ->check(kAtLeastOne);
   app.add_option("--gpu-memory", flags.plan_spec.gpu_memory,
                  "With --plan: one GPU's memory, e.g. 141GiB, or auto (this machine's GPU; a "
@@ -353,7 +356,14 @@ int main(int argc, char** argv) {
     }
     // Every mode runs over the same communicator: NCCL on this rank's GPU, else MPI.
     auto gpu = zerod::daemon::GpuCommunicator(**world);
-    zerod::comm::Communicator& comm = gpu ? *gpu : static_cast<zerod::comm::Communicator&>(**world);
+    if (!gpu.ok()) {  // agreed: every rank has the same error, rank 0 says it
+      if ((*world)->rank() == 0)
+        std::fprintf(stderr, "zerod: error: %s\n", std::string(gpu.status().message()).c_str());
+      if (zerod::comm::CollectiveTimedOut()) zerod::comm::MpiRuntime::Abort(1);
+      return 1;
+    }
+    zerod::comm::Communicator& comm =
+        *gpu ? **gpu : static_cast<zerod::comm::Communicator&>(**world);
     const std::string launcher = (*world)->launch_env().launcher;
     if (flags.train) {
       zerod::daemon::InstallStopSignals();

@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "daemon/stop_signals.h"
 #include "engine/comm/communicator.h"
+#include "engine/comm/watchdog.h"
 #include "engine/util/proc_stats.h"
 #include "proto/wire.h"
 
@@ -11,6 +12,12 @@ namespace zerod::daemon {
 v1::RankReport RankExecutor::Run(const v1::RankCommand& command) {
   v1::RankReport report;
   absl::Status status;
+  // What the watchdog and the activity board say this rank was last doing.
+  doing_ = absl::StrCat(v1::RankCommand::Kind_Name(command.kind()), " ", command.job_id());
+  if (command.kind() == v1::RankCommand::STEP && job_ != nullptr) {
+    absl::StrAppend(&doing_, " step ", job_->steps_done() + 1);
+  }
+  comm::MarkProgress(doing_.c_str());
   switch (command.kind()) {
     case v1::RankCommand::START:
       status = Start(command, report);
@@ -28,6 +35,7 @@ v1::RankReport RankExecutor::Run(const v1::RankCommand& command) {
         status = absl::FailedPreconditionError(
             absl::StrCat("rank ", comm_->rank(), " has no job ", command.job_id(), " loaded"));
       } else if (command.kind() == v1::RankCommand::STEP) {
+        comm::MaybeStallForTest(comm_->rank(), job_->steps_done() + 1);
         auto metrics = job_->Step();
         if (metrics.ok()) *report.mutable_metrics() = wire::ToProto(*metrics);
         status = metrics.status();
@@ -63,7 +71,7 @@ absl::Status RankExecutor::Start(const v1::RankCommand& command, v1::RankReport&
 
 v1::RankMemory RankExecutor::Memory() const {
   const std::string device =
-      comm_->backend() == "nccl" ? absl::StrCat("cuda:", comm_->local_rank()) : "cpu";
+      comm_->device() >= 0 ? absl::StrCat("cuda:", comm_->device()) : "cpu";
   MemoryStats m;
   m.rss_bytes = ResidentSetBytes();
   if (job_ != nullptr) m = job_->Memory();

@@ -31,6 +31,7 @@ class RankExecutor {
   comm::Communicator* const comm_;
   std::unique_ptr<Job> job_;
   std::string job_id_;
+  std::string doing_;  // the command being run, as the activity board shows it (a stable buffer)
 };
 
 }  // namespace zerod::daemon

@@ -16,6 +16,8 @@
 //   include-allowed: engine/comm/bounded_wait.h            collectives with a timeout
 //   include-allowed: engine/comm/launch_env.h              rank and size from the launcher
 //   include-allowed: engine/comm/gpu_communicator.h        NCCL, behind a factory
+//   include-allowed: engine/comm/gpu_select.h              which GPU a rank uses (pure)
+//   include-allowed: engine/comm/watchdog.h                progress marks, the stall watchdog
 //   include-allowed: engine/checkpoint/hf_from_checkpoint.h  a checkpoint exported as HF
 //   include-allowed: engine/checkpoint/output_dir.h        what a save may replace; newest ckpt
 //   include-allowed: engine/data/prepare.h                 zerod --prepare-data
@@ -151,7 +153,9 @@ struct PlanSpec {
   std::string model_dir;
   std::string ds_config_path;
   int world_size = 1;
-  int ranks_per_host = 0;            // ranks sharing one host's memory; 0: all of them (one node)
+  int ranks_per_host = 0;  // ranks sharing one host's memory; 0: from `hosts`, else
+                           // plan/host_check.h's RanksPerHost (8 per GPU host)
+  int hosts = 0;           // hosts the world is spread over (0: not said)
   std::string gpu_memory = "auto";   // one GPU's memory ("141GiB"); auto: this machine's
                                      // GPU, none when it has none (a CPU plan)
   std::string host_memory = "auto";  // one host's memory; auto: this machine's

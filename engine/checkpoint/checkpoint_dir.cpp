@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "engine/checkpoint/output_dir.h"
+#include "engine/util/durable.h"
 #include "engine/util/files.h"
 #include "engine/util/status_macros.h"
 #include "nlohmann/json.hpp"
@@ -69,9 +70,9 @@ absl::Status CopyFile(const std::string& from, const std::string& to) {
   if (!in) return absl::NotFoundError(absl::StrCat(from, " cannot be read"));
   std::ofstream out(to, std::ios::binary);
   out << in.rdbuf();
-  out.flush();
+  out.close();
   if (!out) return absl::InternalError(absl::StrCat("cannot write ", to));
-  return absl::OkStatus();
+  return SyncPath(to);
 }
 
 absl::Status Rename(const std::string& from, const std::string& to) {
@@ -170,8 +171,9 @@ absl::Status WriteMeta(const std::string& staging, const CheckpointMeta& m,
   };
   std::ofstream out(JoinPath(staging, kMetaFile));
   out << j.dump(2) << "\n";
-  out.flush();
+  out.close();
   if (!out) return absl::InternalError(absl::StrCat("cannot write ", JoinPath(staging, kMetaFile)));
+  RETURN_IF_ERROR(SyncPath(JoinPath(staging, kMetaFile)));
   RETURN_IF_ERROR(CopyFile(JoinPath(model_dir, "config.json"), JoinPath(staging, "config.json")));
   // The tokenizer and generation files travel with the checkpoint, so that an export
   // from it (`--export-hf --from-checkpoint`) is a whole model directory.
@@ -209,11 +211,15 @@ absl::Status Publish(const std::string& dir) {
   RETURN_IF_ERROR(FinishInterruptedPublish(dir));
   const std::string old = PreviousDir(dir);
   const bool had = Exists(dir);
+  // Every file in the staging directory is synced (each rank its own shard, rank 0 the
+  // rest: util/durable.h); the directory's entries now, before a rename publishes them.
+  RETURN_IF_ERROR(SyncPath(StagingDir(dir)));
   if (had) RETURN_IF_ERROR(Rename(dir, old));
   if (auto s = Rename(StagingDir(dir), dir); !s.ok()) {
     if (had) (void)Rename(old, dir);  // put the previous checkpoint back
     return s;
   }
+  RETURN_IF_ERROR(SyncPath(ParentDir(dir)));  // the renames themselves
   return FinishInterruptedPublish(dir);
 }
 

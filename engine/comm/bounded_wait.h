@@ -2,12 +2,12 @@
 // not arrive within the collective timeout makes every waiting rank give up with one
 // message naming the rank(s) that did not arrive and what they were doing last.
 //
-// How the missing ranks are named: the ranks of one host share an activity board (a small
-// POSIX shared-memory segment, one cache line per local rank) where each rank counts the
-// collectives it has entered and names the last one, with when it entered and left it. A
-// rank that times out at its n-th collective reads the board: a rank whose count is below
-// n never arrived, and its entry says what it did last and how long ago. Ranks on other
-// hosts are not on this host's board; the message says so.
+// How the missing ranks are named: every rank writes on the activity board
+// (activity_board.h; shared memory on a host, datagrams between hosts) how many collectives
+// it has entered, the last one, and when it entered and left it. A rank that times out at
+// its n-th collective reads the board: a rank whose count is below n never arrived, and its
+// entry says its host, what it did last and how long ago. Of the ranks that time out (on
+// every host), one speaks (the first, the lowest rank on a tie); the others stay silent.
 //
 // Waiting polls MPI_Test with a sleep that doubles up to 1 ms: it never busy-spins a core.
 // Torch-free; only MPI code includes this.

@@ -37,10 +37,13 @@ class Communicator {
 
   virtual int rank() const = 0;
   virtual int world_size() const = 0;
-  // Index of this rank among the ranks of its host; selects the GPU.
+  // Index of this rank among the ranks of its host.
   virtual int local_rank() const = 0;
   // How many ranks share this host (sizes per-rank CPU thread pools).
   virtual int local_size() const = 0;
+  // The CUDA device its collectives and the rank's work run on; -1: the host (MPI). Chosen
+  // from what the rank sees (gpu_select.h), so not always the local rank.
+  virtual int device() const { return -1; }
   // "mpi", "nccl": shown in logs.
   virtual std::string backend() const = 0;
 

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <memory>
+#include <string>
 
 #include "absl/status/statusor.h"
 #include "engine/comm/communicator.h"
@@ -14,10 +15,15 @@
 namespace zerod::comm {
 
 // NcclCommunicator::Create: a communicator over `mpi`'s ranks on CUDA device `device`,
-// whose host-side waits give up after `timeout`. Errors when there is no usable GPU or
-// NCCL fails to initialise (every rank gets the same outcome). `mpi` must outlive it.
+// whose start-up and host-side waits give up after `timeout`. Errors when NCCL fails to
+// start on any rank (every rank gets the same outcome). `mpi` must outlive it.
 absl::StatusOr<std::unique_ptr<Communicator>> CreateNcclCommunicator(MpiCommunicator* mpi,
                                                                      int device,
                                                                      std::chrono::seconds timeout);
+
+// GPUs this process sees (cudaGetDeviceCount; 0 when CUDA finds none).
+int VisibleGpus();
+// The PCI bus id of CUDA device `device` ("0000:1b:00.0"), "" when unknown.
+std::string GpuBusId(int device);
 
 }  // namespace zerod::comm

@@ -6,11 +6,14 @@
 #include <cuda_runtime.h>
 #include <nccl.h>
 
+#include <algorithm>
 #include <thread>
+#include <unistd.h>
 
 #include "absl/strings/str_cat.h"
 #include "engine/comm/bounded_wait.h"
 #include "engine/comm/gpu_communicator.h"
+#include "engine/comm/watchdog.h"
 
 namespace zerod::comm {
 namespace {
@@ -63,30 +66,63 @@ struct NcclCommunicator::Impl {
   absl::Status failed;  // sticky
 };
 
+static absl::Status FinishNccl(ncclComm_t comm, ncclResult_t rc, const char* call,
+                               std::chrono::steady_clock::time_point deadline);
+
 NcclCommunicator::NcclCommunicator(MpiCommunicator* mpi, std::unique_ptr<Impl> impl)
     : mpi_(mpi), impl_(std::move(impl)) {}
 
 NcclCommunicator::~NcclCommunicator() {
+  SetNcclAbortForWatchdog(nullptr);
   if (impl_->comm == nullptr) return;
   if (impl_->failed.ok()) {
-    ncclCommDestroy(impl_->comm);
+    // A nonblocking communicator finalizes asynchronously: wait for it (bounded) first.
+    const auto deadline = std::chrono::steady_clock::now() + impl_->timeout;
+    if (FinishNccl(impl_->comm, ncclCommFinalize(impl_->comm), "ncclCommFinalize", deadline).ok()) {
+      ncclCommDestroy(impl_->comm);
+    } else {
+      ncclCommAbort(impl_->comm);
+    }
   } else {
     ncclCommAbort(impl_->comm);
   }
 }
 
+namespace {
+
+// Test-only (ZEROD_TEST_STALL=R:S:cuda): the main thread blocks inside a CUDA call, as a
+// rank behind a spinning NCCL kernel does: a host function that never returns holds the
+// stream, and the stream's synchronise never returns either.
+void StallInCuda() {
+  cudaStream_t stream = c10::cuda::getCurrentCUDAStream().stream();
+  cudaLaunchHostFunc(
+      stream, [](void*) { while (true) pause(); }, nullptr);
+  cudaStreamSynchronize(stream);
+  while (true) pause();
+}
+
+}  // namespace
+
+// Waits, within `deadline`, for a call on a nonblocking communicator to finish: NCCL answers
+// ncclInProgress until it has, and the communicator's async error then says how it went.
+static absl::Status FinishNccl(ncclComm_t comm, ncclResult_t rc, const char* call,
+                        std::chrono::steady_clock::time_point deadline) {
+  auto backoff = std::chrono::microseconds(20);
+  while (rc == ncclInProgress) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      return absl::DeadlineExceededError(absl::StrCat(call, " did not finish within the timeout"));
+    }
+    std::this_thread::sleep_for(backoff);
+    backoff = std::min(backoff * 2, std::chrono::microseconds(2000));
+    MarkProgress(call);
+    if (ncclCommGetAsyncError(comm, &rc) != ncclSuccess) break;
+  }
+  if (rc == ncclSuccess) return absl::OkStatus();
+  return absl::InternalError(absl::StrCat(call, " failed: ", ncclGetErrorString(rc)));
+}
+
 absl::StatusOr<std::unique_ptr<NcclCommunicator>> NcclCommunicator::Create(
     MpiCommunicator* mpi, int device, std::chrono::seconds timeout) {
-  // Every rank must have its GPU, or none may start NCCL: a rank waiting in
-  // ncclCommInitRank for a peer that gave up would hang.
-  int devices = 0;
-  absl::Status local = CUDA_CHECK(cudaGetDeviceCount(&devices));
-  if (local.ok() && device >= devices) {
-    local = absl::FailedPreconditionError(absl::StrCat(
-        "local rank ", device, " has no GPU: this host has ", devices,
-        " visible; launch at most that many ranks per host (mpirun -np / srun --ntasks-per-node)"));
-  }
-  if (auto s = AgreeOnStatus(*mpi, local); !s.ok()) return s;
   auto impl = std::make_unique<Impl>();
   impl->device = device;
   impl->timeout = timeout;
@@ -100,19 +136,48 @@ absl::StatusOr<std::unique_ptr<NcclCommunicator>> NcclCommunicator::Create(
       c10::cuda::getStreamFromPool(/*isHighPriority=*/true, static_cast<c10::DeviceIndex>(device));
 
   ncclUniqueId id;
-  if (mpi->rank() == 0) {
-    if (auto s = NCCL_CHECK(ncclGetUniqueId(&id)); !s.ok()) return s;
-  }
+  absl::Status got = absl::OkStatus();
+  if (mpi->rank() == 0) got = NCCL_CHECK(ncclGetUniqueId(&id));
+  if (auto s = AgreeOnStatus(*mpi, got); !s.ok()) return s;
   if (auto s = mpi->Broadcast(&id, sizeof(id), 0); !s.ok()) return s;
-  if (auto s = NCCL_CHECK(ncclCommInitRank(&impl->comm, mpi->world_size(), id, mpi->rank()));
-      !s.ok()) {
-    return s;
+  // Start-up is bounded (issue 27): a nonblocking communicator's init returns at once and
+  // is polled until it finishes or the collective timeout passes (a peer that never joins
+  // would otherwise keep ncclCommInitRank waiting for ever). Then every rank learns every
+  // other's outcome, so all of them have NCCL or none does.
+  ncclConfig_t config = NCCL_CONFIG_INITIALIZER;
+  config.blocking = 0;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  absl::Status local =
+      NCCL_CHECK(ncclCommInitRankConfig(&impl->comm, mpi->world_size(), id, mpi->rank(), &config));
+  if (local.ok() || impl->comm != nullptr) {
+    ncclResult_t state = ncclInProgress;
+    if (impl->comm != nullptr) ncclCommGetAsyncError(impl->comm, &state);
+    local = FinishNccl(impl->comm, state, "ncclCommInitRankConfig", deadline);
   }
-  return std::unique_ptr<NcclCommunicator>(new NcclCommunicator(mpi, std::move(impl)));
+  if (!local.ok()) {
+    local = absl::Status(local.code(),
+                         absl::StrCat("NCCL start-up on rank ", mpi->rank(), " (GPU ", device,
+                                      "): ", local.message()));
+  }
+  if (auto agreed = AgreeOnStatus(*mpi, local); !agreed.ok()) {
+    if (impl->comm != nullptr) ncclCommAbort(impl->comm);
+    impl->comm = nullptr;
+    return agreed;
+  }
+  auto created = std::unique_ptr<NcclCommunicator>(new NcclCommunicator(mpi, std::move(impl)));
+  // The watchdog ends a hung rank by aborting NCCL first (a spinning NCCL kernel holds the
+  // GPU, and with it any CUDA call of the main thread), then MPI.
+  ncclComm_t handle = created->impl_->comm;
+  SetNcclAbortForWatchdog([handle] { ncclCommAbort(handle); });
+  SetCudaStallForTest(&StallInCuda);
+  return created;
 }
+
+int NcclCommunicator::device() const { return impl_->device; }
 
 absl::Status NcclCommunicator::Fail(absl::Status status) {
   if (impl_->failed.ok()) {
+    SetNcclAbortForWatchdog(nullptr);
     impl_->failed = status;
     ncclCommAbort(impl_->comm);
     impl_->comm = nullptr;
@@ -151,7 +216,10 @@ absl::StatusOr<std::unique_ptr<Work>> NcclCommunicator::AllGatherAsync(const voi
   if (!impl_->failed.ok()) return impl_->failed;
   cudaStream_t stream = impl_->stream.stream();
   if (auto s = FollowCurrentStream(stream); !s.ok()) return Fail(s);
-  if (auto s = NCCL_CHECK(ncclAllGather(send, recv, count, ToNccl(dtype), impl_->comm, stream));
+  MarkProgress("nccl all-gather");
+  if (auto s = FinishNccl(impl_->comm,
+                          ncclAllGather(send, recv, count, ToNccl(dtype), impl_->comm, stream),
+                          "ncclAllGather", std::chrono::steady_clock::now() + impl_->timeout);
       !s.ok()) {
     return Fail(s);
   }
@@ -166,8 +234,11 @@ absl::StatusOr<std::unique_ptr<Work>> NcclCommunicator::ReduceScatterAsync(const
   cudaStream_t stream = impl_->stream.stream();
   if (auto s = FollowCurrentStream(stream); !s.ok()) return Fail(s);
   const ncclRedOp_t nccl_op = op == ReduceOp::kSum ? ncclSum : ncclMax;
-  if (auto s = NCCL_CHECK(
-          ncclReduceScatter(send, recv, count, ToNccl(dtype), nccl_op, impl_->comm, stream));
+  MarkProgress("nccl reduce-scatter");
+  if (auto s = FinishNccl(
+          impl_->comm,
+          ncclReduceScatter(send, recv, count, ToNccl(dtype), nccl_op, impl_->comm, stream),
+          "ncclReduceScatter", std::chrono::steady_clock::now() + impl_->timeout);
       !s.ok()) {
     return Fail(s);
   }
@@ -195,6 +266,7 @@ absl::Status NcclCommunicator::Synchronize() {
     ncclResult_t async = ncclSuccess;
     ncclCommGetAsyncError(impl_->comm, &async);
     if (async != ncclSuccess && async != ncclInProgress) return Fail(NCCL_CHECK(async));
+    MarkProgress("nccl synchronize");
     if (std::chrono::steady_clock::now() > deadline) {
       const std::string message = absl::StrCat(
           "collective timeout: an NCCL collective on rank ", rank(), " did not finish within ",
@@ -215,6 +287,21 @@ absl::StatusOr<std::unique_ptr<Communicator>> CreateNcclCommunicator(MpiCommunic
   auto nccl = NcclCommunicator::Create(mpi, device, timeout);
   if (!nccl.ok()) return nccl.status();
   return std::unique_ptr<Communicator>(std::move(nccl).value());
+}
+
+}  // namespace zerod::comm
+
+namespace zerod::comm {
+
+int VisibleGpus() {
+  int n = 0;
+  return cudaGetDeviceCount(&n) == cudaSuccess ? n : 0;
+}
+
+std::string GpuBusId(int device) {
+  char id[32] = {};
+  if (cudaDeviceGetPCIBusId(id, sizeof(id), device) != cudaSuccess) return "";
+  return id;
 }
 
 }  // namespace zerod::comm

@@ -33,6 +33,7 @@ class NcclCommunicator final : public Communicator {
   int world_size() const override { return mpi_->world_size(); }
   int local_rank() const override { return mpi_->local_rank(); }
   int local_size() const override { return mpi_->local_size(); }
+  int device() const override;
   std::string backend() const override { return "nccl"; }
 
   // Device buffers.

@@ -33,8 +33,8 @@ zero::EngineOptions EngineOptionsFor(const config::DsConfig& ds, bool activation
                                      const comm::Communicator& comm) {
   zero::EngineOptions opts;
   opts.dtype = models::ToTorch(ds.compute_dtype);
-  opts.device = comm.backend() == "nccl"
-                    ? torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(comm.local_rank()))
+  opts.device = comm.device() >= 0
+                    ? torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(comm.device()))
                     : torch::Device(torch::kCPU);
   opts.offload_param = ds.zero.offload_param.to_cpu();
   opts.pin_memory = ds.zero.offload_param.pin_memory || ds.zero.offload_optimizer.pin_memory;

@@ -18,6 +18,10 @@
 #include "engine/train/engine_setup.h"
 #include "engine/train/job_checkpoint.h"
 #include "engine/train/job_plan.h"
+#include "engine/plan/host_check.h"
+#include "engine/train/shared_paths.h"
+#include "engine/util/cgroup_memory.h"
+#include "engine/util/files.h"
 #include "engine/util/proc_stats.h"
 #include "engine/util/status_macros.h"
 #include "engine/zero/status_exception.h"
@@ -46,7 +50,7 @@ absl::StatusOr<Setup> Validate(const JobSpec& given, const comm::Communicator& c
   s.dataset = std::move(md.dataset);
   // The config's "auto" values come from the job's flags and the model.
   ASSIGN_OR_RETURN(const config::JobValues job,
-                   train::JobValuesFor(spec, s.model, comm.backend() == "nccl", comm.local_rank()));
+                   train::JobValuesFor(spec, s.model, comm.device() >= 0, comm.device()));
   const int world_size = comm.world_size();
   ASSIGN_OR_RETURN(s.ds, spec.ds_config_json.empty()
                              ? config::LoadDsConfig(spec.ds_config_path, world_size, job)
@@ -67,36 +71,49 @@ absl::StatusOr<int64_t> MemoryFromEnv(const char* name, int64_t detected) {
   return plan::ParseByteSize(value, name);
 }
 
-// The placement plan for this job on this rank's device and host; an error (the same on
-// every rank) when it does not fit.
+// The placement plan for this job, one for every host (plan/host_check.h): rank 0's GPU and
+// host memory (the cgroup's limit where there is one) go to every rank, every rank plans
+// from them and checks the plan against its own host; an error (the same on every rank)
+// when it does not fit on any.
 absl::StatusOr<plan::Plan> PlanOnThisRank(const Setup& setup, const JobSpec& spec,
                                           const zero::EngineOptions& opts,
                                           comm::Communicator& comm) {
   plan::JobFacts facts;
   facts.world_size = comm.world_size();
-  facts.ranks_per_host = comm.local_size();
   facts.seq_len = spec.seq_len;
   facts.activation_checkpointing = spec.activation_checkpointing;
   facts.gpu = opts.device.is_cuda();
   facts.reduce_in_compute_dtype = comm.SupportsReduce(setup.ds.compute_dtype);
-  absl::StatusOr<plan::Plan> planned = absl::UnknownError("not planned");
+  plan::HostFacts here;
+  here.rank = comm.rank();
+  here.host = HostName();
+  here.ranks_on_host = comm.local_size();
+  here.gpu = facts.gpu;
+  const HostMemory host_memory = ThisHostMemory();
+  here.host_source = std::getenv("ZEROD_HOST_MEMORY") != nullptr ? "ZEROD_HOST_MEMORY"
+                                                                  : host_memory.source;
   auto gpu_bytes =
       MemoryFromEnv("ZEROD_GPU_MEMORY", facts.gpu ? train::GpuMemoryBytes(opts.device.index()) : 0);
-  auto host_bytes = MemoryFromEnv("ZEROD_HOST_MEMORY", HostMemoryBytes());
-  if (!gpu_bytes.ok()) {
-    planned = gpu_bytes.status();
-  } else if (!host_bytes.ok()) {
-    planned = host_bytes.status();
-  } else {
-    facts.gpu_bytes = *gpu_bytes;
-    facts.host_bytes = *host_bytes;
-    planned = train::PlanJob(setup.model, setup.ds, facts);
-    if (planned.ok() && !planned->fits) {
-      planned = absl::ResourceExhaustedError(
-          absl::StrCat(planned->shortfall, " (see `zerod --plan` for the whole plan)"));
-    }
+  auto host_bytes = MemoryFromEnv("ZEROD_HOST_MEMORY", host_memory.bytes);
+  absl::Status read = gpu_bytes.ok() ? host_bytes.status() : gpu_bytes.status();
+  RETURN_IF_ERROR(comm::AgreeOnStatus(comm, read));
+  here.gpu_bytes = *gpu_bytes;
+  here.host_bytes = *host_bytes;
+  // Rank 0's memory, and the fullest host's rank count, for everyone.
+  int64_t shared[3] = {here.gpu_bytes, here.host_bytes, 0};
+  RETURN_IF_ERROR(comm.Broadcast(shared, sizeof(shared), 0));
+  int64_t fullest = comm.local_size();
+  RETURN_IF_ERROR(comm.AllReduce(&fullest, 1, DType::kInt64, comm::ReduceOp::kMax));
+  facts.gpu_bytes = shared[0];
+  facts.host_bytes = shared[1];
+  facts.ranks_per_host = static_cast<int>(fullest);
+  absl::StatusOr<plan::Plan> planned = train::PlanJob(setup.model, setup.ds, facts);
+  if (planned.ok() && !planned->fits) {
+    planned = absl::ResourceExhaustedError(
+        absl::StrCat(planned->shortfall, " (see `zerod --plan` for the whole plan)"));
   }
   RETURN_IF_ERROR(comm::AgreeOnStatus(comm, planned.status()));
+  RETURN_IF_ERROR(comm::AgreeOnStatus(comm, plan::CheckPlanOnHost(*planned, here)));
   return planned;
 }
 
@@ -322,6 +339,9 @@ class TrainingJob final : public Job {
 
 absl::StatusOr<std::unique_ptr<Job>> Job::Create(const JobSpec& spec, comm::Communicator* comm) {
   train::ShareCpuThreads(*comm);
+  // Before anything is read: a node-local path fails here, naming the host that cannot see
+  // rank 0's files.
+  RETURN_IF_ERROR(train::CheckSharedPaths(spec, *comm));
   absl::StatusOr<Setup> setup = Validate(spec, *comm);
   absl::StatusOr<data::DistributedSampler> sampler = absl::UnknownError("not built");
   if (setup.ok()) {

@@ -10,6 +10,7 @@
 #include "engine/checkpoint/checkpoint_dir.h"
 #include "engine/checkpoint/output_dir.h"
 #include "engine/models/safetensors.h"
+#include "engine/util/durable.h"
 #include "engine/util/files.h"
 #include "engine/util/status_macros.h"
 
@@ -39,8 +40,12 @@ absl::Status SaveJobCheckpoint(const CheckpointedJob& job, const TrainingProgres
   const std::string staging = checkpoint::StagingDir(dir);
   RETURN_IF_ERROR(
       comm::AgreeOnStatus(comm, leader ? checkpoint::PrepareStaging(dir) : absl::OkStatus()));
-  absl::Status saved = comm::AgreeOnStatus(comm, job.engine->SaveState(checkpoint::RankStateFile(
-                                                     staging, comm.rank(), comm.world_size())));
+  // Each rank syncs its own shard before the agreement (util/durable.h): rank 0's rename
+  // then publishes only data that is on the disk, whichever host wrote it.
+  const std::string shard = checkpoint::RankStateFile(staging, comm.rank(), comm.world_size());
+  absl::Status written = job.engine->SaveState(shard);
+  if (written.ok()) written = SyncPath(shard);
+  absl::Status saved = comm::AgreeOnStatus(comm, written);
   if (saved.ok() && leader) {
     saved = checkpoint::WriteMeta(staging, Meta(job, progress), job.spec->model_dir);
     if (saved.ok()) saved = checkpoint::Publish(dir);

@@ -8,7 +8,9 @@
 #include "absl/strings/str_format.h"
 #include "engine/api.h"
 #include "engine/models/registry.h"
+#include "engine/plan/host_check.h"
 #include "engine/plan/plan_report.h"
+#include "engine/util/cgroup_memory.h"
 #include "engine/util/proc_stats.h"
 #include "engine/util/status_macros.h"
 
@@ -119,7 +121,6 @@ absl::StatusOr<PlanOutcome> PlanOffline(const PlanSpec& spec) {
   RETURN_IF_ERROR(model.CheckSequenceLength(spec.seq_len));
   plan::JobFacts facts;
   facts.world_size = spec.world_size;
-  facts.ranks_per_host = spec.ranks_per_host > 0 ? spec.ranks_per_host : spec.world_size;
   facts.seq_len = spec.seq_len;
   facts.activation_checkpointing = spec.activation_checkpointing;
   if (spec.gpu_memory == "auto") {
@@ -128,6 +129,8 @@ absl::StatusOr<PlanOutcome> PlanOffline(const PlanSpec& spec) {
     ASSIGN_OR_RETURN(facts.gpu_bytes, plan::ParseByteSize(spec.gpu_memory, "--gpu-memory"));
   }
   facts.gpu = facts.gpu_bytes > 0;
+  ASSIGN_OR_RETURN(facts.ranks_per_host, plan::RanksPerHost(spec.world_size, spec.hosts,
+                                                            spec.ranks_per_host, facts.gpu));
   ASSIGN_OR_RETURN(const config::JobValues job,
                    train::JobValuesFor(spec.job_flags, model, facts.gpu, /*gpu_index=*/0));
   ASSIGN_OR_RETURN(const config::DsConfig ds,
@@ -135,7 +138,7 @@ absl::StatusOr<PlanOutcome> PlanOffline(const PlanSpec& spec) {
   // NCCL reduces 16-bit gradients; MPI (CPU training) reduces in float32.
   facts.reduce_in_compute_dtype = facts.gpu;
   if (spec.host_memory == "auto") {
-    facts.host_bytes = HostMemoryBytes();
+    facts.host_bytes = ThisHostMemory().bytes;  // the cgroup's limit where there is one
   } else {
     ASSIGN_OR_RETURN(facts.host_bytes, plan::ParseByteSize(spec.host_memory, "--host-memory"));
   }

@@ -55,6 +55,21 @@ TEST(PlanCommandTest, APlanThatDoesNotFitExitsOneNamingTheShortfall) {
   EXPECT_NE(r.output.find("\"auto\""), std::string::npos) << r.output;
 }
 
+// Several hosts (issue 27): --hosts splits the world; without it a GPU plan of 16 ranks is
+// two hosts of 8, not 16 ranks sharing one host's memory; an uneven split is named.
+TEST(PlanCommandTest, RanksPerHostComeFromHostsOrAHostOfEightGpus) {
+  for (const std::string extra : {" --hosts 2", ""}) {
+    const Result r = RunPlan(kTiny + kAuto + " --world-size 16 --gpu-memory 80GiB" + extra);
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    EXPECT_NE(r.output.find("world size 16 (8 per host)"), std::string::npos) << r.output;
+  }
+  const Result four = RunPlan(kTiny + kAuto + " --world-size 16 --hosts 4 --gpu-memory 80GiB");
+  EXPECT_NE(four.output.find("world size 16 (4 per host)"), std::string::npos) << four.output;
+  const Result uneven = RunPlan(kTiny + kAuto + " --world-size 12 --hosts 5 --gpu-memory 80GiB");
+  EXPECT_EQ(uneven.exit_code, 1) << uneven.output;
+  EXPECT_NE(uneven.output.find("12 % 5 = 2"), std::string::npos) << uneven.output;
+}
+
 TEST(PlanCommandTest, BadInputIsNamed) {
   Result r = RunPlan(kTiny + kSeed + " --gpu-memory lots");
   EXPECT_EQ(r.exit_code, 1);

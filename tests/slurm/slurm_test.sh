@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # deploy/slurm/run.slurm under a real single-node Slurm: start munged, slurmctld and
 # slurmd (tests/slurm/local_slurm.sh), `sbatch` the script with the tiny model on CPU
-# (SBATCH_GRES=none drops its --gres line), wait for COMPLETED, check the log, stop
+# on one node of 2 tasks (its multi-node paths are the two-host test's: tests/hosts/); no GPUs
+# (SBATCH_GPUS_PER_NODE=0), wait for COMPLETED, check the log, stop
 # everything by PID. Usage: slurm_test.sh SOURCE_DIR
 set -euo pipefail
 src=$(cd "$1" && pwd)
@@ -22,7 +23,7 @@ cat >"$work/job/ds.json" <<'JSON'
                        "offload_optimizer": {"device": "cpu", "pin_memory": true}}}
 JSON
 cd "$work/job"
-jid=$(SBATCH_GRES=none ZEROD_ROOT=$src OMP_NUM_THREADS=1 sbatch --parsable \
+jid=$(SBATCH_GPUS_PER_NODE=0 ZEROD_ROOT=$src OMP_NUM_THREADS=1 sbatch --parsable --nodes=1 --ntasks-per-node=2 \
   "$src/deploy/slurm/run.slurm" --steps 8 --seq-len 32 --deepspeed_config "$work/job/ds.json" \
   --save-dir "$work/job/ckpt")
 echo "slurm_test: submitted batch job $jid"
@@ -51,13 +52,15 @@ grep -q "DeepSpeed ZeRO-3 Initialization Complete" "$log" || fail "no initializa
 grep -q "World size: 2" "$log" || fail "not 2 ranks"
 grep -q "SUCCEEDED" "$log" || fail "the training job did not succeed"
 grep -q "zerod: shut down" "$log" || fail "the daemons did not shut down"
+grep -q "from a login node: ssh -N -L" "$log" || fail "no coordinator address with how to tunnel it"
+ls -d "$work"/job/.zerod_run_* >/dev/null 2>&1 && fail "the run's shared files were left behind"
 [ -f "$work/job/ckpt/zerod_checkpoint.json" ] || fail "no checkpoint in $work/job/ckpt"
 echo "slurm_test: batch job $jid COMPLETED, exit 0:0"
 
 # Preemption as --signal=USR1@120 delivers it, sent at once: Slurm signals the job step
 # (the daemons under srun); the running job saves to --save-dir and ends PREEMPTED, and
 # the daemons shut down.
-jid2=$(SBATCH_GRES=none ZEROD_ROOT=$src OMP_NUM_THREADS=1 sbatch --parsable \
+jid2=$(SBATCH_GPUS_PER_NODE=0 ZEROD_ROOT=$src OMP_NUM_THREADS=1 sbatch --parsable --nodes=1 --ntasks-per-node=2 \
   "$src/deploy/slurm/run.slurm" --steps 100000 --seq-len 32 --deepspeed_config "$work/job/ds.json" \
   --save-dir "$work/job/ckpt2")
 echo "slurm_test: submitted batch job $jid2 (to be signalled)"
