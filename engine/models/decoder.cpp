@@ -1,9 +1,11 @@
 #include "engine/models/decoder.h"
 
 #include <cmath>
+#include <utility>
 
 #include "engine/models/attention.h"
 #include "engine/models/lm_loss.h"
+#include "engine/models/moe.h"
 #include "engine/models/rope.h"
 
 namespace zerod::models {
@@ -97,14 +99,16 @@ class DecoderUnit final : public Unit {
     }
     attn_out_norm_ = norm(c.norms.after_attention);
     mlp_in_norm_ = norm(c.norms.before_mlp);
-    if (c.fused_gate_up) {
+    if (c.IsSparse(layer)) {
+      AddExperts(c.moe);
+    } else if (c.fused_gate_up) {
       gate_up_w_ = AddParam("mlp.gate_up_proj.weight", {2 * f, h}, ParamInit::kNormal);
     } else {
       gate_w_ = AddParam("mlp.gate_proj.weight", {f, h}, ParamInit::kNormal);
       up_w_ = AddParam("mlp.up_proj.weight", {f, h}, ParamInit::kNormal);
     }
     down_w_ = AddParam("mlp.down_proj.weight", {h, f}, ParamInit::kNormal);
-    if (c.mlp_bias) {
+    if (c.mlp_bias && !c.IsSparse(layer)) {
       gate_b_ = AddParam("mlp.gate_proj.bias", {f}, ParamInit::kZeros);
       up_b_ = AddParam("mlp.up_proj.bias", {f}, ParamInit::kZeros);
       down_b_ = AddParam("mlp.down_proj.bias", {h}, ParamInit::kZeros);
@@ -114,10 +118,51 @@ class DecoderUnit final : public Unit {
 
   torch::Tensor Run(const torch::Tensor& x) override {  // x: (B, T, C)
     torch::Tensor h = x + MaybeNorm(Attention(MaybeNorm(x, attn_in_norm_)), attn_out_norm_);
-    return h + MaybeNorm(Mlp(MaybeNorm(h, mlp_in_norm_)), mlp_out_norm_);
+    torch::Tensor m = MaybeNorm(h, mlp_in_norm_);
+    return h + MaybeNorm(router_w_.defined() ? SparseMlp(m) : Mlp(m), mlp_out_norm_);
   }
 
+  RouterStats TakeRouterStats() override { return std::exchange(stats_, RouterStats()); }
+
  private:
+  // A sparse layer's MLP parameters, in this order: the router, every expert's gate, every
+  // expert's up, every expert's down projection (so each kind of a layer's experts is one
+  // contiguous run of its flat buffer), then the shared expert and its gate.
+  void AddExperts(const MoeConfig& moe) {
+    const int64_t h = c_.hidden_size, f = moe.expert_intermediate_size;
+    const std::string block = moe.block + ".";
+    router_w_ = AddParam(block + "gate.weight", {moe.num_experts, h}, ParamInit::kNormal);
+    auto expert = [&](const std::string& proj, std::vector<int64_t> shape) {
+      std::vector<torch::Tensor> ws;
+      for (int64_t e = 0; e < moe.num_experts; ++e) {
+        ws.push_back(AddParam(block + "experts." + std::to_string(e) + "." + proj + ".weight",
+                              shape, ParamInit::kNormal));
+      }
+      return ws;
+    };
+    experts_.gate = expert(moe.gate_name, {f, h});
+    experts_.up = expert(moe.up_name, {f, h});
+    experts_.down = expert(moe.down_name, {h, f});
+    if (const int64_t s = moe.shared_expert_intermediate_size; s > 0) {
+      gate_w_ = AddParam(block + "shared_expert.gate_proj.weight", {s, h}, ParamInit::kNormal);
+      up_w_ = AddParam(block + "shared_expert.up_proj.weight", {s, h}, ParamInit::kNormal);
+      down_w_ = AddParam(block + "shared_expert.down_proj.weight", {h, s}, ParamInit::kNormal);
+      shared_gate_w_ = AddParam(block + "shared_expert_gate.weight", {1, h}, ParamInit::kNormal);
+    }
+  }
+
+  // The mixture (moe.h), plus the shared expert scaled by its sigmoid gate (Qwen2-MoE).
+  torch::Tensor SparseMlp(const torch::Tensor& m) {  // (B, T, C)
+    const torch::Tensor x = m.reshape({-1, m.size(-1)});  // (N, C)
+    const Routing routing = Route(x, router_w_, c_.moe);
+    stats_ = StatsOf(routing, c_.moe.top_k);
+    torch::Tensor y = Experts(x, routing, experts_, c_.activation);  // (N, C)
+    if (shared_gate_w_.defined()) {
+      y = y + torch::sigmoid(Linear(x, shared_gate_w_, {})) * Mlp(x);
+    }
+    return y.view(m.sizes());
+  }
+
   torch::Tensor MaybeNorm(const torch::Tensor& x, const torch::Tensor& w) const {
     return w.defined() ? Norm(x, w, c_.rms_norm_eps, c_.norm) : x;
   }
@@ -192,7 +237,12 @@ class DecoderUnit final : public Unit {
   torch::Tensor gate_w_, up_w_, down_w_;  // (F, C), (F, C), (C, F)
   torch::Tensor gate_up_w_;               // (2F, C) when fused, else undefined
   torch::Tensor gate_b_, up_b_, down_b_;  // undefined unless mlp_bias
-  torch::Tensor rope_cos_, rope_sin_;     // cache, (T, rotary dims)
+  // A sparse layer: the router (E, C), the experts, and the shared expert's gate (1, C) (the
+  // shared expert itself is gate_w_, up_w_, down_w_); undefined in a dense layer.
+  torch::Tensor router_w_, shared_gate_w_;
+  ExpertWeights experts_;
+  RouterStats stats_;                  // of the last forward, until taken
+  torch::Tensor rope_cos_, rope_sin_;  // cache, (T, rotary dims)
 };
 
 // Final norm and LM head. With tie_word_embeddings the head borrows the embedding
