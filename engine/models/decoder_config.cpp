@@ -1,10 +1,28 @@
 #include "engine/models/decoder_config.h"
 
+#include <algorithm>
+
 namespace zerod::models {
 
 int64_t DecoderConfig::ExpertParameters(int64_t layer) const {
   if (!IsSparse(layer)) return 0;
   return moe.num_experts * 3 * hidden_size * moe.expert_intermediate_size;
+}
+
+int64_t DecoderConfig::ExpertUnits(int64_t layer) const {
+  if (!IsSparse(layer) || !norms.after_mlp.empty()) return 1;
+  const int64_t E = moe.num_experts;
+  if (moe.experts_per_unit > 0) return (E + moe.experts_per_unit - 1) / moe.experts_per_unit;
+  const int64_t groups = (ExpertParameters(layer) + kExpertUnitNumel - 1) / kExpertUnitNumel;
+  return std::clamp<int64_t>(groups, 1, E);
+}
+
+std::pair<int64_t, int64_t> DecoderConfig::ExpertRange(int64_t layer, int64_t group) const {
+  const int64_t E = moe.num_experts, G = ExpertUnits(layer);
+  if (moe.experts_per_unit > 0) {
+    return {group * moe.experts_per_unit, std::min(E, (group + 1) * moe.experts_per_unit)};
+  }
+  return {group * E / G, (group + 1) * E / G};  // as even as the division allows
 }
 
 int64_t DecoderConfig::LayerParameters(int64_t layer) const {

@@ -25,6 +25,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace zerod::models {
@@ -101,7 +102,16 @@ struct MoeConfig {
   // ("gate_proj", "up_proj", "down_proj"; Mixtral: "w1", "w3", "w2").
   std::string block = "mlp";
   std::string gate_name = "gate_proj", up_name = "up_proj", down_name = "down_proj";
+  // How a sparse layer's experts are split into units (ZeRO-3's grain, decoder.h): groups
+  // of this many consecutive experts; 0: as few groups as keep each within
+  // kExpertUnitNumel parameters (a zerod setting, not a config.json key).
+  int64_t experts_per_unit = 0;
 };
+
+// The most parameters of one unit of experts when MoeConfig::experts_per_unit is 0: a
+// quarter of DeepSpeed's default stage3_max_live_parameters (1e9), so that a unit being
+// computed, the next one prefetched and the attention around them stay within it.
+inline constexpr int64_t kExpertUnitNumel = 250'000'000;
 
 struct DecoderConfig {
   std::string architecture = "LlamaForCausalLM";
@@ -163,6 +173,10 @@ struct DecoderConfig {
   }
   // Parameters in the whole model (a tied weight counted once).
   int64_t NumParameters() const;
+  // How many units layer `layer`'s experts are split into (1 for a dense layer, or when the
+  // block has a norm after its MLP), and the experts [first, end) of group `group`.
+  int64_t ExpertUnits(int64_t layer) const;
+  std::pair<int64_t, int64_t> ExpertRange(int64_t layer, int64_t group) const;
   // Parameters one token goes through (a sparse layer's top_k experts of num_experts, its
   // router and shared expert; the rest whole): what FLOPs per token are counted on.
   int64_t NumActiveParameters() const;

@@ -7,24 +7,29 @@ torch::Tensor Act(const torch::Tensor& x, Activation a) {
   return a == Activation::kGeluTanh ? torch::gelu(x, "tanh") : torch::silu(x);
 }
 
-// The (token, expert) pairs sorted by expert, once per layer.
+// The (token, expert) pairs of experts [first, first + n) sorted by expert, once per layer
+// (or per group of its experts, expert_units.h).
 struct SortedPairs {
-  torch::Tensor order;          // (N*k) int64: index into the flattened (N, k) choices
-  torch::Tensor token;          // (N*k) int64: the token of each sorted row
-  torch::Tensor ends;           // (E) int32: end row of each expert's slice (grouped GEMM)
+  torch::Tensor order;          // (M) int64: index into the flattened (N, k) choices
+  torch::Tensor token;          // (M) int64: the token of each sorted row
+  torch::Tensor ends;           // (n) int32: end row of each expert's slice (grouped GEMM)
   std::vector<int64_t> counts;  // rows per expert, on the host (the reference path)
 };
 
-SortedPairs Sort(const torch::Tensor& experts, int64_t num_experts, bool need_counts) {
+SortedPairs Sort(const torch::Tensor& experts, int64_t first, int64_t n, int64_t num_experts,
+                 bool need_counts) {
   SortedPairs s;
-  const torch::Tensor flat = experts.reshape({-1});
-  s.order = std::get<1>(flat.sort(/*stable=*/true, /*dim=*/0));
+  torch::Tensor local = experts.reshape({-1}) - first;
+  const bool all = first == 0 && n == num_experts;
+  if (!all) local = torch::where((local >= 0) & (local < n), local, n);  // others sort last
+  s.order = std::get<1>(local.sort(/*stable=*/true, /*dim=*/0));
+  const torch::Tensor counts = torch::bincount(local, {}, n + 1).narrow(0, 0, n);
+  if (!all) s.order = s.order.narrow(0, 0, counts.sum().item<int64_t>());  // this group's pairs
   s.token = s.order.div(experts.size(1), "floor");
-  const torch::Tensor counts = torch::bincount(flat, {}, num_experts);
   s.ends = counts.cumsum(0).to(torch::kInt32);
   if (need_counts) {
     const torch::Tensor host = counts.cpu();
-    s.counts.assign(host.data_ptr<int64_t>(), host.data_ptr<int64_t>() + num_experts);
+    s.counts.assign(host.data_ptr<int64_t>(), host.data_ptr<int64_t>() + n);
   }
   return s;
 }
@@ -33,6 +38,7 @@ SortedPairs Sort(const torch::Tensor& experts, int64_t num_experts, bool need_co
 torch::Tensor ReferenceExperts(const torch::Tensor& rows, const SortedPairs& s,
                                const ExpertWeights& w, Activation act) {
   std::vector<torch::Tensor> outs;
+  if (rows.size(0) == 0) return rows.new_zeros({0, rows.size(1)});
   int64_t begin = 0;
   for (size_t e = 0; e < s.counts.size(); ++e) {
     const int64_t n = s.counts[e];
@@ -77,14 +83,17 @@ Routing Route(const torch::Tensor& x, const torch::Tensor& router_weight, const 
   if (moe.norm_topk_prob) top = top / top.sum(-1, /*keepdim=*/true);
   r.weights = moe.weights_in_float32 ? top : top.to(r.logits.scalar_type());
   r.experts = experts;
+  r.num_experts = moe.num_experts;
   return r;
 }
 
 torch::Tensor Experts(const torch::Tensor& x, const Routing& routing, const ExpertWeights& w,
-                      Activation act) {
-  const int64_t E = static_cast<int64_t>(w.gate.size());
+                      Activation act, int64_t first_expert) {
+  const int64_t n = static_cast<int64_t>(w.gate.size());
   const bool grouped = UseGroupedGemm(x, w);
-  const SortedPairs s = Sort(routing.experts, E, /*need_counts=*/!grouped);
+  const SortedPairs s = Sort(routing.experts, first_expert, n, routing.num_experts,
+                             /*need_counts=*/!grouped);
+  if (s.order.numel() == 0) return torch::zeros_like(x);  // no token chose these experts
   const torch::Tensor rows = x.index_select(0, s.token);  // (N*k, C), sorted by expert
   torch::Tensor y = grouped ? GroupedExperts(rows, s, w, act) : ReferenceExperts(rows, s, w, act);
   // transformers: expert output times its weight (in the weight's dtype), then added

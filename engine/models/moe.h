@@ -27,6 +27,7 @@ struct Routing {
   torch::Tensor probs;    // (N, E) float32: their softmax
   torch::Tensor weights;  // (N, k): the chosen experts' weights (float32 or the model dtype)
   torch::Tensor experts;  // (N, k) int64: the chosen experts, largest probability first
+  int64_t num_experts = 0;
 };
 
 // p = softmax(x router^T) in float32, its top k, renormalised when norm_topk_prob, then
@@ -42,9 +43,11 @@ struct ExpertWeights {
 // sum over each token's k experts of weight * down_e(act(gate_e(x)) * up_e(x)), summed in
 // the output dtype (x's) as transformers' index_add_ does: x (N, C) -> (N, C). An expert
 // no token chose takes no part: its parameters get no gradient (undefined, which the
-// engine counts as zero; see zero_engine.h, Note [unused experts]).
+// engine counts as zero; see zero_engine.h, Note [unused experts]). `w` may hold only
+// experts [first_expert, first_expert + w.gate.size()) of the layer (a group of them as a
+// unit of its own): the pairs of the other experts are left out.
 torch::Tensor Experts(const torch::Tensor& x, const Routing& routing, const ExpertWeights& w,
-                      Activation act);
+                      Activation act, int64_t first_expert = 0);
 
 // Router statistics of one sparse layer's forward, what the load-balancing loss needs,
 // computed as load_balancing_loss_func does from the router logits (softmax in the

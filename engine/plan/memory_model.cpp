@@ -54,7 +54,8 @@ int64_t HostReserveBytes(int64_t host_bytes) { return 2 * kGiB + host_bytes * 6 
 //   (4 b F_s). On the GPU the experts run as grouped GEMMs over a stacked copy of the
 //   layer's expert weights (3 E H F_e b, the grouped-GEMM workspace): transient in a
 //   checkpointed forward, alive through the layer's backward, and kept by autograd for
-//   every sparse layer without checkpointing.
+//   every sparse layer without checkpointing. A layer whose experts are split into units
+//   (decoder.h) has each further unit keep its float32 input pack, 4 x (3H + 2k) per token.
 // The peak is at the start of backward (every layer's activations and the head)
 // without checkpointing; with it, the larger of the head's and a recomputed layer's
 // working set, over all the checkpointed inputs.
@@ -79,16 +80,21 @@ int64_t ActivationBytes(const Request& r) {
       layer_base + S * (s.experts * (b + 8) + s.top_k * (3 * b * s.hidden + 4 * b * s.expert_ffn +
                                                          24) +
                         4 * b * s.shared_ffn);
+  // The grouped GEMMs' stacked weights: a layer's experts, or one unit's of them.
   const int64_t workspace = r.gpu ? 3 * s.experts * s.hidden * s.expert_ffn * b : 0;
+  const int64_t units_per_layer =
+      s.sparse_layers > 0 ? 1 + (s.expert_units + s.sparse_layers - 1) / s.sparse_layers : 1;
+  const int64_t unit_workspace = (workspace + units_per_layer - 1) / units_per_layer;
   const int64_t dense_layers = s.layers - s.sparse_layers;
+  const int64_t packs = s.expert_units * S * 4 * (3 * s.hidden + 2 * s.top_k);
   const int64_t columns = models::LogitChunkColumns(S, s.vocab);
   const int64_t head = S * s.hidden * (4 + 2 * b) + S * columns * (b + 8) + S * s.hidden * 4;
   if (r.activation_checkpointing) {
     int64_t layer = dense_layers > 0 ? layer_full / 2 : 0;
-    if (s.sparse_layers > 0) layer = std::max(layer, sparse_full / 2 + workspace);
-    return s.layers * S * s.hidden * b + std::max(head, layer + attention_work);
+    if (s.sparse_layers > 0) layer = std::max(layer, sparse_full / 2 + unit_workspace);
+    return s.layers * S * s.hidden * b + packs + std::max(head, layer + attention_work);
   }
-  return dense_layers * layer_full + s.sparse_layers * (sparse_full + workspace) +
+  return dense_layers * layer_full + s.sparse_layers * (sparse_full + workspace) + packs +
          S * s.hidden * b + head + attention_work;
 }
 

@@ -60,6 +60,9 @@ struct ActivationShape {
   int64_t top_k = 0;
   int64_t expert_ffn = 0;
   int64_t shared_ffn = 0;
+  // Units of experts after their layer's own (decoder.h), each keeping its float32 input
+  // pack (3 H + 2 top_k per token), summed over the layers.
+  int64_t expert_units = 0;
 };
 
 struct Request {

@@ -94,12 +94,10 @@ TEST(HfFixtureGpuTest, LogitsLossAndGradientNormMatchTransformersOnTheGpu) {
 // loss over every sparse layer's router (all T tokens, as transformers computes it on the
 // input_ids), the loss plus router_aux_loss_coef times it, and the gradient norm of that
 // sum, through ZeRO-3's sharded backward with and without checkpointing.
-TEST(HfFixtureTest, RouterAuxLossAndItsGradientMatchTransformers) {
-  int compared = 0;
-  for (const std::string& name : HfFixtureNames()) {
-    const HfFixture f = LoadHfFixture(name);
-    if (!f.routed) continue;
-    const double coef = f.config.decoder()->moe.router_aux_loss_coef;
+void ExpectRouterAuxLossMatches(const HfFixture& f) {
+  const std::string& name = f.name;
+  const double coef = f.config.decoder()->moe.router_aux_loss_coef;
+  {
     for (bool checkpointing : {false, true}) {
       zero::EngineOptions opts;
       opts.persistence_threshold_numel = 0;
@@ -123,9 +121,41 @@ TEST(HfFixtureTest, RouterAuxLossAndItsGradientMatchTransformers) {
                     Relative(step->grad_norm, f.grad_norm_with_aux));
       }
     }
+  }
+}
+
+TEST(HfFixtureTest, RouterAuxLossAndItsGradientMatchTransformers) {
+  int compared = 0;
+  for (const std::string& name : HfFixtureNames()) {
+    const HfFixture f = LoadHfFixture(name);
+    if (!f.routed) continue;
+    ExpectRouterAuxLossMatches(f);
     ++compared;
   }
   EXPECT_EQ(compared, 5);
+}
+
+// ZeRO-3 at the experts' grain: a sparse layer's experts split into units of their own
+// (one expert a unit, and groups of 3 that leave a shorter last one), each gathered,
+// released and reduce-scattered alone: the same logits, losses and gradient norms.
+TEST(HfFixtureTest, ExpertsInUnitsOfTheirOwnMatchTransformers) {
+  for (const std::string& name : HfFixtureNames()) {
+    HfFixture f = LoadHfFixture(name);
+    if (!f.routed) continue;
+    for (int64_t per_unit : {1, 3}) {
+      std::get<models::DecoderConfig>(f.config.arch).moe.experts_per_unit = per_unit;
+      const auto units = models::BuildUnits(f.config);
+      const models::DecoderConfig& c = *f.config.decoder();
+      size_t want = 2 + c.num_hidden_layers;
+      for (int64_t i = 0; i < c.num_hidden_layers; ++i) want += c.ExpertUnits(i) - 1;
+      ASSERT_EQ(units.size(), want) << name;
+      ASSERT_GT(units.size(), 2u + c.num_hidden_layers) << name << ": nothing was split";
+      SCOPED_TRACE(absl::StrCat(name, ", ", per_unit, " experts a unit"));
+      ExpectMatchesTransformers(f, /*checkpointing=*/false);
+      ExpectMatchesTransformers(f, /*checkpointing=*/true);
+      ExpectRouterAuxLossMatches(f);
+    }
+  }
 }
 
 // Tolerance: |zerod - torch| <= 1e-6 + 1e-5 * |torch| for every element.

@@ -28,6 +28,16 @@ struct Fixture {
       w.down.push_back((torch::randn({C, F}, o) * 0.2).requires_grad_(true));
     }
   }
+  // The same values in `dtype`, as leaves of their own.
+  Fixture Cast(torch::ScalarType dtype) const {
+    Fixture c = *this;
+    auto cast = [&](const torch::Tensor& t) { return t.detach().to(dtype).requires_grad_(true); };
+    c.x = cast(x), c.router = cast(router);
+    for (int64_t e = 0; e < E; ++e) {
+      c.w.gate[e] = cast(w.gate[e]), c.w.up[e] = cast(w.up[e]), c.w.down[e] = cast(w.down[e]);
+    }
+    return c;
+  }
   std::vector<torch::Tensor> Params() const {
     std::vector<torch::Tensor> p = {x, router};
     for (int64_t e = 0; e < E; ++e) p.insert(p.end(), {w.gate[e], w.up[e], w.down[e]});
@@ -160,7 +170,7 @@ TEST(MoeTest, PerExpertTensorsAreContiguousRunsOfTheFusedLayout) {
 TEST(MoeGpuTest, GroupedGemmsEqualTheReferencePath) {
   if (!torch::cuda::is_available()) GTEST_SKIP() << "no GPU";
   Fixture ref(torch::kFloat32, torch::kCUDA);
-  Fixture bf(torch::kBFloat16, torch::kCUDA);
+  Fixture bf = ref.Cast(torch::kBFloat16);
   MoeConfig moe{.num_experts = ref.E, .top_k = ref.k};
   const Routing r = Route(ref.x, ref.router, moe);  // the same routing for both
   Routing rb = r;
