@@ -90,19 +90,26 @@ ExpertWeights AddExpertParams(Add add, const std::string& layer, const MoeConfig
 // Experts [first, end) of a sparse layer as a unit of their own (ZeRO-3's grain: a layer's
 // experts are gathered, prefetched, released and placed in groups, decoder_config.h
 // ExpertUnits). Units pass one tensor along, so the layer's unit hands its experts' units
-// a pack, float32 (B, T, 3C + 2k) (every part exact: model-dtype values and expert
-// indices below 2^24 are float32 numbers):
+// a pack (B, T, 3C + 2k):
 //   [ h: the residual stream | m: the MLP's input (normed) | sum: the MLP's output so far
 //     | the k routing weights | the k experts' indices ]
-// Each unit adds its experts' share to sum; the last hands on h + sum (B, T, C) in the
-// model dtype, the next layer's input. The weights carry the router's gradient back.
+// in the model dtype where that holds every part exactly (the weights are in it, and it
+// counts the experts' indices: bfloat16 up to 256, float16 2048), else float32 (Mixtral's
+// float32 weights). Each unit adds its experts' share to sum; the last hands on h + sum
+// (B, T, C) in the model dtype, the next layer's input. The weights carry the router's
+// gradient back.
+torch::ScalarType PackDtype(torch::ScalarType model, const MoeConfig& moe) {
+  const int64_t exact = model == torch::kBFloat16 ? 256 : model == torch::kHalf ? 2048 : 1 << 24;
+  return moe.weights_in_float32 || moe.num_experts > exact ? torch::kFloat32 : model;
+}
+
 torch::Tensor PackForExperts(const torch::Tensor& h, const torch::Tensor& m,
-                             const torch::Tensor& sum, const Routing& r) {
-  const auto f = torch::kFloat32;
+                             const torch::Tensor& sum, const Routing& r, const MoeConfig& moe) {
+  const torch::ScalarType p = PackDtype(h.scalar_type(), moe);
   const int64_t k = r.weights.size(-1);
   const std::vector<int64_t> pairs = {h.size(0), h.size(1), k};
-  return torch::cat({h.to(f), m.to(f), sum.to(f), r.weights.to(f).view(pairs),
-                     r.experts.to(f).view(pairs)},
+  return torch::cat({h.to(p), m.to(p), sum.to(p), r.weights.to(p).view(pairs),
+                     r.experts.to(p).view(pairs)},
                     -1);
 }
 
@@ -169,7 +176,7 @@ class DecoderUnit final : public Unit {
     if (!router_w_.defined()) return h + MaybeNorm(Mlp(m), mlp_out_norm_);
     Routing routing;
     torch::Tensor y = SparseMlp(m, routing);
-    if (split_) return PackForExperts(h, m, y, routing);
+    if (split_) return PackForExperts(h, m, y, routing, c_.moe);
     return h + MaybeNorm(y, mlp_out_norm_);
   }
 
@@ -316,13 +323,13 @@ class ExpertGroupUnit final : public Unit {
     const torch::Tensor m = x.narrow(-1, C, C).to(dtype).reshape({-1, C});  // (N, C)
     Routing routing;
     routing.weights = x.narrow(-1, 3 * C, k).reshape({-1, k});
-    if (!c_.moe.weights_in_float32) routing.weights = routing.weights.to(dtype);
+    routing.weights = routing.weights.to(c_.moe.weights_in_float32 ? torch::kFloat32 : dtype);
     routing.experts = x.narrow(-1, 3 * C + k, k).reshape({-1, k}).to(torch::kInt64);
     routing.num_experts = c_.moe.num_experts;
     const torch::Tensor y = Experts(m, routing, experts_, c_.activation, first_).view(h.sizes());
     const torch::Tensor sum = x.narrow(-1, 2 * C, C).to(dtype) + y;
     if (last_) return h + sum;
-    return torch::cat({x.narrow(-1, 0, 2 * C), sum.to(torch::kFloat32), x.narrow(-1, 3 * C, 2 * k)},
+    return torch::cat({x.narrow(-1, 0, 2 * C), sum.to(x.scalar_type()), x.narrow(-1, 3 * C, 2 * k)},
                       -1);
   }
 

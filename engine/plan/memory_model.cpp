@@ -55,7 +55,8 @@ int64_t HostReserveBytes(int64_t host_bytes) { return 2 * kGiB + host_bytes * 6 
 //   layer's expert weights (3 E H F_e b, the grouped-GEMM workspace): transient in a
 //   checkpointed forward, alive through the layer's backward, and kept by autograd for
 //   every sparse layer without checkpointing. A layer whose experts are split into units
-//   (decoder.h) has each further unit keep its float32 input pack, 4 x (3H + 2k) per token.
+//   (decoder.h) has each further unit keep its input pack, 3H + 2k elements per token in
+//   the model dtype (float32 for Mixtral's float32 routing weights: counted as b here).
 // The peak is at the start of backward (every layer's activations and the head)
 // without checkpointing; with it, the larger of the head's and a recomputed layer's
 // working set, over all the checkpointed inputs.
@@ -86,7 +87,7 @@ int64_t ActivationBytes(const Request& r) {
       s.sparse_layers > 0 ? 1 + (s.expert_units + s.sparse_layers - 1) / s.sparse_layers : 1;
   const int64_t unit_workspace = (workspace + units_per_layer - 1) / units_per_layer;
   const int64_t dense_layers = s.layers - s.sparse_layers;
-  const int64_t packs = s.expert_units * S * 4 * (3 * s.hidden + 2 * s.top_k);
+  const int64_t packs = s.expert_units * S * b * (3 * s.hidden + 2 * s.top_k);
   const int64_t columns = models::LogitChunkColumns(S, s.vocab);
   const int64_t head = S * s.hidden * (4 + 2 * b) + S * columns * (b + 8) + S * s.hidden * 4;
   if (r.activation_checkpointing) {

@@ -133,7 +133,7 @@ TEST(MoeTest, RouterAuxLossIsTransformersLoadBalancingLoss) {
   }
   const torch::Tensor all = torch::cat(logits);  // (3N, E)
   const torch::Tensor p = torch::softmax(all, -1);
-  const torch::Tensor picks = torch::one_hot(std::get<1>(p.topk(f.k, -1)), f.E).sum({0, 1});
+  const torch::Tensor picks = torch::one_hot(std::get<1>(p.topk(f.k, -1)), f.E).sum(std::vector<int64_t>{0, 1});
   const double rows = static_cast<double>(all.size(0));
   const torch::Tensor want = ((picks.to(torch::kFloat32) / rows) * p.mean(0)).sum() * f.E;
   const torch::Tensor got = RouterAuxLoss(layers);
