@@ -22,27 +22,27 @@ timeout "$(left 300)" bash bench/gpu_build.sh >"$out/build.log" 2>&1 || { tail -
 echo "build: $(( $(date +%s) - start )) s"
 bin=build-gpu/bin
 note() { echo "$1: $([ "$2" -eq 0 ] && echo ok || echo "FAILED (rc $2)")"; }
-timeout "$(left 60)" "$bin/zerod_unit_tests" --gtest_filter='Moe*' >"$out/moe_unit.log" 2>&1
+timeout "$(left 60)" "$bin/zerod_unit_tests" --gtest_filter='Moe*' >"$out/unit.log" 2>&1
 note "MoE kernel tests (MoeTest, MoeGpuTest)" $?
-grep -E "OK \]|FAILED \]|SKIPPED \]" "$out/moe_unit.log"
+grep -E "OK \]|FAILED \]|SKIPPED \]" "$out/unit.log"
 if [ -n "${MOE_CPU_TESTS:-}" ]; then  # the CPU tests too, where the CPU build is slow
-  timeout "$(left 60)" "$bin/zerod_unit_tests" --gtest_filter='HfConfig*' >"$out/config_unit.log" 2>&1
+  timeout "$(left 60)" "$bin/zerod_unit_tests" --gtest_filter='HfConfig*' >>"$out/unit.log" 2>&1
   note "config.json tests" $?
-  grep -E "FAILED \]" "$out/config_unit.log" | head
-  timeout "$(left 30)" "$bin/zerod_plan_tests" >"$out/plan_tests.log" 2>&1
+  timeout "$(left 30)" "$bin/zerod_plan_tests" >>"$out/unit.log" 2>&1
   note "plan tests" $?
-  grep -E "FAILED \]" "$out/plan_tests.log" | head
+  grep -E "FAILED \]" "$out/unit.log" | head
   timeout "$(left 150)" mpirun -np 2 --bind-to none -x OMP_NUM_THREADS=4 "$bin/zerod_mpi_tests" \
     --gtest_filter='HfFixtureTest.*:ZeroInvariantTest.SameLossesForEveryMixtureOfExpertsFamily' \
     >"$out/cpu_mpi_w2.log" 2>&1
   note "CPU fixture tests and the MoE invariant at world 2" $?
   grep -E "moe|mixtral|olmoe|OK \]|FAILED \]|Failure|error" "$out/cpu_mpi_w2.log" | head -60
 fi
-"$bin/zerod" --prepare-data --bytes --input data/corpus/vim_user_manual.txt --output "$out/c.bin" >/dev/null
+corpus=$(mktemp -d)/c.bin
+"$bin/zerod" --prepare-data --bytes --input data/corpus/vim_user_manual.txt --output "$corpus" >/dev/null
 "$bin/zerod" --plan --model bench/models/olmoe-1b-7b --ds-config configs/ds_zero3_auto.json \
-  --seq-len 2048 --activation-checkpointing --log-format json >"$out/plan_olmoe.json" 2>&1
+  --seq-len 2048 --activation-checkpointing --log-format json >"$out/plans.txt" 2>/dev/null
 timeout "$(left 200)" mpirun -np 1 --bind-to none -x OMP_NUM_THREADS=$(nproc) "$bin/zerod" --train \
-  --model bench/models/olmoe-1b-7b --ds-config configs/ds_zero3_auto.json --data "$out/c.bin" \
+  --model bench/models/olmoe-1b-7b --ds-config configs/ds_zero3_auto.json --data "$corpus" \
   --seq-len 2048 --steps "${STEPS:-6}" --activation-checkpointing --log-format json \
   >"$out/olmoe_train.log" 2>&1
 note "OLMoE-1B-7B shape, bf16, auto config, 4 x 2048" $?
@@ -59,12 +59,12 @@ if len(rows) > 2:
     s = sorted(r["step_time_s"] for r in rows[2:])[len(rows[2:]) // 2]
     print(f"median after warm-up: {s:.3f} s/step, {8192 / s:.0f} tok/s, "
           f"{(6 * active + 12 * 16 * 2048 * 2048) * 8192 / s / 1e12:.1f} TFLOP/s on active parameters")'
-python3 -c "import json; p=json.load(open('$out/plan_olmoe.json')); print('plan: GPU', round(p['ranks'][0]['gpu_bytes']/2**30,1), 'GiB, host', round(p['ranks'][0]['host_bytes']/2**30,1), 'GiB, ratio', p['optimizer_ratio'])" 2>/dev/null
+python3 -c "import json; p=json.load(open('$out/plans.txt')); print('plan: GPU', round(p['ranks'][0]['gpu_bytes']/2**30,1), 'GiB, host', round(p['ranks'][0]['host_bytes']/2**30,1), 'GiB, ratio', p['optimizer_ratio'])" 2>/dev/null
 "$bin/zerod" --plan --model bench/models/qwen3-30b-a3b --ds-config configs/ds_zero3_auto.json \
   --seq-len 2048 --world-size 2 --ranks-per-host 2 --host-memory 256GiB --gpu-memory 141GiB \
-  --activation-checkpointing >"$out/plan_qwen3_30b_w2.txt" 2>&1
+  --activation-checkpointing >"$out/plan_q3.txt" 2>&1
 note "Qwen3-30B-A3B plan at world 2" $?
-head -30 "$out/plan_qwen3_30b_w2.txt"
+head -40 "$out/plan_q3.txt"; cat "$out/plan_q3.txt" >>"$out/plans.txt"; rm -f "$out/plan_q3.txt"
 timeout "$(left 120)" mpirun -np 1 --bind-to none "$bin/zerod_mpi_tests" \
   --gtest_filter='HfFixtureGpuTest*:ZeroInvariantGpuTest.SameLossesAsPlainTrainingOnTheGpu' \
   >"$out/gpu_tests.log" 2>&1
