@@ -31,8 +31,8 @@ if [ -n "${MOE_CPU_TESTS:-}" ]; then  # the CPU tests too, where the CPU build i
   timeout "$(left 30)" "$bin/zerod_plan_tests" >>"$out/unit.log" 2>&1
   note "plan tests" $?
   grep -E "FAILED \]" "$out/unit.log" | head
-  timeout "$(left 150)" mpirun -np 2 --bind-to none -x OMP_NUM_THREADS=4 "$bin/zerod_mpi_tests" \
-    --gtest_filter='HfFixtureTest.*:ZeroInvariantTest.SameLossesForEveryMixtureOfExpertsFamily' \
+  timeout "$(left 100)" mpirun -np 2 --bind-to none -x OMP_NUM_THREADS=4 "$bin/zerod_mpi_tests" \
+    --gtest_filter='HfFixtureTest.LogitsLoss*:HfFixtureTest.RouterAux*:HfFixtureTest.ExpertsInUnits*:HfFixtureTest.ExportRoundTrip*:ZeroInvariantTest.SameLossesForEveryMixtureOfExpertsFamily' \
     >"$out/cpu_mpi_w2.log" 2>&1
   note "CPU fixture tests and the MoE invariant at world 2" $?
   grep -E "moe|mixtral|olmoe|OK \]|FAILED \]|Failure|error" "$out/cpu_mpi_w2.log" | head -60
