@@ -22,7 +22,7 @@ SortedPairs Sort(const torch::Tensor& experts, int64_t first, int64_t n, int64_t
   torch::Tensor local = experts.reshape({-1}) - first;
   const bool all = first == 0 && n == num_experts;
   if (!all) local = torch::where((local >= 0) & (local < n), local, n);  // others sort last
-  s.order = std::get<1>(local.sort(/*stable=*/true, /*dim=*/0));
+  s.order = std::get<1>(local.sort(/*stable=*/std::optional<bool>(true), /*dim=*/0));
   const torch::Tensor counts = torch::bincount(local, {}, n + 1).narrow(0, 0, n);
   if (!all) s.order = s.order.narrow(0, 0, counts.sum().item<int64_t>());  // this group's pairs
   s.token = s.order.div(experts.size(1), "floor");
@@ -43,9 +43,9 @@ torch::Tensor ReferenceExperts(const torch::Tensor& rows, const SortedPairs& s,
   for (size_t e = 0; e < s.counts.size(); ++e) {
     const int64_t n = s.counts[e];
     if (n == 0) continue;  // unused: its parameters stay out of the graph
-    const torch::Tensor h = rows.narrow(0, begin, n);                        // (n, C)
-    const torch::Tensor g = torch::nn::functional::linear(h, w.gate[e]);     // (n, F)
-    const torch::Tensor u = torch::nn::functional::linear(h, w.up[e]);       // (n, F)
+    const torch::Tensor h = rows.narrow(0, begin, n);                           // (n, C)
+    const torch::Tensor g = torch::nn::functional::linear(h, w.gate[e]);        // (n, F)
+    const torch::Tensor u = torch::nn::functional::linear(h, w.up[e]);          // (n, F)
     outs.push_back(torch::nn::functional::linear(Act(g, act) * u, w.down[e]));  // (n, C)
     begin += n;
   }

@@ -178,13 +178,12 @@ TEST(HfConfigTest, QuantizedCheckpointsAreRefused) {
 TEST(HfConfigTest, UnknownArchitecturesAreRefusedListingEverySupportedOne) {
   nlohmann::json j = Llama();
   j["architectures"] = {"DeepseekV3ForCausalLM"};
-  ExpectRefused(j, {"DeepseekV3ForCausalLM", "LlamaForCausalLM", "MistralForCausalLM",
-                    "Qwen2ForCausalLM", "Qwen3ForCausalLM", "Olmo2ForCausalLM", "Phi3ForCausalLM",
-                    "Gemma2ForCausalLM", "Gemma3ForCausalLM", "MixtralForCausalLM",
-                    "Qwen2MoeForCausalLM", "Qwen3MoeForCausalLM", "OlmoeForCausalLM",
-                    "GPT2LMHeadModel"});
+  ExpectRefused(
+      j, {"DeepseekV3ForCausalLM", "LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM",
+          "Qwen3ForCausalLM", "Olmo2ForCausalLM", "Phi3ForCausalLM", "Gemma2ForCausalLM",
+          "Gemma3ForCausalLM", "MixtralForCausalLM", "Qwen2MoeForCausalLM", "Qwen3MoeForCausalLM",
+          "OlmoeForCausalLM", "GPT2LMHeadModel"});
 }
-
 
 // Windows are computed now: a sequence longer than the window trains; which layers have
 // one is read as each family's transformers config class derives it.
@@ -235,19 +234,40 @@ nlohmann::json Family(const char* architecture, const char* model_type) {
 // which layers are sparse (decoder_sparse_step, mlp_only_layers), each family's routing
 // switches, and what zerod refuses.
 TEST(HfConfigTest, MixtureOfExpertsConfigsAreReadAsTransformersReadsThem) {
-  const nlohmann::json qwen3_30b = {
-      {"architectures", {"Qwen3MoeForCausalLM"}}, {"attention_bias", false},
-      {"attention_dropout", 0.0}, {"bos_token_id", 151643}, {"decoder_sparse_step", 1},
-      {"eos_token_id", 151645}, {"head_dim", 128}, {"hidden_act", "silu"},
-      {"hidden_size", 2048}, {"initializer_range", 0.02}, {"intermediate_size", 6144},
-      {"max_position_embeddings", 40960}, {"max_window_layers", 48}, {"mlp_only_layers", {}},
-      {"model_type", "qwen3_moe"}, {"moe_intermediate_size", 768}, {"norm_topk_prob", true},
-      {"num_attention_heads", 32}, {"num_experts", 128}, {"num_experts_per_tok", 8},
-      {"num_hidden_layers", 48}, {"num_key_value_heads", 4}, {"output_router_logits", false},
-      {"rms_norm_eps", 1e-06}, {"rope_scaling", nullptr}, {"rope_theta", 1000000.0},
-      {"router_aux_loss_coef", 0.001}, {"sliding_window", nullptr}, {"tie_word_embeddings", false},
-      {"torch_dtype", "bfloat16"}, {"transformers_version", "4.51.0"}, {"use_cache", true},
-      {"use_sliding_window", false}, {"vocab_size", 151936}};
+  const nlohmann::json qwen3_30b = {{"architectures", {"Qwen3MoeForCausalLM"}},
+                                    {"attention_bias", false},
+                                    {"attention_dropout", 0.0},
+                                    {"bos_token_id", 151643},
+                                    {"decoder_sparse_step", 1},
+                                    {"eos_token_id", 151645},
+                                    {"head_dim", 128},
+                                    {"hidden_act", "silu"},
+                                    {"hidden_size", 2048},
+                                    {"initializer_range", 0.02},
+                                    {"intermediate_size", 6144},
+                                    {"max_position_embeddings", 40960},
+                                    {"max_window_layers", 48},
+                                    {"mlp_only_layers", nlohmann::json::array()},
+                                    {"model_type", "qwen3_moe"},
+                                    {"moe_intermediate_size", 768},
+                                    {"norm_topk_prob", true},
+                                    {"num_attention_heads", 32},
+                                    {"num_experts", 128},
+                                    {"num_experts_per_tok", 8},
+                                    {"num_hidden_layers", 48},
+                                    {"num_key_value_heads", 4},
+                                    {"output_router_logits", false},
+                                    {"rms_norm_eps", 1e-06},
+                                    {"rope_scaling", nullptr},
+                                    {"rope_theta", 1000000.0},
+                                    {"router_aux_loss_coef", 0.001},
+                                    {"sliding_window", nullptr},
+                                    {"tie_word_embeddings", false},
+                                    {"torch_dtype", "bfloat16"},
+                                    {"transformers_version", "4.51.0"},
+                                    {"use_cache", true},
+                                    {"use_sliding_window", false},
+                                    {"vocab_size", 151936}};
   auto q = Parse(qwen3_30b);
   ASSERT_TRUE(q.ok()) << q.status();
   const DecoderConfig& c = *q->decoder();

@@ -13,18 +13,17 @@ absl::Status Read(FamilyReader& r, const Family& f, DecoderConfig& c) {
   RETURN_IF_ERROR(r.Rope(f.defaults, {}, c));
   ASSIGN_OR_RETURN(c.sliding_window, r.Window(0));
   c.sliding_layers.assign(c.num_hidden_layers, c.sliding_window > 0);
-  RETURN_IF_ERROR(internal::ReadRouter(r, "num_local_experts", "num_experts",
-                                       {.num_experts = 8, .top_k = 2,
-                                        .router_aux_loss_coef = 0.001},
-                                       c));
+  RETURN_IF_ERROR(
+      internal::ReadRouter(r, "num_local_experts", "num_experts",
+                           {.num_experts = 8, .top_k = 2, .router_aux_loss_coef = 0.001}, c));
   c.moe.expert_intermediate_size = c.intermediate_size;
   c.moe.norm_topk_prob = true;
   c.moe.weights_in_float32 = true;
   c.moe.block = "block_sparse_moe";
   c.moe.gate_name = "w1", c.moe.up_name = "w3", c.moe.down_name = "w2";
   // The jitter multiplies the router's input by uniform noise in training.
-  RETURN_IF_ERROR(r.Require("router_jitter_noise", 0.0,
-                            "zerod routes without jitter noise: set it to 0"));
+  RETURN_IF_ERROR(
+      r.Require("router_jitter_noise", 0.0, "zerod routes without jitter noise: set it to 0"));
   return r.Dropout({"attention_dropout"}, c);
 }
 

@@ -33,8 +33,7 @@ inline absl::Status ReadRouter(FamilyReader& r, const char* experts_key, const c
     }
   }
   ASSIGN_OR_RETURN(c.moe.num_experts, k.Int(key, d.num_experts, 1));
-  ASSIGN_OR_RETURN(c.moe.top_k,
-                   k.Int("num_experts_per_tok", d.top_k, 1, c.moe.num_experts));
+  ASSIGN_OR_RETURN(c.moe.top_k, k.Int("num_experts_per_tok", d.top_k, 1, c.moe.num_experts));
   ASSIGN_OR_RETURN(c.moe.router_aux_loss_coef,
                    k.Number("router_aux_loss_coef", d.router_aux_loss_coef, 0.0));
   ASSIGN_OR_RETURN(c.moe.output_router_logits, k.Bool("output_router_logits", false));

@@ -12,10 +12,9 @@ absl::Status Read(FamilyReader& r, const Family& f, DecoderConfig& c) {
   c.qk_norm = QkNorm::kWhole;
   RETURN_IF_ERROR(r.Act("hidden_act", "silu", {{"silu", Activation::kSilu}}, c));
   RETURN_IF_ERROR(r.Rope(f.defaults, {}, c));
-  RETURN_IF_ERROR(internal::ReadRouter(r, "num_experts", "num_local_experts",
-                                       {.num_experts = 64, .top_k = 8,
-                                        .router_aux_loss_coef = 0.01},
-                                       c));
+  RETURN_IF_ERROR(
+      internal::ReadRouter(r, "num_experts", "num_local_experts",
+                           {.num_experts = 64, .top_k = 8, .router_aux_loss_coef = 0.01}, c));
   c.moe.expert_intermediate_size = c.intermediate_size;
   ASSIGN_OR_RETURN(c.moe.norm_topk_prob, r.keys().Bool("norm_topk_prob", false));
   RETURN_IF_ERROR(r.Require("clip_qkv", nullptr, "zerod does not clip q, k and v"));

@@ -17,14 +17,12 @@ absl::Status Read(FamilyReader& r, const Family& f, DecoderConfig& c) {
   ASSIGN_OR_RETURN(c.sliding_window, r.Window(4096));
   if (!use_window) c.sliding_window = 0;
   ASSIGN_OR_RETURN(int64_t max_window_layers, r.keys().Int("max_window_layers", 28, 0));
-  RETURN_IF_ERROR(r.LayerTypes(c, [&](int64_t i) {
-    return use_window && (i + 1) % 2 == 1 && i < max_window_layers;
-  }));
+  RETURN_IF_ERROR(r.LayerTypes(
+      c, [&](int64_t i) { return use_window && (i + 1) % 2 == 1 && i < max_window_layers; }));
   if (c.sliding_window == 0) c.sliding_layers.assign(c.num_hidden_layers, false);
-  RETURN_IF_ERROR(internal::ReadRouter(r, "num_experts", "num_local_experts",
-                                       {.num_experts = 60, .top_k = 4,
-                                        .router_aux_loss_coef = 0.001},
-                                       c));
+  RETURN_IF_ERROR(
+      internal::ReadRouter(r, "num_experts", "num_local_experts",
+                           {.num_experts = 60, .top_k = 4, .router_aux_loss_coef = 0.001}, c));
   RETURN_IF_ERROR(internal::ReadSparseLayers(r, c));
   ASSIGN_OR_RETURN(c.moe.expert_intermediate_size, r.keys().Int("moe_intermediate_size", 1408, 1));
   ASSIGN_OR_RETURN(c.moe.shared_expert_intermediate_size,

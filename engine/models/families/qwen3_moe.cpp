@@ -17,10 +17,9 @@ absl::Status Read(FamilyReader& r, const Family& f, DecoderConfig& c) {
   ASSIGN_OR_RETURN(c.sliding_window, r.Window(4096));
   if (!use_window) c.sliding_window = 0;
   c.sliding_layers.assign(c.num_hidden_layers, c.sliding_window > 0);
-  RETURN_IF_ERROR(internal::ReadRouter(r, "num_experts", "num_local_experts",
-                                       {.num_experts = 128, .top_k = 8,
-                                        .router_aux_loss_coef = 0.001},
-                                       c));
+  RETURN_IF_ERROR(
+      internal::ReadRouter(r, "num_experts", "num_local_experts",
+                           {.num_experts = 128, .top_k = 8, .router_aux_loss_coef = 0.001}, c));
   RETURN_IF_ERROR(internal::ReadSparseLayers(r, c));
   ASSIGN_OR_RETURN(c.moe.expert_intermediate_size, r.keys().Int("moe_intermediate_size", 768, 1));
   ASSIGN_OR_RETURN(c.moe.norm_topk_prob, r.keys().Bool("norm_topk_prob", false));
