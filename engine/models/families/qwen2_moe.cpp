@@ -14,7 +14,12 @@ absl::Status Read(FamilyReader& r, const Family& f, DecoderConfig& c) {
   // Qwen2MoeConfig: without use_sliding_window the window is 0 (none); layer_types
   // default to every other layer below max_window_layers.
   ASSIGN_OR_RETURN(bool use_window, r.keys().Bool("use_sliding_window", false));
-  ASSIGN_OR_RETURN(c.sliding_window, r.Window(4096));
+  if (r.Present("sliding_window") && r.json()["sliding_window"] == 0) {
+    r.keys().Ignore({"sliding_window"});  // what Qwen2MoeConfig writes without a window
+    c.sliding_window = 0;
+  } else {
+    ASSIGN_OR_RETURN(c.sliding_window, r.Window(4096));
+  }
   if (!use_window) c.sliding_window = 0;
   ASSIGN_OR_RETURN(int64_t max_window_layers, r.keys().Int("max_window_layers", 28, 0));
   RETURN_IF_ERROR(r.LayerTypes(
