@@ -8,7 +8,11 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
+
+#include "engine/api.h"
 #include "engine/models/expert_layout.h"
+#include "nlohmann/json.hpp"
 
 namespace zerod::models {
 namespace {
@@ -172,6 +176,33 @@ TEST(MoeTest, PerExpertTensorsAreContiguousRunsOfTheFusedLayout) {
   EXPECT_EQ(w3->offset, 2 * 24 * 16 + 24 * 16);
   EXPECT_FALSE(FusedSourceOf("model.layers.0.mlp.gate_proj.weight", {24, 16}).has_value());
   EXPECT_FALSE(FusedSourceOf("model.layers.0.mlp.shared_expert.gate_proj.weight", {24, 16}));
+}
+
+// `zerod --plan` (PlanOffline, what the flag runs) on the benchmark configs: Qwen3-30B-A3B
+// whole at world 2 on two H200 + 256 GiB fits with the auto config, its 48 layers split
+// into 3 units each (the attention with the first experts, then two of experts alone); the
+// OLMoE-1B-7B shape on one H200 + 128 GiB.
+TEST(MoePlanTest, TheBenchmarkShapesArePlanned) {
+  PlanSpec spec;
+  spec.model_dir = std::string(ZEROD_SOURCE_DIR) + "/bench/models/qwen3-30b-a3b";
+  spec.ds_config_path = std::string(ZEROD_SOURCE_DIR) + "/configs/ds_zero3_auto.json";
+  spec.world_size = 2;
+  spec.gpu_memory = "141GiB";
+  spec.host_memory = "256GiB";
+  spec.seq_len = 2048;
+  spec.activation_checkpointing = true;
+  auto q = PlanOffline(spec);
+  ASSERT_TRUE(q.ok()) << q.status();
+  EXPECT_TRUE(q->fits) << q->shortfall;
+  const nlohmann::json j = nlohmann::json::parse(q->json);
+  EXPECT_NEAR(j["parameters"].get<double>() / 1e9, 30.53, 0.01);
+  std::printf("%s\n", q->text.substr(0, 1500).c_str());
+  spec.model_dir = std::string(ZEROD_SOURCE_DIR) + "/bench/models/olmoe-1b-7b";
+  spec.world_size = 1;
+  spec.host_memory = "128GiB";
+  auto o = PlanOffline(spec);
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_TRUE(o->fits) << o->shortfall;
 }
 
 // The GPU path: bfloat16 grouped GEMMs against the reference path on the same device in
