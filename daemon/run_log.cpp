@@ -73,10 +73,12 @@ void RunLog::PrintStep(const StepMetrics& m) const {
   if (json_) {
     std::printf("%s\n", StepJson(m).c_str());
   } else {
-    const std::string aux =
-        std::isnan(m.router_aux_loss) ? "" : absl::StrFormat(" | router_aux %.4f", m.router_aux_loss);
+    const std::string aux = std::isnan(m.router_aux_loss)
+                                ? ""
+                                : absl::StrFormat(" | router_aux %.4f", m.router_aux_loss);
     std::printf(
-        "step %lld/%lld | loss %.4f%s | lr %.3e | grad_norm %.4f | loss_scale %g | %.0f tokens/s%s\n",
+        "step %lld/%lld | loss %.4f%s | lr %.3e | grad_norm %.4f | loss_scale %g | %.0f "
+        "tokens/s%s\n",
         static_cast<long long>(m.step), static_cast<long long>(total_steps_), m.loss, aux.c_str(),
         m.lr, m.grad_norm, m.loss_scale, m.tokens_per_s,
         m.skipped ? " | skipped (fp16 overflow)" : "");

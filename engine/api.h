@@ -41,8 +41,8 @@ class Communicator;
 
 // One optimizer step, as logged.
 struct StepMetrics {
-  int64_t step = 0;         // 1-based
-  double loss = 0.0;        // mean over the whole global batch
+  int64_t step = 0;   // 1-based
+  double loss = 0.0;  // mean over the whole global batch
   // A mixture of experts: the routers' load-balancing loss (transformers' aux_loss, before
   // router_aux_loss_coef), mean over the micro-batches; part of `loss` times the
   // coefficient when config.json sets output_router_logits. NaN for a dense model.

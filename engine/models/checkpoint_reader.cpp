@@ -78,12 +78,11 @@ absl::Status CheckpointReader::ReadFloat32(const std::string& name,
         auto f = tensors_.find(fused_name);
         if (f == tensors_.end()) continue;
         const std::vector<int64_t>& s = f->second.second->shape;
-        if (s.size() != 3 || s[0] <= fused->expert || s[1] != fused->rows ||
-            s[2] != shape[1]) {
-          return absl::InvalidArgumentError(absl::StrCat(
-              "tensor ", fused_name, " in ", f->second.first->path(), " has shape ",
-              ShapeString(s), "; for ", name, " config.json implies (>", fused->expert, ", ",
-              fused->rows, ", ", shape[1], ")"));
+        if (s.size() != 3 || s[0] <= fused->expert || s[1] != fused->rows || s[2] != shape[1]) {
+          return absl::InvalidArgumentError(
+              absl::StrCat("tensor ", fused_name, " in ", f->second.first->path(), " has shape ",
+                           ShapeString(s), "; for ", name, " config.json implies (>", fused->expert,
+                           ", ", fused->rows, ", ", shape[1], ")"));
         }
         if (first < 0 || count < 0 || first + count > shape[0] * shape[1]) {
           return absl::OutOfRangeError(absl::StrCat("read of ", name, " elements [", first, ", ",

@@ -75,8 +75,8 @@ ExpertWeights AddExpertParams(Add add, const std::string& layer, const MoeConfig
   auto kind = [&](const std::string& proj, std::vector<int64_t> shape) {
     std::vector<torch::Tensor> ws;
     for (int64_t e = first; e < end; ++e) {
-      ws.push_back(add(absl::StrCat(layer, ".", moe.block, ".experts.", e, ".", proj, ".weight"),
-                       shape));
+      ws.push_back(
+          add(absl::StrCat(layer, ".", moe.block, ".experts.", e, ".", proj, ".weight"), shape));
     }
     return ws;
   };
@@ -108,9 +108,8 @@ torch::Tensor PackForExperts(const torch::Tensor& h, const torch::Tensor& m,
   const torch::ScalarType p = PackDtype(h.scalar_type(), moe);
   const int64_t k = r.weights.size(-1);
   const std::vector<int64_t> pairs = {h.size(0), h.size(1), k};
-  return torch::cat({h.to(p), m.to(p), sum.to(p), r.weights.to(p).view(pairs),
-                     r.experts.to(p).view(pairs)},
-                    -1);
+  return torch::cat(
+      {h.to(p), m.to(p), sum.to(p), r.weights.to(p).view(pairs), r.experts.to(p).view(pairs)}, -1);
 }
 
 class DecoderUnit final : public Unit {
@@ -208,7 +207,7 @@ class DecoderUnit final : public Unit {
   // The mixture (moe.h) of the unit's experts, plus the shared expert scaled by its
   // sigmoid gate (Qwen2-MoE); `routing` is set to the layer's.
   torch::Tensor SparseMlp(const torch::Tensor& m, Routing& routing) {  // (B, T, C)
-    const torch::Tensor x = m.reshape({-1, m.size(-1)});  // (N, C)
+    const torch::Tensor x = m.reshape({-1, m.size(-1)});               // (N, C)
     routing = Route(x, router_w_, c_.moe);
     stats_ = StatsOf(routing, c_.moe.top_k);
     torch::Tensor y = Experts(x, routing, experts_, c_.activation);  // (N, C)
@@ -283,8 +282,8 @@ class DecoderUnit final : public Unit {
 
   DecoderConfig c_;
   bool split_ = false;  // the layer's later experts are units of their own
-  int64_t window_;   // 0: full causal attention
-  RopeConfig rope_;  // this layer's
+  int64_t window_;      // 0: full causal attention
+  RopeConfig rope_;     // this layer's
   torch::Tensor attn_in_norm_, attn_out_norm_, mlp_in_norm_, mlp_out_norm_;  // (C), or undefined
   torch::Tensor q_w_, k_w_, v_w_, o_w_;   // (nh*hd, C), (nkv*hd, C) x2, (C, nh*hd)
   torch::Tensor qkv_w_;                   // ((nh + 2 nkv) * hd, C) when fused, else undefined

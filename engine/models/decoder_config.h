@@ -82,8 +82,9 @@ struct BlockNorms {
 struct MoeConfig {
   int64_t num_experts = 0;  // 0: every layer is dense
   int64_t top_k = 0;        // num_experts_per_tok
-  int64_t expert_intermediate_size = 0;  // moe_intermediate_size (Mixtral, OLMoE: intermediate_size)
-  bool norm_topk_prob = false;           // Mixtral: always
+  int64_t expert_intermediate_size =
+      0;                        // moe_intermediate_size (Mixtral, OLMoE: intermediate_size)
+  bool norm_topk_prob = false;  // Mixtral: always
   // The top-k weights stay float32 (Mixtral); otherwise rounded to the model dtype first.
   bool weights_in_float32 = false;
   // Qwen2-MoE's shared expert (an MLP of this width every token goes through, scaled by

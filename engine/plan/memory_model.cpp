@@ -78,9 +78,9 @@ int64_t ActivationBytes(const Request& r) {
   const int64_t layer_base = S * ((s.block_norms * (4 + 2 * b) + b) * s.hidden + attention);
   const int64_t layer_full = layer_base + S * (s.gated_mlp ? 4 : 3) * b * s.ffn;
   const int64_t sparse_full =
-      layer_base + S * (s.experts * (b + 8) + s.top_k * (3 * b * s.hidden + 4 * b * s.expert_ffn +
-                                                         24) +
-                        4 * b * s.shared_ffn);
+      layer_base +
+      S * (s.experts * (b + 8) + s.top_k * (3 * b * s.hidden + 4 * b * s.expert_ffn + 24) +
+           4 * b * s.shared_ffn);
   // The grouped GEMMs' stacked weights: a layer's experts, or one unit's of them.
   const int64_t workspace = r.gpu ? 3 * s.experts * s.hidden * s.expert_ffn * b : 0;
   const int64_t units_per_layer =

@@ -60,8 +60,8 @@ struct ActivationShape {
   int64_t top_k = 0;
   int64_t expert_ffn = 0;
   int64_t shared_ffn = 0;
-  // Units of experts after their layer's own (decoder.h), each keeping its float32 input
-  // pack (3 H + 2 top_k per token), summed over the layers.
+  // Units of experts after their layer's own (decoder.h), each keeping its input pack
+  // (3 H + 2 top_k elements per token), summed over the layers.
   int64_t expert_units = 0;
 };
 

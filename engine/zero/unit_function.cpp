@@ -87,7 +87,8 @@ class UnitFunction : public torch::autograd::Function<UnitFunction> {
     } else {
       x = ctx->saved_data["inner_input"].toTensor();
       out = ctx->saved_data["inner_output"].toTensor();
-      if (ctx->saved_data.count("inner_router")) prob_sum = ctx->saved_data["inner_router"].toTensor();
+      if (ctx->saved_data.count("inner_router"))
+        prob_sum = ctx->saved_data["inner_router"].toTensor();
     }
     for (const char* k : {"input", "inner_input", "inner_output", "inner_router", "targets"})
       ctx->saved_data.erase(k);
@@ -111,8 +112,8 @@ class UnitFunction : public torch::autograd::Function<UnitFunction> {
     torch::Tensor input_grad = wants_input_grad ? grads.back() : torch::Tensor();
     if (wants_input_grad) grads.pop_back();
     engine->AfterBackward(index, grads);
-    return {input_grad,      torch::Tensor(), torch::Tensor(), torch::Tensor(),
-            torch::Tensor(), torch::Tensor()};
+    return {input_grad,      torch::Tensor(), torch::Tensor(),
+            torch::Tensor(), torch::Tensor(), torch::Tensor()};
   }
 };
 
