@@ -22,6 +22,16 @@
 #              (micro-batch 1): the GPU peak should grow linearly with the sequence
 #   fsdpq3 / dsq3 / fsdpg3 / dsg3  FSDP2 + CPUOffloadPolicy and DeepSpeed on those shapes,
 #              built by transformers from the same config.json
+#   zolmoe     zerod, an OLMoE-1B-7B shape (16 layers, hidden 2048, 64 experts of 1024, top 8,
+#              vocab 50304; 6.92B, 1.28B active), auto config, checkpointing
+#   zq3moe     zerod, Qwen3-30B-A3B's layer cut to 24 of its 48 layers (128 experts of 768,
+#              top 8, vocab 151936; 15.3B, 2.0B active), auto config, checkpointing
+#   zdolmoe / zdq3moe  zerod, the dense models with those shapes' active parameters (the
+#              experts' top 8 as one MLP of 8 x their width): the MoE targets are half
+#              their TFLOP/s
+#   zq3_30b_plan  zerod --plan of Qwen3-30B-A3B whole (48 layers) at world 2 (the plan only)
+#   plainolmoe / fsdpolmoe / dsolmoe, plainq3moe / fsdpq3moe / dsq3moe  the peers on the
+#              MoE shapes (transformers' own modeling; FLOPs on active parameters)
 #   plain7b    peer_bench.py gpu7b: plain PyTorch, 6.74B all on the GPU, checkpointing
 #   fsdp094 / fsdp7b / fsdp13b   peer_bench.py fsdp / big / big13 (FSDP2 + CPUOffloadPolicy)
 #   ds094 / ds7b / ds13b         ds_bench.py 1b / 7b --ckpt / 13b --ckpt (DeepSpeed, both offloads)
@@ -77,7 +87,7 @@ run_zerod() {  # tag model config steps timeout extra-flags...
     --log-format json "$@" \
     > "$LOGS/plan_$tag.json" 2> "$LOGS/plan_$tag.err"
   python3 -c "import json,sys; p=json.load(open('$LOGS/plan_$tag.json')); \
-print(json.dumps({'tag': '$tag', 'world': $NP, 'batch': json.load(open('$config'))['train_micro_batch_size_per_gpu'], \
+print(json.dumps({'tag': '$tag', 'model': 'bench/models/$model', 'world': $NP, 'batch': json.load(open('$config'))['train_micro_batch_size_per_gpu'], \
 'parameters': p['parameters'], 'plan': {k: p[k] for k in ('fits','optimizer_ratio')}, \
 'plan_gpu_bytes': p['ranks'][0]['gpu_bytes'], 'plan_host_bytes': p['ranks'][0]['host_bytes']}))" \
     >> "$OUT/bench.jsonl" 2>/dev/null
@@ -131,6 +141,22 @@ for s in "$@"; do
             bench/models/qwen3-14b --ckpt ;;
     dsg3) ds_ready; peer dsg3 150 torchrun --nproc-per-node "$NP" .gpu-deps/ds_bench.py \
             bench/models/gemma3-12b --ckpt ;;
+    zolmoe) run_zerod zolmoe olmoe-1b-7b "$AUTO" 6 420 --activation-checkpointing ;;
+    zq3moe) run_zerod zq3moe qwen3-moe-15b "$AUTO" 6 480 --activation-checkpointing ;;
+    zdolmoe) run_zerod zdolmoe llama-1.28b-olmoe-active "$AUTO" 8 240 --activation-checkpointing ;;
+    zdq3moe) run_zerod zdq3moe qwen3-2b-moe-active "$AUTO" 8 240 --activation-checkpointing ;;
+    zq3_30b_plan) "$BIN/zerod" --plan --model bench/models/qwen3-30b-a3b --ds-config "$AUTO" \
+                    --seq-len 2048 --world-size 2 --ranks-per-host 2 \
+                    --host-memory "${ZEROD_HOST_MEMORY:-256GiB}" --activation-checkpointing \
+                    | tee "$LOGS/plan_q3_30b_w2.txt" ;;
+    plainolmoe) peer plainolmoe 200 python3 .gpu-deps/peer_bench.py plain=bench/models/olmoe-1b-7b ;;
+    fsdpolmoe) peer fsdpolmoe 200 python3 .gpu-deps/peer_bench.py fsdp=bench/models/olmoe-1b-7b ;;
+    dsolmoe) ds_ready; peer dsolmoe 200 torchrun --nproc-per-node "$NP" .gpu-deps/ds_bench.py \
+               bench/models/olmoe-1b-7b --ckpt ;;
+    plainq3moe) peer plainq3moe 150 python3 .gpu-deps/peer_bench.py plain=bench/models/qwen3-moe-15b ;;
+    fsdpq3moe) peer fsdpq3moe 200 python3 .gpu-deps/peer_bench.py fsdp=bench/models/qwen3-moe-15b ;;
+    dsq3moe) ds_ready; peer dsq3moe 200 torchrun --nproc-per-node "$NP" .gpu-deps/ds_bench.py \
+               bench/models/qwen3-moe-15b --ckpt ;;
     plain7b) peer plain7b 150 python3 .gpu-deps/peer_bench.py gpu7b ;;
     fsdp094) peer fsdp094 300 python3 .gpu-deps/peer_bench.py fsdp ;;
     fsdp7b) if [ "$NP" -eq 1 ]; then peer fsdp7b 200 python3 .gpu-deps/peer_bench.py big

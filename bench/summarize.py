@@ -18,6 +18,24 @@ def params(hidden, layers, mlp, vocab=32000):
     return 2 * vocab * hidden + layers * (4 * hidden * hidden + 3 * hidden * mlp + 2 * hidden) + hidden
 
 
+def active_from_config(path):
+    """(active parameters, layers, heads x head_dim) of a decoder config.json, mixtures of
+    experts counted on the k of E experts a token uses (as peer_bench.py counts)."""
+    c = json.load(open(path + "/config.json"))
+    h, L, V = c["hidden_size"], c["num_hidden_layers"], c["vocab_size"]
+    heads = c["num_attention_heads"]
+    hd = c.get("head_dim") or h // heads
+    kv = c.get("num_key_value_heads") or heads
+    attn = 2 * h * heads * hd + 2 * h * kv * hd
+    E = c.get("num_experts") or c.get("num_local_experts") or 0
+    k = c.get("num_experts_per_tok", 0)
+    mlp = 3 * h * c["intermediate_size"]
+    if E:
+        fe = c.get("moe_intermediate_size") or c["intermediate_size"]
+        mlp = 3 * h * fe * k + E * h + 3 * h * c.get("shared_expert_intermediate_size", 0)
+    return 2 * V * h + L * (attn + mlp), L, heads * hd
+
+
 def med(xs):
     return statistics.median(xs) if xs else float("nan")
 
@@ -45,8 +63,19 @@ for r in rows:
 zerod_speed = {}
 for tag, steps in runs.items():
     known = next((k for k in TAG_SIZE if tag.startswith(k)), None)
-    if known is None:  # a shape summarize.py has no table for (the new families)
-        print(f"\n{tag}: {len(steps)} steps, median {med([s['step_time_s'] for s in steps[2:] or steps]):.3f} s/step")
+    if known is None:  # the new families: FLOPs from the config.json (MoE: active parameters)
+        p = plans.get(tag, {})
+        step_s = med([s['step_time_s'] for s in steps[2:] or steps])
+        line = f"\n{tag}: {len(steps)} steps, median {step_s:.3f} s/step"
+        if "model" in p:
+            n, L, qw = active_from_config(p["model"])
+            tokens = p.get("batch", BATCH) * SEQ * p.get("world", 1)
+            tflops = (6 * n + 12 * L * qw * SEQ) * tokens / step_s / 1e12 / p.get("world", 1)
+            gpu_peak = max(s.get("gpu_peak_GiB", 0) for s in steps)
+            line += (f", {tokens / step_s / 1e3:.2f}k tok/s, {tflops:.1f} TFLOP/s per GPU on "
+                     f"{n / 1e9:.2f}B active, GPU peak {gpu_peak:.1f} GiB "
+                     f"(plan {p['plan_gpu_bytes'] / GiB:.1f})")
+        print(line)
         continue
     size = TAG_SIZE[known]
     hidden, layers, mlp = SHAPES[size]

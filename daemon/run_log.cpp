@@ -1,5 +1,6 @@
 #include "daemon/run_log.h"
 
+#include <cmath>
 #include <cstdio>
 
 #include "absl/strings/str_cat.h"
@@ -49,6 +50,7 @@ std::string StepJson(const StepMetrics& m) {
       {"undo_s", m.undo_seconds},
       {"host_rss_GiB", static_cast<double>(m.host_rss_bytes) / (1ull << 30)},
       {"host_peak_rss_GiB", static_cast<double>(m.host_peak_rss_bytes) / (1ull << 30)}};
+  if (!std::isnan(m.router_aux_loss)) j["router_aux_loss"] = m.router_aux_loss;
   if (!m.saved_checkpoint.empty()) j["saved_checkpoint"] = m.saved_checkpoint;
   if (!m.checkpoint_error.empty()) j["checkpoint_error"] = m.checkpoint_error;
   return j.dump();
@@ -74,10 +76,15 @@ void RunLog::PrintStep(const StepMetrics& m) const {
   if (json_) {
     std::printf("%s\n", StepJson(m).c_str());
   } else {
+    const std::string aux = std::isnan(m.router_aux_loss)
+                                ? ""
+                                : absl::StrFormat(" | router_aux %.4f", m.router_aux_loss);
     std::printf(
-        "step %lld/%lld | loss %.4f | lr %.3e | grad_norm %.4f | loss_scale %g | %.0f tokens/s%s\n",
-        static_cast<long long>(m.step), static_cast<long long>(total_steps_), m.loss, m.lr,
-        m.grad_norm, m.loss_scale, m.tokens_per_s, m.skipped ? " | skipped (fp16 overflow)" : "");
+        "step %lld/%lld | loss %.4f%s | lr %.3e | grad_norm %.4f | loss_scale %g | %.0f "
+        "tokens/s%s\n",
+        static_cast<long long>(m.step), static_cast<long long>(total_steps_), m.loss, aux.c_str(),
+        m.lr, m.grad_norm, m.loss_scale, m.tokens_per_s,
+        m.skipped ? " | skipped (fp16 overflow)" : "");
   }
   std::fflush(stdout);
 }

@@ -29,6 +29,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <string>
 
@@ -42,8 +43,12 @@ class Communicator;
 
 // One optimizer step, as logged.
 struct StepMetrics {
-  int64_t step = 0;         // 1-based
-  double loss = 0.0;        // mean over the whole global batch
+  int64_t step = 0;   // 1-based
+  double loss = 0.0;  // mean over the whole global batch
+  // A mixture of experts: the routers' load-balancing loss (transformers' aux_loss, before
+  // router_aux_loss_coef), mean over the micro-batches; part of `loss` times the
+  // coefficient when config.json sets output_router_logits. NaN for a dense model.
+  double router_aux_loss = std::numeric_limits<double>::quiet_NaN();
   double lr = 0.0;          // rate used by this step
   double grad_norm = 0.0;   // global norm before clipping (0 when skipped)
   double loss_scale = 1.0;  // fp16 loss scale used for this step (1 otherwise)

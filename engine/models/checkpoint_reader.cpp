@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "engine/models/expert_layout.h"
 #include "engine/offload/cpu_adam.h"
 #include "engine/util/files.h"
 #include "nlohmann/json.hpp"
@@ -71,6 +72,26 @@ absl::Status CheckpointReader::ReadFloat32(const std::string& name,
                                            int64_t count, float* dst) const {
   auto it = tensors_.find(name);
   if (it == tensors_.end()) {
+    // An expert's tensor may be a slice of its layer's fused one (expert_layout.h).
+    if (const auto fused = FusedSourceOf(name, shape)) {
+      for (const std::string& fused_name : fused->names) {
+        auto f = tensors_.find(fused_name);
+        if (f == tensors_.end()) continue;
+        const std::vector<int64_t>& s = f->second.second->shape;
+        if (s.size() != 3 || s[0] <= fused->expert || s[1] != fused->rows || s[2] != shape[1]) {
+          return absl::InvalidArgumentError(
+              absl::StrCat("tensor ", fused_name, " in ", f->second.first->path(), " has shape ",
+                           ShapeString(s), "; for ", name, " config.json implies (>", fused->expert,
+                           ", ", fused->rows, ", ", shape[1], ")"));
+        }
+        if (first < 0 || count < 0 || first + count > shape[0] * shape[1]) {
+          return absl::OutOfRangeError(absl::StrCat("read of ", name, " elements [", first, ", ",
+                                                    first + count, ") past its ",
+                                                    shape[0] * shape[1]));
+        }
+        return ReadFloat32(fused_name, s, fused->offset + first, count, dst);
+      }
+    }
     return absl::InvalidArgumentError(absl::StrCat("the checkpoint in ", dir_, " has no tensor ",
                                                    name, " that the model's config.json implies"));
   }

@@ -1,9 +1,12 @@
 #include "engine/models/decoder.h"
 
 #include <cmath>
+#include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "engine/models/attention.h"
 #include "engine/models/lm_loss.h"
+#include "engine/models/moe.h"
 #include "engine/models/rope.h"
 
 namespace zerod::models {
@@ -62,6 +65,53 @@ class EmbeddingUnit final : public Unit {
   torch::Tensor weight_;  // (V, C)
 };
 
+// Declares experts [first, end) of a sparse layer (under `layer` = "model.layers.N")
+// through `add` (a unit's AddParamNamed): every gate, then every up, then every down
+// projection, by their checkpoint names.
+template <typename Add>
+ExpertWeights AddExpertParams(Add add, const std::string& layer, const MoeConfig& moe,
+                              int64_t hidden, int64_t first, int64_t end) {
+  const int64_t f = moe.expert_intermediate_size;
+  auto kind = [&](const std::string& proj, std::vector<int64_t> shape) {
+    std::vector<torch::Tensor> ws;
+    for (int64_t e = first; e < end; ++e) {
+      ws.push_back(
+          add(absl::StrCat(layer, ".", moe.block, ".experts.", e, ".", proj, ".weight"), shape));
+    }
+    return ws;
+  };
+  ExpertWeights w;
+  w.gate = kind(moe.gate_name, {f, hidden});
+  w.up = kind(moe.up_name, {f, hidden});
+  w.down = kind(moe.down_name, {hidden, f});
+  return w;
+}
+
+// Experts [first, end) of a sparse layer as a unit of their own (ZeRO-3's grain: a layer's
+// experts are gathered, prefetched, released and placed in groups, decoder_config.h
+// ExpertUnits). Units pass one tensor along, so the layer's unit hands its experts' units
+// a pack (B, T, 3C + 2k):
+//   [ h: the residual stream | m: the MLP's input (normed) | sum: the MLP's output so far
+//     | the k routing weights | the k experts' indices ]
+// in the model dtype where that holds every part exactly (the weights are in it, and it
+// counts the experts' indices: bfloat16 up to 256, float16 2048), else float32 (Mixtral's
+// float32 weights). Each unit adds its experts' share to sum; the last hands on h + sum
+// (B, T, C) in the model dtype, the next layer's input. The weights carry the router's
+// gradient back.
+torch::ScalarType PackDtype(torch::ScalarType model, const MoeConfig& moe) {
+  const int64_t exact = model == torch::kBFloat16 ? 256 : model == torch::kHalf ? 2048 : 1 << 24;
+  return moe.weights_in_float32 || moe.num_experts > exact ? torch::kFloat32 : model;
+}
+
+torch::Tensor PackForExperts(const torch::Tensor& h, const torch::Tensor& m,
+                             const torch::Tensor& sum, const Routing& r, const MoeConfig& moe) {
+  const torch::ScalarType p = PackDtype(h.scalar_type(), moe);
+  const int64_t k = r.weights.size(-1);
+  const std::vector<int64_t> pairs = {h.size(0), h.size(1), k};
+  return torch::cat(
+      {h.to(p), m.to(p), sum.to(p), r.weights.to(p).view(pairs), r.experts.to(p).view(pairs)}, -1);
+}
+
 class DecoderUnit final : public Unit {
  public:
   DecoderUnit(const DecoderConfig& c, int layer)
@@ -97,14 +147,19 @@ class DecoderUnit final : public Unit {
     }
     attn_out_norm_ = norm(c.norms.after_attention);
     mlp_in_norm_ = norm(c.norms.before_mlp);
-    if (c.fused_gate_up) {
-      gate_up_w_ = AddParam("mlp.gate_up_proj.weight", {2 * f, h}, ParamInit::kNormal);
+    if (c.IsSparse(layer)) {
+      AddExperts(c.moe, c.ExpertRange(layer, 0).second);
+      split_ = c.ExpertUnits(layer) > 1;
     } else {
-      gate_w_ = AddParam("mlp.gate_proj.weight", {f, h}, ParamInit::kNormal);
-      up_w_ = AddParam("mlp.up_proj.weight", {f, h}, ParamInit::kNormal);
+      if (c.fused_gate_up) {
+        gate_up_w_ = AddParam("mlp.gate_up_proj.weight", {2 * f, h}, ParamInit::kNormal);
+      } else {
+        gate_w_ = AddParam("mlp.gate_proj.weight", {f, h}, ParamInit::kNormal);
+        up_w_ = AddParam("mlp.up_proj.weight", {f, h}, ParamInit::kNormal);
+      }
+      down_w_ = AddParam("mlp.down_proj.weight", {h, f}, ParamInit::kNormal);
     }
-    down_w_ = AddParam("mlp.down_proj.weight", {h, f}, ParamInit::kNormal);
-    if (c.mlp_bias) {
+    if (c.mlp_bias && !c.IsSparse(layer)) {
       gate_b_ = AddParam("mlp.gate_proj.bias", {f}, ParamInit::kZeros);
       up_b_ = AddParam("mlp.up_proj.bias", {f}, ParamInit::kZeros);
       down_b_ = AddParam("mlp.down_proj.bias", {h}, ParamInit::kZeros);
@@ -112,12 +167,56 @@ class DecoderUnit final : public Unit {
     mlp_out_norm_ = norm(c.norms.after_mlp);
   }
 
-  torch::Tensor Run(const torch::Tensor& x) override {  // x: (B, T, C)
+  // x: (B, T, C) -> (B, T, C); a layer whose later experts are units of their own hands
+  // them the pack of ExpertGroupUnit instead.
+  torch::Tensor Run(const torch::Tensor& x) override {
     torch::Tensor h = x + MaybeNorm(Attention(MaybeNorm(x, attn_in_norm_)), attn_out_norm_);
-    return h + MaybeNorm(Mlp(MaybeNorm(h, mlp_in_norm_)), mlp_out_norm_);
+    torch::Tensor m = MaybeNorm(h, mlp_in_norm_);
+    if (!router_w_.defined()) return h + MaybeNorm(Mlp(m), mlp_out_norm_);
+    Routing routing;
+    torch::Tensor y = SparseMlp(m, routing);
+    if (split_) return PackForExperts(h, m, y, routing, c_.moe);
+    return h + MaybeNorm(y, mlp_out_norm_);
   }
 
+  RouterStats TakeRouterStats() override { return std::exchange(stats_, RouterStats()); }
+
  private:
+  auto ParamAdder() {
+    return [this](std::string n, std::vector<int64_t> shape) {
+      return AddParamNamed(std::move(n), std::move(shape), ParamInit::kNormal);
+    };
+  }
+
+  // A sparse layer's MLP parameters, in this order: the router, the gate of each of its
+  // experts [0, end), their up, their down projections (so each kind is one contiguous
+  // run of the flat buffer), then the shared expert and its gate.
+  void AddExperts(const MoeConfig& moe, int64_t end) {
+    const int64_t h = c_.hidden_size;
+    router_w_ = AddParam(moe.block + ".gate.weight", {moe.num_experts, h}, ParamInit::kNormal);
+    experts_ = AddExpertParams(ParamAdder(), name(), moe, h, 0, end);
+    const std::string block = moe.block + ".";
+    if (const int64_t s = moe.shared_expert_intermediate_size; s > 0) {
+      gate_w_ = AddParam(block + "shared_expert.gate_proj.weight", {s, h}, ParamInit::kNormal);
+      up_w_ = AddParam(block + "shared_expert.up_proj.weight", {s, h}, ParamInit::kNormal);
+      down_w_ = AddParam(block + "shared_expert.down_proj.weight", {h, s}, ParamInit::kNormal);
+      shared_gate_w_ = AddParam(block + "shared_expert_gate.weight", {1, h}, ParamInit::kNormal);
+    }
+  }
+
+  // The mixture (moe.h) of the unit's experts, plus the shared expert scaled by its
+  // sigmoid gate (Qwen2-MoE); `routing` is set to the layer's.
+  torch::Tensor SparseMlp(const torch::Tensor& m, Routing& routing) {  // (B, T, C)
+    const torch::Tensor x = m.reshape({-1, m.size(-1)});               // (N, C)
+    routing = Route(x, router_w_, c_.moe);
+    stats_ = StatsOf(routing, c_.moe.top_k);
+    torch::Tensor y = Experts(x, routing, experts_, c_.activation);  // (N, C)
+    if (shared_gate_w_.defined()) {
+      y = y + torch::sigmoid(Linear(x, shared_gate_w_, {})) * Mlp(x);
+    }
+    return y.view(m.sizes());
+  }
+
   torch::Tensor MaybeNorm(const torch::Tensor& x, const torch::Tensor& w) const {
     return w.defined() ? Norm(x, w, c_.rms_norm_eps, c_.norm) : x;
   }
@@ -182,8 +281,9 @@ class DecoderUnit final : public Unit {
   }
 
   DecoderConfig c_;
-  int64_t window_;   // 0: full causal attention
-  RopeConfig rope_;  // this layer's
+  bool split_ = false;  // the layer's later experts are units of their own
+  int64_t window_;      // 0: full causal attention
+  RopeConfig rope_;     // this layer's
   torch::Tensor attn_in_norm_, attn_out_norm_, mlp_in_norm_, mlp_out_norm_;  // (C), or undefined
   torch::Tensor q_w_, k_w_, v_w_, o_w_;   // (nh*hd, C), (nkv*hd, C) x2, (C, nh*hd)
   torch::Tensor qkv_w_;                   // ((nh + 2 nkv) * hd, C) when fused, else undefined
@@ -192,7 +292,51 @@ class DecoderUnit final : public Unit {
   torch::Tensor gate_w_, up_w_, down_w_;  // (F, C), (F, C), (C, F)
   torch::Tensor gate_up_w_;               // (2F, C) when fused, else undefined
   torch::Tensor gate_b_, up_b_, down_b_;  // undefined unless mlp_bias
-  torch::Tensor rope_cos_, rope_sin_;     // cache, (T, rotary dims)
+  // A sparse layer: the router (E, C), the experts, and the shared expert's gate (1, C) (the
+  // shared expert itself is gate_w_, up_w_, down_w_); undefined in a dense layer.
+  torch::Tensor router_w_, shared_gate_w_;
+  ExpertWeights experts_;
+  RouterStats stats_;                  // of the last forward, until taken
+  torch::Tensor rope_cos_, rope_sin_;  // cache, (T, rotary dims)
+};
+
+// Experts [first, end) of a sparse layer as a unit of their own (see PackForExperts).
+class ExpertGroupUnit final : public Unit {
+ public:
+  ExpertGroupUnit(const DecoderConfig& c, int layer, int64_t first, int64_t end, bool last)
+      : Unit(absl::StrCat("model.layers.", layer, ".experts.", first, "-", end - 1)),
+        c_(c),
+        first_(first),
+        last_(last) {
+    experts_ = AddExpertParams(
+        [this](std::string n, std::vector<int64_t> shape) {
+          return AddParamNamed(std::move(n), std::move(shape), ParamInit::kNormal);
+        },
+        "model.layers." + std::to_string(layer), c.moe, c.hidden_size, first, end);
+  }
+
+  torch::Tensor Run(const torch::Tensor& x) override {  // the pack (B, T, 3C + 2k)
+    const int64_t C = c_.hidden_size, k = c_.moe.top_k;
+    const torch::ScalarType dtype = experts_.gate.front().scalar_type();
+    const torch::Tensor h = x.narrow(-1, 0, C).to(dtype);
+    const torch::Tensor m = x.narrow(-1, C, C).to(dtype).reshape({-1, C});  // (N, C)
+    Routing routing;
+    routing.weights = x.narrow(-1, 3 * C, k).reshape({-1, k});
+    routing.weights = routing.weights.to(c_.moe.weights_in_float32 ? torch::kFloat32 : dtype);
+    routing.experts = x.narrow(-1, 3 * C + k, k).reshape({-1, k}).to(torch::kInt64);
+    routing.num_experts = c_.moe.num_experts;
+    const torch::Tensor y = Experts(m, routing, experts_, c_.activation, first_).view(h.sizes());
+    const torch::Tensor sum = x.narrow(-1, 2 * C, C).to(dtype) + y;
+    if (last_) return h + sum;
+    return torch::cat({x.narrow(-1, 0, 2 * C), sum.to(x.scalar_type()), x.narrow(-1, 3 * C, 2 * k)},
+                      -1);
+  }
+
+ private:
+  DecoderConfig c_;
+  int64_t first_;  // the layer's index of this unit's first expert
+  bool last_;      // the layer's last group: hands on the residual stream alone
+  ExpertWeights experts_;
 };
 
 // Final norm and LM head. With tie_word_embeddings the head borrows the embedding
@@ -230,6 +374,12 @@ std::vector<std::unique_ptr<Unit>> BuildDecoderUnits(const DecoderConfig& config
   units.push_back(std::make_unique<EmbeddingUnit>(config));
   for (int64_t i = 0; i < config.num_hidden_layers; ++i) {
     units.push_back(std::make_unique<DecoderUnit>(config, static_cast<int>(i)));
+    const int64_t groups = config.ExpertUnits(i);
+    for (int64_t g = 1; g < groups; ++g) {
+      const auto [first, end] = config.ExpertRange(i, g);
+      units.push_back(std::make_unique<ExpertGroupUnit>(config, static_cast<int>(i), first, end,
+                                                        g == groups - 1));
+    }
   }
   units.push_back(std::make_unique<HeadUnit>(config, *units.front()));
   return units;

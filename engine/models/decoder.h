@@ -2,6 +2,9 @@
 // family.h which family sets which switch) as zerod units:
 //   unit 0        model.embed_tokens                     ids (B, T) -> h (B, T, C)
 //   units 1..L    model.layers.N: one block              h (B, T, C) -> h (B, T, C)
+//   (a sparse layer whose experts exceed one unit's share (decoder_config.h, ExpertUnits):
+//    units model.layers.N.experts.A-B after the layer's, one per further group of its
+//    experts, each (B, T, 2C) -> (B, T, 2C), the last -> (B, T, C))
 //   unit L+1      model.norm and lm_head                 h (B, T, C) -> logits (B, T, V)
 //                 (or, for the loss, per-token losses without the logits: lm_loss.h)
 // Parameter names and shapes are the checkpoint's own (the family's BlockNorms name the

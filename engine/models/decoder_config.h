@@ -15,6 +15,9 @@
 //   x = x + after_attention_norm(o)
 //   m = before_mlp_norm(x)
 //   m = down(act(gate(m)) * up(m))                        (gate/up fused in Phi-3)
+//       or, in a mixture-of-experts layer (MoeConfig):
+//   m = sum over the token's top-k experts e of w_e * down_e(act(gate_e(m)) * up_e(m))
+//       + sigmoid(shared_gate(m)) * shared_mlp(m)         (Qwen2-MoE's shared expert)
 //   x = x + after_mlp_norm(m)
 // and around the blocks: embeddings (times sqrt(hidden) in the model dtype for Gemma), the
 // final norm, the LM head (tied or not) and the final logits' soft-capping.
@@ -22,6 +25,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace zerod::models {
@@ -71,6 +75,45 @@ struct BlockNorms {
   std::string after_mlp;  // OLMo 2, Gemma: "post_feedforward_layernorm.weight"
 };
 
+// A mixture-of-experts MLP (Mixtral, Qwen2-MoE, Qwen3-MoE, OLMoE), as transformers routes:
+// p = softmax(router(m)) in float32 over the experts, the top_k largest (ties as torch.topk
+// breaks them), renormalised to sum 1 when norm_topk_prob, every token to exactly top_k
+// experts (no capacity, nothing dropped). moe.h computes it.
+struct MoeConfig {
+  int64_t num_experts = 0;  // 0: every layer is dense
+  int64_t top_k = 0;        // num_experts_per_tok
+  int64_t expert_intermediate_size =
+      0;                        // moe_intermediate_size (Mixtral, OLMoE: intermediate_size)
+  bool norm_topk_prob = false;  // Mixtral: always
+  // The top-k weights stay float32 (Mixtral); otherwise rounded to the model dtype first.
+  bool weights_in_float32 = false;
+  // Qwen2-MoE's shared expert (an MLP of this width every token goes through, scaled by
+  // sigmoid(shared_expert_gate(m))); 0: none.
+  int64_t shared_expert_intermediate_size = 0;
+  // Per layer: true when the layer's MLP is the mixture (decoder_sparse_step,
+  // mlp_only_layers); a dense layer has the dense MLP of intermediate_size.
+  std::vector<bool> sparse_layers;
+  // The load-balancing loss (transformers' load_balancing_loss_func over every sparse
+  // layer's router) is added to the training loss times router_aux_loss_coef when
+  // output_router_logits is set, as the ForCausalLM classes add it.
+  double router_aux_loss_coef = 0.0;
+  bool output_router_logits = false;
+  // Checkpoint names relative to "model.layers.N.": the block ("mlp"; Mixtral's Hub
+  // checkpoints: "block_sparse_moe") and each expert's gate, up and down projections
+  // ("gate_proj", "up_proj", "down_proj"; Mixtral: "w1", "w3", "w2").
+  std::string block = "mlp";
+  std::string gate_name = "gate_proj", up_name = "up_proj", down_name = "down_proj";
+  // How a sparse layer's experts are split into units (ZeRO-3's grain, decoder.h): groups
+  // of this many consecutive experts; 0: as few groups as keep each within
+  // kExpertUnitNumel parameters (a zerod setting, not a config.json key).
+  int64_t experts_per_unit = 0;
+};
+
+// The most parameters of one unit of experts when MoeConfig::experts_per_unit is 0: a
+// quarter of DeepSpeed's default stage3_max_live_parameters (1e9), so that a unit being
+// computed, the next one prefetched and the attention around them stay within it.
+inline constexpr int64_t kExpertUnitNumel = 250'000'000;
+
 struct DecoderConfig {
   std::string architecture = "LlamaForCausalLM";
   // Shapes.
@@ -113,6 +156,7 @@ struct DecoderConfig {
   bool tie_word_embeddings = false;  // lm_head reads embed_tokens.weight
   double final_softcap = 0.0;        // final_logit_softcapping; 0: none
   double ignored_dropout = 0.0;      // dropout given; zerod trains without dropout
+  MoeConfig moe;                     // num_experts 0: a dense model
 
   bool IsSliding(int64_t layer) const {
     return layer < static_cast<int64_t>(sliding_layers.size()) && sliding_layers[layer];
@@ -123,8 +167,23 @@ struct DecoderConfig {
   const RopeConfig& RopeOf(int64_t layer) const {
     return local_rope && IsSliding(layer) ? rope_local : rope;
   }
+  // True when layer `layer`'s MLP is the mixture of experts.
+  bool IsSparse(int64_t layer) const {
+    return moe.num_experts > 0 && layer < static_cast<int64_t>(moe.sparse_layers.size()) &&
+           moe.sparse_layers[layer];
+  }
   // Parameters in the whole model (a tied weight counted once).
   int64_t NumParameters() const;
+  // How many units layer `layer`'s experts are split into (1 for a dense layer, or when the
+  // block has a norm after its MLP), and the experts [first, end) of group `group`.
+  int64_t ExpertUnits(int64_t layer) const;
+  std::pair<int64_t, int64_t> ExpertRange(int64_t layer, int64_t group) const;
+  // Parameters one token goes through (a sparse layer's top_k experts of num_experts, its
+  // router and shared expert; the rest whole): what FLOPs per token are counted on.
+  int64_t NumActiveParameters() const;
+  // Parameters of one layer's experts (0 for a dense layer), and of the rest of the layer.
+  int64_t ExpertParameters(int64_t layer) const;
+  int64_t LayerParameters(int64_t layer) const;
 };
 
 }  // namespace zerod::models

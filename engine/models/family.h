@@ -157,5 +157,7 @@ BlockNorms SandwichNorms();  // Gemma 2 and 3: all four
 // The families (families/*.cpp).
 extern const Family kLlamaFamily, kMistralFamily, kQwen2Family, kQwen3Family, kOlmo2Family,
     kPhi3Family, kGemma2Family, kGemma3Family;
+// The mixtures of experts (families/moe_common.h).
+extern const Family kMixtralFamily, kQwen2MoeFamily, kQwen3MoeFamily, kOlmoeFamily;
 
 }  // namespace zerod::models

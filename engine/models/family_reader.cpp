@@ -459,8 +459,9 @@ BlockNorms SandwichNorms() {
 
 const std::vector<const Family*>& Families() {
   static const std::vector<const Family*> families = {
-      &kLlamaFamily, &kMistralFamily, &kQwen2Family,  &kQwen3Family,
-      &kOlmo2Family, &kPhi3Family,    &kGemma2Family, &kGemma3Family};
+      &kLlamaFamily,   &kMistralFamily,  &kQwen2Family,    &kQwen3Family,
+      &kOlmo2Family,   &kPhi3Family,     &kGemma2Family,   &kGemma3Family,
+      &kMixtralFamily, &kQwen2MoeFamily, &kQwen3MoeFamily, &kOlmoeFamily};
   return families;
 }
 

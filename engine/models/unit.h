@@ -26,6 +26,8 @@
 #include <string>
 #include <vector>
 
+#include "engine/models/moe.h"
+
 namespace zerod::models {
 
 enum class ParamInit { kNormal, kOnes, kZeros };  // transformers' _init_weights choices
@@ -68,6 +70,9 @@ class Unit {
   int64_t numel() const;  // owned parameters only
   // Parameters of other units this one reads, and their handles (same order).
   const std::vector<BorrowedParam>& borrowed() const { return borrowed_; }
+  // A mixture-of-experts block's router statistics from its last Forward (moe.h), handed
+  // over once (the next call returns none); none for every other unit.
+  virtual RouterStats TakeRouterStats() { return {}; }
   const std::vector<torch::Tensor>& borrowed_params() const { return borrowed_params_; }
 
  protected:

@@ -1,5 +1,7 @@
 #include "engine/monitor/step_scalars.h"
 
+#include <cmath>
+
 namespace zerod::monitor {
 
 // Note [x axis]: DeepSpeed's engine writes its Train/Samples/* scalars against
@@ -20,6 +22,8 @@ std::vector<Scalar> StepScalars(const StepMetrics& m, const JobFacts& job) {
       {"Train/Samples/lr", m.lr, after},
   };
   if (job.fp16) out.push_back({"Train/Samples/loss_scale", m.loss_scale, after});
+  if (!std::isnan(m.router_aux_loss))
+    out.push_back({"zerod/router_aux_loss", m.router_aux_loss, after});
   // Model FLOPs: 6 per parameter per token (forward 2, backward 4), the usual estimate;
   // attention's own FLOPs and activation-checkpointing's recompute are not counted.
   const double model_tflops = 6.0 * static_cast<double>(job.num_parameters) * m.tokens_per_s / 1e12;

@@ -23,6 +23,14 @@ ActivationShape ShapeOf(const models::ModelConfig& model) {
     bool all_windowed = c->num_hidden_layers > 0;
     for (int64_t i = 0; i < c->num_hidden_layers; ++i) all_windowed &= c->WindowOf(i) > 0;
     s.window = all_windowed ? c->sliding_window : 0;
+    for (int64_t i = 0; i < c->num_hidden_layers; ++i) {
+      s.sparse_layers += c->IsSparse(i);
+      s.expert_units += c->ExpertUnits(i) - 1;
+    }
+    s.experts = c->moe.num_experts;
+    s.top_k = c->moe.top_k;
+    s.expert_ffn = c->moe.expert_intermediate_size;
+    s.shared_ffn = c->moe.shared_expert_intermediate_size;
   } else if (const models::Gpt2Config* c = model.gpt2()) {
     s.layers = c->n_layer;
     s.hidden = c->n_embd;

@@ -47,6 +47,16 @@ int64_t HostReserveBytes(int64_t host_bytes) { return 2 * kGiB + host_bytes * 6 
 //   the head: its norm's tensors, then the logits a chunk of vocabulary columns at a
 //   time (models::LogitChunkColumns; the chunk in the model dtype and float32, and its
 //   exponentials: b + 8 per token and column), and the float32 gradient of its input.
+//   a sparse (mixture-of-experts) layer's MLP instead keeps, per token: the router's
+//   logits and their float32 softmaxes (E x (b + 8)); the k rows sorted by expert, the
+//   experts' outputs and their weighted copy (3 k b H) and the experts' gate, act, up and
+//   product (4 k b F_e), the pair indices (k x 24); the shared expert as a gated MLP
+//   (4 b F_s). On the GPU the experts run as grouped GEMMs over a stacked copy of the
+//   layer's expert weights (3 E H F_e b, the grouped-GEMM workspace): transient in a
+//   checkpointed forward, alive through the layer's backward, and kept by autograd for
+//   every sparse layer without checkpointing. A layer whose experts are split into units
+//   (decoder.h) has each further unit keep its input pack, 3H + 2k elements per token in
+//   the model dtype (float32 for Mixtral's float32 routing weights: counted as b here).
 // The peak is at the start of backward (every layer's activations and the head)
 // without checkpointing; with it, the larger of the head's and a recomputed layer's
 // working set, over all the checkpointed inputs.
@@ -65,14 +75,28 @@ int64_t ActivationBytes(const Request& r) {
     const int64_t block = models::AttentionQueryBlock(rows, r.seq_len, s.window);
     attention_work = rows * block * models::AttentionBlockKeys(block, r.seq_len, s.window) * 4 * 4;
   }
-  const int64_t layer_full = S * ((s.block_norms * (4 + 2 * b) + b) * s.hidden + attention +
-                                  (s.gated_mlp ? 4 : 3) * b * s.ffn);
+  const int64_t layer_base = S * ((s.block_norms * (4 + 2 * b) + b) * s.hidden + attention);
+  const int64_t layer_full = layer_base + S * (s.gated_mlp ? 4 : 3) * b * s.ffn;
+  const int64_t sparse_full =
+      layer_base +
+      S * (s.experts * (b + 8) + s.top_k * (3 * b * s.hidden + 4 * b * s.expert_ffn + 24) +
+           4 * b * s.shared_ffn);
+  // The grouped GEMMs' stacked weights: a layer's experts, or one unit's of them.
+  const int64_t workspace = r.gpu ? 3 * s.experts * s.hidden * s.expert_ffn * b : 0;
+  const int64_t units_per_layer =
+      s.sparse_layers > 0 ? 1 + (s.expert_units + s.sparse_layers - 1) / s.sparse_layers : 1;
+  const int64_t unit_workspace = (workspace + units_per_layer - 1) / units_per_layer;
+  const int64_t dense_layers = s.layers - s.sparse_layers;
+  const int64_t packs = s.expert_units * S * b * (3 * s.hidden + 2 * s.top_k);
   const int64_t columns = models::LogitChunkColumns(S, s.vocab);
   const int64_t head = S * s.hidden * (4 + 2 * b) + S * columns * (b + 8) + S * s.hidden * 4;
   if (r.activation_checkpointing) {
-    return s.layers * S * s.hidden * b + std::max(head, layer_full / 2 + attention_work);
+    int64_t layer = dense_layers > 0 ? layer_full / 2 : 0;
+    if (s.sparse_layers > 0) layer = std::max(layer, sparse_full / 2 + unit_workspace);
+    return s.layers * S * s.hidden * b + packs + std::max(head, layer + attention_work);
   }
-  return s.layers * layer_full + S * s.hidden * b + head + attention_work;
+  return dense_layers * layer_full + s.sparse_layers * (sparse_full + workspace) + packs +
+         S * s.hidden * b + head + attention_work;
 }
 
 // Replays ZeroEngine::FetchForRun / Prefetch / AfterForward / AfterBackward.

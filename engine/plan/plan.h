@@ -53,6 +53,17 @@ struct ActivationShape {
   int64_t heads = 0;               // attention heads
   bool softcap_attention = false;  // soft-capped scores: models::BlockedAttention
   int64_t window = 0;              // the window of every layer; 0: some layer attends to all keys
+  // A mixture of experts (models/moe.h): `sparse_layers` of the layers have, instead of the
+  // dense MLP of `ffn`, `experts` experts of `expert_ffn` of which each token uses `top_k`,
+  // and a shared expert of `shared_ffn` (0: none).
+  int64_t sparse_layers = 0;
+  int64_t experts = 0;
+  int64_t top_k = 0;
+  int64_t expert_ffn = 0;
+  int64_t shared_ffn = 0;
+  // Units of experts after their layer's own (decoder.h), each keeping its input pack
+  // (3 H + 2 top_k elements per token), summed over the layers.
+  int64_t expert_units = 0;
 };
 
 struct Request {

@@ -130,6 +130,10 @@ class TrainingJob final : public Job {
         sampler_(std::move(sampler)),
         engine_(std::move(engine)),
         scaler_(ds_.loss_scaler) {
+    if (const models::DecoderConfig* d = model_config_.decoder();
+        d != nullptr && d->moe.output_router_logits) {
+      aux_coef_ = d->moe.router_aux_loss_coef;
+    }
     // What the plan decided, DeepSpeed's yes/no: any shard or any optimizer state on the CPU.
     for (const plan::UnitPlacement& u : plan.units) {
       info_.offload_param |= u.params == plan::Where::kHost;
@@ -225,6 +229,8 @@ class TrainingJob final : public Job {
     const double loss_scale = scaler_.scale();
     const int64_t L = spec_.seq_len;
     double loss_sum = 0.0;
+    double aux_sum = 0.0;  // the routers' load-balancing loss, unscaled (MoE models)
+    bool routed = false;
     double forward_s = 0.0, backward_s = 0.0;
     auto lap = [t = start]() mutable {
       const auto now = std::chrono::steady_clock::now();
@@ -248,6 +254,13 @@ class TrainingJob final : public Job {
         torch::Tensor ids = batch.narrow(1, 0, L);
         torch::Tensor targets = batch.narrow(1, 1, L).to(engine_->device());
         torch::Tensor loss = engine_->ForwardLosses(ids, targets).mean();
+        // A mixture of experts: transformers' loss + router_aux_loss_coef * aux_loss when
+        // the config sets output_router_logits; the aux loss is logged either way.
+        if (torch::Tensor aux = engine_->TakeRouterAuxLoss(); aux.defined()) {
+          routed = true;
+          aux_sum += aux.item<double>();
+          if (aux_coef_ > 0.0) loss = loss + aux * aux_coef_;
+        }
         loss_sum += loss.item<double>();  // waits for the forward: its time is measured
         forward_s += lap();
         // Each micro-batch has the same token count, so the global-batch mean is the mean
@@ -263,8 +276,9 @@ class TrainingJob final : public Job {
       return passed;
     }
     RETURN_IF_ERROR(engine_->ReleaseAll());
-    RETURN_IF_ERROR(comm_->AllReduce(&loss_sum, 1, DType::kFloat64, comm::ReduceOp::kSum));
-    const double loss = loss_sum / static_cast<double>(micro_steps_total);
+    double sums[2] = {loss_sum, aux_sum};
+    RETURN_IF_ERROR(comm_->AllReduce(sums, 2, DType::kFloat64, comm::ReduceOp::kSum));
+    const double loss = sums[0] / static_cast<double>(micro_steps_total);
     const bool fp16 = ds_.compute_dtype == DType::kFloat16;
     if (!std::isfinite(loss) && !fp16) {
       return absl::InternalError(absl::StrCat("loss is ", loss, " at step ", steps_done_ + 1,
@@ -292,6 +306,7 @@ class TrainingJob final : public Job {
     StepMetrics metrics;
     metrics.step = steps_done_;
     metrics.loss = loss;
+    if (routed) metrics.router_aux_loss = sums[1] / static_cast<double>(micro_steps_total);
     metrics.lr = lr;
     metrics.grad_norm = outcome.grad_norm;
     metrics.loss_scale = loss_scale;
@@ -322,6 +337,9 @@ class TrainingJob final : public Job {
   comm::Communicator* comm_;
   config::DsConfig ds_;
   models::ModelConfig model_config_;
+  // router_aux_loss_coef when the config asks for the load-balancing loss in the training
+  // loss (output_router_logits), else 0.
+  double aux_coef_ = 0.0;
   std::unique_ptr<data::TokenDataset> dataset_;
   data::DistributedSampler sampler_;
   JobInfo info_;

@@ -25,10 +25,16 @@ torch::Tensor RunInner(models::Unit& unit, const torch::Tensor& x, const torch::
   return targets.numel() > 0 ? unit.ForwardLoss(x, targets) : unit.Forward(x);
 }
 
+// The second output of a unit that does not route: nothing.
+torch::Tensor NoRouter() { return torch::empty({0}, torch::kFloat32); }
+
 class UnitFunction : public torch::autograd::Function<UnitFunction> {
  public:
-  static torch::Tensor forward(AutogradContext* ctx, torch::Tensor input, torch::Tensor anchor,
-                               torch::Tensor targets, int64_t engine_ptr, int64_t index) {
+  // Returns {the unit's output, its router's prob_sum (E) or an empty tensor}; the picks
+  // and token count of the router go to `router` (a pointer, not differentiable).
+  static variable_list forward(AutogradContext* ctx, torch::Tensor input, torch::Tensor anchor,
+                               torch::Tensor targets, int64_t engine_ptr, int64_t index,
+                               int64_t router_ptr) {
     auto* engine = reinterpret_cast<ZeroEngine*>(engine_ptr);
     ctx->saved_data["engine"] = engine_ptr;
     ctx->saved_data["index"] = index;
@@ -36,10 +42,12 @@ class UnitFunction : public torch::autograd::Function<UnitFunction> {
     engine->FetchForRun(static_cast<int>(index), /*backward=*/false);
     models::Unit& unit = engine->unit(static_cast<int>(index));
     torch::Tensor out;
+    models::RouterStats router;
     if (engine->activation_checkpointing()) {
       // Keep only the input; backward recomputes the unit with grad.
       torch::NoGradGuard no_grad;
       out = RunInner(unit, input, targets);
+      router = unit.TakeRouterStats();
       ctx->saved_data["input"] = input.detach();
     } else {
       // Keep the unit's own graph. What it saved of the parameters are views of the
@@ -48,11 +56,20 @@ class UnitFunction : public torch::autograd::Function<UnitFunction> {
       torch::AutoGradMode grad_on(true);
       torch::Tensor x = InnerInput(input);
       out = RunInner(unit, x, targets);
+      router = unit.TakeRouterStats();
       ctx->saved_data["inner_input"] = x;
       ctx->saved_data["inner_output"] = out;
+      if (router.defined()) ctx->saved_data["inner_router"] = router.prob_sum;
     }
     engine->AfterForward(static_cast<int>(index));
-    return out.detach();
+    torch::Tensor prob_sum = NoRouter();
+    if (router.defined()) {
+      prob_sum = router.prob_sum.detach();
+      *reinterpret_cast<models::RouterStats*>(router_ptr) = router;
+    } else {
+      ctx->mark_non_differentiable({prob_sum});
+    }
+    return {out.detach(), prob_sum};
   }
 
   static variable_list backward(AutogradContext* ctx, variable_list grad_outputs) {
@@ -61,41 +78,56 @@ class UnitFunction : public torch::autograd::Function<UnitFunction> {
     engine->FetchForRun(index, /*backward=*/true);
     models::Unit& unit = engine->unit(index);
 
-    torch::Tensor x, out;
+    torch::Tensor x, out, prob_sum;
     torch::AutoGradMode grad_on(true);
     if (engine->activation_checkpointing()) {
       x = InnerInput(ctx->saved_data["input"].toTensor());
       out = RunInner(unit, x, ctx->saved_data["targets"].toTensor());
+      prob_sum = unit.TakeRouterStats().prob_sum;
     } else {
       x = ctx->saved_data["inner_input"].toTensor();
       out = ctx->saved_data["inner_output"].toTensor();
+      if (ctx->saved_data.count("inner_router"))
+        prob_sum = ctx->saved_data["inner_router"].toTensor();
     }
-    ctx->saved_data.erase("input");
-    ctx->saved_data.erase("inner_input");
-    ctx->saved_data.erase("inner_output");
-    ctx->saved_data.erase("targets");
+    for (const char* k : {"input", "inner_input", "inner_output", "inner_router", "targets"})
+      ctx->saved_data.erase(k);
+    // The router's share: the gradient of a loss on its prob_sum (the load-balancing loss),
+    // when one was built.
+    variable_list outputs = {out}, output_grads = {grad_outputs[0]};
+    if (prob_sum.defined() && grad_outputs.size() > 1 && grad_outputs[1].defined() &&
+        grad_outputs[1].numel() > 0) {
+      outputs.push_back(prob_sum);
+      output_grads.push_back(grad_outputs[1]);
+    }
 
     // Gradients for the unit's own parameters, then for those it borrows (tied weights).
     variable_list inputs = unit.params();
     inputs.insert(inputs.end(), unit.borrowed_params().begin(), unit.borrowed_params().end());
     const bool wants_input_grad = x.requires_grad();
     if (wants_input_grad) inputs.push_back(x);
-    variable_list grads = torch::autograd::grad({out}, inputs, {grad_outputs[0]},
+    variable_list grads = torch::autograd::grad(outputs, inputs, output_grads,
                                                 /*retain_graph=*/false, /*create_graph=*/false,
                                                 /*allow_unused=*/true);
     torch::Tensor input_grad = wants_input_grad ? grads.back() : torch::Tensor();
     if (wants_input_grad) grads.pop_back();
     engine->AfterBackward(index, grads);
-    return {input_grad, torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor()};
+    return {input_grad,      torch::Tensor(), torch::Tensor(),
+            torch::Tensor(), torch::Tensor(), torch::Tensor()};
   }
 };
 
 }  // namespace
 
-torch::Tensor RunUnit(ZeroEngine& engine, int index, const torch::Tensor& input,
-                      const torch::Tensor& anchor, const torch::Tensor& targets) {
-  return UnitFunction::apply(input, anchor, targets, reinterpret_cast<int64_t>(&engine),
-                             static_cast<int64_t>(index));
+UnitOutput RunUnit(ZeroEngine& engine, int index, const torch::Tensor& input,
+                   const torch::Tensor& anchor, const torch::Tensor& targets) {
+  UnitOutput o;
+  variable_list outs =
+      UnitFunction::apply(input, anchor, targets, reinterpret_cast<int64_t>(&engine),
+                          static_cast<int64_t>(index), reinterpret_cast<int64_t>(&o.router));
+  o.out = outs[0];
+  if (o.router.defined()) o.router.prob_sum = outs[1];
+  return o;
 }
 
 }  // namespace zerod::zero

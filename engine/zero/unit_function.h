@@ -8,6 +8,8 @@
 
 #include <torch/torch.h>
 
+#include "engine/models/moe.h"
+
 namespace zerod::zero {
 
 class ZeroEngine;
@@ -16,7 +18,16 @@ class ZeroEngine;
 // grad, so the output always has a backward (the embedding's input is integer ids). With
 // `targets` (B, T) int64 (not empty), the unit ends in the loss: Unit::ForwardLoss's
 // per-token losses (B, T) float32.
-torch::Tensor RunUnit(ZeroEngine& engine, int index, const torch::Tensor& input,
-                      const torch::Tensor& anchor, const torch::Tensor& targets);
+//
+// A mixture-of-experts block also hands back its router statistics (models/moe.h): their
+// prob_sum is the function's second output, so a loss built from it (the router's
+// load-balancing loss) sends its gradient back into the unit's own backward, which then
+// differentiates the unit's output and its prob_sum together.
+struct UnitOutput {
+  torch::Tensor out;
+  models::RouterStats router;  // undefined unless the unit routes
+};
+UnitOutput RunUnit(ZeroEngine& engine, int index, const torch::Tensor& input,
+                   const torch::Tensor& anchor, const torch::Tensor& targets);
 
 }  // namespace zerod::zero

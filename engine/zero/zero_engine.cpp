@@ -240,21 +240,32 @@ torch::Tensor ZeroEngine::Run(const torch::Tensor& ids, const torch::Tensor& tar
   torch::Tensor h = ids.to(options_.device);
   const torch::Tensor none = torch::empty({0}, torch::kInt64);
   const int last = num_units() - 1;
+  router_.clear();
   if (!torch::GradMode::is_enabled()) {
     for (int i = 0; i < num_units(); ++i) {
       FetchForRun(i, /*backward=*/false);
       models::Unit& unit = *slots_[i].unit;
       h = i == last && targets.numel() > 0 ? unit.ForwardLoss(h, targets) : unit.Forward(h);
+      if (models::RouterStats r = unit.TakeRouterStats(); r.defined()) router_.push_back(r);
       AfterForward(i);
     }
   } else {
-    for (int i = 0; i < num_units(); ++i)
-      h = RunUnit(*this, i, h, anchor_, i == last ? targets : none);
+    for (int i = 0; i < num_units(); ++i) {
+      UnitOutput o = RunUnit(*this, i, h, anchor_, i == last ? targets : none);
+      h = o.out;
+      if (o.router.defined()) router_.push_back(o.router);
+    }
   }
   // Every unit has been fetched after its update, so this returns at once; it makes the
   // held gradients free for this step's backward (grad_stream.h).
   ThrowIfError(FinishUpdates());
   return h;
+}
+
+torch::Tensor ZeroEngine::TakeRouterAuxLoss() {
+  torch::Tensor aux = models::RouterAuxLoss(router_);
+  router_.clear();
+  return aux;
 }
 
 void ZeroEngine::Prefetch(int from, int direction) {

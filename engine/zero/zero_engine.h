@@ -23,6 +23,18 @@
 // Errors: every call returns a Status but Forward and the UnitFunction hooks, which run
 // inside a pass through autograd and throw a StatusException instead; the pass's caller
 // takes it back with CatchToStatus (Note [exceptions], status_exception.h).
+//
+// Note [unused experts]: an expert of a mixture-of-experts layer that no token of a
+// rank's micro-batch chose gets no gradient from autograd (models/moe.h). It counts as
+// zero (Accumulate): the layer's flat gradient holds zeros there and is reduce-scattered
+// whole, with the experts other ranks did use; AdamW then updates the expert with a zero
+// gradient (its moments decay, weight decay applies), which is what transformers' fused
+// 3-D expert parameters get from torch.optim.AdamW too (one tensor for all of a layer's
+// experts, so never a None gradient). zerod does not skip the expert's reduce-scatter when
+// every rank agrees it went unused: a layer's experts share one group and one collective,
+// and the skip would save bytes of a collective that is issued anyway. Measured on the
+// tiny fixtures only (every expert used); at the benchmark shapes (8 of 64 or 128 experts
+// per token, 8k tokens a micro-batch) every expert is used in practice.
 #pragma once
 
 #include <torch/torch.h>
@@ -132,6 +144,11 @@ class ZeroEngine {
   // logits of the whole batch never exist at once (models/lm_loss.h). What training and
   // evaluation call; Forward is for the logits themselves.
   torch::Tensor ForwardLosses(const torch::Tensor& ids, const torch::Tensor& targets);
+  // After a Forward or ForwardLosses of a mixture-of-experts model: the routers'
+  // load-balancing loss over that pass's sparse layers (models/moe.h, RouterAuxLoss), a
+  // scalar float32 whose backward reaches every router through its unit's backward
+  // (unit_function.h); undefined for a dense model. Taken once.
+  torch::Tensor TakeRouterAuxLoss();
 
   // One AdamW step over every shard, with the gradients accumulated since the last step.
   // `grad_scale` multiplies every gradient first (1 / loss scale); `max_norm` > 0 clips
@@ -230,6 +247,7 @@ class ZeroEngine {
 
   // Training state.
   Prepared prepared_;
+  std::vector<models::RouterStats> router_;  // the last pass's sparse layers, in order
   int64_t adam_step_ = 0;
   int64_t peak_live_bytes_ = 0;
   double forward_wait_seconds_ = 0.0;  // FetchForRun waiting for host updates

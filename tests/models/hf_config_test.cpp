@@ -177,10 +177,12 @@ TEST(HfConfigTest, QuantizedCheckpointsAreRefused) {
 
 TEST(HfConfigTest, UnknownArchitecturesAreRefusedListingEverySupportedOne) {
   nlohmann::json j = Llama();
-  j["architectures"] = {"MixtralForCausalLM"};
-  ExpectRefused(j, {"MixtralForCausalLM", "LlamaForCausalLM", "MistralForCausalLM",
-                    "Qwen2ForCausalLM", "Qwen3ForCausalLM", "Olmo2ForCausalLM", "Phi3ForCausalLM",
-                    "Gemma2ForCausalLM", "Gemma3ForCausalLM", "GPT2LMHeadModel"});
+  j["architectures"] = {"DeepseekV3ForCausalLM"};
+  ExpectRefused(
+      j, {"DeepseekV3ForCausalLM", "LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM",
+          "Qwen3ForCausalLM", "Olmo2ForCausalLM", "Phi3ForCausalLM", "Gemma2ForCausalLM",
+          "Gemma3ForCausalLM", "MixtralForCausalLM", "Qwen2MoeForCausalLM", "Qwen3MoeForCausalLM",
+          "OlmoeForCausalLM", "GPT2LMHeadModel"});
 }
 
 // Windows are computed now: a sequence longer than the window trains; which layers have
@@ -226,6 +228,111 @@ nlohmann::json Family(const char* architecture, const char* model_type) {
   j["architectures"] = {architecture};
   j["model_type"] = model_type;
   return j;
+}
+
+// The mixtures of experts: Qwen3-30B-A3B's own config.json (its keys as the Hub has them),
+// which layers are sparse (decoder_sparse_step, mlp_only_layers), each family's routing
+// switches, and what zerod refuses.
+TEST(HfConfigTest, MixtureOfExpertsConfigsAreReadAsTransformersReadsThem) {
+  const nlohmann::json qwen3_30b = {{"architectures", {"Qwen3MoeForCausalLM"}},
+                                    {"attention_bias", false},
+                                    {"attention_dropout", 0.0},
+                                    {"bos_token_id", 151643},
+                                    {"decoder_sparse_step", 1},
+                                    {"eos_token_id", 151645},
+                                    {"head_dim", 128},
+                                    {"hidden_act", "silu"},
+                                    {"hidden_size", 2048},
+                                    {"initializer_range", 0.02},
+                                    {"intermediate_size", 6144},
+                                    {"max_position_embeddings", 40960},
+                                    {"max_window_layers", 48},
+                                    {"mlp_only_layers", nlohmann::json::array()},
+                                    {"model_type", "qwen3_moe"},
+                                    {"moe_intermediate_size", 768},
+                                    {"norm_topk_prob", true},
+                                    {"num_attention_heads", 32},
+                                    {"num_experts", 128},
+                                    {"num_experts_per_tok", 8},
+                                    {"num_hidden_layers", 48},
+                                    {"num_key_value_heads", 4},
+                                    {"output_router_logits", false},
+                                    {"rms_norm_eps", 1e-06},
+                                    {"rope_scaling", nullptr},
+                                    {"rope_theta", 1000000.0},
+                                    {"router_aux_loss_coef", 0.001},
+                                    {"sliding_window", nullptr},
+                                    {"tie_word_embeddings", false},
+                                    {"torch_dtype", "bfloat16"},
+                                    {"transformers_version", "4.51.0"},
+                                    {"use_cache", true},
+                                    {"use_sliding_window", false},
+                                    {"vocab_size", 151936}};
+  auto q = Parse(qwen3_30b);
+  ASSERT_TRUE(q.ok()) << q.status();
+  const DecoderConfig& c = *q->decoder();
+  EXPECT_EQ(c.moe.num_experts, 128);
+  EXPECT_EQ(c.moe.top_k, 8);
+  EXPECT_EQ(c.moe.expert_intermediate_size, 768);
+  EXPECT_TRUE(c.moe.norm_topk_prob);
+  EXPECT_FALSE(c.moe.output_router_logits);
+  for (int64_t i = 0; i < 48; ++i) EXPECT_TRUE(c.IsSparse(i)) << i;
+  EXPECT_EQ(c.WindowOf(0), 0);
+  // 30.5B parameters, 3.3B active: the model card's figures.
+  EXPECT_NEAR(static_cast<double>(c.NumParameters()) / 1e9, 30.53, 0.01);
+  EXPECT_NEAR(static_cast<double>(c.NumActiveParameters()) / 1e9, 3.35, 0.01);
+
+  nlohmann::json step = qwen3_30b;
+  step["num_hidden_layers"] = 6;
+  step["decoder_sparse_step"] = 2;
+  step["mlp_only_layers"] = {3};
+  auto s = Parse(step);
+  ASSERT_TRUE(s.ok()) << s.status();
+  // Sparse when (i + 1) % step == 0 and i is not MLP-only: layers 1 and 5.
+  for (int64_t i = 0; i < 6; ++i) EXPECT_EQ(s->decoder()->IsSparse(i), i == 1 || i == 5) << i;
+  step["mlp_only_layers"] = "all";
+  ExpectRefused(step, {"mlp_only_layers", "list"});
+
+  // Mixtral: always renormalised, float32 weights, the Hub's block_sparse_moe / w1 w3 w2.
+  nlohmann::json mixtral = Family("MixtralForCausalLM", "mixtral");
+  mixtral["num_local_experts"] = 8;
+  auto m = Parse(mixtral);
+  ASSERT_TRUE(m.ok()) << m.status();
+  EXPECT_TRUE(m->decoder()->moe.norm_topk_prob);
+  EXPECT_TRUE(m->decoder()->moe.weights_in_float32);
+  EXPECT_EQ(m->decoder()->moe.block, "block_sparse_moe");
+  EXPECT_EQ(m->decoder()->moe.gate_name, "w1");
+  EXPECT_EQ(m->decoder()->moe.top_k, 2) << "MixtralConfig's default";
+  EXPECT_EQ(m->decoder()->moe.expert_intermediate_size, m->decoder()->intermediate_size);
+  mixtral["router_jitter_noise"] = 0.1;
+  ExpectRefused(mixtral, {"router_jitter_noise", "0.1"});
+  mixtral["router_jitter_noise"] = 0.0;
+  mixtral["num_experts_per_tok"] = 9;
+  ExpectRefused(mixtral, {"num_experts_per_tok", "9"});
+  mixtral["num_experts_per_tok"] = 2;
+  mixtral["num_experts"] = 4;  // attribute_map's other name, disagreeing
+  ExpectRefused(mixtral, {"num_experts", "num_local_experts"});
+
+  // OLMoE: the q/k norms over all heads, its defaults; clip_qkv is refused.
+  nlohmann::json olmoe = Family("OlmoeForCausalLM", "olmoe");
+  auto o = Parse(olmoe);
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->decoder()->qk_norm, QkNorm::kWhole);
+  EXPECT_EQ(o->decoder()->moe.num_experts, 64);
+  EXPECT_EQ(o->decoder()->moe.top_k, 8);
+  EXPECT_EQ(o->decoder()->moe.router_aux_loss_coef, 0.01);
+  olmoe["clip_qkv"] = 8.0;
+  ExpectRefused(olmoe, {"clip_qkv", "8"});
+
+  // Qwen2-MoE: the shared expert, q/k/v biases by qkv_bias.
+  nlohmann::json qwen2 = Family("Qwen2MoeForCausalLM", "qwen2_moe");
+  qwen2["shared_expert_intermediate_size"] = 40;
+  auto w = Parse(qwen2);
+  ASSERT_TRUE(w.ok()) << w.status();
+  EXPECT_EQ(w->decoder()->moe.shared_expert_intermediate_size, 40);
+  EXPECT_EQ(w->decoder()->moe.num_experts, 60) << "Qwen2MoeConfig's default";
+  EXPECT_TRUE(w->decoder()->qkv_bias);
+  EXPECT_FALSE(w->decoder()->o_bias);
 }
 
 TEST(HfConfigTest, EachFamilyReadsItsKeysWithTransformersDefaults) {

@@ -321,6 +321,79 @@ TEST(MemoryModelTest, EachFamilysActivationsAreCounted) {
   EXPECT_GT(ActivationBytes(capped), ActivationBytes(r));
 }
 
+// Qwen3-30B-A3B as BuildUnits splits it (decoder_config.h ExpertUnits: 604M of experts a
+// layer in 3 units of at most 250M): the embedding, per layer its attention, router and
+// first 42 experts, then two units of 43, and the head.
+Request Qwen3MoeRequest(int layers, int world) {
+  const int64_t H = 2048, F = 768, E = 128, V = 151936;
+  const int64_t attention = H * 4096 + 2 * H * 512 + 4096 * H + 2 * 128 + 2 * H;
+  const int64_t expert = 3 * H * F;
+  Request r = LlamaRequest({H, layers, F, V}, world);
+  r.units.clear();
+  r.units.push_back({"model.embed_tokens", V * H, {}});
+  for (int i = 0; i < layers; ++i) {
+    const std::string l = "model.layers." + std::to_string(i);
+    r.units.push_back({l, attention + E * H + 42 * expert, {}});
+    r.units.push_back({l + ".experts.42-84", 43 * expert, {}});
+    r.units.push_back({l + ".experts.85-127", 43 * expert, {}});
+  }
+  r.units.push_back({"model.norm", H + V * H, {}});
+  r.shape = {layers, H, 6144, 4096, 512, V, true};
+  r.shape.heads = 32;
+  r.shape.qk_norm_width = 4096 + 512;
+  r.shape.sparse_layers = layers;
+  r.shape.experts = E;
+  r.shape.top_k = 8;
+  r.shape.expert_ffn = F;
+  r.shape.expert_units = 2 * layers;
+  return r;
+}
+
+// A sparse layer's activations follow the k experts a token uses, not the E it has; the
+// grouped GEMMs' stacked weights (one unit's experts, checkpointed) count on a GPU only;
+// each further expert unit keeps its input pack (bfloat16 here).
+TEST(MemoryModelTest, MixtureOfExpertsActivationsFollowTheRoutedExperts) {
+  Request r = Qwen3MoeRequest(24, 1);
+  const int64_t S = int64_t{4} * 2048, H = 2048;
+  const int64_t with_gpu = ActivationBytes(r);
+  Request cpu = r;
+  cpu.gpu = false;
+  const int64_t unit_workspace = 3 * 128 * H * 768 * 2 / 3;
+  EXPECT_NEAR(static_cast<double>(with_gpu - ActivationBytes(cpu)),
+              static_cast<double>(unit_workspace), 1e6);
+  Request more = r;
+  more.shape.experts = 256;  // twice the experts, the same k: the router's logits only grow
+  EXPECT_LT(ActivationBytes(more) - with_gpu - unit_workspace, S * 128 * 10 * 2);
+  Request no_packs = r;
+  no_packs.shape.expert_units = 0;
+  // (and, its experts all in one unit, its grouped GEMMs stack a whole layer's experts)
+  EXPECT_EQ(with_gpu - ActivationBytes(no_packs),
+            48 * S * 2 * (3 * H + 16) - (3 * unit_workspace - unit_workspace));
+}
+
+// Qwen3-30B-A3B whole (48 layers, 30.5B parameters) at world 2 on two H200 and 256 GiB of
+// host memory, auto config, 4 x 2048 tokens per GPU: it fits, the experts' units placed
+// like any other (some updated on the GPU, the rest on the host).
+TEST(PlanTest, Qwen3MoeWholeFitsTwoGpusWithTheAutoConfig) {
+  Request r = Auto(Qwen3MoeRequest(48, 2));
+  r.ranks_per_host = 2;
+  r.host_bytes = 256 * kGiB;
+  auto p = MakePlan(r);
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_NEAR(static_cast<double>(p->total_param_numel) / 1e9, 30.53, 0.02);
+  EXPECT_EQ(p->units.size(), 2u + 3 * 48);
+  EXPECT_TRUE(p->fits) << p->shortfall;
+  int on_gpu = 0, experts_on_gpu = 0;
+  for (const UnitPlacement& u : p->units) {
+    on_gpu += u.optimizer == Where::kDevice;
+    experts_on_gpu +=
+        u.optimizer == Where::kDevice && u.name.find(".experts.") != std::string::npos;
+  }
+  EXPECT_GT(on_gpu, 0);
+  EXPECT_LT(on_gpu, static_cast<int>(p->units.size()));
+  EXPECT_GT(experts_on_gpu, 0);
+}
+
 TEST(JobRequestTest, DeepSpeedKeysReachThePlan) {
   const std::string text = R"({"train_micro_batch_size_per_gpu": 4, "bf16": {"enabled": true},
     "zero_optimization": {"stage": 3, "offload_param": {"device": "auto"},

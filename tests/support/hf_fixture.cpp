@@ -48,7 +48,12 @@ const std::vector<std::string>& HfFixtureNames() {
                                                  "phi3_partial_longrope_window",
                                                  "phi3_partial_in_rope_short",
                                                  "gemma2_softcap_window",
-                                                 "gemma3_local_rope_nested"};
+                                                 "gemma3_local_rope_nested",
+                                                 "mixtral_moe",
+                                                 "qwen2_moe_shared_expert",
+                                                 "qwen3_moe_mlp_only_norm_topk",
+                                                 "qwen3_moe_sparse_step_fused",
+                                                 "olmoe"};
   return names;
 }
 
@@ -72,6 +77,13 @@ HfFixture LoadHfFixture(const std::string& name) {
   f.loss = expected["loss"];
   f.grad_norm = expected["grad_norm"];
   f.has_adamw = expected["adamw"];
+  if (expected.contains("aux_loss")) {
+    f.routed = true;
+    f.aux_loss = expected["aux_loss"];
+    f.loss_with_aux = expected["loss_with_aux"];
+    f.grad_norm_with_aux = expected["grad_norm_with_aux"];
+    f.fused_layout = expected.value("fused_layout", false);
+  }
   for (auto& [tensor_name, t] : ReadAllTensors(f.dir + "/reference.safetensors")) {
     if (tensor_name == "logits") f.logits = t;
   }

@@ -23,6 +23,11 @@ struct HfFixture {
   double loss = 0.0;        // labels = input_ids
   double grad_norm = 0.0;   // L2 norm of all gradients after one backward of `loss`
   bool has_adamw = false;   // after_adamw.safetensors exists
+  // Mixtures of experts: the same with output_router_logits (the load-balancing loss over
+  // all T tokens), 0 otherwise; and whether the checkpoint holds the fused 3-D expert layout.
+  bool routed = false;
+  double aux_loss = 0.0, loss_with_aux = 0.0, grad_norm_with_aux = 0.0;
+  bool fused_layout = false;
 };
 
 // Every fixture's name, and the DeepSpeed config of the AdamW fixtures.

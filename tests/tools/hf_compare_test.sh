@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # CTest entry: zerod against transformers (pinned in .venv by bootstrap.sh). Trains the
-# tiny Llama, the GPT-2 fixture and one fixture of every decoder family 3 steps with zerod,
+# tiny Llama, the GPT-2 fixture and one fixture of every decoder family (mixtures of experts
+# included) 3 steps with zerod,
 # exports them, and has transformers load each export (compare_hf.py, compare_hf_export.py).
 set -euo pipefail
 bin=$1; src=$2
@@ -16,8 +17,12 @@ work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 # Every decoder family (the fixtures of tests/fixtures/models, vocabulary 128): trained 3 steps
 # by zerod on ids below 128, exported, and read back by transformers.
 "$src/.venv/bin/python" -c "import numpy as np; np.random.default_rng(0).integers(0, 128, 20000).astype('<u2').tofile('$work/ids128.bin')"
+# The mixtures of experts too: exported in the Hub's per-expert layout (the fused fixture
+# included), which transformers 5 fuses on load with no missing or unexpected keys.
 for f in qwen3_qk_norm_bias olmo2_post_norms phi3_partial_longrope_window gemma2_softcap_window \
-         gemma3_local_rope_nested mistral_window qwen2_window_layers llama_yarn; do
+         gemma3_local_rope_nested mistral_window qwen2_window_layers llama_yarn \
+         mixtral_moe qwen2_moe_shared_expert qwen3_moe_mlp_only_norm_topk \
+         qwen3_moe_sparse_step_fused olmoe; do
   "$bin/zerod" --train --model "$src/tests/fixtures/models/$f" --ds-config "$src/configs/ds_zero3_offload_cpu.json" \
     --data "$work/ids128.bin" --steps 3 --seq-len 32 --export-hf "$work/exported_$f" >/dev/null
   "$src/.venv/bin/python" "$src/tests/tools/compare_hf_export.py" "$bin" "$work/exported_$f" 2>/dev/null | grep -v '^Loading\|^Writing'

@@ -132,6 +132,32 @@ TEST(ZeroInvariantTest, SameLossesForEveryDecoderFamily) {
   }
 }
 
+// The mixtures of experts: routing, the experts as groups, the shared expert, dense
+// layers between sparse ones, and the router's load-balancing loss in the training loss
+// (output_router_logits; the plain reference then takes each micro-batch's loss, as the
+// aux loss is not linear in the batch), with and without checkpointing.
+TEST(ZeroInvariantTest, SameLossesForEveryMixtureOfExpertsFamily) {
+  const std::pair<const char*, std::string> families[] = {
+      {"Mixtral", FamilyJson("MixtralForCausalLM", "mixtral", R"("num_local_experts": 4,
+           "num_experts_per_tok": 2, "output_router_logits": true, "router_aux_loss_coef": 0.05)")},
+      {"Qwen2-MoE", FamilyJson("Qwen2MoeForCausalLM", "qwen2_moe", R"("num_experts": 4,
+           "num_experts_per_tok": 2, "moe_intermediate_size": 24,
+           "shared_expert_intermediate_size": 40, "output_router_logits": true,
+           "router_aux_loss_coef": 0.05)")},
+      {"Qwen3-MoE", FamilyJson("Qwen3MoeForCausalLM", "qwen3_moe", R"("num_experts": 4,
+           "num_experts_per_tok": 2, "moe_intermediate_size": 24, "norm_topk_prob": true,
+           "mlp_only_layers": [1])")},
+      {"OLMoE", FamilyJson("OlmoeForCausalLM", "olmoe", R"("num_experts": 4,
+           "num_experts_per_tok": 2, "output_router_logits": true, "router_aux_loss_coef": 0.05)")},
+  };
+  for (const auto& [name, json] : families) {
+    SCOPED_TRACE(name);
+    if (World().rank() == 0) std::printf("  %s:\n", name);
+    ExpectSameLossesAsPlainTraining(false, 0, World(), "cpu", json);
+    ExpectSameLossesAsPlainTraining(true, 0, World(), "cpu", json);
+  }
+}
+
 // The GPU path (CUDA builds on a GPU host): NCCL collectives, pinned host shards, the
 // copy-in/copy-out streams, against plain LibTorch training on the same GPU.
 std::string LocalGpu() { return "cuda:" + std::to_string(World().local_rank()); }
