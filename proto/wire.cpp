@@ -1,60 +1,91 @@
 #include "proto/wire.h"
 
+#include <type_traits>
+#include <variant>
+
+#include "engine/config/job_fields.h"
+#include "engine/util/check.h"
+
 namespace zerod::wire {
+
+namespace {
+
+using google::protobuf::FieldDescriptor;
+
+// The message's field of the table's field: the same name (job_fields.h), so a field added
+// to the table and to zerod.proto needs nothing here. A table field the message lacks is a
+// bug caught by tests/config/job_fields_test.cpp; checked here too, so it never sends junk.
+const FieldDescriptor& ProtoField(const config::JobField& f) {
+  const FieldDescriptor* pf = v1::JobSpec::descriptor()->FindFieldByName(f.name);
+  ZEROD_CHECK(pf != nullptr);
+  return *pf;
+}
+
+}  // namespace
 
 v1::JobSpec ToProto(const JobSpec& s) {
   v1::JobSpec p;
-  p.set_model_dir(s.model_dir);
-  p.set_ds_config_path(s.ds_config_path);
-  p.set_ds_config_json(s.ds_config_json);
-  p.set_data_path(s.data_path);
-  p.set_data_dtype(s.data_dtype);
-  p.set_steps(s.steps);
-  p.set_seq_len(s.seq_len);
-  p.set_seed(s.seed);
-  p.set_activation_checkpointing(s.activation_checkpointing);
-  p.set_start_paused(s.start_paused);
-  p.set_resume_from(s.resume_from);
-  p.set_save_dir(s.save_dir);
-  p.set_export_hf_dir(s.export_hf_dir);
-  p.set_name(s.name);
-  if (s.micro_batch_size) p.set_micro_batch_size(*s.micro_batch_size);
-  if (s.grad_accum) p.set_grad_accum(*s.grad_accum);
-  if (s.lr) p.set_lr(*s.lr);
-  if (s.warmup_steps) p.set_warmup_steps(*s.warmup_steps);
-  p.set_precision(s.precision);
-  p.set_save_every(s.save_every);
-  p.set_keep_checkpoints(s.keep_checkpoints);
-  p.set_tensorboard_dir(s.tensorboard_dir);
-  p.set_init(s.init);
+  const auto* r = p.GetReflection();
+  for (const config::JobField& f : config::JobFields()) {
+    if (config::FieldIsUnset(f, s)) continue;  // an unset optional stays absent
+    const FieldDescriptor* pf = &ProtoField(f);
+    std::visit(
+        [&](auto member) {
+          const auto& v = s.*member;
+          using T = std::decay_t<decltype(v)>;
+          if constexpr (std::is_same_v<T, std::string>) {
+            r->SetString(&p, pf, v);
+          } else if constexpr (std::is_same_v<T, bool>) {
+            r->SetBool(&p, pf, v);
+          } else if constexpr (std::is_same_v<T, int64_t>) {
+            r->SetInt64(&p, pf, v);
+          } else if constexpr (std::is_same_v<T, uint64_t>) {
+            r->SetUInt64(&p, pf, v);
+          } else if constexpr (std::is_same_v<T, std::optional<int64_t>>) {
+            r->SetInt64(&p, pf, *v);
+          } else {
+            r->SetDouble(&p, pf, *v);
+          }
+        },
+        f.member);
+  }
   return p;
 }
 
 JobSpec FromProto(const v1::JobSpec& p) {
-  JobSpec s;
-  s.model_dir = p.model_dir();
-  s.ds_config_path = p.ds_config_path();
-  s.ds_config_json = p.ds_config_json();
-  s.data_path = p.data_path();
-  if (!p.data_dtype().empty()) s.data_dtype = p.data_dtype();
-  s.steps = p.steps();  // required: 0 is refused by ValidateJobSpec, not defaulted
-  if (p.has_seq_len()) s.seq_len = p.seq_len();
-  if (p.has_seed()) s.seed = p.seed();
-  s.activation_checkpointing = p.activation_checkpointing();
-  s.start_paused = p.start_paused();
-  s.resume_from = p.resume_from();
-  s.save_dir = p.save_dir();
-  s.export_hf_dir = p.export_hf_dir();
-  s.name = p.name();
-  if (p.has_micro_batch_size()) s.micro_batch_size = p.micro_batch_size();
-  if (p.has_grad_accum()) s.grad_accum = p.grad_accum();
-  if (p.has_lr()) s.lr = p.lr();
-  if (p.has_warmup_steps()) s.warmup_steps = p.warmup_steps();
-  s.precision = p.precision();
-  s.save_every = p.save_every();
-  if (p.has_keep_checkpoints()) s.keep_checkpoints = p.keep_checkpoints();
-  s.tensorboard_dir = p.tensorboard_dir();
-  if (!p.init().empty()) s.init = p.init();
+  JobSpec s;  // its member initialisers are the defaults an unset field keeps
+  const auto* r = p.GetReflection();
+  for (const config::JobField& f : config::JobFields()) {
+    const FieldDescriptor* pf = &ProtoField(f);
+    switch (f.unset) {
+      case config::WireUnset::kAbsent:
+        if (!r->HasField(p, pf)) continue;
+        break;
+      case config::WireUnset::kEmpty:
+        if (r->GetString(p, pf).empty()) continue;
+        break;
+      case config::WireUnset::kAsIs:
+        break;
+    }
+    std::visit(
+        [&](auto member) {
+          auto& v = s.*member;
+          using T = std::decay_t<decltype(v)>;
+          if constexpr (std::is_same_v<T, std::string>) {
+            v = r->GetString(p, pf);
+          } else if constexpr (std::is_same_v<T, bool>) {
+            v = r->GetBool(p, pf);
+          } else if constexpr (std::is_same_v<T, int64_t> ||
+                               std::is_same_v<T, std::optional<int64_t>>) {
+            v = r->GetInt64(p, pf);
+          } else if constexpr (std::is_same_v<T, uint64_t>) {
+            v = r->GetUInt64(p, pf);
+          } else {
+            v = r->GetDouble(p, pf);
+          }
+        },
+        f.member);
+  }
   return s;
 }
 

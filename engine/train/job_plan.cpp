@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "engine/api.h"
+#include "engine/config/job_fields.h"
 #include "engine/models/registry.h"
 #include "engine/plan/plan_report.h"
 #include "engine/util/proc_stats.h"
@@ -67,16 +68,12 @@ absl::StatusOr<config::JobValues> JobValuesFor(const JobSpec& spec,
   v.total_steps = spec.steps;
   v.hidden_size = model.hidden_size();
   v.default_precision = gpu && GpuHasBf16(gpu_index) ? DType::kBFloat16 : DType::kFloat32;
+  // spec.precision: one of its field's choices (job_fields.cpp), or empty: unset.
+  RETURN_IF_ERROR(config::CheckField(*config::FindJobField("precision"), spec));
   const std::string& p = spec.precision;
-  if (p == "bf16" || p == "bfloat16") {
-    v.precision = DType::kBFloat16;
-  } else if (p == "fp16" || p == "float16") {
-    v.precision = DType::kFloat16;
-  } else if (p == "fp32" || p == "float32") {
-    v.precision = DType::kFloat32;
-  } else if (!p.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat("--precision ", p, ": use bf16, fp16 or fp32"));
-  }
+  if (p == "bf16") v.precision = DType::kBFloat16;
+  if (p == "fp16") v.precision = DType::kFloat16;
+  if (p == "fp32") v.precision = DType::kFloat32;
   return v;
 }
 
@@ -110,38 +107,39 @@ std::string PlacementSummary(const plan::Plan& plan, bool gpu) {
 
 namespace zerod {
 
-absl::StatusOr<PlanOutcome> PlanOffline(const PlanSpec& spec) {
-  if (spec.world_size < 1) {
+absl::StatusOr<PlanOutcome> PlanOffline(const JobSpec& job, const PlanMachine& machine) {
+  if (machine.world_size < 1) {
     return absl::InvalidArgumentError(
-        absl::StrCat("--world-size ", spec.world_size, " < 1: plan for at least one rank"));
+        absl::StrCat("--world-size ", machine.world_size, " < 1: plan for at least one rank"));
   }
-  ASSIGN_OR_RETURN(const models::ModelConfig model, models::LoadModelConfig(spec.model_dir));
-  RETURN_IF_ERROR(model.CheckSequenceLength(spec.seq_len));
+  RETURN_IF_ERROR(config::CheckJobValues(job));
+  ASSIGN_OR_RETURN(const models::ModelConfig model, models::LoadModelConfig(job.model_dir));
+  RETURN_IF_ERROR(model.CheckSequenceLength(job.seq_len));
   plan::JobFacts facts;
-  facts.world_size = spec.world_size;
-  facts.ranks_per_host = spec.ranks_per_host > 0 ? spec.ranks_per_host : spec.world_size;
-  facts.seq_len = spec.seq_len;
-  facts.activation_checkpointing = spec.activation_checkpointing;
-  if (spec.gpu_memory == "auto") {
+  facts.world_size = machine.world_size;
+  facts.ranks_per_host = machine.ranks_per_host > 0 ? machine.ranks_per_host : machine.world_size;
+  facts.seq_len = job.seq_len;
+  facts.activation_checkpointing = job.activation_checkpointing;
+  if (machine.gpu_memory == "auto") {
     facts.gpu_bytes = train::GpuMemoryBytes(0);
   } else {
-    ASSIGN_OR_RETURN(facts.gpu_bytes, plan::ParseByteSize(spec.gpu_memory, "--gpu-memory"));
+    ASSIGN_OR_RETURN(facts.gpu_bytes, plan::ParseByteSize(machine.gpu_memory, "--gpu-memory"));
   }
   facts.gpu = facts.gpu_bytes > 0;
-  ASSIGN_OR_RETURN(const config::JobValues job,
-                   train::JobValuesFor(spec.job_flags, model, facts.gpu, /*gpu_index=*/0));
+  ASSIGN_OR_RETURN(const config::JobValues values,
+                   train::JobValuesFor(job, model, facts.gpu, /*gpu_index=*/0));
   ASSIGN_OR_RETURN(const config::DsConfig ds,
-                   config::LoadDsConfig(spec.ds_config_path, spec.world_size, job));
+                   config::LoadDsConfig(job.ds_config_path, machine.world_size, values));
   // NCCL reduces 16-bit gradients; MPI (CPU training) reduces in float32.
   facts.reduce_in_compute_dtype = facts.gpu;
-  if (spec.host_memory == "auto") {
+  if (machine.host_memory == "auto") {
     facts.host_bytes = HostMemoryBytes();
   } else {
-    ASSIGN_OR_RETURN(facts.host_bytes, plan::ParseByteSize(spec.host_memory, "--host-memory"));
+    ASSIGN_OR_RETURN(facts.host_bytes, plan::ParseByteSize(machine.host_memory, "--host-memory"));
   }
   const plan::Request request = plan::MakeRequest(ds, model, train::UnitShapes(model), facts);
   ASSIGN_OR_RETURN(const plan::Plan p, plan::MakePlan(request));
-  const plan::ReportContext context{spec.model_dir, &request};
+  const plan::ReportContext context{job.model_dir, &request};
   return PlanOutcome{p.fits, plan::FormatPlanText(p, context), plan::FormatPlanJson(p, context),
                      p.shortfall};
 }

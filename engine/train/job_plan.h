@@ -27,7 +27,8 @@ int64_t GpuMemoryBytes(int index);
 
 // What a job gives for its DeepSpeed config's "auto" values: its flags, the model's hidden
 // size, and the precision a job without --precision runs in (bf16 on a GPU that has it,
-// float32 on the CPU). InvalidArgument for a --precision that is not bf16, fp16 or fp32.
+// float32 on the CPU). InvalidArgument for a precision that is not bf16, fp16 or fp32 (its
+// field's check).
 absl::StatusOr<config::JobValues> JobValuesFor(const JobSpec& spec,
                                                const models::ModelConfig& model, bool gpu,
                                                int gpu_index);
