@@ -10,16 +10,14 @@
 
 #include "absl/strings/str_cat.h"
 #include "engine/api.h"
-#include "engine/checkpoint/checkpoint_dir.h"
 #include "engine/checkpoint/output_dir.h"
 #include "engine/config/ds_config.h"
 #include "engine/data/sampler.h"
-#include "engine/models/safetensors.h"
 #include "engine/monitor/monitor.h"
 #include "engine/optim/loss_scaler.h"
 #include "engine/train/engine_setup.h"
+#include "engine/train/job_checkpoint.h"
 #include "engine/train/job_plan.h"
-#include "engine/util/files.h"
 #include "engine/util/proc_stats.h"
 #include "engine/util/status_macros.h"
 #include "engine/zero/status_exception.h"
@@ -139,7 +137,7 @@ class TrainingJob final : public Job {
     auto result = RunStep();
     if (result.ok()) {
       if (monitor_ != nullptr) monitor_->Record(*result);
-      SavePeriodically(*result);
+      train::SavePeriodically(Checkpointed(), Progress(), &*result);
     }
     if (!result.ok()) {
       failed_ = result.status();
@@ -162,89 +160,19 @@ class TrainingJob final : public Job {
     RETURN_IF_ERROR(comm::AgreeOnStatus(*comm_, begun));
     return engine_->Export(writer.get());
   }
-  // Every save_every steps (not after the last: the caller saves that one to save_dir):
-  // a checkpoint in save_dir/step_NNNNNNNN, then rank 0 removes all but the newest
-  // keep_checkpoints of them. A failed save does not fail the step: the training state is
-  // whole, the previous checkpoints are as they were, and the next period tries again; the
-  // step says what happened (`metrics`), and the scheduler ends a job whose saves keep
-  // failing.
-  void SavePeriodically(StepMetrics& metrics) {
-    if (spec_.save_every <= 0 || spec_.save_dir.empty() || steps_done_ % spec_.save_every != 0 ||
-        steps_done_ >= spec_.steps) {
-      return;
-    }
-    const std::string dir = checkpoint::PeriodicCheckpointDir(spec_.save_dir, steps_done_);
-    absl::Status saved = SaveCheckpoint(dir);
-    if (saved.ok()) {
-      metrics.saved_checkpoint = dir;
-      saved = comm::AgreeOnStatus(
-          *comm_, comm_->rank() == 0
-                      ? checkpoint::KeepNewestCheckpoints(spec_.save_dir, spec_.keep_checkpoints)
-                      : absl::OkStatus());
-    }
-    if (!saved.ok()) metrics.checkpoint_error = std::string(saved.message());
-    if (comm_->rank() != 0) return;
-    if (!metrics.checkpoint_error.empty()) {
-      const std::optional<std::string> previous = checkpoint::NewestCheckpoint(spec_.save_dir);
-      std::fprintf(stderr, "zerod: warning: the periodic save after step %lld failed: %s; %s\n",
-                   static_cast<long long>(steps_done_), metrics.checkpoint_error.c_str(),
-                   previous ? ("the newest complete checkpoint is still " + *previous).c_str()
-                            : "there is no complete checkpoint yet");
-    } else {
-      std::fprintf(stderr, "zerod: saved %s\n", dir.c_str());
-    }
-  }
-
   absl::Status SaveCheckpoint(const std::string& dir) override {
-    const bool leader = comm_->rank() == 0;
-    const std::string staging = checkpoint::StagingDir(dir);
-    RETURN_IF_ERROR(
-        comm::AgreeOnStatus(*comm_, leader ? checkpoint::PrepareStaging(dir) : absl::OkStatus()));
-    absl::Status saved = comm::AgreeOnStatus(
-        *comm_,
-        engine_->SaveState(checkpoint::RankStateFile(staging, comm_->rank(), comm_->world_size())));
-    if (saved.ok() && leader) {
-      saved = checkpoint::WriteMeta(staging, Meta(), spec_.model_dir);
-      if (saved.ok()) saved = checkpoint::Publish(dir);
-    }
-    saved = comm::AgreeOnStatus(*comm_, saved);
-    // Every rank is past its writes (the agreement above): a failed save's files go at
-    // once, so a full disk is not kept full by them.
-    if (!saved.ok() && leader) (void)RemoveTree(staging);
-    return saved;
+    return train::SaveJobCheckpoint(Checkpointed(), Progress(), dir);
   }
 
   // Continues from a checkpoint that SaveCheckpoint wrote: weights, optimizer state,
   // step, schedule and loss scale, so the steps that follow are the ones an
   // uninterrupted job would have taken.
   absl::Status Resume(const std::string& dir) {
-    ASSIGN_OR_RETURN(checkpoint::CheckpointMeta meta, checkpoint::ReadMeta(dir));
-    if (meta.num_parameters != engine_->num_parameters()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "resume_from: ", dir, " holds a model of ", meta.num_parameters,
-          " parameters and --model has ", engine_->num_parameters(), ": use the same model"));
-    }
-    if (meta.world_size < 1) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("resume_from: ", dir, " names world size ", meta.world_size));
-    }
-    // Any world size: every rank reads the slices of the old ranks' files it now owns.
-    // Each old file's checksum is verified by one rank (old rank k by rank k mod M), so
-    // the files are read whole once in all, not once per rank.
-    std::vector<std::string> files;
-    absl::Status verified;
-    for (int k = 0; k < meta.world_size; ++k) {
-      files.push_back(checkpoint::RankStateFile(dir, k, meta.world_size));
-      if (k % comm_->world_size() != comm_->rank() || !verified.ok()) continue;
-      auto file = models::SafetensorsFile::Open(files.back());
-      verified = file.ok() ? (*file)->VerifyChecksum() : file.status();
-    }
-    RETURN_IF_ERROR(comm::AgreeOnStatus(*comm_, verified));
-    RETURN_IF_ERROR(engine_->LoadStateFrom(files, /*verify=*/false));
-    steps_done_ = meta.step;
-    lr_iteration_ = meta.lr_iteration;
-    scaler_.Restore({meta.loss_scale, meta.hysteresis_left, meta.scaler_iteration,
-                     meta.last_overflow_iteration});
+    ASSIGN_OR_RETURN(const train::TrainingProgress progress,
+                     train::ResumeJobCheckpoint(Checkpointed(), dir));
+    steps_done_ = progress.steps_done;
+    lr_iteration_ = progress.lr_iteration;
+    scaler_.Restore(progress.scaler);
     return absl::OkStatus();
   }
   // Rank 0 opens the files of the config's "tensorboard" and "csv_monitor" sections
@@ -267,20 +195,11 @@ class TrainingJob final : public Job {
   }
 
  private:
-  checkpoint::CheckpointMeta Meta() const {
-    checkpoint::CheckpointMeta m;
-    m.step = steps_done_;
-    m.lr_iteration = lr_iteration_;
-    m.world_size = comm_->world_size();
-    m.num_parameters = engine_->num_parameters();
-    m.dtype = DTypeName(ds_.compute_dtype);
-    const optim::LossScaler::State scaler = scaler_.state();
-    m.loss_scale = scaler.scale;
-    m.hysteresis_left = scaler.hysteresis_left;
-    m.scaler_iteration = scaler.iteration;
-    m.last_overflow_iteration = scaler.last_overflow_iteration;
-    return m;
+  // What the checkpoint functions (job_checkpoint.h) act on and save.
+  train::CheckpointedJob Checkpointed() {
+    return {&spec_, ds_.compute_dtype, engine_.get(), comm_};
   }
+  train::TrainingProgress Progress() const { return {steps_done_, lr_iteration_, scaler_.state()}; }
 
   absl::StatusOr<StepMetrics> RunStep() {
     const auto start = std::chrono::steady_clock::now();
