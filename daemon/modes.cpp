@@ -3,9 +3,9 @@
 #include <cstdlib>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "absl/strings/match.h"
 #include "engine/config/job_flags.h"
 
 namespace zerod::daemon {
@@ -34,7 +34,8 @@ const ModeInfo kModes[] = {
      "Write the model of a checkpoint directory (--save-dir of any number of ranks) for "
      "transformers, one unit at a time; no MPI, no GPU"},
     {Mode::kService, "--service", "zerod [--service] [--listen HOST:PORT] [--config zerod.yaml]",
-     "The service (also without a mode flag): rank 0 serves the Coordinator over gRPC, `zeroctl submit` "
+     "The service (also without a mode flag): rank 0 serves the Coordinator over gRPC, `zeroctl "
+     "submit` "
      "queues jobs"},
 };
 
@@ -140,8 +141,8 @@ absl::StatusOr<Mode> ModeOf(int argc, char** argv) {
           "--from-checkpoint exports a saved checkpoint; it does not go with --train or --eval");
     }
   }
-  return absl::InvalidArgumentError(absl::StrCat(given[0]->flag, " and ", given[1]->flag,
-                                                 " are two modes of zerod: give one"));
+  return absl::InvalidArgumentError(
+      absl::StrCat(given[0]->flag, " and ", given[1]->flag, " are two modes of zerod: give one"));
 }
 
 std::unique_ptr<CLI::App> MakeApp(Mode mode, Flags* f) {

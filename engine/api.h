@@ -30,6 +30,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -116,11 +117,29 @@ struct JobInfo {
   std::string weights;
 };
 
+// The memory a job plans for on its rank, a fact of the machine rather than of the job: one
+// GPU's and one host's (shared by the ranks on it).
+struct MachineMemory {
+  bool gpu = false;        // the rank trains on a GPU
+  int64_t gpu_bytes = 0;   // that GPU's memory
+  int64_t host_bytes = 0;  // the host's
+};
+
+// This rank's: GPU `gpu_index`'s memory (none when nullopt) and the host's, each replaced by
+// the environment's ZEROD_GPU_MEMORY / ZEROD_HOST_MEMORY when set ("100GiB"; "auto": the
+// measured one), so a user or a test can plan for less than the machine has.
+// InvalidArgument naming the variable when one cannot be read.
+absl::StatusOr<MachineMemory> ThisMachineMemory(std::optional<int> gpu_index);
+
 // A training job on this rank. Every rank creates and steps its own, in lockstep.
 class Job {
  public:
   // Validates the spec (model, config, data) on every rank and agrees on the outcome:
-  // if any rank fails, all return the same error. `comm` must outlive the job.
+  // if any rank fails, all return the same error. `memory` is what the placement plan may
+  // use on this rank. `comm` must outlive the job.
+  static absl::StatusOr<std::unique_ptr<Job>> Create(const JobSpec& spec, comm::Communicator* comm,
+                                                     const MachineMemory& memory);
+  // The same on ThisMachineMemory (the rank's GPU under NCCL).
   static absl::StatusOr<std::unique_ptr<Job>> Create(const JobSpec& spec, comm::Communicator* comm);
   virtual ~Job() = default;
 

@@ -30,12 +30,12 @@ namespace zerod::config {
 
 // What a field's value is, as flags and YAML spell it.
 enum class FieldType {
-  kText,   // free text (a label, a config's JSON)
-  kPath,   // a file or directory: zeroctl makes it absolute before it goes on the wire
-  kInt,    // a whole number (int64_t)
-  kUint,   // a whole number >= 0 (uint64_t)
-  kReal,   // a number (double)
-  kBool,   // a switch: a flag without a value; true or false in YAML
+  kText,  // free text (a label, a config's JSON)
+  kPath,  // a file or directory: zeroctl makes it absolute before it goes on the wire
+  kInt,   // a whole number (int64_t)
+  kUint,  // a whole number >= 0 (uint64_t)
+  kReal,  // a number (double)
+  kBool,  // a switch: a flag without a value; true or false in YAML
 };
 
 // How "unset, take the default" is written on the wire (zerod.v1.JobSpec).
@@ -56,9 +56,8 @@ enum JobMode : unsigned {
 
 // The member of JobSpec a field reads and writes.
 using FieldMember =
-    std::variant<std::string JobSpec::*, int64_t JobSpec::*, uint64_t JobSpec::*,
-                 bool JobSpec::*, std::optional<int64_t> JobSpec::*,
-                 std::optional<double> JobSpec::*>;
+    std::variant<std::string JobSpec::*, int64_t JobSpec::*, uint64_t JobSpec::*, bool JobSpec::*,
+                 std::optional<int64_t> JobSpec::*, std::optional<double> JobSpec::*>;
 
 // A value's check, as data so that every border says the same: numbers in [min, max]
 // (max open for reals where `max_open`), texts one of `choices` (the empty text is unset
@@ -80,7 +79,7 @@ struct JobField {
   const char* flag;        // "--seq-len" (nullptr: no flag, e.g. the inline config's JSON)
   const char* value_name;  // "N", "DIR", "FILE", ... in --help
   WireUnset unset;
-  unsigned modes;          // JobMode bits: where `flag` is offered
+  unsigned modes;  // JobMode bits: where `flag` is offered
   ValueCheck check;
   // Other keys a YAML file may use for it (the shorter ones files have used: "model").
   std::vector<const char*> yaml_aliases = {};

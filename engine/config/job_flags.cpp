@@ -134,7 +134,8 @@ void AddJobFlags(CLI::App& app, JobMode mode, JobSpec* spec) {
     app.add_option_function<std::vector<std::string>>(
            flag,
            [flag, instead = std::string(foreign.instead)](const std::vector<std::string>&) {
-             throw CLI::ValidationError(flag, absl::StrCat("not a zerod flag: ", instead));
+             throw CLI::ValidationError(
+                 flag, absl::StrCat("Hugging Face Trainer's, not zerod's; ", instead));
            },
            absl::StrCat(kRefused, foreign.instead))
         ->expected(0, 1)
@@ -166,10 +167,17 @@ std::string ParseErrorMessage(const CLI::App& app, const CLI::ParseError& e,
   }
   std::vector<std::string> lines;
   std::vector<std::string> rest;
-  for (const std::string& arg : app.remaining(/*recurse=*/true)) {
+  const std::vector<std::string> args = app.remaining(/*recurse=*/true);
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& arg = args[i];
     if (!absl::StartsWith(arg, "--")) {
       rest.push_back(arg);
       continue;
+    }
+    // The unknown flag's value, when it has one, is not a second error.
+    if (arg.find('=') == std::string::npos && i + 1 < args.size() &&
+        !absl::StartsWith(args[i + 1], "-")) {
+      ++i;
     }
     const std::string name = arg.substr(0, arg.find('='));
     if (const std::string there = elsewhere ? elsewhere(name) : ""; !there.empty()) {
@@ -181,10 +189,9 @@ std::string ParseErrorMessage(const CLI::App& app, const CLI::ParseError& e,
     for (const auto& [spelling, suggest] : known) {
       if (const size_t d = EditDistance(name, spelling); d < best) best = d, closest = suggest;
     }
-    lines.push_back(closest.empty()
-                        ? absl::StrCat(name, " is not a flag of ", what)
-                        : absl::StrCat(name, " is not a flag of ", what, "; did you mean ",
-                                       closest, "?"));
+    lines.push_back(closest.empty() ? absl::StrCat(name, " is not a flag of ", what)
+                                    : absl::StrCat(name, " is not a flag of ", what,
+                                                   "; did you mean ", closest, "?"));
   }
   if (!rest.empty()) {
     lines.push_back(absl::StrCat("unexpected argument(s): ", absl::StrJoin(rest, " ")));

@@ -58,43 +58,17 @@ absl::StatusOr<Setup> Validate(const JobSpec& given, const comm::Communicator& c
   return s;
 }
 
-// A memory size from the environment (ZEROD_GPU_MEMORY, ZEROD_HOST_MEMORY: "141GiB"),
-// else `detected`. They let a user (or a test) plan for less memory than the machine has.
-absl::StatusOr<int64_t> MemoryFromEnv(const char* name, int64_t detected) {
-  const char* value = std::getenv(name);
-  if (value == nullptr || std::string(value).empty() || std::string(value) == "auto")
-    return detected;
-  return plan::ParseByteSize(value, name);
-}
-
-// The placement plan for this job on this rank's device and host; an error (the same on
-// every rank) when it does not fit.
+// The placement plan for this job on this rank's device and host (`memory`, given by the
+// caller); an error (the same on every rank) when it does not fit.
 absl::StatusOr<plan::Plan> PlanOnThisRank(const Setup& setup, const JobSpec& spec,
-                                          const zero::EngineOptions& opts,
-                                          comm::Communicator& comm) {
-  plan::JobFacts facts;
-  facts.world_size = comm.world_size();
-  facts.ranks_per_host = comm.local_size();
-  facts.seq_len = spec.seq_len;
-  facts.activation_checkpointing = spec.activation_checkpointing;
-  facts.gpu = opts.device.is_cuda();
-  facts.reduce_in_compute_dtype = comm.SupportsReduce(setup.ds.compute_dtype);
-  absl::StatusOr<plan::Plan> planned = absl::UnknownError("not planned");
-  auto gpu_bytes =
-      MemoryFromEnv("ZEROD_GPU_MEMORY", facts.gpu ? train::GpuMemoryBytes(opts.device.index()) : 0);
-  auto host_bytes = MemoryFromEnv("ZEROD_HOST_MEMORY", HostMemoryBytes());
-  if (!gpu_bytes.ok()) {
-    planned = gpu_bytes.status();
-  } else if (!host_bytes.ok()) {
-    planned = host_bytes.status();
-  } else {
-    facts.gpu_bytes = *gpu_bytes;
-    facts.host_bytes = *host_bytes;
-    planned = train::PlanJob(setup.model, setup.ds, facts);
-    if (planned.ok() && !planned->fits) {
-      planned = absl::ResourceExhaustedError(
-          absl::StrCat(planned->shortfall, " (see `zerod --plan` for the whole plan)"));
-    }
+                                          const MachineMemory& memory, comm::Communicator& comm) {
+  const plan::JobFacts facts =
+      train::FactsFor(spec, memory, comm.world_size(), comm.local_size(),
+                      comm.SupportsReduce(setup.ds.compute_dtype));
+  absl::StatusOr<plan::Plan> planned = train::PlanJob(setup.model, setup.ds, facts);
+  if (planned.ok() && !planned->fits) {
+    planned = absl::ResourceExhaustedError(
+        absl::StrCat(planned->shortfall, " (see `zerod --plan` for the whole plan)"));
   }
   RETURN_IF_ERROR(comm::AgreeOnStatus(comm, planned.status()));
   return planned;
@@ -311,6 +285,14 @@ class TrainingJob final : public Job {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Job>> Job::Create(const JobSpec& spec, comm::Communicator* comm) {
+  const absl::StatusOr<MachineMemory> memory = ThisMachineMemory(
+      comm->backend() == "nccl" ? std::optional<int>(comm->local_rank()) : std::nullopt);
+  RETURN_IF_ERROR(comm::AgreeOnStatus(*comm, memory.status()));
+  return Create(spec, comm, *memory);
+}
+
+absl::StatusOr<std::unique_ptr<Job>> Job::Create(const JobSpec& spec, comm::Communicator* comm,
+                                                 const MachineMemory& memory) {
   train::ShareCpuThreads(*comm);
   absl::StatusOr<Setup> setup = Validate(spec, *comm);
   absl::StatusOr<data::DistributedSampler> sampler = absl::UnknownError("not built");
@@ -331,7 +313,7 @@ absl::StatusOr<std::unique_ptr<Job>> Job::Create(const JobSpec& spec, comm::Comm
   zero::EngineOptions opts =
       train::EngineOptionsFor(setup->ds, spec.activation_checkpointing, *comm);
   // The plan comes before any allocation: what cannot fit is refused here, by name.
-  ASSIGN_OR_RETURN(plan::Plan plan, PlanOnThisRank(*setup, spec, opts, *comm));
+  ASSIGN_OR_RETURN(plan::Plan plan, PlanOnThisRank(*setup, spec, memory, *comm));
   opts.placement = plan.units;
   ASSIGN_OR_RETURN(auto engine, train::CreateEngine(setup->model, opts, *comm));
   // A resumed job takes its weights from the checkpoint (Resume), others from the model

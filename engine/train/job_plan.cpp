@@ -4,6 +4,9 @@
 #include <cuda_runtime.h>
 #endif
 
+#include <cstdlib>
+#include <optional>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "engine/api.h"
@@ -77,6 +80,20 @@ absl::StatusOr<config::JobValues> JobValuesFor(const JobSpec& spec,
   return v;
 }
 
+plan::JobFacts FactsFor(const JobSpec& spec, const MachineMemory& memory, int world_size,
+                        int ranks_per_host, bool reduce_in_compute_dtype) {
+  plan::JobFacts facts;
+  facts.world_size = world_size;
+  facts.ranks_per_host = ranks_per_host;
+  facts.seq_len = spec.seq_len;
+  facts.activation_checkpointing = spec.activation_checkpointing;
+  facts.gpu = memory.gpu;
+  facts.gpu_bytes = memory.gpu_bytes;
+  facts.host_bytes = memory.host_bytes;
+  facts.reduce_in_compute_dtype = reduce_in_compute_dtype;
+  return facts;
+}
+
 absl::StatusOr<plan::Plan> PlanJob(const models::ModelConfig& model, const config::DsConfig& ds,
                                    const plan::JobFacts& facts) {
   return plan::MakePlan(plan::MakeRequest(ds, model, UnitShapes(model), facts));
@@ -107,6 +124,34 @@ std::string PlacementSummary(const plan::Plan& plan, bool gpu) {
 
 namespace zerod {
 
+namespace {
+
+// A memory size from the environment variable `name` ("141GiB"), else `measured`.
+absl::StatusOr<int64_t> MemoryFromEnv(const char* name, int64_t measured) {
+  const char* value = std::getenv(name);
+  if (value == nullptr || std::string(value).empty() || std::string(value) == "auto")
+    return measured;
+  return plan::ParseByteSize(value, name);
+}
+
+// A --gpu-memory / --host-memory flag: "auto" is `measured`.
+absl::StatusOr<int64_t> MemoryFromFlag(const std::string& value, const char* flag,
+                                       int64_t measured) {
+  if (value == "auto") return measured;
+  return plan::ParseByteSize(value, flag);
+}
+
+}  // namespace
+
+absl::StatusOr<MachineMemory> ThisMachineMemory(std::optional<int> gpu_index) {
+  MachineMemory m;
+  m.gpu = gpu_index.has_value();
+  ASSIGN_OR_RETURN(m.gpu_bytes,
+                   MemoryFromEnv("ZEROD_GPU_MEMORY", m.gpu ? train::GpuMemoryBytes(*gpu_index) : 0));
+  ASSIGN_OR_RETURN(m.host_bytes, MemoryFromEnv("ZEROD_HOST_MEMORY", HostMemoryBytes()));
+  return m;
+}
+
 absl::StatusOr<PlanOutcome> PlanOffline(const JobSpec& job, const PlanMachine& machine) {
   if (machine.world_size < 1) {
     return absl::InvalidArgumentError(
@@ -115,28 +160,21 @@ absl::StatusOr<PlanOutcome> PlanOffline(const JobSpec& job, const PlanMachine& m
   RETURN_IF_ERROR(config::CheckJobValues(job));
   ASSIGN_OR_RETURN(const models::ModelConfig model, models::LoadModelConfig(job.model_dir));
   RETURN_IF_ERROR(model.CheckSequenceLength(job.seq_len));
-  plan::JobFacts facts;
-  facts.world_size = machine.world_size;
-  facts.ranks_per_host = machine.ranks_per_host > 0 ? machine.ranks_per_host : machine.world_size;
-  facts.seq_len = job.seq_len;
-  facts.activation_checkpointing = job.activation_checkpointing;
-  if (machine.gpu_memory == "auto") {
-    facts.gpu_bytes = train::GpuMemoryBytes(0);
-  } else {
-    ASSIGN_OR_RETURN(facts.gpu_bytes, plan::ParseByteSize(machine.gpu_memory, "--gpu-memory"));
-  }
-  facts.gpu = facts.gpu_bytes > 0;
+  MachineMemory memory;
+  ASSIGN_OR_RETURN(memory.gpu_bytes,
+                   MemoryFromFlag(machine.gpu_memory, "--gpu-memory", train::GpuMemoryBytes(0)));
+  memory.gpu = memory.gpu_bytes > 0;  // auto on a machine without a GPU: a CPU plan
+  ASSIGN_OR_RETURN(memory.host_bytes,
+                   MemoryFromFlag(machine.host_memory, "--host-memory", HostMemoryBytes()));
   ASSIGN_OR_RETURN(const config::JobValues values,
-                   train::JobValuesFor(job, model, facts.gpu, /*gpu_index=*/0));
+                   train::JobValuesFor(job, model, memory.gpu, /*gpu_index=*/0));
   ASSIGN_OR_RETURN(const config::DsConfig ds,
                    config::LoadDsConfig(job.ds_config_path, machine.world_size, values));
   // NCCL reduces 16-bit gradients; MPI (CPU training) reduces in float32.
-  facts.reduce_in_compute_dtype = facts.gpu;
-  if (machine.host_memory == "auto") {
-    facts.host_bytes = HostMemoryBytes();
-  } else {
-    ASSIGN_OR_RETURN(facts.host_bytes, plan::ParseByteSize(machine.host_memory, "--host-memory"));
-  }
+  const plan::JobFacts facts = train::FactsFor(
+      job, memory, machine.world_size,
+      machine.ranks_per_host > 0 ? machine.ranks_per_host : machine.world_size,
+      /*reduce_in_compute_dtype=*/memory.gpu);
   const plan::Request request = plan::MakeRequest(ds, model, train::UnitShapes(model), facts);
   ASSIGN_OR_RETURN(const plan::Plan p, plan::MakePlan(request));
   const plan::ReportContext context{job.model_dir, &request};

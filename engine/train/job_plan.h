@@ -15,6 +15,7 @@
 
 namespace zerod {
 struct JobSpec;
+struct MachineMemory;
 }
 
 namespace zerod::train {
@@ -32,6 +33,11 @@ int64_t GpuMemoryBytes(int index);
 absl::StatusOr<config::JobValues> JobValuesFor(const JobSpec& spec,
                                                const models::ModelConfig& model, bool gpu,
                                                int gpu_index);
+
+// The plan's view of a job on a machine: the one place a JobSpec and the machine's facts
+// become plan::JobFacts (Job::Create and zerod --plan both call it).
+plan::JobFacts FactsFor(const JobSpec& spec, const MachineMemory& memory, int world_size,
+                        int ranks_per_host, bool reduce_in_compute_dtype);
 
 absl::StatusOr<plan::Plan> PlanJob(const models::ModelConfig& model, const config::DsConfig& ds,
                                    const plan::JobFacts& facts);
