@@ -29,16 +29,9 @@ const std::string kModel = std::string(ZEROD_SOURCE_DIR) + "/configs/models/tiny
 
 class FlagsTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("zerod-flags-" + std::to_string(::getpid()));
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  std::string Path(const std::string& name) const { return (dir_ / name).string(); }
-  void Write(const std::string& name, const std::string& text) const {
-    std::ofstream(Path(name)) << text;
-  }
-  fs::path dir_;
+  std::string Path(const std::string& name) const { return dir_.Path(name); }
+  void Write(const std::string& name, const std::string& text) const { dir_.Write(name, text); }
+  ScratchDir dir_{"flags"};
 };
 
 TEST_F(FlagsTest, HelpIsGroupedByModeAndAModesHelpShowsItsOwnOptions) {
