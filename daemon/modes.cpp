@@ -151,7 +151,7 @@ std::unique_ptr<CLI::App> MakeApp(Mode mode, Flags* f) {
   app->get_formatter()->column_width(34);
   switch (mode) {
     case Mode::kTrain:
-      app->add_flag("--train", "One-shot training (this mode)");
+      app->add_flag("--train")->description("One-shot training (this mode)");
       config::AddJobFlags(*app, config::kTrainMode, &f->spec);
       app->add_option("--job", f->job_file,
                       "A YAML job file (configs/jobs/; keys are the fields' names, seq_len); "
@@ -160,7 +160,7 @@ std::unique_ptr<CLI::App> MakeApp(Mode mode, Flags* f) {
       AddRankFlags(*app, f);
       break;
     case Mode::kEval:
-      app->add_flag("--eval", "Evaluation (this mode)");
+      app->add_flag("--eval")->description("Evaluation (this mode)");
       config::AddJobFlags(*app, config::kEvalMode, &f->spec);
       app->add_option("--batches", f->eval_batches,
                       "Batches to score (default: the whole file). A batch is the config's "
@@ -171,13 +171,13 @@ std::unique_ptr<CLI::App> MakeApp(Mode mode, Flags* f) {
       AddRankFlags(*app, f);
       break;
     case Mode::kPlan:
-      app->add_flag("--plan", "The placement plan (this mode)");
+      app->add_flag("--plan")->description("The placement plan (this mode)");
       config::AddJobFlags(*app, config::kPlanMode, &f->spec);
       AddPlanMachineFlags(*app, f);
       AddLogFormat(*app, f);
       break;
     case Mode::kPrepareData:
-      app->add_flag("--prepare-data", "Text to tokens (this mode)");
+      app->add_flag("--prepare-data")->description("Text to tokens (this mode)");
       app->add_flag("--bytes", f->bytes, "Byte-level vocabulary (one token per byte)");
       app->add_option("--model,--model-name", f->spec.model_dir,
                       "A model directory whose tokenizer.json tokenizes the text");
@@ -193,7 +193,7 @@ std::unique_ptr<CLI::App> MakeApp(Mode mode, Flags* f) {
       app->add_option("--output", f->output, "The Hugging Face directory to write");
       break;
     case Mode::kService:
-      app->add_flag("--service", "The service (this mode; the default)");
+      app->add_flag("--service")->description("The service (this mode; the default)");
       AddServiceFlags(*app, f);
       AddRankFlags(*app, f);
       break;
