@@ -6,6 +6,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "engine/config/job_flags.h"
 
 namespace zerod::daemon {
@@ -220,9 +221,18 @@ std::string Overview() {
       if ((m.flag != nullptr && name == m.flag) || name == "--help") continue;
       names.push_back(name);
     }
-    absl::StrAppend(&out, "\n  ", m.usage, "\n      ", m.summary, "\n");
+    absl::StrAppend(&out, "\n  ", m.usage, "\n");
+    // The summary's words, then the flags, each wrapped at 100 columns.
+    std::vector<std::string> words = absl::StrSplit(m.summary, ' ');
+    words.push_back("\n");
+    words.insert(words.end(), names.begin(), names.end());
     std::string line = "      ";
-    for (const std::string& n : names) {
+    for (const std::string& n : words) {
+      if (n == "\n") {
+        absl::StrAppend(&out, line, "\n");
+        line = "      ";
+        continue;
+      }
       if (line.size() + n.size() + 1 > 100) {
         absl::StrAppend(&out, line, "\n");
         line = "      ";
