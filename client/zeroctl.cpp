@@ -9,7 +9,9 @@
 
 #include "CLI/CLI.hpp"
 #include "client/commands.h"
+#include "engine/config/job_fields.h"
 #include "engine/config/job_file.h"
+#include "engine/config/job_flags.h"
 #include "proto/wire.h"
 
 namespace {
@@ -61,56 +63,8 @@ int main(int argc, char** argv) {
   const bool from_file = !job_file.empty();
   auto* submit = app.add_subcommand("submit", "Queue a training job; prints its id");
   submit->add_option("--job", job_file, "A YAML job file; flags given beside it win");
-  submit->add_option("--model,--model-name", spec.model_dir, "Hugging Face model directory")
-      ->required(!from_file);
-  submit
-      ->add_option("--ds-config,--deepspeed_config,--deepspeed-config", spec.ds_config_path,
-                   "DeepSpeed JSON config")
-      ->required(!from_file);
-  submit->add_option("--data", spec.data_path, "Token file (zerod --prepare-data makes one)")
-      ->required(!from_file);
-  submit->add_option("--data-dtype", spec.data_dtype, "uint16 or uint32")->capture_default_str();
-  submit->add_option("--steps", spec.steps, "Optimizer steps")->capture_default_str();
-  submit->add_option("--seq-len", spec.seq_len, "Tokens per sequence")->capture_default_str();
-  submit->add_option("--seed", spec.seed, "Init and data-order seed")->capture_default_str();
-  submit->add_flag("--activation-checkpointing,--gradient-checkpointing",
-                   spec.activation_checkpointing, "Recompute each unit in backward");
-  submit->add_flag("--paused", spec.start_paused, "Start paused: advance it with `zeroctl step`");
-  submit->add_option("--resume", spec.resume_from, "Continue from a checkpoint directory");
-  submit->add_option("--save-dir", spec.save_dir, "Save a checkpoint here when it succeeds");
-  submit->add_option("--save-every", spec.save_every,
-                     "Also save every N steps into SAVE_DIR/step_NNNNNNNN");
-  submit
-      ->add_option("--keep-checkpoints", spec.keep_checkpoints,
-                   "Of the periodic checkpoints, keep the newest K")
-      ->capture_default_str();
-  submit->add_option("--export-hf", spec.export_hf_dir,
-                     "Export Hugging Face weights here when it succeeds");
-  submit->add_option("--name", spec.name, "A label for `zeroctl list`");
-  submit->add_option("--tensorboard", spec.tensorboard_dir,
-                     "Write TensorBoard event files into DIR/<job id> (tensorboard --logdir DIR)");
-  // What fills the DeepSpeed config's "auto" values, as Hugging Face Trainer's flags do.
-  submit->add_option_function<int64_t>(
-      "--micro-batch-size,--per_device_train_batch_size",
-      [&spec](const int64_t& v) { spec.micro_batch_size = v; },
-      "Sequences per rank per micro-step (fills \"auto\")");
-  submit->add_option_function<int64_t>(
-      "--grad-accum,--gradient_accumulation_steps",
-      [&spec](const int64_t& v) { spec.grad_accum = v; },
-      "Micro-steps per optimizer step (fills \"auto\")");
-  submit->add_option_function<double>(
-      "--lr,--learning_rate", [&spec](const double& v) { spec.lr = v; },
-      "Learning rate (fills \"auto\" and a config without an optimizer)");
-  submit->add_option_function<int64_t>(
-      "--warmup-steps,--warmup_steps", [&spec](const int64_t& v) { spec.warmup_steps = v; },
-      "Warm-up steps (fills \"auto\")");
-  submit->add_option("--precision", spec.precision, "bf16, fp16 or fp32 (fills \"auto\")")
-      ->check(CLI::IsMember({"bf16", "fp16", "fp32"}));
-  submit
-      ->add_option("--init", spec.init,
-                   "Weights: auto (the model's safetensors, or the seed's init when it holds "
-                   "none) or random (train from scratch)")
-      ->check(CLI::IsMember({"auto", "random"}));
+  // The job's flags, as zerod --train takes them (engine/config/job_flags.h).
+  zerod::config::AddJobFlags(*submit, zerod::config::kSubmitMode, &spec);
   submit->add_flag("--wait", wait, "Follow the job to its end; exit 1 unless it SUCCEEDED");
 
   std::string job_id, dir;
@@ -141,7 +95,29 @@ int main(int argc, char** argv) {
   exp->add_option("--hf,--dir", dir, "Output directory")->required();
   auto* health = app.add_subcommand("health", "Is the coordinator up; ranks, active job");
   auto* shutdown = app.add_subcommand("shutdown", "Cancel jobs and stop every daemon");
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+    // Without a job file these three are needed (checked here, not by CLI11: each has
+    // spellings of its own, --model-name, --deepspeed, ...).
+    if (*submit && !from_file) {
+      for (const char* name : {"model_dir", "ds_config_path", "data_path"}) {
+        const auto& field = *zerod::config::FindJobField(name);
+        if (zerod::config::FieldText(field, spec).empty()) throw CLI::RequiredError(field.flag);
+      }
+    }
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help
+    std::fprintf(stderr, "zeroctl: error: %s\n",
+                 zerod::config::ParseErrorMessage(app, e, "zeroctl").c_str());
+    return e.get_exit_code();
+  }
+  // A job file's values are checked as the flags' were, with the same messages.
+  if (*submit) {
+    if (auto s = zerod::config::CheckJobValues(spec); !s.ok()) {
+      std::fprintf(stderr, "zeroctl: error: %s\n", std::string(s.message()).c_str());
+      return 2;
+    }
+  }
 
   auto connection = Connection::Open(conn);
   if (!connection.ok()) {
@@ -152,10 +128,11 @@ int main(int argc, char** argv) {
   Connection& c = *connection;
   if (*submit) {
     // Paths as the daemons will see them: absolute, from where zeroctl runs.
-    spec.model_dir = ModelArg(spec.model_dir);
-    for (std::string* path : {&spec.ds_config_path, &spec.data_path, &spec.resume_from,
-                              &spec.save_dir, &spec.export_hf_dir, &spec.tensorboard_dir}) {
-      *path = Absolute(*path);
+    for (const zerod::config::JobField& f : zerod::config::JobFields()) {
+      if (f.type != zerod::config::FieldType::kPath) continue;
+      std::string& path = spec.*std::get<std::string zerod::JobSpec::*>(f.member);
+      // A Hub id (org/name) that is not a local path goes as is.
+      path = std::string(f.name) == "model_dir" ? ModelArg(path) : Absolute(path);
     }
     return Submit(c, out, zerod::wire::ToProto(spec), wait);
   }

@@ -15,14 +15,7 @@ std::string EvalJson(const EvalResult& r) {
 }
 
 int RunEval(const JobSpec& job_spec, int64_t batches, bool json, comm::Communicator& comm) {
-  EvalSpec spec;
-  spec.model_dir = job_spec.model_dir;
-  spec.ds_config_path = job_spec.ds_config_path;
-  spec.data_path = job_spec.data_path;
-  spec.data_dtype = job_spec.data_dtype;
-  spec.seq_len = job_spec.seq_len;
-  spec.seed = job_spec.seed;
-  spec.batches = batches;
+  const EvalSpec spec{job_spec, batches};
   const bool leader = comm.rank() == 0;
   absl::StatusOr<EvalResult> result = zerod::Evaluate(spec, &comm);
   if (!result.ok()) {

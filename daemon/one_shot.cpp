@@ -5,6 +5,7 @@
 #include "coordinator/scheduler.h"
 #include "daemon/command_loop.h"
 #include "daemon/run_log.h"
+#include "daemon/stop_advice.h"
 #include "daemon/stop_signals.h"
 #include "proto/wire.h"
 
@@ -78,6 +79,12 @@ int Conclude(const JobSpec& spec, const v1::JobStatus& job, int stop_signal) {
 
 int LeadOneShot(const JobSpec& spec, bool json_log, RankExecutor& executor, CommandChannel& channel,
                 const std::string& launcher) {
+  // Where Ctrl-C would not save, the first line says what does.
+  if (const std::string advice = StopAdvice(launcher, spec.save_dir, MpirunPid());
+      !advice.empty()) {
+    std::printf("%s\n", advice.c_str());
+    std::fflush(stdout);
+  }
   coordinator::Scheduler scheduler(channel.world_size(), launcher);
   auto id = scheduler.Submit(wire::ToProto(spec));
   if (!id.ok()) {

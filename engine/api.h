@@ -8,6 +8,8 @@
 //
 //   include-allowed: engine/api.h                          jobs, plans, evaluations
 //   include-allowed: engine/config/job_spec.h              JobSpec and its validation
+//   include-allowed: engine/config/job_fields.h            the one table of a job's fields
+//   include-allowed: engine/config/job_flags.h             a job's flags (CLI11), from it
 //   include-allowed: engine/config/job_file.h              YAML job files
 //   include-allowed: engine/config/yaml_struct.h           YAML files read into structs
 //   include-allowed: engine/comm/communicator.h            the Communicator interface
@@ -31,6 +33,7 @@
 #include <cstdint>
 #include <limits>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -127,11 +130,29 @@ struct JobInfo {
   std::string weights;
 };
 
+// The memory a job plans for on its rank, a fact of the machine rather than of the job: one
+// GPU's and one host's (shared by the ranks on it).
+struct MachineMemory {
+  bool gpu = false;        // the rank trains on a GPU
+  int64_t gpu_bytes = 0;   // that GPU's memory
+  int64_t host_bytes = 0;  // the host's
+};
+
+// This rank's: GPU `gpu_index`'s memory (none when nullopt) and the host's, each replaced by
+// the environment's ZEROD_GPU_MEMORY / ZEROD_HOST_MEMORY when set ("100GiB"; "auto": the
+// measured one), so a user or a test can plan for less than the machine has.
+// InvalidArgument naming the variable when one cannot be read.
+absl::StatusOr<MachineMemory> ThisMachineMemory(std::optional<int> gpu_index);
+
 // A training job on this rank. Every rank creates and steps its own, in lockstep.
 class Job {
  public:
   // Validates the spec (model, config, data) on every rank and agrees on the outcome:
-  // if any rank fails, all return the same error. `comm` must outlive the job.
+  // if any rank fails, all return the same error. `memory` is what the placement plan may
+  // use on this rank. `comm` must outlive the job.
+  static absl::StatusOr<std::unique_ptr<Job>> Create(const JobSpec& spec, comm::Communicator* comm,
+                                                     const MachineMemory& memory);
+  // The same on ThisMachineMemory (the rank's GPU under NCCL).
   static absl::StatusOr<std::unique_ptr<Job>> Create(const JobSpec& spec, comm::Communicator* comm);
   virtual ~Job() = default;
 
@@ -152,11 +173,10 @@ class Job {
   virtual absl::Status SaveCheckpoint(const std::string& dir) = 0;
 };
 
-// What `zerod --plan` plans: a job's placement and memory on a machine described by the
-// flags, with no GPU and no MPI needed (engine/plan/plan.h).
-struct PlanSpec {
-  std::string model_dir;
-  std::string ds_config_path;
+// The machine `zerod --plan` plans a job for (its own flags; the job is a JobSpec, its
+// model_dir, ds_config_path, seq_len, activation_checkpointing and the fields that fill a
+// config's "auto" values): no GPU and no MPI needed (engine/plan/plan.h).
+struct PlanMachine {
   int world_size = 1;
   int ranks_per_host = 0;  // ranks sharing one host's memory; 0: from `hosts`, else
                            // plan/host_check.h's RanksPerHost (8 per GPU host)
@@ -164,9 +184,6 @@ struct PlanSpec {
   std::string gpu_memory = "auto";   // one GPU's memory ("141GiB"); auto: this machine's
                                      // GPU, none when it has none (a CPU plan)
   std::string host_memory = "auto";  // one host's memory; auto: this machine's
-  int64_t seq_len = 128;
-  bool activation_checkpointing = false;
-  JobSpec job_flags;  // the job's flags that fill a config's "auto" values (JobSpec's)
 };
 
 struct PlanOutcome {
@@ -176,27 +193,25 @@ struct PlanOutcome {
   std::string shortfall;  // when it does not fit: what is short and what would fit
 };
 
-// Plans `spec`. Errors: the model directory or DeepSpeed config cannot be read or is
-// invalid, a memory size cannot be parsed (each naming the flag or file). A plan that does
-// not fit is an outcome, not an error.
-absl::StatusOr<PlanOutcome> PlanOffline(const PlanSpec& spec);
+// Plans `job` on `machine`. Errors: the model directory or DeepSpeed config cannot be read
+// or is invalid, a memory size cannot be parsed (each naming the flag or file). A plan that
+// does not fit is an outcome, not an error.
+absl::StatusOr<PlanOutcome> PlanOffline(const JobSpec& job, const PlanMachine& machine);
 
 // What to evaluate: `zerod --eval`. The mean next-token loss over consecutive
 // non-overlapping windows of seq_len + 1 tokens from the start of the data file (window
 // i is tokens [i * (seq_len + 1), (i + 1) * (seq_len + 1)): the first seq_len are the
 // inputs, the last seq_len the targets).
-struct EvalSpec {
-  std::string model_dir;       // Hugging Face model directory; safetensors, else seeded init
-  std::string ds_config_path;  // optional DeepSpeed config: compute dtype, offload, batch
-  std::string data_path;       // token file
-  std::string data_dtype = "uint16";
-  int64_t seq_len = 128;
+//
+// The job's fields say what is evaluated: model_dir (safetensors, else the seed's init),
+// ds_config_path (optional: compute dtype, offload, batch), data_path, data_dtype, seq_len,
+// seed; the others are not read.
+struct EvalSpec : JobSpec {
   // Batches to score; 0 scores every whole window of the file. A batch is
   // train_batch_size windows with a config (the training global batch: the same windows
   // at any world size), else one window per rank. Each rank runs forwards of
   // train_micro_batch_size_per_gpu windows (1 without a config).
   int64_t batches = 0;
-  uint64_t seed = 1234;  // weight init when the model directory has no weights
 };
 
 // The evaluation's outcome, the same on every rank and at any world size.

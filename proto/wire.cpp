@@ -1,110 +1,201 @@
 #include "proto/wire.h"
 
+#include <optional>
+#include <type_traits>
+#include <variant>
+#include <vector>
+
+#include "engine/config/job_fields.h"
+#include "engine/util/check.h"
+
 namespace zerod::wire {
 
+namespace {
+
+using google::protobuf::FieldDescriptor;
+using google::protobuf::Message;
+
+// The message field named `name`: the struct's member of the same name. One the message
+// lacks is a bug (tests/config/job_fields_test.cpp walks both), checked here too, so that it
+// never sends junk.
+const FieldDescriptor* FieldNamed(const Message& m, const char* name) {
+  const FieldDescriptor* f = m.GetDescriptor()->FindFieldByName(name);
+  ZEROD_CHECK(f != nullptr);
+  return f;
+}
+
+// One scalar into and out of message field `f`, by its C++ type.
+template <typename T>
+void SetScalar(Message& m, const FieldDescriptor* f, const T& v) {
+  const auto* r = m.GetReflection();
+  if constexpr (std::is_same_v<T, std::string>) {
+    r->SetString(&m, f, v);
+  } else if constexpr (std::is_same_v<T, bool>) {
+    r->SetBool(&m, f, v);
+  } else if constexpr (std::is_same_v<T, int64_t>) {
+    r->SetInt64(&m, f, v);
+  } else if constexpr (std::is_same_v<T, uint64_t>) {
+    r->SetUInt64(&m, f, v);
+  } else {
+    static_assert(std::is_same_v<T, double>);
+    r->SetDouble(&m, f, v);
+  }
+}
+
+template <typename T>
+T GetScalar(const Message& m, const FieldDescriptor* f) {
+  const auto* r = m.GetReflection();
+  if constexpr (std::is_same_v<T, std::string>) {
+    return r->GetString(m, f);
+  } else if constexpr (std::is_same_v<T, bool>) {
+    return r->GetBool(m, f);
+  } else if constexpr (std::is_same_v<T, int64_t>) {
+    return r->GetInt64(m, f);
+  } else if constexpr (std::is_same_v<T, uint64_t>) {
+    return r->GetUInt64(m, f);
+  } else {
+    static_assert(std::is_same_v<T, double>);
+    return r->GetDouble(m, f);
+  }
+}
+
+template <typename T>
+struct Unwrapped {
+  using type = T;
+};
+template <typename T>
+struct Unwrapped<std::optional<T>> {
+  using type = T;
+};
+
+// A plain struct's scalar members under their message fields' names: one list serves both
+// directions.
+template <typename S>
+struct NamedMember {
+  const char* name;
+  std::variant<int64_t S::*, double S::*, bool S::*, std::string S::*> member;
+};
+
+template <typename S>
+void PutAll(const S& s, const std::vector<NamedMember<S>>& members, Message& m) {
+  for (const NamedMember<S>& n : members) {
+    std::visit([&](auto member) { SetScalar(m, FieldNamed(m, n.name), s.*member); }, n.member);
+  }
+}
+
+template <typename S>
+void TakeAll(const Message& m, const std::vector<NamedMember<S>>& members, S& s) {
+  for (const NamedMember<S>& n : members) {
+    std::visit(
+        [&](auto member) {
+          using T = std::decay_t<decltype(s.*member)>;
+          s.*member = GetScalar<T>(m, FieldNamed(m, n.name));
+        },
+        n.member);
+  }
+}
+
+const std::vector<NamedMember<StepMetrics>>& StepMembers() {
+  using M = StepMetrics;
+  static const auto* members = new std::vector<NamedMember<M>>{
+      {"step", &M::step},
+      {"loss", &M::loss},
+      {"lr", &M::lr},
+      {"grad_norm", &M::grad_norm},
+      {"loss_scale", &M::loss_scale},
+      {"skipped", &M::skipped},
+      {"step_seconds", &M::step_seconds},
+      {"tokens_per_s", &M::tokens_per_s},
+      {"gpu_peak_bytes", &M::gpu_peak_bytes},
+      {"forward_seconds", &M::forward_seconds},
+      {"backward_seconds", &M::backward_seconds},
+      {"optimizer_seconds", &M::optimizer_seconds},
+      {"optimizer_cpu_seconds", &M::optimizer_cpu_seconds},
+      {"optimizer_gpu_seconds", &M::optimizer_gpu_seconds},
+      {"transfer_wait_seconds", &M::transfer_wait_seconds},
+      {"optimizer_wait_seconds", &M::optimizer_wait_seconds},
+      {"host_rss_bytes", &M::host_rss_bytes},
+      {"host_peak_rss_bytes", &M::host_peak_rss_bytes},
+      {"saved_checkpoint", &M::saved_checkpoint},
+      {"checkpoint_error", &M::checkpoint_error},
+  };
+  return *members;
+}
+
+const std::vector<NamedMember<MemoryStats>>& MemoryMembers() {
+  using M = MemoryStats;
+  static const auto* members = new std::vector<NamedMember<M>>{
+      {"gpu_allocated_bytes", &M::gpu_allocated_bytes},
+      {"gpu_reserved_bytes", &M::gpu_reserved_bytes},
+      {"gpu_peak_bytes", &M::gpu_peak_bytes},
+      {"pinned_host_bytes", &M::pinned_host_bytes},
+      {"pageable_host_bytes", &M::pageable_host_bytes},
+      {"rss_bytes", &M::rss_bytes},
+      {"param_shard_bytes", &M::param_shard_bytes},
+      {"grad_shard_bytes", &M::grad_shard_bytes},
+      {"optimizer_shard_bytes", &M::optimizer_shard_bytes},
+      {"gathered_bytes", &M::gathered_bytes},
+  };
+  return *members;
+}
+
+}  // namespace
+
+// A job's spec goes by the table of its fields (job_fields.h), which also says how each
+// one's "unset" is written.
 v1::JobSpec ToProto(const JobSpec& s) {
   v1::JobSpec p;
-  p.set_model_dir(s.model_dir);
-  p.set_ds_config_path(s.ds_config_path);
-  p.set_ds_config_json(s.ds_config_json);
-  p.set_data_path(s.data_path);
-  p.set_data_dtype(s.data_dtype);
-  p.set_steps(s.steps);
-  p.set_seq_len(s.seq_len);
-  p.set_seed(s.seed);
-  p.set_activation_checkpointing(s.activation_checkpointing);
-  p.set_start_paused(s.start_paused);
-  p.set_resume_from(s.resume_from);
-  p.set_save_dir(s.save_dir);
-  p.set_export_hf_dir(s.export_hf_dir);
-  p.set_name(s.name);
-  if (s.micro_batch_size) p.set_micro_batch_size(*s.micro_batch_size);
-  if (s.grad_accum) p.set_grad_accum(*s.grad_accum);
-  if (s.lr) p.set_lr(*s.lr);
-  if (s.warmup_steps) p.set_warmup_steps(*s.warmup_steps);
-  p.set_precision(s.precision);
-  p.set_save_every(s.save_every);
-  p.set_keep_checkpoints(s.keep_checkpoints);
-  p.set_tensorboard_dir(s.tensorboard_dir);
-  p.set_init(s.init);
+  for (const config::JobField& f : config::JobFields()) {
+    if (config::FieldIsUnset(f, s)) continue;  // an unset optional stays absent
+    std::visit(
+        [&](auto member) {
+          const auto& v = s.*member;
+          using T = std::decay_t<decltype(v)>;
+          if constexpr (std::is_same_v<T, typename Unwrapped<T>::type>) {
+            SetScalar(p, FieldNamed(p, f.name), v);
+          } else {
+            SetScalar(p, FieldNamed(p, f.name), *v);  // an optional, set (FieldIsUnset)
+          }
+        },
+        f.member);
+  }
   return p;
 }
 
 JobSpec FromProto(const v1::JobSpec& p) {
-  JobSpec s;
-  s.model_dir = p.model_dir();
-  s.ds_config_path = p.ds_config_path();
-  s.ds_config_json = p.ds_config_json();
-  s.data_path = p.data_path();
-  if (!p.data_dtype().empty()) s.data_dtype = p.data_dtype();
-  s.steps = p.steps();  // required: 0 is refused by ValidateJobSpec, not defaulted
-  if (p.has_seq_len()) s.seq_len = p.seq_len();
-  if (p.has_seed()) s.seed = p.seed();
-  s.activation_checkpointing = p.activation_checkpointing();
-  s.start_paused = p.start_paused();
-  s.resume_from = p.resume_from();
-  s.save_dir = p.save_dir();
-  s.export_hf_dir = p.export_hf_dir();
-  s.name = p.name();
-  if (p.has_micro_batch_size()) s.micro_batch_size = p.micro_batch_size();
-  if (p.has_grad_accum()) s.grad_accum = p.grad_accum();
-  if (p.has_lr()) s.lr = p.lr();
-  if (p.has_warmup_steps()) s.warmup_steps = p.warmup_steps();
-  s.precision = p.precision();
-  s.save_every = p.save_every();
-  if (p.has_keep_checkpoints()) s.keep_checkpoints = p.keep_checkpoints();
-  s.tensorboard_dir = p.tensorboard_dir();
-  if (!p.init().empty()) s.init = p.init();
+  JobSpec s;  // its member initialisers are the defaults an unset field keeps
+  const auto* r = p.GetReflection();
+  for (const config::JobField& f : config::JobFields()) {
+    const FieldDescriptor* pf = FieldNamed(p, f.name);
+    switch (f.unset) {
+      case config::WireUnset::kAbsent:
+        if (!r->HasField(p, pf)) continue;
+        break;
+      case config::WireUnset::kEmpty:
+        if (r->GetString(p, pf).empty()) continue;
+        break;
+      case config::WireUnset::kAsIs:
+        break;
+    }
+    std::visit(
+        [&](auto member) {
+          using T = typename Unwrapped<std::decay_t<decltype(s.*member)>>::type;
+          s.*member = GetScalar<T>(p, pf);
+        },
+        f.member);
+  }
   return s;
 }
 
 v1::StepMetrics ToProto(const StepMetrics& m) {
   v1::StepMetrics p;
-  p.set_step(m.step);
-  p.set_loss(m.loss);
-  p.set_lr(m.lr);
-  p.set_grad_norm(m.grad_norm);
-  p.set_loss_scale(m.loss_scale);
-  p.set_skipped(m.skipped);
-  p.set_step_seconds(m.step_seconds);
-  p.set_tokens_per_s(m.tokens_per_s);
-  p.set_gpu_peak_bytes(m.gpu_peak_bytes);
-  p.set_forward_seconds(m.forward_seconds);
-  p.set_backward_seconds(m.backward_seconds);
-  p.set_optimizer_seconds(m.optimizer_seconds);
-  p.set_optimizer_cpu_seconds(m.optimizer_cpu_seconds);
-  p.set_optimizer_gpu_seconds(m.optimizer_gpu_seconds);
-  p.set_transfer_wait_seconds(m.transfer_wait_seconds);
-  p.set_optimizer_wait_seconds(m.optimizer_wait_seconds);
-  p.set_host_rss_bytes(m.host_rss_bytes);
-  p.set_host_peak_rss_bytes(m.host_peak_rss_bytes);
-  p.set_saved_checkpoint(m.saved_checkpoint);
-  p.set_checkpoint_error(m.checkpoint_error);
+  PutAll(m, StepMembers(), p);
   return p;
 }
 
 StepMetrics FromProto(const v1::StepMetrics& p) {
   StepMetrics m;
-  m.step = p.step();
-  m.loss = p.loss();
-  m.lr = p.lr();
-  m.grad_norm = p.grad_norm();
-  m.loss_scale = p.loss_scale();
-  m.skipped = p.skipped();
-  m.step_seconds = p.step_seconds();
-  m.tokens_per_s = p.tokens_per_s();
-  m.gpu_peak_bytes = p.gpu_peak_bytes();
-  m.forward_seconds = p.forward_seconds();
-  m.backward_seconds = p.backward_seconds();
-  m.optimizer_seconds = p.optimizer_seconds();
-  m.optimizer_cpu_seconds = p.optimizer_cpu_seconds();
-  m.optimizer_gpu_seconds = p.optimizer_gpu_seconds();
-  m.transfer_wait_seconds = p.transfer_wait_seconds();
-  m.optimizer_wait_seconds = p.optimizer_wait_seconds();
-  m.host_rss_bytes = p.host_rss_bytes();
-  m.host_peak_rss_bytes = p.host_peak_rss_bytes();
-  m.saved_checkpoint = p.saved_checkpoint();
-  m.checkpoint_error = p.checkpoint_error();
+  TakeAll(p, StepMembers(), m);
   return m;
 }
 
@@ -112,16 +203,7 @@ v1::RankMemory ToProto(const MemoryStats& m, int rank, const std::string& device
   v1::RankMemory p;
   p.set_rank(rank);
   p.set_device(device);
-  p.set_gpu_allocated_bytes(m.gpu_allocated_bytes);
-  p.set_gpu_reserved_bytes(m.gpu_reserved_bytes);
-  p.set_gpu_peak_bytes(m.gpu_peak_bytes);
-  p.set_pinned_host_bytes(m.pinned_host_bytes);
-  p.set_pageable_host_bytes(m.pageable_host_bytes);
-  p.set_rss_bytes(m.rss_bytes);
-  p.set_param_shard_bytes(m.param_shard_bytes);
-  p.set_grad_shard_bytes(m.grad_shard_bytes);
-  p.set_optimizer_shard_bytes(m.optimizer_shard_bytes);
-  p.set_gathered_bytes(m.gathered_bytes);
+  PutAll(m, MemoryMembers(), p);
   return p;
 }
 

@@ -1,10 +1,16 @@
 // The one conversion between the engine's plain structs (engine/api.h, job_spec.h) and
-// their messages in zerod.proto. Every border that puts a job, a step or a rank's memory on
+// their messages in zerod.proto, by name through the messages' reflection: a member goes to
+// the message field of the same name, each struct's members listed once (wire.cpp; a job's
+// in the table of its fields). Every border that puts a job, a step or a rank's memory on
 // the wire (zeroctl, the coordinator, the rank loop) goes through here, so a field added
-// to a struct is added to its message and to these functions, nowhere else.
+// to a struct is added to its message and to its list in wire.cpp (a job's field: to the
+// table), nowhere else.
 //
-// Unset means default: an optional message field that is absent (or an empty string) leaves
-// the struct's member initialiser in place; the defaults themselves live only in the structs.
+// A job's spec is converted field by field from the one table of its fields
+// (engine/config/job_fields.h), through the message's reflection: a field's table name is its
+// message field's name. Unset means default, as the table's `unset` column says per field:
+// an absent optional field, or an empty string, leaves JobSpec's member initialiser in
+// place; the defaults themselves live only in the structs.
 #pragma once
 
 #include <string>

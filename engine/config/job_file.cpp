@@ -3,35 +3,38 @@
 #include <fstream>
 #include <sstream>
 
+#include "engine/config/job_fields.h"
 #include "engine/config/yaml_struct.h"
 
 namespace zerod::config {
 namespace {
 
-const YamlKeys<JobSpec>& Keys() {
-  static const auto* keys = new YamlKeys<JobSpec>{
-      {"model", YamlMember(&JobSpec::model_dir, "a model directory")},
-      {"ds_config", YamlMember(&JobSpec::ds_config_path, "a DeepSpeed config file")},
-      {"data", YamlMember(&JobSpec::data_path, "a token file")},
-      {"data_dtype", YamlMember(&JobSpec::data_dtype, "uint16 or uint32")},
-      {"steps", YamlMember(&JobSpec::steps, "a whole number")},
-      {"seq_len", YamlMember(&JobSpec::seq_len, "a whole number")},
-      {"seed", YamlMember(&JobSpec::seed, "a whole number")},
-      {"activation_checkpointing", YamlMember(&JobSpec::activation_checkpointing, "true or false")},
-      {"resume", YamlMember(&JobSpec::resume_from, "a checkpoint directory")},
-      {"save_dir", YamlMember(&JobSpec::save_dir, "a directory")},
-      {"save_every", YamlMember(&JobSpec::save_every, "a whole number")},
-      {"keep_checkpoints", YamlMember(&JobSpec::keep_checkpoints, "a whole number")},
-      {"micro_batch_size", YamlMember(&JobSpec::micro_batch_size, "a whole number")},
-      {"grad_accum", YamlMember(&JobSpec::grad_accum, "a whole number")},
-      {"lr", YamlMember(&JobSpec::lr, "a number")},
-      {"warmup_steps", YamlMember(&JobSpec::warmup_steps, "a whole number")},
-      {"precision", YamlMember(&JobSpec::precision, "bf16, fp16 or fp32")},
-      {"init", YamlMember(&JobSpec::init, "auto or random")},
-      {"export_hf", YamlMember(&JobSpec::export_hf_dir, "a directory")},
-      {"name", YamlMember(&JobSpec::name, "a label")},
-      {"tensorboard", YamlMember(&JobSpec::tensorboard_dir, "a directory")},
+// A field's value from its node, read as a flag's text is (job_fields.h), so that a file and
+// the command line take the same spellings and refuse the same ones.
+YamlSetter<JobSpec> FieldSetter(const JobField& field) {
+  return [&field](const std::string& source, const YAML::Node& node, const std::string& key,
+                  JobSpec& out) -> absl::Status {
+    if (!node.IsScalar()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(YamlWhere(source, node, key), "must be ", Expected(field)));
+    }
+    if (absl::Status s = SetFieldFromText(field, node.Scalar(), &out); !s.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(YamlWhere(source, node, key), s.message()));
+    }
+    return absl::OkStatus();
   };
+}
+
+// Every field of the table under its name, and under the shorter keys files have used.
+const YamlKeys<JobSpec>& Keys() {
+  static const auto* keys = [] {
+    auto* k = new YamlKeys<JobSpec>;
+    for (const JobField& f : JobFields()) {
+      (*k)[f.name] = FieldSetter(f);
+      for (const char* alias : f.yaml_aliases) (*k)[alias] = FieldSetter(f);
+    }
+    return k;
+  }();
   return *keys;
 }
 

@@ -6,8 +6,10 @@
 //   steps: 100
 //   seq_len: 128
 //
-// `zerod --train --job F.yaml`. Keys are JobSpec's, spelt as the flags are without the
-// dashes (seq_len or seq-len); export_hf is export_hf_dir. Values are not validated here
+// `zerod --train --job F.yaml`. The keys are the job fields' names (job_fields.h: seq_len,
+// save_dir, ...; seq-len is read as seq_len) and the shorter ones files have used (model,
+// ds_config, data, resume, export_hf, tensorboard); values are spelt as on the command line.
+// Values are not range-checked here
 // (ValidateJobSpec is, once the flags beside the file are applied). An unknown key is refused
 // naming the closest known one; a value of the wrong type names its line. Torch-free.
 #pragma once

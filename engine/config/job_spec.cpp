@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "engine/checkpoint/checkpoint_dir.h"
 #include "engine/checkpoint/output_dir.h"
+#include "engine/config/job_fields.h"
 #include "engine/models/model_dir.h"
 #include "engine/util/files.h"
 #include "engine/util/status_macros.h"
@@ -65,9 +66,6 @@ absl::Status ValidateModelDir(JobSpec* spec) {
                                              " has no readable config.json (a Hugging Face "
                                              "model directory is needed)"));
   }
-  if (spec->init != "auto" && spec->init != "random") {
-    return Invalid("init", absl::StrCat("'", spec->init, "' is not auto or random"));
-  }
   // A resumed job takes its weights from the checkpoint, not from the model directory.
   if (!spec->resume_from.empty()) return absl::OkStatus();
   return models::CheckModelWeights(spec->model_dir, spec->init == "random");
@@ -80,41 +78,10 @@ absl::Status ValidateDsConfig(const JobSpec& spec) {
     return Invalid("ds_config_path", "give exactly one of ds_config_path and ds_config_json");
   }
   if (has_path) return ReadableFile("ds_config_path", spec.ds_config_path);
-  if (spec.ds_config_json.size() > kMaxInlineConfigBytes)
-    return Invalid("ds_config_json", absl::StrCat("larger than ", kMaxInlineConfigBytes, " bytes"));
+  RETURN_IF_ERROR(CheckField(*FindJobField("ds_config_json"), spec));  // its size, before parsing
   auto parsed = nlohmann::json::parse(spec.ds_config_json, nullptr, false);
   if (parsed.is_discarded() || !parsed.is_object())
     return Invalid("ds_config_json", "is not a JSON object");
-  return absl::OkStatus();
-}
-
-// The counts and names: ranges a flag, a YAML file or an RPC could get wrong.
-absl::Status ValidateCounts(const JobSpec& spec) {
-  if (spec.data_dtype != "uint16" && spec.data_dtype != "uint32")
-    return Invalid("data_dtype", absl::StrCat("'", spec.data_dtype, "' is not uint16 or uint32"));
-  if (spec.steps < 1 || spec.steps > kMaxSteps)
-    return Invalid("steps", absl::StrCat(spec.steps, " is not in [1, ", kMaxSteps, "]"));
-  if (spec.seq_len < 1 || spec.seq_len > kMaxSeqLen)
-    return Invalid("seq_len", absl::StrCat(spec.seq_len, " is not in [1, ", kMaxSeqLen, "]"));
-  if (spec.micro_batch_size && *spec.micro_batch_size < 1)
-    return Invalid("micro_batch_size", absl::StrCat(*spec.micro_batch_size, " < 1"));
-  if (spec.grad_accum && *spec.grad_accum < 1)
-    return Invalid("grad_accum", absl::StrCat(*spec.grad_accum, " < 1"));
-  if (spec.lr && !(*spec.lr >= 0 && *spec.lr < 1e3))
-    return Invalid("lr", absl::StrCat(*spec.lr, " is not in [0, 1000)"));
-  if (spec.warmup_steps && *spec.warmup_steps < 0)
-    return Invalid("warmup_steps", absl::StrCat(*spec.warmup_steps, " < 0"));
-  if (!spec.precision.empty() && spec.precision != "bf16" && spec.precision != "fp16" &&
-      spec.precision != "fp32")
-    return Invalid("precision", absl::StrCat("'", spec.precision, "' is not bf16, fp16 or fp32"));
-  if (spec.save_every < 0) return Invalid("save_every", absl::StrCat(spec.save_every, " < 0"));
-  if (spec.save_every > 0 && spec.save_dir.empty())
-    return Invalid("save_every",
-                   "--save-every needs --save-dir (the periodic checkpoints go into it)");
-  if (spec.keep_checkpoints < 1)
-    return Invalid("keep_checkpoints", absl::StrCat(spec.keep_checkpoints, " < 1"));
-  if (spec.name.size() > kMaxNameBytes)
-    return Invalid("name", absl::StrCat("longer than ", kMaxNameBytes, " bytes"));
   return absl::OkStatus();
 }
 
@@ -198,7 +165,8 @@ absl::Status ValidateJobSpec(JobSpec* spec, const std::vector<std::string>& daem
   if (auto s = ValidateModelDir(spec); !s.ok()) return s;
   if (auto s = ValidateDsConfig(*spec); !s.ok()) return s;
   if (auto s = ReadableFile("data_path", spec->data_path); !s.ok()) return s;
-  if (auto s = ValidateCounts(*spec); !s.ok()) return s;
+  // Every field's range or choices, from the table (job_fields.h).
+  if (auto s = CheckJobValues(*spec); !s.ok()) return s;
   if (!spec->resume_from.empty()) {
     if (auto s = ResolveResume(spec); !s.ok()) return s;
   }

@@ -16,7 +16,7 @@
 namespace zerod::data {
 
 struct EvalWindowsConfig {
-  int64_t seq_len = 128;
+  int64_t seq_len = 0;  // tokens per sequence: the job's (JobSpec::seq_len holds the default)
   int64_t batch_windows = 1;  // G: windows per batch, over all ranks
   int64_t micro_batch = 1;    // windows per rank per forward
   int world_size = 1;         // W

@@ -14,12 +14,12 @@
 namespace zerod::data {
 
 struct SamplerConfig {
-  int64_t seq_len = 128;
+  int64_t seq_len = 0;  // tokens per sequence: the job's (JobSpec::seq_len holds the default)
   int64_t global_batch = 1;  // train_batch_size, sequences
   int64_t micro_batch = 1;   // per rank per micro-step
   int64_t grad_accum = 1;
   int world_size = 1;
-  uint64_t seed = 1234;
+  uint64_t seed = 0;  // the job's (JobSpec::seed)
 };
 
 class DistributedSampler {

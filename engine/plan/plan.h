@@ -72,7 +72,7 @@ struct Request {
   int world_size = 1;
   int ranks_per_host = 1;  // ranks sharing one host's memory
   int64_t micro_batch = 1;
-  int64_t seq_len = 128;
+  int64_t seq_len = 0;  // tokens per sequence: the job's (JobSpec::seq_len holds the default)
   int64_t grad_accum = 1;  // micro-steps per optimizer step: > 1 holds float32 gradients
   bool activation_checkpointing = false;
   DType compute_dtype = DType::kBFloat16;

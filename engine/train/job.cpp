@@ -62,51 +62,32 @@ absl::StatusOr<Setup> Validate(const JobSpec& given, const comm::Communicator& c
   return s;
 }
 
-// A memory size from the environment (ZEROD_GPU_MEMORY, ZEROD_HOST_MEMORY: "141GiB"),
-// else `detected`. They let a user (or a test) plan for less memory than the machine has.
-absl::StatusOr<int64_t> MemoryFromEnv(const char* name, int64_t detected) {
-  const char* value = std::getenv(name);
-  if (value == nullptr || std::string(value).empty() || std::string(value) == "auto")
-    return detected;
-  return plan::ParseByteSize(value, name);
-}
-
 // The placement plan for this job, one for every host (plan/host_check.h): rank 0's GPU and
-// host memory (the cgroup's limit where there is one) go to every rank, every rank plans
-// from them and checks the plan against its own host; an error (the same on every rank)
-// when it does not fit on any.
+// host memory (`memory`, given by the caller: the cgroup's limit where there is one) go to
+// every rank, every rank plans from them and checks the plan against its own host; an error
+// (the same on every rank) when it does not fit on any.
 absl::StatusOr<plan::Plan> PlanOnThisRank(const Setup& setup, const JobSpec& spec,
-                                          const zero::EngineOptions& opts,
-                                          comm::Communicator& comm) {
-  plan::JobFacts facts;
-  facts.world_size = comm.world_size();
-  facts.seq_len = spec.seq_len;
-  facts.activation_checkpointing = spec.activation_checkpointing;
-  facts.gpu = opts.device.is_cuda();
-  facts.reduce_in_compute_dtype = comm.SupportsReduce(setup.ds.compute_dtype);
+                                          const MachineMemory& memory, comm::Communicator& comm) {
   plan::HostFacts here;
   here.rank = comm.rank();
   here.host = HostName();
   here.ranks_on_host = comm.local_size();
-  here.gpu = facts.gpu;
-  const HostMemory host_memory = ThisHostMemory();
+  here.gpu = memory.gpu;
   here.host_source = std::getenv("ZEROD_HOST_MEMORY") != nullptr ? "ZEROD_HOST_MEMORY"
-                                                                  : host_memory.source;
-  auto gpu_bytes =
-      MemoryFromEnv("ZEROD_GPU_MEMORY", facts.gpu ? train::GpuMemoryBytes(opts.device.index()) : 0);
-  auto host_bytes = MemoryFromEnv("ZEROD_HOST_MEMORY", host_memory.bytes);
-  absl::Status read = gpu_bytes.ok() ? host_bytes.status() : gpu_bytes.status();
-  RETURN_IF_ERROR(comm::AgreeOnStatus(comm, read));
-  here.gpu_bytes = *gpu_bytes;
-  here.host_bytes = *host_bytes;
+                                                                  : ThisHostMemory().source;
+  here.gpu_bytes = memory.gpu_bytes;
+  here.host_bytes = memory.host_bytes;
   // Rank 0's memory, and the fullest host's rank count, for everyone.
   int64_t shared[3] = {here.gpu_bytes, here.host_bytes, 0};
   RETURN_IF_ERROR(comm.Broadcast(shared, sizeof(shared), 0));
   int64_t fullest = comm.local_size();
   RETURN_IF_ERROR(comm.AllReduce(&fullest, 1, DType::kInt64, comm::ReduceOp::kMax));
-  facts.gpu_bytes = shared[0];
-  facts.host_bytes = shared[1];
-  facts.ranks_per_host = static_cast<int>(fullest);
+  MachineMemory rank0 = memory;
+  rank0.gpu_bytes = shared[0];
+  rank0.host_bytes = shared[1];
+  const plan::JobFacts facts =
+      train::FactsFor(spec, rank0, comm.world_size(), static_cast<int>(fullest),
+                      comm.SupportsReduce(setup.ds.compute_dtype));
   absl::StatusOr<plan::Plan> planned = train::PlanJob(setup.model, setup.ds, facts);
   if (planned.ok() && !planned->fits) {
     planned = absl::ResourceExhaustedError(
@@ -356,6 +337,14 @@ class TrainingJob final : public Job {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Job>> Job::Create(const JobSpec& spec, comm::Communicator* comm) {
+  const absl::StatusOr<MachineMemory> memory = ThisMachineMemory(
+      comm->device() >= 0 ? std::optional<int>(comm->device()) : std::nullopt);
+  RETURN_IF_ERROR(comm::AgreeOnStatus(*comm, memory.status()));
+  return Create(spec, comm, *memory);
+}
+
+absl::StatusOr<std::unique_ptr<Job>> Job::Create(const JobSpec& spec, comm::Communicator* comm,
+                                                 const MachineMemory& memory) {
   train::ShareCpuThreads(*comm);
   // Before anything is read: a node-local path fails here, naming the host that cannot see
   // rank 0's files.
@@ -379,7 +368,7 @@ absl::StatusOr<std::unique_ptr<Job>> Job::Create(const JobSpec& spec, comm::Comm
   zero::EngineOptions opts =
       train::EngineOptionsFor(setup->ds, spec.activation_checkpointing, *comm);
   // The plan comes before any allocation: what cannot fit is refused here, by name.
-  ASSIGN_OR_RETURN(plan::Plan plan, PlanOnThisRank(*setup, spec, opts, *comm));
+  ASSIGN_OR_RETURN(plan::Plan plan, PlanOnThisRank(*setup, spec, memory, *comm));
   opts.placement = plan.units;
   ASSIGN_OR_RETURN(auto engine, train::CreateEngine(setup->model, opts, *comm));
   // A resumed job takes its weights from the checkpoint (Resume), others from the model

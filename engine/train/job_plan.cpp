@@ -4,9 +4,13 @@
 #include <cuda_runtime.h>
 #endif
 
+#include <cstdlib>
+#include <optional>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "engine/api.h"
+#include "engine/config/job_fields.h"
 #include "engine/models/registry.h"
 #include "engine/plan/host_check.h"
 #include "engine/plan/plan_report.h"
@@ -69,17 +73,27 @@ absl::StatusOr<config::JobValues> JobValuesFor(const JobSpec& spec,
   v.total_steps = spec.steps;
   v.hidden_size = model.hidden_size();
   v.default_precision = gpu && GpuHasBf16(gpu_index) ? DType::kBFloat16 : DType::kFloat32;
+  // spec.precision: one of its field's choices (job_fields.cpp), or empty: unset.
+  RETURN_IF_ERROR(config::CheckField(*config::FindJobField("precision"), spec));
   const std::string& p = spec.precision;
-  if (p == "bf16" || p == "bfloat16") {
-    v.precision = DType::kBFloat16;
-  } else if (p == "fp16" || p == "float16") {
-    v.precision = DType::kFloat16;
-  } else if (p == "fp32" || p == "float32") {
-    v.precision = DType::kFloat32;
-  } else if (!p.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat("--precision ", p, ": use bf16, fp16 or fp32"));
-  }
+  if (p == "bf16") v.precision = DType::kBFloat16;
+  if (p == "fp16") v.precision = DType::kFloat16;
+  if (p == "fp32") v.precision = DType::kFloat32;
   return v;
+}
+
+plan::JobFacts FactsFor(const JobSpec& spec, const MachineMemory& memory, int world_size,
+                        int ranks_per_host, bool reduce_in_compute_dtype) {
+  plan::JobFacts facts;
+  facts.world_size = world_size;
+  facts.ranks_per_host = ranks_per_host;
+  facts.seq_len = spec.seq_len;
+  facts.activation_checkpointing = spec.activation_checkpointing;
+  facts.gpu = memory.gpu;
+  facts.gpu_bytes = memory.gpu_bytes;
+  facts.host_bytes = memory.host_bytes;
+  facts.reduce_in_compute_dtype = reduce_in_compute_dtype;
+  return facts;
 }
 
 absl::StatusOr<plan::Plan> PlanJob(const models::ModelConfig& model, const config::DsConfig& ds,
@@ -112,39 +126,62 @@ std::string PlacementSummary(const plan::Plan& plan, bool gpu) {
 
 namespace zerod {
 
-absl::StatusOr<PlanOutcome> PlanOffline(const PlanSpec& spec) {
-  if (spec.world_size < 1) {
+namespace {
+
+// A memory size from the environment variable `name` ("141GiB"), else `measured`.
+absl::StatusOr<int64_t> MemoryFromEnv(const char* name, int64_t measured) {
+  const char* value = std::getenv(name);
+  if (value == nullptr || std::string(value).empty() || std::string(value) == "auto")
+    return measured;
+  return plan::ParseByteSize(value, name);
+}
+
+// A --gpu-memory / --host-memory flag: "auto" is `measured`.
+absl::StatusOr<int64_t> MemoryFromFlag(const std::string& value, const char* flag,
+                                       int64_t measured) {
+  if (value == "auto") return measured;
+  return plan::ParseByteSize(value, flag);
+}
+
+}  // namespace
+
+absl::StatusOr<MachineMemory> ThisMachineMemory(std::optional<int> gpu_index) {
+  MachineMemory m;
+  m.gpu = gpu_index.has_value();
+  ASSIGN_OR_RETURN(m.gpu_bytes,
+                   MemoryFromEnv("ZEROD_GPU_MEMORY", m.gpu ? train::GpuMemoryBytes(*gpu_index) : 0));
+  ASSIGN_OR_RETURN(m.host_bytes, MemoryFromEnv("ZEROD_HOST_MEMORY", ThisHostMemory().bytes));
+  return m;
+}
+
+absl::StatusOr<PlanOutcome> PlanOffline(const JobSpec& job, const PlanMachine& machine) {
+  if (machine.world_size < 1) {
     return absl::InvalidArgumentError(
-        absl::StrCat("--world-size ", spec.world_size, " < 1: plan for at least one rank"));
+        absl::StrCat("--world-size ", machine.world_size, " < 1: plan for at least one rank"));
   }
-  ASSIGN_OR_RETURN(const models::ModelConfig model, models::LoadModelConfig(spec.model_dir));
-  RETURN_IF_ERROR(model.CheckSequenceLength(spec.seq_len));
-  plan::JobFacts facts;
-  facts.world_size = spec.world_size;
-  facts.seq_len = spec.seq_len;
-  facts.activation_checkpointing = spec.activation_checkpointing;
-  if (spec.gpu_memory == "auto") {
-    facts.gpu_bytes = train::GpuMemoryBytes(0);
-  } else {
-    ASSIGN_OR_RETURN(facts.gpu_bytes, plan::ParseByteSize(spec.gpu_memory, "--gpu-memory"));
-  }
-  facts.gpu = facts.gpu_bytes > 0;
-  ASSIGN_OR_RETURN(facts.ranks_per_host, plan::RanksPerHost(spec.world_size, spec.hosts,
-                                                            spec.ranks_per_host, facts.gpu));
-  ASSIGN_OR_RETURN(const config::JobValues job,
-                   train::JobValuesFor(spec.job_flags, model, facts.gpu, /*gpu_index=*/0));
+  RETURN_IF_ERROR(config::CheckJobValues(job));
+  ASSIGN_OR_RETURN(const models::ModelConfig model, models::LoadModelConfig(job.model_dir));
+  RETURN_IF_ERROR(model.CheckSequenceLength(job.seq_len));
+  MachineMemory memory;
+  ASSIGN_OR_RETURN(memory.gpu_bytes,
+                   MemoryFromFlag(machine.gpu_memory, "--gpu-memory", train::GpuMemoryBytes(0)));
+  memory.gpu = memory.gpu_bytes > 0;  // auto on a machine without a GPU: a CPU plan
+  // auto: the cgroup's limit where there is one (util/cgroup_memory.h).
+  ASSIGN_OR_RETURN(memory.host_bytes,
+                   MemoryFromFlag(machine.host_memory, "--host-memory", ThisHostMemory().bytes));
+  ASSIGN_OR_RETURN(const int ranks_per_host,
+                   plan::RanksPerHost(machine.world_size, machine.hosts, machine.ranks_per_host,
+                                      memory.gpu));
+  ASSIGN_OR_RETURN(const config::JobValues values,
+                   train::JobValuesFor(job, model, memory.gpu, /*gpu_index=*/0));
   ASSIGN_OR_RETURN(const config::DsConfig ds,
-                   config::LoadDsConfig(spec.ds_config_path, spec.world_size, job));
+                   config::LoadDsConfig(job.ds_config_path, machine.world_size, values));
   // NCCL reduces 16-bit gradients; MPI (CPU training) reduces in float32.
-  facts.reduce_in_compute_dtype = facts.gpu;
-  if (spec.host_memory == "auto") {
-    facts.host_bytes = ThisHostMemory().bytes;  // the cgroup's limit where there is one
-  } else {
-    ASSIGN_OR_RETURN(facts.host_bytes, plan::ParseByteSize(spec.host_memory, "--host-memory"));
-  }
+  const plan::JobFacts facts = train::FactsFor(job, memory, machine.world_size, ranks_per_host,
+                                               /*reduce_in_compute_dtype=*/memory.gpu);
   const plan::Request request = plan::MakeRequest(ds, model, train::UnitShapes(model), facts);
   ASSIGN_OR_RETURN(const plan::Plan p, plan::MakePlan(request));
-  const plan::ReportContext context{spec.model_dir, &request};
+  const plan::ReportContext context{job.model_dir, &request};
   return PlanOutcome{p.fits, plan::FormatPlanText(p, context), plan::FormatPlanJson(p, context),
                      p.shortfall};
 }

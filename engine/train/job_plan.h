@@ -15,6 +15,7 @@
 
 namespace zerod {
 struct JobSpec;
+struct MachineMemory;
 }
 
 namespace zerod::train {
@@ -27,10 +28,16 @@ int64_t GpuMemoryBytes(int index);
 
 // What a job gives for its DeepSpeed config's "auto" values: its flags, the model's hidden
 // size, and the precision a job without --precision runs in (bf16 on a GPU that has it,
-// float32 on the CPU). InvalidArgument for a --precision that is not bf16, fp16 or fp32.
+// float32 on the CPU). InvalidArgument for a precision that is not bf16, fp16 or fp32 (its
+// field's check).
 absl::StatusOr<config::JobValues> JobValuesFor(const JobSpec& spec,
                                                const models::ModelConfig& model, bool gpu,
                                                int gpu_index);
+
+// The plan's view of a job on a machine: the one place a JobSpec and the machine's facts
+// become plan::JobFacts (Job::Create and zerod --plan both call it).
+plan::JobFacts FactsFor(const JobSpec& spec, const MachineMemory& memory, int world_size,
+                        int ranks_per_host, bool reduce_in_compute_dtype);
 
 absl::StatusOr<plan::Plan> PlanJob(const models::ModelConfig& model, const config::DsConfig& ds,
                                    const plan::JobFacts& facts);

@@ -3,10 +3,12 @@
 #pragma once
 
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <array>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -53,6 +55,25 @@ inline std::string ReadWholeFile(const std::string& path) {
   s << in.rdbuf();
   return s.str();
 }
+
+// A scratch directory for one test's files, made empty and removed after it.
+class ScratchDir {
+ public:
+  explicit ScratchDir(const std::string& tag)
+      : dir_(std::filesystem::temp_directory_path() /
+             ("zerod-" + tag + "-" + std::to_string(::getpid()))) {
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+  }
+  ~ScratchDir() { std::filesystem::remove_all(dir_); }
+  std::string Path(const std::string& name) const { return (dir_ / name).string(); }
+  void Write(const std::string& name, const std::string& text) const {
+    std::ofstream(Path(name)) << text;
+  }
+
+ private:
+  std::filesystem::path dir_;
+};
 
 inline int Count(const std::string& haystack, const std::string& needle) {
   int n = 0;
