@@ -183,24 +183,27 @@ TEST(MoeTest, PerExpertTensorsAreContiguousRunsOfTheFusedLayout) {
 // into 3 units each (the attention with the first experts, then two of experts alone); the
 // OLMoE-1B-7B shape on one H200 + 128 GiB.
 TEST(MoePlanTest, TheBenchmarkShapesArePlanned) {
-  PlanSpec spec;
+  JobSpec spec;
   spec.model_dir = std::string(ZEROD_SOURCE_DIR) + "/bench/models/qwen3-30b-a3b";
   spec.ds_config_path = std::string(ZEROD_SOURCE_DIR) + "/configs/ds_zero3_auto.json";
-  spec.world_size = 2;
-  spec.gpu_memory = "141GiB";
-  spec.host_memory = "256GiB";
   spec.seq_len = 2048;
   spec.activation_checkpointing = true;
-  auto q = PlanOffline(spec);
+  PlanMachine machine;
+  machine.world_size = 2;
+  machine.ranks_per_host = 2;
+  machine.gpu_memory = "141GiB";
+  machine.host_memory = "256GiB";
+  auto q = PlanOffline(spec, machine);
   ASSERT_TRUE(q.ok()) << q.status();
   EXPECT_TRUE(q->fits) << q->shortfall;
   const nlohmann::json j = nlohmann::json::parse(q->json);
   EXPECT_NEAR(j["parameters"].get<double>() / 1e9, 30.53, 0.01);
   std::printf("%s\n", q->text.substr(0, 1500).c_str());
   spec.model_dir = std::string(ZEROD_SOURCE_DIR) + "/bench/models/olmoe-1b-7b";
-  spec.world_size = 1;
-  spec.host_memory = "128GiB";
-  auto o = PlanOffline(spec);
+  machine.world_size = 1;
+  machine.ranks_per_host = 1;
+  machine.host_memory = "128GiB";
+  auto o = PlanOffline(spec, machine);
   ASSERT_TRUE(o.ok()) << o.status();
   EXPECT_TRUE(o->fits) << o->shortfall;
 }
