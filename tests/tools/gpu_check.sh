@@ -29,7 +29,7 @@ for n in $(printf '%s\n' 1 "$np" | sort -un); do
   note "GPU tests at world $n" $?
   grep -E "^\[  (PASSED|FAILED)|OK \]|FAILED \]|SKIPPED \]" "$out/gpu_tests_w$n.log" | head -20
 done
-timeout 180 bash tests/tools/hf_compare_test.sh "$bin" . >"$out/hf_compare.log" 2>&1
+timeout 420 bash tests/tools/hf_compare_test.sh "$bin" . >"$out/hf_compare.log" 2>&1
 note "hf_compare" $?
 tail -4 "$out/hf_compare.log"
 
