@@ -15,6 +15,11 @@ TRANSFORMERS_VERSION=5.23.0
 TENSORBOARD_VERSION=2.21.0
 # grpcio-tools builds the Python client's stubs (client/python).
 GRPCIO_TOOLS_VERSION=1.85.1
+# Parquet datasets: the Arrow and Parquet C++ libraries and headers ship inside the
+# pyarrow wheel (as LibTorch inside torch). jinja2: transformers renders chat templates
+# with it, the reference the chat fixtures are made against.
+PYARROW_VERSION=22.0.0
+JINJA2_VERSION=3.1.6
 APT_PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config git
   openmpi-bin libopenmpi-dev
@@ -57,6 +62,10 @@ fi
 if ! .venv/bin/python -c "import tensorboard,sys; sys.exit(tensorboard.__version__ != '$TENSORBOARD_VERSION')" 2>/dev/null; then
   echo "bootstrap: installing tensorboard==$TENSORBOARD_VERSION into .venv"
   .venv/bin/pip install -q "tensorboard==$TENSORBOARD_VERSION"
+fi
+if ! .venv/bin/python -c "import pyarrow,jinja2,sys; sys.exit(pyarrow.__version__ != '$PYARROW_VERSION' or jinja2.__version__ != '$JINJA2_VERSION')" 2>/dev/null; then
+  echo "bootstrap: installing pyarrow==$PYARROW_VERSION and jinja2==$JINJA2_VERSION into .venv"
+  .venv/bin/pip install -q "pyarrow==$PYARROW_VERSION" "jinja2==$JINJA2_VERSION"
 fi
 # The Python client (client/python): grpcio and protobuf at run time; grpcio-tools
 # generates its stubs from proto/zerod.proto when it is built (and in the python_client
