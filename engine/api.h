@@ -26,6 +26,7 @@
 //   include-allowed: engine/models/model_dir.h             model directories, hub names
 //   include-allowed: engine/util/files.h                   paths, directories, whole files
 //   include-allowed: engine/util/proc_stats.h              resident set, host memory
+//   include-allowed: engine/util/value_type.h              T of a member that may be optional<T>
 //   include-allowed: engine/util/status_macros.h           RETURN_IF_ERROR, ASSIGN_OR_RETURN
 //   include-allowed: engine/util/check.h                   ZEROD_CHECK
 #pragma once
@@ -77,8 +78,8 @@ struct StepMetrics {
   // Host updates made during the backward, ahead of the step's decision, that finished
   // during this step; how many of them were undone (the decision differed: clipping,
   // fp16 overflow) and what undoing and redoing cost (Note [speculative update]).
-  int speculated_units = 0;
-  int undone_units = 0;
+  int64_t speculated_units = 0;
+  int64_t undone_units = 0;
   double undo_seconds = 0.0;
   int64_t host_rss_bytes = 0;       // this rank's resident set after the step
   int64_t host_peak_rss_bytes = 0;  // and its peak so far

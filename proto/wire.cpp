@@ -7,6 +7,7 @@
 
 #include "engine/config/job_fields.h"
 #include "engine/util/check.h"
+#include "engine/util/value_type.h"
 
 namespace zerod::wire {
 
@@ -24,49 +25,32 @@ const FieldDescriptor* FieldNamed(const Message& m, const char* name) {
   return f;
 }
 
-// One scalar into and out of message field `f`, by its C++ type.
+// How a scalar of C++ type T goes into and out of a message field, by reflection: the
+// Reflection setter and getter named after it.
+template <typename T>
+struct ScalarAccess;
+#define ZEROD_SCALAR_ACCESS(T, Name)                                      \
+  template <>                                                             \
+  struct ScalarAccess<T> {                                                \
+    static constexpr auto set = &google::protobuf::Reflection::Set##Name; \
+    static constexpr auto get = &google::protobuf::Reflection::Get##Name; \
+  };
+ZEROD_SCALAR_ACCESS(std::string, String)
+ZEROD_SCALAR_ACCESS(bool, Bool)
+ZEROD_SCALAR_ACCESS(int64_t, Int64)
+ZEROD_SCALAR_ACCESS(uint64_t, UInt64)
+ZEROD_SCALAR_ACCESS(double, Double)
+#undef ZEROD_SCALAR_ACCESS
+
 template <typename T>
 void SetScalar(Message& m, const FieldDescriptor* f, const T& v) {
-  const auto* r = m.GetReflection();
-  if constexpr (std::is_same_v<T, std::string>) {
-    r->SetString(&m, f, v);
-  } else if constexpr (std::is_same_v<T, bool>) {
-    r->SetBool(&m, f, v);
-  } else if constexpr (std::is_same_v<T, int64_t>) {
-    r->SetInt64(&m, f, v);
-  } else if constexpr (std::is_same_v<T, uint64_t>) {
-    r->SetUInt64(&m, f, v);
-  } else {
-    static_assert(std::is_same_v<T, double>);
-    r->SetDouble(&m, f, v);
-  }
+  (m.GetReflection()->*ScalarAccess<T>::set)(&m, f, v);
 }
 
 template <typename T>
 T GetScalar(const Message& m, const FieldDescriptor* f) {
-  const auto* r = m.GetReflection();
-  if constexpr (std::is_same_v<T, std::string>) {
-    return r->GetString(m, f);
-  } else if constexpr (std::is_same_v<T, bool>) {
-    return r->GetBool(m, f);
-  } else if constexpr (std::is_same_v<T, int64_t>) {
-    return r->GetInt64(m, f);
-  } else if constexpr (std::is_same_v<T, uint64_t>) {
-    return r->GetUInt64(m, f);
-  } else {
-    static_assert(std::is_same_v<T, double>);
-    return r->GetDouble(m, f);
-  }
+  return (m.GetReflection()->*ScalarAccess<T>::get)(m, f);
 }
-
-template <typename T>
-struct Unwrapped {
-  using type = T;
-};
-template <typename T>
-struct Unwrapped<std::optional<T>> {
-  using type = T;
-};
 
 // A plain struct's scalar members under their message fields' names: one list serves both
 // directions.
@@ -118,6 +102,10 @@ const std::vector<NamedMember<StepMetrics>>& StepMembers() {
       {"host_peak_rss_bytes", &M::host_peak_rss_bytes},
       {"saved_checkpoint", &M::saved_checkpoint},
       {"checkpoint_error", &M::checkpoint_error},
+      {"router_aux_loss", &M::router_aux_loss},
+      {"speculated_units", &M::speculated_units},
+      {"undone_units", &M::undone_units},
+      {"undo_seconds", &M::undo_seconds},
   };
   return *members;
 }
@@ -151,10 +139,10 @@ v1::JobSpec ToProto(const JobSpec& s) {
         [&](auto member) {
           const auto& v = s.*member;
           using T = std::decay_t<decltype(v)>;
-          if constexpr (std::is_same_v<T, typename Unwrapped<T>::type>) {
-            SetScalar(p, FieldNamed(p, f.name), v);
-          } else {
+          if constexpr (kIsOptional<T>) {
             SetScalar(p, FieldNamed(p, f.name), *v);  // an optional, set (FieldIsUnset)
+          } else {
+            SetScalar(p, FieldNamed(p, f.name), v);
           }
         },
         f.member);
@@ -179,7 +167,7 @@ JobSpec FromProto(const v1::JobSpec& p) {
     }
     std::visit(
         [&](auto member) {
-          using T = typename Unwrapped<std::decay_t<decltype(s.*member)>>::type;
+          using T = ValueTypeT<std::decay_t<decltype(s.*member)>>;
           s.*member = GetScalar<T>(p, pf);
         },
         f.member);

@@ -36,6 +36,10 @@ void Mark(board::Slot* me, const char* doing) {
   }
 }
 
+// How long Fire's aborts may take before the process ends itself: within the issue's
+// "collective timeout plus 10 s", after a silent finder's 3 s of grace.
+constexpr int kAbortBoundSeconds = 6;
+
 // Prints the report (or not: another rank speaks), aborts NCCL, then the whole job.
 [[noreturn]] void Fire(int64_t silent_ns, double limit) {
   board::Slot* me = board::Mine();
@@ -54,6 +58,14 @@ void Mark(board::Slot* me, const char* doing) {
     std::fflush(stderr);
   }
   NoteCollectiveTimeout(message);
+  // Neither ncclCommAbort nor MPI_Abort is bounded: behind a stream that never drains (a
+  // spinning kernel, a host function that never returns) either can block too (seen on an
+  // H200 at world 1, 2026-12-03: the report printed, the process lived on). Whatever they
+  // do, the process ends kAbortBoundSeconds from here; mpirun then ends the other ranks.
+  std::thread([] {
+    std::this_thread::sleep_for(std::chrono::seconds(kAbortBoundSeconds));
+    std::_Exit(1);
+  }).detach();
   std::function<void()> abort;
   {
     absl::MutexLock lock(&abort_mu);

@@ -54,7 +54,7 @@ struct ZeroConfig {
   bool overlap_optimizer = true;  // "zerod_overlap_optimizer"
   // Host updates made during the backward where the plan finds host memory for an exact
   // undo (Note [speculative update], zero/host_updater.h); never without overlap.
-  bool speculative_update = true;  // "zerod_speculative_update"
+  bool speculative_update = false;  // "zerod_speculative_update" (opt-in: bench/RESULTS.md)
 };
 
 // "tensorboard" and "csv_monitor": DeepSpeed's monitor sections, with its defaults. Rank 0

@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "engine/util/edit_distance.h"
+#include "engine/util/value_type.h"
 
 namespace zerod::config {
 
@@ -33,24 +34,12 @@ using YamlSetter = std::function<absl::Status(const std::string& source, const Y
 template <typename S>
 using YamlKeys = std::map<std::string, YamlSetter<S>>;
 
-namespace yaml_internal {
-// The type a member's value is read as: T for std::optional<T> members (unset when absent).
-template <typename T>
-struct ValueOf {
-  using type = T;
-};
-template <typename T>
-struct ValueOf<std::optional<T>> {
-  using type = T;
-};
-}  // namespace yaml_internal
-
 // The setter of `member`, read as its type; `expected` says what a value looks like.
 template <typename S, typename Member>
 YamlSetter<S> YamlMember(Member S::*member, const char* expected) {
   return [member, expected](const std::string& source, const YAML::Node& node,
                             const std::string& key, S& out) -> absl::Status {
-    using T = typename yaml_internal::ValueOf<Member>::type;
+    using T = ValueTypeT<Member>;
     if (!node.IsScalar()) {
       return absl::InvalidArgumentError(
           absl::StrCat(YamlWhere(source, node, key), "must be ", expected));

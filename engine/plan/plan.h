@@ -87,8 +87,8 @@ struct Request {
   int64_t max_live_numel = config::kMaxLiveParametersNumel;
   int64_t persistence_threshold_numel = config::kParamPersistenceThresholdNumel;
   // Give host-updated units saved state for the speculative update where host memory
-  // left over by the placement allows (a job's "zerod_speculative_update", on unless
-  // turned off: job_request.h); counted in host optimizer bytes.
+  // left over by the placement allows (a job's "zerod_speculative_update", off unless
+  // turned on: job_request.h); counted in host optimizer bytes.
   bool speculative_update = false;
 };
 

@@ -16,6 +16,7 @@
 #include "engine/models/torch_dtype.h"
 #include "engine/util/cpu_affinity.h"
 #include "engine/util/status_macros.h"
+#include "engine/weights/model_weights.h"
 
 namespace zerod::train {
 
@@ -70,14 +71,14 @@ absl::StatusOr<std::string> LoadOrInitWeights(zero::ZeroEngine& engine,
   std::string origin;
   if (loaded.ok() && !random_init && models::CheckpointReader::HasWeights(model_dir)) {
     auto reader = models::CheckpointReader::Open(model_dir);
-    loaded = reader.ok() ? engine.LoadWeights(**reader) : reader.status();
+    loaded = reader.ok() ? weights::LoadWeights(engine, **reader) : reader.status();
     if (loaded.ok()) {
       origin = absl::StrCat("loaded ", (*reader)->num_tensors(), " tensors from ", model_dir, " (",
                             (*reader)->num_files(), " safetensors file",
                             (*reader)->num_files() == 1 ? "" : "s", ")");
     }
   } else if (loaded.ok()) {
-    loaded = engine.InitWeights(seed, initializer_range);
+    loaded = weights::InitWeights(engine, seed, initializer_range);
     origin = absl::StrCat(
         "initialised from seed ", seed,
         random_init ? " (--init random)" : absl::StrCat(": ", model_dir, " holds no weights"));

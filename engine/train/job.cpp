@@ -27,6 +27,7 @@
 #include "engine/zero/status_exception.h"
 #include "engine/zero/zero_engine.h"
 #include "nlohmann/json.hpp"
+#include "engine/weights/export.h"
 
 namespace zerod {
 namespace {
@@ -155,12 +156,12 @@ class TrainingJob final : public Job {
     absl::Status begun;
     if (comm_->rank() == 0) begun = config::ValidateExportDir("export", dir, spec_, {});
     if (comm_->rank() == 0 && begun.ok()) {
-      writer = std::make_unique<checkpoint::HfExportWriter>(dir, engine_->ExportPlan());
+      writer = std::make_unique<checkpoint::HfExportWriter>(dir, weights::ExportPlan(*engine_));
       begun = writer->Begin(checkpoint::ExportedConfigJson(spec_.model_dir, ds_.compute_dtype));
       if (begun.ok()) begun = writer->AddCompanionFiles(spec_.model_dir);
     }
     RETURN_IF_ERROR(comm::AgreeOnStatus(*comm_, begun));
-    return engine_->Export(writer.get());
+    return weights::Export(*engine_, writer.get());
   }
   absl::Status SaveCheckpoint(const std::string& dir) override {
     return train::SaveJobCheckpoint(Checkpointed(), Progress(), dir);

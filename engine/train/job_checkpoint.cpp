@@ -13,6 +13,7 @@
 #include "engine/util/durable.h"
 #include "engine/util/files.h"
 #include "engine/util/status_macros.h"
+#include "engine/weights/rank_state.h"
 
 namespace zerod::train {
 namespace {
@@ -43,7 +44,7 @@ absl::Status SaveJobCheckpoint(const CheckpointedJob& job, const TrainingProgres
   // Each rank syncs its own shard before the agreement (util/durable.h): rank 0's rename
   // then publishes only data that is on the disk, whichever host wrote it.
   const std::string shard = checkpoint::RankStateFile(staging, comm.rank(), comm.world_size());
-  absl::Status written = job.engine->SaveState(shard);
+  absl::Status written = weights::SaveState(*job.engine, shard);
   if (written.ok()) written = SyncPath(shard);
   absl::Status saved = comm::AgreeOnStatus(comm, written);
   if (saved.ok() && leader) {
@@ -112,7 +113,7 @@ absl::StatusOr<TrainingProgress> ResumeJobCheckpoint(const CheckpointedJob& job,
     verified = file.ok() ? (*file)->VerifyChecksum() : file.status();
   }
   RETURN_IF_ERROR(comm::AgreeOnStatus(comm, verified));
-  RETURN_IF_ERROR(job.engine->LoadStateFrom(files, /*verify=*/false));
+  RETURN_IF_ERROR(weights::LoadStateFrom(*job.engine, files, /*verify=*/false));
   TrainingProgress progress;
   progress.steps_done = meta.step;
   progress.lr_iteration = meta.lr_iteration;

@@ -2,7 +2,7 @@
 // then rank 0's metadata and the publish), the periodic saves into
 // save_dir/step_NNNNNNNN, and the resume that reads one back at any world size.
 // Not the directory rules (engine/checkpoint/checkpoint_dir.h: staging, publish, what
-// may be replaced) nor the state file's layout (the engine's SaveState/LoadStateFrom).
+// may be replaced) nor the state file's layout (engine/weights/rank_state.h).
 #pragma once
 
 #include <cstdint>

@@ -98,12 +98,11 @@ absl::Status ZeroEngine::BuildOptimizer(const std::vector<plan::UnitPlacement>& 
   ASSIGN_OR_RETURN(
       grads_, GradStream::Create(groups, holders, options_.gradient_accumulation_steps > 1, comm_,
                                  streams_.get(), pool_.get()));
-  ASSIGN_OR_RETURN(optimizer_,
-                   ShardOptimizer::Create(groups, where, speculate, grads_.get(), streams_.get(),
-                                          pool_.get(),
-                                          {.dtype = options_.dtype,
-                                           .overlap = options_.overlap_optimizer,
-                                           .cpu_threads = options_.optimizer_threads}));
+  ASSIGN_OR_RETURN(optimizer_, ShardOptimizer::Create(groups, where, speculate, grads_.get(),
+                                                      streams_.get(), pool_.get(),
+                                                      {.dtype = options_.dtype,
+                                                       .overlap = options_.overlap_optimizer,
+                                                       .cpu_threads = options_.optimizer_threads}));
   return absl::OkStatus();
 }
 
@@ -136,96 +135,40 @@ ZeroEngine::~ZeroEngine() {
   if (grads_) (void)grads_->WaitAll();
 }
 
-void ZeroEngine::SetShardValues(size_t i, const torch::Tensor& values) {
+void ZeroEngine::SetShardValues(int g, const torch::Tensor& values) {
   torch::NoGradGuard no_grad;
   if (!optimizer_) {
-    slots_[i].group->shard().copy_(values);
+    slots_[g].group->shard().copy_(values);
     return;
   }
   // The master keeps full precision; the shard is its compute-dtype rounding.
-  optimizer_->master(static_cast<int>(i)).copy_(values);
-  optimizer_->RefreshShard(static_cast<int>(i));
+  optimizer_->master(g).copy_(values);
+  optimizer_->RefreshShard(g);
+}
+
+void ZeroEngine::RefreshShard(int g) {
+  ZEROD_CHECK(optimizer_ != nullptr);
+  optimizer_->RefreshShard(g);
+}
+
+torch::Tensor& ZeroEngine::master(int g) {
+  ZEROD_CHECK(optimizer_ != nullptr);
+  return optimizer_->master(g);
+}
+
+torch::Tensor& ZeroEngine::exp_avg(int g) {
+  ZEROD_CHECK(optimizer_ != nullptr);
+  return optimizer_->exp_avg(g);
+}
+
+torch::Tensor& ZeroEngine::exp_avg_sq(int g) {
+  ZEROD_CHECK(optimizer_ != nullptr);
+  return optimizer_->exp_avg_sq(g);
 }
 
 ParamGroup& ZeroEngine::group(int i) {
   ZEROD_CHECK(optimizer_ == nullptr || optimizer_->Updated(i));
   return *slots_[i].group;
-}
-
-absl::Status ZeroEngine::InitWeights(uint64_t seed, double std) {
-  RETURN_IF_ERROR(FinishUpdates());
-  for (size_t i = 0; i < slots_.size(); ++i) {
-    torch::Tensor full = models::InitialValues(*slots_[i].unit, seed, std);  // one unit at a time
-    const plan::Partition& p = slots_[i].group->partition();
-    const int64_t valid = p.ShardValidNumel(comm_->rank());
-    torch::Tensor values = torch::zeros({p.shard_numel}, torch::kFloat32);
-    if (valid > 0)
-      values.narrow(0, 0, valid).copy_(full.narrow(0, p.ShardBegin(comm_->rank()), valid));
-    SetShardValues(i, values);
-  }
-  return absl::OkStatus();
-}
-
-absl::Status ZeroEngine::LoadWeights(const models::CheckpointReader& reader) {
-  RETURN_IF_ERROR(FinishUpdates());
-  // Straight into a host float32 master when there is one, with no staging buffer: a
-  // rank's resident set grows by no more than the mapped pages of the slice being copied
-  // (the reader drops them after each copy). A master on the GPU (or none: evaluation)
-  // is filled through one shard-sized host buffer.
-  torch::NoGradGuard no_grad;
-  for (size_t i = 0; i < slots_.size(); ++i) {
-    const plan::Partition& p = slots_[i].group->partition();
-    const int64_t begin = p.ShardBegin(comm_->rank());
-    torch::Tensor target;
-    const bool direct = optimizer_ && optimizer_->master(static_cast<int>(i)).is_cpu();
-    target = direct ? optimizer_->master(static_cast<int>(i))
-                    : torch::empty({p.shard_numel}, torch::kFloat32);
-    const int64_t valid = p.ShardValidNumel(comm_->rank());
-    target.narrow(0, valid, p.shard_numel - valid).zero_();  // padding
-    for (const plan::FlatEntry& e : slots_[i].group->layout().entries) {
-      // The part of this parameter that falls in this rank's shard, if any.
-      const auto [lo, hi] =
-          plan::Intersect(e.offset, e.offset + e.numel, begin, begin + p.shard_numel);
-      if (lo == hi) continue;
-      RETURN_IF_ERROR(reader.ReadFloat32(e.name, e.shape, begin + lo - e.offset, hi - lo,
-                                         target.data_ptr<float>() + lo));
-    }
-    if (direct) {
-      optimizer_->RefreshShard(static_cast<int>(i));
-    } else {
-      SetShardValues(i, target);
-    }
-  }
-  return absl::OkStatus();
-}
-
-std::vector<models::TensorSpec> ZeroEngine::ExportPlan() const {
-  std::vector<models::TensorSpec> plan;
-  for (const Slot& slot : slots_) {
-    for (const auto& spec : slot.unit->specs())
-      plan.push_back({spec.name, models::ToDType(options_.dtype), spec.shape});
-  }
-  return plan;
-}
-
-absl::Status ZeroEngine::Export(checkpoint::HfExportWriter* writer) {
-  RETURN_IF_ERROR(FinishUpdates());
-  absl::Status written;
-  for (Slot& slot : slots_) {
-    ParamGroup& g = *slot.group;
-    RETURN_IF_ERROR(g.StartFetch());
-    RETURN_IF_ERROR(g.WaitFetch());
-    if (writer != nullptr && written.ok()) {
-      torch::NoGradGuard no_grad;
-      for (size_t k = 0; k < slot.unit->specs().size() && written.ok(); ++k) {
-        torch::Tensor host = slot.unit->params()[k].detach().to(torch::kCPU).contiguous();
-        written = writer->Append(slot.unit->specs()[k].name, host.data_ptr());
-      }
-    }
-    RETURN_IF_ERROR(g.Release());
-  }
-  if (writer != nullptr && written.ok()) written = writer->Finish();
-  return comm::AgreeOnStatus(*comm_, written);
 }
 
 torch::Tensor ZeroEngine::Forward(const torch::Tensor& ids) {

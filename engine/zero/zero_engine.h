@@ -44,10 +44,8 @@
 
 #include "absl/status/statusor.h"
 #include "engine/api.h"
-#include "engine/checkpoint/hf_export.h"
 #include "engine/comm/communicator.h"
 #include "engine/config/zero_defaults.h"
-#include "engine/models/checkpoint_reader.h"
 #include "engine/models/unit.h"
 #include "engine/offload/cpu_adam.h"
 #include "engine/offload/pinned_pool.h"
@@ -82,9 +80,9 @@ struct EngineOptions {
 
 // Outcome of one optimizer step.
 struct StepOutcome {
-  bool skipped = false;        // fp16 overflow: no update made
-  double grad_norm = 0.0;      // global L2 norm of the unscaled gradient, before clipping
-  double drain_seconds = 0.0;  // waiting for the last gradients to be held
+  bool skipped = false;            // fp16 overflow: no update made
+  double grad_norm = 0.0;          // global L2 norm of the unscaled gradient, before clipping
+  double drain_seconds = 0.0;      // waiting for the last gradients to be held
   bool speculation_right = false;  // the update speculated during the backward stands
 };
 
@@ -107,31 +105,6 @@ class ZeroEngine {
       std::vector<std::unique_ptr<models::Unit>> units, comm::Communicator* comm,
       const EngineOptions& options);
   ~ZeroEngine();
-
-  // Initialises every shard (and the float32 master) from transformers' init, seeded by
-  // `seed`; each rank materialises one unit at a time, never the whole model.
-  absl::Status InitWeights(uint64_t seed, double std);
-
-  // Loads every shard (and the float32 master) from a Hugging Face checkpoint; each rank
-  // reads only the elements its shards own. Errors name the tensor and the file.
-  absl::Status LoadWeights(const models::CheckpointReader& reader);
-
-  // This rank's optimizer state (float32 master shards, both moments, the step count)
-  // to one file, and back (engine_state.cpp). LoadState takes the file of the same rank
-  // at the same world size; LoadStateFrom any world size.
-  absl::Status SaveState(const std::string& path);
-  absl::Status LoadState(const std::string& path);
-  // The state a checkpoint of paths.size() ranks wrote (one file per old rank, in rank
-  // order), re-cut for this world size (Note [resharding] in engine_state.cpp). `verify`
-  // checks each file's checksum first (the caller may have split that work among ranks).
-  absl::Status LoadStateFrom(const std::vector<std::string>& paths, bool verify);
-
-  // Gathers every unit in turn (a collective: all ranks call it) and, on the rank that
-  // passes a writer, appends each parameter in compute dtype. Errors of the writing rank
-  // are returned on every rank, after the last gather.
-  absl::Status Export(checkpoint::HfExportWriter* writer);
-  // Names, shapes and compute dtype of every parameter, in export order.
-  std::vector<models::TensorSpec> ExportPlan() const;
 
   // Runs all units on `ids` (B, T) int64 on the engine's device; returns logits
   // (B, T, V) that carry autograd history through every unit. Under torch::NoGradGuard
@@ -185,6 +158,28 @@ class ZeroEngine {
   ParamGroup& group(int i);
   torch::Device device() const { return options_.device; }
 
+  // What engine/weights/ reads and writes (initialisation, loading from a model directory,
+  // export, the rank's state file), so that loading and saving are a part of their own
+  // and zero/ knows nothing of file formats. Each checks that group g's last update has
+  // landed (FinishUpdates() first).
+  comm::Communicator& comm() const { return *comm_; }
+  torch::ScalarType dtype() const { return options_.dtype; }
+  bool has_optimizer_state() const { return optimizer_ != nullptr; }
+  // Group g's float32 master and Adam moments, (shard_numel) each, on the host or the
+  // device. REQUIRES: has_optimizer_state().
+  torch::Tensor& master(int g);
+  torch::Tensor& exp_avg(int g);
+  torch::Tensor& exp_avg_sq(int g);
+  // Sets group g from this rank's float32 values, (shard_numel) on the host: the master
+  // keeps them, the compute-dtype shard is their rounding (the shard alone without
+  // optimizer state).
+  void SetShardValues(int g, const torch::Tensor& values);
+  // Rewrites group g's shard from its master, after the master was written in place.
+  void RefreshShard(int g);
+  int64_t adam_step() const { return adam_step_; }  // AdamW steps taken (bias correction)
+  void set_adam_step(int64_t step) { adam_step_ = step; }
+  const models::Unit& unit(int i) const { return *slots_[i].unit; }
+
   // Called by UnitFunction (unit_function.h); not for other callers. A unit reads its
   // own group and the groups it borrows from (Note [tied weights], unit.h): all are
   // gathered for it and released after it. `grads` holds the unit's own parameters'
@@ -221,8 +216,6 @@ class ZeroEngine {
   void Prefetch(int from, int direction);
   // Starts group g's fetch once its last update has landed (Note [overlapped update]).
   void StartFetchAfterUpdate(int g);
-  // Sets group i's shard and master from this rank's float32 values (shard_numel, host).
-  void SetShardValues(size_t i, const torch::Tensor& values);
 
   // Constant after construction.
   comm::Communicator* comm_;
@@ -238,7 +231,7 @@ class ZeroEngine {
   struct Prepared {
     bool armed = false;
     offload::AdamWHyper hyper;
-    float factor = 1.0f;  // the factor when nothing clips or overflows: the gradient scale
+    float factor = 1.0f;   // the factor when nothing clips or overflows: the gradient scale
     bool spoiled = false;  // a gradient was added after its group was speculated
   };
   // After group g's gradient is issued: speculates its update when the step is armed and

@@ -19,6 +19,8 @@
 #include "nlohmann/json.hpp"
 #include "tests/support/test_env.h"
 #include "tests/support/tiny_engine.h"
+#include "engine/weights/export.h"
+#include "engine/weights/model_weights.h"
 
 namespace zerod::checkpoint {
 namespace {
@@ -40,7 +42,7 @@ void ExpectExportRoundTrip(uint64_t max_file_bytes, bool expect_index) {
     zerod::testing::WriteTokens(src.File("data.bin"), zerod::testing::SyntheticTokens(5000, 64, 4));
   (void)World().Barrier();
   auto trained = TinyEngine();
-  ASSERT_TRUE(trained->InitWeights(3, 0.02).ok());
+  ASSERT_TRUE(weights::InitWeights(*trained, 3, 0.02).ok());
   // Three steps of real training so the weights differ from any init.
   auto ids = torch::randint(0, 64, {2, 8}, torch::kInt64);
   for (int s = 0; s < 3; ++s) {
@@ -49,17 +51,17 @@ void ExpectExportRoundTrip(uint64_t max_file_bytes, bool expect_index) {
   }
   std::unique_ptr<HfExportWriter> writer;
   if (World().rank() == 0) {
-    writer = std::make_unique<HfExportWriter>(out.path(), trained->ExportPlan(), max_file_bytes);
+    writer = std::make_unique<HfExportWriter>(out.path(), weights::ExportPlan(*trained), max_file_bytes);
     ASSERT_TRUE(writer->Begin(zerod::testing::TinyLlamaConfigJson()).ok());
   }
-  ASSERT_TRUE(trained->Export(writer.get()).ok());
+  ASSERT_TRUE(weights::Export(*trained, writer.get()).ok());
   (void)World().Barrier();
   EXPECT_EQ(std::ifstream(out.File("model.safetensors.index.json")).good(), expect_index);
   EXPECT_EQ(std::ifstream(out.File("model.safetensors")).good(), !expect_index);
   auto reader = models::CheckpointReader::Open(out.path());
   ASSERT_TRUE(reader.ok()) << reader.status();
   auto reloaded = TinyEngine();
-  ASSERT_TRUE(reloaded->LoadWeights(**reader).ok());
+  ASSERT_TRUE(weights::LoadWeights(*reloaded, **reader).ok());
   ExpectSameGatheredParameters(*trained, *reloaded);
   torch::NoGradGuard no_grad;
   EXPECT_TRUE(torch::equal(trained->Forward(ids), reloaded->Forward(ids)));

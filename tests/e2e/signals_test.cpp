@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "nlohmann/json.hpp"
+#include "tests/e2e/background.h"
 #include "tests/e2e/daemons.h"
 #include "tests/e2e/run_zerod.h"
 
@@ -30,51 +31,15 @@ using zerod::e2e::Result;
 using zerod::e2e::RunZerod;
 
 // `mpirun -np 2 zerod ARGS` in the background, its output in a file.
-class Background {
+class Background : public zerod::e2e::BackgroundCommand {
  public:
-  Background(const std::string& args, const std::string& log) : log_(log) {
-    const std::string cmd = std::string("exec ") + ZEROD_MPIEXEC +
-                            " --oversubscribe --allow-run-as-root -np 2 " + ZEROD_BIN + " " + args +
-                            " > " + log + " 2>&1";
-    pid_ = fork();
-    if (pid_ == 0) {
-      setpgid(0, 0);
-      execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
-      _exit(127);
-    }
-  }
-  ~Background() {
-    if (pid_ > 0) {
-      kill(-pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-    }
-  }
-  // Waits (up to 60 s) until the log holds `text`.
-  bool WaitFor(const std::string& text) const {
-    for (int i = 0; i < 600; ++i) {
-      if (ReadWholeFile(log_).find(text) != std::string::npos) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    return false;
-  }
-  pid_t pid() const { return pid_; }
-  // The exit code, or -1 after 60 s.
-  int Wait() {
-    for (int i = 0; i < 600; ++i) {
-      int status = 0;
-      if (waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    return -1;
-  }
-  std::string log() const { return ReadWholeFile(log_); }
-
- private:
-  std::string log_;
-  pid_t pid_ = -1;
+  Background(const std::string& args, const std::string& log)
+      : BackgroundCommand(std::string(ZEROD_MPIEXEC) +
+                              " --oversubscribe --allow-run-as-root -np 2 " + ZEROD_BIN + " " +
+                              args,
+                          log) {}
+  bool WaitFor(const std::string& text) const { return BackgroundCommand::WaitFor(text, 60); }
+  int Wait() { return BackgroundCommand::Wait(60); }
 };
 
 // step -> loss from JSON step lines.

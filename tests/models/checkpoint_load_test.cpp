@@ -12,6 +12,7 @@
 #include "nlohmann/json.hpp"
 #include "tests/support/test_env.h"
 #include "tests/support/tiny_engine.h"
+#include "engine/weights/model_weights.h"
 
 namespace zerod::models {
 namespace {
@@ -67,9 +68,9 @@ void ExpectLoadedEqualsInitialised(uint64_t seed, bool sharded) {
   auto reader = CheckpointReader::Open(dir.path());
   ASSERT_TRUE(reader.ok()) << reader.status();
   auto loaded = TinyEngine();
-  ASSERT_TRUE(loaded->LoadWeights(**reader).ok());
+  ASSERT_TRUE(weights::LoadWeights(*loaded, **reader).ok());
   auto initialised = TinyEngine();
-  ASSERT_TRUE(initialised->InitWeights(seed, 0.02).ok());
+  ASSERT_TRUE(weights::InitWeights(*initialised, seed, 0.02).ok());
   ExpectSameGatheredParameters(*loaded, *initialised);
 }
 
@@ -119,7 +120,7 @@ TEST(CheckpointLoadTest, MissingTensorOrWrongShapeNamesTheTensor) {
   auto reader = CheckpointReader::Open(dir.path());
   ASSERT_TRUE(reader.ok());
   auto engine = TinyEngine();
-  absl::Status s = engine->LoadWeights(**reader);
+  absl::Status s = weights::LoadWeights(*engine, **reader);
   ASSERT_FALSE(s.ok());
   EXPECT_NE(s.message().find("model.embed_tokens.weight"), std::string::npos) << s;
   EXPECT_NE(s.message().find("has shape (2, 5); config.json implies (64, 32)"), std::string::npos)

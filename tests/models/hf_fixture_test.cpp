@@ -15,6 +15,8 @@
 #include "engine/models/checkpoint_reader.h"
 #include "engine/models/registry.h"
 #include "tests/support/test_env.h"
+#include "engine/weights/export.h"
+#include "engine/weights/model_weights.h"
 
 namespace zerod::testing {
 namespace {
@@ -201,10 +203,10 @@ TEST(HfFixtureTest, ExportRoundTripKeepsLogitsAndTransformersLayout) {
     }
     std::unique_ptr<checkpoint::HfExportWriter> writer;
     if (World().rank() == 0) {
-      writer = std::make_unique<checkpoint::HfExportWriter>(out.path(), trained->ExportPlan());
+      writer = std::make_unique<checkpoint::HfExportWriter>(out.path(), weights::ExportPlan(*trained));
       ASSERT_TRUE(writer->Begin("{}").ok());
     }
-    ASSERT_TRUE(trained->Export(writer.get()).ok());
+    ASSERT_TRUE(weights::Export(*trained, writer.get()).ok());
     (void)World().Barrier();
     std::map<std::string, std::vector<int64_t>> exported, original;
     for (auto& [n, t] : ReadAllTensors(out.File("model.safetensors")))
@@ -221,7 +223,7 @@ TEST(HfFixtureTest, ExportRoundTripKeepsLogitsAndTransformersLayout) {
     auto reader = models::CheckpointReader::Open(out.path());
     ASSERT_TRUE(reader.ok()) << reader.status();
     auto reloaded = zero::ZeroEngine::Create(models::BuildUnits(f.config), &World(), {}).value();
-    ASSERT_TRUE(reloaded->LoadWeights(**reader).ok());
+    ASSERT_TRUE(weights::LoadWeights(*reloaded, **reader).ok());
     torch::NoGradGuard no_grad;
     EXPECT_TRUE(torch::equal(trained->Forward(f.input_ids), reloaded->Forward(f.input_ids)))
         << name;

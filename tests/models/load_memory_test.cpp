@@ -12,6 +12,7 @@
 #include "engine/util/proc_stats.h"
 #include "engine/zero/zero_engine.h"
 #include "tests/support/test_env.h"
+#include "engine/weights/model_weights.h"
 
 namespace zerod::models {
 namespace {
@@ -48,7 +49,7 @@ TEST(CheckpointLoadMemoryTest, PeakRssGrowthWhileLoadingIsFarBelowTheModelSize) 
   ASSERT_TRUE(reader.ok()) << reader.status();
   const int64_t before = ResidentSetBytes();
   const bool peak_resettable = ResetPeakResidentSetBytes();
-  ASSERT_TRUE(engine->LoadWeights(**reader).ok());
+  ASSERT_TRUE(weights::LoadWeights(*engine, **reader).ok());
   const int64_t after = ResidentSetBytes();
   const int64_t growth = (peak_resettable ? PeakResidentSetBytes() : after) - before;
   std::printf("  rank %d/%d: model %.1f MB, %s RSS growth while loading %.1f MB\n", World().rank(),

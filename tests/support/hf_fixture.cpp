@@ -12,6 +12,7 @@
 #include "engine/models/safetensors.h"
 #include "nlohmann/json.hpp"
 #include "tests/support/test_env.h"
+#include "engine/weights/model_weights.h"
 
 namespace zerod::testing {
 namespace {
@@ -98,7 +99,7 @@ std::unique_ptr<zero::ZeroEngine> FixtureEngine(const HfFixture& f, zero::Engine
   EXPECT_TRUE(engine.ok()) << engine.status();
   auto reader = models::CheckpointReader::Open(f.dir);
   EXPECT_TRUE(reader.ok()) << reader.status();
-  absl::Status loaded = (*engine)->LoadWeights(**reader);
+  absl::Status loaded = weights::LoadWeights(**engine, **reader);
   EXPECT_TRUE(loaded.ok()) << loaded;
   return std::move(engine).value();
 }

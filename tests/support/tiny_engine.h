@@ -16,7 +16,7 @@ models::DecoderConfig TinyLlama();
 
 // An engine for TinyLlama() over World() (a collective), fp32 on the CPU, persistence
 // threshold 0 so that every unit is released and re-gathered. Its weights are unset:
-// InitWeights or LoadWeights comes next.
+// weights::InitWeights or weights::LoadWeights comes next (engine/weights/model_weights.h).
 std::unique_ptr<zero::ZeroEngine> TinyEngine();
 
 // Gathers both engines unit by unit (a collective: every rank calls it) and expects every

@@ -12,6 +12,7 @@
 #include "engine/models/checkpoint_reader.h"
 #include "engine/models/registry.h"
 #include "engine/zero/zero_engine.h"
+#include "engine/weights/model_weights.h"
 
 int main(int argc, char** argv) {
   if (argc < 3) {
@@ -32,13 +33,13 @@ int main(int argc, char** argv) {
         zerod::zero::ZeroEngine::Create(zerod::models::BuildUnits(*config), comm.get(), {}).value();
     if (zerod::models::CheckpointReader::HasWeights(argv[1])) {
       auto reader = zerod::models::CheckpointReader::Open(argv[1]);
-      absl::Status s = reader.ok() ? engine->LoadWeights(**reader) : reader.status();
+      absl::Status s = reader.ok() ? zerod::weights::LoadWeights(*engine, **reader) : reader.status();
       if (!s.ok()) {
         std::fprintf(stderr, "%s\n", std::string(s.message()).c_str());
         return 1;
       }
     } else {
-      engine->InitWeights(1234, config->initializer_range());
+      zerod::weights::InitWeights(*engine, 1234, config->initializer_range());
     }
     std::vector<int64_t> ids;
     for (int i = 2; i < argc; ++i) ids.push_back(std::atoll(argv[i]));

@@ -6,6 +6,7 @@
 #include "engine/models/hf_config.h"
 #include "engine/zero/status_exception.h"
 #include "tests/support/test_env.h"
+#include "engine/weights/model_weights.h"
 
 namespace zerod::zero {
 namespace {
@@ -23,7 +24,7 @@ std::unique_ptr<ZeroEngine> MakeEngine(bool checkpointing, int64_t max_live = 1'
   opts.max_live_numel = max_live;
   opts.prefetch_bucket_numel = prefetch;
   auto engine = ZeroEngine::Create(models::BuildDecoderUnits(config), &World(), opts).value();
-  EXPECT_TRUE(engine->InitWeights(5, 0.02).ok());
+  EXPECT_TRUE(weights::InitWeights(*engine, 5, 0.02).ok());
   return engine;
 }
 
