@@ -6,6 +6,7 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "engine/models/model_dir.h"
 #include "engine/util/files.h"
@@ -130,6 +131,8 @@ class Session {
   std::time_t now_;
 };
 
+bool IsSpace(char c) { return c == ' ' || c == '\n' || c == '\t' || c == '\r'; }
+
 size_t CommonPrefix(absl::string_view a, absl::string_view b) {
   size_t n = 0;
   while (n < a.size() && n < b.size() && a[n] == b[n]) ++n;
@@ -138,11 +141,37 @@ size_t CommonPrefix(absl::string_view a, absl::string_view b) {
   return n;
 }
 
-// Step 2 of Note [assistant spans]: the generation prompt after messages[0, i).
-absl::StatusOr<std::string> GenerationPrompt(const Session& s, const List& messages, size_t i) {
-  ASSIGN_OR_RETURN(std::string with, s.Render(messages, i, true, nullptr));
-  ASSIGN_OR_RETURN(std::string without, s.Render(messages, i, false, nullptr));
-  return with.substr(CommonPrefix(with, without));
+// Step 2 of Note [assistant spans]: how much of an assistant turn is its header, given
+// the messages before it rendered with and without the generation prompt. The header is
+// the shortest start of the turn that the prompted render ends with and that covers all
+// the prompted render adds (Phi-3's "<|assistant|>\n" where the unprompted render ends in
+// "<|endoftext|>": the two share "<|", yet the header is the whole tag). Where the turn
+// does not start that way (Qwen3's "<think>\n\n</think>\n\n" with enable_thinking
+// false, before a turn without a think block), the added part is cut back line by line,
+// so that a cut never falls inside a token; else their common prefix.
+size_t HeaderLength(absl::string_view turn, absl::string_view with, absl::string_view without) {
+  const absl::string_view added = with.substr(CommonPrefix(with, without));
+  // The prompted render's trailing whitespace may be the template's own (a newline after a
+  // `}}`), not the header's: match without it, then take as much of it as the turn has.
+  absl::string_view trimmed = with;
+  while (!trimmed.empty() && IsSpace(trimmed.back())) trimmed.remove_suffix(1);
+  const absl::string_view trailing = with.substr(trimmed.size());
+  const size_t added_kept = added.size() > trailing.size() ? added.size() - trailing.size() : 0;
+  const size_t longest = std::min({turn.size(), trimmed.size(), size_t{4096}});
+  for (size_t k = added_kept; k <= longest; ++k) {
+    if (!absl::EndsWith(trimmed, turn.substr(0, k))) continue;
+    size_t n = 0;
+    while (n < trailing.size() && k + n < turn.size() && turn[k + n] == trailing[n]) ++n;
+    return k + n;
+  }
+  absl::string_view g = added;
+  while (!g.empty()) {
+    if (absl::StartsWith(turn, g)) return g.size();
+    size_t nl = g.substr(0, g.size() - 1).rfind('\n');
+    if (nl == absl::string_view::npos) break;
+    g = g.substr(0, nl + 1);
+  }
+  return CommonPrefix(turn, added);
 }
 
 absl::StatusOr<RenderedChat> RenderWithSpans(const ChatTemplate& chat, const Json& messages,
@@ -166,17 +195,16 @@ absl::StatusOr<RenderedChat> RenderWithSpans(const ChatTemplate& chat, const Jso
           "messages, so its bytes cannot be found (chat_template.h, Note [assistant spans])"));
     }
     absl::string_view turn = absl::string_view(out.text).substr(it->begin, it->end - it->begin);
-    auto prompt = GenerationPrompt(s, p.messages, i);
-    if (!prompt.ok()) {
+    auto with = s.Render(p.messages, i, true, nullptr);
+    auto without = with.ok() ? s.Render(p.messages, i, false, nullptr) : with;
+    if (!without.ok()) {
       return absl::InvalidArgumentError(absl::StrCat(
           "the generation prompt before assistant message ", i,
-          " (the header to leave out of its span) failed to render: ", prompt.status().message()));
+          " (the header to leave out of its span) failed to render: ", without.status().message()));
     }
-    size_t skip =
-        turn.substr(0, prompt->size()) == *prompt ? prompt->size() : CommonPrefix(turn, *prompt);
+    const size_t skip = HeaderLength(turn, *with, *without);
     size_t end = turn.size();
-    while (end > skip && (turn[end - 1] == ' ' || turn[end - 1] == '\n' || turn[end - 1] == '\t' ||
-                          turn[end - 1] == '\r')) {
+    while (end > skip && IsSpace(turn[end - 1])) {
       --end;
     }
     out.assistant_spans.push_back({it->begin + skip, it->begin + end, i});

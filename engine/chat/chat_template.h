@@ -18,11 +18,14 @@
 //      `loop_messages`, a reversed copy...) records the output bytes it wrote. An assistant
 //      message's bytes are those of its (first non-empty) iteration: its header, content,
 //      reasoning, tool calls and end-of-turn token.
-//   2. The header is the part the model does not generate: the generation prompt. It is
-//      found by rendering the messages before it with add_generation_prompt true and false:
-//      what the former adds (e.g. "<|im_start|>assistant\n"). The span starts after it, or,
-//      where the turn as rendered differs from the prompt (Qwen3's empty think block with
-//      enable_thinking false), after the longest common prefix of the two.
+//   2. The header is the part the model does not generate: the generation prompt. The
+//      messages before it are rendered with add_generation_prompt true and false; the
+//      header is the shortest start of the turn that the prompted render ends with and
+//      that covers what the prompt adds (e.g. "<|im_start|>assistant\n"; Phi-3's
+//      "<|assistant|>\n" where the unprompted render ends in "<|endoftext|>"). Where the
+//      turn does not start so (Qwen3's empty think block with enable_thinking false, before
+//      a turn that has none), the prompt is cut back line by line until the turn starts
+//      with it (chat_template.cpp, HeaderLength).
 //   3. Whitespace at the end of the iteration (the newline after "<|im_end|>") is not
 //      generated, and is left out: the span ends at the end-of-turn token.
 // So for ChatML `<|im_start|>assistant\nHELLO<|im_end|>\n` the span is `HELLO<|im_end|>`,

@@ -380,7 +380,20 @@ class Lexer {
 }  // namespace
 
 absl::StatusOr<std::vector<Token>> Lex(absl::string_view source, absl::string_view origin) {
-  return Lexer(source, origin).Run();
+  // As Jinja2 reads a template: newlines normalized to "\n", one trailing newline dropped
+  // (keep_trailing_newline is off).
+  std::string text;
+  text.reserve(source.size());
+  for (size_t i = 0; i < source.size(); ++i) {
+    if (source[i] == '\r') {
+      text += '\n';
+      if (i + 1 < source.size() && source[i + 1] == '\n') ++i;
+    } else {
+      text += source[i];
+    }
+  }
+  if (!text.empty() && text.back() == '\n') text.pop_back();
+  return Lexer(text, origin).Run();
 }
 
 }  // namespace zerod::chat

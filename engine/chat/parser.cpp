@@ -327,18 +327,21 @@ class Parser {
     }
   }
 
-  absl::StatusOr<ExprPtr> Unary() {
+  // Jinja2 applies the filters after a sign: `-3 | abs` is (-3) | abs.
+  absl::StatusOr<ExprPtr> Unary(bool with_filters = true) {
+    ExprPtr e;
     if (IsOp("-") || IsOp("+")) {
       auto u = MakeExpr(ExprType::kUnary, Peek().line);
       u->name = t_[p_++].text;
       RETURN_IF_ERROR(Enter(u->line));
-      ASSIGN_OR_RETURN(ExprPtr x, Unary());
+      ASSIGN_OR_RETURN(ExprPtr x, Unary(false));
       --depth_;
       u->args.push_back(std::move(x));
-      return u;
+      e = std::move(u);
+    } else {
+      ASSIGN_OR_RETURN(e, Primary());
     }
-    ASSIGN_OR_RETURN(ExprPtr e, Primary());
-    return Postfix(std::move(e), /*filters=*/true);
+    return Postfix(std::move(e), with_filters);
   }
 
   absl::StatusOr<ExprPtr> Primary() {
