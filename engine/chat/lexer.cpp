@@ -63,7 +63,7 @@ class Lexer {
       absl::Status st = kind == '#' ? Comment() : kind == '{' ? Tag(false) : Tag(true);
       if (!st.ok()) return st;
     }
-    tokens_.push_back(Token{Tok::kEof, line_});
+    tokens_.push_back(Token{Tok::kEof, line_, ""});
     return std::move(tokens_);
   }
 
@@ -137,7 +137,7 @@ class Lexer {
   // After "{{" or "{%": expression tokens up to the closing delimiter.
   absl::Status Tag(bool block) {
     const int begin_line = line_;
-    tokens_.push_back(Token{block ? Tok::kBlockBegin : Tok::kVarBegin, line_});
+    tokens_.push_back(Token{block ? Tok::kBlockBegin : Tok::kVarBegin, line_, ""});
     const size_t first = tokens_.size();
     const char close = block ? '%' : '}';
     while (true) {
@@ -159,7 +159,7 @@ class Lexer {
       if (c == close && pos_ + 1 < src_.size() && src_[pos_ + 1] == '}') {
         pos_ += 2;
         SetClosing(sign, block);
-        tokens_.push_back(Token{block ? Tok::kBlockEnd : Tok::kVarEnd, line_});
+        tokens_.push_back(Token{block ? Tok::kBlockEnd : Tok::kVarEnd, line_, ""});
         if (block && tokens_.size() == first + 2 && tokens_[first].type == Tok::kName &&
             tokens_[first].text == "raw") {
           return Raw(begin_line);

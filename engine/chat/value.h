@@ -25,17 +25,7 @@ struct MacroNode;  // ast.h
 struct Value;
 using List = std::vector<Value>;
 
-// A dict with string keys in insertion order; lookups are linear (templates' dicts are small).
-class Dict {
- public:
-  const Value* Find(absl::string_view key) const;
-  void Set(std::string key, Value value);  // replaces in place or appends
-  const std::vector<std::pair<std::string, Value>>& items() const { return items_; }
-  size_t size() const { return items_.size(); }
-
- private:
-  std::vector<std::pair<std::string, Value>> items_;
-};
+class Dict;
 
 enum class Kind {
   kUndefined,
@@ -95,11 +85,7 @@ struct Value {
     v.list = std::make_shared<const List>(std::move(items));
     return v;
   }
-  static Value MakeDict(Dict d) {
-    Value v = Of(Kind::kDict);
-    v.dict = std::make_shared<const Dict>(std::move(d));
-    return v;
-  }
+  static Value MakeDict(Dict d);  // after Dict
   static Value Function(std::string name) {
     Value v = Of(Kind::kFunction);
     v.s = std::move(name);
@@ -130,6 +116,24 @@ struct Value {
     return v;
   }
 };
+
+// A dict with string keys in insertion order; lookups are linear (templates' dicts are small).
+class Dict {
+ public:
+  const Value* Find(absl::string_view key) const;
+  void Set(std::string key, Value value);  // replaces in place or appends
+  const std::vector<std::pair<std::string, Value>>& items() const { return items_; }
+  size_t size() const { return items_.size(); }
+
+ private:
+  std::vector<std::pair<std::string, Value>> items_;
+};
+
+inline Value Value::MakeDict(Dict d) {
+  Value v = Of(Kind::kDict);
+  v.dict = std::make_shared<const Dict>(std::move(d));
+  return v;
+}
 
 // Python truthiness (Undefined is false).
 bool Truthy(const Value& v);

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # libFuzzer over zerod's torch-free parsers (tests/fuzz: DeepSpeed config, safetensors
 # header, tokenizer.json, checkpoint metadata, JobSpec validation, chat templates).
-# Configures build-fuzz/ with clang and -DZEROD_FUZZ=ON (ASan, UBSan and coverage on every library; LibTorch's
-# CMake config is read, as by every configuration, but nothing of it is built), builds
-# only the fuzz targets (the parsers' sources and zerod_proto), then runs each for
-# ZEROD_FUZZ_SECONDS (default 45) from its seeds, tests/fuzz/corpus/<target>/, as many at
-# a time as there are cores: about 4 minutes from cold on 2 cores. One line per target;
-# exits non-zero if any crashed.
+# Configures build-fuzz/ with clang and -DZEROD_FUZZ=ON (ASan, UBSan and coverage on every
+# library; LibTorch's CMake config is read, as by every configuration, but nothing of it is
+# built), builds only the fuzz targets (the parsers' sources and zerod_proto), then runs
+# each for ZEROD_FUZZ_SECONDS (default 45) from its seeds, tests/fuzz/corpus/<target>/, as
+# many at a time as there are cores: about 4 minutes from cold on 2 cores. One line per
+# target; exits non-zero if any crashed.
 #
 # A crash leaves its input in build-fuzz/crashes/<target>/ and the log beside it. Replay it
 # with `build-fuzz/bin/fuzz_<target> FILE`; once fixed, copy it into
