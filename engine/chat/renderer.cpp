@@ -42,20 +42,30 @@ class Renderer {
   }
   // Adds the template's name and line to a builtin's error, keeping raise_exception's mark.
   absl::Status At(int line, const absl::Status& st) const {
+    if (absl::StartsWith(st.message(), t_.origin + ":")) return st;  // already placed
     if (st.GetPayload(kRaisedPayload).has_value()) {
       absl::Status out = Error(line, absl::StrCat("raise_exception: ", st.message()));
       out.SetPayload(kRaisedPayload, *st.GetPayload(kRaisedPayload));
       return out;
     }
-    if (absl::StartsWith(st.message(), t_.origin + ":")) return st;
     return Error(line, std::string(st.message()));
   }
   absl::Status Step(int line) {
     if (++steps_ > req_.limits.max_steps) {
-      return Error(line, absl::StrCat("more than ", req_.limits.max_steps,
-                                      " loop iterations and macro calls"));
+      return Error(line,
+                   absl::StrCat("more than ", req_.limits.max_steps,
+                                " steps (loop iterations, macro calls, operations, KiB built)"));
     }
     return absl::OkStatus();
+  }
+  // Building a big value costs steps too (a KiB of string, or of list items, one step), so
+  // a loop that doubles a string is stopped as surely as a loop that runs long.
+  absl::StatusOr<Value> Charge(int line, absl::StatusOr<Value> v) {
+    if (!v.ok()) return At(line, v.status());
+    size_t size = v->is_string() ? v->s.size() : v->is_list() ? v->list->size() * 16 : 0;
+    steps_ += int64_t(size / 1024);
+    RETURN_IF_ERROR(Step(line));
+    return v;
   }
   absl::Status Emit(int line, absl::string_view s) {
     if (out_->size() + s.size() > req_.limits.max_output_bytes) {
@@ -335,15 +345,13 @@ absl::StatusOr<Value> Renderer::Eval(const Expr& e) {
       return v;
     }
     case ExprType::kCall:
-      return EvalCall(e);
+      return Charge(e.line, EvalCall(e));
     case ExprType::kFilter: {
       ASSIGN_OR_RETURN(Value in, Eval(*e.args[0]));
       List args;
       KwArgs kwargs;
       RETURN_IF_ERROR(EvalArgs(e, 1, &args, &kwargs));
-      auto v = ApplyFilter(e.name, in, args, kwargs);
-      if (!v.ok()) return At(e.line, v.status());
-      return v;
+      return Charge(e.line, ApplyFilter(e.name, in, args, kwargs));
     }
     case ExprType::kTest: {
       ASSIGN_OR_RETURN(Value in, Eval(*e.args[0]));
@@ -368,7 +376,7 @@ absl::StatusOr<Value> Renderer::Eval(const Expr& e) {
                    absl::StrCat("bad operand type for unary ", e.name, ": '", TypeName(x), "'"));
     }
     case ExprType::kBinary:
-      return EvalBinary(e);
+      return Charge(e.line, EvalBinary(e));
     case ExprType::kCond: {
       ASSIGN_OR_RETURN(Value c, Eval(*e.args[1]));
       if (Truthy(c)) return Eval(*e.args[0]);

@@ -34,7 +34,8 @@
 // mapping is ASCII-only.
 //
 // Bounds (RenderLimits) keep any template, hostile or broken, from running away: output
-// size, loop iterations plus macro calls, macro call depth; value sizes are bounded in
+// size, steps (loop iterations, macro calls, operations, and a step per KiB of values built),
+// macro call depth; value sizes are bounded in
 // builtins.h, nesting depth in parser.h.
 #pragma once
 
@@ -55,7 +56,7 @@ struct ParsedTemplate;
 
 struct RenderLimits {
   size_t max_output_bytes = size_t{64} << 20;
-  int64_t max_steps = 10'000'000;  // loop iterations plus macro calls
+  int64_t max_steps = 10'000'000;  // loop iterations, macro calls, operations, KiB of values built
   int max_call_depth = 64;         // macros calling macros
 };
 

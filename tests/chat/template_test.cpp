@@ -70,7 +70,16 @@ TEST(ChatTemplate, RunawayLoopsStopAtTheStepBound) {
   RenderLimits limits;
   limits.max_steps = 1000;
   ExpectError("{% for i in range(100) %}{% for j in range(100) %}{% endfor %}{% endfor %}",
-              "more than 1000 loop iterations", limits);
+              "more than 1000 steps", limits);
+}
+
+TEST(ChatTemplate, BuildingHugeValuesCostsSteps) {
+  RenderLimits limits;
+  limits.max_steps = 10000;
+  ExpectError(
+      "{% set ns = namespace(s='x' * 1000000) %}{% for i in range(100) %}"
+      "{% set ns.s = ns.s[1:] ~ 'y' %}{% endfor %}",
+      "more than 10000 steps", limits);
 }
 
 TEST(ChatTemplate, OutputStopsAtItsBound) {
