@@ -145,11 +145,20 @@ def job_spec():
         (d / f"seed_{name}.pb").write_bytes(blob)
 
 
+def chat_template():
+    # The test families' templates, and the language cases of the transformers fixtures.
+    d = copy_seeds("chat_template", sorted(ROOT.glob("tests/fixtures/chat_templates/*.jinja")))
+    fixtures = json.loads((ROOT / "tests/fixtures/chat_fixtures.json").read_text())
+    for i, case in enumerate(fixtures["language"]):
+        (d / f"seed_case{i:03d}.jinja").write_text(case["template"])
+
+
 if __name__ == "__main__":
     ds_config()
     safetensors()
     tokenizer()
     checkpoint_meta()
     job_spec()
+    chat_template()
     for d in sorted(CORPUS.iterdir()):
         print(f"{d.relative_to(ROOT)}: {len(list(d.iterdir()))} files")

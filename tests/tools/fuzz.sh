@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # libFuzzer over zerod's torch-free parsers (tests/fuzz: DeepSpeed config, safetensors
-# header, tokenizer.json, checkpoint metadata, JobSpec validation). Configures build-fuzz/
-# with clang and -DZEROD_FUZZ=ON (ASan, UBSan and coverage on every library; LibTorch's
-# CMake config is read, as by every configuration, but nothing of it is built), builds
-# only the fuzz targets (the parsers' sources and zerod_proto), then runs each for
-# ZEROD_FUZZ_SECONDS (default 45) from its seeds, tests/fuzz/corpus/<target>/, as many at
-# a time as there are cores: about 4 minutes from cold on 2 cores. One line per target;
-# exits non-zero if any crashed.
+# header, tokenizer.json, checkpoint metadata, JobSpec validation, chat templates).
+# Configures build-fuzz/ with clang and -DZEROD_FUZZ=ON (ASan, UBSan and coverage on every
+# library; LibTorch's CMake config is read, as by every configuration, but nothing of it is
+# built), builds only the fuzz targets (the parsers' sources and zerod_proto), then runs
+# each for ZEROD_FUZZ_SECONDS (default 45) from its seeds, tests/fuzz/corpus/<target>/, as
+# many at a time as there are cores: about 4 minutes from cold on 2 cores. One line per
+# target; exits non-zero if any crashed.
 #
 # A crash leaves its input in build-fuzz/crashes/<target>/ and the log beside it. Replay it
 # with `build-fuzz/bin/fuzz_<target> FILE`; once fixed, copy it into
@@ -20,7 +20,7 @@ cd "$(dirname "$0")/../.."
 source scripts/env.sh
 seconds=${ZEROD_FUZZ_SECONDS:-45}
 targets=("$@")
-((${#targets[@]})) || targets=(ds_config safetensors tokenizer checkpoint_meta job_spec)
+((${#targets[@]})) || targets=(ds_config safetensors tokenizer checkpoint_meta job_spec chat_template)
 command -v clang++ >/dev/null || { echo "fuzz: clang++ not found (scripts/bootstrap.sh installs it)"; exit 1; }
 
 if [ ! -f build-fuzz/build.ninja ]; then
@@ -42,7 +42,11 @@ fuzz_one() {  # target: runs it, writes its one-line result to $results/<target>
   local t=$1 log=$results/$1.log corpus=build-fuzz/corpus/$1 crashes=build-fuzz/crashes/$1
   mkdir -p "$corpus" "$crashes"
   local dict=()
-  [ "$t" = job_spec ] || dict=(-dict=tests/fuzz/json.dict)
+  case $t in
+    job_spec) ;;
+    chat_template) dict=(-dict=tests/fuzz/jinja.dict) ;;
+    *) dict=(-dict=tests/fuzz/json.dict) ;;
+  esac
   local rc=0
   # -timeout: an input that takes 10 s is a hang; -rss_limit_mb: the default, said aloud.
   "build-fuzz/bin/fuzz_$t" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
