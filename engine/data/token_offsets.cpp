@@ -12,7 +12,8 @@
 //   - a token that does not match where the last one ended is searched for further on:
 //     the bytes between were swallowed (an added token's lstrip/rstrip) or dropped (a
 //     character with no id and no <unk>), and belong to no token, or to a pending <unk>;
-//   - <unk> covers the text up to the next token's match (or the end).
+//   - <unk> (unless the text spells it there) covers the text up to the next token's match
+//     (or the end).
 // A token found nowhere is an error: masks built on wrong offsets would train on the wrong
 // tokens silently.
 #include <algorithm>
@@ -104,10 +105,8 @@ absl::Status Tokenizer::EncodeWithOffsets(std::string_view text, std::vector<int
       }
     }
     if (const auto unk = bpe_->unk_id()) unknown_[static_cast<size_t>(*unk)] = true;
-    for (const AddedToken& t : added_) {
-      strings[static_cast<size_t>(t.id)] = t.content;
-      unknown_[static_cast<size_t>(t.id)] = false;
-    }
+    // <unk> is often an added token too; it is known where the text spells it.
+    for (const AddedToken& t : added_) strings[static_cast<size_t>(t.id)] = t.content;
     id_bytes_ = std::move(strings);
   }
 
@@ -117,7 +116,8 @@ absl::Status Tokenizer::EncodeWithOffsets(std::string_view text, std::vector<int
   std::optional<size_t> pending_unk;  // index into *spans of an <unk> waiting for its end
   for (size_t i = first_new; i < ids->size(); ++i) {
     const auto id = static_cast<size_t>((*ids)[i]);
-    if (unknown_[id]) {
+    if (unknown_[id] &&
+        !(id_bytes_[id].size() > 0 && text.substr(pos).starts_with(id_bytes_[id]))) {
       if (!pending_unk) pending_unk = spans->size();
       spans->push_back({pos, pos});
       continue;
