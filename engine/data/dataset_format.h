@@ -7,12 +7,13 @@
 //   conversation            {"messages": [{role, content}...]}    the assistant messages
 //   chat prompt-completion  {"prompt": [msgs], "completion": [msgs]}  the completion's
 //                                                                  assistant messages
-// Conversations go through the model directory's chat template and end as it ends them (no
-// EOS appended, as TRL; the template's end-of-turn token is trained) (engine/chat/);
-// what is trained is the tokens that overlap an assistant message's bytes (chat_template.h, Note
-// [assistant spans]): a token straddling a span's edge is trained, as transformers'
-// return_assistant_tokens_mask marks it (it marks from the token holding a span's first
-// character to the token holding its last). `train_on_all` trains every token. Torch-free.
+// Conversations go through the model directory's chat template (engine/chat/) and end as
+// it ends them: no EOS appended (as TRL), the template's end-of-turn token trained. What is
+// trained is the tokens that overlap an assistant message's bytes (chat_template.h, Note
+// [assistant spans]; token bytes from Tokenizer::EncodeWithOffsets): a token straddling a
+// span's edge is trained, as transformers' return_assistant_tokens_mask marks it (from the
+// token holding a span's first character to the token holding its last). `train_on_all`
+// trains every token. Torch-free.
 #pragma once
 
 #include <cstdint>
