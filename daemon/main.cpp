@@ -186,8 +186,14 @@ int main(int argc, char** argv) {
     }
     spec.model_dir = *dir;
   }
-  if (flags.mode == Mode::kPrepareData)
-    return zerod::daemon::RunPrepareData({flags.bytes, spec.model_dir, flags.input, flags.output});
+  if (flags.mode == Mode::kPrepareData) {
+    zerod::daemon::PrepareFlags prepare = flags.prepare;
+    prepare.bytes = flags.bytes;
+    prepare.model_dir = spec.model_dir;
+    prepare.input = flags.input;
+    prepare.output = flags.output;
+    return zerod::daemon::RunPrepareData(prepare);
+  }
   if (flags.mode == Mode::kPlan) return RunPlan(flags);
   if (flags.mode == Mode::kExport) return RunExportFromCheckpoint(flags);
   if ((flags.mode == Mode::kTrain || flags.mode == Mode::kEval) && !JobFlagsFitTheMode(flags))

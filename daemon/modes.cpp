@@ -29,8 +29,10 @@ const ModeInfo kModes[] = {
      "Print where the job's parameters, optimizer state and gradients would live and the bytes "
      "per rank on the GPU and the host; exit 1 if it does not fit. No GPU, no MPI"},
     {Mode::kPrepareData, "--prepare-data",
-     "zerod --prepare-data --input TEXT --output FILE (--bytes | --model DIR)",
-     "Turn --input text into the --output token file"},
+     "zerod --prepare-data --input FILE --output FILE (--bytes | --model DIR)",
+     "Turn --input text into the --output token file, or a fine-tuning dataset (.jsonl, "
+     ".jsonl.gz, .json, .csv: text, prompt-completion or conversations) into a sample file "
+     "(FILE + FILE.samples: the tokens and which are trained)"},
     {Mode::kExport, "--from-checkpoint", "zerod --export-hf OUT --from-checkpoint DIR",
      "Write the model of a checkpoint directory (--save-dir of any number of ranks) for "
      "transformers, one unit at a time; no MPI, no GPU"},
@@ -185,8 +187,33 @@ std::unique_ptr<CLI::App> MakeApp(Mode mode, Flags* f) {
       app->add_flag("--bytes", f->bytes, "Byte-level vocabulary (one token per byte)");
       app->add_option("--model,--model-name", f->spec.model_dir,
                       "A model directory whose tokenizer.json tokenizes the text");
-      app->add_option("--input", f->input, "The text file")->required();
-      app->add_option("--output", f->output, "The token file to write")->required();
+      app->add_option("--input", f->input,
+                      "The text file (.txt: one document), or a dataset file: .jsonl, "
+                      ".jsonl.gz, .json (a list of objects), .csv (a header row)")
+          ->required();
+      app->add_option("--output", f->output, "The token file (or sample file) to write")
+          ->required();
+      app->add_option("--format", f->prepare.format,
+                      "auto: a dataset file becomes a sample file (FILE, which still reads as "
+                      "a token stream, and FILE.samples), other files a token stream; samples; "
+                      "stream: the token file only (text records of a .jsonl)")
+          ->check(CLI::IsMember({"auto", "samples", "stream"}))
+          ->capture_default_str();
+      app->add_option("--text-field", f->prepare.text_field,
+                      "The field of language-modelling records")
+          ->capture_default_str();
+      app->add_option("--messages-field", f->prepare.messages_field,
+                      "The field of conversations (lists of {role, content})")
+          ->capture_default_str();
+      app->add_option("--prompt-field", f->prepare.prompt_field,
+                      "The prompt of prompt-completion records")
+          ->capture_default_str();
+      app->add_option("--completion-field", f->prepare.completion_field,
+                      "The completion of prompt-completion records")
+          ->capture_default_str();
+      app->add_flag("--train-on-prompt", f->prepare.train_on_prompt,
+                    "Train on every token (prompts, user turns, template headers), not only "
+                    "completions and assistant messages");
       break;
     case Mode::kExport:
       app->add_option("--from-checkpoint", f->from_checkpoint, "The checkpoint directory")

@@ -12,6 +12,7 @@
 #include "CLI/CLI.hpp"
 #include "absl/status/statusor.h"
 #include "daemon/daemon_file.h"
+#include "daemon/prepare_cmd.h"
 #include "engine/api.h"
 
 namespace zerod::daemon {
@@ -25,6 +26,7 @@ struct Flags {
   PlanMachine machine;       // --plan: the machine planned for
   int64_t eval_batches = 0;  // --eval --batches (0: the whole file)
   bool bytes = false;        // --prepare-data --bytes
+  PrepareFlags prepare;      // --prepare-data's --format, field names, --train-on-prompt
   std::string input, output;
   std::string from_checkpoint;  // --export-hf OUT --from-checkpoint DIR
   std::string export_dir;       // its OUT (or --output)

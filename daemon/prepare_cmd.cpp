@@ -5,7 +5,10 @@
 #include <chrono>
 #include <cstdio>
 
+#include "absl/strings/match.h"
+#include "engine/data/dataset_prep.h"
 #include "engine/data/prepare.h"
+#include "engine/data/record_reader.h"
 
 namespace zerod::daemon {
 namespace {
@@ -56,6 +59,41 @@ class ProgressBar {
   bool drawn_ = false;
 };
 
+// A fine-tuning dataset into a sample file; prints the summary.
+int RunPrepareSamples(const PrepareFlags& flags) {
+  data::DatasetOptions options;
+  options.text_field = flags.text_field;
+  options.messages_field = flags.messages_field;
+  options.prompt_field = flags.prompt_field;
+  options.completion_field = flags.completion_field;
+  options.train_on_all = flags.train_on_prompt;
+  const bool tty = ::isatty(STDERR_FILENO) == 1;
+  bool drawn = false;
+  auto summary = data::PrepareDataset(
+      flags.input, flags.model_dir, options, flags.output, [&](const data::DatasetSummary& s) {
+        if (!tty) return;
+        std::fprintf(stderr, "\r%lld records | %lld samples | %lld tokens",
+                     static_cast<long long>(s.records), static_cast<long long>(s.samples),
+                     static_cast<long long>(s.tokens));
+        drawn = true;
+      });
+  if (drawn) std::fputc('\n', stderr);
+  if (!summary.ok()) {
+    std::fprintf(stderr, "zerod: error: %s\n", std::string(summary.status().message()).c_str());
+    return 1;
+  }
+  const bool wide = summary->dtype == data::TokenDType::kUInt32;
+  std::printf(
+      "%s dataset: %lld records, %lld samples, %lld tokens, %lld trained, %lld skipped (no "
+      "token to train on)\nwrote %s and %s.samples (%s, vocab %lld, EOS %d)\n",
+      data::FormatName(summary->format), static_cast<long long>(summary->records),
+      static_cast<long long>(summary->samples), static_cast<long long>(summary->tokens),
+      static_cast<long long>(summary->trained_tokens), static_cast<long long>(summary->skipped),
+      flags.output.c_str(), flags.output.c_str(), wide ? "uint32" : "uint16",
+      static_cast<long long>(summary->vocab_size), summary->eos_id);
+  return 0;
+}
+
 }  // namespace
 
 int RunPrepareData(const PrepareFlags& flags) {
@@ -77,6 +115,22 @@ int RunPrepareData(const PrepareFlags& flags) {
     std::fprintf(stderr,
                  "zerod: error: --prepare-data needs --model DIR (with tokenizer.json) or "
                  "--bytes\n");
+    return 2;
+  }
+  const bool dataset = data::IsRecordFile(flags.input);
+  if (flags.format == "samples" && !dataset) {
+    std::fprintf(stderr,
+                 "zerod: error: --format samples needs a dataset file (.jsonl, .jsonl.gz, .json, "
+                 ".csv); %s is read as raw text\n",
+                 flags.input.c_str());
+    return 2;
+  }
+  if (dataset && flags.format != "stream") return RunPrepareSamples(flags);
+  if (flags.format == "stream" && dataset && !absl::EndsWith(flags.input, ".jsonl")) {
+    std::fprintf(stderr,
+                 "zerod: error: --format stream reads .txt and .jsonl (its \"text\" field); "
+                 "drop --format for %s\n",
+                 flags.input.c_str());
     return 2;
   }
   ProgressBar bar;

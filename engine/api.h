@@ -23,6 +23,8 @@
 //   include-allowed: engine/checkpoint/hf_from_checkpoint.h  a checkpoint exported as HF
 //   include-allowed: engine/checkpoint/output_dir.h        what a save may replace; newest ckpt
 //   include-allowed: engine/data/prepare.h                 zerod --prepare-data
+//   include-allowed: engine/data/dataset_prep.h            --prepare-data of fine-tuning data
+//   include-allowed: engine/data/record_reader.h           which files are datasets
 //   include-allowed: engine/models/model_dir.h             model directories, hub names
 //   include-allowed: engine/util/files.h                   paths, directories, whole files
 //   include-allowed: engine/util/proc_stats.h              resident set, host memory

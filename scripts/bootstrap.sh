@@ -24,7 +24,7 @@ APT_PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config git
   openmpi-bin libopenmpi-dev
   libgtest-dev libgmock-dev googletest
-  nlohmann-json3-dev libyaml-cpp-dev libcli11-dev prometheus-cpp-dev
+  nlohmann-json3-dev libyaml-cpp-dev zlib1g-dev libcli11-dev prometheus-cpp-dev
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
   python3-venv
   slurm-wlm munge openssl

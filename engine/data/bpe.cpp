@@ -98,6 +98,12 @@ std::optional<int32_t> BpeModel::TokenToId(std::string_view token) const {
   return it->second;
 }
 
+std::vector<std::string> BpeModel::TokenStrings() const {
+  std::vector<std::string> table(static_cast<size_t>(max_id_ + 1));
+  for (const auto& [token, id] : vocab_) table[static_cast<size_t>(id)] = token;
+  return table;
+}
+
 void BpeModel::InitialSymbols(std::string_view word, std::vector<int32_t>* symbols) const {
   // A pending <unk>: tokenizers emits it when the next known character comes or the word
   // ends, fusing a run of unknown characters into one when fuse_unk is set. Byte-fallback

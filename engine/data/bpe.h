@@ -38,6 +38,9 @@ class BpeModel {
   std::optional<int32_t> TokenToId(std::string_view token) const;
   // The largest id in the vocabulary (-1 when empty).
   int32_t max_id() const { return max_id_; }
+  // Every id's token string, indexed by id ("" for ids the vocabulary skips).
+  std::vector<std::string> TokenStrings() const;
+  std::optional<int32_t> unk_id() const { return unk_id_; }
 
  private:
   struct Merge {

@@ -157,6 +157,13 @@ void SplitByPattern(SplitPattern pattern, std::string_view text,
   }
 }
 
+bool PreTokenizer::byte_level() const {
+  for (const Step& step : steps_) {
+    if (step.kind == Step::kByteLevel) return true;
+  }
+  return false;
+}
+
 std::string ByteLevelEncode(std::string_view bytes) {
   const auto& table = ByteLevelTable();
   std::string out;

@@ -46,6 +46,8 @@ class PreTokenizer {
 
   // Splits `piece` into words, appended to *words in text order.
   void Split(TextPiece piece, std::vector<TextPiece>* words) const;
+  // A ByteLevel step is in the chain: token strings spell bytes through ByteLevelEncode.
+  bool byte_level() const;
 
  private:
   struct Step {

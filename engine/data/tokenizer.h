@@ -28,6 +28,12 @@
 
 namespace zerod::data {
 
+// Bytes [begin, end) of an encoded text.
+struct TokenSpan {
+  size_t begin = 0;
+  size_t end = 0;
+};
+
 class Tokenizer {
  public:
   // Reads `path` (a tokenizer.json). Errors start with the path and name the JSON field.
@@ -40,6 +46,12 @@ class Tokenizer {
   // is called now and then with how many bytes of `text` are done. Not thread-safe.
   void Encode(std::string_view text, std::vector<int32_t>* ids,
               const std::function<void(size_t)>& progress = nullptr);
+
+  // Encode, and (*spans)[i] = the bytes of `text` that token i stands for
+  // (token_offsets.cpp, Note [token offsets]). An error where the tokens cannot be lined up
+  // with the text (it names the token and the byte). Not thread-safe.
+  absl::Status EncodeWithOffsets(std::string_view text, std::vector<int32_t>* ids,
+                                 std::vector<TokenSpan>* spans);
 
   // The id of `token`: added tokens first, then the model's vocabulary.
   std::optional<int32_t> TokenToId(std::string_view token) const;
@@ -59,6 +71,11 @@ class Tokenizer {
   PreTokenizer pre_tokenizer_;
   std::optional<BpeModel> bpe_;
   int64_t vocab_size_ = 0;
+
+  // The bytes each id spells, built by the first EncodeWithOffsets; unknown_[id] for <unk>
+  // (whose bytes are whatever the text had there).
+  std::vector<std::string> id_bytes_;
+  std::vector<bool> unknown_;
 };
 
 }  // namespace zerod::data
