@@ -118,6 +118,11 @@ const std::vector<NamedMember<StepMetrics>>& StepMembers() {
       {"host_peak_rss_bytes", &M::host_peak_rss_bytes},
       {"saved_checkpoint", &M::saved_checkpoint},
       {"checkpoint_error", &M::checkpoint_error},
+      {"label_tokens", &M::label_tokens},
+      {"no_labels", &M::no_labels},
+      {"eval_loss", &M::eval_loss},
+      {"eval_perplexity", &M::eval_perplexity},
+      {"eval_tokens", &M::eval_tokens},
   };
   return *members;
 }

@@ -7,6 +7,8 @@
 
 #include <set>
 
+#include "engine/data/finetune_data.h"
+
 namespace zerod::data {
 namespace {
 
@@ -218,6 +220,43 @@ TEST(PackerTest, TheHoldOutIsSeededDisjointAndAtLeastOneSample) {
   EXPECT_EQ(SplitSamples(10, 0.001, 1)->eval.size(), 1u);
   EXPECT_FALSE(SplitSamples(1, 0.5, 1).ok());
   EXPECT_FALSE(SplitSamples(10, 1.0, 1).ok());
+}
+
+TEST(FinetuneDataTest, EpochsMakeTheStepsAndTheHoldOutLeavesTraining) {
+  auto samples = std::make_unique<MemorySampleSet>();
+  for (int i = 0; i < 50; ++i) AddSample(*samples, 3, 10 * i);
+  FinetuneConfig c;
+  c.packer = Config(4, 4, 2, 2, 1);
+  c.packer.packing = false;
+  c.eval_split = 0.1;
+  c.epochs = 3;
+  c.steps = 10;  // overridden by the epochs
+  auto d = FinetuneData::Create(std::move(samples), nullptr, c);
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ((*d)->train().num_rows(), 45);
+  ASSERT_NE((*d)->eval(), nullptr);
+  EXPECT_EQ((*d)->eval()->num_rows(), 5);
+  EXPECT_EQ((*d)->train().steps_per_epoch(), 12);  // ceil(45 / 4)
+  EXPECT_EQ((*d)->total_steps(), 36);
+  const std::string summary = (*d)->Summary();
+  EXPECT_NE(summary.find("Num examples = 45"), std::string::npos) << summary;
+  EXPECT_NE(summary.find("Total optimization steps = 36"), std::string::npos) << summary;
+  // The evaluation rows are in order, every pass the same.
+  EXPECT_EQ((*d)->eval()->RowAt(0, 0), 0);
+  EXPECT_EQ((*d)->eval()->RowAt(2, 0), 0);  // two batches a pass: step 2 starts the next
+}
+
+TEST(FinetuneDataTest, WithoutEpochsTheStepsSayHowLong) {
+  auto samples = std::make_unique<MemorySampleSet>();
+  for (int i = 0; i < 8; ++i) AddSample(*samples, 3, 10 * i);
+  FinetuneConfig c;
+  c.packer = Config(2, 2, 2, 1, 1);
+  c.steps = 9;
+  auto d = FinetuneData::Create(std::move(samples), nullptr, c);
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ((*d)->total_steps(), 9);
+  EXPECT_EQ((*d)->epochs(), 3);  // 4 steps per epoch
+  EXPECT_EQ((*d)->eval(), nullptr);
 }
 
 }  // namespace
