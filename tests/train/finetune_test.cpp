@@ -122,8 +122,8 @@ TEST(FinetuneTest, EvaluationFiguresComeWithTheStepsAndSaveBestKeepsTheLowest) {
     if (m->eval_loss < best) best = m->eval_loss, best_step = i;
   }
   (void)World().Barrier();
-  EXPECT_TRUE(std::filesystem::exists(
-      checkpoint::PeriodicCheckpointDir(spec.save_dir, best_step) + "/zerod_checkpoint.json"))
+  EXPECT_TRUE(std::filesystem::exists(checkpoint::PeriodicCheckpointDir(spec.save_dir, best_step) +
+                                      "/zerod_checkpoint.json"))
       << "best at step " << best_step;
 }
 
