@@ -10,19 +10,18 @@ namespace zerod::train {
 
 BatchTensors ToTensors(const data::PackedBatch& b, int64_t seq_len, torch::Device device) {
   const auto i64 = torch::TensorOptions().dtype(torch::kInt64);
+  // from_blob borrows `b`'s memory, and .to() of a CPU tensor to the CPU is no copy: each
+  // tensor is cloned so that it owns its memory past `b`.
+  auto own = [device](torch::Tensor t) { return t.to(device).clone(); };
   BatchTensors t;
-  // from_blob borrows: clone so that the tensors own their memory past `b`.
   t.ids = torch::from_blob(const_cast<int64_t*>(b.inputs.data()), {b.rows, seq_len}, i64).clone();
-  torch::Tensor labels =
-      torch::from_blob(const_cast<int64_t*>(b.labels.data()), {b.rows, seq_len}, i64);
-  t.labels = labels.to(device);
-  t.mask = labels.ne(data::kIgnoreLabel).to(torch::kFloat32).to(device);
+  t.labels = own(torch::from_blob(const_cast<int64_t*>(b.labels.data()), {b.rows, seq_len}, i64));
+  t.mask = t.labels.ne(data::kIgnoreLabel).to(torch::kFloat32);
   t.layout.positions =
-      torch::from_blob(const_cast<int64_t*>(b.positions.data()), {b.rows, seq_len}, i64).to(device);
-  t.layout.cu_seqlens = torch::from_blob(const_cast<int32_t*>(b.cu_seqlens.data()),
-                                         {static_cast<int64_t>(b.cu_seqlens.size())},
-                                         torch::TensorOptions().dtype(torch::kInt32))
-                            .to(device);
+      own(torch::from_blob(const_cast<int64_t*>(b.positions.data()), {b.rows, seq_len}, i64));
+  t.layout.cu_seqlens = own(torch::from_blob(const_cast<int32_t*>(b.cu_seqlens.data()),
+                                             {static_cast<int64_t>(b.cu_seqlens.size())},
+                                             torch::TensorOptions().dtype(torch::kInt32)));
   t.layout.max_seqlen = b.max_seqlen;
   return t;
 }

@@ -534,10 +534,11 @@ absl::StatusOr<std::unique_ptr<Job>> Job::Create(const JobSpec& spec, comm::Comm
     }
     if (job->steps_done() >= job->info().total_steps) {
       return absl::InvalidArgumentError(absl::StrCat(
-          "resume_from: ", spec.resume_from, " is at step ", job->steps_done(), " and the job has ",
-          job->info().total_steps, spec.epochs ? " steps (--epochs)" : " (--steps)",
+          "resume_from: ", spec.resume_from, " is at step ", job->steps_done(),
+          spec.epochs ? absl::StrCat(" and --epochs makes ", job->info().total_steps, " steps")
+                      : absl::StrCat(" and --steps is ", spec.steps),
           ": --steps and --epochs count every step of the job, the ",
-          "resumed ones too; give more than ", job->steps_done()));
+          "resumed ones too; give more than ", job->steps_done(), " steps"));
     }
   }
   job->set_weights(weights);
