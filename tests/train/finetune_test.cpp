@@ -43,11 +43,13 @@ void WriteSamples(const std::string& path, bool trained = true) {
 }
 
 // train_batch_size 8; micro-batches of `micro` rows (0: 8 / world, no accumulation).
-JobSpec FinetuneJob(const TempDir& dir, int64_t micro, int64_t steps, bool trained = true) {
+JobSpec FinetuneJob(const TempDir& dir, int64_t micro, int64_t steps, bool trained = true,
+                    const std::string& lr = "3e-3") {
   const std::string ds = R"({
     "train_batch_size": 8, "train_micro_batch_size_per_gpu": "auto",
     "gradient_accumulation_steps": "auto",
-    "optimizer": {"type": "AdamW", "params": {"lr": 3e-3, "weight_decay": 0.0}},
+    "optimizer": {"type": "AdamW", "params": {"lr": )" +
+                         lr + R"(, "weight_decay": 0.0}},
     "zero_optimization": {"stage": 3, "stage3_param_persistence_threshold": 0,
                           "stage3_prefetch_bucket_size": 5000}})";
   JobSpec spec = testing::WriteTinyJob(dir, testing::TinyLlamaConfigJson(), ds, steps,
@@ -125,6 +127,35 @@ TEST(FinetuneTest, EvaluationFiguresComeWithTheStepsAndSaveBestKeepsTheLowest) {
   EXPECT_TRUE(std::filesystem::exists(checkpoint::PeriodicCheckpointDir(spec.save_dir, best_step) +
                                       "/zerod_checkpoint.json"))
       << "best at step " << best_step;
+}
+
+TEST(FinetuneTest, TheBestCheckpointOutlivesTheRotationOfNewerOnes) {
+  TempDir dir;
+  // A rate this high makes the evaluation loss rise after the first steps: the best is
+  // then older than the newest periodic checkpoint, which alone keep_checkpoints 1 keeps.
+  JobSpec spec = FinetuneJob(dir, 1, /*steps=*/6, true, /*lr=*/"0.3");
+  spec.eval_split = 0.1;
+  spec.eval_every = 1;
+  spec.save_dir = dir.File("out");
+  spec.save_best = true;
+  spec.save_every = 1;
+  spec.keep_checkpoints = 1;
+  auto job = Job::Create(spec, &World());
+  ASSERT_TRUE(job.ok()) << job.status();
+  double best = std::numeric_limits<double>::infinity();
+  int64_t best_step = 0;
+  for (int64_t i = 1; i <= spec.steps; ++i) {
+    auto m = (*job)->Step();
+    ASSERT_TRUE(m.ok()) << m.status();
+    ASSERT_GT(m->eval_tokens, 0);
+    if (m->eval_loss < best) best = m->eval_loss, best_step = i;
+  }
+  (void)World().Barrier();
+  ASSERT_LT(best_step, spec.steps - 1) << "the evaluation loss must rise for this to test";
+  const std::vector<std::string> left = checkpoint::PeriodicCheckpointDirs(spec.save_dir);
+  EXPECT_EQ(left, (std::vector<std::string>{
+                      checkpoint::PeriodicCheckpointDir(spec.save_dir, best_step),
+                      checkpoint::PeriodicCheckpointDir(spec.save_dir, spec.steps - 1)}));
 }
 
 TEST(FinetuneTest, AStepWithoutALabelIsSkippedAndSaysSo) {
