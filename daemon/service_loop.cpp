@@ -48,8 +48,9 @@ class ServiceLog : public LoopObserver {
         break;
       case v1::RankCommand::STEP:
         if (c.outcome.status.ok()) {
+          // Every step, whatever steps_per_print says: the service's log is what an operator
+          // follows a job by (`zeroctl watch` too); the one-shot run's lines honour it.
           RunLog log(false, true, steps_total);
-          if (executor.job() != nullptr) log.SetJob(executor.job()->info());
           const StepMetrics m = wire::FromProto(c.outcome.metrics);
           if (log.PrintsStep(m)) {
             std::printf("zerod: %s ", id.c_str());

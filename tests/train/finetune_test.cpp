@@ -44,8 +44,8 @@ void WriteSamples(const std::string& path, bool trained = true) {
 
 // train_batch_size 8; micro-batches of `micro` rows (0: 8 / world, no accumulation).
 JobSpec FinetuneJob(const TempDir& dir, int64_t micro, int64_t steps, bool trained = true,
-                    const std::string& lr = "3e-3") {
-  const std::string ds = R"({
+                    const std::string& lr = "3e-3", const std::string& extra = "") {
+  const std::string ds = R"({)" + extra + R"(
     "train_batch_size": 8, "train_micro_batch_size_per_gpu": "auto",
     "gradient_accumulation_steps": "auto",
     "optimizer": {"type": "AdamW", "params": {"lr": )" +
@@ -131,9 +131,12 @@ TEST(FinetuneTest, EvaluationFiguresComeWithTheStepsAndSaveBestKeepsTheLowest) {
 
 TEST(FinetuneTest, TheBestCheckpointOutlivesTheRotationOfNewerOnes) {
   TempDir dir;
-  // A rate this high makes the evaluation loss rise after the first steps: the best is
-  // then older than the newest periodic checkpoint, which alone keep_checkpoints 1 keeps.
-  JobSpec spec = FinetuneJob(dir, 1, /*steps=*/6, true, /*lr=*/"0.3");
+  // A constant rate this high makes the evaluation loss jump about (measured: its lowest
+  // at step 5 of 8): the best is then older than the newest periodic checkpoint, the one
+  // keep_checkpoints 1 keeps.
+  JobSpec spec = FinetuneJob(dir, 1, /*steps=*/8, true, /*lr=*/"0.1",
+                             R"("scheduler": {"type": "WarmupLR", "params": {"warmup_min_lr": 0.1,
+                                "warmup_max_lr": 0.1, "warmup_num_steps": 0}},)");
   spec.eval_split = 0.1;
   spec.eval_every = 1;
   spec.save_dir = dir.File("out");
@@ -144,14 +147,17 @@ TEST(FinetuneTest, TheBestCheckpointOutlivesTheRotationOfNewerOnes) {
   ASSERT_TRUE(job.ok()) << job.status();
   double best = std::numeric_limits<double>::infinity();
   int64_t best_step = 0;
+  std::string losses;
   for (int64_t i = 1; i <= spec.steps; ++i) {
     auto m = (*job)->Step();
     ASSERT_TRUE(m.ok()) << m.status();
     ASSERT_GT(m->eval_tokens, 0);
+    losses += " " + std::to_string(m->eval_loss);
     if (m->eval_loss < best) best = m->eval_loss, best_step = i;
   }
   (void)World().Barrier();
-  ASSERT_LT(best_step, spec.steps - 1) << "the evaluation loss must rise for this to test";
+  ASSERT_LT(best_step, spec.steps - 1)
+      << "the evaluation loss must rise for this to test:" << losses;
   const std::vector<std::string> left = checkpoint::PeriodicCheckpointDirs(spec.save_dir);
   EXPECT_EQ(left, (std::vector<std::string>{
                       checkpoint::PeriodicCheckpointDir(spec.save_dir, best_step),
