@@ -49,7 +49,7 @@ class EmbeddingUnit final : public Unit {
         pad_(c.pad_token_id) {
     weight_ = AddParam("weight", {c.vocab_size, c.hidden_size}, ParamInit::kNormal, 1.0, pad_);
   }
-  torch::Tensor Run(const torch::Tensor& ids) override {
+  torch::Tensor Run(const torch::Tensor& ids, const SequenceLayout&) override {
     // The padding row gets no gradient (nn.Embedding's padding_idx; -1: none).
     torch::Tensor h = torch::embedding(weight_, ids, pad_);  // (B, T, C)
     if (!scale_) return h;
@@ -168,9 +168,10 @@ class DecoderUnit final : public Unit {
   }
 
   // x: (B, T, C) -> (B, T, C); a layer whose later experts are units of their own hands
-  // them the pack of ExpertGroupUnit instead.
-  torch::Tensor Run(const torch::Tensor& x) override {
-    torch::Tensor h = x + MaybeNorm(Attention(MaybeNorm(x, attn_in_norm_)), attn_out_norm_);
+  // them the pack of ExpertGroupUnit instead. Attention and RoPE follow `layout` (Note
+  // [packed rows], attention.h); the MLP and the router are per token.
+  torch::Tensor Run(const torch::Tensor& x, const SequenceLayout& layout) override {
+    torch::Tensor h = x + MaybeNorm(Attention(MaybeNorm(x, attn_in_norm_), layout), attn_out_norm_);
     torch::Tensor m = MaybeNorm(h, mlp_in_norm_);
     if (!router_w_.defined()) return h + MaybeNorm(Mlp(m), mlp_out_norm_);
     Routing routing;
@@ -232,7 +233,7 @@ class DecoderUnit final : public Unit {
     return Linear(Act(gate, c_.activation) * up, down_w_, down_b_);
   }
 
-  torch::Tensor Attention(const torch::Tensor& x) {
+  torch::Tensor Attention(const torch::Tensor& x, const SequenceLayout& layout) {
     const int64_t B = x.size(0), T = x.size(1), nh = c_.num_attention_heads,
                   nkv = c_.num_key_value_heads, hd = c_.head_dim;
     torch::Tensor q, k, v;  // (B, T, nh*hd), (B, T, nkv*hd) x2
@@ -258,13 +259,17 @@ class DecoderUnit final : public Unit {
     k = k.transpose(1, 2);  // (B, nkv, T, hd)
     v = v.view({B, T, nkv, hd}).transpose(1, 2);
     auto [cos, sin] = Rope(T, c_.rope_in_float32 ? torch::kFloat32 : x.scalar_type(), x.device());
+    if (layout.positions.defined()) {  // each token's row of the tables: (B, 1, T, rotary)
+      cos = PositionRows(cos, layout.positions);
+      sin = PositionRows(sin, layout.positions);
+    }
     q = ApplyRope(q, cos, sin).to(x.scalar_type());
     k = ApplyRope(k, cos, sin).to(x.scalar_type());
     AttentionOptions o;
     if (c_.query_pre_attn_scalar > 0) o.scale = std::pow(c_.query_pre_attn_scalar, -0.5);
     o.window = window_;
     o.softcap = c_.attn_softcap;
-    torch::Tensor y = CausalAttention(q, k, v, o);  // (B, nh, T, hd)
+    torch::Tensor y = CausalAttention(q, k, v, o, layout);  // (B, nh, T, hd)
     y = y.transpose(1, 2).reshape({B, T, nh * hd});
     return Linear(y, o_w_, o_b_);
   }
@@ -315,7 +320,7 @@ class ExpertGroupUnit final : public Unit {
         "model.layers." + std::to_string(layer), c.moe, c.hidden_size, first, end);
   }
 
-  torch::Tensor Run(const torch::Tensor& x) override {  // the pack (B, T, 3C + 2k)
+  torch::Tensor Run(const torch::Tensor& x, const SequenceLayout&) override {  // (B, T, 3C + 2k)
     const int64_t C = c_.hidden_size, k = c_.moe.top_k;
     const torch::ScalarType dtype = experts_.gate.front().scalar_type();
     const torch::Tensor h = x.narrow(-1, 0, C).to(dtype);
@@ -350,11 +355,12 @@ class HeadUnit final : public Unit {
             ? Borrow(embedding, /*owner_index=*/0, /*index=*/0)
             : AddParamNamed("lm_head.weight", {c.vocab_size, c.hidden_size}, ParamInit::kNormal);
   }
-  torch::Tensor Run(const torch::Tensor& x) override {
+  torch::Tensor Run(const torch::Tensor& x, const SequenceLayout&) override {
     torch::Tensor logits = torch::nn::functional::linear(Normed(x), lm_head_);  // (B, T, V)
     return SoftCap(logits, c_.final_softcap);
   }
-  torch::Tensor RunLoss(const torch::Tensor& x, const torch::Tensor& targets) override {
+  torch::Tensor RunLoss(const torch::Tensor& x, const torch::Tensor& targets,
+                        const SequenceLayout&) override {
     return LinearCrossEntropy(Normed(x), lm_head_, targets, c_.final_softcap);  // (B, T)
   }
 

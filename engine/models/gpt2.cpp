@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "engine/models/attention.h"
 #include "engine/models/lm_loss.h"
 
 namespace zerod::models {
@@ -23,8 +24,10 @@ class EmbeddingUnit final : public Unit {
     wte_ = AddParam("wte.weight", {c.vocab_size, c.n_embd}, ParamInit::kNormal);
     wpe_ = AddParam("wpe.weight", {c.n_positions, c.n_embd}, ParamInit::kNormal);
   }
-  torch::Tensor Run(const torch::Tensor& ids) override {  // ids (B, T)
-    torch::Tensor pos = torch::arange(ids.size(1), ids.options());
+  // ids (B, T); a packed row's positions restart at each document (Note [packed rows]).
+  torch::Tensor Run(const torch::Tensor& ids, const SequenceLayout& layout) override {
+    torch::Tensor pos =
+        layout.positions.defined() ? layout.positions : torch::arange(ids.size(1), ids.options());
     return torch::embedding(wte_, ids) + torch::embedding(wpe_, pos);  // (B, T, C)
   }
 
@@ -54,22 +57,23 @@ class BlockUnit final : public Unit {
     mlp_proj_b_ = AddParam("mlp.c_proj.bias", {C}, ParamInit::kZeros);
   }
 
-  torch::Tensor Run(const torch::Tensor& x) override {  // x: (B, T, C)
+  torch::Tensor Run(const torch::Tensor& x, const SequenceLayout& layout) override {  // (B, T, C)
     const double eps = c_.layer_norm_epsilon;
-    torch::Tensor h = x + Attention(LayerNorm(x, ln1_w_, ln1_b_, eps));
+    torch::Tensor h = x + Attention(LayerNorm(x, ln1_w_, ln1_b_, eps), layout);
     torch::Tensor a = Conv1D(LayerNorm(h, ln2_w_, ln2_b_, eps), fc_w_, fc_b_);  // (B, T, F)
     a = torch::gelu(a, c_.gelu_exact ? "none" : "tanh");
     return h + Conv1D(a, mlp_proj_w_, mlp_proj_b_);
   }
 
  private:
-  torch::Tensor Attention(const torch::Tensor& x) {
+  torch::Tensor Attention(const torch::Tensor& x, const SequenceLayout& layout) {
     const int64_t B = x.size(0), T = x.size(1), C = c_.n_embd, nh = c_.n_head, hd = C / nh;
     std::vector<torch::Tensor> qkv = Conv1D(x, attn_w_, attn_b_).split(C, -1);  // 3 x (B, T, C)
     auto heads = [&](const torch::Tensor& t) { return t.view({B, T, nh, hd}).transpose(1, 2); };
     const double scale = c_.scale_attn_weights ? 1.0 / std::sqrt(static_cast<double>(hd)) : 1.0;
-    torch::Tensor y = at::scaled_dot_product_attention(heads(qkv[0]), heads(qkv[1]), heads(qkv[2]),
-                                                       {}, 0.0, /*is_causal=*/true, scale);
+    // Causal SDPA with this scale, or within documents (attention.h, Note [packed rows]).
+    torch::Tensor y =
+        CausalAttention(heads(qkv[0]), heads(qkv[1]), heads(qkv[2]), {.scale = scale}, layout);
     y = y.transpose(1, 2).reshape({B, T, C});  // (B, T, C)
     return Conv1D(y, attn_proj_w_, attn_proj_b_);
   }
@@ -92,10 +96,11 @@ class HeadUnit final : public Unit {
                    ? Borrow(embedding, /*owner_index=*/0, /*index=*/0)  // wte
                    : AddParamNamed("lm_head.weight", {c.vocab_size, c.n_embd}, ParamInit::kNormal);
   }
-  torch::Tensor Run(const torch::Tensor& x) override {
+  torch::Tensor Run(const torch::Tensor& x, const SequenceLayout&) override {
     return torch::nn::functional::linear(LayerNorm(x, ln_w_, ln_b_, eps_), lm_head_);  // (B, T, V)
   }
-  torch::Tensor RunLoss(const torch::Tensor& x, const torch::Tensor& targets) override {
+  torch::Tensor RunLoss(const torch::Tensor& x, const torch::Tensor& targets,
+                        const SequenceLayout&) override {
     return LinearCrossEntropy(LayerNorm(x, ln_w_, ln_b_, eps_), lm_head_, targets);  // (B, T)
   }
 

@@ -28,8 +28,12 @@ class LinearCrossEntropyFunction : public torch::autograd::Function<LinearCrossE
                                torch::Tensor targets, double softcap, int64_t columns) {
     torch::NoGradGuard no_grad;
     const int64_t N = h.size(0), V = weight.size(0);
-    TORCH_CHECK(N == 0 || (targets.min().item<int64_t>() >= 0 && targets.max().item<int64_t>() < V),
-                "LinearCrossEntropy: a target lies outside the vocabulary of ", V);
+    // Positions without a label keep the target kIgnoreIndex, which no chunk holds.
+    const torch::Tensor labelled = targets != kIgnoreIndex;
+    TORCH_CHECK(N == 0 || (((targets >= 0) | labelled.logical_not()).all().item<bool>() &&
+                           targets.max().item<int64_t>() < V),
+                "LinearCrossEntropy: a target lies outside the vocabulary of ", V,
+                " (and is not the ignore index ", kIgnoreIndex, ")");
     const auto f32 = h.options().dtype(torch::kFloat32);
     // A running log-sum-exp over the chunks, and each token's target logit.
     torch::Tensor m = torch::full({N}, -std::numeric_limits<float>::infinity(), f32);
@@ -48,7 +52,7 @@ class LinearCrossEntropyFunction : public torch::autograd::Function<LinearCrossE
     ctx->save_for_backward({h, weight, targets, lse});
     ctx->saved_data["softcap"] = softcap;
     ctx->saved_data["columns"] = columns;
-    return lse - target_logit;
+    return torch::where(labelled, lse - target_logit, torch::zeros_like(lse));
   }
 
   static variable_list backward(AutogradContext* ctx, variable_list grad_outputs) {
@@ -57,7 +61,9 @@ class LinearCrossEntropyFunction : public torch::autograd::Function<LinearCrossE
     const torch::Tensor &h = saved[0], &weight = saved[1], &targets = saved[2], &lse = saved[3];
     const double softcap = ctx->saved_data["softcap"].toDouble();
     const int64_t columns = ctx->saved_data["columns"].toInt();
-    const torch::Tensor grad = grad_outputs[0].to(torch::kFloat32).unsqueeze(1);  // (N, 1)
+    // (N, 1), 0 where there is no label: such a token's loss is the constant 0.
+    const torch::Tensor grad =
+        (grad_outputs[0].to(torch::kFloat32) * (targets != kIgnoreIndex)).unsqueeze(1);
     const int64_t V = weight.size(0);
     torch::Tensor dh = torch::zeros(h.sizes(), h.options().dtype(torch::kFloat32));
     torch::Tensor dweight = torch::empty_like(weight);
@@ -90,16 +96,19 @@ torch::Tensor SoftCap(const torch::Tensor& x, double cap) {
 
 torch::Tensor TokenCrossEntropy(const torch::Tensor& logits, const torch::Tensor& targets) {
   const int64_t V = logits.size(-1);
-  return torch::nn::functional::cross_entropy(
-             logits.reshape({-1, V}).to(torch::kFloat32), targets.reshape({-1}),
-             torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kNone))
+  return torch::nn::functional::cross_entropy(logits.reshape({-1, V}).to(torch::kFloat32),
+                                              targets.reshape({-1}),
+                                              torch::nn::functional::CrossEntropyFuncOptions()
+                                                  .reduction(torch::kNone)
+                                                  .ignore_index(kIgnoreIndex))
       .view(targets.sizes());
 }
 
 torch::Tensor CausalLmLoss(const torch::Tensor& logits, const torch::Tensor& targets) {
   const int64_t V = logits.size(-1);
-  return torch::nn::functional::cross_entropy(logits.reshape({-1, V}).to(torch::kFloat32),
-                                              targets.reshape({-1}));
+  return torch::nn::functional::cross_entropy(
+      logits.reshape({-1, V}).to(torch::kFloat32), targets.reshape({-1}),
+      torch::nn::functional::CrossEntropyFuncOptions().ignore_index(kIgnoreIndex));
 }
 
 torch::Tensor LinearCrossEntropy(const torch::Tensor& h, const torch::Tensor& weight,

@@ -145,6 +145,11 @@ torch::Tensor ApplyRope(const torch::Tensor& x, const torch::Tensor& cos,
                     -1);
 }
 
+torch::Tensor PositionRows(const torch::Tensor& table, const torch::Tensor& positions) {
+  return table.index_select(0, positions.reshape({-1}))
+      .view({positions.size(0), 1, positions.size(1), table.size(-1)});
+}
+
 torch::Tensor RotateHalf(const torch::Tensor& x) {
   const int64_t half = x.size(-1) / 2;
   return torch::cat({-x.narrow(-1, half, half), x.narrow(-1, 0, half)}, -1);

@@ -39,6 +39,11 @@ std::pair<torch::Tensor, torch::Tensor> RopeTables(const RopeConfig& rope, const
 // the last dimension as x * cos + rotate_half(x) * sin, the rest passed through.
 torch::Tensor ApplyRope(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin);
 
+// The rows of a table (T, rotary_dims) for each token's position (B, T) int64 (a packed
+// row's positions restart at each document): (B, 1, T, rotary_dims), to rotate
+// (B, heads, T, head_dim). Positions must lie in [0, T).
+torch::Tensor PositionRows(const torch::Tensor& table, const torch::Tensor& positions);
+
 // Rotates pairs (i, i + d/2) of the last dimension: transformers' rotate_half.
 torch::Tensor RotateHalf(const torch::Tensor& x);
 

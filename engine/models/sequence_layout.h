@@ -7,6 +7,11 @@
 
 #include <torch/torch.h>
 
+#include <cstdint>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
 namespace zerod::models {
 
 struct SequenceLayout {
@@ -22,5 +27,24 @@ struct SequenceLayout {
 
   bool empty() const { return !cu_seqlens.defined(); }
 };
+
+// The layout of rows whose documents have the given lengths: documents[b] lists row b's
+// documents in order, summing to T (padding at a row's end counted as a document of its
+// own). Tensors on `device`. InvalidArgument naming the row when a row's lengths are not
+// positive or do not sum to T.
+absl::StatusOr<SequenceLayout> LayoutOfDocuments(const std::vector<std::vector<int64_t>>& documents,
+                                                 int64_t T, torch::Device device);
+
+// `layout` checked against a batch of (B, T) tokens, its tensors on `device` (no copy
+// where they are already there): positions (B, T) int64; cu_seqlens 1-D int32 from 0 to
+// B * T; max_seqlen > 0 with documents. InvalidArgument naming the field otherwise. An
+// empty layout passes as it is (positions alone are allowed). Reads cu_seqlens' ends
+// back from the device (one small copy per pass).
+absl::StatusOr<SequenceLayout> LayoutFor(const SequenceLayout& layout, int64_t B, int64_t T,
+                                         torch::Device device);
+
+// (B, T) int64: each token's document, numbered over the whole batch (so tokens of two
+// rows never share one), from cu_seqlens. The masks of attention.h compare them.
+torch::Tensor DocumentIds(const SequenceLayout& layout, int64_t B, int64_t T);
 
 }  // namespace zerod::models

@@ -40,18 +40,20 @@ void Unit::CheckBound() const {
   }
 }
 
-torch::Tensor Unit::Forward(const torch::Tensor& input) {
+torch::Tensor Unit::Forward(const torch::Tensor& input, const SequenceLayout& layout) {
   CheckBound();
-  return Run(input);
+  return Run(input, layout);
 }
 
-torch::Tensor Unit::ForwardLoss(const torch::Tensor& input, const torch::Tensor& targets) {
+torch::Tensor Unit::ForwardLoss(const torch::Tensor& input, const torch::Tensor& targets,
+                                const SequenceLayout& layout) {
   CheckBound();
-  return RunLoss(input, targets);
+  return RunLoss(input, targets, layout);
 }
 
-torch::Tensor Unit::RunLoss(const torch::Tensor& input, const torch::Tensor& targets) {
-  return TokenCrossEntropy(Run(input), targets);
+torch::Tensor Unit::RunLoss(const torch::Tensor& input, const torch::Tensor& targets,
+                            const SequenceLayout& layout) {
+  return TokenCrossEntropy(Run(input, layout), targets);
 }
 
 torch::Tensor Unit::Borrow(const Unit& owner, int owner_index, size_t index) {

@@ -17,6 +17,14 @@
 // group is reduce-scattered once, with the sum of both uses, exactly as autograd would
 // accumulate a shared leaf. Backward runs units in reverse, so the owner (first unit)
 // always delivers last.
+//
+// Note [layout of a pass]: how the batch's rows divide into documents (sequence_layout.h)
+// is an argument of every Forward, beside the one tensor units hand each other, and goes
+// down to the units that care (embedding positions, attention, RoPE); the others ignore
+// it. Nothing in a unit keeps it after the call: what the backward needs of it, autograd
+// saved with the graph (masks, cu_seqlens), and a recomputation (activation
+// checkpointing) is handed the layout again by its caller, which saved it with the
+// micro-batch (zero/unit_function.cpp). So two micro-batches in flight cannot mix theirs.
 #pragma once
 
 #include <torch/torch.h>
@@ -27,6 +35,7 @@
 #include <vector>
 
 #include "engine/models/moe.h"
+#include "engine/models/sequence_layout.h"
 
 namespace zerod::models {
 
@@ -56,12 +65,15 @@ class Unit {
   // input: token ids (B, T) int64 for the first unit, hidden states (B, T, C) after it.
   // Every parameter it reads (its own and the borrowed) must be bound to storage that
   // holds values: a released group's storage has none (Note [storage swap],
-  // zero/param_group.h); checked, then Run.
-  torch::Tensor Forward(const torch::Tensor& input);
+  // zero/param_group.h); checked, then Run. `layout`: the rows' documents (Note [layout
+  // of a pass]); empty for one document per row.
+  torch::Tensor Forward(const torch::Tensor& input, const SequenceLayout& layout = {});
   // The last unit only: per-token losses (B, T) float32 of next-token `targets` (B, T)
   // int64, its output consumed by the loss without existing whole (the head's logits:
-  // lm_loss.h). Checked like Forward, then RunLoss.
-  torch::Tensor ForwardLoss(const torch::Tensor& input, const torch::Tensor& targets);
+  // lm_loss.h); a target of kIgnoreIndex (-100) is no label and its loss is 0. Checked
+  // like Forward, then RunLoss.
+  torch::Tensor ForwardLoss(const torch::Tensor& input, const torch::Tensor& targets,
+                            const SequenceLayout& layout = {});
 
   const std::string& name() const { return name_; }
   const std::vector<ParamSpec>& specs() const { return specs_; }
@@ -87,9 +99,10 @@ class Unit {
   // returns the owner's handle (Note [tied weights]).
   torch::Tensor Borrow(const Unit& owner, int owner_index, size_t index);
   // The unit's computation, called by Forward once its parameters hold values.
-  virtual torch::Tensor Run(const torch::Tensor& input) = 0;
+  virtual torch::Tensor Run(const torch::Tensor& input, const SequenceLayout& layout) = 0;
   // Its loss, called by ForwardLoss; by default the cross-entropy of Run's output.
-  virtual torch::Tensor RunLoss(const torch::Tensor& input, const torch::Tensor& targets);
+  virtual torch::Tensor RunLoss(const torch::Tensor& input, const torch::Tensor& targets,
+                                const SequenceLayout& layout);
 
  private:
   void CheckBound() const;  // every parameter it reads has storage with values

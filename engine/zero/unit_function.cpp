@@ -21,8 +21,25 @@ torch::Tensor InnerInput(const torch::Tensor& input) {
 }
 
 // The unit's output, or its per-token losses when `targets` is not empty.
-torch::Tensor RunInner(models::Unit& unit, const torch::Tensor& x, const torch::Tensor& targets) {
-  return targets.numel() > 0 ? unit.ForwardLoss(x, targets) : unit.Forward(x);
+torch::Tensor RunInner(models::Unit& unit, const torch::Tensor& x, const torch::Tensor& targets,
+                       const models::SequenceLayout& layout) {
+  return targets.numel() > 0 ? unit.ForwardLoss(x, targets, layout) : unit.Forward(x, layout);
+}
+
+// The micro-batch's layout kept for the recomputation (Note [layout of a pass]).
+void SaveLayout(AutogradContext* ctx, const models::SequenceLayout& layout) {
+  if (layout.positions.defined()) ctx->saved_data["positions"] = layout.positions;
+  if (layout.cu_seqlens.defined()) ctx->saved_data["cu_seqlens"] = layout.cu_seqlens;
+  ctx->saved_data["max_seqlen"] = layout.max_seqlen;
+}
+models::SequenceLayout SavedLayout(AutogradContext* ctx) {
+  models::SequenceLayout layout;
+  if (ctx->saved_data.count("positions"))
+    layout.positions = ctx->saved_data["positions"].toTensor();
+  if (ctx->saved_data.count("cu_seqlens"))
+    layout.cu_seqlens = ctx->saved_data["cu_seqlens"].toTensor();
+  layout.max_seqlen = ctx->saved_data["max_seqlen"].toInt();
+  return layout;
 }
 
 // The second output of a unit that does not route: nothing.
@@ -32,10 +49,12 @@ class UnitFunction : public torch::autograd::Function<UnitFunction> {
  public:
   // Returns {the unit's output, its router's prob_sum (E) or an empty tensor}; the picks
   // and token count of the router go to `router` (a pointer, not differentiable).
+  // `layout_ptr`: the SequenceLayout of the pass, read during the call only.
   static variable_list forward(AutogradContext* ctx, torch::Tensor input, torch::Tensor anchor,
                                torch::Tensor targets, int64_t engine_ptr, int64_t index,
-                               int64_t router_ptr) {
+                               int64_t router_ptr, int64_t layout_ptr) {
     auto* engine = reinterpret_cast<ZeroEngine*>(engine_ptr);
+    const auto& layout = *reinterpret_cast<const models::SequenceLayout*>(layout_ptr);
     ctx->saved_data["engine"] = engine_ptr;
     ctx->saved_data["index"] = index;
     ctx->saved_data["targets"] = targets;
@@ -46,16 +65,17 @@ class UnitFunction : public torch::autograd::Function<UnitFunction> {
     if (engine->activation_checkpointing()) {
       // Keep only the input; backward recomputes the unit with grad.
       torch::NoGradGuard no_grad;
-      out = RunInner(unit, input, targets);
+      out = RunInner(unit, input, targets, layout);
       router = unit.TakeRouterStats();
       ctx->saved_data["input"] = input.detach();
+      SaveLayout(ctx, layout);
     } else {
       // Keep the unit's own graph. What it saved of the parameters are views of the
       // gathered buffer, whose storage the engine frees and restores in place
       // (param_group.h, Note [storage swap]), so releasing below really frees memory.
       torch::AutoGradMode grad_on(true);
       torch::Tensor x = InnerInput(input);
-      out = RunInner(unit, x, targets);
+      out = RunInner(unit, x, targets, layout);
       router = unit.TakeRouterStats();
       ctx->saved_data["inner_input"] = x;
       ctx->saved_data["inner_output"] = out;
@@ -82,7 +102,7 @@ class UnitFunction : public torch::autograd::Function<UnitFunction> {
     torch::AutoGradMode grad_on(true);
     if (engine->activation_checkpointing()) {
       x = InnerInput(ctx->saved_data["input"].toTensor());
-      out = RunInner(unit, x, ctx->saved_data["targets"].toTensor());
+      out = RunInner(unit, x, ctx->saved_data["targets"].toTensor(), SavedLayout(ctx));
       prob_sum = unit.TakeRouterStats().prob_sum;
     } else {
       x = ctx->saved_data["inner_input"].toTensor();
@@ -90,7 +110,8 @@ class UnitFunction : public torch::autograd::Function<UnitFunction> {
       if (ctx->saved_data.count("inner_router"))
         prob_sum = ctx->saved_data["inner_router"].toTensor();
     }
-    for (const char* k : {"input", "inner_input", "inner_output", "inner_router", "targets"})
+    for (const char* k : {"input", "inner_input", "inner_output", "inner_router", "targets",
+                          "positions", "cu_seqlens", "max_seqlen"})
       ctx->saved_data.erase(k);
     // The router's share: the gradient of a loss on its prob_sum (the load-balancing loss),
     // when one was built.
@@ -112,7 +133,7 @@ class UnitFunction : public torch::autograd::Function<UnitFunction> {
     torch::Tensor input_grad = wants_input_grad ? grads.back() : torch::Tensor();
     if (wants_input_grad) grads.pop_back();
     engine->AfterBackward(index, grads);
-    return {input_grad,      torch::Tensor(), torch::Tensor(),
+    return {input_grad,      torch::Tensor(), torch::Tensor(), torch::Tensor(),
             torch::Tensor(), torch::Tensor(), torch::Tensor()};
   }
 };
@@ -120,11 +141,12 @@ class UnitFunction : public torch::autograd::Function<UnitFunction> {
 }  // namespace
 
 UnitOutput RunUnit(ZeroEngine& engine, int index, const torch::Tensor& input,
-                   const torch::Tensor& anchor, const torch::Tensor& targets) {
+                   const torch::Tensor& anchor, const torch::Tensor& targets,
+                   const models::SequenceLayout& layout) {
   UnitOutput o;
-  variable_list outs =
-      UnitFunction::apply(input, anchor, targets, reinterpret_cast<int64_t>(&engine),
-                          static_cast<int64_t>(index), reinterpret_cast<int64_t>(&o.router));
+  variable_list outs = UnitFunction::apply(
+      input, anchor, targets, reinterpret_cast<int64_t>(&engine), static_cast<int64_t>(index),
+      reinterpret_cast<int64_t>(&o.router), reinterpret_cast<int64_t>(&layout));
   o.out = outs[0];
   if (o.router.defined()) o.router.prob_sum = outs[1];
   return o;

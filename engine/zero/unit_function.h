@@ -9,6 +9,7 @@
 #include <torch/torch.h>
 
 #include "engine/models/moe.h"
+#include "engine/models/sequence_layout.h"
 
 namespace zerod::zero {
 
@@ -17,7 +18,9 @@ class ZeroEngine;
 // Runs unit `index` of `engine` on `input`. `anchor` is a zero-size tensor that requires
 // grad, so the output always has a backward (the embedding's input is integer ids). With
 // `targets` (B, T) int64 (not empty), the unit ends in the loss: Unit::ForwardLoss's
-// per-token losses (B, T) float32.
+// per-token losses (B, T) float32. `layout`: the rows' documents, handed to the unit's
+// forward and saved with the micro-batch for its recomputation under activation
+// checkpointing (models/unit.h, Note [layout of a pass]).
 //
 // A mixture-of-experts block also hands back its router statistics (models/moe.h): their
 // prob_sum is the function's second output, so a loss built from it (the router's
@@ -28,6 +31,7 @@ struct UnitOutput {
   models::RouterStats router;  // undefined unless the unit routes
 };
 UnitOutput RunUnit(ZeroEngine& engine, int index, const torch::Tensor& input,
-                   const torch::Tensor& anchor, const torch::Tensor& targets);
+                   const torch::Tensor& anchor, const torch::Tensor& targets,
+                   const models::SequenceLayout& layout = {});
 
 }  // namespace zerod::zero

@@ -228,15 +228,21 @@ absl::Status ZeroEngine::Export(checkpoint::HfExportWriter* writer) {
   return comm::AgreeOnStatus(*comm_, written);
 }
 
-torch::Tensor ZeroEngine::Forward(const torch::Tensor& ids) {
-  return Run(ids, torch::empty({0}, torch::kInt64));
+torch::Tensor ZeroEngine::Forward(const torch::Tensor& ids, const models::SequenceLayout& layout) {
+  return Run(ids, torch::empty({0}, torch::kInt64), layout);
 }
 
-torch::Tensor ZeroEngine::ForwardLosses(const torch::Tensor& ids, const torch::Tensor& targets) {
-  return Run(ids, targets.to(options_.device));
+torch::Tensor ZeroEngine::ForwardLosses(const torch::Tensor& ids, const torch::Tensor& targets,
+                                        const models::SequenceLayout& layout) {
+  return Run(ids, targets.to(options_.device), layout);
 }
 
-torch::Tensor ZeroEngine::Run(const torch::Tensor& ids, const torch::Tensor& targets) {
+torch::Tensor ZeroEngine::Run(const torch::Tensor& ids, const torch::Tensor& targets,
+                              const models::SequenceLayout& given) {
+  absl::StatusOr<models::SequenceLayout> checked =
+      models::LayoutFor(given, ids.size(0), ids.size(1), options_.device);
+  ThrowIfError(checked.status());
+  const models::SequenceLayout& layout = *checked;
   torch::Tensor h = ids.to(options_.device);
   const torch::Tensor none = torch::empty({0}, torch::kInt64);
   const int last = num_units() - 1;
@@ -245,13 +251,14 @@ torch::Tensor ZeroEngine::Run(const torch::Tensor& ids, const torch::Tensor& tar
     for (int i = 0; i < num_units(); ++i) {
       FetchForRun(i, /*backward=*/false);
       models::Unit& unit = *slots_[i].unit;
-      h = i == last && targets.numel() > 0 ? unit.ForwardLoss(h, targets) : unit.Forward(h);
+      h = i == last && targets.numel() > 0 ? unit.ForwardLoss(h, targets, layout)
+                                           : unit.Forward(h, layout);
       if (models::RouterStats r = unit.TakeRouterStats(); r.defined()) router_.push_back(r);
       AfterForward(i);
     }
   } else {
     for (int i = 0; i < num_units(); ++i) {
-      UnitOutput o = RunUnit(*this, i, h, anchor_, i == last ? targets : none);
+      UnitOutput o = RunUnit(*this, i, h, anchor_, i == last ? targets : none, layout);
       h = o.out;
       if (o.router.defined()) router_.push_back(o.router);
     }

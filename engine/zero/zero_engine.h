@@ -137,13 +137,17 @@ class ZeroEngine {
   // (B, T, V) that carry autograd history through every unit. Under torch::NoGradGuard
   // the units run directly, with no autograd function and nothing saved for backward
   // (evaluation). Throws StatusException (or torch's own exception) on failure: run it,
-  // and backward(), inside CatchToStatus (Note [exceptions]).
-  torch::Tensor Forward(const torch::Tensor& ids);
+  // and backward(), inside CatchToStatus (Note [exceptions]). `layout`: how the rows divide
+  // into documents (packed rows, models/sequence_layout.h; moved to the engine's device);
+  // empty: one document per row.
+  torch::Tensor Forward(const torch::Tensor& ids, const models::SequenceLayout& layout = {});
   // The same ending in the loss: per-token next-token cross-entropy (B, T) float32 of
   // `targets` (B, T) int64, computed by the last unit in vocabulary chunks so that the
   // logits of the whole batch never exist at once (models/lm_loss.h). What training and
-  // evaluation call; Forward is for the logits themselves.
-  torch::Tensor ForwardLosses(const torch::Tensor& ids, const torch::Tensor& targets);
+  // evaluation call; Forward is for the logits themselves. A target of models::kIgnoreIndex
+  // (-100) is no label: its loss is 0 (models/lm_loss.h).
+  torch::Tensor ForwardLosses(const torch::Tensor& ids, const torch::Tensor& targets,
+                              const models::SequenceLayout& layout = {});
   // After a Forward or ForwardLosses of a mixture-of-experts model: the routers'
   // load-balancing loss over that pass's sparse layers (models/moe.h, RouterAuxLoss), a
   // scalar float32 whose backward reaches every router through its unit's backward
@@ -216,7 +220,8 @@ class ZeroEngine {
   absl::Status BuildOptimizer(const std::vector<plan::UnitPlacement>& placement);
   absl::Status MapBorrowedGroups();  // fills uses and pending.expected
   // Forward, or ForwardLosses when `targets` is not empty.
-  torch::Tensor Run(const torch::Tensor& ids, const torch::Tensor& targets);
+  torch::Tensor Run(const torch::Tensor& ids, const torch::Tensor& targets,
+                    const models::SequenceLayout& layout);
   void Accumulate(int group, size_t param, const torch::Tensor& grad);
   void Prefetch(int from, int direction);
   // Starts group g's fetch once its last update has landed (Note [overlapped update]).

@@ -48,6 +48,38 @@ TEST(LmLossTest, ChunkedEqualsTheWholeLogitsCrossEntropy) {
   }
 }
 
+// Masked labels (kIgnoreIndex): loss 0 there and no gradient from there, the chunked loss
+// as PyTorch's cross_entropy with ignore_index on the whole logits; other negatives are
+// errors.
+TEST(LmLossTest, IgnoredTargetsHaveZeroLossAndNoGradient) {
+  torch::manual_seed(6);
+  const torch::Tensor h = torch::randn({23, 16}), w = torch::randn({30, 16}) * 0.5;
+  torch::Tensor targets = torch::randint(0, 30, {23}, torch::kInt64);
+  const torch::Tensor ignored = torch::rand({23}) < 0.4;
+  ignored[0] = true, ignored[22] = true;
+  targets.masked_fill_(ignored, kIgnoreIndex);
+  for (double softcap : {0.0, 3.0}) {
+    const Result want = LossAndGrads(h, w, targets, false, softcap, 0);
+    EXPECT_TRUE(torch::equal(want.loss.masked_select(ignored),
+                             torch::zeros({ignored.sum().item<int64_t>()})));
+    for (int64_t columns : {7, 30}) {
+      const Result got = LossAndGrads(h, w, targets, true, softcap, columns);
+      const std::string what =
+          "softcap " + std::to_string(softcap) + " columns " + std::to_string(columns);
+      EXPECT_TRUE(torch::equal(got.loss.masked_select(ignored),
+                               torch::zeros({ignored.sum().item<int64_t>()})))
+          << what;
+      EXPECT_LT(MaxDiff(got.loss, want.loss), 2e-6) << what;
+      EXPECT_LT(MaxDiff(got.dh, want.dh), 2e-6) << what;
+      EXPECT_LT(MaxDiff(got.dw, want.dw), 2e-6) << what;
+      EXPECT_EQ(got.dh.index({ignored}).abs().max().item<float>(), 0.0f) << what;
+    }
+  }
+  torch::Tensor bad = targets.clone();
+  bad[3] = -5;
+  EXPECT_THROW(LinearCrossEntropy(h, w, bad), c10::Error);
+}
+
 TEST(LmLossTest, BFloat16StaysWithinItsRounding) {
   torch::manual_seed(4);
   const torch::Tensor h = torch::randn({20, 16}).to(torch::kBFloat16);

@@ -57,6 +57,47 @@ const std::vector<std::string>& HfFixtureNames() {
   return names;
 }
 
+const std::vector<std::string>& PackedFixtureNames() {
+  static const std::vector<std::string> names = {
+      "llama_gqa",  "qwen3_qk_norm_bias",    "mistral_window",
+      "gpt2_tied",  "gemma2_softcap_window", "gemma3_local_rope_nested",
+      "mixtral_moe"};
+  return names;
+}
+
+namespace {
+
+torch::Tensor IdsOf(const nlohmann::json& rows) {
+  std::vector<std::vector<int64_t>> ids = rows;
+  torch::Tensor t = torch::empty(
+      {static_cast<int64_t>(ids.size()), static_cast<int64_t>(ids[0].size())}, torch::kInt64);
+  for (size_t b = 0; b < ids.size(); ++b) {
+    for (size_t i = 0; i < ids[b].size(); ++i) t[b][i] = ids[b][i];
+  }
+  return t;
+}
+
+}  // namespace
+
+PackedFixture LoadPackedFixture(const HfFixture& f) {
+  PackedFixture p;
+  nlohmann::json j = nlohmann::json::parse(ReadText(f.dir + "/packed.json"));
+  p.masked_labels = IdsOf(j["masked_labels"]);
+  p.masked_loss = j["masked_loss"];
+  p.masked_grad_norm = j["masked_grad_norm"];
+  p.packed_ids = IdsOf(j["packed_ids"]);
+  p.documents = j["packed_documents"].get<std::vector<std::vector<int64_t>>>();
+  p.padding = j["packed_padding"].get<std::vector<bool>>();
+  p.doc_losses = j["doc_losses"].get<std::vector<double>>();
+  p.packed_loss = j["packed_loss"];
+  p.packed_grad_norm = j["packed_grad_norm"];
+  for (auto& [name, t] : ReadAllTensors(f.dir + "/packed.safetensors")) {
+    if (name == "logits") p.logits = t;
+  }
+  EXPECT_TRUE(p.logits.defined()) << f.name << ": packed.safetensors has no logits";
+  return p;
+}
+
 std::string HfFixtureDsConfig() { return std::string(ZEROD_FIXTURES_DIR) + "/ds_adamw.json"; }
 
 HfFixture LoadHfFixture(const std::string& name) {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "engine/models/hf_config.h"
+#include "engine/models/sequence_layout.h"
 #include "engine/zero/zero_engine.h"
 
 namespace zerod::testing {
@@ -29,6 +30,25 @@ struct HfFixture {
   double aux_loss = 0.0, loss_with_aux = 0.0, grad_norm_with_aux = 0.0;
   bool fused_layout = false;
 };
+
+// Fine-tuning's references for a fixture (packed.json, packed.safetensors; the script's
+// docstring says how transformers made them): a masked-label loss, and packed rows whose
+// documents each ran alone.
+struct PackedFixture {
+  torch::Tensor masked_labels;  // (B, T) int64: input_ids, -100 where no label
+  double masked_loss = 0.0;     // transformers' loss with those labels
+  double masked_grad_norm = 0.0;
+  torch::Tensor packed_ids;                          // (B, T) int64
+  std::vector<std::vector<int64_t>> documents;       // each row's document lengths
+  std::vector<bool> padding;                         // a row's last document is padding
+  std::vector<double> doc_losses;                    // each real document alone, in order
+  double packed_loss = 0.0, packed_grad_norm = 0.0;  // over all documents' labels
+  torch::Tensor logits;  // (B, T, V) float32: each document alone, in place (padding: 0)
+};
+
+// The fixtures that have packed.json, and one's contents (ASSERTs on a bad file).
+const std::vector<std::string>& PackedFixtureNames();
+PackedFixture LoadPackedFixture(const HfFixture& f);
 
 // Every fixture's name, and the DeepSpeed config of the AdamW fixtures.
 const std::vector<std::string>& HfFixtureNames();
