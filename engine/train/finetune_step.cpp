@@ -3,10 +3,14 @@
 
 #include <cmath>
 
+#include "engine/models/lm_loss.h"
 #include "engine/util/status_macros.h"
 #include "engine/zero/status_exception.h"
 
 namespace zerod::train {
+
+static_assert(data::kIgnoreLabel == models::kIgnoreIndex,
+              "the packer's no-label is the loss's ignore_index");
 
 BatchTensors ToTensors(const data::PackedBatch& b, int64_t seq_len, torch::Device device) {
   const auto i64 = torch::TensorOptions().dtype(torch::kInt64);
@@ -16,7 +20,6 @@ BatchTensors ToTensors(const data::PackedBatch& b, int64_t seq_len, torch::Devic
   BatchTensors t;
   t.ids = torch::from_blob(const_cast<int64_t*>(b.inputs.data()), {b.rows, seq_len}, i64).clone();
   t.labels = own(torch::from_blob(const_cast<int64_t*>(b.labels.data()), {b.rows, seq_len}, i64));
-  t.mask = t.labels.ne(data::kIgnoreLabel).to(torch::kFloat32);
   t.layout.positions =
       own(torch::from_blob(const_cast<int64_t*>(b.positions.data()), {b.rows, seq_len}, i64));
   t.layout.cu_seqlens = own(torch::from_blob(const_cast<int32_t*>(b.cu_seqlens.data()),
@@ -27,9 +30,9 @@ BatchTensors ToTensors(const data::PackedBatch& b, int64_t seq_len, torch::Devic
 }
 
 torch::Tensor MaskedLosses(zero::ZeroEngine& engine, const BatchTensors& batch) {
-  // -100 is no class: the loss kernel gets 0 there and the mask removes it.
-  torch::Tensor targets = batch.labels.clamp_min(0);
-  return engine.ForwardLosses(batch.ids, targets) * batch.mask;
+  // The loss is 0 at a -100 target (models/lm_loss.h) and attention stays inside each
+  // document (the layout): what each sample computes alone.
+  return engine.ForwardLosses(batch.ids, batch.labels, batch.layout);
 }
 
 absl::StatusOr<EvalFigures> EvaluatePacked(zero::ZeroEngine& engine, const data::PackedRows& rows,

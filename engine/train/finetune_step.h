@@ -17,14 +17,12 @@ namespace zerod::train {
 struct BatchTensors {
   torch::Tensor ids;     // (B, T) int64, on the host (the engine moves it)
   torch::Tensor labels;  // (B, T) int64 on the model's device; -100 where no label
-  torch::Tensor mask;    // (B, T) float32 on the device: 1 where there is a label
   models::SequenceLayout layout;
 };
 BatchTensors ToTensors(const data::PackedBatch& batch, int64_t seq_len, torch::Device device);
 
-// Per-token next-token cross-entropy (B, T) float32, 0 where the label is -100. Until the
-// decoder takes the layout (branch issue24-pack: ForwardLosses(ids, targets, layout)),
-// attention runs over the whole row and the ignored targets are masked here.
+// Per-token next-token cross-entropy (B, T) float32, 0 where the label is -100, each
+// document of the rows attending only to itself (the layout).
 torch::Tensor MaskedLosses(zero::ZeroEngine& engine, const BatchTensors& batch);
 
 // One pass over `rows` (an evaluation set: in order, batches of train_batch_size rows,

@@ -62,12 +62,11 @@ absl::Status RotateCheckpoints(const CheckpointedJob& job, const std::string& ke
   const JobSpec& spec = *job.spec;
   absl::Status rotated;
   if (job.comm->rank() == 0) {
-    std::vector<std::string> periodic;
-    for (const std::string& dir : checkpoint::PeriodicCheckpointDirs(spec.save_dir)) {
-      if (dir != keep) periodic.push_back(dir);
-    }
+    const std::vector<std::string> periodic = checkpoint::PeriodicCheckpointDirs(spec.save_dir);
     const size_t kept = static_cast<size_t>(std::max<int64_t>(1, spec.keep_checkpoints));
+    // Oldest first: all but the newest `kept` go, and `keep` stays wherever it is.
     for (size_t i = 0; i + kept < periodic.size() && rotated.ok(); ++i) {
+      if (periodic[i] == keep) continue;
       // Only a checkpoint zerod wrote goes (a step_ directory of the user's own stays).
       if (!checkpoint::CheckReplaceable(periodic[i], checkpoint::OutputKind::kCheckpoint).ok())
         continue;

@@ -51,9 +51,9 @@ absl::Status SaveJobCheckpoint(const CheckpointedJob& job, const TrainingProgres
 void SavePeriodically(const CheckpointedJob& job, const TrainingProgress& progress,
                       StepMetrics* metrics, const std::string& keep = "");
 
-// Rank 0 removes all but the newest keep_checkpoints periodic checkpoints of save_dir, and
-// never `keep` (save_best's; empty: none) nor a step_ directory holding what zerod did not
-// write. Every rank calls it and gets rank 0's outcome.
+// Rank 0 removes all but the newest keep_checkpoints periodic checkpoints of save_dir, never
+// `keep` (save_best's, beside those; empty: none) nor a step_ directory holding what zerod
+// did not write. Every rank calls it and gets rank 0's outcome.
 absl::Status RotateCheckpoints(const CheckpointedJob& job, const std::string& keep);
 
 // Loads a checkpoint that SaveJobCheckpoint wrote, at any world size, into `job`'s

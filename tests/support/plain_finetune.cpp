@@ -5,6 +5,7 @@
 #include "engine/config/ds_config.h"
 #include "engine/data/finetune_data.h"
 #include "engine/models/registry.h"
+#include "engine/models/sequence_layout.h"
 #include "engine/models/unit.h"
 #include "engine/train/finetune_setup.h"
 #include "engine/util/files.h"
@@ -49,7 +50,14 @@ std::vector<double> PlainFinetuneLosses(const JobSpec& spec) {
     std::vector<int64_t> inputs = b.inputs, labels = b.labels;
     torch::Tensor h = torch::from_blob(inputs.data(), {b.rows, T}, torch::kInt64);
     torch::Tensor y = torch::from_blob(labels.data(), {b.rows, T}, torch::kInt64);
-    for (auto& unit : units) h = unit->Forward(h);
+    models::SequenceLayout layout;
+    std::vector<int64_t> positions = b.positions;
+    std::vector<int32_t> cu = b.cu_seqlens;
+    layout.positions = torch::from_blob(positions.data(), {b.rows, T}, torch::kInt64);
+    layout.cu_seqlens =
+        torch::from_blob(cu.data(), {static_cast<int64_t>(cu.size())}, torch::kInt32);
+    layout.max_seqlen = b.max_seqlen;
+    for (auto& unit : units) h = unit->Forward(h, layout);
     torch::Tensor loss =
         torch::nn::functional::cross_entropy(
             h.reshape({-1, h.size(-1)}).to(torch::kFloat32), y.reshape({-1}),
