@@ -156,10 +156,16 @@ std::string MemoryTable(const v1::GetMemoryStatsResponse& m) {
 }
 
 std::string StepLine(const v1::StepMetrics& s, int64_t total) {
-  std::string line =
-      absl::StrFormat("step %d/%d  loss %.4f  lr %.2e  grad %.3f  %.1fk tok/s  %.2f s%s", s.step(),
-                      total, s.loss(), s.lr(), s.grad_norm(), s.tokens_per_s() / 1000.0,
-                      s.step_seconds(), s.skipped() ? "  (skipped: fp16 overflow)" : "");
+  std::string line = absl::StrFormat(
+      "step %d/%d  loss %.4f  lr %.2e  grad %.3f  %.1fk tok/s  %.2f s%s", s.step(), total, s.loss(),
+      s.lr(), s.grad_norm(), s.tokens_per_s() / 1000.0, s.step_seconds(),
+      s.no_labels() ? "  (skipped: no label in the batch)"
+      : s.skipped() ? "  (skipped: fp16 overflow)"
+                    : "");
+  if (s.eval_tokens() > 0) {
+    absl::StrAppend(&line, absl::StrFormat("  eval_loss %.4f  eval_ppl %.3f  (%d tokens)",
+                                           s.eval_loss(), s.eval_perplexity(), s.eval_tokens()));
+  }
   if (!s.saved_checkpoint().empty()) absl::StrAppend(&line, "  saved ", s.saved_checkpoint());
   if (!s.checkpoint_error().empty()) {
     absl::StrAppend(&line, "  periodic save FAILED (training goes on): ", s.checkpoint_error());

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <ctime>
+#include <limits>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -85,6 +86,13 @@ std::string FactsTable(const ReportInput& in) {
     double tokens = 0;
     for (const auto& s : in.steps) tokens += s.tokens_per_s();
     row("mean tokens/s", absl::StrFormat("%.0f", tokens / in.steps.size()));
+    for (auto it = in.steps.rbegin(); it != in.steps.rend(); ++it) {
+      if (it->eval_tokens() == 0) continue;
+      row("evaluation, newest",
+          absl::StrFormat("loss %.4f, perplexity %.3f over %d tokens (after step %d)",
+                          it->eval_loss(), it->eval_perplexity(), it->eval_tokens(), it->step()));
+      break;
+    }
   }
   return "<table class=\"facts\">\n" + rows + "</table>\n";
 }
@@ -191,7 +199,16 @@ std::string Charts(const std::vector<v1::StepMetrics>& steps) {
   LineChart loss;
   loss.id = "loss";
   loss.title = "Loss";
-  loss.series.push_back(Series(steps, "loss", kBlue, [](auto& m) { return m.loss(); }));
+  // A step without a label trained nothing (no loss to draw); the evaluation's loss is
+  // drawn at the steps it followed (non-finite points are skipped).
+  constexpr double kNone = std::numeric_limits<double>::quiet_NaN();
+  loss.series.push_back(
+      Series(steps, "loss", kBlue, [kNone](auto& m) { return m.no_labels() ? kNone : m.loss(); }));
+  if (std::any_of(steps.begin(), steps.end(), [](auto& m) { return m.eval_tokens() > 0; })) {
+    loss.series.push_back(Series(steps, "eval loss", kRed, [kNone](auto& m) {
+      return m.eval_tokens() > 0 ? m.eval_loss() : kNone;
+    }));
+  }
   LineChart lr;
   lr.id = "lr";
   lr.title = "Learning rate";

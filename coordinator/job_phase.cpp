@@ -313,6 +313,7 @@ void OnStarted(JobRecord& job, const CommandOutcome& outcome, const DaemonsView&
   job.status.set_device(outcome.device);
   job.status.set_dtype(outcome.dtype);
   job.status.set_steps_done(outcome.steps_done);
+  if (outcome.total_steps > 0) job.status.set_steps_total(outcome.total_steps);
 }
 
 void OnStep(JobRecord& job, const CommandOutcome& outcome, const DaemonsView& daemons) {
@@ -323,6 +324,7 @@ void OnStep(JobRecord& job, const CommandOutcome& outcome, const DaemonsView& da
   }
   job.steps.push_back(outcome.metrics);
   *job.status.mutable_last() = outcome.metrics;
+  if (outcome.metrics.eval_tokens() > 0) *job.status.mutable_last_eval() = outcome.metrics;
   job.status.set_steps_done(outcome.metrics.step());
   if (job.credits > 0) --job.credits;
   CountPeriodicSave(job, outcome.metrics, daemons);

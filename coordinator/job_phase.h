@@ -73,6 +73,9 @@ struct CommandOutcome {
   std::string device;          // START: rank 0's device
   std::string dtype;           // START
   int64_t steps_done = 0;      // START (after a resume), SAVE, EXPORT
+  // START: the steps the job runs in all, when the ranks know better than the spec's steps
+  // (--epochs of fine-tuning samples); 0: the spec's.
+  int64_t total_steps = 0;
 };
 
 // One job of the scheduler's table.

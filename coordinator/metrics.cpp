@@ -109,6 +109,27 @@ void AddStep(const v1::JobStatus& job, std::vector<MetricFamily>& out) {
   out.push_back(Family("zerod_job_loss", "Loss of the active job's last step", MetricType::Gauge)
                     .Add(m.loss(), id)
                     .f);
+  if (job.has_last_eval()) {  // fine-tuning's evaluation set, its newest figures
+    const v1::StepMetrics& e = job.last_eval();
+    out.push_back(Family("zerod_job_eval_loss",
+                         "Evaluation loss (sum over the labels / their count) of the newest "
+                         "evaluation",
+                         MetricType::Gauge)
+                      .Add(e.eval_loss(), id)
+                      .f);
+    out.push_back(
+        Family("zerod_job_eval_perplexity", "exp of zerod_job_eval_loss", MetricType::Gauge)
+            .Add(e.eval_perplexity(), id)
+            .f);
+    out.push_back(
+        Family("zerod_job_eval_tokens", "Labels the newest evaluation scored", MetricType::Gauge)
+            .Add(static_cast<double>(e.eval_tokens()), id)
+            .f);
+    out.push_back(Family("zerod_job_eval_step", "Step after which the newest evaluation ran",
+                         MetricType::Gauge)
+                      .Add(static_cast<double>(e.step()), id)
+                      .f);
+  }
   out.push_back(
       Family("zerod_job_learning_rate", "Learning rate of the last step", MetricType::Gauge)
           .Add(m.lr(), id)

@@ -45,6 +45,7 @@ Combined RunEverywhere(const v1::RankCommand& command, RankExecutor& executor,
   c.outcome.metrics = mine.metrics();
   c.outcome.steps_done = mine.steps_done();
   c.outcome.num_parameters = mine.num_parameters();
+  c.outcome.total_steps = mine.total_steps();
   c.outcome.device = mine.device();
   c.outcome.dtype = mine.dtype();
   return c;

@@ -25,7 +25,11 @@ class OneShotLog : public LoopObserver {
     if (!c.outcome.status.ok()) return;  // the job's reason is said once, at the end
     switch (command.kind()) {
       case v1::RankCommand::START:
+        log_.SetJob(executor.job()->info());
+        steps_ = executor.job()->info().total_steps;
         log_.PrintInitBlock(executor.job()->info(), launcher_);
+        if (!executor.job()->info().data_summary.empty())
+          std::printf("%s", executor.job()->info().data_summary.c_str());
         break;
       case v1::RankCommand::STEP:
         log_.PrintStep(wire::FromProto(c.outcome.metrics));
@@ -49,7 +53,7 @@ class OneShotLog : public LoopObserver {
 
  private:
   RunLog log_;
-  const int64_t steps_;
+  int64_t steps_;  // the spec's, then the job's own (--epochs)
   const std::string launcher_;
   int stop_signal_ = 0;
 };

@@ -64,14 +64,14 @@ absl::Status RankExecutor::Start(const v1::RankCommand& command, v1::RankReport&
   job_ = std::move(job).value();
   job_id_ = command.job_id();
   report.set_num_parameters(job_->info().num_parameters);
+  report.set_total_steps(job_->info().total_steps);
   report.set_device(job_->info().device);
   report.set_dtype(job_->info().dtype);
   return absl::OkStatus();
 }
 
 v1::RankMemory RankExecutor::Memory() const {
-  const std::string device =
-      comm_->device() >= 0 ? absl::StrCat("cuda:", comm_->device()) : "cpu";
+  const std::string device = comm_->device() >= 0 ? absl::StrCat("cuda:", comm_->device()) : "cpu";
   MemoryStats m;
   m.rss_bytes = ResidentSetBytes();
   if (job_ != nullptr) m = job_->Memory();

@@ -1,5 +1,6 @@
 #include "daemon/run_log.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 
@@ -53,6 +54,13 @@ std::string StepJson(const StepMetrics& m) {
   if (!std::isnan(m.router_aux_loss)) j["router_aux_loss"] = m.router_aux_loss;
   if (!m.saved_checkpoint.empty()) j["saved_checkpoint"] = m.saved_checkpoint;
   if (!m.checkpoint_error.empty()) j["checkpoint_error"] = m.checkpoint_error;
+  if (m.label_tokens > 0) j["label_tokens"] = m.label_tokens;
+  if (m.no_labels) j["no_labels"] = true;
+  if (m.eval_tokens > 0) {
+    j["eval_loss"] = m.eval_loss;
+    j["eval_ppl"] = m.eval_perplexity;
+    j["eval_tokens"] = m.eval_tokens;
+  }
   return j.dump();
 }
 
@@ -71,20 +79,38 @@ void RunLog::PrintInitBlock(const JobInfo& info, const std::string& launcher) co
   std::fflush(stdout);
 }
 
+void RunLog::SetJob(const JobInfo& info) {
+  if (info.total_steps > 0) total_steps_ = info.total_steps;
+  steps_per_print_ = std::max<int64_t>(1, info.steps_per_print);
+}
+
+bool RunLog::PrintsStep(const StepMetrics& m) const {
+  return json_ || m.step == 1 || m.step >= total_steps_ || m.step % steps_per_print_ == 0 ||
+         m.eval_tokens > 0 || m.skipped || !m.saved_checkpoint.empty() ||
+         !m.checkpoint_error.empty();
+}
+
 void RunLog::PrintStep(const StepMetrics& m) const {
-  if (!enabled_) return;
+  if (!enabled_ || !PrintsStep(m)) return;
   if (json_) {
     std::printf("%s\n", StepJson(m).c_str());
   } else {
     const std::string aux = std::isnan(m.router_aux_loss)
                                 ? ""
                                 : absl::StrFormat(" | router_aux %.4f", m.router_aux_loss);
+    const std::string eval =
+        m.eval_tokens > 0
+            ? absl::StrFormat(" | eval_loss %.4f | eval_ppl %.3f | eval_tokens %lld", m.eval_loss,
+                              m.eval_perplexity, static_cast<long long>(m.eval_tokens))
+            : "";
+    const char* skipped = m.no_labels ? " | skipped (no label in the batch)"
+                          : m.skipped ? " | skipped (fp16 overflow)"
+                                      : "";
     std::printf(
         "step %lld/%lld | loss %.4f%s | lr %.3e | grad_norm %.4f | loss_scale %g | %.0f "
-        "tokens/s%s\n",
+        "tokens/s%s%s\n",
         static_cast<long long>(m.step), static_cast<long long>(total_steps_), m.loss, aux.c_str(),
-        m.lr, m.grad_norm, m.loss_scale, m.tokens_per_s,
-        m.skipped ? " | skipped (fp16 overflow)" : "");
+        m.lr, m.grad_norm, m.loss_scale, m.tokens_per_s, eval.c_str(), skipped);
   }
   std::fflush(stdout);
 }

@@ -43,12 +43,19 @@ class ServiceLog : public LoopObserver {
         } else {
           std::printf("zerod: %s started\n", id.c_str());
           RunLog(false, true, steps_total).PrintInitBlock(executor.job()->info(), launcher_);
+          std::printf("%s", executor.job()->info().data_summary.c_str());
         }
         break;
       case v1::RankCommand::STEP:
         if (c.outcome.status.ok()) {
-          std::printf("zerod: %s ", id.c_str());
-          RunLog(false, true, steps_total).PrintStep(wire::FromProto(c.outcome.metrics));
+          // Every step, whatever steps_per_print says: the service's log is what an operator
+          // follows a job by (`zeroctl watch` too); the one-shot run's lines honour it.
+          RunLog log(false, true, steps_total);
+          const StepMetrics m = wire::FromProto(c.outcome.metrics);
+          if (log.PrintsStep(m)) {
+            std::printf("zerod: %s ", id.c_str());
+            log.PrintStep(m);
+          }
         } else {
           std::printf("zerod: %s failed: %s\n", id.c_str(),
                       std::string(c.outcome.status.message()).c_str());

@@ -89,6 +89,17 @@ struct StepMetrics {
   // it failed (the job goes on; its previous checkpoints stay as they were).
   std::string saved_checkpoint;
   std::string checkpoint_error;
+  // Fine-tuning data (a sample file): the labels `loss` is the mean over, over the whole
+  // global batch (transformers' num_items_in_batch); 0 for pre-training windows, where
+  // every position is one. A step whose global batch has none is skipped (no update, the
+  // schedule does not advance) with no_labels set and loss 0.
+  int64_t label_tokens = 0;
+  bool no_labels = false;
+  // An evaluation after this step (eval_tokens > 0): sum of the per-label losses over the
+  // evaluation set / eval_tokens, and exp of it.
+  double eval_loss = 0.0;
+  double eval_perplexity = 0.0;
+  int64_t eval_tokens = 0;
 };
 
 // Bytes one rank holds; shard sizes are what it keeps between steps.
@@ -125,6 +136,12 @@ struct JobInfo {
   int64_t micro_batch_per_gpu = 0;
   int64_t gradient_accumulation_steps = 0;
   int64_t steps_per_print = 10;
+  // The steps the job runs in all: --steps, or --epochs times the steps per epoch of its
+  // samples.
+  int64_t total_steps = 0;
+  // Fine-tuning: the data's summary as Hugging Face Trainer prints it (samples, epochs,
+  // steps, truncated and dropped samples), several lines; empty for pre-training.
+  std::string data_summary;
   std::string placement;          // the plan's placement in one line (job_plan.h)
   int64_t planned_gpu_bytes = 0;  // the plan's predicted peak per rank
   int64_t planned_host_bytes = 0;
@@ -181,9 +198,9 @@ class Job {
 // config's "auto" values): no GPU and no MPI needed (engine/plan/plan.h).
 struct PlanMachine {
   int world_size = 1;
-  int ranks_per_host = 0;  // ranks sharing one host's memory; 0: from `hosts`, else
-                           // plan/host_check.h's RanksPerHost (8 per GPU host)
-  int hosts = 0;           // hosts the world is spread over (0: not said)
+  int ranks_per_host = 0;            // ranks sharing one host's memory; 0: from `hosts`, else
+                                     // plan/host_check.h's RanksPerHost (8 per GPU host)
+  int hosts = 0;                     // hosts the world is spread over (0: not said)
   std::string gpu_memory = "auto";   // one GPU's memory ("141GiB"); auto: this machine's
                                      // GPU, none when it has none (a CPU plan)
   std::string host_memory = "auto";  // one host's memory; auto: this machine's

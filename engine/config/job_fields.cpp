@@ -278,6 +278,83 @@ std::vector<JobField> MakeFields() {
        .check = kPathCheck,
        .yaml_aliases = {"tensorboard"},
        .flag_aliases = {"--logging_dir"}},
+      {.name = "epochs",
+       .member = &JobSpec::epochs,
+       .type = F::kInt,
+       .unit = "epochs",
+       .help = "Fine-tuning data: passes over the samples; the steps are epochs x steps per "
+               "epoch (overrides --steps)",
+       .flag = "--epochs",
+       .value_name = "N",
+       .unset = W::kAbsent,
+       .modes = kTrainSubmit,
+       .check = Range(1, 1e6),
+       .flag_aliases = {"--num_train_epochs"}},
+      {.name = "eval_data",
+       .member = &JobSpec::eval_data,
+       .type = F::kPath,
+       .unit = "",
+       .help = "Fine-tuning: a prepared sample file (FILE and FILE.samples) to evaluate on",
+       .flag = "--eval-data",
+       .value_name = "FILE",
+       .unset = W::kAsIs,
+       .modes = kTrainSubmit,
+       .check = kPathCheck},
+      {.name = "eval_split",
+       .member = &JobSpec::eval_split,
+       .type = F::kReal,
+       .unit = "",
+       .help = "Fine-tuning: hold out this share of the samples (seeded) to evaluate on",
+       .flag = "--split",
+       .value_name = "X",
+       .unset = W::kAbsent,
+       .modes = kTrainSubmit,
+       .check = Range(0, 1, /*max_open=*/true),
+       .flag_aliases = {"--eval-split"}},
+      {.name = "eval_every",
+       .member = &JobSpec::eval_every,
+       .type = F::kInt,
+       .unit = "steps",
+       .help = "With an evaluation set: evaluate every N steps (0: after the last step only)",
+       .flag = "--eval-every",
+       .value_name = "N",
+       .unset = W::kAsIs,
+       .modes = kTrainSubmit,
+       .check = AtLeast(0),
+       .flag_aliases = {"--eval_steps"}},
+      {.name = "packing",
+       .member = &JobSpec::packing,
+       .type = F::kText,
+       .unit = "",
+       .help = "Fine-tuning: pack several samples into a row (on) or one sample per row (off)",
+       .flag = "--packing",
+       .value_name = "on|off",
+       .unset = W::kEmpty,
+       .modes = kTrainSubmit,
+       .check = OneOf({"on", "off"})},
+      {.name = "long_samples",
+       .member = &JobSpec::long_samples,
+       .type = F::kText,
+       .unit = "",
+       .help = "Fine-tuning: samples over seq_len + 1 tokens are cut (truncate) or left out "
+               "(drop)",
+       .flag = "--long-samples",
+       .value_name = "truncate|drop",
+       .unset = W::kEmpty,
+       .modes = kTrainSubmit,
+       .check = OneOf({"truncate", "drop"})},
+      {.name = "save_best",
+       .member = &JobSpec::save_best,
+       .type = F::kBool,
+       .unit = "",
+       .help = "With save_dir and an evaluation set: keep the checkpoint of the lowest "
+               "evaluation loss (SAVE_DIR/step_NNNNNNNN, never rotated out)",
+       .flag = "--save-best",
+       .value_name = "",
+       .unset = W::kAsIs,
+       .modes = kTrainSubmit,
+       .check = {},
+       .flag_aliases = {"--load_best_model_at_end"}},
       {.name = "name",
        .member = &JobSpec::name,
        .type = F::kText,
@@ -495,6 +572,24 @@ absl::Status CheckJobValues(const JobSpec& spec) {
   if (spec.save_every > 0 && spec.save_dir.empty()) {
     return absl::InvalidArgumentError(
         "save_every: --save-every needs --save-dir (the periodic checkpoints go into it)");
+  }
+  if (!spec.eval_data.empty() && spec.eval_split.has_value()) {
+    return absl::InvalidArgumentError(
+        "eval_split: --split and --eval-data both name an evaluation set; give one of them");
+  }
+  if (spec.eval_split.has_value() && *spec.eval_split <= 0.0) {
+    return absl::InvalidArgumentError(
+        "eval_split: must be above 0 (the share of the samples held out, e.g. 0.02)");
+  }
+  const bool has_eval = !spec.eval_data.empty() || spec.eval_split.has_value();
+  if (spec.eval_every > 0 && !has_eval) {
+    return absl::InvalidArgumentError(
+        "eval_every: --eval-every needs an evaluation set: --eval-data FILE or --split 0.02");
+  }
+  if (spec.save_best && (spec.save_dir.empty() || !has_eval || spec.eval_every == 0)) {
+    return absl::InvalidArgumentError(
+        "save_best: --save-best needs --save-dir (the best checkpoint goes into it), an "
+        "evaluation set (--eval-data or --split) and --eval-every N");
   }
   return absl::OkStatus();
 }

@@ -25,7 +25,6 @@ struct ForeignFlag {
   const char* instead;
 };
 constexpr ForeignFlag kForeignFlags[] = {
-    {"--num_train_epochs", "zerod counts optimizer steps: give --steps N (or --max_steps N)"},
     {"--warmup_ratio", "give the warm-up as steps: --warmup-steps N"},
     {"--lr_scheduler_type",
      "the schedule is the DeepSpeed config's scheduler section (WarmupLR, WarmupDecayLR, "

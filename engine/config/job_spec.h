@@ -46,6 +46,21 @@ struct JobSpec {
   // TensorBoard event files of this job go here, as the DeepSpeed config's tensorboard
   // section would put them (which it then overrides); empty: as the config says.
   std::string tensorboard_dir;
+  // Fine-tuning data (a data_path with a .samples file beside it, data/sample_file.h):
+  // passes over the samples (unset: `steps` says how long, the data cycling through as many
+  // epochs as it takes; set: epochs * steps per epoch steps, whatever `steps` says); the
+  // evaluation set, a prepared file of its own (eval_data) or a seeded share of the samples
+  // held out (eval_split), scored every eval_every steps (0: only after the last step);
+  // samples packed several to a row ("on") or one per row ("off"); samples over
+  // seq_len + 1 tokens cut ("truncate") or left out ("drop"); save_best keeps the
+  // checkpoint of the lowest evaluation loss in save_dir.
+  std::optional<int64_t> epochs;
+  std::string eval_data;
+  std::optional<double> eval_split;
+  int64_t eval_every = 0;
+  std::string packing = "on";
+  std::string long_samples = "truncate";
+  bool save_best = false;
   // The service's own: a label for `zeroctl list`, and PAUSED after setup (advanced with
   // `zeroctl step`) instead of running.
   std::string name;

@@ -42,6 +42,15 @@ std::vector<Scalar> StepScalars(const StepMetrics& m, const JobFacts& job) {
       {"zerod/memory/host_peak_rss_GiB", static_cast<double>(m.host_peak_rss_bytes) / kGiB, after},
   };
   out.insert(out.end(), own.begin(), own.end());
+  // An evaluation after the step (fine-tuning's --eval-every): the weights that have seen
+  // `after` samples, as the Trainer's eval_loss is logged at the step it follows.
+  if (m.eval_tokens > 0) {
+    out.push_back({"Eval/loss", m.eval_loss, after});
+    out.push_back({"Eval/ppl", m.eval_perplexity, after});
+    out.push_back({"Eval/tokens", static_cast<double>(m.eval_tokens), after});
+  }
+  if (m.label_tokens > 0)
+    out.push_back({"zerod/label_tokens", static_cast<double>(m.label_tokens), after});
   if (job.gpu) {  // always 0 on the CPU
     out.push_back({"zerod/time/optimizer_gpu_s", m.optimizer_gpu_seconds, after});
     out.push_back(

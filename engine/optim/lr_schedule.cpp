@@ -22,6 +22,14 @@ double LearningRate(const LrScheduleConfig& c, int64_t iteration) {
   switch (c.type) {
     case LrScheduleConfig::Type::kConstant:
       return c.lr;
+    case LrScheduleConfig::Type::kLinear: {
+      const int64_t warmup = std::max<int64_t>(0, c.warmup_num_steps);
+      if (iteration < warmup) {
+        return c.lr * static_cast<double>(iteration) / static_cast<double>(warmup);
+      }
+      const double span = static_cast<double>(std::max<int64_t>(1, c.total_num_steps - warmup));
+      return c.lr * std::max(0.0, static_cast<double>(c.total_num_steps - iteration) / span);
+    }
     case LrScheduleConfig::Type::kWarmupLR:
       return c.warmup_min_lr + (c.warmup_max_lr - c.warmup_min_lr) * WarmupGamma(c, iteration);
     case LrScheduleConfig::Type::kWarmupDecayLR: {

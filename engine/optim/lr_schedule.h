@@ -10,7 +10,10 @@
 namespace zerod::optim {
 
 struct LrScheduleConfig {
-  enum class Type { kConstant, kWarmupLR, kWarmupDecayLR, kWarmupCosineLR };
+  // kLinear: Hugging Face Trainer's default (get_linear_schedule_with_warmup): `lr` * i /
+  // warmup_num_steps during the warm-up, then down in a line to 0 at total_num_steps. What a
+  // fine-tuning job gets when its config has no scheduler (train/job.cpp).
+  enum class Type { kConstant, kWarmupLR, kWarmupDecayLR, kWarmupCosineLR, kLinear };
   Type type = Type::kConstant;
   double lr = 1e-3;             // kConstant: the rate
   double warmup_min_lr = 0.0;   // rate at iteration 0

@@ -1,24 +1,30 @@
 // Job: ties the model, the ZeRO engine, the data and the optimizer schedule into steps.
 // Every rank runs the same Job in lockstep; the logged loss is the mean over the whole
-// global batch (all micro-steps on all ranks).
+// global batch (all micro-steps on all ranks): over its (B, T) positions for pre-training
+// windows, over its labels for fine-tuning samples (Note [loss over the labels]).
 #include <torch/torch.h>
 
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <limits>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "engine/api.h"
+#include "engine/checkpoint/checkpoint_dir.h"
 #include "engine/checkpoint/output_dir.h"
 #include "engine/config/ds_config.h"
 #include "engine/data/sampler.h"
 #include "engine/monitor/monitor.h"
 #include "engine/optim/loss_scaler.h"
+#include "engine/plan/host_check.h"
 #include "engine/train/engine_setup.h"
+#include "engine/train/finetune_setup.h"
+#include "engine/train/finetune_step.h"
 #include "engine/train/job_checkpoint.h"
 #include "engine/train/job_plan.h"
-#include "engine/plan/host_check.h"
 #include "engine/train/shared_paths.h"
 #include "engine/util/cgroup_memory.h"
 #include "engine/util/files.h"
@@ -36,8 +42,43 @@ namespace {
 struct Setup {
   config::DsConfig ds;
   models::ModelConfig model;
-  std::unique_ptr<data::TokenDataset> dataset;
+  std::unique_ptr<data::TokenDataset> dataset;   // pre-training windows, or
+  std::unique_ptr<data::FinetuneData> finetune;  // fine-tuning samples
 };
+
+// The config parsed for the job's values (`total_steps` fills "auto" total_num_steps).
+absl::StatusOr<config::DsConfig> ParseConfig(const JobSpec& spec, config::JobValues job,
+                                             int64_t total_steps, int world_size) {
+  job.total_steps = total_steps;
+  return spec.ds_config_json.empty() ? config::LoadDsConfig(spec.ds_config_path, world_size, job)
+                                     : config::ParseDsConfig(spec.ds_config_json, world_size,
+                                                             "the inline DeepSpeed config", job);
+}
+
+// A fine-tuning job's setup: the samples packed for the config's batch, the steps they make
+// (epochs), the config parsed again when those differ from --steps (its "auto" schedule
+// length), the Trainer's defaults where the config is silent.
+absl::Status SetUpFinetuning(const JobSpec& spec, const comm::Communicator& comm, Setup& s) {
+  const int world_size = comm.world_size();
+  ASSIGN_OR_RETURN(s.model, models::LoadModelConfig(spec.model_dir));
+  RETURN_IF_ERROR(s.model.CheckSequenceLength(spec.seq_len));
+  ASSIGN_OR_RETURN(const config::JobValues job,
+                   train::JobValuesFor(spec, s.model, comm.device() >= 0, comm.device()));
+  ASSIGN_OR_RETURN(s.ds, ParseConfig(spec, job, spec.steps, world_size));
+  ASSIGN_OR_RETURN(s.finetune,
+                   train::OpenFinetuneData(spec, s.model.vocab_size(), s.ds, world_size));
+  const int64_t total = s.finetune->total_steps();
+  if (total != spec.steps) {
+    ASSIGN_OR_RETURN(s.ds, ParseConfig(spec, job, total, world_size));
+  }
+  const std::optional<std::string> text =
+      spec.ds_config_json.empty() ? ReadFileToString(spec.ds_config_path) : spec.ds_config_json;
+  for (std::string& note : train::ApplyTrainerDefaults(text.value_or("{}"), total,
+                                                       spec.warmup_steps.value_or(0), &s.ds)) {
+    s.ds.notes.push_back(std::move(note));
+  }
+  return absl::OkStatus();
+}
 
 absl::StatusOr<Setup> Validate(const JobSpec& given, const comm::Communicator& comm) {
   Setup s;
@@ -45,6 +86,13 @@ absl::StatusOr<Setup> Validate(const JobSpec& given, const comm::Communicator& c
   // caller that went around them (a test, a library user) is caught here.
   JobSpec spec = given;
   RETURN_IF_ERROR(config::ValidateJobSpec(&spec));
+  const int world_size = comm.world_size();
+  if (train::IsFinetuneJob(spec)) {
+    RETURN_IF_ERROR(SetUpFinetuning(spec, comm, s));
+    if (!spec.tensorboard_dir.empty()) s.ds.tensorboard = {true, spec.tensorboard_dir, ""};
+    return s;
+  }
+  RETURN_IF_ERROR(train::CheckPretrainingSpec(spec));
   ASSIGN_OR_RETURN(train::ModelAndData md, train::LoadModelAndData(spec.model_dir, spec.data_path,
                                                                    spec.data_dtype, spec.seq_len));
   s.model = std::move(md.model);
@@ -52,7 +100,6 @@ absl::StatusOr<Setup> Validate(const JobSpec& given, const comm::Communicator& c
   // The config's "auto" values come from the job's flags and the model.
   ASSIGN_OR_RETURN(const config::JobValues job,
                    train::JobValuesFor(spec, s.model, comm.device() >= 0, comm.device()));
-  const int world_size = comm.world_size();
   ASSIGN_OR_RETURN(s.ds, spec.ds_config_json.empty()
                              ? config::LoadDsConfig(spec.ds_config_path, world_size, job)
                              : config::ParseDsConfig(spec.ds_config_json, world_size,
@@ -74,8 +121,8 @@ absl::StatusOr<plan::Plan> PlanOnThisRank(const Setup& setup, const JobSpec& spe
   here.host = HostName();
   here.ranks_on_host = comm.local_size();
   here.gpu = memory.gpu;
-  here.host_source = std::getenv("ZEROD_HOST_MEMORY") != nullptr ? "ZEROD_HOST_MEMORY"
-                                                                  : ThisHostMemory().source;
+  here.host_source =
+      std::getenv("ZEROD_HOST_MEMORY") != nullptr ? "ZEROD_HOST_MEMORY" : ThisHostMemory().source;
   here.gpu_bytes = memory.gpu_bytes;
   here.host_bytes = memory.host_bytes;
   // Rank 0's memory, and the fullest host's rank count, for everyone.
@@ -101,17 +148,22 @@ absl::StatusOr<plan::Plan> PlanOnThisRank(const Setup& setup, const JobSpec& spe
 
 class TrainingJob final : public Job {
  public:
+  // `sampler` for pre-training windows; none when `setup` holds fine-tuning samples.
   TrainingJob(const JobSpec& spec, comm::Communicator* comm, Setup setup,
-              data::DistributedSampler sampler, std::unique_ptr<zero::ZeroEngine> engine,
-              const plan::Plan& plan)
+              std::optional<data::DistributedSampler> sampler,
+              std::unique_ptr<zero::ZeroEngine> engine, const plan::Plan& plan)
       : spec_(spec),
         comm_(comm),
         ds_(setup.ds),
         model_config_(setup.model),
         dataset_(std::move(setup.dataset)),
+        finetune_(std::move(setup.finetune)),
         sampler_(std::move(sampler)),
         engine_(std::move(engine)),
         scaler_(ds_.loss_scaler) {
+    // The job's own copy counts the steps the samples make (--epochs): what the periodic
+    // saves and the resume check read.
+    if (finetune_ != nullptr) spec_.steps = finetune_->total_steps();
     if (const models::DecoderConfig* d = model_config_.decoder();
         d != nullptr && d->moe.output_router_logits) {
       aux_coef_ = d->moe.router_aux_loss_coef;
@@ -133,15 +185,19 @@ class TrainingJob final : public Job {
     info_.micro_batch_per_gpu = ds_.micro_batch_per_gpu;
     info_.gradient_accumulation_steps = ds_.gradient_accumulation_steps;
     info_.steps_per_print = ds_.steps_per_print;
+    info_.total_steps = spec_.steps;
+    if (finetune_ != nullptr) info_.data_summary = finetune_->Summary();
   }
 
   absl::StatusOr<StepMetrics> Step() override {
     if (!failed_.ok()) return failed_;
     auto result = RunStep();
     if (result.ok()) {
-      if (monitor_ != nullptr) monitor_->Record(*result);
-      train::SavePeriodically(Checkpointed(), Progress(), &*result);
+      train::SavePeriodically(Checkpointed(), Progress(), &*result, best_checkpoint_);
+      absl::Status evaluated = MaybeEvaluate(&*result);
+      if (!evaluated.ok()) result = evaluated;
     }
+    if (result.ok() && monitor_ != nullptr) monitor_->Record(*result);
     if (!result.ok()) {
       failed_ = result.status();
       (void)engine_->ReleaseAll();
@@ -198,6 +254,39 @@ class TrainingJob final : public Job {
   }
 
  private:
+  // After step `metrics->step`: the evaluation set every eval_every steps and after the
+  // last, and with save_best a checkpoint when its loss is the lowest yet (a failed save
+  // is said in the metrics, as a periodic one's; the job goes on).
+  absl::Status MaybeEvaluate(StepMetrics* metrics) {
+    if (finetune_ == nullptr || finetune_->eval() == nullptr) return absl::OkStatus();
+    const int64_t step = metrics->step;
+    const bool due = (spec_.eval_every > 0 && step % spec_.eval_every == 0) || step == spec_.steps;
+    if (!due) return absl::OkStatus();
+    ASSIGN_OR_RETURN(const train::EvalFigures eval,
+                     train::EvaluatePacked(*engine_, *finetune_->eval(), *comm_));
+    metrics->eval_loss = eval.loss;
+    metrics->eval_perplexity = eval.perplexity;
+    metrics->eval_tokens = eval.tokens;
+    if (!spec_.save_best || !(eval.loss < best_eval_loss_)) return absl::OkStatus();
+    best_eval_loss_ = eval.loss;
+    const std::string dir = checkpoint::PeriodicCheckpointDir(spec_.save_dir, step);
+    absl::Status saved = metrics->saved_checkpoint == dir
+                             ? absl::OkStatus()
+                             : train::SaveJobCheckpoint(Checkpointed(), Progress(), dir);
+    if (saved.ok()) {
+      best_checkpoint_ = dir;
+      metrics->saved_checkpoint = dir;
+      // The best before it goes unless it is one of the newest keep_checkpoints.
+      saved = train::RotateCheckpoints(Checkpointed(), best_checkpoint_);
+      if (comm_->rank() == 0) {
+        std::fprintf(stderr, "zerod: best evaluation loss %.4f at step %lld: %s\n", eval.loss,
+                     static_cast<long long>(step), dir.c_str());
+      }
+    }
+    if (!saved.ok()) metrics->checkpoint_error = std::string(saved.message());
+    return absl::OkStatus();
+  }
+
   // What the checkpoint functions (job_checkpoint.h) act on and save.
   train::CheckpointedJob Checkpointed() {
     return {&spec_, ds_.compute_dtype, engine_.get(), comm_};
@@ -210,6 +299,17 @@ class TrainingJob final : public Job {
     const int64_t micro_steps_total = gas * comm_->world_size();
     const double loss_scale = scaler_.scale();
     const int64_t L = spec_.seq_len;
+    // Fine-tuning: the labels of the whole global batch, the same on every rank.
+    const int64_t labels =
+        finetune_ != nullptr ? finetune_->train().StepLabelCount(steps_done_) : 0;
+    if (finetune_ != nullptr && labels == 0) return SkipEmptyStep(start);
+    // Note [loss over the labels]
+    // transformers' causal-LM loss with Trainer's num_items_in_batch: each micro-batch's
+    // per-token losses are summed and divided by the label count of the whole step (every
+    // micro-batch on every rank), so the step's loss is sum over its labels / their count
+    // however the labels fall across micro-batches, ranks and padding. Pre-training windows
+    // have B * T labels in every micro-batch, and there the mean of each micro-batch divided
+    // by the micro-steps is the same number (bit for bit what this job always computed).
     double loss_sum = 0.0;
     double aux_sum = 0.0;  // the routers' load-balancing loss, unscaled (MoE models)
     bool routed = false;
@@ -230,12 +330,25 @@ class TrainingJob final : public Job {
     // Note [exceptions].
     auto passes = [&] {
       for (int64_t m = 0; m < gas; ++m) {
-        std::vector<int64_t> tokens = sampler_.MicroBatch(steps_done_, m, comm_->rank());
-        torch::Tensor batch =
-            torch::from_blob(tokens.data(), {ds_.micro_batch_per_gpu, L + 1}, torch::kInt64);
-        torch::Tensor ids = batch.narrow(1, 0, L);
-        torch::Tensor targets = batch.narrow(1, 1, L).to(engine_->device());
-        torch::Tensor loss = engine_->ForwardLosses(ids, targets).mean();
+        // The micro-batch's part of the step's loss, before the division by `divisor`.
+        torch::Tensor loss;
+        if (finetune_ != nullptr) {
+          const train::BatchTensors batch = train::ToTensors(
+              finetune_->train().MicroBatch(steps_done_, m, comm_->rank()), L, engine_->device());
+          loss = train::MaskedLosses(*engine_, batch).sum();
+        } else {
+          std::vector<int64_t> tokens = sampler_->MicroBatch(steps_done_, m, comm_->rank());
+          torch::Tensor batch =
+              torch::from_blob(tokens.data(), {ds_.micro_batch_per_gpu, L + 1}, torch::kInt64);
+          torch::Tensor ids = batch.narrow(1, 0, L);
+          torch::Tensor targets = batch.narrow(1, 1, L).to(engine_->device());
+          loss = engine_->ForwardLosses(ids, targets).mean();
+        }
+        // Fine-tuning: the labels' share now, so that the aux loss below keeps its weight
+        // of one micro-batch's mean (1 / micro-steps of the step's loss).
+        if (finetune_ != nullptr) {
+          loss = loss * (static_cast<double>(micro_steps_total) / static_cast<double>(labels));
+        }
         // A mixture of experts: transformers' loss + router_aux_loss_coef * aux_loss when
         // the config sets output_router_logits; the aux loss is logged either way.
         if (torch::Tensor aux = engine_->TakeRouterAuxLoss(); aux.defined()) {
@@ -245,8 +358,8 @@ class TrainingJob final : public Job {
         }
         loss_sum += loss.item<double>();  // waits for the forward: its time is measured
         forward_s += lap();
-        // Each micro-batch has the same token count, so the global-batch mean is the mean
-        // of micro-batch means: scale each by 1 / (grad_accum * world) before summing.
+        // Note [loss over the labels]: every micro-batch's part is now on the scale of a
+        // micro-batch mean; 1 / (grad_accum * world) of each makes the step's loss.
         (loss * (loss_scale / static_cast<double>(micro_steps_total))).backward();
         backward_s += lap();
       }
@@ -288,6 +401,7 @@ class TrainingJob final : public Job {
     StepMetrics metrics;
     metrics.step = steps_done_;
     metrics.loss = loss;
+    metrics.label_tokens = labels;
     if (routed) metrics.router_aux_loss = sums[1] / static_cast<double>(micro_steps_total);
     metrics.lr = lr;
     metrics.grad_norm = outcome.grad_norm;
@@ -314,6 +428,31 @@ class TrainingJob final : public Job {
     return metrics;
   }
 
+  // A fine-tuning step whose global batch has no label (every sample in it context only):
+  // nothing to learn, and a loss of 0 / 0. No pass runs, no update, the schedule stays; the
+  // step counts (the data moves on) and says so.
+  StepMetrics SkipEmptyStep(std::chrono::steady_clock::time_point start) {
+    ++steps_done_;
+    ++empty_steps_;
+    StepMetrics m;
+    m.step = steps_done_;
+    m.no_labels = true;
+    m.skipped = true;
+    m.lr = optim::LearningRate(ds_.scheduler, lr_iteration_);
+    m.loss_scale = scaler_.scale();
+    m.step_seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    m.host_rss_bytes = ResidentSetBytes();
+    m.host_peak_rss_bytes = PeakResidentSetBytes();
+    if (comm_->rank() == 0) {
+      std::fprintf(stderr,
+                   "zerod: warning: step %lld has no label in its global batch: skipped (%lld "
+                   "such steps so far)\n",
+                   static_cast<long long>(steps_done_), static_cast<long long>(empty_steps_));
+    }
+    return m;
+  }
+
   // Constant after construction.
   JobSpec spec_;
   comm::Communicator* comm_;
@@ -322,14 +461,19 @@ class TrainingJob final : public Job {
   // router_aux_loss_coef when the config asks for the load-balancing loss in the training
   // loss (output_router_logits), else 0.
   double aux_coef_ = 0.0;
-  std::unique_ptr<data::TokenDataset> dataset_;
-  data::DistributedSampler sampler_;
+  std::unique_ptr<data::TokenDataset> dataset_;      // pre-training windows, or
+  std::unique_ptr<data::FinetuneData> finetune_;     // fine-tuning samples
+  std::optional<data::DistributedSampler> sampler_;  // of dataset_
   JobInfo info_;
   // Training state.
   std::unique_ptr<zero::ZeroEngine> engine_;  // declared after the data it never outlives
   optim::LossScaler scaler_;
   int64_t steps_done_ = 0;
   int64_t lr_iteration_ = 0;
+  int64_t empty_steps_ = 0;  // fine-tuning steps without a label (SkipEmptyStep)
+  // save_best: the lowest evaluation loss so far and its checkpoint (kept from rotation).
+  double best_eval_loss_ = std::numeric_limits<double>::infinity();
+  std::string best_checkpoint_;
   absl::Status failed_;  // sticky: once set, every Step returns it
   // Rank 0's TensorBoard / CSV writer, when the config enables one (OpenMonitor).
   std::unique_ptr<monitor::Monitor> monitor_;
@@ -338,8 +482,8 @@ class TrainingJob final : public Job {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Job>> Job::Create(const JobSpec& spec, comm::Communicator* comm) {
-  const absl::StatusOr<MachineMemory> memory = ThisMachineMemory(
-      comm->device() >= 0 ? std::optional<int>(comm->device()) : std::nullopt);
+  const absl::StatusOr<MachineMemory> memory =
+      ThisMachineMemory(comm->device() >= 0 ? std::optional<int>(comm->device()) : std::nullopt);
   RETURN_IF_ERROR(comm::AgreeOnStatus(*comm, memory.status()));
   return Create(spec, comm, *memory);
 }
@@ -351,8 +495,8 @@ absl::StatusOr<std::unique_ptr<Job>> Job::Create(const JobSpec& spec, comm::Comm
   // rank 0's files.
   RETURN_IF_ERROR(train::CheckSharedPaths(spec, *comm));
   absl::StatusOr<Setup> setup = Validate(spec, *comm);
-  absl::StatusOr<data::DistributedSampler> sampler = absl::UnknownError("not built");
-  if (setup.ok()) {
+  absl::StatusOr<std::optional<data::DistributedSampler>> sampler = std::nullopt;
+  if (setup.ok() && setup->dataset != nullptr) {
     const auto& ds = setup->ds;
     sampler = data::DistributedSampler::Create(
         setup->dataset.get(), {spec.seq_len, ds.train_batch_size, ds.micro_batch_per_gpu,
@@ -389,11 +533,13 @@ absl::StatusOr<std::unique_ptr<Job>> Job::Create(const JobSpec& spec, comm::Comm
       std::fprintf(stderr, "zerod: resuming from %s at step %lld\n", spec.resume_from.c_str(),
                    static_cast<long long>(job->steps_done()));
     }
-    if (job->steps_done() >= spec.steps) {
+    if (job->steps_done() >= job->info().total_steps) {
       return absl::InvalidArgumentError(absl::StrCat(
-          "resume_from: ", spec.resume_from, " is at step ", job->steps_done(), " and --steps is ",
-          spec.steps, ": --steps counts every step of the job, the ",
-          "resumed ones too; give more than ", job->steps_done()));
+          "resume_from: ", spec.resume_from, " is at step ", job->steps_done(),
+          spec.epochs ? absl::StrCat(" and --epochs makes ", job->info().total_steps, " steps")
+                      : absl::StrCat(" and --steps is ", spec.steps),
+          ": --steps and --epochs count every step of the job, the ",
+          "resumed ones too; give more than ", job->steps_done(), " steps"));
     }
   }
   job->set_weights(weights);

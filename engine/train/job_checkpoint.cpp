@@ -2,6 +2,7 @@
 // metadata that carries the job's progress.
 #include "engine/train/job_checkpoint.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <optional>
 #include <vector>
@@ -58,8 +59,28 @@ absl::Status SaveJobCheckpoint(const CheckpointedJob& job, const TrainingProgres
   return saved;
 }
 
+absl::Status RotateCheckpoints(const CheckpointedJob& job, const std::string& keep) {
+  const JobSpec& spec = *job.spec;
+  absl::Status rotated;
+  if (job.comm->rank() == 0) {
+    const std::vector<std::string> periodic = checkpoint::PeriodicCheckpointDirs(spec.save_dir);
+    const size_t kept = static_cast<size_t>(std::max<int64_t>(1, spec.keep_checkpoints));
+    // Oldest first: all but the newest `kept` go, and `keep` stays wherever it is.
+    for (size_t i = 0; i + kept < periodic.size() && rotated.ok(); ++i) {
+      if (periodic[i] == keep) continue;
+      // Only a checkpoint zerod wrote goes (a step_ directory of the user's own stays).
+      if (!checkpoint::CheckReplaceable(periodic[i], checkpoint::OutputKind::kCheckpoint).ok())
+        continue;
+      if (absl::Status s = RemoveTree(periodic[i]); !s.ok()) {
+        rotated = absl::InternalError(absl::StrCat("removing the old checkpoint: ", s.message()));
+      }
+    }
+  }
+  return comm::AgreeOnStatus(*job.comm, rotated);
+}
+
 void SavePeriodically(const CheckpointedJob& job, const TrainingProgress& progress,
-                      StepMetrics* metrics) {
+                      StepMetrics* metrics, const std::string& keep) {
   const JobSpec& spec = *job.spec;
   const int64_t step = progress.steps_done;
   if (spec.save_every <= 0 || spec.save_dir.empty() || step % spec.save_every != 0 ||
@@ -70,10 +91,7 @@ void SavePeriodically(const CheckpointedJob& job, const TrainingProgress& progre
   absl::Status saved = SaveJobCheckpoint(job, progress, dir);
   if (saved.ok()) {
     metrics->saved_checkpoint = dir;
-    saved = comm::AgreeOnStatus(
-        *job.comm, job.comm->rank() == 0
-                       ? checkpoint::KeepNewestCheckpoints(spec.save_dir, spec.keep_checkpoints)
-                       : absl::OkStatus());
+    saved = RotateCheckpoints(job, keep);
   }
   if (!saved.ok()) metrics->checkpoint_error = std::string(saved.message());
   if (job.comm->rank() != 0) return;

@@ -47,8 +47,14 @@ absl::Status SaveJobCheckpoint(const CheckpointedJob& job, const TrainingProgres
 // whole, the previous checkpoints are as they were, and the next period tries again;
 // `metrics` says what happened (saved_checkpoint or checkpoint_error), and the scheduler
 // ends a job whose saves keep failing.
+// `keep` (a checkpoint directory, or empty) is never rotated out: save_best's.
 void SavePeriodically(const CheckpointedJob& job, const TrainingProgress& progress,
-                      StepMetrics* metrics);
+                      StepMetrics* metrics, const std::string& keep = "");
+
+// Rank 0 removes all but the newest keep_checkpoints periodic checkpoints of save_dir, never
+// `keep` (save_best's, beside those; empty: none) nor a step_ directory holding what zerod
+// did not write. Every rank calls it and gets rank 0's outcome.
+absl::Status RotateCheckpoints(const CheckpointedJob& job, const std::string& keep);
 
 // Loads a checkpoint that SaveJobCheckpoint wrote, at any world size, into `job`'s
 // engine (weights and optimizer state) and returns the progress it was saved at. A

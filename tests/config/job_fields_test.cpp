@@ -250,13 +250,38 @@ TEST(JobFieldsTest, TrainerAndDeepSpeedSpellingsAreAcceptedAndOthersRefusedNamin
   p = ParseFlags(kTrainMode, {"--deepspeed", "--deepspeed_config", "ds.json"});
   ASSERT_EQ(p.error, "");
   EXPECT_EQ(p.spec.ds_config_path, "ds.json");
+  // Epochs of fine-tuning samples (job_spec.h): the Trainer's spelling is --epochs.
   p = ParseFlags(kTrainMode, {"--num_train_epochs", "3"});
-  EXPECT_NE(p.error.find("--num_train_epochs: Hugging Face Trainer's, not zerod's"),
-            std::string::npos)
+  ASSERT_EQ(p.error, "");
+  EXPECT_EQ(p.spec.epochs, 3);
+  p = ParseFlags(kTrainMode, {"--warmup_ratio", "0.1"});
+  EXPECT_NE(p.error.find("--warmup_ratio: Hugging Face Trainer's, not zerod's"), std::string::npos)
       << p.error;
-  EXPECT_NE(p.error.find("--steps"), std::string::npos) << p.error;
-  p = ParseFlags(kSubmitMode, {"--num_train_epochs", "3"});
-  EXPECT_NE(p.error.find("--steps"), std::string::npos) << p.error;
+}
+
+TEST(JobFieldsTest, FineTuningFieldsAreCheckedTogether) {
+  JobSpec spec;
+  spec.eval_every = 10;
+  EXPECT_NE(CheckJobValues(spec).message().find("eval_every: --eval-every needs an evaluation"),
+            std::string::npos);
+  spec.eval_split = 0.02;
+  EXPECT_TRUE(CheckJobValues(spec).ok()) << CheckJobValues(spec);
+  spec.eval_data = "eval.bin";
+  EXPECT_NE(CheckJobValues(spec).message().find("eval_split: --split and --eval-data"),
+            std::string::npos);
+  spec.eval_data.clear();
+  spec.save_best = true;
+  EXPECT_NE(CheckJobValues(spec).message().find("save_best: --save-best needs --save-dir"),
+            std::string::npos);
+  spec.save_dir = "out";
+  EXPECT_TRUE(CheckJobValues(spec).ok()) << CheckJobValues(spec);
+  spec.packing = "maybe";
+  EXPECT_NE(CheckJobValues(spec).message().find("packing: 'maybe' is not on or off"),
+            std::string::npos)
+      << CheckJobValues(spec);
+  spec.packing = "off";
+  spec.eval_split = 1.0;
+  EXPECT_FALSE(CheckJobValues(spec).ok());
 }
 
 TEST(JobFieldsTest, AnUnknownFlagGetsTheClosestKnownOne) {

@@ -21,6 +21,20 @@ TEST(LrScheduleTest, WarmupLogMatchesDeepSpeedFormula) {
   EXPECT_DOUBLE_EQ(LearningRate(c, 5000), 1e-3);
 }
 
+TEST(LrScheduleTest, LinearIsTransformersDefaultScheduleWithAndWithoutWarmup) {
+  // get_linear_schedule_with_warmup: lr * i / warmup, then lr * (total - i) / (total - warmup).
+  LrScheduleConfig c{
+      .type = Type::kLinear, .lr = 5e-5, .warmup_num_steps = 0, .total_num_steps = 10};
+  EXPECT_DOUBLE_EQ(LearningRate(c, 0), 5e-5);  // no warm-up: the full rate at the first step
+  EXPECT_DOUBLE_EQ(LearningRate(c, 4), 5e-5 * 6 / 10);
+  EXPECT_DOUBLE_EQ(LearningRate(c, 10), 0.0);
+  c.warmup_num_steps = 4;
+  EXPECT_DOUBLE_EQ(LearningRate(c, 0), 0.0);
+  EXPECT_DOUBLE_EQ(LearningRate(c, 2), 5e-5 / 2);
+  EXPECT_DOUBLE_EQ(LearningRate(c, 4), 5e-5);
+  EXPECT_DOUBLE_EQ(LearningRate(c, 7), 5e-5 * 3 / 6);
+}
+
 TEST(LrScheduleTest, WarmupLinearRisesEvenly) {
   LrScheduleConfig c{.type = Type::kWarmupLR,
                      .warmup_min_lr = 1e-4,
