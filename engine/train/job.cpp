@@ -21,6 +21,7 @@
 #include "engine/optim/loss_scaler.h"
 #include "engine/plan/host_check.h"
 #include "engine/train/engine_setup.h"
+#include "engine/train/dataset_files.h"
 #include "engine/train/finetune_setup.h"
 #include "engine/train/finetune_step.h"
 #include "engine/train/job_checkpoint.h"
@@ -488,12 +489,15 @@ absl::StatusOr<std::unique_ptr<Job>> Job::Create(const JobSpec& spec, comm::Comm
   return Create(spec, comm, *memory);
 }
 
-absl::StatusOr<std::unique_ptr<Job>> Job::Create(const JobSpec& spec, comm::Communicator* comm,
+absl::StatusOr<std::unique_ptr<Job>> Job::Create(const JobSpec& given, comm::Communicator* comm,
                                                  const MachineMemory& memory) {
   train::ShareCpuThreads(*comm);
   // Before anything is read: a node-local path fails here, naming the host that cannot see
   // rank 0's files.
-  RETURN_IF_ERROR(train::CheckSharedPaths(spec, *comm));
+  RETURN_IF_ERROR(train::CheckSharedPaths(given, *comm));
+  // A dataset file (a .jsonl of conversations...) trains on its prepared samples.
+  JobSpec spec = given;
+  RETURN_IF_ERROR(train::PrepareDatasetFiles(&spec, *comm));
   absl::StatusOr<Setup> setup = Validate(spec, *comm);
   absl::StatusOr<std::optional<data::DistributedSampler>> sampler = std::nullopt;
   if (setup.ok() && setup->dataset != nullptr) {
