@@ -8,25 +8,18 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "engine/data/split_mix.h"
 
 namespace zerod::data {
 namespace {
-
-// SplitMix64, as sampler.cpp's: the data order never depends on a library's random engine.
-uint64_t Mix(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ull;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-  return x ^ (x >> 31);
-}
 
 // Fisher-Yates over 0..n-1 from `key`: the same on every platform.
 std::vector<int64_t> Permutation(int64_t n, uint64_t key) {
   std::vector<int64_t> p(static_cast<size_t>(n));
   std::iota(p.begin(), p.end(), int64_t{0});
-  uint64_t state = Mix(key);
+  uint64_t state = SplitMix64(key);
   for (int64_t i = n - 1; i > 0; --i) {
-    state = Mix(state);
+    state = SplitMix64(state);
     const int64_t j = static_cast<int64_t>(state % static_cast<uint64_t>(i + 1));
     std::swap(p[static_cast<size_t>(i)], p[static_cast<size_t>(j)]);
   }
@@ -140,8 +133,8 @@ int64_t PackedRows::steps_per_epoch() const {
 const std::vector<int64_t>& PackedRows::EpochOrder(int64_t epoch) const {
   if (order_epoch_ != epoch) {
     if (config_.shuffle) {
-      order_ = Permutation(num_rows(),
-                           Mix(Mix(config_.seed) ^ kEpochStream) ^ static_cast<uint64_t>(epoch));
+      order_ = Permutation(num_rows(), SplitMix64(SplitMix64(config_.seed) ^ kEpochStream) ^
+                                           static_cast<uint64_t>(epoch));
     } else if (order_.size() != rows_.size()) {
       order_.resize(rows_.size());
       std::iota(order_.begin(), order_.end(), int64_t{0});
@@ -235,7 +228,7 @@ absl::StatusOr<SampleSplit> SplitSamples(int64_t n, double fraction, uint64_t se
   }
   const int64_t held = std::clamp<int64_t>(
       static_cast<int64_t>(std::ceil(fraction * static_cast<double>(n))), 1, n - 1);
-  const std::vector<int64_t> p = Permutation(n, Mix(Mix(seed) ^ kSplitStream));
+  const std::vector<int64_t> p = Permutation(n, SplitMix64(SplitMix64(seed) ^ kSplitStream));
   SampleSplit s;
   s.eval.assign(p.begin(), p.begin() + held);
   s.train.assign(p.begin() + held, p.end());

@@ -1,20 +1,9 @@
 #include "engine/data/sampler.h"
 
 #include "absl/strings/str_cat.h"
+#include "engine/data/split_mix.h"
 
 namespace zerod::data {
-namespace {
-
-// SplitMix64: a fixed, platform-independent mix, so the data order never depends on a
-// library's random engine.
-uint64_t Mix(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ull;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-  return x ^ (x >> 31);
-}
-
-}  // namespace
 
 absl::StatusOr<DistributedSampler> DistributedSampler::Create(const TokenDataset* dataset,
                                                               const SamplerConfig& c) {
@@ -36,8 +25,8 @@ absl::StatusOr<DistributedSampler> DistributedSampler::Create(const TokenDataset
 
 int64_t DistributedSampler::WindowStart(int64_t step, int64_t index) const {
   const uint64_t starts = static_cast<uint64_t>(dataset_->size() - config_.seq_len);
-  const uint64_t h =
-      Mix(Mix(Mix(config_.seed) ^ static_cast<uint64_t>(step)) ^ static_cast<uint64_t>(index));
+  const uint64_t h = SplitMix64(SplitMix64(SplitMix64(config_.seed) ^ static_cast<uint64_t>(step)) ^
+                                static_cast<uint64_t>(index));
   return static_cast<int64_t>(h % starts);
 }
 
