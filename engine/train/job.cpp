@@ -339,8 +339,11 @@ class TrainingJob final : public Job {
           loss = train::MaskedLosses(*engine_, batch).sum();
         } else {
           std::vector<int64_t> tokens = sampler_->MicroBatch(steps_done_, m, comm_->rank());
+          // A copy: the pass's graph (the backward, its recomputation) outlives `tokens`,
+          // and on the CPU ids and targets would otherwise be views of it.
           torch::Tensor batch =
-              torch::from_blob(tokens.data(), {ds_.micro_batch_per_gpu, L + 1}, torch::kInt64);
+              torch::from_blob(tokens.data(), {ds_.micro_batch_per_gpu, L + 1}, torch::kInt64)
+                  .clone();
           torch::Tensor ids = batch.narrow(1, 0, L);
           torch::Tensor targets = batch.narrow(1, 1, L).to(engine_->device());
           loss = engine_->ForwardLosses(ids, targets).mean();
