@@ -1,7 +1,7 @@
 // Parquet dataset files (tests/fixtures/parquet, written by pyarrow as the Hub's files are):
 // each row the record pyarrow's to_pylist() gives, across row groups; the types with no
-// plain JSON form; a file that is no Parquet; a Parquet dataset prepares exactly as the same
-// rows in JSON lines. In a build without pyarrow: the refusal that says how to enable it.
+// plain JSON form; a file that is no Parquet; a bad row named; a Parquet dataset prepares
+// exactly as the same rows in JSON lines. Without pyarrow: the refusal saying how to enable it.
 #include "engine/data/parquet_reader.h"
 
 #include <fstream>
@@ -95,6 +95,18 @@ TEST(ParquetReaderTest, MissingFileIsNotFound) {
   SKIP_WITHOUT_PARQUET();
   auto r = OpenRecords(::testing::TempDir() + "/parquet_reader_none.parquet");
   EXPECT_EQ(r.status().code(), absl::StatusCode::kNotFound) << r.status();
+}
+
+TEST(ParquetReaderTest, BadRecordIsNamedByItsRowAndField) {
+  SKIP_WITHOUT_PARQUET();
+  const std::string out = ::testing::TempDir() + "/parquet_reader_bad.bin";
+  auto s = PrepareDataset(kFixtures + "bad_role.parquet", kChatml, {}, out);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().message().rfind(
+                kFixtures + "bad_role.parquet: row 2: field \"messages\"[1].role: is \"bot\"", 0),
+            0u)
+      << s.status();
+  EXPECT_FALSE(SampleFile::Exists(out));
 }
 
 // The whole path: the conversations of chats.parquet become the samples their JSON lines do
