@@ -31,8 +31,8 @@ const ModeInfo kModes[] = {
     {Mode::kPrepareData, "--prepare-data",
      "zerod --prepare-data --input FILE --output FILE (--bytes | --model DIR)",
      "Turn --input text into the --output token file, or a fine-tuning dataset (.jsonl, "
-     ".jsonl.gz, .json, .csv: text, prompt-completion or conversations) into a sample file "
-     "(FILE + FILE.samples: the tokens and which are trained)"},
+     ".jsonl.gz, .json, .csv, .parquet: text, prompt-completion or conversations) into a "
+     "sample file (FILE + FILE.samples: the tokens and which are trained)"},
     {Mode::kExport, "--from-checkpoint", "zerod --export-hf OUT --from-checkpoint DIR",
      "Write the model of a checkpoint directory (--save-dir of any number of ranks) for "
      "transformers, one unit at a time; no MPI, no GPU"},
@@ -189,7 +189,7 @@ std::unique_ptr<CLI::App> MakeApp(Mode mode, Flags* f) {
                       "A model directory whose tokenizer.json tokenizes the text");
       app->add_option("--input", f->input,
                       "The text file (.txt: one document), or a dataset file: .jsonl, "
-                      ".jsonl.gz, .json (a list of objects), .csv (a header row)")
+                      ".jsonl.gz, .json (a list of objects), .csv (a header row), .parquet")
           ->required();
       app->add_option("--output", f->output, "The token file (or sample file) to write")
           ->required();

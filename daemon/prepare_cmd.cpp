@@ -121,7 +121,7 @@ int RunPrepareData(const PrepareFlags& flags) {
   if (flags.format == "samples" && !dataset) {
     std::fprintf(stderr,
                  "zerod: error: --format samples needs a dataset file (.jsonl, .jsonl.gz, .json, "
-                 ".csv); %s is read as raw text\n",
+                 ".csv, .parquet); %s is read as raw text\n",
                  flags.input.c_str());
     return 2;
   }

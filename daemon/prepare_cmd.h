@@ -10,7 +10,7 @@ struct PrepareFlags {
   bool bytes = false;     // --bytes: one token per byte
   std::string model_dir;  // --model: tokenizer.json's directory
   std::string input, output;
-  // --format: auto (a dataset file, .jsonl/.jsonl.gz/.json/.csv, becomes a sample file;
+  // --format: auto (a dataset file, .jsonl/.jsonl.gz/.json/.csv/.parquet, becomes a sample file;
   // anything else a token stream), samples, or stream (today's token file, no .samples).
   std::string format = "auto";
   std::string text_field = "text", messages_field = "messages", prompt_field = "prompt",

@@ -1,4 +1,5 @@
-// The JSON readers of record_reader.h (.jsonl, .jsonl.gz, .json) and the file-name dispatch.
+// The JSON readers of record_reader.h (.jsonl, .jsonl.gz, .json) and the file-name dispatch
+// (.csv: csv_reader.cpp, .parquet: parquet_reader.h).
 #include "engine/data/record_reader.h"
 
 #include <zlib.h>
@@ -9,6 +10,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "engine/data/parquet_reader.h"
 #include "engine/util/files.h"
 
 namespace zerod::data {
@@ -141,13 +143,7 @@ bool IsRecordFile(const std::string& path) {
 }
 
 absl::StatusOr<std::unique_ptr<RecordReader>> OpenRecords(const std::string& path) {
-  if (absl::EndsWith(path, ".parquet"))
-    return absl::UnimplementedError(absl::StrCat(
-        path,
-        ": zerod does not read Parquet yet; convert it to JSON lines: python -c \"import "
-        "pandas; pandas.read_parquet('",
-        path, "').to_json('", path.substr(0, path.size() - 8),
-        ".jsonl', orient='records', lines=True, force_ascii=False)\""));
+  if (absl::EndsWith(path, ".parquet")) return OpenParquetRecords(path);
   if (absl::EndsWith(path, ".jsonl.gz")) {
     gzFile f = gzopen(path.c_str(), "rb");
     if (f == nullptr) return absl::NotFoundError(absl::StrCat(path, " cannot be read"));
@@ -160,7 +156,7 @@ absl::StatusOr<std::unique_ptr<RecordReader>> OpenRecords(const std::string& pat
   }
   if (!absl::EndsWith(path, ".json") && !absl::EndsWith(path, ".csv"))
     return absl::InvalidArgumentError(
-        absl::StrCat(path, " is no dataset file (.jsonl, .jsonl.gz, .json, .csv)"));
+        absl::StrCat(path, " is no dataset file (.jsonl, .jsonl.gz, .json, .csv, .parquet)"));
   std::optional<std::string> text = ReadFileToString(path);
   if (!text) return absl::NotFoundError(absl::StrCat(path, " cannot be read"));
   if (absl::EndsWith(path, ".csv")) return MakeCsvReader(std::move(*text), path);

@@ -5,8 +5,10 @@
 //   .json                a JSON array of objects (or, like datasets, JSON lines)
 //   .csv                 a header row naming the columns, then rows (RFC 4180 quoting);
 //                        every cell a string
+//   .parquet             the Hugging Face Hub's files, a row a record (parquet_reader.h; in
+//                        a build without pyarrow, refused saying how to enable it)
 // Any other name is no dataset file (IsRecordFile false): --prepare-data reads it as raw
-// text. Parquet is not read yet (the error says how to convert it). Torch-free.
+// text. Torch-free.
 #pragma once
 
 #include <cstdint>
@@ -20,7 +22,8 @@ namespace zerod::data {
 
 struct Record {
   nlohmann::ordered_json value;  // an object
-  std::string where;             // "data.jsonl:12", "data.json: element 3", "data.csv: row 2"
+  // "data.jsonl:12", "data.json: element 3", "data.csv: row 2 (line 3)", "d.parquet: row 7"
+  std::string where;
 };
 
 class RecordReader {
@@ -30,7 +33,7 @@ class RecordReader {
   virtual absl::StatusOr<bool> Next(Record* record) = 0;
 };
 
-// .jsonl, .jsonl.gz, .json, .csv (and .parquet, refused with how to convert it).
+// .jsonl, .jsonl.gz, .json, .csv, .parquet.
 bool IsRecordFile(const std::string& path);
 
 // NotFound when the file cannot be read; InvalidArgument for a name IsRecordFile refuses.

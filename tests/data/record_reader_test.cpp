@@ -1,5 +1,6 @@
 // The dataset file readers: JSON lines (plain and gzip'd), JSON arrays, CSV with RFC 4180
-// quoting; what each record says of where it came from; the errors.
+// quoting; what each record says of where it came from; the errors. Parquet:
+// parquet_reader_test.cpp.
 #include "engine/data/record_reader.h"
 
 #include <zlib.h>
@@ -51,6 +52,7 @@ TEST(RecordReaderTest, DatasetFilesAreToldByTheirNames) {
   EXPECT_TRUE(IsRecordFile("a.jsonl.gz"));
   EXPECT_TRUE(IsRecordFile("a.json"));
   EXPECT_TRUE(IsRecordFile("a.csv"));
+  EXPECT_TRUE(IsRecordFile("a.parquet"));  // parquet_reader_test.cpp
   EXPECT_FALSE(IsRecordFile("a.txt"));
   EXPECT_FALSE(IsRecordFile("corpus"));
 }
@@ -171,13 +173,6 @@ TEST(RecordReaderTest, CsvUnclosedQuoteIsNamedByItsLine) {
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find("open.csv:2: a quoted cell is not closed"), std::string::npos)
       << r.status();
-}
-
-TEST(RecordReaderTest, ParquetIsRefusedWithHowToConvertIt) {
-  auto r = OpenRecords(Write("a.parquet", "PAR1"));
-  ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.status().code(), absl::StatusCode::kUnimplemented);
-  EXPECT_NE(r.status().message().find("read_parquet"), std::string::npos) << r.status();
 }
 
 TEST(RecordReaderTest, MissingFileIsNotFound) {
