@@ -1,4 +1,4 @@
-// A job that names a dataset file (.jsonl, .jsonl.gz, .json, .csv: data/record_reader.h) as
+// A job that names a dataset file (.jsonl, .jsonl.gz, .json, .csv, .parquet: record_reader.h) as
 // its data or evaluation data, as HF Trainer and TRL users do: rank 0 prepares it once into a
 // sample file beside it (data/dataset_prep.h, PrepareCached: reused while the tokenizer, the
 // template and the file are unchanged) and says what it holds; every rank then trains on
