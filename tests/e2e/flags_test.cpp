@@ -86,11 +86,11 @@ TEST_F(FlagsTest, UnknownAndForeignFlagsAreAnsweredWithZerodsOwn) {
   EXPECT_NE(r.output.find("--stesp is not a flag of zeroctl; did you mean --steps?"),
             std::string::npos)
       << r.output;
-  r = Zerod("--train --num_train_epochs 3");
-  EXPECT_NE(r.output.find("--num_train_epochs: Hugging Face Trainer's, not zerod's"),
+  r = Zerod("--train --warmup_ratio 0.1");
+  EXPECT_NE(r.output.find("--warmup_ratio: Hugging Face Trainer's, not zerod's"),
             std::string::npos)
       << r.output;
-  EXPECT_NE(r.output.find("--steps N"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("--warmup-steps N"), std::string::npos) << r.output;
   // A flag of another mode names it.
   r = Zerod("--train --listen 127.0.0.1:1");
   EXPECT_NE(r.output.find("--listen is not a flag of zerod --train (it goes with the service"),
