@@ -9,6 +9,7 @@
 #include "engine/models/unit.h"
 #include "engine/train/finetune_setup.h"
 #include "engine/util/files.h"
+#include "tests/support/plain_model.h"
 
 namespace zerod::testing {
 
@@ -22,17 +23,10 @@ std::vector<double> PlainFinetuneLosses(const JobSpec& spec) {
   auto data = train::OpenFinetuneData(spec, mc.vocab_size(), one, 1).value();
   (void)train::ApplyTrainerDefaults(ReadFileToString(spec.ds_config_path).value(),
                                     data->total_steps(), spec.warmup_steps.value_or(0), &ds);
-  auto units = models::BuildUnits(mc);
-  std::vector<torch::Tensor> params;
-  for (auto& unit : units) {
-    models::BindPlain(*unit, models::InitialValues(*unit, spec.seed, mc.initializer_range()),
-                      torch::kFloat32);
-    for (const auto& p : unit->params()) params.push_back(p);
-  }
-  torch::optim::AdamW opt(params, torch::optim::AdamWOptions(ds.adamw.lr)
-                                      .betas({ds.adamw.beta1, ds.adamw.beta2})
-                                      .eps(ds.adamw.eps)
-                                      .weight_decay(ds.adamw.weight_decay));
+  PlainModel model = BuildPlainModel(mc, spec.seed, ds.adamw, torch::kCPU);
+  auto& units = model.units;
+  const std::vector<torch::Tensor>& params = model.params;
+  torch::optim::AdamW& opt = *model.optimizer;
   std::vector<double> losses;
   int64_t iteration = 0;  // the schedule's: skipped steps do not advance it
   const int64_t T = spec.seq_len;

@@ -7,6 +7,7 @@
 #include "engine/models/decoder.h"
 #include "engine/models/lm_loss.h"
 #include "engine/models/registry.h"
+#include "tests/support/plain_model.h"
 
 namespace zerod::testing {
 
@@ -21,18 +22,10 @@ std::vector<double> PlainTrainingLosses(const JobSpec& spec, const std::string& 
           dataset.get(), {spec.seq_len, ds.train_batch_size, ds.train_batch_size, 1, 1, spec.seed})
           .value();
 
-  auto units = models::BuildUnits(mc);
-  std::vector<torch::Tensor> params;
-  for (auto& unit : units) {
-    models::BindPlain(*unit,
-                      models::InitialValues(*unit, spec.seed, mc.initializer_range()).to(device),
-                      torch::kFloat32);
-    for (const auto& p : unit->params()) params.push_back(p);
-  }
-  torch::optim::AdamW opt(params, torch::optim::AdamWOptions(ds.adamw.lr)
-                                      .betas({ds.adamw.beta1, ds.adamw.beta2})
-                                      .eps(ds.adamw.eps)
-                                      .weight_decay(ds.adamw.weight_decay));
+  PlainModel model = BuildPlainModel(mc, spec.seed, ds.adamw, device);
+  auto& units = model.units;
+  const std::vector<torch::Tensor>& params = model.params;
+  torch::optim::AdamW& opt = *model.optimizer;
   std::vector<double> losses;
   const int64_t L = spec.seq_len;
   const models::DecoderConfig* decoder = mc.decoder();
