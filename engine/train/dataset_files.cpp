@@ -18,18 +18,21 @@ absl::Status Prepare(const char* field, const std::string& model_dir, std::strin
   const data::DatasetOptions options;  // TRL's field names; --prepare-data takes others
   absl::StatusOr<data::PreparedDataset> prepared = absl::UnknownError("not rank 0");
   if (comm.rank() == 0) prepared = data::PrepareCached(*path, model_dir, options);
-  RETURN_IF_ERROR(comm::AgreeOnStatus(
-      comm, comm.rank() == 0 ? prepared.status() : absl::OkStatus()));
-  // Rank 0 has written it: the others find it under the same key (a shared path,
-  // train/shared_paths.h).
-  if (comm.rank() != 0) prepared = data::PrepareCached(*path, model_dir, options);
-  RETURN_IF_ERROR(comm::AgreeOnStatus(comm, prepared.status()));
+  RETURN_IF_ERROR(
+      comm::AgreeOnStatus(comm, comm.rank() == 0 ? prepared.status() : absl::OkStatus()));
+  // Where rank 0 wrote it, for everyone (a shared path, train/shared_paths.h): the others
+  // neither hash the tokenizer again nor check the file twice (the job opens it next).
+  std::string prepared_path = comm.rank() == 0 ? prepared->path : "";
+  uint64_t length = prepared_path.size();
+  RETURN_IF_ERROR(comm.Broadcast(&length, sizeof(length), 0));
+  prepared_path.resize(length);
+  RETURN_IF_ERROR(comm.Broadcast(prepared_path.data(), length, 0));
   if (comm.rank() == 0) {
     const data::DatasetSummary& s = prepared->summary;
     if (prepared->reused) {
-      std::fprintf(stderr, "zerod: %s %s: prepared before, %lld samples, %lld tokens (%s)\n",
-                   field, path->c_str(), static_cast<long long>(s.samples),
-                   static_cast<long long>(s.tokens), prepared->path.c_str());
+      std::fprintf(stderr, "zerod: %s %s: prepared before, %lld samples, %lld tokens (%s)\n", field,
+                   path->c_str(), static_cast<long long>(s.samples),
+                   static_cast<long long>(s.tokens), prepared_path.c_str());
     } else {
       std::fprintf(stderr,
                    "zerod: %s %s: %lld records, %lld samples, %lld tokens of which %lld trained, "
@@ -37,10 +40,10 @@ absl::Status Prepare(const char* field, const std::string& model_dir, std::strin
                    field, path->c_str(), static_cast<long long>(s.records),
                    static_cast<long long>(s.samples), static_cast<long long>(s.tokens),
                    static_cast<long long>(s.trained_tokens), static_cast<long long>(s.skipped),
-                   prepared->path.c_str());
+                   prepared_path.c_str());
     }
   }
-  *path = prepared->path;
+  *path = prepared_path;
   return absl::OkStatus();
 }
 

@@ -12,7 +12,7 @@
 namespace zerod::train {
 
 // Rewrites spec->data_path and spec->eval_data that are dataset files into their prepared
-// sample files. Every rank calls it; rank 0 prepares, the others wait and then open the
+// sample files. Every rank calls it; rank 0 prepares and tells the others where; they open the
 // same cached result. An error (a bad record: its file, line and field) is every rank's.
 absl::Status PrepareDatasetFiles(JobSpec* spec, comm::Communicator& comm);
 
