@@ -20,21 +20,22 @@
 #include "engine/monitor/monitor.h"
 #include "engine/optim/loss_scaler.h"
 #include "engine/plan/host_check.h"
-#include "engine/train/engine_setup.h"
 #include "engine/train/dataset_files.h"
+#include "engine/train/engine_setup.h"
 #include "engine/train/finetune_setup.h"
 #include "engine/train/finetune_step.h"
 #include "engine/train/job_checkpoint.h"
 #include "engine/train/job_plan.h"
 #include "engine/train/shared_paths.h"
+#include "engine/train/step_profile.h"
 #include "engine/util/cgroup_memory.h"
 #include "engine/util/files.h"
 #include "engine/util/proc_stats.h"
 #include "engine/util/status_macros.h"
+#include "engine/weights/export.h"
 #include "engine/zero/status_exception.h"
 #include "engine/zero/zero_engine.h"
 #include "nlohmann/json.hpp"
-#include "engine/weights/export.h"
 
 namespace zerod {
 namespace {
@@ -192,7 +193,10 @@ class TrainingJob final : public Job {
 
   absl::StatusOr<StepMetrics> Step() override {
     if (!failed_.ok()) return failed_;
+    const int64_t step = steps_done_ + 1;
+    profile_.Begin(step);
     auto result = RunStep();
+    profile_.End(step);
     if (result.ok()) {
       train::SavePeriodically(Checkpointed(), Progress(), &*result, best_checkpoint_);
       absl::Status evaluated = MaybeEvaluate(&*result);
@@ -474,6 +478,10 @@ class TrainingJob final : public Job {
   optim::LossScaler scaler_;
   int64_t steps_done_ = 0;
   int64_t lr_iteration_ = 0;
+  // ZEROD_PROFILE_STEP's step under the profiler, rank 0 only (step_profile.h).
+  train::StepProfile profile_{comm_->rank() == 0 ? train::ProfileRequestFromEnv(
+                                                       [](const char* n) { return std::getenv(n); })
+                                                 : std::nullopt};
   int64_t empty_steps_ = 0;  // fine-tuning steps without a label (SkipEmptyStep)
   // save_best: the lowest evaluation loss so far and its checkpoint (kept from rotation).
   double best_eval_loss_ = std::numeric_limits<double>::infinity();
