@@ -34,6 +34,69 @@ SortedPairs Sort(const torch::Tensor& experts, int64_t first, int64_t n, int64_t
   return s;
 }
 
+// The k slots of each of N tokens, (N*k, C) flattened from (N, k, C), summed per token:
+// `values` (M, C) holds the slots order[i] (the pairs of some experts); the others count
+// zero. A gather into place and a reduction, where index_add would add the k slots of a
+// token with atomics (in the values' dtype, in no fixed order: a tenth of an MoE step).
+torch::Tensor SumSlots(const torch::Tensor& values, const torch::Tensor& order, int64_t N,
+                       int64_t k) {
+  const int64_t C = values.size(1);
+  torch::Tensor slots = order.numel() == N * k ? torch::empty({N * k, C}, values.options())
+                                               : torch::zeros({N * k, C}, values.options());
+  slots.index_copy_(0, order, values);
+  return slots.view({N, k, C}).sum(1);
+}
+
+// rows = x[token] for the sorted pairs, whose backward sums each token's k slots
+// (SumSlots) instead of index_select's backward, an index_add with atomics.
+class GatherRows : public torch::autograd::Function<GatherRows> {
+ public:
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x,
+                               const torch::Tensor& token, const torch::Tensor& order, int64_t k) {
+    ctx->save_for_backward({order});
+    ctx->saved_data["tokens"] = x.size(0);
+    ctx->saved_data["k"] = k;
+    return x.index_select(0, token);
+  }
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grad) {
+    const torch::Tensor order = ctx->get_saved_variables()[0];
+    const torch::Tensor dx =
+        SumSlots(grad[0], order, ctx->saved_data["tokens"].toInt(), ctx->saved_data["k"].toInt());
+    return {dx, torch::Tensor(), torch::Tensor(), torch::Tensor()};
+  }
+};
+
+// Whether w[e + 1] starts where w[e] ends, all in one storage.
+bool Adjacent(const std::vector<torch::Tensor>& w) {
+  for (size_t e = 0; e < w.size(); ++e) {
+    if (!w[e].is_contiguous() || w[e].sizes() != w.front().sizes() ||
+        w[e].scalar_type() != w.front().scalar_type())
+      return false;
+    if (e > 0 && (!w[e].storage().is_alias_of(w.front().storage()) ||
+                  w[e].storage_offset() != w[e - 1].storage_offset() + w[e - 1].numel()))
+      return false;
+  }
+  return !w.empty();
+}
+
+class StackedExperts : public torch::autograd::Function<StackedExperts> {
+ public:
+  static torch::Tensor forward(torch::autograd::AutogradContext*, at::TensorList w) {
+    std::vector<int64_t> shape = w.front().sizes().vec();
+    shape.insert(shape.begin(), static_cast<int64_t>(w.size()));
+    const torch::Tensor first = w.front();
+    return first.as_strided(shape, torch::empty(shape, torch::kMeta).strides(),
+                            first.storage_offset());
+  }
+  // One contiguous gradient, each expert's a slice of it: adjacent again, which the engine
+  // copies into its flat buffer as one run (param_group.cpp, GradRuns).
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext*,
+                                                 torch::autograd::variable_list grad) {
+    return grad[0].contiguous().unbind(0);
+  }
+};
+
 // One matrix product per expert over its contiguous slice of `rows` (sorted by expert).
 torch::Tensor ReferenceExperts(const torch::Tensor& rows, const SortedPairs& s,
                                const ExpertWeights& w, Activation act) {
@@ -52,15 +115,14 @@ torch::Tensor ReferenceExperts(const torch::Tensor& rows, const SortedPairs& s,
   return torch::cat(outs);
 }
 
-// The same as three grouped GEMMs over every expert at once. The experts' weights are
-// stacked into (E, C, F) / (E, F, C) operands (a copy of the layer's experts, freed when the
-// unit's forward or backward is done; autograd gives each expert's slice of the gradient
-// back to its own parameter).
+// The same as three grouped GEMMs over every expert at once, on the experts' weights
+// stacked into (E, F, C) / (E, C, F) operands (StackExperts: views where the engine laid
+// the experts out one after another; autograd gives each expert its slice of the gradient).
 torch::Tensor GroupedExperts(const torch::Tensor& rows, const SortedPairs& s,
                              const ExpertWeights& w, Activation act) {
-  const torch::Tensor gate = torch::stack(w.gate).transpose(1, 2);  // (E, C, F)
-  const torch::Tensor up = torch::stack(w.up).transpose(1, 2);      // (E, C, F)
-  const torch::Tensor down = torch::stack(w.down).transpose(1, 2);  // (E, F, C)
+  const torch::Tensor gate = StackExperts(w.gate).transpose(1, 2);  // (E, C, F)
+  const torch::Tensor up = StackExperts(w.up).transpose(1, 2);      // (E, C, F)
+  const torch::Tensor down = StackExperts(w.down).transpose(1, 2);  // (E, F, C)
   const torch::Tensor g = at::_grouped_mm(rows, gate, s.ends);      // (N*k, F)
   const torch::Tensor u = at::_grouped_mm(rows, up, s.ends);
   return at::_grouped_mm(Act(g, act) * u, down, s.ends);  // (N*k, C)
@@ -74,6 +136,11 @@ bool UseGroupedGemm(const torch::Tensor& x, const ExpertWeights& w) {
 }
 
 }  // namespace
+
+torch::Tensor StackExperts(const std::vector<torch::Tensor>& w) {
+  if (!Adjacent(w)) return torch::stack(w);
+  return StackedExperts::apply(at::TensorList(w));
+}
 
 Routing Route(const torch::Tensor& x, const torch::Tensor& router_weight, const MoeConfig& moe) {
   Routing r;
@@ -94,13 +161,14 @@ torch::Tensor Experts(const torch::Tensor& x, const Routing& routing, const Expe
   const SortedPairs s = Sort(routing.experts, first_expert, n, routing.num_experts,
                              /*need_counts=*/!grouped);
   if (s.order.numel() == 0) return torch::zeros_like(x);  // no token chose these experts
-  const torch::Tensor rows = x.index_select(0, s.token);  // (N*k, C), sorted by expert
-  torch::Tensor y = grouped ? GroupedExperts(rows, s, w, act) : ReferenceExperts(rows, s, w, act);
-  // transformers: expert output times its weight (in the weight's dtype), then added
-  // into the model dtype.
+  const int64_t k = routing.experts.size(1);
+  const torch::Tensor rows = GatherRows::apply(x, s.token, s.order, k);  // (M, C), by expert
+  const torch::Tensor y =
+      grouped ? GroupedExperts(rows, s, w, act) : ReferenceExperts(rows, s, w, act);
+  // transformers: expert output times its weight (in the weight's dtype), summed into the
+  // model dtype (here summed in the products' dtype, then rounded once).
   const torch::Tensor weight = routing.weights.reshape({-1}).index_select(0, s.order).unsqueeze(1);
-  y = (y * weight).to(x.scalar_type());
-  return torch::zeros_like(x).index_add(0, s.token, y);
+  return SumSlots(y * weight, s.order, x.size(0), k).to(x.scalar_type());
 }
 
 RouterStats StatsOf(const Routing& routing, int64_t top_k) {

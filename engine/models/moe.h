@@ -49,6 +49,13 @@ struct ExpertWeights {
 torch::Tensor Experts(const torch::Tensor& x, const Routing& routing, const ExpertWeights& w,
                       Activation act, int64_t first_expert = 0);
 
+// The experts' (F, C) weights as one (E, F, C) tensor for the grouped GEMMs. The engine
+// lays a unit's parameters one after another in spec order (the layer's gates, then its
+// ups, then its downs: decoder.cpp, AddExperts), so where they are adjacent in one
+// storage this is a view of them, not a copy of the layer's experts (at 64 experts, 0.8 GB
+// per layer and pass); elsewhere torch::stack. Autograd gives each expert its slice.
+torch::Tensor StackExperts(const std::vector<torch::Tensor>& w);
+
 // Router statistics of one sparse layer's forward, what the load-balancing loss needs,
 // computed as load_balancing_loss_func does from the router logits (softmax in the
 // logits' dtype, its own top k): the sum over tokens of each expert's probability (E)

@@ -7,6 +7,40 @@
 
 namespace zerod::zero {
 
+namespace {
+
+bool Follows(const torch::Tensor& next, const torch::Tensor& prev) {
+  return next.defined() && next.is_contiguous() && prev.is_contiguous() &&
+         next.scalar_type() == prev.scalar_type() && next.device() == prev.device() &&
+         next.storage().is_alias_of(prev.storage()) &&
+         next.storage_offset() == prev.storage_offset() + prev.numel();
+}
+
+}  // namespace
+
+std::vector<GradRun> GradRuns(const plan::FlatLayout& layout,
+                              const std::vector<torch::Tensor>& grads) {
+  std::vector<GradRun> runs;
+  for (size_t i = 0; i < layout.entries.size();) {
+    if (!grads[i].defined()) {
+      ++i;
+      continue;
+    }
+    size_t j = i + 1;
+    int64_t numel = layout.entries[i].numel;
+    while (j < layout.entries.size() && Follows(grads[j], grads[j - 1]) &&
+           layout.entries[j].offset == layout.entries[j - 1].offset + layout.entries[j - 1].numel) {
+      numel += layout.entries[j++].numel;
+    }
+    const torch::Tensor& first = grads[i];
+    runs.push_back({layout.entries[i].offset, numel,
+                    j == i + 1 ? first.reshape({-1})
+                               : first.as_strided({numel}, {1}, first.storage_offset())});
+    i = j;
+  }
+  return runs;
+}
+
 absl::StatusOr<torch::Tensor> PoolTensor(offload::PinnedPool* pool, int64_t numel,
                                          torch::ScalarType dtype) {
   ASSIGN_OR_RETURN(void* ptr,
@@ -134,10 +168,8 @@ absl::StatusOr<ReducedGrad> ParamGroup::StartReduceScatter(const std::vector<tor
   const auto device = streams_->device();
   torch::Tensor flat = torch::zeros({partition_.padded_numel},
                                     torch::TensorOptions().dtype(reduce_dtype).device(device));
-  for (size_t i = 0; i < layout_.entries.size(); ++i) {
-    if (!grads[i].defined()) continue;
-    const plan::FlatEntry& e = layout_.entries[i];
-    flat.narrow(0, e.offset, e.numel).copy_(grads[i].reshape({-1}));
+  for (const GradRun& run : GradRuns(layout_, grads)) {
+    flat.narrow(0, run.offset, run.numel).copy_(run.values);
   }
   ReducedGrad out;
   const bool direct = out_shard.defined() && out_shard.scalar_type() == reduce_dtype &&

@@ -98,6 +98,18 @@ class ParamGroup {
   std::unique_ptr<comm::Work> pending_;  // the all-gather while kGathering
 };
 
+// How a unit's gradients are copied into its flat buffer: consecutive flat entries whose
+// gradients lie one after another in one storage (a MoE layer's experts, whose grouped
+// GEMMs give all their gradients as one tensor, models/moe.h) as one run, so one copy
+// instead of one per expert (thousands of small copies per step at 64 experts a layer).
+// Undefined gradients (unused parameters) are left out.
+struct GradRun {
+  int64_t offset = 0, numel = 0;  // in the flat buffer
+  torch::Tensor values;           // (numel), a view of the run's gradients
+};
+std::vector<GradRun> GradRuns(const plan::FlatLayout& layout,
+                              const std::vector<torch::Tensor>& grads);
+
 // A tensor over `pool` memory, returned to the pool when the last reference dies.
 // Errors when the pool cannot provide the bytes.
 absl::StatusOr<torch::Tensor> PoolTensor(offload::PinnedPool* pool, int64_t numel,

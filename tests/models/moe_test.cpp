@@ -42,6 +42,23 @@ struct Fixture {
     }
     return c;
   }
+  // The same values laid out as the engine lays a unit's parameters: one flat buffer, the
+  // gates of all experts, then the ups, then the downs, each a leaf viewing its part.
+  Fixture Flat() const {
+    Fixture c = *this;
+    std::vector<torch::Tensor> parts;
+    for (const auto* kind : {&w.gate, &w.up, &w.down})
+      for (const auto& t : *kind) parts.push_back(t.detach().reshape({-1}));
+    const torch::Tensor flat = torch::cat(parts);
+    int64_t offset = 0;
+    for (auto* kind : {&c.w.gate, &c.w.up, &c.w.down}) {
+      for (auto& t : *kind) {
+        t = flat.narrow(0, offset, t.numel()).view(t.sizes()).detach().requires_grad_(true);
+        offset += t.numel();
+      }
+    }
+    return c;
+  }
   std::vector<torch::Tensor> Params() const {
     std::vector<torch::Tensor> p = {x, router};
     for (int64_t e = 0; e < E; ++e) p.insert(p.end(), {w.gate[e], w.up[e], w.down[e]});
@@ -95,6 +112,30 @@ TEST(MoeTest, SortedExpertsEqualThePerTokenDefinitionWithGradients) {
       }
     }
   }
+}
+
+// Adjacent expert weights stack as a view (no copy of the layer's experts), with the
+// gradients torch::stack gives, each expert's a slice of one contiguous tensor (which the
+// engine then copies as one run); weights that are not adjacent are stacked by copy.
+TEST(MoeTest, AdjacentExpertWeightsStackAsAViewWithStacksGradients) {
+  const Fixture f = Fixture().Flat();
+  const torch::Tensor stacked = StackExperts(f.w.up);
+  EXPECT_EQ(stacked.data_ptr(), f.w.up.front().data_ptr()) << "a view, not a copy";
+  const torch::Tensor want = torch::stack(f.w.up);
+  EXPECT_TRUE(torch::equal(stacked, want));
+  const torch::Tensor probe = torch::randn(stacked.sizes());
+  const auto g = torch::autograd::grad({(stacked * probe).sum()}, f.w.up);
+  const auto h = torch::autograd::grad({(want * probe).sum()}, f.w.up);
+  for (size_t e = 0; e < g.size(); ++e) {
+    EXPECT_TRUE(torch::equal(g[e], h[e])) << e;
+    if (e > 0) {
+      EXPECT_TRUE(g[e].storage().is_alias_of(g[0].storage())) << e;
+      EXPECT_EQ(g[e].storage_offset(), g[e - 1].storage_offset() + g[e - 1].numel()) << e;
+    }
+  }
+  const Fixture apart;
+  EXPECT_NE(StackExperts(apart.w.up).data_ptr(), apart.w.up.front().data_ptr());
+  EXPECT_TRUE(torch::equal(StackExperts(apart.w.up), torch::stack(apart.w.up)));
 }
 
 TEST(MoeTest, RoutingIsSoftmaxThenTopKRenormalisedOnlyWhenAsked) {
@@ -213,22 +254,25 @@ TEST(MoePlanTest, TheBenchmarkShapesArePlanned) {
 TEST(MoeGpuTest, GroupedGemmsEqualTheReferencePath) {
   if (!torch::cuda::is_available()) GTEST_SKIP() << "no GPU";
   Fixture ref(torch::kFloat32, torch::kCUDA);
-  Fixture bf = ref.Cast(torch::kBFloat16);
-  const MoeConfig moe = Moe(ref.E, ref.k);
-  const Routing r = Route(ref.x, ref.router, moe);  // the same routing for both
-  Routing rb = r;
-  rb.weights = r.weights.to(torch::kBFloat16);
-  const torch::Tensor want = Experts(ref.x, r, ref.w, Activation::kSilu);
-  const torch::Tensor got = Experts(bf.x, rb, bf.w, Activation::kSilu);
-  EXPECT_LT((got.to(torch::kFloat32) - want).abs().max().item<double>(),
-            0.05 * want.abs().max().item<double>());
-  const auto g = Grads(got.to(torch::kFloat32), {bf.w.gate[0], bf.w.down[4], bf.x});
-  const auto h = Grads(want, {ref.w.gate[0], ref.w.down[4], ref.x});
-  for (size_t i = 0; i < g.size(); ++i) {
-    ASSERT_TRUE(g[i].defined()) << i;
-    EXPECT_LT((g[i].to(torch::kFloat32) - h[i]).abs().max().item<double>(),
-              0.05 * h[i].abs().max().item<double>())
-        << i;
+  for (const bool flat : {false, true}) {  // the engine's layout: the stacks are views
+    SCOPED_TRACE(flat ? "weights in one flat buffer" : "weights apart");
+    Fixture bf = flat ? ref.Cast(torch::kBFloat16).Flat() : ref.Cast(torch::kBFloat16);
+    const MoeConfig moe = Moe(ref.E, ref.k);
+    const Routing r = Route(ref.x, ref.router, moe);  // the same routing for both
+    Routing rb = r;
+    rb.weights = r.weights.to(torch::kBFloat16);
+    const torch::Tensor want = Experts(ref.x, r, ref.w, Activation::kSilu);
+    const torch::Tensor got = Experts(bf.x, rb, bf.w, Activation::kSilu);
+    EXPECT_LT((got.to(torch::kFloat32) - want).abs().max().item<double>(),
+              0.05 * want.abs().max().item<double>());
+    const auto g = Grads(got.to(torch::kFloat32), {bf.w.gate[0], bf.w.down[4], bf.x});
+    const auto h = Grads(want, {ref.w.gate[0], ref.w.down[4], ref.x});
+    for (size_t i = 0; i < g.size(); ++i) {
+      ASSERT_TRUE(g[i].defined()) << i;
+      EXPECT_LT((g[i].to(torch::kFloat32) - h[i]).abs().max().item<double>(),
+                0.05 * h[i].abs().max().item<double>())
+          << i;
+    }
   }
 }
 

@@ -128,5 +128,25 @@ TEST(ParamGroupTest, ReduceScatterSumsGradientsIntoThisRanksShard) {
   }
 }
 
+// Gradients that lie one after another in one storage, for consecutive flat entries, are
+// copied as one run; the rest (apart, out of order, unused) one by one or not at all.
+TEST(ParamGroupTest, AdjacentGradientsAreCopiedAsOneRun) {
+  const plan::FlatLayout layout =
+      plan::MakeFlatLayout({{"a", {2, 3}}, {"b", {2, 3}}, {"c", {4}}, {"d", {5}}, {"e", {2}}});
+  const torch::Tensor one = torch::arange(16, torch::kFloat32);  // a, b, c together
+  std::vector<torch::Tensor> grads = {one.narrow(0, 0, 6).view({2, 3}),
+                                      one.narrow(0, 6, 6).view({2, 3}), one.narrow(0, 12, 4),
+                                      torch::Tensor(), torch::ones({2})};
+  const std::vector<GradRun> runs = GradRuns(layout, grads);
+  ASSERT_EQ(runs.size(), 2u);
+  EXPECT_EQ(runs[0].offset, 0);
+  EXPECT_EQ(runs[0].numel, 16);
+  EXPECT_TRUE(torch::equal(runs[0].values, one));
+  EXPECT_EQ(runs[1].offset, 21);  // d is unused: no run
+  EXPECT_TRUE(torch::equal(runs[1].values, torch::ones({2})));
+  grads[1] = one.narrow(0, 6, 6).view({2, 3}).clone();  // b apart: three runs
+  EXPECT_EQ(GradRuns(layout, grads).size(), 4u);
+}
+
 }  // namespace
 }  // namespace zerod::zero
