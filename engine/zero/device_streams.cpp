@@ -18,12 +18,15 @@ struct DeviceStreams::Impl {
   c10::cuda::CUDAStream copy_in;
   c10::cuda::CUDAStream copy_out;
   c10::cuda::CUDAStream update;
+  c10::cuda::CUDAStream device_update;
   c10::cuda::CUDAStream& Get(SideStream which) {
     switch (which) {
       case SideStream::kCopyIn:
         return copy_in;
       case SideStream::kCopyOut:
         return copy_out;
+      case SideStream::kDeviceUpdate:
+        return device_update;
       default:
         return update;
     }
@@ -38,9 +41,9 @@ struct DeviceStreams::Scope::State {
 DeviceStreams::DeviceStreams(torch::Device device) : device_(device) {
   if (!device.is_cuda()) return;
   const auto index = device.index();
-  impl_ = std::make_unique<Impl>(Impl{c10::cuda::getStreamFromPool(false, index),
-                                      c10::cuda::getStreamFromPool(false, index),
-                                      c10::cuda::getStreamFromPool(false, index)});
+  impl_ = std::make_unique<Impl>(
+      Impl{c10::cuda::getStreamFromPool(false, index), c10::cuda::getStreamFromPool(false, index),
+           c10::cuda::getStreamFromPool(false, index), c10::cuda::getStreamFromPool(false, index)});
 }
 
 DeviceStreams::Scope DeviceStreams::Enter(SideStream which) {

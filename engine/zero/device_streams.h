@@ -6,6 +6,8 @@
 //   copy-out stream  GPU->host copies of reduce-scattered gradient shards
 //   update stream    the CPU optimizer's worker thread: gradients down, updated 16-bit
 //                    shards up (shard_optimizer.h)
+//   device-update stream  the GPU optimizer's updates of device-held groups, beside the
+//                    next forward, which waits only for the group it fetches
 //   (the NCCL communicator has a stream of its own; see nccl_communicator.h)
 //
 // A Scope makes a side stream current after it has been ordered behind everything
@@ -19,7 +21,7 @@
 
 namespace zerod::zero {
 
-enum class SideStream { kCopyIn, kCopyOut, kUpdate };
+enum class SideStream { kCopyIn, kCopyOut, kUpdate, kDeviceUpdate };
 
 class DeviceStreams {
  public:

@@ -9,6 +9,12 @@ namespace zerod::zero {
 
 namespace {
 
+// A world of one has nothing to reduce: the work is done when it is made.
+class DoneWork final : public comm::Work {
+ public:
+  absl::Status Wait() override { return absl::OkStatus(); }
+};
+
 bool Follows(const torch::Tensor& next, const torch::Tensor& prev) {
   return next.defined() && next.is_contiguous() && prev.is_contiguous() &&
          next.scalar_type() == prev.scalar_type() && next.device() == prev.device() &&
@@ -166,14 +172,28 @@ absl::StatusOr<ReducedGrad> ParamGroup::StartReduceScatter(const std::vector<tor
   torch::NoGradGuard no_grad;
   const torch::ScalarType reduce_dtype = this->reduce_dtype();
   const auto device = streams_->device();
+  const bool direct = out_shard.defined() && out_shard.scalar_type() == reduce_dtype &&
+                      out_shard.device() == device && out_shard.numel() == partition_.shard_numel;
+  ReducedGrad out;
+  if (direct && comm_->world_size() == 1) {
+    // Alone, the reduce-scatter would copy the whole flat buffer into the shard: flatten
+    // into the shard itself instead (zeros where no gradient lands).
+    out.shard = out_shard;
+    int64_t next = 0;  // the first element no run has written
+    for (const GradRun& run : GradRuns(layout_, grads)) {
+      if (run.offset > next) out.shard.narrow(0, next, run.offset - next).zero_();
+      out.shard.narrow(0, run.offset, run.numel).copy_(run.values);
+      next = run.offset + run.numel;
+    }
+    if (next < out.shard.numel()) out.shard.narrow(0, next, out.shard.numel() - next).zero_();
+    out.work = std::make_unique<DoneWork>();
+    return out;
+  }
   torch::Tensor flat = torch::zeros({partition_.padded_numel},
                                     torch::TensorOptions().dtype(reduce_dtype).device(device));
   for (const GradRun& run : GradRuns(layout_, grads)) {
     flat.narrow(0, run.offset, run.numel).copy_(run.values);
   }
-  ReducedGrad out;
-  const bool direct = out_shard.defined() && out_shard.scalar_type() == reduce_dtype &&
-                      out_shard.device() == device && out_shard.numel() == partition_.shard_numel;
   out.shard = direct ? out_shard : torch::empty({partition_.shard_numel}, flat.options());
   ASSIGN_OR_RETURN(out.work,
                    comm_->ReduceScatterAsync(flat.data_ptr(), out.shard.data_ptr(),

@@ -111,9 +111,9 @@ void ShardOptimizer::UpdateOnDevice(int i, const offload::AdamWHyper& h, float f
   at::_fused_adamw_({st.master}, {g}, {st.exp_avg}, {st.exp_avg_sq}, {}, {step_}, h.lr, h.beta1,
                     h.beta2, h.weight_decay, h.eps, /*amsgrad=*/false, /*maximize=*/false);
   torch::Tensor& shard = st.group->shard();
-  if (st.master.is_same(shard)) return;
   if (shard.device() == st.master.device()) {
-    shard.copy_(st.master);  // the compute-dtype rounding, on the device
+    if (!st.master.is_same(shard)) shard.copy_(st.master);  // the compute-dtype rounding
+    st.copied_down = streams_->Mark();                      // on the device-update stream (Launch)
     return;
   }
   // A host shard (offloaded parameters): the copy down runs on the copy-out stream so the
@@ -136,6 +136,9 @@ absl::Status ShardOptimizer::Launch(const offload::AdamWHyper& hyper, int64_t st
   torch::NoGradGuard no_grad;
   HarvestDeviceTime();  // the last Launch's device updates ran long ago: read them first
   auto update = [&] {
+    // Beside the next forward, whose fetch of each group waits for its update only
+    // (WaitUpdated), not behind all of them on the compute stream.
+    auto scope = streams_->Enter(SideStream::kDeviceUpdate);
     step_.fill_(static_cast<double>(step));
     device_start_ = streams_->MarkTimed();
     for (size_t i = 0; i < state_.size(); ++i) {
@@ -166,8 +169,14 @@ absl::Status ShardOptimizer::Launch(const offload::AdamWHyper& hyper, int64_t st
 
 HostUpdater::Group ShardOptimizer::HostGroup(int i) const {
   const GroupState& st = state_[i];
-  return {i,           st.master,       st.exp_avg,          st.exp_avg_sq, st.group->shard(),
-          st.saved_master, st.saved_exp_avg, st.saved_exp_avg_sq};
+  return {i,
+          st.master,
+          st.exp_avg,
+          st.exp_avg_sq,
+          st.group->shard(),
+          st.saved_master,
+          st.saved_exp_avg,
+          st.saved_exp_avg_sq};
 }
 
 bool ShardOptimizer::CanSpeculate(int i) const {

@@ -43,7 +43,6 @@
 
 namespace zerod::zero {
 
-
 class ShardOptimizer {
  public:
   struct Options {
@@ -64,9 +63,8 @@ class ShardOptimizer {
   // `groups`, `grads`, `streams` and `pool` must outlive the optimizer.
   // `speculate[i]` (empty: none) gives host group i the saved arrays speculation needs.
   static absl::StatusOr<std::unique_ptr<ShardOptimizer>> Create(
-      std::vector<ParamGroup*> groups, std::vector<plan::Where> where,
-      std::vector<bool> speculate, GradStream* grads, DeviceStreams* streams,
-      offload::PinnedPool* pool, const Options& options);
+      std::vector<ParamGroup*> groups, std::vector<plan::Where> where, std::vector<bool> speculate,
+      GradStream* grads, DeviceStreams* streams, offload::PinnedPool* pool, const Options& options);
   ~ShardOptimizer();
   ShardOptimizer(const ShardOptimizer&) = delete;
   ShardOptimizer& operator=(const ShardOptimizer&) = delete;
@@ -118,7 +116,9 @@ class ShardOptimizer {
     ParamGroup* group = nullptr;
     plan::Where where = plan::Where::kHost;
     torch::Tensor master, exp_avg, exp_avg_sq;  // float32, (shard_numel)
-    DeviceStreams::Marker copied_down;          // device update's copy to a host shard (if any)
+    // The device update's last work on the group: the update itself (on the device-update
+    // stream) or its copy to a host shard; the next fetch waits for it (WaitUpdated).
+    DeviceStreams::Marker copied_down;
     // Speculation's copies of the three above (host groups the plan chose; else undefined).
     torch::Tensor saved_master, saved_exp_avg, saved_exp_avg_sq;
   };
@@ -129,8 +129,7 @@ class ShardOptimizer {
   // What the worker is handed for host group i.
   HostUpdater::Group HostGroup(int i) const;
   // Settles the groups speculated this step (Note [speculative update]).
-  void Settle(const offload::AdamWHyper& hyper, int64_t step, float factor, bool right,
-              bool apply);
+  void Settle(const offload::AdamWHyper& hyper, int64_t step, float factor, bool right, bool apply);
   // Adds the last Launch's device update time to device_seconds_ once its events are done
   // (a step's updates are read at the next step's end or Launch, never waited for).
   void HarvestDeviceTime();
