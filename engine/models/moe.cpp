@@ -35,20 +35,40 @@ SortedPairs Sort(const torch::Tensor& experts, int64_t first, int64_t n, int64_t
 }
 
 // The k slots of each of N tokens, (N*k, C) flattened from (N, k, C), summed per token:
-// `values` (M, C) holds the slots order[i] (the pairs of some experts); the others count
-// zero. A gather into place and a reduction, where index_add would add the k slots of a
-// token with atomics (in the values' dtype, in no fixed order: a tenth of an MoE step).
-torch::Tensor SumSlots(const torch::Tensor& values, const torch::Tensor& order, int64_t N,
-                       int64_t k) {
-  const int64_t C = values.size(1);
-  torch::Tensor slots = order.numel() == N * k ? torch::empty({N * k, C}, values.options())
-                                               : torch::zeros({N * k, C}, values.options());
-  slots.index_copy_(0, order, values);
-  return slots.view({N, k, C}).sum(1);
+// `values` (M, C) holds the slots order[i] (the pairs of some experts, order without
+// repeats); the others count zero. Gathers and a reduction, where index_add would add
+// the k slots of a token with atomics (in the values' dtype, in no fixed order: a tenth
+// of an MoE step). No autograd history (see SumSlots and GatherRows).
+torch::Tensor SlotSum(const torch::Tensor& values, const torch::Tensor& order, int64_t N,
+                      int64_t k) {
+  const int64_t M = values.size(0), C = values.size(1);
+  // Each slot's row of `values`; a slot no pair fills reads row M, a zero row.
+  torch::Tensor row = torch::full({N * k}, M, order.options());
+  row.scatter_(0, order, torch::arange(M, order.options()));
+  const torch::Tensor source =
+      M == N * k ? values.contiguous() : torch::cat({values, values.new_zeros({1, C})});
+  return source.index_select(0, row).view({N, k, C}).sum(1);
 }
 
+// SlotSum with autograd: the gradient of each pair's value is its token's (a gather).
+class SumSlots : public torch::autograd::Function<SumSlots> {
+ public:
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& values,
+                               const torch::Tensor& order, const torch::Tensor& token, int64_t N,
+                               int64_t k) {
+    ctx->save_for_backward({token});
+    return SlotSum(values, order, N, k);
+  }
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grad) {
+    const torch::Tensor token = ctx->get_saved_variables()[0];
+    return {grad[0].index_select(0, token), torch::Tensor(), torch::Tensor(), torch::Tensor(),
+            torch::Tensor()};
+  }
+};
+
 // rows = x[token] for the sorted pairs, whose backward sums each token's k slots
-// (SumSlots) instead of index_select's backward, an index_add with atomics.
+// (SlotSum) instead of index_select's backward, an index_add with atomics.
 class GatherRows : public torch::autograd::Function<GatherRows> {
  public:
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x,
@@ -62,7 +82,7 @@ class GatherRows : public torch::autograd::Function<GatherRows> {
                                                  torch::autograd::variable_list grad) {
     const torch::Tensor order = ctx->get_saved_variables()[0];
     const torch::Tensor dx =
-        SumSlots(grad[0], order, ctx->saved_data["tokens"].toInt(), ctx->saved_data["k"].toInt());
+        SlotSum(grad[0], order, ctx->saved_data["tokens"].toInt(), ctx->saved_data["k"].toInt());
     return {dx, torch::Tensor(), torch::Tensor(), torch::Tensor()};
   }
 };
@@ -168,7 +188,7 @@ torch::Tensor Experts(const torch::Tensor& x, const Routing& routing, const Expe
   // transformers: expert output times its weight (in the weight's dtype), summed into the
   // model dtype (here summed in the products' dtype, then rounded once).
   const torch::Tensor weight = routing.weights.reshape({-1}).index_select(0, s.order).unsqueeze(1);
-  return SumSlots(y * weight, s.order, x.size(0), k).to(x.scalar_type());
+  return SumSlots::apply(y * weight, s.order, s.token, x.size(0), k).to(x.scalar_type());
 }
 
 RouterStats StatsOf(const Routing& routing, int64_t top_k) {
