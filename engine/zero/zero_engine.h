@@ -25,8 +25,9 @@
 // takes it back with CatchToStatus (Note [exceptions], status_exception.h).
 //
 // Note [unused experts]: an expert of a mixture-of-experts layer that no token of a
-// rank's micro-batch chose gets no gradient from autograd (models/moe.h). It counts as
-// zero (Accumulate): the layer's flat gradient holds zeros there and is reduce-scattered
+// rank's micro-batch chose gets no gradient from autograd on the reference path
+// (models/moe.h), and a zero slice of the stacked weights' gradient on the GPU's grouped
+// path. Undefined counts as zero (Accumulate): the layer's flat gradient holds zeros there and is reduce-scattered
 // whole, with the experts other ranks did use; AdamW then updates the expert with a zero
 // gradient (its moments decay, weight decay applies), which is what transformers' fused
 // 3-D expert parameters get from torch.optim.AdamW too (one tensor for all of a layer's
