@@ -1,5 +1,7 @@
 #include "engine/models/moe.h"
 
+#include "engine/models/adjacent.h"
+
 namespace zerod::models {
 namespace {
 
@@ -87,17 +89,13 @@ class GatherRows : public torch::autograd::Function<GatherRows> {
   }
 };
 
-// Whether w[e + 1] starts where w[e] ends, all in one storage.
+// Experts of one shape, each starting where the one before ends.
 bool Adjacent(const std::vector<torch::Tensor>& w) {
-  for (size_t e = 0; e < w.size(); ++e) {
-    if (!w[e].is_contiguous() || w[e].sizes() != w.front().sizes() ||
-        w[e].scalar_type() != w.front().scalar_type())
-      return false;
-    if (e > 0 && (!w[e].storage().is_alias_of(w.front().storage()) ||
-                  w[e].storage_offset() != w[e - 1].storage_offset() + w[e - 1].numel()))
-      return false;
+  if (w.empty() || !w.front().is_contiguous()) return false;
+  for (size_t e = 1; e < w.size(); ++e) {
+    if (w[e].sizes() != w.front().sizes() || !FollowsInStorage(w[e], w[e - 1])) return false;
   }
-  return !w.empty();
+  return true;
 }
 
 class StackedExperts : public torch::autograd::Function<StackedExperts> {

@@ -1,6 +1,7 @@
 #include "engine/zero/param_group.h"
 
 #include "absl/strings/str_cat.h"
+#include "engine/models/adjacent.h"
 #include "engine/models/torch_dtype.h"
 #include "engine/util/status_macros.h"
 #include "engine/zero/status_exception.h"
@@ -15,11 +16,16 @@ class DoneWork final : public comm::Work {
   absl::Status Wait() override { return absl::OkStatus(); }
 };
 
-bool Follows(const torch::Tensor& next, const torch::Tensor& prev) {
-  return next.defined() && next.is_contiguous() && prev.is_contiguous() &&
-         next.scalar_type() == prev.scalar_type() && next.device() == prev.device() &&
-         next.storage().is_alias_of(prev.storage()) &&
-         next.storage_offset() == prev.storage_offset() + prev.numel();
+// Writes the runs into `flat` and zeros every element no run covers (the padding, the
+// gaps between entries, unused parameters), so `flat` need not be zeroed first.
+void FlattenInto(torch::Tensor& flat, const std::vector<GradRun>& runs) {
+  int64_t next = 0;  // the first element no run has written
+  for (const GradRun& run : runs) {
+    if (run.offset > next) flat.narrow(0, next, run.offset - next).zero_();
+    flat.narrow(0, run.offset, run.numel).copy_(run.values);
+    next = run.offset + run.numel;
+  }
+  if (next < flat.numel()) flat.narrow(0, next, flat.numel() - next).zero_();
 }
 
 }  // namespace
@@ -34,7 +40,7 @@ std::vector<GradRun> GradRuns(const plan::FlatLayout& layout,
     }
     size_t j = i + 1;
     int64_t numel = layout.entries[i].numel;
-    while (j < layout.entries.size() && Follows(grads[j], grads[j - 1]) &&
+    while (j < layout.entries.size() && models::FollowsInStorage(grads[j], grads[j - 1]) &&
            layout.entries[j].offset == layout.entries[j - 1].offset + layout.entries[j - 1].numel) {
       numel += layout.entries[j++].numel;
     }
@@ -177,23 +183,15 @@ absl::StatusOr<ReducedGrad> ParamGroup::StartReduceScatter(const std::vector<tor
   ReducedGrad out;
   if (direct && comm_->world_size() == 1) {
     // Alone, the reduce-scatter would copy the whole flat buffer into the shard: flatten
-    // into the shard itself instead (zeros where no gradient lands).
+    // into the shard itself instead.
     out.shard = out_shard;
-    int64_t next = 0;  // the first element no run has written
-    for (const GradRun& run : GradRuns(layout_, grads)) {
-      if (run.offset > next) out.shard.narrow(0, next, run.offset - next).zero_();
-      out.shard.narrow(0, run.offset, run.numel).copy_(run.values);
-      next = run.offset + run.numel;
-    }
-    if (next < out.shard.numel()) out.shard.narrow(0, next, out.shard.numel() - next).zero_();
+    FlattenInto(out.shard, GradRuns(layout_, grads));
     out.work = std::make_unique<DoneWork>();
     return out;
   }
-  torch::Tensor flat = torch::zeros({partition_.padded_numel},
+  torch::Tensor flat = torch::empty({partition_.padded_numel},
                                     torch::TensorOptions().dtype(reduce_dtype).device(device));
-  for (const GradRun& run : GradRuns(layout_, grads)) {
-    flat.narrow(0, run.offset, run.numel).copy_(run.values);
-  }
+  FlattenInto(flat, GradRuns(layout_, grads));
   out.shard = direct ? out_shard : torch::empty({partition_.shard_numel}, flat.options());
   ASSIGN_OR_RETURN(out.work,
                    comm_->ReduceScatterAsync(flat.data_ptr(), out.shard.data_ptr(),
