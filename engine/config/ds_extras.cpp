@@ -123,7 +123,8 @@ absl::Status ParseExtras(JsonReader& root, ParseContext& ctx) {
         "summed gradients once (the same gradient up to rounding)");
   }
   // activation_checkpointing configures DeepSpeed's checkpointing API, which Hugging Face
-  // models do not call; zerod's is --activation-checkpointing.
+  // models do not call; zerod's is --activation-checkpointing, whose default (auto) has
+  // the plan recompute as many layers as memory requires, section or not.
   if (root.Has("activation_checkpointing")) {
     ASSIGN_OR_RETURN(JsonReader ac, root.Object("activation_checkpointing"));
     ASSIGN_OR_RETURN(bool partition, ac.Bool("partition_activations", false));
@@ -134,8 +135,8 @@ absl::Status ParseExtras(JsonReader& root, ParseContext& ctx) {
     if (partition || cpu) {
       notes.push_back(
           "activation_checkpointing.partition_activations / cpu_checkpointing are not used: "
-          "zerod checkpoints each unit with --activation-checkpointing and keeps the inputs on "
-          "the GPU");
+          "zerod recomputes the layers its plan chooses (--activation-checkpointing auto, the "
+          "default) and keeps their inputs on the GPU");
     }
   }
   ASSIGN_OR_RETURN(bool breakdown, root.Bool("wall_clock_breakdown", false));

@@ -86,6 +86,9 @@ struct JobField {
   // Other spellings of the flag, Hugging Face Trainer's and DeepSpeed's launcher's
   // (--learning_rate, --max_steps): the same field, the same value.
   std::vector<const char*> flag_aliases = {};
+  // A text field whose flag may come without a value, meaning this one
+  // (--activation-checkpointing alone: "on"); nullptr: the flag takes a value.
+  const char* bare_value = nullptr;
 };
 
 // Every field of JobSpec, in the order --help and the YAML key list show them.

@@ -77,6 +77,16 @@ CLI::Option* AddOne(CLI::App& app, const JobField& f, const std::string& flag, J
   if (f.type == FieldType::kBool) {
     return app.add_flag(flag, spec->*std::get<bool JobSpec::*>(f.member));
   }
+  if (f.bare_value != nullptr) {
+    return app
+        .add_option_function<std::vector<std::string>>(
+            flag,
+            [&f, flag, spec](const std::vector<std::string>& v) {
+              SetChecked(f, flag, v.empty() || v.front().empty() ? f.bare_value : v.front(), spec);
+            })
+        ->expected(0, 1)
+        ->type_name(absl::StrCat("[", f.value_name, "]"));
+  }
   return app
       .add_option_function<std::string>(
           flag, [&f, flag, spec](const std::string& text) { SetChecked(f, flag, text, spec); })

@@ -27,7 +27,10 @@ struct JobSpec {
   // "random" initialises from `seed` whatever it holds (training from scratch). A
   // directory whose weights zerod cannot read is refused under "auto".
   std::string init = "auto";
-  bool activation_checkpointing = false;
+  // Activation checkpointing: "auto" recomputes in backward the first decoder layers, as
+  // many as memory requires (the plan chooses: plan.h); "on" every unit; "off" none.
+  // "true" and "false" are on and off.
+  std::string activation_checkpointing = "auto";
   std::string resume_from;  // checkpoint directory (Job::SaveCheckpoint) to continue from
   // What the job gives for a DeepSpeed config's "auto" values, as Hugging Face Trainer's
   // flags do (config::JobValues); unset: the Trainer's defaults.

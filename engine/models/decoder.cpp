@@ -115,7 +115,7 @@ torch::Tensor PackForExperts(const torch::Tensor& h, const torch::Tensor& m,
 class DecoderUnit final : public Unit {
  public:
   DecoderUnit(const DecoderConfig& c, int layer)
-      : Unit("model.layers." + std::to_string(layer)),
+      : Unit("model.layers." + std::to_string(layer), layer),
         c_(c),
         window_(c.WindowOf(layer)),
         rope_(c.RopeOf(layer)) {
@@ -309,7 +309,7 @@ class DecoderUnit final : public Unit {
 class ExpertGroupUnit final : public Unit {
  public:
   ExpertGroupUnit(const DecoderConfig& c, int layer, int64_t first, int64_t end, bool last)
-      : Unit(absl::StrCat("model.layers.", layer, ".experts.", first, "-", end - 1)),
+      : Unit(absl::StrCat("model.layers.", layer, ".experts.", first, "-", end - 1), layer),
         c_(c),
         first_(first),
         last_(last) {

@@ -39,7 +39,7 @@ class EmbeddingUnit final : public Unit {
 class BlockUnit final : public Unit {
  public:
   BlockUnit(const Gpt2Config& c, int layer)
-      : Unit("transformer.h." + std::to_string(layer)), c_(c) {
+      : Unit("transformer.h." + std::to_string(layer), layer), c_(c) {
     const int64_t C = c.n_embd, F = c.n_inner;
     // transformers scales the init of both c_proj weights by 1 / sqrt(2 * n_layer).
     const double proj_scale = 1.0 / std::sqrt(2.0 * static_cast<double>(c.n_layer));

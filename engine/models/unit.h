@@ -57,7 +57,8 @@ struct BorrowedParam {
 
 class Unit {
  public:
-  explicit Unit(std::string name) : name_(std::move(name)) {}
+  // `layer`: the decoder layer the unit computes (part of); -1 for the others.
+  explicit Unit(std::string name, int layer = -1) : name_(std::move(name)), layer_(layer) {}
   virtual ~Unit() = default;
   Unit(const Unit&) = delete;
   Unit& operator=(const Unit&) = delete;
@@ -76,6 +77,7 @@ class Unit {
                             const SequenceLayout& layout = {});
 
   const std::string& name() const { return name_; }
+  int layer() const { return layer_; }
   const std::vector<ParamSpec>& specs() const { return specs_; }
   // Parameter handles in spec order. Rebinding one (set_data) rebinds every copy.
   const std::vector<torch::Tensor>& params() const { return params_; }
@@ -107,6 +109,7 @@ class Unit {
  private:
   void CheckBound() const;  // every parameter it reads has storage with values
   std::string name_;        // "model.layers.3" (parameter names start with it)
+  int layer_ = -1;
   std::vector<ParamSpec> specs_;
   std::vector<torch::Tensor> params_;
   std::vector<BorrowedParam> borrowed_;

@@ -17,7 +17,7 @@ struct JobFacts {
   int world_size = 1;
   int ranks_per_host = 1;
   int64_t seq_len = 0;  // the job's (JobSpec::seq_len, whose default it is)
-  bool activation_checkpointing = false;
+  Checkpointing activation_checkpointing = Checkpointing::kOff;
   bool gpu = false;
   int64_t gpu_bytes = 0;                // one GPU's memory
   int64_t host_bytes = 0;               // one host's memory

@@ -59,11 +59,15 @@ int64_t HostReserveBytes(int64_t host_bytes) { return 2 * kGiB + host_bytes * 6 
 //   the model dtype (float32 for Mixtral's float32 routing weights: counted as b here).
 // The peak is at the start of backward (every layer's activations and the head)
 // without checkpointing; with it, the larger of the head's and a recomputed layer's
-// working set, over all the checkpointed inputs.
+// working set, over all the checkpointed inputs. With the first `recomputed` layers
+// checkpointed and the rest not, the larger of the two: the kept layers' sets with the
+// head at the start of backward, and a recomputed layer's once the kept ones are freed
+// (their backward comes first). Sparse layers are taken as spread evenly among the
+// layers (true of every family's configs but Qwen2/3-MoE's mlp_only_layers lists).
 // Checked on one H200 (bench/RESULTS.md, 2026-11-30, before the head was chunked): with
 // the engine's other terms the GPU peak came within +2% to +6% of the measured one for
 // 0.94B without checkpointing and 6.74B with it.
-int64_t ActivationBytes(const Request& r) {
+int64_t ActivationBytes(const Request& r, int64_t recomputed) {
   const ActivationShape& s = r.shape;
   const int64_t b = SizeOf(r.compute_dtype);
   const int64_t S = r.micro_batch * r.seq_len;
@@ -90,13 +94,24 @@ int64_t ActivationBytes(const Request& r) {
   const int64_t packs = s.expert_units * S * b * (3 * s.hidden + 2 * s.top_k);
   const int64_t columns = models::LogitChunkColumns(S, s.vocab);
   const int64_t head = S * s.hidden * (4 + 2 * b) + S * columns * (b + 8) + S * s.hidden * 4;
-  if (r.activation_checkpointing) {
+  recomputed = std::clamp<int64_t>(recomputed, 0, s.layers);
+  const int64_t kept = s.layers - recomputed;
+  const int64_t kept_sparse = s.layers > 0 ? s.sparse_layers * kept / s.layers : 0;
+  const int64_t kept_sets =
+      (kept - kept_sparse) * layer_full + kept_sparse * (sparse_full + workspace);
+  const int64_t at_head = kept > 0 ? kept_sets + S * s.hidden * b + head + attention_work : head;
+  int64_t at_recompute = 0;
+  if (recomputed > 0) {
     int64_t layer = dense_layers > 0 ? layer_full / 2 : 0;
     if (s.sparse_layers > 0) layer = std::max(layer, sparse_full / 2 + unit_workspace);
-    return s.layers * S * s.hidden * b + packs + std::max(head, layer + attention_work);
+    at_recompute = layer + attention_work;
   }
-  return dense_layers * layer_full + s.sparse_layers * (sparse_full + workspace) + packs +
-         S * s.hidden * b + head + attention_work;
+  return recomputed * S * s.hidden * b + packs + std::max(at_head, at_recompute);
+}
+
+int64_t ActivationBytes(const Request& r) {
+  return ActivationBytes(
+      r, r.activation_checkpointing == Checkpointing::kOn ? r.shape.layers : int64_t{0});
 }
 
 // Replays ZeroEngine::FetchForRun / Prefetch / AfterForward / AfterBackward.

@@ -20,7 +20,9 @@ int64_t GpuReserveBytes(int64_t gpu_bytes);
 int64_t HostReserveBytes(int64_t host_bytes);
 
 // Peak bytes of activations and logits of one micro-batch on one rank (see the .cpp for
-// the tensors counted).
+// the tensors counted), with the first `recomputed_layers` decoder layers checkpointed.
+int64_t ActivationBytes(const Request& request, int64_t recomputed_layers);
+// The same for the request's own checkpointing: every layer (kOn) or none (kOff, kAuto).
 int64_t ActivationBytes(const Request& request);
 
 // Peak bytes of gathered parameters, by replaying the engine's fetch, prefetch and release

@@ -10,6 +10,7 @@
 #include "absl/strings/str_join.h"
 #include "engine/plan/memory_model.h"
 #include "engine/plan/partition.h"
+#include "engine/plan/step_cost.h"
 
 namespace zerod::plan {
 namespace {
@@ -136,11 +137,20 @@ void AssignSpeculation(const Request& r, Plan& plan) {
   }
 }
 
-Plan Search(const Request& r) {
-  const std::vector<int64_t> shards = Shards(r);
-  std::vector<int64_t> padded;
-  for (int64_t s : shards) padded.push_back(s * r.world_size);
-  const int64_t gathered = GatheredPeakBytes(r, padded);
+// Marks the units the plan recomputes: every unit for kOn (the embedding and the head
+// too), else those of the first `layers` decoder layers.
+void MarkRecomputed(const Request& r, int layers, Plan& plan) {
+  plan.layers = static_cast<int>(r.shape.layers);
+  const bool all = r.activation_checkpointing == Checkpointing::kOn;
+  plan.recomputed_layers = all ? plan.layers : layers;
+  for (size_t i = 0; i < plan.units.size(); ++i) {
+    const int layer = r.units[i].layer;
+    plan.units[i].recompute = all || (layer >= 0 && layer < layers);
+  }
+}
+
+// The first placement that fits in preference order, else the one short by least.
+Plan SearchPlacement(const Request& r, const std::vector<int64_t>& shards, int64_t gathered) {
   const int64_t activations = ActivationBytes(r);
   Plan best;
   bool have_best = false;
@@ -150,6 +160,52 @@ Plan Search(const Request& r) {
     if (!have_best || Shortage(p) < Shortage(best)) best = std::move(p), have_best = true;
   }
   return best;
+}
+
+// Checkpointing::kAuto: each placement with the fewest recomputed layers that fit it; the
+// pair of least AddedSeconds, ties to the preference order. None fits: the least short
+// placement with every layer recomputed.
+Plan SearchWithCheckpointing(const Request& r, const std::vector<int64_t>& shards,
+                             int64_t gathered) {
+  const int layers = static_cast<int>(r.shape.layers);
+  std::vector<int64_t> activations;
+  for (int c = 0; c <= layers; ++c) activations.push_back(ActivationBytes(r, c));
+  const std::vector<double> forward = ForwardSeconds(r);
+  Plan best;
+  int best_layers = layers;
+  double best_cost = 0;
+  bool have_fit = false, have_any = false;
+  for (const Candidate& cand : Candidates(r, shards)) {
+    // Activations shrink as layers are recomputed: the first that fits is the fewest.
+    for (int c = 0; c <= layers; ++c) {
+      Plan p = Build(r, shards, gathered, activations[c], cand);
+      if (p.fits) {
+        const double cost = AddedSeconds(r, forward, p.units, c);
+        if (!have_fit || cost < best_cost) {
+          best = std::move(p), best_layers = c, best_cost = cost, have_fit = true;
+        }
+        break;
+      }
+      if (c == layers && !have_fit && (!have_any || Shortage(p) < Shortage(best))) {
+        best = std::move(p), best_layers = c, have_any = true;
+      }
+    }
+    if (have_fit && best_cost == 0) break;  // nothing recomputed, nothing waited for
+  }
+  MarkRecomputed(r, best_layers, best);
+  return best;
+}
+
+Plan Search(const Request& r) {
+  const std::vector<int64_t> shards = Shards(r);
+  std::vector<int64_t> padded;
+  for (int64_t s : shards) padded.push_back(s * r.world_size);
+  const int64_t gathered = GatheredPeakBytes(r, padded);
+  if (r.activation_checkpointing == Checkpointing::kAuto)
+    return SearchWithCheckpointing(r, shards, gathered);
+  Plan plan = SearchPlacement(r, shards, gathered);
+  MarkRecomputed(r, 0, plan);
+  return plan;
 }
 
 // Changes to the request that would make it fit, each checked by planning it.
@@ -164,10 +220,10 @@ std::vector<std::string> Remedies(const Request& r) {
           "set zero_optimization.offload_param.device and offload_optimizer.ratio to \"auto\" "
           "(as configs/ds_zero3_auto.json does)");
   }
-  if (!r.activation_checkpointing) {
+  if (r.activation_checkpointing == Checkpointing::kOff) {
     Request a = r;
-    a.activation_checkpointing = true;
-    if (Search(a).fits) out.push_back("--activation-checkpointing");
+    a.activation_checkpointing = Checkpointing::kAuto;
+    if (Search(a).fits) out.push_back("--activation-checkpointing auto");
   }
   if (r.micro_batch > 1) {
     // Keeping the batch by accumulation holds float32 gradients, which may cost more than

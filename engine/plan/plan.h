@@ -8,9 +8,10 @@
 // allocates, and its activation estimate is checked against measured peaks in
 // bench/RESULTS.md.
 //
-// Not here: bandwidth or timing models. "Fastest" is a fixed preference order (see
-// MakePlan), because each step of it removes work from the slowest resource (the CPU
-// optimizer's memory traffic, then PCIe traffic).
+// "Fastest" is a fixed preference order of placements (see MakePlan), because each step
+// of it removes work from the slowest resource (the CPU optimizer's memory traffic, then
+// PCIe traffic). Only where activation checkpointing is the plan's to choose does a
+// rough time model (step_cost.h) weigh recomputed layers against host-updated units.
 #pragma once
 
 #include <cstdint>
@@ -31,11 +32,17 @@ enum class Where { kDevice, kHost };
 // A DeepSpeed offload choice: "cpu", "none", or "auto" (the plan decides).
 enum class Choice { kCpu, kNone, kAuto };
 
+// Activation checkpointing (--activation-checkpointing): no unit recomputed in backward,
+// every unit, or the first decoder layers in forward order, as many as memory requires
+// (MakePlan).
+enum class Checkpointing { kOff, kOn, kAuto };
+
 // One unit of the model (the embedding, a decoder block, the final norm and head).
 struct UnitShape {
   std::string name;
   int64_t numel = 0;       // its own parameters
   std::vector<int> reads;  // other units gathered while it runs (tied weights)
+  int layer = -1;          // the decoder layer it computes (part of); -1: embedding, head
 };
 
 // What the activation estimate needs of the architecture.
@@ -74,7 +81,7 @@ struct Request {
   int64_t micro_batch = 1;
   int64_t seq_len = 0;  // tokens per sequence: the job's (JobSpec::seq_len holds the default)
   int64_t grad_accum = 1;  // micro-steps per optimizer step: > 1 holds float32 gradients
-  bool activation_checkpointing = false;
+  Checkpointing activation_checkpointing = Checkpointing::kOff;
   DType compute_dtype = DType::kBFloat16;
   DType reduce_dtype = DType::kBFloat16;  // of the reduce-scatter (float32 over MPI)
   bool gpu = true;                      // units run on a GPU; false: on the CPU, all memory is host
@@ -115,6 +122,8 @@ struct UnitPlacement {
   // with a saved copy of its optimizer state to undo it exactly (12 bytes per element of
   // host memory; Note [speculative update] in zero/host_updater.h).
   bool speculate = false;
+  // Its activations are recomputed in backward (activation checkpointing) instead of kept.
+  bool recompute = false;
 };
 
 struct Plan {
@@ -125,6 +134,8 @@ struct Plan {
   int64_t host_usable = 0;  // per rank: the host's share, after the reserve for the system
   double optimizer_ratio = 1.0;  // share of optimizer state elements on the host, as planned
   int speculating_units = 0;     // host-updated units with saved state (UnitPlacement::speculate)
+  int layers = 0;                // decoder layers, and of them those recomputed in backward
+  int recomputed_layers = 0;     // (all for Checkpointing::kOn, chosen for kAuto)
   bool fits = false;
   // When it does not fit: which memory is short, by how much, and what would make it fit.
   std::string shortfall;
@@ -145,6 +156,12 @@ struct Plan {
 // units updated on the host (the CPU optimizer is the slowest part of a step); then
 // parameters resident on the device, then offloaded only for host-updated units, then
 // for all; then gradients on the device, then on the host.
+//
+// Checkpointing::kAuto: for each placement, the fewest layers recomputed (the first in
+// forward order: the last layers' backward then starts at once, and their gradients, the
+// host-updated units', come first) that make it fit; of those pairs the one of the least
+// estimated cost (step_cost.h: the recomputation's forward against the host update the
+// next forward waits for), ties to the preference order.
 absl::StatusOr<Plan> MakePlan(const Request& request);
 
 // Bytes from "141GiB", "128GB", "64g", "1.5TiB", "123456" (bytes). Binary and decimal

@@ -24,6 +24,26 @@ std::string Placement(const UnitPlacement& u, bool gpu) {
                       u.speculate ? ", updated during the backward" : "");
 }
 
+const char* CheckpointingName(Checkpointing c) {
+  switch (c) {
+    case Checkpointing::kOff:
+      return "off";
+    case Checkpointing::kOn:
+      return "on";
+    case Checkpointing::kAuto:
+      break;
+  }
+  return "auto";
+}
+
+// "off", "on", "auto (12 of 32 layers recomputed)".
+std::string CheckpointingText(const Request& r, const Plan& plan) {
+  if (r.activation_checkpointing != Checkpointing::kAuto)
+    return CheckpointingName(r.activation_checkpointing);
+  return absl::StrCat("auto (", plan.recomputed_layers, " of ", plan.layers,
+                      " layers recomputed)");
+}
+
 }  // namespace
 
 std::string FormatPlanText(const Plan& plan, const ReportContext& c) {
@@ -33,7 +53,7 @@ std::string FormatPlanText(const Plan& plan, const ReportContext& c) {
       "micro-batch %d x %d tokens, %s, activation checkpointing %s, on %s\n",
       c.model, static_cast<double>(plan.total_param_numel) / 1e9,
       static_cast<int>(plan.units.size()), r.world_size, r.ranks_per_host, r.micro_batch, r.seq_len,
-      DTypeName(r.compute_dtype), r.activation_checkpointing ? "on" : "off",
+      DTypeName(r.compute_dtype), CheckpointingText(r, plan),
       r.gpu ? absl::StrCat("GPUs of ", FormatGiB(r.gpu_bytes)) : std::string("CPU"));
   absl::StrAppendFormat(&out, "host memory %s per host; optimizer state on the CPU: %.2f\n",
                         FormatGiB(r.host_bytes), plan.optimizer_ratio);
@@ -77,6 +97,9 @@ std::string FormatPlanJson(const Plan& plan, const ReportContext& c) {
   j["world_size"] = r.world_size;
   j["device"] = r.gpu ? "gpu" : "cpu";
   j["optimizer_ratio"] = plan.optimizer_ratio;
+  j["activation_checkpointing"] = CheckpointingName(r.activation_checkpointing);
+  j["layers"] = plan.layers;
+  j["recomputed_layers"] = plan.recomputed_layers;
   j["gpu_usable_bytes"] = plan.gpu_usable;
   j["host_usable_bytes"] = plan.host_usable;
   nlohmann::ordered_json ranks = nlohmann::ordered_json::array();
@@ -95,7 +118,8 @@ std::string FormatPlanJson(const Plan& plan, const ReportContext& c) {
                      {"params", Name(u.params, r.gpu)},
                      {"optimizer", Name(u.optimizer, r.gpu)},
                      {"gradients", Name(u.gradients, r.gpu)},
-                     {"speculate", u.speculate}});
+                     {"speculate", u.speculate},
+                     {"recompute", u.recompute}});
   }
   j["units"] = units;
   if (!plan.fits) j["shortfall"] = plan.shortfall;

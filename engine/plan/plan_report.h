@@ -18,9 +18,10 @@ struct ReportContext {
 // kind, the placement by runs of units, and the verdict.
 std::string FormatPlanText(const Plan& plan, const ReportContext& context);
 
-// One JSON object: fits, optimizer_ratio, gpu/host usable bytes, ranks [{rank, gpu_bytes,
+// One JSON object: fits, optimizer_ratio, activation_checkpointing ("off", "on", "auto"),
+// layers and recomputed_layers, gpu/host usable bytes, ranks [{rank, gpu_bytes,
 // host_bytes, gpu: {kind: bytes}, host: {...}}], units [{name, shard_numel, params,
-// optimizer, gradients}], shortfall.
+// optimizer, gradients, speculate, recompute}], shortfall.
 std::string FormatPlanJson(const Plan& plan, const ReportContext& context);
 
 }  // namespace zerod::plan

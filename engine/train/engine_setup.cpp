@@ -30,7 +30,7 @@ void ShareCpuThreads(const comm::Communicator& comm) {
   omp_set_num_threads(threads);
 }
 
-zero::EngineOptions EngineOptionsFor(const config::DsConfig& ds, bool activation_checkpointing,
+zero::EngineOptions EngineOptionsFor(const config::DsConfig& ds,
                                      const comm::Communicator& comm) {
   zero::EngineOptions opts;
   opts.dtype = models::ToTorch(ds.compute_dtype);
@@ -39,7 +39,6 @@ zero::EngineOptions EngineOptionsFor(const config::DsConfig& ds, bool activation
                     : torch::Device(torch::kCPU);
   opts.offload_param = ds.zero.offload_param.to_cpu();
   opts.pin_memory = ds.zero.offload_param.pin_memory || ds.zero.offload_optimizer.pin_memory;
-  opts.activation_checkpointing = activation_checkpointing;
   opts.prefetch_bucket_numel = ds.zero.prefetch_bucket_size;
   opts.persistence_threshold_numel = ds.zero.param_persistence_threshold;
   opts.max_live_numel = ds.zero.max_live_parameters;

@@ -32,7 +32,7 @@ void ShareCpuThreads(const comm::Communicator& comm);
 
 // The engine's settings from the DeepSpeed config. An NCCL communicator means the GPU
 // of this rank's local index; anything else runs on the CPU.
-zero::EngineOptions EngineOptionsFor(const config::DsConfig& ds, bool activation_checkpointing,
+zero::EngineOptions EngineOptionsFor(const config::DsConfig& ds,
                                      const comm::Communicator& comm);
 
 // The model's units as a ZeRO engine over `comm`, on the device `options` names (made

@@ -107,7 +107,7 @@ absl::StatusOr<EvalResult> Evaluate(const EvalSpec& spec, comm::Communicator* co
   }
   // Every rank must agree before any collective: one rank's missing file fails all.
   RETURN_IF_ERROR(comm::AgreeOnStatus(*comm, setup.ok() ? windows.status() : setup.status()));
-  zero::EngineOptions opts = train::EngineOptionsFor(setup->ds, false, *comm);
+  zero::EngineOptions opts = train::EngineOptionsFor(setup->ds, *comm);
   opts.optimizer_state = false;
   ASSIGN_OR_RETURN(auto engine, train::CreateEngine(setup->model, opts, *comm));
   ASSIGN_OR_RETURN(

@@ -525,8 +525,8 @@ absl::StatusOr<std::unique_ptr<Job>> Job::Create(const JobSpec& given, comm::Com
       notes.push_back(dropout);
     for (const std::string& note : notes) std::fprintf(stderr, "zerod: note: %s\n", note.c_str());
   }
-  zero::EngineOptions opts =
-      train::EngineOptionsFor(setup->ds, spec.activation_checkpointing, *comm);
+  // Which units recompute in backward comes with the plan's placement (recompute).
+  zero::EngineOptions opts = train::EngineOptionsFor(setup->ds, *comm);
   // The plan comes before any allocation: what cannot fit is refused here, by name.
   ASSIGN_OR_RETURN(plan::Plan plan, PlanOnThisRank(*setup, spec, memory, *comm));
   opts.placement = plan.units;

@@ -23,7 +23,7 @@ namespace zerod::train {
 std::vector<plan::UnitShape> UnitShapes(const models::ModelConfig& model) {
   std::vector<plan::UnitShape> shapes;
   for (const auto& unit : models::BuildUnits(model)) {
-    plan::UnitShape s{unit->name(), unit->numel(), {}};
+    plan::UnitShape s{unit->name(), unit->numel(), {}, unit->layer()};
     for (const models::BorrowedParam& b : unit->borrowed()) s.reads.push_back(b.owner);
     shapes.push_back(std::move(s));
   }
@@ -82,13 +82,20 @@ absl::StatusOr<config::JobValues> JobValuesFor(const JobSpec& spec,
   return v;
 }
 
+plan::Checkpointing CheckpointingOf(const JobSpec& spec) {
+  const std::string& c = spec.activation_checkpointing;
+  if (c == "on" || c == "true") return plan::Checkpointing::kOn;
+  if (c == "off" || c == "false") return plan::Checkpointing::kOff;
+  return plan::Checkpointing::kAuto;
+}
+
 plan::JobFacts FactsFor(const JobSpec& spec, const MachineMemory& memory, int world_size,
                         int ranks_per_host, bool reduce_in_compute_dtype) {
   plan::JobFacts facts;
   facts.world_size = world_size;
   facts.ranks_per_host = ranks_per_host;
   facts.seq_len = spec.seq_len;
-  facts.activation_checkpointing = spec.activation_checkpointing;
+  facts.activation_checkpointing = CheckpointingOf(spec);
   facts.gpu = memory.gpu;
   facts.gpu_bytes = memory.gpu_bytes;
   facts.host_bytes = memory.host_bytes;
@@ -101,6 +108,20 @@ absl::StatusOr<plan::Plan> PlanJob(const models::ModelConfig& model, const confi
   return plan::MakePlan(plan::MakeRequest(ds, model, UnitShapes(model), facts));
 }
 
+namespace {
+
+// "; recomputed in backward: 4 of 32 layers" (or "every unit", "none").
+std::string RecomputedSummary(const plan::Plan& plan) {
+  int units = 0;
+  for (const plan::UnitPlacement& u : plan.units) units += u.recompute;
+  if (units == static_cast<int>(plan.units.size())) return "; recomputed in backward: every unit";
+  if (units == 0) return "; recomputed in backward: none";
+  return absl::StrFormat("; recomputed in backward: %d of %d layers", plan.recomputed_layers,
+                         plan.layers);
+}
+
+}  // namespace
+
 std::string PlacementSummary(const plan::Plan& plan, bool gpu) {
   int params_on_device = 0, state_on_device = 0, grads_on_device = 0;
   for (const plan::UnitPlacement& u : plan.units) {
@@ -112,14 +133,15 @@ std::string PlacementSummary(const plan::Plan& plan, bool gpu) {
   if (!gpu) {
     return absl::StrFormat(
         "CPU training; optimizer state updated by CpuAdam: %.2f (the rest by torch's fused AdamW); "
-        "planned %s per rank",
-        plan.optimizer_ratio, plan::FormatGiB(plan.host.Total()));
+        "planned %s per rank%s",
+        plan.optimizer_ratio, plan::FormatGiB(plan.host.Total()), RecomputedSummary(plan));
   }
   return absl::StrFormat(
       "16-bit shards on the GPU for %d/%d units; optimizer state on the CPU: %.2f (%d/%d units); "
-      "gradients held on the GPU for %d/%d; planned per rank: GPU %s, host %s",
+      "gradients held on the GPU for %d/%d; planned per rank: GPU %s, host %s%s",
       params_on_device, n, plan.optimizer_ratio, n - state_on_device, n, grads_on_device, n,
-      plan::FormatGiB(plan.gpu.Total()), plan::FormatGiB(plan.host.Total()));
+      plan::FormatGiB(plan.gpu.Total()), plan::FormatGiB(plan.host.Total()),
+      RecomputedSummary(plan));
 }
 
 }  // namespace zerod::train

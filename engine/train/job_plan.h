@@ -36,6 +36,9 @@ absl::StatusOr<config::JobValues> JobValuesFor(const JobSpec& spec,
 
 // The plan's view of a job on a machine: the one place a JobSpec and the machine's facts
 // become plan::JobFacts (Job::Create and zerod --plan both call it).
+// The job's --activation-checkpointing (validated: job_fields.cpp) as the plan's choice.
+plan::Checkpointing CheckpointingOf(const JobSpec& spec);
+
 plan::JobFacts FactsFor(const JobSpec& spec, const MachineMemory& memory, int world_size,
                         int ranks_per_host, bool reduce_in_compute_dtype);
 

@@ -62,7 +62,13 @@ class UnitFunction : public torch::autograd::Function<UnitFunction> {
     models::Unit& unit = engine->unit(static_cast<int>(index));
     torch::Tensor out;
     models::RouterStats router;
-    if (engine->activation_checkpointing()) {
+    // Note [recomputation]: a unit the placement marks (recompute: all of them for
+    // --activation-checkpointing on, the first layers the plan chose for auto) keeps only
+    // its input and runs again with grad in backward. The same kernels on the same inputs
+    // and weights (a unit holds no randomness: no dropout) give bitwise the activations a
+    // kept graph holds, so a run's gradients, weights and losses do not depend on which
+    // units recompute (PlacementTest.PlanChosenCheckpointingGivesBitwiseTheSameWeights).
+    if (engine->recomputes(static_cast<int>(index))) {
       // Keep only the input; backward recomputes the unit with grad.
       torch::NoGradGuard no_grad;
       out = RunInner(unit, input, targets, layout);
@@ -100,7 +106,7 @@ class UnitFunction : public torch::autograd::Function<UnitFunction> {
 
     torch::Tensor x, out, prob_sum;
     torch::AutoGradMode grad_on(true);
-    if (engine->activation_checkpointing()) {
+    if (engine->recomputes(index)) {
       x = InnerInput(ctx->saved_data["input"].toTensor());
       out = RunInner(unit, x, ctx->saved_data["targets"].toTensor(), SavedLayout(ctx));
       prob_sum = unit.TakeRouterStats().prob_sum;

@@ -63,7 +63,8 @@ struct EngineOptions {
   torch::Device device = torch::kCPU;         // where units run
   bool offload_param = true;                  // 16-bit shards in host memory (always, on CPU)
   bool pin_memory = true;                     // page-lock host shards and gradients (CUDA builds)
-  bool activation_checkpointing = false;      // recompute each unit in backward
+  // Recompute every unit in backward; else those the placement marks (recompute).
+  bool activation_checkpointing = false;
   int64_t prefetch_bucket_numel = config::kPrefetchBucketNumel;  // stage3_prefetch_bucket_size
   int64_t persistence_threshold_numel =
       config::kParamPersistenceThresholdNumel;               // stage3_param_persistence_threshold
@@ -193,7 +194,11 @@ class ZeroEngine {
   void AfterForward(int index);
   void AfterBackward(int index, const std::vector<torch::Tensor>& grads);
   models::Unit& unit(int i) { return *slots_[i].unit; }
-  bool activation_checkpointing() const { return options_.activation_checkpointing; }
+  // Whether unit i keeps only its input in forward and is recomputed in backward.
+  bool recomputes(int i) const {
+    return options_.activation_checkpointing ||
+           (i < static_cast<int>(options_.placement.size()) && options_.placement[i].recompute);
+  }
 
  private:
   // A group's gradient while the units that read it deliver theirs, in one backward

@@ -39,7 +39,7 @@ name: nightly
   EXPECT_EQ(s.steps, 50);
   EXPECT_EQ(s.seq_len, 256);
   EXPECT_EQ(s.seed, 7u);
-  EXPECT_TRUE(s.activation_checkpointing);
+  EXPECT_EQ(s.activation_checkpointing, "true");  // on
   EXPECT_EQ(s.resume_from, "ckpt");
   EXPECT_EQ(s.save_dir, "out");
   EXPECT_EQ(s.save_every, 10);

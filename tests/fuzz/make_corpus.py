@@ -132,7 +132,7 @@ def job_spec():
                          'seq_len: 256 seed: 7 name: "fuzz seed" start_paused: true',
         "outputs": 'model_dir: "tests/fixtures/models/llama_gqa" '
                    'ds_config_path: "tests/fixtures/models/ds_adamw.json" '
-                   'data_path: "README.md" steps: 5 activation_checkpointing: true '
+                   'data_path: "README.md" steps: 5 activation_checkpointing: "on" '
                    'save_dir: "build-fuzz/job_spec_save" export_hf_dir: "build-fuzz/job_spec_hf" '
                    'resume_from: "tests/fixtures/models/gpt2_tied"',
         "hub_id": 'model_dir: "meta-llama/Llama-2-7b-hf" '

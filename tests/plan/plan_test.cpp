@@ -5,10 +5,12 @@
 
 #include <gtest/gtest.h>
 
+#include "absl/strings/str_cat.h"
 #include "engine/config/ds_config.h"
 #include "engine/plan/job_request.h"
 #include "engine/plan/memory_model.h"
 #include "engine/plan/plan_report.h"
+#include "engine/plan/step_cost.h"
 #include "nlohmann/json.hpp"
 
 namespace zerod::plan {
@@ -28,14 +30,15 @@ Request LlamaRequest(const Llama& m, int world = 1) {
   for (int i = 0; i < m.layers; ++i) {
     r.units.push_back({"model.layers." + std::to_string(i),
                        4 * m.hidden * m.hidden + 3 * m.hidden * m.ffn + 2 * m.hidden,
-                       {}});
+                       {},
+                       i});
   }
   r.units.push_back({"model.norm", m.hidden + m.vocab * m.hidden, {}});
   r.shape = {m.layers, m.hidden, m.ffn, m.hidden, m.hidden, m.vocab, true};
   r.world_size = world;
   r.micro_batch = 4;
   r.seq_len = 2048;
-  r.activation_checkpointing = true;
+  r.activation_checkpointing = Checkpointing::kOn;
   r.gpu = true;
   r.gpu_bytes = 141 * kGiB;
   r.host_bytes = 128 * kGiB;
@@ -268,9 +271,9 @@ TEST(MemoryModelTest, GatheredPeakFollowsThePrefetchBucket) {
 
 TEST(MemoryModelTest, CheckpointingKeepsOnlyEachLayersInput) {
   Request r = LlamaRequest(k7B);
-  r.activation_checkpointing = false;
+  r.activation_checkpointing = Checkpointing::kOff;
   const int64_t full = ActivationBytes(r);
-  r.activation_checkpointing = true;
+  r.activation_checkpointing = Checkpointing::kOn;
   const int64_t ckpt = ActivationBytes(r);
   EXPECT_LT(ckpt * 4, full);
   // 32 layer inputs of 4 x 2048 x 4096 bf16 are part of it.
@@ -285,7 +288,7 @@ TEST(MemoryModelTest, CheckpointingKeepsOnlyEachLayersInput) {
 // (models/lm_loss.h): a 262k vocabulary costs the activations no more than Llama's 32k.
 TEST(MemoryModelTest, TheLogitsAreCountedAChunkAtATime) {
   Request r = LlamaRequest(k7B);
-  r.activation_checkpointing = false;
+  r.activation_checkpointing = Checkpointing::kOff;
   const int64_t llama = ActivationBytes(r);
   r.shape.vocab = 262208;
   EXPECT_EQ(ActivationBytes(r), llama);
@@ -297,7 +300,7 @@ TEST(MemoryModelTest, TheLogitsAreCountedAChunkAtATime) {
 // attention's repeated k/v and one query block of scores, smaller under a window.
 TEST(MemoryModelTest, EachFamilysActivationsAreCounted) {
   Request r = LlamaRequest(k7B);
-  r.activation_checkpointing = false;
+  r.activation_checkpointing = Checkpointing::kOff;
   r.shape.heads = 32;
   const int64_t llama = ActivationBytes(r);
   const int64_t S = int64_t{4} * 2048;
@@ -315,9 +318,9 @@ TEST(MemoryModelTest, EachFamilysActivationsAreCounted) {
   capped.shape.window = 512;
   EXPECT_LE(ActivationBytes(capped), with_cap);
   // Checkpointed, a recomputed layer's scores come on top of its half working set.
-  capped.activation_checkpointing = true;
+  capped.activation_checkpointing = Checkpointing::kOn;
   capped.shape.window = 0;
-  r.activation_checkpointing = true;
+  r.activation_checkpointing = Checkpointing::kOn;
   EXPECT_GT(ActivationBytes(capped), ActivationBytes(r));
 }
 
@@ -333,9 +336,9 @@ Request Qwen3MoeRequest(int layers, int world) {
   r.units.push_back({"model.embed_tokens", V * H, {}});
   for (int i = 0; i < layers; ++i) {
     const std::string l = "model.layers." + std::to_string(i);
-    r.units.push_back({l, attention + E * H + 42 * expert, {}});
-    r.units.push_back({l + ".experts.42-84", 43 * expert, {}});
-    r.units.push_back({l + ".experts.85-127", 43 * expert, {}});
+    r.units.push_back({l, attention + E * H + 42 * expert, {}, i});
+    r.units.push_back({l + ".experts.42-84", 43 * expert, {}, i});
+    r.units.push_back({l + ".experts.85-127", 43 * expert, {}, i});
   }
   r.units.push_back({"model.norm", H + V * H, {}});
   r.shape = {layers, H, 6144, 4096, 512, V, true};
@@ -446,6 +449,103 @@ TEST(PlanReportTest, JsonHasFitsAndPerRankBytes) {
   const std::string text = FormatPlanText(*plan, {"llama-13b", &r});
   EXPECT_NE(text.find("optimizer state (fp32 master, m, v)"), std::string::npos);
   EXPECT_NE(text.find("fits: yes"), std::string::npos) << text;
+}
+
+// With the first c layers checkpointed, the peak lies between none and all checkpointed,
+// falling as c grows; the ends are the fixed modes' peaks.
+TEST(MemoryModelTest, PartialCheckpointingLiesBetweenNoneAndAll) {
+  Request r = LlamaRequest(k7B);
+  r.activation_checkpointing = Checkpointing::kOff;
+  const int64_t none = ActivationBytes(r);
+  r.activation_checkpointing = Checkpointing::kOn;
+  const int64_t all = ActivationBytes(r);
+  EXPECT_EQ(ActivationBytes(r, 0), none);
+  EXPECT_EQ(ActivationBytes(r, 32), all);
+  for (int c = 1; c <= 32; ++c) EXPECT_LT(ActivationBytes(r, c), ActivationBytes(r, c - 1)) << c;
+}
+
+// auto: the plan recomputes no layer where memory allows, the first layers in forward
+// order (never the embedding or the head) as memory shrinks, and every layer before it
+// refuses. The placement is fixed here (all state on the host): only checkpointing moves.
+TEST(PlanTest, AutoCheckpointingRecomputesOnlyWhatMemoryRequires) {
+  Request r = LlamaRequest(k7B);
+  r.activation_checkpointing = Checkpointing::kAuto;
+  auto recomputed = [&](int64_t gpu_bytes) {
+    r.gpu_bytes = gpu_bytes;
+    const Plan p = *MakePlan(r);
+    if (!p.fits) return -1;
+    int marked = 0;
+    for (size_t i = 0; i < p.units.size(); ++i) {
+      const int layer = r.units[i].layer;
+      EXPECT_EQ(p.units[i].recompute, layer >= 0 && layer < p.recomputed_layers) << i;
+      marked += p.units[i].recompute;
+    }
+    EXPECT_EQ(marked, p.recomputed_layers);
+    EXPECT_EQ(p.layers, 32);
+    return p.recomputed_layers;
+  };
+  EXPECT_EQ(recomputed(141 * kGiB), 0);
+  const int at_40 = recomputed(40 * kGiB);
+  EXPECT_GT(at_40, 0);
+  EXPECT_LT(at_40, 32);
+  EXPECT_GT(recomputed(30 * kGiB), at_40);
+  // It fits exactly where recomputing every layer fits.
+  for (int64_t gib = 8; gib <= 40; gib += 2) {
+    r.activation_checkpointing = Checkpointing::kOn;
+    r.gpu_bytes = gib * kGiB;
+    const bool on_fits = MakePlan(r)->fits;
+    r.activation_checkpointing = Checkpointing::kAuto;
+    EXPECT_EQ(recomputed(gib * kGiB) >= 0, on_fits) << gib << " GiB";
+  }
+  // "on" recomputes every unit, the embedding and the head too (the engine's old switch).
+  r.activation_checkpointing = Checkpointing::kOn;
+  for (const UnitPlacement& u : MakePlan(r)->units) EXPECT_TRUE(u.recompute) << u.name;
+}
+
+// auto placement and auto checkpointing together (6.74B on one H200 + 128 GiB): fewer
+// recomputed layers than "on", and the pair chosen costs no more (step_cost.h) than "on"'s
+// placement with every layer recomputed. The text and JSON say what was chosen.
+TEST(PlanTest, AutoCheckpointingWeighsRecomputationAgainstHostUpdates) {
+  Request r = LlamaRequest(k7B);
+  r.offload_param = Choice::kAuto;
+  r.optimizer_ratio.reset();
+  r.activation_checkpointing = Checkpointing::kOn;
+  const Plan on = *MakePlan(r);
+  r.activation_checkpointing = Checkpointing::kAuto;
+  const Plan chosen = *MakePlan(r);
+  ASSERT_TRUE(on.fits);
+  ASSERT_TRUE(chosen.fits);
+  EXPECT_LT(chosen.recomputed_layers, 32);
+  auto host_units = [](const Plan& p) {
+    int n = 0;
+    for (const UnitPlacement& u : p.units) n += u.optimizer == Where::kHost;
+    return n;
+  };
+  const std::vector<double> forward = ForwardSeconds(r);
+  const double cost_on = AddedSeconds(r, forward, on.units, 32);
+  const double cost = AddedSeconds(r, forward, chosen.units, chosen.recomputed_layers);
+  EXPECT_LE(cost, cost_on);
+  const ReportContext context{"llama-7b", &r};
+  const std::string text = FormatPlanText(chosen, context);
+  EXPECT_NE(text.find(absl::StrCat("activation checkpointing auto (", chosen.recomputed_layers,
+                                   " of 32 layers recomputed)")),
+            std::string::npos)
+      << text;
+  const nlohmann::json j = nlohmann::json::parse(FormatPlanJson(chosen, context));
+  EXPECT_EQ(j["activation_checkpointing"], "auto");
+  EXPECT_EQ(j["recomputed_layers"], chosen.recomputed_layers);
+  std::printf("%s  host-updated units %d, added %.3f s (on: %d units, %.3f s)\n", text.c_str(),
+              host_units(chosen), cost, host_units(on), cost_on);
+}
+
+// A job that fits only with checkpointing, planned without it, names auto as the remedy.
+TEST(PlanTest, NoCheckpointingThatDoesNotFitNamesAuto) {
+  Request r = LlamaRequest(k7B);
+  r.activation_checkpointing = Checkpointing::kOff;
+  r.gpu_bytes = 40 * kGiB;
+  const Plan p = *MakePlan(r);
+  ASSERT_FALSE(p.fits);
+  EXPECT_NE(p.shortfall.find("--activation-checkpointing auto"), std::string::npos) << p.shortfall;
 }
 
 }  // namespace

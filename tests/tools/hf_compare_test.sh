@@ -29,7 +29,8 @@ for f in qwen3_qk_norm_bias olmo2_post_norms phi3_partial_longrope_window gemma2
 done
 # The tiny Llama saved at 2 ranks, exported from the checkpoint by one process (what
 # zero_to_fp32.py does for DeepSpeed users), and loaded by transformers.
-mpirun --oversubscribe --allow-run-as-root -np 2 "$bin/zerod" --train --model "$src/configs/models/tiny-llama" \
+# (On the CPU: on a one-GPU machine the second rank would have no GPU of its own.)
+mpirun --oversubscribe --allow-run-as-root -np 2 -x CUDA_VISIBLE_DEVICES= "$bin/zerod" --train --model "$src/configs/models/tiny-llama" \
   --ds-config "$src/configs/ds_zero3_offload_cpu.json" --data "$work/corpus.bin" --steps 3 --seq-len 64 \
   --save-dir "$work/ckpt" >/dev/null 2>&1
 "$bin/zerod" --export-hf --from-checkpoint "$work/ckpt" --output "$work/from_ckpt" | sed 's/^zerod: //'

@@ -15,6 +15,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "engine/api.h"
+#include "nlohmann/json.hpp"
 #include "tests/support/plain_trainer.h"
 #include "tests/support/test_env.h"
 
@@ -33,7 +34,7 @@ struct Options {
   Placement placement{"cpu", "1.0"};
   bool clipping = true;
   bool accumulation = true;  // micro-batches of 2 summed to a global batch of 16
-  bool checkpointing = false;
+  const char* checkpointing = "off";  // --activation-checkpointing
   bool overlap = true;
   const char* max_norm = "0.5";  // with clipping: small enough that it clips every step
   bool speculate = true;         // "zerod_speculative_update"
@@ -69,7 +70,7 @@ struct Files {
 std::string Describe(const Options& o) {
   return absl::StrCat("params ", o.placement.params, ", ratio ", o.placement.ratio,
                       o.clipping ? ", clipping" : "", o.accumulation ? ", accumulation" : "",
-                      o.checkpointing ? ", checkpointing" : "", " (world ", World().world_size(),
+                      std::string(o.checkpointing) != "off" ? absl::StrCat(", checkpointing ", o.checkpointing) : "", " (world ", World().world_size(),
                       ")");
 }
 
@@ -106,7 +107,7 @@ TEST(PlacementTest, EveryPlacementTrainsAsPlainLibTorch) {
 
 TEST(PlacementTest, WithCheckpointingWithoutClippingOrAccumulation) {
   for (const Placement& p : {Placement{"cpu", "1.0"}, Placement{"none", "0.5"}}) {
-    ExpectPlainLosses({.placement = p, .checkpointing = true}, World(), "cpu");
+    ExpectPlainLosses({.placement = p, .checkpointing = "on"}, World(), "cpu");
     ExpectPlainLosses({.placement = p, .clipping = false, .accumulation = false}, World(), "cpu");
   }
 }
@@ -154,6 +155,7 @@ struct RunResult {
   std::string state;
   std::vector<double> losses, norms;
   int speculated = 0, undone = 0, skipped = 0;
+  std::string placement;  // the job's PlacementSummary
 };
 
 RunResult Run(const Options& o, comm::Communicator& comm, int steps) {
@@ -163,6 +165,7 @@ RunResult Run(const Options& o, comm::Communicator& comm, int steps) {
   auto job = Job::Create(files.spec, &comm);
   EXPECT_TRUE(job.ok()) << job.status();
   if (!job.ok()) return r;
+  r.placement = (*job)->info().placement;
   for (int i = 0; i < steps; ++i) {
     auto m = (*job)->Step();
     EXPECT_TRUE(m.ok()) << m.status();
@@ -235,6 +238,69 @@ TEST(PlacementTest, SpeculativeUpdateGivesBitwiseTheSerialWeights) {
   ExpectSpeculationBitwiseSerial(World());
 }
 
+// A memory size (for ZEROD_GPU_MEMORY on a GPU, else ZEROD_HOST_MEMORY) at which the plan's
+// auto checkpointing recomputes some of the layers of `spec` but not all, found by
+// bisecting on the plan itself (PlanOffline, as the job plans); -1 if there is none.
+int64_t MemoryForPartialCheckpointing(const JobSpec& spec, comm::Communicator& comm, bool gpu) {
+  int layers = 0;
+  auto recomputed = [&](int64_t bytes) {  // -1: does not fit
+    PlanMachine m;
+    m.world_size = comm.world_size();
+    m.ranks_per_host = comm.local_size();
+    (gpu ? m.gpu_memory : m.host_memory) = std::to_string(bytes);
+    auto o = PlanOffline(spec, m);
+    EXPECT_TRUE(o.ok()) << o.status();
+    if (!o.ok() || !o->fits) return -1;
+    const nlohmann::json j = nlohmann::json::parse(o->json);
+    layers = j["layers"].get<int>();
+    return j["recomputed_layers"].get<int>();
+  };
+  int64_t small = int64_t{1} << 20, large = int64_t{1} << 40;  // -1 or all; none
+  if (recomputed(large) != 0) return -1;
+  while (large - small > 1) {
+    const int64_t mid = small + (large - small) / 2;
+    const int c = recomputed(mid);
+    if (c > 0 && c < layers) return mid;
+    (c == 0 ? large : small) = mid;
+  }
+  return -1;
+}
+
+// Note [recomputation] (zero/unit_function.cpp): a unit recomputed in backward gives
+// bitwise the gradients of one that kept its activations, so the plan's choice of
+// layers (auto, here made to recompute some but not all by the memory it is given) and
+// "on" train to bitwise the weights, moments, losses and norms of "off": with clipping
+// and accumulation, and without either.
+void ExpectPlanChosenCheckpointingBitwise(comm::Communicator& comm, bool gpu) {
+  for (Options o : {Options{.placement = {"cpu", "1.0"}},
+                    Options{.placement = {"none", "0.5"}, .clipping = false, .accumulation = false}}) {
+    const RunResult off = Run(o, comm, 4);
+    o.checkpointing = "on";
+    const RunResult on = Run(o, comm, 4);
+    o.checkpointing = "auto";
+    const int64_t memory = MemoryForPartialCheckpointing(Files(o).spec, comm, gpu);
+    ASSERT_GT(memory, 0) << "no memory size makes auto recompute some layers: " << Describe(o);
+    const char* variable = gpu ? "ZEROD_GPU_MEMORY" : "ZEROD_HOST_MEMORY";
+    setenv(variable, std::to_string(memory).c_str(), 1);
+    const RunResult chosen = Run(o, comm, 4);
+    unsetenv(variable);
+    ASSERT_FALSE(off.state.empty());
+    EXPECT_NE(off.placement.find("recomputed in backward: none"), std::string::npos);
+    EXPECT_NE(on.placement.find("recomputed in backward: every unit"), std::string::npos);
+    EXPECT_NE(chosen.placement.find(" layers"), std::string::npos) << chosen.placement;
+    for (const RunResult* r : {&on, &chosen}) {
+      const char* what = r == &on ? "on" : "auto (some layers)";
+      EXPECT_EQ(r->losses, off.losses) << what << ", " << Describe(o);
+      EXPECT_EQ(r->norms, off.norms) << what << ", " << Describe(o);
+      EXPECT_TRUE(r->state == off.state) << what << " and off differ: " << Describe(o);
+    }
+  }
+}
+
+TEST(PlacementTest, PlanChosenCheckpointingGivesBitwiseTheSameWeights) {
+  ExpectPlanChosenCheckpointingBitwise(World(), /*gpu=*/false);
+}
+
 // A job whose plan does not fit the memory it is given is refused before any allocation,
 // on every rank, naming the memory that is short and a remedy.
 TEST(PlacementTest, AJobThatCannotFitIsRefusedUpFront) {
@@ -261,7 +327,7 @@ TEST(PlacementGpuTest, EveryPlacementTrainsAsPlainLibTorchOnTheGpu) {
   for (const Placement& p : kPlacements) {
     ExpectPlainLosses({.placement = p}, *testing::GpuWorld(), LocalGpu());
   }
-  ExpectPlainLosses({.placement = {"none", "0.5"}, .checkpointing = true}, *testing::GpuWorld(),
+  ExpectPlainLosses({.placement = {"none", "0.5"}, .checkpointing = "on"}, *testing::GpuWorld(),
                     LocalGpu());
   ExpectPlainLosses({.placement = {"cpu", "1.0"}, .clipping = false, .accumulation = false},
                     *testing::GpuWorld(), LocalGpu());
@@ -275,6 +341,11 @@ TEST(PlacementGpuTest, OverlappedUpdateGivesBitwiseTheSerialWeightsOnTheGpu) {
 TEST(PlacementGpuTest, SpeculativeUpdateGivesBitwiseTheSerialWeightsOnTheGpu) {
   if (testing::GpuWorld() == nullptr) GTEST_SKIP() << "no GPU path in this build or host";
   ExpectSpeculationBitwiseSerial(*testing::GpuWorld());
+}
+
+TEST(PlacementGpuTest, PlanChosenCheckpointingGivesBitwiseTheSameWeightsOnTheGpu) {
+  if (testing::GpuWorld() == nullptr) GTEST_SKIP() << "no GPU path in this build or host";
+  ExpectPlanChosenCheckpointingBitwise(*testing::GpuWorld(), /*gpu=*/true);
 }
 
 }  // namespace

@@ -36,7 +36,7 @@ struct Files {
                                         persistence_threshold, R"(,
                             "stage3_prefetch_bucket_size": 5000}})");
     spec = testing::WriteTinyJob(dir, config_json, ds, /*steps=*/20, /*seq_len=*/16, /*seed=*/11);
-    spec.activation_checkpointing = checkpointing;
+    spec.activation_checkpointing = checkpointing ? "on" : "off";
   }
 };
 
