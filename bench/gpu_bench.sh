@@ -10,6 +10,8 @@
 #   z674seed   zerod 6.74B, the seed's config, checkpointing
 #   z674auto   zerod 6.74B, configs/ds_zero3_auto.json, checkpointing
 #   z13auto    zerod 13B, auto config, checkpointing
+#   z674ac / z13ac / z155ac / zolmoeac  the same shapes with --activation-checkpointing auto:
+#              the plan recomputes only the layers memory requires
 #   z155auto   zerod 15.5B (the largest Llama shape --plan fits), auto config, checkpointing
 #   z13seed    zerod 13B, the seed's config: --plan refuses it at world 1 (exit 1)
 #   z674seed_{nospec,noclip,noclip_nospec} / z13auto_{nospec,noclip}  the same runs with
@@ -88,7 +90,7 @@ run_zerod() {  # tag model config steps timeout extra-flags...
     > "$LOGS/plan_$tag.json" 2> "$LOGS/plan_$tag.err"
   python3 -c "import json,sys; p=json.load(open('$LOGS/plan_$tag.json')); \
 print(json.dumps({'tag': '$tag', 'model': 'bench/models/$model', 'world': $NP, 'batch': json.load(open('$config'))['train_micro_batch_size_per_gpu'], \
-'parameters': p['parameters'], 'plan': {k: p[k] for k in ('fits','optimizer_ratio')}, \
+'parameters': p['parameters'], 'plan': {k: p.get(k) for k in ('fits','optimizer_ratio','activation_checkpointing','recomputed_layers','layers')}, \
 'plan_gpu_bytes': p['ranks'][0]['gpu_bytes'], 'plan_host_bytes': p['ranks'][0]['host_bytes']}))" \
     >> "$OUT/bench.jsonl" 2>/dev/null
   timeout "$limit" mpirun -np "$NP" --bind-to none -x OMP_NUM_THREADS "$BIN/zerod" --train --model "bench/models/$model" \
@@ -121,6 +123,11 @@ for s in "$@"; do
     z674seed) run_zerod z674seed llama-6.74b "$SEED" 8 420 --activation-checkpointing ;;
     z674auto) run_zerod z674auto llama-6.74b "$AUTO" 8 420 --activation-checkpointing ;;
     z13auto) run_zerod z13auto llama-13b "$AUTO" 7 540 --activation-checkpointing ;;
+    # The same with the plan choosing which layers to recompute (Checkpointing::kAuto).
+    z674ac) run_zerod z674ac llama-6.74b "$AUTO" 8 420 --activation-checkpointing auto ;;
+    z13ac) run_zerod z13ac llama-13b "$AUTO" 7 540 --activation-checkpointing auto ;;
+    z155ac) run_zerod z155ac llama-15.5b "$AUTO" 6 580 --activation-checkpointing auto ;;
+    zolmoeac) run_zerod zolmoeac olmoe-1b-7b "$AUTO" 6 420 --activation-checkpointing auto ;;
     z155auto) run_zerod z155auto llama-15.5b "$AUTO" 6 580 --activation-checkpointing ;;
     z13seed) run_zerod z13seed llama-13b "$SEED" 6 300 --activation-checkpointing ;;
     z674seed_*) run_zerod "$s" llama-6.74b "$(variant "$SEED" "${s#z674seed_}")" 8 420 \
