@@ -77,6 +77,8 @@ variant() {  # base-config suffix -> a copy with the suffix's keys changed, its 
   python3 -c "import json; d=json.load(open('$1')); s='$2'
 if 'nospec' in s: d['zero_optimization']['zerod_speculative_update'] = False
 if 'noclip' in s: d['gradient_clipping'] = 0
+if 'pcpu' in s: d['zero_optimization']['offload_param']['device'] = 'cpu'
+if 'pnone' in s: d['zero_optimization']['offload_param']['device'] = 'none'
 json.dump(d, open('$out', 'w'), indent=1)"
   echo "$out"
 }
@@ -125,6 +127,8 @@ for s in "$@"; do
     z13auto) run_zerod z13auto llama-13b "$AUTO" 7 540 --activation-checkpointing ;;
     # The same with the plan choosing which layers to recompute (Checkpointing::kAuto).
     z674ac) run_zerod z674ac llama-6.74b "$AUTO" 8 420 --activation-checkpointing auto ;;
+    z674ac_pcpu|z674ac_pnone)  # the plan's choice with the 16-bit shards' place fixed
+      run_zerod "$s" llama-6.74b "$(variant "$AUTO" "${s#z674ac_}")" 8 420 --activation-checkpointing auto ;;
     z13ac) run_zerod z13ac llama-13b "$AUTO" 7 540 --activation-checkpointing auto ;;
     z155ac) run_zerod z155ac llama-15.5b "$AUTO" 6 580 --activation-checkpointing auto ;;
     zolmoeac) run_zerod zolmoeac olmoe-1b-7b "$AUTO" 6 420 --activation-checkpointing auto ;;

@@ -50,11 +50,12 @@ std::vector<double> ForwardSeconds(const Request& r) {
 
 double AddedSeconds(const Request& r, const std::vector<double>& forward,
                     const std::vector<UnitPlacement>& placement, int recomputed_layers) {
-  double recompute = 0, before_host = 0;
+  double recompute = 0, before_host = 0, forward_total = 0;
   int64_t host_elements = 0, host_params = 0;
   bool host_seen = false;  // host-updated units are the last in forward order
   for (size_t i = 0; i < placement.size(); ++i) {
     if (r.units[i].layer >= 0 && r.units[i].layer < recomputed_layers) recompute += forward[i];
+    forward_total += forward[i];
     host_seen |= placement[i].optimizer == Where::kHost;
     if (host_seen) {
       host_elements += placement[i].shard_numel;
@@ -67,8 +68,12 @@ double AddedSeconds(const Request& r, const std::vector<double>& forward,
   if (!r.gpu) return recompute;
   const double host = static_cast<double>(host_elements) * kHostAdamSecondsPerElement *
                       std::max(1, r.ranks_per_host);
-  const double uploads = 2.0 * static_cast<double>(host_params) *
-                         static_cast<double>(DTypeSize(r.compute_dtype)) / kUploadBytesPerSecond;
+  // Each pass uploads every host-held shard, prefetched under the pass's compute: the
+  // forward's, and the backward's (twice the forward, plus what it recomputes).
+  const double upload = static_cast<double>(host_params) *
+                        static_cast<double>(DTypeSize(r.compute_dtype)) / kUploadBytesPerSecond;
+  const double uploads = std::max(0.0, upload - forward_total) +
+                         std::max(0.0, upload - 2.0 * forward_total - recompute);
   return recompute + std::max(0.0, host - before_host) + uploads;
 }
 

@@ -2,10 +2,9 @@
 // leaves to the plan (Checkpointing::kAuto, plan.h): recomputing a layer costs one forward
 // of it on the device; a unit updated on the host costs the part of the CPU's update that
 // the next forward waits for, the update's time past the forward of the units before the
-// first host-updated one (which run while the CPU works); a 16-bit shard kept on the host
-// costs its two uploads a step (forward and backward gathers), counted whole: prefetch
-// hides some of it, but how much is not known here, and counting it keeps the placement
-// order's preference for resident parameters. Torch-free arithmetic.
+// first host-updated one (which run while the CPU works); 16-bit shards kept on the host
+// cost their uploads (every gather, forward and backward) past the compute of the pass
+// they are prefetched under. Torch-free arithmetic.
 //
 // The rates are figures measured on one H200 and its host (bench/RESULTS.md): dense
 // decoder layers at 286-345 TFLOP/s in bf16, the CPU's AdamW at 6.4B elements in 1.78 s,
