@@ -12,6 +12,8 @@
 #   z13auto    zerod 13B, auto config, checkpointing
 #   z674ac / z13ac / z155ac / zolmoeac  the same shapes with --activation-checkpointing auto:
 #              the plan recomputes only the layers memory requires
+#   z674base / z13base  those shapes as before both: every unit recomputed, 16-bit shards
+#              kept ("zerod_derived_weights": false)
 #   z155auto   zerod 15.5B (the largest Llama shape --plan fits), auto config, checkpointing
 #   z13seed    zerod 13B, the seed's config: --plan refuses it at world 1 (exit 1)
 #   z674seed_{nospec,noclip,noclip_nospec} / z13auto_{nospec,noclip}  the same runs with
@@ -77,6 +79,7 @@ variant() {  # base-config suffix -> a copy with the suffix's keys changed, its 
   python3 -c "import json; d=json.load(open('$1')); s='$2'
 if 'nospec' in s: d['zero_optimization']['zerod_speculative_update'] = False
 if 'noclip' in s: d['gradient_clipping'] = 0
+if 'kept' in s: d['zero_optimization']['zerod_derived_weights'] = False
 if 'pcpu' in s: d['zero_optimization']['offload_param']['device'] = 'cpu'
 if 'pnone' in s: d['zero_optimization']['offload_param']['device'] = 'none'
 json.dump(d, open('$out', 'w'), indent=1)"
@@ -127,6 +130,9 @@ for s in "$@"; do
     z13auto) run_zerod z13auto llama-13b "$AUTO" 7 540 --activation-checkpointing ;;
     # The same with the plan choosing which layers to recompute (Checkpointing::kAuto).
     z674ac) run_zerod z674ac llama-6.74b "$AUTO" 8 420 --activation-checkpointing auto ;;
+    # Before the plan chose checkpointing and derived the 16-bit shards: the baselines.
+    z674base) run_zerod z674base llama-6.74b "$(variant "$AUTO" kept)" 8 420 --activation-checkpointing on ;;
+    z13base) run_zerod z13base llama-13b "$(variant "$AUTO" kept)" 7 540 --activation-checkpointing on ;;
     z674ac_pcpu|z674ac_pnone)  # the plan's choice with the 16-bit shards' place fixed
       run_zerod "$s" llama-6.74b "$(variant "$AUTO" "${s#z674ac_}")" 8 420 --activation-checkpointing auto ;;
     z13ac) run_zerod z13ac llama-13b "$AUTO" 7 540 --activation-checkpointing auto ;;

@@ -55,6 +55,9 @@ struct ZeroConfig {
   // Host updates made during the backward where the plan finds host memory for an exact
   // undo (Note [speculative update], zero/host_updater.h); never without overlap.
   bool speculative_update = false;  // "zerod_speculative_update" (opt-in: bench/RESULTS.md)
+  // "zerod_derived_weights": 16-bit shards of device-updated units made from their float32
+  // masters at each gather, not kept (zero/param_group.h, Note [derived shard]).
+  bool derived_weights = true;
 };
 
 // "tensorboard" and "csv_monitor": DeepSpeed's monitor sections, with its defaults. Rank 0

@@ -81,6 +81,7 @@ absl::Status ParseZero(JsonReader z, ParseContext& ctx) {
   ASSIGN_OR_RETURN(out.overlap_comm, z.Bool("overlap_comm", true));
   ASSIGN_OR_RETURN(out.overlap_optimizer, z.Bool("zerod_overlap_optimizer", true));
   ASSIGN_OR_RETURN(out.speculative_update, z.Bool("zerod_speculative_update", false));
+  ASSIGN_OR_RETURN(out.derived_weights, z.Bool("zerod_derived_weights", true));
   // "auto" sizes as Hugging Face's Trainer fills them from the model's hidden size.
   const int64_t h = ctx.job.hidden_size;
   ASSIGN_OR_RETURN(

@@ -81,6 +81,7 @@ Request MakeRequest(const config::DsConfig& ds, const models::ModelConfig& model
   r.max_live_numel = ds.zero.max_live_parameters;
   r.speculative_update = ds.zero.overlap_optimizer && ds.zero.speculative_update;
   r.persistence_threshold_numel = ds.zero.param_persistence_threshold;
+  r.derived_weights = ds.zero.derived_weights;
   return r;
 }
 

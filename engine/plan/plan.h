@@ -97,6 +97,10 @@ struct Request {
   // left over by the placement allows (a job's "zerod_speculative_update", off unless
   // turned on: job_request.h); counted in host optimizer bytes.
   bool speculative_update = false;
+  // 16-bit shards of device-updated units made from their masters at each gather instead
+  // of kept ("zerod_derived_weights", on unless turned off: zero/param_group.h, Note
+  // [derived shard]): no parameter bytes for those units.
+  bool derived_weights = true;
 };
 
 // Bytes one rank holds in one memory, by kind.

@@ -62,15 +62,17 @@ absl::StatusOr<torch::Tensor> PoolTensor(offload::PinnedPool* pool, int64_t nume
 }
 
 ParamGroup::ParamGroup(models::Unit* unit, comm::Communicator* comm, DeviceStreams* streams,
-                       offload::PinnedPool* host_pool, torch::ScalarType dtype)
-    : unit_(unit), comm_(comm), streams_(streams), dtype_(dtype) {
+                       offload::PinnedPool* host_pool, torch::ScalarType dtype, bool derived)
+    : unit_(unit), comm_(comm), streams_(streams), dtype_(dtype), derived_(derived) {
   std::vector<std::pair<std::string, std::vector<int64_t>>> shapes;
   for (const auto& spec : unit->specs()) shapes.emplace_back(spec.name, spec.shape);
   layout_ = plan::MakeFlatLayout(shapes);
   // Shards are kept 16-byte aligned for every dtype (8 elements of 16 bits).
   partition_ = plan::MakePartition(layout_.numel, comm->world_size(), plan::kShardAlign).value();
   const auto device = streams->device();
-  if (host_pool != nullptr) {
+  if (derived) {
+    // No shard: the master is its source (Note [derived shard]).
+  } else if (host_pool != nullptr) {
     auto shard = PoolTensor(host_pool, partition_.shard_numel, dtype);
     ThrowIfError(shard.status());  // ZeroEngine::Build's CatchToStatus takes it back
     shard_ = *shard;
@@ -114,14 +116,23 @@ int64_t ParamGroup::gathered_bytes() const {
 
 absl::Status ParamGroup::StartFetch() {
   if (state_ != GroupState::kSharded) return absl::OkStatus();
+  if (derived_ && !master_.defined()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("fetch of ", unit_->name(), ", whose shard derives from a master not bound"));
+  }
   AllocateGathered();
   const size_t count = static_cast<size_t>(partition_.shard_numel);
   absl::StatusOr<std::unique_ptr<comm::Work>> work;
   if (streams_->cuda()) {
     // Note [fetch ordering].
     auto scope = streams_->Enter(SideStream::kCopyIn);
-    const void* send = shard_.data_ptr();
-    if (shard_.is_cpu()) {
+    const void* send = derived_ ? nullptr : shard_.data_ptr();
+    if (derived_) {  // Note [derived shard]: the master's rounding, in place
+      torch::Tensor slot =
+          gathered_.narrow(0, partition_.ShardBegin(comm_->rank()), partition_.shard_numel);
+      slot.copy_(master_, /*non_blocking=*/true);
+      send = slot.data_ptr();
+    } else if (shard_.is_cpu()) {
       torch::Tensor slot =
           gathered_.narrow(0, partition_.ShardBegin(comm_->rank()), partition_.shard_numel);
       slot.copy_(shard_, /*non_blocking=*/true);
@@ -129,8 +140,11 @@ absl::Status ParamGroup::StartFetch() {
     }
     work = comm_->AllGatherAsync(send, gathered_.data_ptr(), count, models::ToDType(dtype_));
   } else {
-    work = comm_->AllGatherAsync(shard_.data_ptr(), gathered_.data_ptr(), count,
-                                 models::ToDType(dtype_));
+    // MPI's send buffer may not lie in its receive buffer: a derived shard is rounded
+    // into a buffer of its own, kept until the gather is done.
+    if (derived_) send_ = master_.to(dtype_);
+    work = comm_->AllGatherAsync(derived_ ? send_.data_ptr() : shard_.data_ptr(),
+                                 gathered_.data_ptr(), count, models::ToDType(dtype_));
   }
   if (!work.ok()) {
     FreeGathered();
@@ -149,6 +163,7 @@ absl::Status ParamGroup::WaitFetch() {
   }
   absl::Status s = pending_->Wait();
   pending_.reset();
+  send_ = torch::Tensor();
   if (!s.ok()) {
     FreeGathered();
     state_ = GroupState::kSharded;

@@ -18,6 +18,15 @@
 // weight.t()), shares that StorageImpl: so releasing really frees the memory, and after a
 // re-gather backward reads the right values through the very tensors it saved.
 //
+// Note [derived shard]: where a unit's float32 master lives with its shard (both on the
+// GPU, or both on the CPU) and the compute dtype is 16-bit, the 16-bit shard is only ever
+// the master's rounding (the optimizer's copy after each update, SetShardValues after a
+// load). Such a group keeps no shard of its own: each fetch rounds the master into this
+// rank's slot of the gathered buffer (before the all-gather at world > 1), the same
+// round-to-nearest copy, so the same bits, for 2 bytes per parameter less memory. The
+// fetch follows the update as the shard's copy did (Note [fetch ordering]: the copy-in
+// stream waits for the compute stream, which waited for the update: WaitUpdated).
+//
 // Note [fetch ordering] (GPU): the gathered buffer is allocated on the compute stream;
 // the copy-in stream waits for the compute stream's queued work (which may still read
 // memory the allocator just recycled), copies the host shard into this rank's slot of
@@ -53,8 +62,10 @@ class ParamGroup {
  public:
   // `unit`, `comm`, `streams` and `host_pool` must outlive the group. The shard lives in
   // `host_pool` when given (offload_param, and always on CPU), else on the device.
+  // `derived`: the group will take its values from a master (BindMaster, Note [derived
+  // shard]) and allocates no shard.
   ParamGroup(models::Unit* unit, comm::Communicator* comm, DeviceStreams* streams,
-             offload::PinnedPool* host_pool, torch::ScalarType dtype);
+             offload::PinnedPool* host_pool, torch::ScalarType dtype, bool derived = false);
   ~ParamGroup();
   ParamGroup(const ParamGroup&) = delete;
   ParamGroup& operator=(const ParamGroup&) = delete;
@@ -75,8 +86,15 @@ class ParamGroup {
   GroupState state() const { return state_; }
   const plan::Partition& partition() const { return partition_; }
   const plan::FlatLayout& layout() const { return layout_; }
-  // This rank's shard, compute dtype, (shard_numel). Written by the optimizer.
+  // This rank's shard, compute dtype, (shard_numel). Written by the optimizer. Undefined
+  // for a derived group (Note [derived shard]).
   torch::Tensor& shard() { return shard_; }
+  bool derived() const { return derived_; }
+  // A derived group's source: the float32 master of its shard, (shard_numel), on the
+  // device the shard would have lived on.
+  void BindMaster(torch::Tensor master) { master_ = std::move(master); }
+  // Bytes of the shard kept between steps (0 for a derived group).
+  int64_t shard_bytes() const { return shard_.defined() ? shard_.nbytes() : 0; }
   // Bytes of the gathered buffer while it is alive (fetching or gathered), else 0.
   int64_t gathered_bytes() const;
 
@@ -89,11 +107,14 @@ class ParamGroup {
   comm::Communicator* comm_;
   DeviceStreams* streams_;
   torch::ScalarType dtype_;
+  bool derived_;
   plan::FlatLayout layout_;
   plan::Partition partition_;
   // State.
   GroupState state_ = GroupState::kSharded;
   torch::Tensor shard_;     // (shard_numel), compute dtype, host (pool) or device
+  torch::Tensor master_;    // a derived group's source (BindMaster)
+  torch::Tensor send_;      // a derived group's rounded shard while an MPI all-gather reads it
   torch::Tensor gathered_;  // (padded_numel) on the device; storage empty while kSharded
   std::unique_ptr<comm::Work> pending_;  // the all-gather while kGathering
 };

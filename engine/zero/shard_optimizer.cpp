@@ -54,7 +54,10 @@ absl::StatusOr<std::unique_ptr<ShardOptimizer>> ShardOptimizer::Create(
       const bool on_device = st.where == plan::Where::kDevice;
       // The state's device: the compute device, or the host (CPU) for host groups.
       const torch::Device state_device = on_device ? device : torch::Device(torch::kCPU);
-      if (options.dtype == torch::kFloat32 && shard.device() == state_device) {
+      if (groups[i]->derived()) {  // Note [derived shard] (param_group.h)
+        st.master = torch::zeros({n}, torch::TensorOptions().dtype(torch::kFloat32).device(device));
+        groups[i]->BindMaster(st.master);
+      } else if (options.dtype == torch::kFloat32 && shard.device() == state_device) {
         st.master = shard;  // float32 where both live: the shard is the master
       } else if (on_device) {
         st.master = torch::zeros({n}, torch::TensorOptions().dtype(torch::kFloat32).device(device));
@@ -97,6 +100,7 @@ absl::StatusOr<std::unique_ptr<ShardOptimizer>> ShardOptimizer::Create(
 
 void ShardOptimizer::RefreshShard(int i) {
   torch::NoGradGuard no_grad;
+  if (state_[i].group->derived()) return;  // each fetch rounds the master itself
   torch::Tensor& shard = state_[i].group->shard();
   if (!state_[i].master.is_same(shard)) shard.copy_(state_[i].master);
 }
@@ -111,8 +115,9 @@ void ShardOptimizer::UpdateOnDevice(int i, const offload::AdamWHyper& h, float f
   at::_fused_adamw_({st.master}, {g}, {st.exp_avg}, {st.exp_avg_sq}, {}, {step_}, h.lr, h.beta1,
                     h.beta2, h.weight_decay, h.eps, /*amsgrad=*/false, /*maximize=*/false);
   torch::Tensor& shard = st.group->shard();
-  if (shard.device() == st.master.device()) {
-    if (!st.master.is_same(shard)) shard.copy_(st.master);  // the compute-dtype rounding
+  if (st.group->derived() || shard.device() == st.master.device()) {
+    // The compute-dtype rounding (a derived group's fetch makes it: Note [derived shard]).
+    if (!st.group->derived() && !st.master.is_same(shard)) shard.copy_(st.master);
     st.copied_down = streams_->Mark();                      // on the device-update stream (Launch)
     return;
   }

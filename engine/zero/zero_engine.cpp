@@ -71,8 +71,14 @@ absl::Status ZeroEngine::Build(std::vector<std::unique_ptr<models::Unit>> units)
       // On CPU every shard is host memory: the pool's (the plan's kDevice there is the
       // CPU itself, so it makes no difference to where the bytes are).
       const bool host_shard = !gpu || placement[i].params == plan::Where::kHost;
+      // Note [derived shard]: the master lives beside the shard and rounds into it.
+      const bool derived = options_.derive_shards && options_.optimizer_state &&
+                           options_.dtype != torch::kFloat32 &&
+                           placement[i].optimizer == plan::Where::kDevice &&
+                           (!gpu || placement[i].params == plan::Where::kDevice);
       slot.group = std::make_unique<ParamGroup>(slot.unit.get(), comm_, streams_.get(),
-                                                host_shard ? pool_.get() : nullptr, options_.dtype);
+                                                host_shard ? pool_.get() : nullptr, options_.dtype,
+                                                derived);
       slot.persistent = slot.unit->numel() <= options_.persistence_threshold_numel;
       slots_.push_back(std::move(slot));
     }
@@ -385,9 +391,9 @@ int64_t ZeroEngine::num_parameters() const {
 MemoryStats ZeroEngine::Memory() const {
   MemoryStats m;
   for (const Slot& slot : slots_) {
-    const int64_t bytes = slot.group->shard().nbytes();
+    const int64_t bytes = slot.group->shard_bytes();
     m.param_shard_bytes += bytes;
-    if (slot.group->shard().is_cuda()) m.param_gpu_bytes += bytes;
+    if (bytes > 0 && slot.group->shard().is_cuda()) m.param_gpu_bytes += bytes;
   }
   if (optimizer_) {
     m.grad_gpu_bytes = grads_->device_bytes();

@@ -182,8 +182,10 @@ TEST(PlanTest, AModelTooLargeForOneGpuSuggestsMoreRanks) {
 // A 30B shape on 2 x 141 GiB GPUs + 256 GiB: micro-batch 4 is a little short, and keeping
 // the batch by accumulation would hold float32 gradients, which costs more than the
 // activations it saves. The remedy offered is the one that fits: micro-batch 1 alone.
+// (With 16-bit shards kept: derived ones make micro-batch 4 fit.)
 TEST(PlanTest, TheMicroBatchRemedyIsOfferedOnlyAsItFits) {
   Request r = Auto(LlamaRequest({6656, 60, 17920}, 2));
+  r.derived_weights = false;
   r.ranks_per_host = 2;
   r.host_bytes = 256 * kGiB;
   auto plan = MakePlan(r);
@@ -546,6 +548,38 @@ TEST(PlanTest, NoCheckpointingThatDoesNotFitNamesAuto) {
   const Plan p = *MakePlan(r);
   ASSERT_FALSE(p.fits);
   EXPECT_NE(p.shortfall.find("--activation-checkpointing auto"), std::string::npos) << p.shortfall;
+}
+
+// Note [derived shard]: a device-updated unit whose shard would live beside its master
+// keeps no 16-bit shard (2 bytes per parameter less GPU memory); host-updated units keep
+// theirs. The 30B shape of TheMicroBatchRemedyIsOfferedOnlyAsItFits fits with them.
+TEST(PlanTest, DerivedWeightsHoldNoShardBesideADeviceMaster) {
+  Request r = Auto(LlamaRequest(k7B));  // on one H200: everything on the GPU
+  r.activation_checkpointing = Checkpointing::kOn;
+  const Plan derived = *MakePlan(r);
+  r.derived_weights = false;
+  const Plan kept = *MakePlan(r);
+  ASSERT_TRUE(derived.fits);
+  ASSERT_TRUE(kept.fits);
+  EXPECT_EQ(kept.optimizer_ratio, 0.0);
+  EXPECT_EQ(derived.optimizer_ratio, 0.0);
+  int64_t shards = 0;
+  for (const UnitPlacement& u : kept.units) shards += u.shard_numel;
+  EXPECT_EQ(kept.gpu.params, shards * 2);
+  EXPECT_EQ(derived.gpu.params, 0);
+  EXPECT_EQ(derived.gpu.Total(), kept.gpu.Total() - shards * 2);
+  // Where the GPU is short, the memory saved goes to optimizer state on it.
+  for (int64_t gib : {40, 60, 80}) {
+    r.gpu_bytes = gib * kGiB;
+    r.derived_weights = true;
+    const double with = MakePlan(r)->optimizer_ratio;
+    r.derived_weights = false;
+    EXPECT_LE(with, MakePlan(r)->optimizer_ratio) << gib << " GiB";
+  }
+  Request big = Auto(LlamaRequest({6656, 60, 17920}, 2));
+  big.ranks_per_host = 2;
+  big.host_bytes = 256 * kGiB;
+  EXPECT_TRUE(MakePlan(big)->fits);
 }
 
 }  // namespace

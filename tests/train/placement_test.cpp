@@ -39,6 +39,7 @@ struct Options {
   const char* max_norm = "0.5";  // with clipping: small enough that it clips every step
   bool speculate = true;         // "zerod_speculative_update"
   const char* precision = "";    // a DeepSpeed section, e.g. R"("fp16": {...},)"
+  bool derived = true;           // "zerod_derived_weights"
 };
 
 struct Files {
@@ -54,7 +55,8 @@ struct Files {
       "scheduler": {"type": "WarmupLR", "params": {"warmup_min_lr": 1e-4, "warmup_max_lr": 3e-3,
                     "warmup_num_steps": 5, "warmup_type": "linear"}},
       "zero_optimization": {"stage": 3, "stage3_param_persistence_threshold": 0,
-        "stage3_prefetch_bucket_size": 5000, "zerod_overlap_optimizer": )",
+        "stage3_prefetch_bucket_size": 5000, "zerod_derived_weights": )",
+                     o.derived ? "true" : "false", R"(, "zerod_overlap_optimizer": )",
                      o.overlap ? "true" : "false", R"(, "zerod_speculative_update": )",
                      o.speculate ? "true" : "false", R"(,
         "offload_param": {"device": ")",
@@ -156,6 +158,7 @@ struct RunResult {
   std::vector<double> losses, norms;
   int speculated = 0, undone = 0, skipped = 0;
   std::string placement;  // the job's PlacementSummary
+  int64_t param_shard_bytes = 0;
 };
 
 RunResult Run(const Options& o, comm::Communicator& comm, int steps) {
@@ -166,6 +169,7 @@ RunResult Run(const Options& o, comm::Communicator& comm, int steps) {
   EXPECT_TRUE(job.ok()) << job.status();
   if (!job.ok()) return r;
   r.placement = (*job)->info().placement;
+  r.param_shard_bytes = (*job)->Memory().param_shard_bytes;
   for (int i = 0; i < steps; ++i) {
     auto m = (*job)->Step();
     EXPECT_TRUE(m.ok()) << m.status();
@@ -297,6 +301,29 @@ void ExpectPlanChosenCheckpointingBitwise(comm::Communicator& comm, bool gpu) {
   }
 }
 
+// Note [derived shard] (zero/param_group.h): 16-bit shards rounded from their masters at
+// each gather, rather than kept, train to bitwise the same losses, norms, weights and
+// moments, in bf16 with every unit updated beside its master (ratio 0) and half of them
+// (ratio 0.5), with clipping and accumulation; and hold fewer shard bytes.
+void ExpectDerivedWeightsBitwiseKept(comm::Communicator& comm) {
+  const char* bf16 = R"("bf16": {"enabled": true},)";
+  for (const Placement& p : {Placement{"none", "0.0"}, Placement{"none", "0.5"}}) {
+    Options o{.placement = p, .precision = bf16};
+    const RunResult derived = Run(o, comm, 4);
+    o.derived = false;
+    const RunResult kept = Run(o, comm, 4);
+    ASSERT_FALSE(kept.state.empty()) << Describe(o);
+    EXPECT_EQ(derived.losses, kept.losses) << Describe(o);
+    EXPECT_EQ(derived.norms, kept.norms) << Describe(o);
+    EXPECT_TRUE(derived.state == kept.state) << "derived and kept shards differ: " << Describe(o);
+    EXPECT_LT(derived.param_shard_bytes, kept.param_shard_bytes) << Describe(o);
+  }
+}
+
+TEST(PlacementTest, DerivedWeightsGiveBitwiseTheKeptShardsWeights) {
+  ExpectDerivedWeightsBitwiseKept(World());
+}
+
 TEST(PlacementTest, PlanChosenCheckpointingGivesBitwiseTheSameWeights) {
   ExpectPlanChosenCheckpointingBitwise(World(), /*gpu=*/false);
 }
@@ -341,6 +368,11 @@ TEST(PlacementGpuTest, OverlappedUpdateGivesBitwiseTheSerialWeightsOnTheGpu) {
 TEST(PlacementGpuTest, SpeculativeUpdateGivesBitwiseTheSerialWeightsOnTheGpu) {
   if (testing::GpuWorld() == nullptr) GTEST_SKIP() << "no GPU path in this build or host";
   ExpectSpeculationBitwiseSerial(*testing::GpuWorld());
+}
+
+TEST(PlacementGpuTest, DerivedWeightsGiveBitwiseTheKeptShardsWeightsOnTheGpu) {
+  if (testing::GpuWorld() == nullptr) GTEST_SKIP() << "no GPU path in this build or host";
+  ExpectDerivedWeightsBitwiseKept(*testing::GpuWorld());
 }
 
 TEST(PlacementGpuTest, PlanChosenCheckpointingGivesBitwiseTheSameWeightsOnTheGpu) {
