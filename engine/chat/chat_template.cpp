@@ -209,6 +209,9 @@ absl::StatusOr<RenderedChat> RenderWithSpans(const ChatTemplate& chat, const Jso
     }
     out.assistant_spans.push_back({it->begin + skip, it->begin + end, i});
   }
+  // Each message's bytes come from one iteration of the loop: the spans never overlap.
+  std::sort(out.assistant_spans.begin(), out.assistant_spans.end(),
+            [](const ByteSpan& a, const ByteSpan& b) { return a.begin < b.begin; });
   return out;
 }
 

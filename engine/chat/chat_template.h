@@ -88,7 +88,9 @@ struct ByteSpan {
 
 struct RenderedChat {
   std::string text;
-  std::vector<ByteSpan> assistant_spans;  // in message order
+  // In the text's order, which is message order unless the template renders messages out
+  // of order (a loop over messages[::-1]); the label mask walks them in this order.
+  std::vector<ByteSpan> assistant_spans;
 };
 
 // `messages`: a JSON list of message objects (parse with ordered_json: dict order shows in

@@ -100,6 +100,31 @@ TEST(ChatLayer, ChatmlSpanCoversContentAndEndToken) {
   EXPECT_EQ(s.message, 1u);
 }
 
+// A template that renders the messages newest first (found by the chat_template fuzzer):
+// the spans come in the text's order, each still naming its message, so the label mask
+// (which walks them in order) marks both.
+TEST(ChatLayer, SpansOfMessagesRenderedOutOfOrderComeInTextOrder) {
+  auto chat = MakeChatTemplate(
+      "{% for m in messages[::-1] %}[{{ m.role }}]{{ m.content }};{% endfor %}", "t.jinja",
+      Json::object());
+  ASSERT_TRUE(chat.ok()) << chat.status();
+  auto out = RenderConversation(*chat, Json::parse(R"([{"role": "user", "content": "q1"},
+                                                        {"role": "assistant", "content": "A1"},
+                                                        {"role": "user", "content": "q2"},
+                                                        {"role": "assistant", "content": "A2"}])"),
+                                {});
+  ASSERT_TRUE(out.ok()) << out.status();
+  ASSERT_EQ(out->assistant_spans.size(), 2u);
+  const ByteSpan& first = out->assistant_spans[0];
+  const ByteSpan& second = out->assistant_spans[1];
+  EXPECT_LE(first.end, second.begin);
+  EXPECT_EQ(first.message, 3u);
+  EXPECT_EQ(second.message, 1u);
+  EXPECT_NE(out->text.substr(first.begin, first.end - first.begin).find("A2"), std::string::npos);
+  EXPECT_NE(out->text.substr(second.begin, second.end - second.begin).find("A1"),
+            std::string::npos);
+}
+
 TEST(ChatLayer, PromptCompletionTrainsOnlyTheCompletion) {
   auto chat = MakeChatTemplate(kChatml, "t.jinja", Json::object());
   ASSERT_TRUE(chat.ok()) << chat.status();
