@@ -166,11 +166,8 @@ void AccountBytes(const Request& r, int64_t gathered_peak, int64_t activations, 
   for (size_t i = 0; i < plan.units.size(); ++i) {
     const UnitPlacement& u = plan.units[i];
     const int64_t s = u.shard_numel;
-    // Note [derived shard]: a 16-bit shard beside its master (16-bit compute) is its
-    // rounding made at each gather, not kept (as ZeroEngine::Build decides).
-    const bool derived = r.derived_weights && r.compute_dtype != DType::kFloat32 &&
-                         u.optimizer == Where::kDevice && (u.params == Where::kDevice || !r.gpu);
-    if (!derived) (u.params == Where::kDevice ? dev : host).params += s * cb;
+    // Note [derived shard]: a derived shard is made at each gather, not kept.
+    if (!u.derived) (u.params == Where::kDevice ? dev : host).params += s * cb;
     // float32: the shard is the master where both live together (or on a CPU device).
     const bool shard_is_master =
         r.compute_dtype == DType::kFloat32 && (u.params == u.optimizer || !r.gpu);

@@ -65,6 +65,8 @@ Plan Build(const Request& r, const std::vector<int64_t>& shards, int64_t gathere
                    ? Where::kDevice
                    : Where::kHost;
     u.gradients = host_updated && c.gradients_on_host ? Where::kHost : Where::kDevice;
+    u.derived = r.derived_weights && r.compute_dtype != DType::kFloat32 &&
+                u.optimizer == Where::kDevice && (u.params == Where::kDevice || !r.gpu);
     host_elements += host_updated ? shards[i] : 0;
     all_elements += shards[i];
     plan.total_param_numel += r.units[i].numel;

@@ -128,6 +128,10 @@ struct UnitPlacement {
   bool speculate = false;
   // Its activations are recomputed in backward (activation checkpointing) instead of kept.
   bool recompute = false;
+  // Its 16-bit shard is not kept but made from the float32 master at each gather: the
+  // master lives beside it (optimizer on the device with the parameters, or on a CPU
+  // device) and compute is 16-bit (zero/param_group.h, Note [derived shard]).
+  bool derived = false;
 };
 
 struct Plan {
@@ -165,7 +169,8 @@ struct Plan {
 // forward order: the last layers' backward then starts at once, and their gradients, the
 // host-updated units', come first) that make it fit; of those pairs the one of the least
 // estimated cost (step_cost.h: the recomputation's forward against the host update the
-// next forward waits for), ties to the preference order.
+// next forward waits for and the uploads of host-held shards), ties to the preference
+// order.
 absl::StatusOr<Plan> MakePlan(const Request& request);
 
 // Bytes from "141GiB", "128GB", "64g", "1.5TiB", "123456" (bytes). Binary and decimal

@@ -44,7 +44,6 @@ zero::EngineOptions EngineOptionsFor(const config::DsConfig& ds,
   opts.max_live_numel = ds.zero.max_live_parameters;
   opts.gradient_accumulation_steps = ds.gradient_accumulation_steps;
   opts.overlap_optimizer = ds.zero.overlap_optimizer;
-  opts.derive_shards = ds.zero.derived_weights;
   // On a GPU the rank's main thread feeds the device while the CPU optimizer runs: leave
   // it a core.
   const int threads = omp_get_max_threads();

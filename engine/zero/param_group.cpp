@@ -126,16 +126,14 @@ absl::Status ParamGroup::StartFetch() {
   if (streams_->cuda()) {
     // Note [fetch ordering].
     auto scope = streams_->Enter(SideStream::kCopyIn);
-    const void* send = derived_ ? nullptr : shard_.data_ptr();
-    if (derived_) {  // Note [derived shard]: the master's rounding, in place
+    // A host shard, or a derived one (Note [derived shard]: the master's rounding), goes
+    // into this rank's slot first; a device shard is sent as it is.
+    const torch::Tensor& source = derived_ ? master_ : shard_;
+    const void* send = source.data_ptr();
+    if (derived_ || shard_.is_cpu()) {
       torch::Tensor slot =
           gathered_.narrow(0, partition_.ShardBegin(comm_->rank()), partition_.shard_numel);
-      slot.copy_(master_, /*non_blocking=*/true);
-      send = slot.data_ptr();
-    } else if (shard_.is_cpu()) {
-      torch::Tensor slot =
-          gathered_.narrow(0, partition_.ShardBegin(comm_->rank()), partition_.shard_numel);
-      slot.copy_(shard_, /*non_blocking=*/true);
+      slot.copy_(source, /*non_blocking=*/true);
       send = slot.data_ptr();  // NCCL's in-place all-gather
     }
     work = comm_->AllGatherAsync(send, gathered_.data_ptr(), count, models::ToDType(dtype_));

@@ -71,11 +71,8 @@ absl::Status ZeroEngine::Build(std::vector<std::unique_ptr<models::Unit>> units)
       // On CPU every shard is host memory: the pool's (the plan's kDevice there is the
       // CPU itself, so it makes no difference to where the bytes are).
       const bool host_shard = !gpu || placement[i].params == plan::Where::kHost;
-      // Note [derived shard]: the master lives beside the shard and rounds into it.
-      const bool derived = options_.derive_shards && options_.optimizer_state &&
-                           options_.dtype != torch::kFloat32 &&
-                           placement[i].optimizer == plan::Where::kDevice &&
-                           (!gpu || placement[i].params == plan::Where::kDevice);
+      // Note [derived shard]: the plan's choice, where there is a master to derive from.
+      const bool derived = options_.optimizer_state && placement[i].derived;
       slot.group = std::make_unique<ParamGroup>(slot.unit.get(), comm_, streams_.get(),
                                                 host_shard ? pool_.get() : nullptr, options_.dtype,
                                                 derived);

@@ -77,9 +77,6 @@ struct EngineOptions {
   std::vector<plan::UnitPlacement> placement;
   int64_t gradient_accumulation_steps = 1;  // > 1: gradients are summed in float32
   bool overlap_optimizer = true;            // host updates overlap the next forward
-  // 16-bit shards of device-updated groups derived from their masters at each fetch
-  // instead of kept (Note [derived shard], param_group.h); "zerod_derived_weights".
-  bool derive_shards = true;
   int optimizer_threads = 0;                // OpenMP threads of host updates; 0: default
 };
 
