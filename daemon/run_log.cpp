@@ -49,6 +49,8 @@ std::string StepJson(const StepMetrics& m) {
       {"speculated_units", m.speculated_units},
       {"undone_units", m.undone_units},
       {"undo_s", m.undo_seconds},
+      {"delayed_units", m.delayed_units},
+      {"gradient_wait_s", m.gradient_wait_seconds},
       {"host_rss_GiB", static_cast<double>(m.host_rss_bytes) / (1ull << 30)},
       {"host_peak_rss_GiB", static_cast<double>(m.host_peak_rss_bytes) / (1ull << 30)}};
   if (!std::isnan(m.router_aux_loss)) j["router_aux_loss"] = m.router_aux_loss;

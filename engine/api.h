@@ -83,6 +83,11 @@ struct StepMetrics {
   int64_t speculated_units = 0;
   int64_t undone_units = 0;
   double undo_seconds = 0.0;
+  // The opt-in delayed update ("zerod_delayed_update"; Note [delayed update] in
+  // engine/zero/host_updater.h): host units whose update of this step is applied a step
+  // late, and the backward's wait for the last step's late updates to finish.
+  int64_t delayed_units = 0;
+  double gradient_wait_seconds = 0.0;
   int64_t host_rss_bytes = 0;       // this rank's resident set after the step
   int64_t host_peak_rss_bytes = 0;  // and its peak so far
   // A periodic save after this step (JobSpec::save_every): the directory written, or why

@@ -111,6 +111,8 @@ const std::vector<NamedMember<StepMetrics>>& StepMembers() {
       {"speculated_units", &M::speculated_units},
       {"undone_units", &M::undone_units},
       {"undo_seconds", &M::undo_seconds},
+      {"delayed_units", &M::delayed_units},
+      {"gradient_wait_seconds", &M::gradient_wait_seconds},
   };
   return *members;
 }

@@ -58,6 +58,13 @@ struct ZeroConfig {
   // "zerod_derived_weights": 16-bit shards of device-updated units made from their float32
   // masters at each gather, not kept (zero/param_group.h, Note [derived shard]).
   bool derived_weights = true;
+  // "zerod_delayed_update": the opt-in mode that changes the math (ZeRO-Offload's delayed
+  // parameter update, Note [delayed update] in zero/host_updater.h): after
+  // "zerod_delayed_update_warmup_steps" exact updates, host-updated units apply each update
+  // one step late, so the CPU's work overlaps the whole next forward and backward. Needs
+  // the overlapped optimizer; not with the speculative update.
+  bool delayed_update = false;
+  int64_t delayed_update_warmup_steps = 40;
 };
 
 // "tensorboard" and "csv_monitor": DeepSpeed's monitor sections, with its defaults. Rank 0

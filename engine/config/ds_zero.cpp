@@ -82,6 +82,26 @@ absl::Status ParseZero(JsonReader z, ParseContext& ctx) {
   ASSIGN_OR_RETURN(out.overlap_optimizer, z.Bool("zerod_overlap_optimizer", true));
   ASSIGN_OR_RETURN(out.speculative_update, z.Bool("zerod_speculative_update", false));
   ASSIGN_OR_RETURN(out.derived_weights, z.Bool("zerod_derived_weights", true));
+  ASSIGN_OR_RETURN(out.delayed_update, z.Bool("zerod_delayed_update", false));
+  ASSIGN_OR_RETURN(out.delayed_update_warmup_steps,
+                   z.Int("zerod_delayed_update_warmup_steps", out.delayed_update_warmup_steps, 0));
+  if (out.delayed_update && !out.overlap_optimizer) {
+    return z.Error("zerod_delayed_update",
+                   "is true with \"zerod_overlap_optimizer\": false; the delayed update is the "
+                   "overlapped one made a step late: remove one of the two");
+  }
+  if (out.delayed_update && out.speculative_update) {
+    return z.Error("zerod_delayed_update",
+                   "is true with \"zerod_speculative_update\": true; a delayed update needs no "
+                   "speculation (it never waits for the step's decision): remove one of the two");
+  }
+  if (out.delayed_update) {
+    notes.push_back(absl::StrCat(
+        "zerod_delayed_update: after ", out.delayed_update_warmup_steps,
+        " exact steps, units updated on the CPU apply each update one step late; this "
+        "changes the math (each step's forward and backward see them as they were before "
+        "the last update)"));
+  }
   // "auto" sizes as Hugging Face's Trainer fills them from the model's hidden size.
   const int64_t h = ctx.job.hidden_size;
   ASSIGN_OR_RETURN(

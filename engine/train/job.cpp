@@ -431,6 +431,8 @@ class TrainingJob final : public Job {
     metrics.speculated_units = opt.speculated_units;
     metrics.undone_units = opt.undone_units;
     metrics.undo_seconds = opt.undo_seconds;
+    metrics.delayed_units = opt.late_units;
+    metrics.gradient_wait_seconds = opt.gradient_wait_seconds;
     metrics.host_rss_bytes = ResidentSetBytes();
     metrics.host_peak_rss_bytes = PeakResidentSetBytes();
     return metrics;

@@ -22,16 +22,20 @@ absl::Status Export(zero::ZeroEngine& engine, checkpoint::HfExportWriter* writer
   for (int i = 0; i < engine.num_units(); ++i) {
     zero::ParamGroup& g = engine.group(i);
     const models::Unit& unit = engine.unit(i);
-    RETURN_IF_ERROR(g.StartFetch());
-    RETURN_IF_ERROR(g.WaitFetch());
-    if (writer != nullptr && written.ok()) {
-      torch::NoGradGuard no_grad;
-      for (size_t k = 0; k < unit.specs().size() && written.ok(); ++k) {
-        torch::Tensor host = unit.params()[k].detach().to(torch::kCPU).contiguous();
-        written = writer->Append(unit.specs()[k].name, host.data_ptr());
+    // A shard a step behind its master (a delayed update) is exported as the master
+    // rounded, the trained state; the next step still reads the shard it had.
+    RETURN_IF_ERROR(engine.WithCurrentShard(i, [&]() -> absl::Status {
+      RETURN_IF_ERROR(g.StartFetch());
+      RETURN_IF_ERROR(g.WaitFetch());
+      if (writer != nullptr && written.ok()) {
+        torch::NoGradGuard no_grad;
+        for (size_t k = 0; k < unit.specs().size() && written.ok(); ++k) {
+          torch::Tensor host = unit.params()[k].detach().to(torch::kCPU).contiguous();
+          written = writer->Append(unit.specs()[k].name, host.data_ptr());
+        }
       }
-    }
-    RETURN_IF_ERROR(g.Release());
+      return g.Release();
+    }));
   }
   if (writer != nullptr && written.ok()) written = writer->Finish();
   return comm::AgreeOnStatus(engine.comm(), written);

@@ -23,6 +23,7 @@ double Since(std::chrono::steady_clock::time_point t) {
 HostUpdater::HostUpdater(GradStream* grads, DeviceStreams* streams, int num_groups, int cpu_threads)
     : grads_(grads), streams_(streams), cpu_threads_(cpu_threads) {
   pending_.assign(num_groups, 0);
+  late_.assign(num_groups, 0);
   speculated_.assign(num_groups, 0);
   uploaded_.resize(num_groups);
 }
@@ -56,7 +57,7 @@ int64_t HostUpdater::lane_bytes() const {
 void HostUpdater::Submit(Batch batch) {
   {
     absl::MutexLock lock(&mu_);
-    for (const Group& g : batch.groups) ++pending_[g.index];
+    for (const Group& g : batch.groups) ++(batch.kind == Kind::kLate ? late_ : pending_)[g.index];
     in_flight_ += static_cast<int>(batch.groups.size());
     queue_.push_back(std::move(batch));
     if (!thread_.joinable()) thread_ = std::thread([this] { Loop(); });
@@ -67,6 +68,17 @@ void HostUpdater::Submit(Batch batch) {
 bool HostUpdater::Done(int group) const {
   absl::MutexLock lock(&mu_);
   return pending_[group] == 0;
+}
+
+bool HostUpdater::Idle(int group) const {
+  absl::MutexLock lock(&mu_);
+  return pending_[group] == 0 && late_[group] == 0;
+}
+
+absl::Status HostUpdater::WaitIdle(int group) {
+  absl::MutexLock lock(&mu_);
+  while (pending_[group] != 0 || late_[group] != 0) cv_.Wait(&mu_);
+  return error_;
 }
 
 absl::Status HostUpdater::WaitDone(int group) {
@@ -111,7 +123,8 @@ void HostUpdater::Run(Batch& batch) {
   auto scope = streams_->Enter(SideStream::kUpdate);
   batch.launched.StreamWait();
   switch (batch.kind) {
-    case Kind::kUpdate: {
+    case Kind::kUpdate:
+    case Kind::kLate: {
       std::vector<int> order(batch.groups.size());
       for (size_t j = 0; j < order.size(); ++j) order[j] = static_cast<int>(j);
       RunUpdates(batch, order);
@@ -123,6 +136,9 @@ void HostUpdater::Run(Batch& batch) {
     case Kind::kSettle:
       Settle(batch);
       return;
+    case Kind::kPublish:
+      Publish(batch);
+      return;
   }
 }
 
@@ -131,10 +147,10 @@ void HostUpdater::RecordError(absl::Status s) {
   if (error_.ok()) error_ = std::move(s);
 }
 
-void HostUpdater::Finish(int g) {
+void HostUpdater::Finish(int g, bool late) {
   {
     absl::MutexLock lock(&mu_);
-    --pending_[g];
+    --(late ? late_ : pending_)[g];
     --in_flight_;
   }
   cv_.SignalAll();
@@ -159,7 +175,23 @@ void HostUpdater::RunUpdates(const Batch& batch, const std::vector<int>& order) 
         RecordError(std::move(s));
       }
     }
-    Finish(batch.groups[j].index);
+    Finish(batch.groups[j].index, batch.kind == Kind::kLate);
+  }
+  if (batch.kind == Kind::kLate) {
+    absl::MutexLock lock(&mu_);
+    times_.late += n;
+  }
+}
+
+void HostUpdater::Publish(const Batch& batch) {
+  for (size_t j = 0; j < batch.groups.size(); ++j) {
+    const Group& group = batch.groups[j];
+    absl::Status s =
+        CatchToStatus(absl::StatusCode::kInternal,
+                      absl::StrCat("the CPU optimizer failed publishing group ", group.index),
+                      [&] { RewriteShard(group, static_cast<int>(j)); });
+    if (!s.ok()) RecordError(std::move(s));
+    Finish(group.index);
   }
 }
 
@@ -205,8 +237,7 @@ void HostUpdater::Settle(Batch& batch) {
     }
     if (stood) {
       absl::Status s = CatchToStatus(
-          absl::StatusCode::kInternal,
-          absl::StrCat("the CPU optimizer failed restoring group ", g),
+          absl::StatusCode::kInternal, absl::StrCat("the CPU optimizer failed restoring group ", g),
           [&] { Restore(group, static_cast<int>(j), /*rewrite_shard=*/!batch.apply); });
       if (!s.ok()) RecordError(std::move(s));
       ++undone;
@@ -229,7 +260,10 @@ void HostUpdater::Restore(const Group& group, int j, bool rewrite_shard) {
   group.master.copy_(group.saved_master);
   group.exp_avg.copy_(group.saved_exp_avg);
   group.exp_avg_sq.copy_(group.saved_exp_avg_sq);
-  if (!rewrite_shard) return;  // the update that follows rewrites it
+  if (rewrite_shard) RewriteShard(group, j);  // else the update that follows rewrites it
+}
+
+void HostUpdater::RewriteShard(const Group& group, int j) {
   Lane* lane = lanes_.empty() ? nullptr : &lanes_[j % 2];
   const torch::Tensor& shard = group.shard;
   if (shard.scalar_type() != torch::kFloat32) {
@@ -264,7 +298,7 @@ void* HostUpdater::ShardOutput(const Group& group, Lane* lane) {
   const torch::Tensor& shard = group.shard;
   if (shard.scalar_type() == torch::kFloat32) return nullptr;
   if (shard.is_cpu()) return shard.data_ptr();  // written in the same pass
-  lane->param_up.HostWait();                     // the lane's last upload has left
+  lane->param_up.HostWait();                    // the lane's last upload has left
   return lane->param.data_ptr();
 }
 
@@ -290,13 +324,19 @@ void HostUpdater::UpdateGroup(const Batch& batch, int j) {
   const torch::Tensor& held = grads_->held(group.index);
   const void* grad = HostGradient(batch, j);
   const torch::Tensor& master = group.master;
-  void* out16 = ShardOutput(group, lane);
+  const bool late = batch.kind == Kind::kLate;  // the shard stays (Note [delayed update])
+  void* out16 = late ? nullptr : ShardOutput(group, lane);
   const auto t = std::chrono::steady_clock::now();
   offload::AdamWStep(master.data_ptr<float>(), grad, models::ToDType(held.scalar_type()),
                      group.exp_avg.data_ptr<float>(), group.exp_avg_sq.data_ptr<float>(),
                      master.numel(), batch.hyper, batch.step, batch.factor, out16,
                      models::ToDType(group.shard.scalar_type()));
   const double adam_seconds = Since(t);
+  if (late) {
+    absl::MutexLock lock(&mu_);
+    times_.cpu_adam_seconds += adam_seconds;
+    return;
+  }
   PublishShard(group, lane);
   DeviceStreams::Marker uploaded;
   if (group.shard.is_cuda()) uploaded = streams_->Mark();

@@ -22,6 +22,18 @@
 // (tests/train/placement_test.cpp). The plan chooses which groups have saved arrays
 // (plan.h, UnitPlacement::speculate): they cost 12 bytes per element of host memory.
 //
+// Note [delayed update]: the opt-in mode that changes the math (ZeRO-Offload's delayed
+// parameter update; "zerod_delayed_update"). At each step's launch the worker first
+// publishes every host group's 16-bit shard from its master (kPublish: the master as the
+// previous step's update left it), then updates the masters and moments with this step's
+// gradient (kLate) without touching the shards, in reverse forward order: the next
+// forward runs on the published shards and never waits for the CPU, and the next
+// backward, which reaches the last units first, needs their held gradients back first
+// (WaitIdle before a group's next gradient is issued). So step s+1's forward and backward
+// see host units as the update of step s-1 left them: one step late. Device-updated units
+// are never delayed. A shard is always some master rounded, so what is saved (the masters)
+// and exported (the masters rounded, ZeroEngine::shard_behind) is the true state.
+//
 // Threading: Submit, Done, WaitDone, WaitAll and TakeTimes are for the rank's main
 // thread; everything else runs on the worker. `mu_` guards the queue, the pending counts,
 // the markers handed over and the times. Which groups' speculation stands (speculated_)
@@ -71,6 +83,8 @@ class HostUpdater {
     kUpdate,     // the step's decided update
     kSpeculate,  // ahead of the decision: hyper and factor are the assumed ones
     kSettle,     // the decision, for groups submitted with kSpeculate this step
+    kPublish,    // the 16-bit shards rewritten from the masters (Note [delayed update])
+    kLate,       // the step's update of masters and moments only, shards untouched
   };
   struct Batch {
     Kind kind = Kind::kUpdate;
@@ -87,10 +101,17 @@ class HostUpdater {
     DeviceStreams::Marker launched;
   };
   void Submit(Batch batch);
+  // Whether `group`'s shard is final for the next fetch: no submission that writes it is
+  // pending (a kLate update does not count).
   bool Done(int group) const;
-  // Blocks until `group` is updated; the calling thread's current stream then follows its
-  // upload. The worker's first error, if any, for every later call.
+  // Whether the worker is done with `group` altogether: its shard, its state and its held
+  // gradient (kLate included).
+  bool Idle(int group) const;
+  // Blocks until `group`'s shard is final (Done); the calling thread's current stream then
+  // follows its upload. The worker's first error, if any, for every later call.
   absl::Status WaitDone(int group);
+  // Blocks until `group` is Idle: its held gradient may be written again.
+  absl::Status WaitIdle(int group);
   absl::Status WaitAll();
 
   struct Times {
@@ -99,6 +120,7 @@ class HostUpdater {
     int speculated = 0;         // groups updated ahead of the decision
     int undone = 0;             // of those, restored because the decision differed
     double undo_seconds = 0.0;  // restoring, and updating again
+    int late = 0;               // groups updated one step late (kLate)
   };
   Times TakeTimes();
   int64_t lane_bytes() const;
@@ -115,12 +137,15 @@ class HostUpdater {
   void RunUpdates(const Batch& batch, const std::vector<int>& order);
   void Speculate(Batch& batch);
   void Settle(Batch& batch);
-  // Marks group g done (one submission of it fewer pending).
-  void Finish(int g);
+  void Publish(const Batch& batch);
+  // Marks group g done (one submission of it fewer pending; `late`: a kLate one).
+  void Finish(int g, bool late = false);
   void RecordError(absl::Status s);
   void UpdateGroup(const Batch& batch, int j);
   // Restores a group's saved state; rewrites its 16-bit shard from it when `rewrite_shard`.
   void Restore(const Group& group, int j, bool rewrite_shard);
+  // Rewrites the group's compute-dtype shard from its master (lane j % 2 for an upload).
+  void RewriteShard(const Group& group, int j);
   // Lane j's 16-bit output for the group (or the host shard itself), and its upload after.
   void* ShardOutput(const Group& group, Lane* lane);
   void PublishShard(const Group& group, Lane* lane);
@@ -140,6 +165,7 @@ class HostUpdater {
   absl::CondVar cv_;
   std::deque<Batch> queue_ ABSL_GUARDED_BY(mu_);
   std::vector<int> pending_ ABSL_GUARDED_BY(mu_);  // per group: submissions not yet done
+  std::vector<int> late_ ABSL_GUARDED_BY(mu_);     // per group: kLate ones not yet done
   std::vector<DeviceStreams::Marker> uploaded_ ABSL_GUARDED_BY(mu_);  // per group
   int in_flight_ ABSL_GUARDED_BY(mu_) = 0;  // groups submitted and not done
   bool stop_ ABSL_GUARDED_BY(mu_) = false;

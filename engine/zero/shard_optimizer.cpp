@@ -30,7 +30,7 @@ ShardOptimizer::ShardOptimizer(GradStream* grads, DeviceStreams* streams, const 
     : grads_(grads), streams_(streams), options_(options) {}
 
 ShardOptimizer::GroupState& ShardOptimizer::Idle(int i) {
-  ZEROD_CHECK(updater_ == nullptr || updater_->Done(i));
+  ZEROD_CHECK(updater_ == nullptr || updater_->Idle(i));
   return state_[i];
 }
 
@@ -57,8 +57,11 @@ absl::StatusOr<std::unique_ptr<ShardOptimizer>> ShardOptimizer::Create(
       if (groups[i]->derived()) {  // Note [derived shard] (param_group.h)
         st.master = torch::zeros({n}, torch::TensorOptions().dtype(torch::kFloat32).device(device));
         groups[i]->BindMaster(st.master);
-      } else if (options.dtype == torch::kFloat32 && shard.device() == state_device) {
-        st.master = shard;  // float32 where both live: the shard is the master
+      } else if (options.dtype == torch::kFloat32 && shard.device() == state_device &&
+                 !(options.delay_after >= 0 && !on_device)) {
+        // float32 where both live: the shard is the master (not when a delayed update
+        // needs the shard to stay behind it)
+        st.master = shard;
       } else if (on_device) {
         st.master = torch::zeros({n}, torch::TensorOptions().dtype(torch::kFloat32).device(device));
       } else {
@@ -82,6 +85,7 @@ absl::StatusOr<std::unique_ptr<ShardOptimizer>> ShardOptimizer::Create(
       }
       opt->state_.push_back(std::move(st));
     }
+    opt->behind_.assign(groups.size(), 0);
     opt->step_ = torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat32).device(device));
     return absl::OkStatus();
   };
@@ -101,6 +105,7 @@ absl::StatusOr<std::unique_ptr<ShardOptimizer>> ShardOptimizer::Create(
 void ShardOptimizer::RefreshShard(int i) {
   torch::NoGradGuard no_grad;
   if (state_[i].group->derived()) return;  // each fetch rounds the master itself
+  behind_[i] = 0;
   torch::Tensor& shard = state_[i].group->shard();
   if (!state_[i].master.is_same(shard)) shard.copy_(state_[i].master);
 }
@@ -118,7 +123,7 @@ void ShardOptimizer::UpdateOnDevice(int i, const offload::AdamWHyper& h, float f
   if (st.group->derived() || shard.device() == st.master.device()) {
     // The compute-dtype rounding (a derived group's fetch makes it: Note [derived shard]).
     if (!st.group->derived() && !st.master.is_same(shard)) shard.copy_(st.master);
-    st.copied_down = streams_->Mark();                      // on the device-update stream (Launch)
+    st.copied_down = streams_->Mark();  // on the device-update stream (Launch)
     return;
   }
   // A host shard (offloaded parameters): the copy down runs on the copy-out stream so the
@@ -156,12 +161,24 @@ absl::Status ShardOptimizer::Launch(const offload::AdamWHyper& hyper, int64_t st
   RETURN_IF_ERROR(
       CatchToStatus(absl::StatusCode::kInternal, "the device optimizer failed", update));
   if (host_groups_.empty()) return absl::OkStatus();
-  // The groups not speculated first, in forward order: the next forward needs them first.
   HostUpdater::Batch batch;
   batch.hyper = hyper;
   batch.step = step;
   batch.factor = factor;
   batch.launched = streams_->Mark();
+  if (options_.delay_after >= 0 && step > options_.delay_after) {
+    // Note [delayed update]: the shards from the masters as the last update left them,
+    // then this update one step late, the last units (the backward's first) first.
+    PublishBehind();
+    batch.kind = HostUpdater::Kind::kLate;
+    for (auto it = host_groups_.rbegin(); it != host_groups_.rend(); ++it) {
+      batch.groups.push_back(HostGroup(*it));
+      behind_[*it] = 1;
+    }
+    updater_->Submit(std::move(batch));
+    return absl::OkStatus();
+  }
+  // The groups not speculated first, in forward order: the next forward needs them first.
   for (int i : host_groups_) {
     if (std::find(speculated_.begin(), speculated_.end(), i) == speculated_.end())
       batch.groups.push_back(HostGroup(i));
@@ -222,7 +239,22 @@ void ShardOptimizer::Settle(const offload::AdamWHyper& hyper, int64_t step, floa
   updater_->Submit(std::move(batch));
 }
 
+void ShardOptimizer::PublishBehind() {
+  HostUpdater::Batch batch;
+  batch.kind = HostUpdater::Kind::kPublish;
+  batch.launched = streams_->Mark();
+  for (int i : host_groups_) {
+    if (!behind_[i]) continue;
+    batch.groups.push_back(HostGroup(i));
+    behind_[i] = 0;
+  }
+  if (!batch.groups.empty()) updater_->Submit(std::move(batch));
+}
+
 absl::Status ShardOptimizer::Abandon() {
+  // A step without an update still publishes the last one: the next forward is a step
+  // behind it, as after every launch (Note [delayed update]).
+  PublishBehind();
   Settle({}, 0, 0.0f, /*right=*/false, /*apply=*/false);
   return updater_ ? updater_->WaitAll() : absl::OkStatus();
 }
@@ -237,6 +269,18 @@ absl::Status ShardOptimizer::WaitUpdated(int i) {
     return absl::OkStatus();
   }
   return updater_->WaitDone(i);
+}
+
+absl::Status ShardOptimizer::WaitGradientRead(int i) {
+  if (state_[i].where == plan::Where::kDevice) return absl::OkStatus();  // ReleaseGradients
+  return updater_->WaitIdle(i);
+}
+
+absl::Status ShardOptimizer::ReleaseGradients() {
+  const bool late = std::any_of(behind_.begin(), behind_.end(), [](char b) { return b != 0; });
+  if (!late) return WaitAll();
+  for (GroupState& st : state_) st.copied_down.StreamWait();
+  return absl::OkStatus();
 }
 
 absl::Status ShardOptimizer::WaitAll() {
@@ -260,6 +304,7 @@ ShardOptimizer::Times ShardOptimizer::TakeTimes() {
     t.speculated = h.speculated;
     t.undone = h.undone;
     t.undo_seconds = h.undo_seconds;
+    t.late = h.late;
   }
   HarvestDeviceTime();
   t.device_seconds = device_seconds_;

@@ -23,6 +23,11 @@
 // step's decision is known (Speculate, then Launch or Abandon): Note [speculative update]
 // in host_updater.h, with the same bitwise guarantee.
 //
+// With a delay (Options::delay_after, the opt-in mode of Note [delayed update] in
+// host_updater.h), launches after that many exact steps update host groups one step
+// late: their shards are published from the masters first, then the masters updated
+// while the next forward and backward run on those shards.
+//
 // Threading: the rank's main thread calls everything. The worker owns the host groups'
 // state, their shards and the lanes between Launch and the group's completion.
 #pragma once
@@ -49,6 +54,9 @@ class ShardOptimizer {
     torch::ScalarType dtype = torch::kFloat32;  // compute dtype of the shards
     bool overlap = true;  // false: Launch returns after every update (tests, comparisons)
     int cpu_threads = 0;  // OpenMP threads of host updates; 0: OpenMP's default
+    // >= 0: the Adam steps after this one update host groups one step late (Note [delayed
+    // update]); -1: never.
+    int64_t delay_after = -1;
   };
   // Where each time went, summed over the updates finished since the last TakeTimes().
   struct Times {
@@ -58,6 +66,7 @@ class ShardOptimizer {
     int speculated = 0;                  // host groups updated ahead of the decision
     int undone = 0;                      // of those, restored and updated again
     double undo_seconds = 0.0;           // what restoring and updating again took
+    int late = 0;                        // host groups updated one step late
   };
 
   // `groups`, `grads`, `streams` and `pool` must outlive the optimizer.
@@ -98,8 +107,18 @@ class ShardOptimizer {
   // this step gets back its state from before, bitwise. Nothing to do when none was.
   absl::Status Abandon();
   bool speculating() const { return !speculated_.empty(); }
-  // True once group i's update has landed on the host (always for device groups, whose
-  // ordering is the stream's: WaitUpdated).
+  // Whether host group i's shard is a step behind its master (Note [delayed update]):
+  // its update of the last launch has not been published to the shard.
+  bool shard_behind(int i) const { return behind_[i] != 0; }
+  void MarkShardBehind(int i) { behind_[i] = 1; }  // after RefreshShard, put back
+  // Blocks until nothing reads group i's held gradient any more (a late update does until
+  // it is done); call before the group's next gradient is issued.
+  absl::Status WaitGradientRead(int i);
+  // Orders the current stream after every update that reads a held gradient, except late
+  // ones (WaitGradientRead waits for those, group by group); before the backward.
+  absl::Status ReleaseGradients();
+  // True once group i's update has landed on the host, or, when delayed, its shard has
+  // been published (always for device groups, whose ordering is the stream's: WaitUpdated).
   bool Updated(int i) const;
   // Blocks until group i's update has landed; the current stream then follows its copy up
   // (host groups) or down (device groups with a host shard). Call before every fetch.
@@ -130,6 +149,8 @@ class ShardOptimizer {
   HostUpdater::Group HostGroup(int i) const;
   // Settles the groups speculated this step (Note [speculative update]).
   void Settle(const offload::AdamWHyper& hyper, int64_t step, float factor, bool right, bool apply);
+  // Queues the host groups' shards rewritten from their masters, for those behind.
+  void PublishBehind();
   // Adds the last Launch's device update time to device_seconds_ once its events are done
   // (a step's updates are read at the next step's end or Launch, never waited for).
   void HarvestDeviceTime();
@@ -141,6 +162,7 @@ class ShardOptimizer {
   std::vector<GroupState> state_;  // one per group
   std::vector<int> host_groups_;   // in forward order
   std::vector<int> speculated_;    // host groups speculated this step, as submitted
+  std::vector<char> behind_;       // per group: shard_behind()
   torch::Tensor step_;             // float32 scalar on the device, read by the fused AdamW
   std::unique_ptr<HostUpdater> updater_;
   // The last Launch's device updates, timed.

@@ -73,9 +73,9 @@ absl::Status ZeroEngine::Build(std::vector<std::unique_ptr<models::Unit>> units)
       const bool host_shard = !gpu || placement[i].params == plan::Where::kHost;
       // Note [derived shard]: the plan's choice, where there is a master to derive from.
       const bool derived = options_.optimizer_state && placement[i].derived;
-      slot.group = std::make_unique<ParamGroup>(slot.unit.get(), comm_, streams_.get(),
-                                                host_shard ? pool_.get() : nullptr, options_.dtype,
-                                                derived);
+      slot.group =
+          std::make_unique<ParamGroup>(slot.unit.get(), comm_, streams_.get(),
+                                       host_shard ? pool_.get() : nullptr, options_.dtype, derived);
       slot.persistent = slot.unit->numel() <= options_.persistence_threshold_numel;
       slots_.push_back(std::move(slot));
     }
@@ -101,11 +101,13 @@ absl::Status ZeroEngine::BuildOptimizer(const std::vector<plan::UnitPlacement>& 
   ASSIGN_OR_RETURN(
       grads_, GradStream::Create(groups, holders, options_.gradient_accumulation_steps > 1, comm_,
                                  streams_.get(), pool_.get()));
-  ASSIGN_OR_RETURN(optimizer_, ShardOptimizer::Create(groups, where, speculate, grads_.get(),
-                                                      streams_.get(), pool_.get(),
-                                                      {.dtype = options_.dtype,
-                                                       .overlap = options_.overlap_optimizer,
-                                                       .cpu_threads = options_.optimizer_threads}));
+  ASSIGN_OR_RETURN(
+      optimizer_,
+      ShardOptimizer::Create(groups, where, speculate, grads_.get(), streams_.get(), pool_.get(),
+                             {.dtype = options_.dtype,
+                              .overlap = options_.overlap_optimizer,
+                              .cpu_threads = options_.optimizer_threads,
+                              .delay_after = options_.delayed_update_after}));
   return absl::OkStatus();
 }
 
@@ -147,6 +149,18 @@ void ZeroEngine::SetShardValues(int g, const torch::Tensor& values) {
   // The master keeps full precision; the shard is its compute-dtype rounding.
   optimizer_->master(g).copy_(values);
   optimizer_->RefreshShard(g);
+}
+
+absl::Status ZeroEngine::WithCurrentShard(int g, const std::function<absl::Status()>& fn) {
+  if (!shard_behind(g)) return fn();
+  torch::NoGradGuard no_grad;
+  torch::Tensor& shard = slots_[g].group->shard();
+  const torch::Tensor kept = shard.clone();
+  optimizer_->RefreshShard(g);
+  absl::Status s = fn();
+  shard.copy_(kept);
+  optimizer_->MarkShardBehind(g);
+  return s;
 }
 
 void ZeroEngine::RefreshShard(int g) {
@@ -210,8 +224,9 @@ torch::Tensor ZeroEngine::Run(const torch::Tensor& ids, const torch::Tensor& tar
     }
   }
   // Every unit has been fetched after its update, so this returns at once; it makes the
-  // held gradients free for this step's backward (grad_stream.h).
-  ThrowIfError(FinishUpdates());
+  // held gradients free for this step's backward (grad_stream.h), but those of late
+  // updates, which AfterBackward waits for group by group (Note [delayed update]).
+  if (optimizer_) ThrowIfError(optimizer_->ReleaseGradients());
   return h;
 }
 
@@ -285,6 +300,10 @@ void ZeroEngine::AfterBackward(int index, const std::vector<torch::Tensor>& grad
     std::vector<torch::Tensor> sum(p.grads.size());
     sum.swap(p.grads);
     p.received = 0;
+    const auto start = std::chrono::steady_clock::now();
+    ThrowIfError(optimizer_->WaitGradientRead(g));
+    gradient_wait_seconds_ +=
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     ThrowIfError(grads_->Issue(g, sum));
     MaybeSpeculate(g);
   }
@@ -367,9 +386,12 @@ OptimizerTimes ZeroEngine::TakeOptimizerTimes() {
     t.speculated_units = o.speculated;
     t.undone_units = o.undone;
     t.undo_seconds = o.undo_seconds;
+    t.late_units = o.late;
   }
   t.forward_wait_seconds = forward_wait_seconds_;
   forward_wait_seconds_ = 0.0;
+  t.gradient_wait_seconds = gradient_wait_seconds_;
+  gradient_wait_seconds_ = 0.0;
   return t;
 }
 

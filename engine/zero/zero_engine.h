@@ -40,6 +40,7 @@
 
 #include <torch/torch.h>
 
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -78,6 +79,9 @@ struct EngineOptions {
   int64_t gradient_accumulation_steps = 1;  // > 1: gradients are summed in float32
   bool overlap_optimizer = true;            // host updates overlap the next forward
   int optimizer_threads = 0;                // OpenMP threads of host updates; 0: default
+  // >= 0: after this many exact Adam steps, host-updated units apply each update one step
+  // late (the opt-in mode of Note [delayed update], zero/host_updater.h); -1: never.
+  int64_t delayed_update_after = -1;
 };
 
 // Outcome of one optimizer step.
@@ -97,6 +101,8 @@ struct OptimizerTimes {
   int speculated_units = 0;            // host groups updated during the backward
   int undone_units = 0;                // of those, restored and updated again
   double undo_seconds = 0.0;           // restoring and updating again (on the worker)
+  int late_units = 0;                  // host groups updated one step late
+  double gradient_wait_seconds = 0.0;  // the backward waiting for late updates' gradients
 };
 
 class ZeroEngine {
@@ -171,6 +177,12 @@ class ZeroEngine {
   comm::Communicator& comm() const { return *comm_; }
   torch::ScalarType dtype() const { return options_.dtype; }
   bool has_optimizer_state() const { return optimizer_ != nullptr; }
+  // Whether group g's 16-bit shard is a step behind its master (Note [delayed update],
+  // zero/host_updater.h): what the next pass reads is not yet the trained state.
+  bool shard_behind(int g) const { return optimizer_ != nullptr && optimizer_->shard_behind(g); }
+  // Runs `fn` with group g's shard made its master rounded, when it is behind, and puts the
+  // shard back after (export: the trained state, while the next step reads the old one).
+  absl::Status WithCurrentShard(int g, const std::function<absl::Status()>& fn);
   // Group g's float32 master and Adam moments, (shard_numel) each, on the host or the
   // device. REQUIRES: has_optimizer_state().
   torch::Tensor& master(int g);
@@ -255,6 +267,7 @@ class ZeroEngine {
   int64_t adam_step_ = 0;
   int64_t peak_live_bytes_ = 0;
   double forward_wait_seconds_ = 0.0;  // FetchForRun waiting for host updates
+  double gradient_wait_seconds_ = 0.0;  // AfterBackward waiting for late updates
 };
 
 }  // namespace zerod::zero

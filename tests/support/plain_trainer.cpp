@@ -11,7 +11,8 @@
 
 namespace zerod::testing {
 
-std::vector<double> PlainTrainingLosses(const JobSpec& spec, const std::string& device_name) {
+std::vector<double> PlainTrainingLosses(const JobSpec& spec, const std::string& device_name,
+                                        int64_t delay_after) {
   const torch::Device device(device_name);
   const config::DsConfig ds = config::LoadDsConfig(spec.ds_config_path, 1).value();
   const models::ModelConfig mc = models::LoadModelConfig(spec.model_dir).value();
@@ -27,6 +28,7 @@ std::vector<double> PlainTrainingLosses(const JobSpec& spec, const std::string& 
   const std::vector<torch::Tensor>& params = model.params;
   torch::optim::AdamW& opt = *model.optimizer;
   std::vector<double> losses;
+  std::vector<torch::Tensor> latest;  // delayed: what the last update left
   const int64_t L = spec.seq_len;
   const models::DecoderConfig* decoder = mc.decoder();
   const bool routed = decoder != nullptr && decoder->moe.num_experts > 0;
@@ -73,7 +75,26 @@ std::vector<double> PlainTrainingLosses(const JobSpec& spec, const std::string& 
       if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
     }
     if (ds.gradient_clipping > 0) torch::nn::utils::clip_grad_norm_(params, ds.gradient_clipping);
-    opt.step();
+    if (delay_after >= 0 && step + 1 > delay_after) {
+      // The weights the next step runs on are the ones before this update: the update is
+      // made on the latest weights (`latest`, what the last update left) and kept aside.
+      torch::NoGradGuard no_grad;
+      if (latest.empty()) {
+        for (auto& p : params) latest.push_back(p.detach().clone());
+      }
+      std::vector<torch::Tensor> before;
+      for (size_t i = 0; i < params.size(); ++i) {
+        before.push_back(latest[i].clone());
+        params[i].copy_(latest[i]);
+      }
+      opt.step();
+      for (size_t i = 0; i < params.size(); ++i) {
+        latest[i].copy_(params[i]);
+        params[i].copy_(before[i]);
+      }
+    } else {
+      opt.step();
+    }
     losses.push_back(loss.item<double>());
   }
   return losses;

@@ -12,6 +12,10 @@
 namespace zerod::testing {
 
 // Losses of `spec.steps` steps (fp32) on `device`. Reads the same files a Job would.
-std::vector<double> PlainTrainingLosses(const JobSpec& spec, const std::string& device = "cpu");
+// `delay_after` >= 0: the steps after that many apply their update one step late, to
+// every parameter (ZeRO-Offload's delayed parameter update: each step's forward and
+// backward run on the weights before the last update; Note [delayed update]).
+std::vector<double> PlainTrainingLosses(const JobSpec& spec, const std::string& device = "cpu",
+                                        int64_t delay_after = -1);
 
 }  // namespace zerod::testing

@@ -6,6 +6,7 @@
 // mpirun at world sizes 1, 2 and 4 on CPU, and at world 1 on the GPU when there is one.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -40,6 +41,7 @@ struct Options {
   bool speculate = true;         // "zerod_speculative_update"
   const char* precision = "";    // a DeepSpeed section, e.g. R"("fp16": {...},)"
   bool derived = true;           // "zerod_derived_weights"
+  int delay_after = -1;          // >= 0: "zerod_delayed_update" after that many exact steps
 };
 
 struct Files {
@@ -58,7 +60,9 @@ struct Files {
         "stage3_prefetch_bucket_size": 5000, "zerod_derived_weights": )",
                      o.derived ? "true" : "false", R"(, "zerod_overlap_optimizer": )",
                      o.overlap ? "true" : "false", R"(, "zerod_speculative_update": )",
-                     o.speculate ? "true" : "false", R"(,
+                     o.speculate ? "true" : "false", R"(, "zerod_delayed_update": )",
+                     o.delay_after >= 0 ? "true" : "false",
+                     R"(, "zerod_delayed_update_warmup_steps": )", std::max(o.delay_after, 0), R"(,
         "offload_param": {"device": ")",
                      o.placement.params, R"(", "pin_memory": true},
         "offload_optimizer": {"device": "cpu", "pin_memory": true, "ratio": )",
@@ -156,7 +160,7 @@ TEST(PlacementTest, OverlappedUpdateGivesBitwiseTheSerialWeights) {
 struct RunResult {
   std::string state;
   std::vector<double> losses, norms;
-  int speculated = 0, undone = 0, skipped = 0;
+  int speculated = 0, undone = 0, skipped = 0, delayed = 0;
   std::string placement;  // the job's PlacementSummary
   int64_t param_shard_bytes = 0;
 };
@@ -179,6 +183,7 @@ RunResult Run(const Options& o, comm::Communicator& comm, int steps) {
     r.speculated += m->speculated_units;
     r.undone += m->undone_units;
     r.skipped += m->skipped;
+    r.delayed += m->delayed_units;
   }
   TempDir ckpt;
   EXPECT_TRUE((*job)->SaveCheckpoint(ckpt.File("c")).ok());
@@ -240,6 +245,45 @@ void ExpectSpeculationBitwiseSerial(comm::Communicator& comm) {
 
 TEST(PlacementTest, SpeculativeUpdateGivesBitwiseTheSerialWeights) {
   ExpectSpeculationBitwiseSerial(World());
+}
+
+// Note [delayed update] (zero/host_updater.h), the opt-in mode that changes the math: with
+// every unit updated on the CPU, a job that delays after 3 exact steps trains as plain
+// LibTorch does with each update from the fourth on applied one step late (losses within
+// 1e-5, and away from the exact run's); with the delay past the run's end it is bitwise
+// the exact run. With shards offloaded and resident, clipping and accumulation.
+void ExpectDelayedUpdateAsPlainDelayed(comm::Communicator& comm, const std::string& device) {
+  for (const Placement& p : {Placement{"cpu", "1.0"}, Placement{"none", "1.0"}}) {
+    Options o{.placement = p, .speculate = false, .delay_after = 3};
+    Files files(o);
+    const std::vector<double> want = testing::PlainTrainingLosses(files.spec, device, 3);
+    const std::vector<double> exact = testing::PlainTrainingLosses(files.spec, device);
+    const RunResult delayed = Run(o, comm, static_cast<int>(files.spec.steps));
+    ASSERT_EQ(delayed.losses.size(), want.size()) << Describe(o);
+    double apart = 0.0;
+    for (size_t i = 0; i < want.size(); ++i) {
+      EXPECT_LT(std::abs(delayed.losses[i] - want[i]) / std::abs(want[i]), 1e-5)
+          << "step " << i + 1 << ": zerod " << delayed.losses[i] << " plain delayed " << want[i]
+          << ", " << Describe(o);
+      apart = std::max(apart, std::abs(want[i] - exact[i]) / std::abs(exact[i]));
+    }
+    EXPECT_GT(apart, 1e-4) << "the delay must change the losses for the comparison to count";
+    EXPECT_GT(delayed.delayed, 0) << Describe(o);
+    EXPECT_LT(want.back(), want.front() - 0.1) << "the delayed run must still learn";
+
+    o.delay_after = 100;  // never reached: every step exact
+    const RunResult warmup_only = Run(o, comm, 6);
+    o.delay_after = -1;
+    const RunResult off = Run(o, comm, 6);
+    ASSERT_FALSE(off.state.empty());
+    EXPECT_EQ(warmup_only.losses, off.losses) << Describe(o);
+    EXPECT_TRUE(warmup_only.state == off.state) << "exact steps of a delayed job differ";
+    EXPECT_EQ(warmup_only.delayed, 0);
+  }
+}
+
+TEST(PlacementTest, DelayedUpdateTrainsAsPlainLibTorchDelayed) {
+  ExpectDelayedUpdateAsPlainDelayed(World(), "cpu");
 }
 
 // A memory size (for ZEROD_GPU_MEMORY on a GPU, else ZEROD_HOST_MEMORY) at which the plan's
@@ -373,6 +417,11 @@ TEST(PlacementGpuTest, SpeculativeUpdateGivesBitwiseTheSerialWeightsOnTheGpu) {
 TEST(PlacementGpuTest, DerivedWeightsGiveBitwiseTheKeptShardsWeightsOnTheGpu) {
   if (testing::GpuWorld() == nullptr) GTEST_SKIP() << "no GPU path in this build or host";
   ExpectDerivedWeightsBitwiseKept(*testing::GpuWorld());
+}
+
+TEST(PlacementGpuTest, DelayedUpdateTrainsAsPlainLibTorchDelayedOnTheGpu) {
+  if (testing::GpuWorld() == nullptr) GTEST_SKIP() << "no GPU path in this build or host";
+  ExpectDelayedUpdateAsPlainDelayed(*testing::GpuWorld(), LocalGpu());
 }
 
 TEST(PlacementGpuTest, PlanChosenCheckpointingGivesBitwiseTheSameWeightsOnTheGpu) {
