@@ -15,6 +15,10 @@
 #   z674base / z13base  those shapes as before both: every unit recomputed, 16-bit shards
 #              kept ("zerod_derived_weights": false)
 #   z155auto   zerod 15.5B (the largest Llama shape --plan fits), auto config, checkpointing
+#   z674seed_delay / z13ac_delay  z674seed and z13ac with "zerod_delayed_update" (the opt-in
+#              mode that changes the math: host units a step late after 1 exact step)
+#   z094curve / z094curve_delay  zerod 0.94B, the seed's config, 250 steps (BENCH_STEPS does
+#              not apply), exact and delayed: the loss curves to compare
 #   z13seed    zerod 13B, the seed's config: --plan refuses it at world 1 (exit 1)
 #   z674seed_{nospec,noclip,noclip_nospec} / z13auto_{nospec,noclip}  the same runs with
 #              "zerod_speculative_update": false and/or "gradient_clipping": 0 (issue 26:
@@ -82,11 +86,13 @@ if 'noclip' in s: d['gradient_clipping'] = 0
 if 'kept' in s: d['zero_optimization']['zerod_derived_weights'] = False
 if 'pcpu' in s: d['zero_optimization']['offload_param']['device'] = 'cpu'
 if 'pnone' in s: d['zero_optimization']['offload_param']['device'] = 'none'
+if 'delay' in s: d['zero_optimization']['zerod_delayed_update'] = True
+if 'delayfast' in s: d['zero_optimization']['zerod_delayed_update_warmup_steps'] = 1
 json.dump(d, open('$out', 'w'), indent=1)"
   echo "$out"
 }
 run_zerod() {  # tag model config steps timeout extra-flags...
-  local tag=$1$W model=$2 config=$3 steps=${BENCH_STEPS:-$4} limit; limit=$(limit_for "$5"); shift 5
+  local tag=$1$W model=$2 config=$3 steps=${FIXED_STEPS:-${BENCH_STEPS:-$4}} limit; limit=$(limit_for "$5"); shift 5
   [ "$limit" -eq 0 ] && { echo "== zerod $tag skipped (deadline)"; return; }
   echo "== zerod $tag ($(date +%T))"
   "$BIN/zerod" --plan --model "bench/models/$model" --ds-config "$config" --seq-len "${SEQ:-2048}" \
@@ -139,6 +145,10 @@ for s in "$@"; do
     z155ac) run_zerod z155ac llama-15.5b "$AUTO" 6 580 --activation-checkpointing auto ;;
     zolmoeac) run_zerod zolmoeac olmoe-1b-7b "$AUTO" 6 420 --activation-checkpointing auto ;;
     z155auto) run_zerod z155auto llama-15.5b "$AUTO" 6 580 --activation-checkpointing ;;
+    z674seed_delay) run_zerod z674seed_delay llama-6.74b "$(variant "$SEED" delayfast)" 8 420 --activation-checkpointing ;;
+    z13ac_delay) run_zerod z13ac_delay llama-13b "$(variant "$AUTO" delayfast)" 7 540 --activation-checkpointing auto ;;
+    z094curve) FIXED_STEPS=250 run_zerod z094curve llama-0.94b "$SEED" 250 240 ;;
+    z094curve_delay) FIXED_STEPS=250 run_zerod z094curve_delay llama-0.94b "$(variant "$SEED" delay)" 250 240 ;;
     z13seed) run_zerod z13seed llama-13b "$SEED" 6 300 --activation-checkpointing ;;
     z674seed_*) run_zerod "$s" llama-6.74b "$(variant "$SEED" "${s#z674seed_}")" 8 420 \
                   --activation-checkpointing ;;
