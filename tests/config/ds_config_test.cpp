@@ -123,6 +123,34 @@ TEST(DsConfigTest, RefusesUnsupportedFeaturesClearly) {
   EXPECT_FALSE(Parse(R"({"train_batch_size": 2})").ok());  // no zero_optimization
 }
 
+// The opt-in delayed update: off by default with a warm-up of 40; on, it says at the start
+// that it changes the math; with the serial optimizer or the speculative update it is
+// refused naming both keys.
+TEST(DsConfigTest, DelayedUpdateIsOptInAndRefusedWithWhatItExcludes) {
+  auto off = Parse(R"({"train_batch_size": 2, "zero_optimization": {"stage": 3}})");
+  ASSERT_TRUE(off.ok()) << off.status();
+  EXPECT_FALSE(off->zero.delayed_update);
+  EXPECT_EQ(off->zero.delayed_update_warmup_steps, 40);
+  auto on = Parse(R"({"train_batch_size": 2, "zero_optimization": {"stage": 3,
+                      "zerod_delayed_update": true, "zerod_delayed_update_warmup_steps": 5}})");
+  ASSERT_TRUE(on.ok()) << on.status();
+  EXPECT_TRUE(on->zero.delayed_update);
+  EXPECT_EQ(on->zero.delayed_update_warmup_steps, 5);
+  bool noted = false;
+  for (const std::string& n : on->notes) noted |= n.find("changes the math") != std::string::npos;
+  EXPECT_TRUE(noted);
+  for (const char* other : {R"("zerod_overlap_optimizer": false)", R"("zerod_speculative_update": true)"}) {
+    auto both = Parse(absl::StrCat(R"({"train_batch_size": 2, "zero_optimization": {"stage": 3,
+                      "zerod_delayed_update": true, )", other, "}}"));
+    ASSERT_FALSE(both.ok()) << other;
+    EXPECT_NE(both.status().message().find("zerod_delayed_update"), std::string::npos);
+    EXPECT_NE(both.status().message().find(std::string(other).substr(1, 20)), std::string::npos)
+        << both.status();
+  }
+  EXPECT_FALSE(Parse(R"({"train_batch_size": 2, "zero_optimization": {"stage": 3,
+                         "zerod_delayed_update_warmup_steps": -1}})").ok());
+}
+
 // Found by fuzzing (tests/fuzz/corpus/ds_config/crash_*): numbers past what a setting or
 // a double can hold are refused by name instead of throwing or overflowing.
 TEST(DsConfigTest, NumbersTooLargeAreRefusedNotOverflowed) {
