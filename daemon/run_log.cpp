@@ -53,7 +53,10 @@ std::string StepJson(const StepMetrics& m) {
       {"gradient_wait_s", m.gradient_wait_seconds},
       {"host_rss_GiB", static_cast<double>(m.host_rss_bytes) / (1ull << 30)},
       {"host_peak_rss_GiB", static_cast<double>(m.host_peak_rss_bytes) / (1ull << 30)}};
-  if (!std::isnan(m.router_aux_loss)) j["router_aux_loss"] = m.router_aux_loss;
+  if (!std::isnan(m.router_aux_loss)) {
+    j["router_aux_loss"] = m.router_aux_loss;
+    j["unused_experts"] = m.unused_experts;
+  }
   if (!m.saved_checkpoint.empty()) j["saved_checkpoint"] = m.saved_checkpoint;
   if (!m.checkpoint_error.empty()) j["checkpoint_error"] = m.checkpoint_error;
   if (m.label_tokens > 0) j["label_tokens"] = m.label_tokens;

@@ -113,6 +113,7 @@ const std::vector<NamedMember<StepMetrics>>& StepMembers() {
       {"undo_seconds", &M::undo_seconds},
       {"delayed_units", &M::delayed_units},
       {"gradient_wait_seconds", &M::gradient_wait_seconds},
+      {"unused_experts", &M::unused_experts},
   };
   return *members;
 }

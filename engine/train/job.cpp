@@ -379,6 +379,10 @@ class TrainingJob final : public Job {
       return passed;
     }
     RETURN_IF_ERROR(engine_->ReleaseAll());
+    int64_t unused_experts = 0;
+    if (routed) {
+      ASSIGN_OR_RETURN(unused_experts, engine_->TakeUnusedExperts());
+    }
     double sums[2] = {loss_sum, aux_sum};
     RETURN_IF_ERROR(comm_->AllReduce(sums, 2, DType::kFloat64, comm::ReduceOp::kSum));
     const double loss = sums[0] / static_cast<double>(micro_steps_total);
@@ -410,7 +414,10 @@ class TrainingJob final : public Job {
     metrics.step = steps_done_;
     metrics.loss = loss;
     metrics.label_tokens = labels;
-    if (routed) metrics.router_aux_loss = sums[1] / static_cast<double>(micro_steps_total);
+    if (routed) {
+      metrics.router_aux_loss = sums[1] / static_cast<double>(micro_steps_total);
+      metrics.unused_experts = unused_experts;
+    }
     metrics.lr = lr;
     metrics.grad_norm = outcome.grad_norm;
     metrics.loss_scale = loss_scale;

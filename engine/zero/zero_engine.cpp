@@ -231,6 +231,11 @@ torch::Tensor ZeroEngine::Run(const torch::Tensor& ids, const torch::Tensor& tar
 }
 
 torch::Tensor ZeroEngine::TakeRouterAuxLoss() {
+  if (step_picks_.empty()) step_picks_.resize(router_.size());
+  for (size_t l = 0; l < router_.size() && l < step_picks_.size(); ++l) {
+    const torch::Tensor& picks = router_[l].picks;
+    step_picks_[l] = step_picks_[l].defined() ? step_picks_[l] + picks : picks;
+  }
   torch::Tensor aux = models::RouterAuxLoss(router_);
   router_.clear();
   return aux;
@@ -325,7 +330,19 @@ void ZeroEngine::PrepareStep(const offload::AdamWHyper& hyper, double grad_scale
   prepared_ = {.armed = true, .hyper = hyper, .factor = static_cast<float>(grad_scale)};
 }
 
+absl::StatusOr<int64_t> ZeroEngine::TakeUnusedExperts() {
+  std::vector<torch::Tensor> picks;
+  picks.swap(step_picks_);
+  if (picks.empty()) return 0;
+  // Counts of whole tokens, exact in float64 for any batch.
+  torch::Tensor all = torch::stack(picks).to(torch::kCPU, torch::kFloat64).contiguous();
+  RETURN_IF_ERROR(comm_->AllReduce(all.data_ptr<double>(), static_cast<size_t>(all.numel()),
+                                   DType::kFloat64, comm::ReduceOp::kSum));
+  return all.eq(0).sum().item<int64_t>();
+}
+
 absl::Status ZeroEngine::AbandonStep() {
+  step_picks_.clear();
   prepared_ = {};
   return optimizer_ ? optimizer_->Abandon() : absl::OkStatus();
 }

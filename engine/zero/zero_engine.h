@@ -35,7 +35,9 @@
 // every rank agrees it went unused: a layer's experts share one group and one collective,
 // and the skip would save bytes of a collective that is issued anyway. Measured on the
 // tiny fixtures only (every expert used); at the benchmark shapes (8 of 64 or 128 experts
-// per token, 8k tokens a micro-batch) every expert is used in practice.
+// per token, 8k tokens a micro-batch) every expert should be used in practice. The step
+// log's `unused_experts` counts the (layer, expert) pairs no token of the global batch
+// chose, so this can be checked on any run.
 #pragma once
 
 #include <torch/torch.h>
@@ -134,6 +136,11 @@ class ZeroEngine {
   // scalar float32 whose backward reaches every router through its unit's backward
   // (unit_function.h); undefined for a dense model. Taken once.
   torch::Tensor TakeRouterAuxLoss();
+  // After a step's passes of a mixture-of-experts model: how many (sparse layer, expert)
+  // pairs no token of the global batch chose (Note [unused experts]), over the passes whose
+  // aux loss was taken and over every rank (a collective: every rank calls it). Clears
+  // the count. 0 for a dense model.
+  absl::StatusOr<int64_t> TakeUnusedExperts();
 
   // One AdamW step over every shard, with the gradients accumulated since the last step.
   // `grad_scale` multiplies every gradient first (1 / loss scale); `max_norm` > 0 clips
@@ -264,6 +271,7 @@ class ZeroEngine {
   // Training state.
   Prepared prepared_;
   std::vector<models::RouterStats> router_;  // the last pass's sparse layers, in order
+  std::vector<torch::Tensor> step_picks_;    // per sparse layer: picks summed over the step
   int64_t adam_step_ = 0;
   int64_t peak_live_bytes_ = 0;
   double forward_wait_seconds_ = 0.0;  // FetchForRun waiting for host updates

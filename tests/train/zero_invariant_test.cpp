@@ -158,6 +158,37 @@ TEST(ZeroInvariantTest, SameLossesForEveryMixtureOfExpertsFamily) {
   }
 }
 
+// Note [unused experts] (zero/zero_engine.h): the step log counts the (layer, expert) pairs
+// no token of the global batch chose, the same number on every rank. Four experts of top 2
+// over 256 tokens: none unused. 512 experts of top 1 over the same 256 tokens: at least 256
+// of each layer's 512 unused, and not all.
+TEST(ZeroInvariantTest, UnusedExpertsAreCountedOverTheGlobalBatch) {
+  struct Case {
+    const char* experts;
+    int64_t least, most;  // over the 2 sparse layers
+  };
+  for (const Case& c :
+       {Case{R"("num_experts": 4, "num_experts_per_tok": 2)", 0, 0},
+        Case{R"("num_experts": 512, "num_experts_per_tok": 1)", 2 * 256, 2 * 511}}) {
+    SCOPED_TRACE(c.experts);
+    Files files(false, 0, "cpu",
+                FamilyJson("Qwen3MoeForCausalLM", "qwen3_moe",
+                           absl::StrCat(c.experts, R"(, "moe_intermediate_size": 8)")));
+    auto job = Job::Create(files.spec, &World());
+    ASSERT_TRUE(job.ok()) << job.status();
+    for (int step = 0; step < 3; ++step) {
+      auto m = (*job)->Step();
+      ASSERT_TRUE(m.ok()) << m.status();
+      EXPECT_GE(m->unused_experts, c.least);
+      EXPECT_LE(m->unused_experts, c.most);
+      double mine[2] = {static_cast<double>(m->unused_experts),
+                        -static_cast<double>(m->unused_experts)};
+      ASSERT_TRUE(World().AllReduce(mine, 2, DType::kFloat64, comm::ReduceOp::kMax).ok());
+      EXPECT_EQ(mine[0], -mine[1]) << "ranks disagree on the global count";
+    }
+  }
+}
+
 // The GPU path (CUDA builds on a GPU host): NCCL collectives, pinned host shards, the
 // copy-in/copy-out streams, against plain LibTorch training on the same GPU.
 std::string LocalGpu() { return "cuda:" + std::to_string(World().local_rank()); }
