@@ -87,10 +87,10 @@ struct StepMetrics {
   // engine/zero/host_updater.h): host units whose update of this step is applied a step
   // late, and the backward's wait for the last step's late updates to finish.
   int64_t delayed_units = 0;
+  double gradient_wait_seconds = 0.0;
   // A mixture of experts: (sparse layer, expert) pairs no token of the step's global batch
   // chose (Note [unused experts] in engine/zero/zero_engine.h); 0 for a dense model.
   int64_t unused_experts = 0;
-  double gradient_wait_seconds = 0.0;
   int64_t host_rss_bytes = 0;       // this rank's resident set after the step
   int64_t host_peak_rss_bytes = 0;  // and its peak so far
   // A periodic save after this step (JobSpec::save_every): the directory written, or why

@@ -332,16 +332,13 @@ void HostUpdater::UpdateGroup(const Batch& batch, int j) {
                      master.numel(), batch.hyper, batch.step, batch.factor, out16,
                      models::ToDType(group.shard.scalar_type()));
   const double adam_seconds = Since(t);
-  if (late) {
-    absl::MutexLock lock(&mu_);
-    times_.cpu_adam_seconds += adam_seconds;
-    return;
-  }
-  PublishShard(group, lane);
   DeviceStreams::Marker uploaded;
-  if (group.shard.is_cuda()) uploaded = streams_->Mark();
+  if (!late) {
+    PublishShard(group, lane);
+    if (group.shard.is_cuda()) uploaded = streams_->Mark();
+  }
   absl::MutexLock lock(&mu_);
-  uploaded_[group.index] = std::move(uploaded);
+  if (!late) uploaded_[group.index] = std::move(uploaded);
   times_.cpu_adam_seconds += adam_seconds;
 }
 

@@ -231,8 +231,8 @@ torch::Tensor ZeroEngine::Run(const torch::Tensor& ids, const torch::Tensor& tar
 }
 
 torch::Tensor ZeroEngine::TakeRouterAuxLoss() {
-  if (step_picks_.empty()) step_picks_.resize(router_.size());
-  for (size_t l = 0; l < router_.size() && l < step_picks_.size(); ++l) {
+  if (step_picks_.size() < router_.size()) step_picks_.resize(router_.size());
+  for (size_t l = 0; l < router_.size(); ++l) {
     const torch::Tensor& picks = router_[l].picks;
     step_picks_[l] = step_picks_[l].defined() ? step_picks_[l] + picks : picks;
   }
