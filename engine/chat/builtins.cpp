@@ -7,6 +7,8 @@
 #include <optional>
 
 #include "absl/status/status.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "engine/chat/strings.h"
@@ -130,9 +132,10 @@ absl::StatusOr<Value> Format(const std::string& f, const List& args, const KwArg
       const Value* v = nullptr;
       if (field.empty()) {
         if (auto_index < args.size()) v = &args[auto_index++];
-      } else if (std::all_of(field.begin(), field.end(), ::isdigit)) {
-        size_t k = std::stoul(field);
-        if (k < args.size()) v = &args[k];
+      } else if (std::all_of(field.begin(), field.end(), absl::ascii_isdigit)) {
+        // A numeral past size_t is out of range like any other missing index.
+        size_t k = 0;
+        if (absl::SimpleAtoi(field, &k) && k < args.size()) v = &args[k];
       } else {
         for (const auto& [name, value] : kwargs) {
           if (name == field) v = &value;

@@ -2,6 +2,8 @@
 
 #include <regex>
 
+#include "absl/strings/numbers.h"
+
 namespace zerod::models {
 
 std::optional<FusedExpertSource> FusedSourceOf(const std::string& name,
@@ -12,7 +14,8 @@ std::optional<FusedExpertSource> FusedSourceOf(const std::string& name,
   std::smatch m;
   if (shape.size() != 2 || !std::regex_match(name, m, kPerExpert)) return std::nullopt;
   FusedExpertSource s;
-  s.expert = std::stoll(m[3].str());
+  // An index past int64 is no expert of any layer.
+  if (!absl::SimpleAtoi(m[3].str(), &s.expert)) return std::nullopt;
   const std::string proj = m[4].str();
   const bool down = proj == "down_proj" || proj == "w2";
   const bool up = proj == "up_proj" || proj == "w3";

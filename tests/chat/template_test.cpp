@@ -96,6 +96,8 @@ TEST(ChatTemplate, HugeValuesAreRefused) {
   ExpectError("{{ 'x' * 1000000000 }}", "too long");
   ExpectError("{{ range(100000000) | length }}", "too many items");
   ExpectError("{{ 9223372036854775807 + 1 }}", "integer overflow");
+  // A format index past size_t is a missing argument, as Python's IndexError says.
+  ExpectError("{{ '{99999999999999999999}'.format(1) }}", "no argument for {99999999999999999999}");
 }
 
 TEST(ChatTemplate, DeepNestingIsRefusedWhenParsed) {
