@@ -14,7 +14,10 @@
 #              the plan recomputes only the layers memory requires
 #   z674base / z13base  those shapes as before both: every unit recomputed, 16-bit shards
 #              kept ("zerod_derived_weights": false)
-#   z155auto   zerod 15.5B (the largest Llama shape --plan fits), auto config, checkpointing
+#   z155auto   zerod 15.5B (the largest Llama shape --plan fits with kept host shards), auto
+#              config, checkpointing
+#   z168ac / z181ac  zerod 16.83B (52 layers) and 18.09B (56 layers, the largest the plan fits on
+#              one H200 + 128 GiB once host shards are made from their masters), auto, ckpt auto
 #   z674seed_delay / z13ac_delay  z674seed and z13ac with "zerod_delayed_update" (the opt-in
 #              mode that changes the math: host units a step late after 1 exact step)
 #   z094curve / z094curve_delay  zerod 0.94B, the seed's config, 250 steps (BENCH_STEPS does
@@ -143,6 +146,8 @@ for s in "$@"; do
       run_zerod "$s" llama-6.74b "$(variant "$AUTO" "${s#z674ac_}")" 8 420 --activation-checkpointing auto ;;
     z13ac) run_zerod z13ac llama-13b "$AUTO" 7 540 --activation-checkpointing auto ;;
     z155ac) run_zerod z155ac llama-15.5b "$AUTO" 6 580 --activation-checkpointing auto ;;
+    z168ac) run_zerod z168ac llama-16.8b "$AUTO" 5 580 --activation-checkpointing auto ;;
+    z181ac) run_zerod z181ac llama-18.1b "$AUTO" 5 580 --activation-checkpointing auto ;;
     zolmoeac) run_zerod zolmoeac olmoe-1b-7b "$AUTO" 6 420 --activation-checkpointing auto ;;
     z155auto) run_zerod z155auto llama-15.5b "$AUTO" 6 580 --activation-checkpointing ;;
     z674seed_delay) run_zerod z674seed_delay llama-6.74b "$(variant "$SEED" delayfast)" 8 420 --activation-checkpointing ;;

@@ -58,6 +58,10 @@ struct ZeroConfig {
   // "zerod_derived_weights": 16-bit shards of device-updated units made from their float32
   // masters at each gather, not kept (zero/param_group.h, Note [derived shard]).
   bool derived_weights = true;
+  // "zerod_derived_host_weights": the same for host-updated units whose shard lives on the
+  // host beside its master: "auto" (nullopt, the default) where the plan needs the memory
+  // or finds it no slower, true always, false never (plan.h, Request::derived_host_weights).
+  std::optional<bool> derived_host_weights;
   // "zerod_delayed_update": the opt-in mode that changes the math (ZeRO-Offload's delayed
   // parameter update, Note [delayed update] in zero/host_updater.h): after
   // "zerod_delayed_update_warmup_steps" exact updates, host-updated units apply each update

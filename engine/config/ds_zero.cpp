@@ -82,6 +82,11 @@ absl::Status ParseZero(JsonReader z, ParseContext& ctx) {
   ASSIGN_OR_RETURN(out.overlap_optimizer, z.Bool("zerod_overlap_optimizer", true));
   ASSIGN_OR_RETURN(out.speculative_update, z.Bool("zerod_speculative_update", false));
   ASSIGN_OR_RETURN(out.derived_weights, z.Bool("zerod_derived_weights", true));
+  if (!z.IsAuto("zerod_derived_host_weights") && z.Has("zerod_derived_host_weights")) {
+    ASSIGN_OR_RETURN(out.derived_host_weights, z.Bool("zerod_derived_host_weights", false));
+  } else {
+    z.Ignore({"zerod_derived_host_weights"});
+  }
   ASSIGN_OR_RETURN(out.delayed_update, z.Bool("zerod_delayed_update", false));
   ASSIGN_OR_RETURN(out.delayed_update_warmup_steps,
                    z.Int("zerod_delayed_update_warmup_steps", out.delayed_update_warmup_steps, 0));
@@ -89,6 +94,12 @@ absl::Status ParseZero(JsonReader z, ParseContext& ctx) {
     return z.Error("zerod_delayed_update",
                    "is true with \"zerod_overlap_optimizer\": false; the delayed update is the "
                    "overlapped one made a step late: remove one of the two");
+  }
+  if (out.delayed_update && out.derived_host_weights == true) {
+    return z.Error("zerod_delayed_update",
+                   "is true with \"zerod_derived_host_weights\": true; the delayed update keeps "
+                   "each host shard a step behind its master, so the shard cannot be made from "
+                   "the master: remove one of the two");
   }
   if (out.delayed_update && out.speculative_update) {
     return z.Error("zerod_delayed_update",

@@ -82,6 +82,8 @@ Request MakeRequest(const config::DsConfig& ds, const models::ModelConfig& model
   r.speculative_update = ds.zero.overlap_optimizer && ds.zero.speculative_update;
   r.persistence_threshold_numel = ds.zero.param_persistence_threshold;
   r.derived_weights = ds.zero.derived_weights;
+  r.derived_host_weights = ds.zero.derived_host_weights;
+  r.delayed_update = ds.zero.delayed_update;
   return r;
 }
 

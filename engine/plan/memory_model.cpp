@@ -163,6 +163,7 @@ void AccountBytes(const Request& r, int64_t gathered_peak, int64_t activations, 
   Bytes dev, host;
   int64_t largest_backward = 0;  // one unit's backward temporaries
   int64_t largest_device_opt = 0, largest_host_opt_lane = 0, largest_host_grad = 0;
+  int64_t largest_host_derived = 0;
   for (size_t i = 0; i < plan.units.size(); ++i) {
     const UnitPlacement& u = plan.units[i];
     const int64_t s = u.shard_numel;
@@ -182,6 +183,8 @@ void AccountBytes(const Request& r, int64_t gathered_peak, int64_t activations, 
       largest_host_opt_lane = std::max(largest_host_opt_lane, s);
     }
     if (u.gradients == Where::kHost) largest_host_grad = std::max(largest_host_grad, s);
+    if (u.derived && u.optimizer == Where::kHost)
+      largest_host_derived = std::max(largest_host_derived, s);
   }
   dev.gathered = gathered_peak;
   dev.activations = activations;
@@ -190,6 +193,9 @@ void AccountBytes(const Request& r, int64_t gathered_peak, int64_t activations, 
     dev.buffers += kGpuWorkspaceBytes;
     // The device optimizer updates from a float32 copy of the (scaled) gradient.
     if (gb != 4) dev.buffers += largest_device_opt * 4;
+    // A derived host shard's float32 master lands on the GPU before it is rounded: one
+    // staging copy at a time, kept by the copy-in stream's allocator (Note [derived shard]).
+    dev.buffers += largest_host_derived * 4;
     // Two transfer lanes (gradient down, 16-bit weights up) per host-updated unit in flight.
     host.buffers += 2 * largest_host_opt_lane * (gb + cb);
     // Micro-batches after the first land in a float32 staging buffer before being added.

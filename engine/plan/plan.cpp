@@ -22,6 +22,9 @@ struct Candidate {
   int host_units = 0;  // the last units in forward order update on the host
   ParamMode params = ParamMode::kAllHost;
   bool gradients_on_host = false;  // for host-updated units
+  // Host-updated units whose shard is on the host derive it from their master
+  // (Request::derived_host_weights).
+  bool host_derived = false;
 };
 
 // The model's shards on this world size (the engine's Partition, 16-byte aligned).
@@ -65,8 +68,11 @@ Plan Build(const Request& r, const std::vector<int64_t>& shards, int64_t gathere
                    ? Where::kDevice
                    : Where::kHost;
     u.gradients = host_updated && c.gradients_on_host ? Where::kHost : Where::kDevice;
-    u.derived = r.derived_weights && r.compute_dtype != DType::kFloat32 &&
-                u.optimizer == Where::kDevice && (u.params == Where::kDevice || !r.gpu);
+    const bool master_beside = u.optimizer == Where::kDevice
+                                   ? u.params == Where::kDevice || !r.gpu
+                                   : u.params == Where::kHost && c.host_derived;
+    u.derived = r.compute_dtype != DType::kFloat32 && master_beside &&
+                (u.optimizer == Where::kHost || r.derived_weights);
     host_elements += host_updated ? shards[i] : 0;
     all_elements += shards[i];
     plan.total_param_numel += r.units[i].numel;
@@ -108,12 +114,33 @@ std::vector<Candidate> Candidates(const Request& r, const std::vector<int64_t>& 
       modes = {ParamMode::kAllDevice, ParamMode::kHostUpdatedOnHost, ParamMode::kAllHost};
       break;
   }
+  // Each (host units, parameters, gradients) placement; `derive`: its host-updated units
+  // that keep their shard on the host derive it instead (Request::derived_host_weights),
+  // `only_derivable`: just the placements that have such units.
   std::vector<Candidate> out;
-  for (int k : ks) {
-    for (ParamMode m : modes) {
-      out.push_back({k, m, false});
-      if (k > 0) out.push_back({k, m, true});
+  auto add = [&](bool derive, bool only_derivable) {
+    for (int k : ks) {
+      for (ParamMode m : modes) {
+        for (bool grads_on_host : {false, true}) {
+          if (grads_on_host && k == 0) continue;
+          const bool host_shards = k > 0 && m != ParamMode::kAllDevice;
+          if (only_derivable && !host_shards) continue;
+          out.push_back({k, m, grads_on_host, derive && host_shards});
+        }
+      }
     }
+  };
+  const bool may_derive = r.compute_dtype != DType::kFloat32 && !r.delayed_update &&
+                          r.derived_host_weights != false;
+  if (!may_derive) {
+    add(false, false);
+  } else if (r.derived_host_weights == true) {
+    add(true, false);
+  } else {
+    // "auto": derived host shards only after every placement with kept ones (they double
+    // the uploads), unless the time model, choosing the checkpointing, finds them faster.
+    add(false, false);
+    add(true, true);
   }
   return out;
 }

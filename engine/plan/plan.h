@@ -101,6 +101,13 @@ struct Request {
   // of kept ("zerod_derived_weights", on unless turned off: zero/param_group.h, Note
   // [derived shard]): no parameter bytes for those units.
   bool derived_weights = true;
+  // The same for host-updated units whose shard lives on the host with their master
+  // ("zerod_derived_host_weights"): nullopt ("auto") where the placement needs the 2 bytes
+  // per element of host memory or the time model finds it no slower (the GPU uploads the
+  // float32 master, twice the bytes, and rounds it); true: always; false: never. Never
+  // with the delayed update, whose shards stay a step behind their masters.
+  std::optional<bool> derived_host_weights;
+  bool delayed_update = false;  // "zerod_delayed_update"
 };
 
 // Bytes one rank holds in one memory, by kind.
@@ -129,8 +136,9 @@ struct UnitPlacement {
   // Its activations are recomputed in backward (activation checkpointing) instead of kept.
   bool recompute = false;
   // Its 16-bit shard is not kept but made from the float32 master at each gather: the
-  // master lives beside it (optimizer on the device with the parameters, or on a CPU
-  // device) and compute is 16-bit (zero/param_group.h, Note [derived shard]).
+  // master lives beside it (optimizer on the device with the parameters, on a CPU device,
+  // or both on the host: Request::derived_host_weights) and compute is 16-bit
+  // (zero/param_group.h, Note [derived shard]).
   bool derived = false;
 };
 

@@ -19,8 +19,11 @@ nlohmann::ordered_json KindsJson(const Bytes& b) {
 }
 
 std::string Placement(const UnitPlacement& u, bool gpu) {
-  return absl::StrCat("parameters ", Name(u.params, gpu), ", optimizer ", Name(u.optimizer, gpu),
-                      ", gradients ", Name(u.gradients, gpu),
+  // A host unit's derived shard is the plan's choice (device ones always are derived).
+  const bool host_derived = gpu && u.derived && u.params == Where::kHost;
+  return absl::StrCat("parameters ", Name(u.params, gpu),
+                      host_derived ? " (made from the master at each gather)" : "", ", optimizer ",
+                      Name(u.optimizer, gpu), ", gradients ", Name(u.gradients, gpu),
                       u.speculate ? ", updated during the backward" : "");
 }
 
@@ -40,8 +43,7 @@ const char* CheckpointingName(Checkpointing c) {
 std::string CheckpointingText(const Request& r, const Plan& plan) {
   if (r.activation_checkpointing != Checkpointing::kAuto)
     return CheckpointingName(r.activation_checkpointing);
-  return absl::StrCat("auto (", plan.recomputed_layers, " of ", plan.layers,
-                      " layers recomputed)");
+  return absl::StrCat("auto (", plan.recomputed_layers, " of ", plan.layers, " layers recomputed)");
 }
 
 }  // namespace
@@ -118,6 +120,7 @@ std::string FormatPlanJson(const Plan& plan, const ReportContext& c) {
                      {"params", Name(u.params, r.gpu)},
                      {"optimizer", Name(u.optimizer, r.gpu)},
                      {"gradients", Name(u.gradients, r.gpu)},
+                     {"derived", u.derived},
                      {"speculate", u.speculate},
                      {"recompute", u.recompute}});
   }

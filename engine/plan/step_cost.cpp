@@ -20,13 +20,12 @@ constexpr double kUploadBytesPerSecond = 55e9;
 std::vector<double> ForwardSeconds(const Request& r) {
   const ActivationShape& s = r.shape;
   const double tokens = static_cast<double>(r.micro_batch * r.seq_len);
-  const double rate =
-      kDeviceFlopsPerSecond / (r.compute_dtype == DType::kFloat32 ? 4.0 : 1.0);
+  const double rate = kDeviceFlopsPerSecond / (r.compute_dtype == DType::kFloat32 ? 4.0 : 1.0);
   // The experts' parameters a token does not use, as a share of the layers' parameters.
   int64_t layer_numel = 0;
   for (const UnitShape& u : r.units) layer_numel += u.layer >= 0 ? u.numel : 0;
-  const double idle_experts = static_cast<double>(s.sparse_layers) * 3.0 * s.hidden *
-                              s.expert_ffn * std::max<int64_t>(0, s.experts - s.top_k);
+  const double idle_experts = static_cast<double>(s.sparse_layers) * 3.0 * s.hidden * s.expert_ffn *
+                              std::max<int64_t>(0, s.experts - s.top_k);
   const double active_share =
       layer_numel > 0 ? std::max(0.0, 1.0 - idle_experts / static_cast<double>(layer_numel)) : 1;
   // Causal attention's scores and their use: 2 x 2 x T x q_width per token, halved.
@@ -50,8 +49,8 @@ std::vector<double> ForwardSeconds(const Request& r) {
 
 double AddedSeconds(const Request& r, const std::vector<double>& forward,
                     const std::vector<UnitPlacement>& placement, int recomputed_layers) {
-  double recompute = 0, before_host = 0, forward_total = 0;
-  int64_t host_elements = 0, host_params = 0;
+  double recompute = 0, before_host = 0, forward_total = 0, upload_bytes = 0;
+  int64_t host_elements = 0;
   bool host_seen = false;  // host-updated units are the last in forward order
   for (size_t i = 0; i < placement.size(); ++i) {
     if (r.units[i].layer >= 0 && r.units[i].layer < recomputed_layers) recompute += forward[i];
@@ -62,7 +61,11 @@ double AddedSeconds(const Request& r, const std::vector<double>& forward,
     } else {
       before_host += forward[i];
     }
-    if (placement[i].params == Where::kHost) host_params += placement[i].shard_numel;
+    // A derived host shard goes up as its float32 master (Note [derived shard]).
+    if (placement[i].params == Where::kHost) {
+      upload_bytes += static_cast<double>(placement[i].shard_numel) *
+                      (placement[i].derived ? 4.0 : DTypeSize(r.compute_dtype));
+    }
   }
   // On a CPU device the "host" is where the units run: no update apart, no uploads.
   if (!r.gpu) return recompute;
@@ -70,8 +73,7 @@ double AddedSeconds(const Request& r, const std::vector<double>& forward,
                       std::max(1, r.ranks_per_host);
   // Each pass uploads every host-held shard, prefetched under the pass's compute: the
   // forward's, and the backward's (twice the forward, plus what it recomputes).
-  const double upload = static_cast<double>(host_params) *
-                        static_cast<double>(DTypeSize(r.compute_dtype)) / kUploadBytesPerSecond;
+  const double upload = upload_bytes / kUploadBytesPerSecond;
   const double uploads = std::max(0.0, upload - forward_total) +
                          std::max(0.0, upload - 2.0 * forward_total - recompute);
   return recompute + std::max(0.0, host - before_host) + uploads;

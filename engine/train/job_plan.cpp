@@ -123,11 +123,12 @@ std::string RecomputedSummary(const plan::Plan& plan) {
 }  // namespace
 
 std::string PlacementSummary(const plan::Plan& plan, bool gpu) {
-  int params_on_device = 0, state_on_device = 0, grads_on_device = 0;
+  int params_on_device = 0, state_on_device = 0, grads_on_device = 0, host_derived = 0;
   for (const plan::UnitPlacement& u : plan.units) {
     params_on_device += u.params == plan::Where::kDevice;
     state_on_device += u.optimizer == plan::Where::kDevice;
     grads_on_device += u.gradients == plan::Where::kDevice;
+    host_derived += u.derived && u.optimizer == plan::Where::kHost;
   }
   const int n = static_cast<int>(plan.units.size());
   if (!gpu) {
@@ -136,11 +137,16 @@ std::string PlacementSummary(const plan::Plan& plan, bool gpu) {
         "planned %s per rank%s",
         plan.optimizer_ratio, plan::FormatGiB(plan.host.Total()), RecomputedSummary(plan));
   }
+  // Note [derived shard] (zero/param_group.h): host units uploading their float32 master.
+  const std::string derived =
+      host_derived > 0
+          ? absl::StrFormat(" (%d made from the float32 master at each gather)", host_derived)
+          : "";
   return absl::StrFormat(
-      "16-bit shards on the GPU for %d/%d units; optimizer state on the CPU: %.2f (%d/%d units); "
-      "gradients held on the GPU for %d/%d; planned per rank: GPU %s, host %s%s",
-      params_on_device, n, plan.optimizer_ratio, n - state_on_device, n, grads_on_device, n,
-      plan::FormatGiB(plan.gpu.Total()), plan::FormatGiB(plan.host.Total()),
+      "16-bit shards on the GPU for %d/%d units; optimizer state on the CPU: %.2f (%d/%d "
+      "units%s); gradients held on the GPU for %d/%d; planned per rank: GPU %s, host %s%s",
+      params_on_device, n, plan.optimizer_ratio, n - state_on_device, n, derived, grads_on_device,
+      n, plan::FormatGiB(plan.gpu.Total()), plan::FormatGiB(plan.host.Total()),
       RecomputedSummary(plan));
 }
 
@@ -170,8 +176,8 @@ absl::StatusOr<int64_t> MemoryFromFlag(const std::string& value, const char* fla
 absl::StatusOr<MachineMemory> ThisMachineMemory(std::optional<int> gpu_index) {
   MachineMemory m;
   m.gpu = gpu_index.has_value();
-  ASSIGN_OR_RETURN(m.gpu_bytes,
-                   MemoryFromEnv("ZEROD_GPU_MEMORY", m.gpu ? train::GpuMemoryBytes(*gpu_index) : 0));
+  ASSIGN_OR_RETURN(m.gpu_bytes, MemoryFromEnv("ZEROD_GPU_MEMORY",
+                                              m.gpu ? train::GpuMemoryBytes(*gpu_index) : 0));
   ASSIGN_OR_RETURN(m.host_bytes, MemoryFromEnv("ZEROD_HOST_MEMORY", ThisHostMemory().bytes));
   return m;
 }
@@ -191,9 +197,9 @@ absl::StatusOr<PlanOutcome> PlanOffline(const JobSpec& job, const PlanMachine& m
   // auto: the cgroup's limit where there is one (util/cgroup_memory.h).
   ASSIGN_OR_RETURN(memory.host_bytes,
                    MemoryFromFlag(machine.host_memory, "--host-memory", ThisHostMemory().bytes));
-  ASSIGN_OR_RETURN(const int ranks_per_host,
-                   plan::RanksPerHost(machine.world_size, machine.hosts, machine.ranks_per_host,
-                                      memory.gpu));
+  ASSIGN_OR_RETURN(
+      const int ranks_per_host,
+      plan::RanksPerHost(machine.world_size, machine.hosts, machine.ranks_per_host, memory.gpu));
   ASSIGN_OR_RETURN(const config::JobValues values,
                    train::JobValuesFor(job, model, memory.gpu, /*gpu_index=*/0));
   ASSIGN_OR_RETURN(const config::DsConfig ds,

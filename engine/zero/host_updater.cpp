@@ -266,6 +266,7 @@ void HostUpdater::Restore(const Group& group, int j, bool rewrite_shard) {
 void HostUpdater::RewriteShard(const Group& group, int j) {
   Lane* lane = lanes_.empty() ? nullptr : &lanes_[j % 2];
   const torch::Tensor& shard = group.shard;
+  if (!shard.defined()) return;  // derived: each fetch rounds the master (Note [derived shard])
   if (shard.scalar_type() != torch::kFloat32) {
     offload::ConvertFromFloat(group.master.data_ptr<float>(), ShardOutput(group, lane),
                               group.master.numel(), models::ToDType(shard.scalar_type()));
@@ -296,7 +297,7 @@ const void* HostUpdater::HostGradient(const Batch& batch, int j) {
 
 void* HostUpdater::ShardOutput(const Group& group, Lane* lane) {
   const torch::Tensor& shard = group.shard;
-  if (shard.scalar_type() == torch::kFloat32) return nullptr;
+  if (!shard.defined() || shard.scalar_type() == torch::kFloat32) return nullptr;
   if (shard.is_cpu()) return shard.data_ptr();  // written in the same pass
   lane->param_up.HostWait();                    // the lane's last upload has left
   return lane->param.data_ptr();
@@ -304,6 +305,7 @@ void* HostUpdater::ShardOutput(const Group& group, Lane* lane) {
 
 void HostUpdater::PublishShard(const Group& group, Lane* lane) {
   torch::Tensor shard = group.shard;
+  if (!shard.defined()) return;  // derived: nothing kept to publish
   const torch::Tensor& master = group.master;
   const bool shard_16bit = shard.scalar_type() != torch::kFloat32;
   if (shard.is_cuda()) {
@@ -327,15 +329,18 @@ void HostUpdater::UpdateGroup(const Batch& batch, int j) {
   const bool late = batch.kind == Kind::kLate;  // the shard stays (Note [delayed update])
   void* out16 = late ? nullptr : ShardOutput(group, lane);
   const auto t = std::chrono::steady_clock::now();
+  // A derived group has no shard to write (Note [derived shard]): out16 is null then.
+  const torch::ScalarType out_dtype =
+      group.shard.defined() ? group.shard.scalar_type() : torch::kBFloat16;
   offload::AdamWStep(master.data_ptr<float>(), grad, models::ToDType(held.scalar_type()),
                      group.exp_avg.data_ptr<float>(), group.exp_avg_sq.data_ptr<float>(),
                      master.numel(), batch.hyper, batch.step, batch.factor, out16,
-                     models::ToDType(group.shard.scalar_type()));
+                     models::ToDType(out_dtype));
   const double adam_seconds = Since(t);
   DeviceStreams::Marker uploaded;
   if (!late) {
     PublishShard(group, lane);
-    if (group.shard.is_cuda()) uploaded = streams_->Mark();
+    if (group.shard.defined() && group.shard.is_cuda()) uploaded = streams_->Mark();
   }
   absl::MutexLock lock(&mu_);
   if (!late) uploaded_[group.index] = std::move(uploaded);

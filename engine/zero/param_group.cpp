@@ -133,7 +133,14 @@ absl::Status ParamGroup::StartFetch() {
     if (derived_ || shard_.is_cpu()) {
       torch::Tensor slot =
           gathered_.narrow(0, partition_.ShardBegin(comm_->rank()), partition_.shard_numel);
-      slot.copy_(source, /*non_blocking=*/true);
+      if (derived_ && master_.is_cpu()) {
+        // A host master goes up as it is (pinned: asynchronous) and is rounded on the
+        // GPU. The float32 copy is freed at once; the copy-in stream's allocator keeps
+        // its block for the next fetch (the plan counts one).
+        slot.copy_(master_.to(slot.device(), /*non_blocking=*/true));
+      } else {
+        slot.copy_(source, /*non_blocking=*/true);
+      }
       send = slot.data_ptr();  // NCCL's in-place all-gather
     }
     work = comm_->AllGatherAsync(send, gathered_.data_ptr(), count, models::ToDType(dtype_));

@@ -19,13 +19,18 @@
 // re-gather backward reads the right values through the very tensors it saved.
 //
 // Note [derived shard]: where a unit's float32 master lives with its shard (both on the
-// GPU, or both on the CPU) and the compute dtype is 16-bit, the 16-bit shard is only ever
-// the master's rounding (the optimizer's copy after each update, SetShardValues after a
-// load). Such a group keeps no shard of its own: each fetch rounds the master into this
-// rank's slot of the gathered buffer (before the all-gather at world > 1), the same
-// round-to-nearest copy, so the same bits, for 2 bytes per parameter less memory. The
-// fetch follows the update as the shard's copy did (Note [fetch ordering]: the copy-in
-// stream waits for the compute stream, which waited for the update: WaitUpdated).
+// GPU, both on the CPU, or both in host memory beside a GPU) and the compute dtype is
+// 16-bit, the 16-bit shard is only ever the master's rounding (the optimizer's copy after
+// each update, SetShardValues after a load). Such a group keeps no shard of its own: each
+// fetch rounds the master into this rank's slot of the gathered buffer (before the
+// all-gather at world > 1), the same round-to-nearest copy, so the same bits, for 2 bytes
+// per parameter less memory. A host master is uploaded whole (4 bytes per parameter
+// instead of 2) and rounded on the GPU; the plan makes host shards derived only where it
+// needs the host memory or finds the uploads no slower (plan.h). The fetch follows the
+// update as the shard's copy did (Note [fetch ordering]: the copy-in stream waits for
+// the compute stream, which waited for the update: WaitUpdated; a host update is done
+// on the host before WaitUpdated returns). Not with the delayed update, whose shards stay
+// a step behind their masters (the plan never combines them).
 //
 // Note [fetch ordering] (GPU): the gathered buffer is allocated on the compute stream;
 // the copy-in stream waits for the compute stream's queued work (which may still read

@@ -55,7 +55,16 @@ absl::StatusOr<std::unique_ptr<ShardOptimizer>> ShardOptimizer::Create(
       // The state's device: the compute device, or the host (CPU) for host groups.
       const torch::Device state_device = on_device ? device : torch::Device(torch::kCPU);
       if (groups[i]->derived()) {  // Note [derived shard] (param_group.h)
-        st.master = torch::zeros({n}, torch::TensorOptions().dtype(torch::kFloat32).device(device));
+        if (on_device) {
+          st.master =
+              torch::zeros({n}, torch::TensorOptions().dtype(torch::kFloat32).device(device));
+        } else if (device.is_cuda()) {
+          // Pinned, so each fetch's upload of it is asynchronous.
+          ASSIGN_OR_RETURN(st.master, PoolTensor(pool, n, torch::kFloat32));
+          st.master.zero_();
+        } else {
+          ASSIGN_OR_RETURN(st.master, HostStateTensor(n));
+        }
         groups[i]->BindMaster(st.master);
       } else if (options.dtype == torch::kFloat32 && shard.device() == state_device &&
                  !(options.delay_after >= 0 && !on_device)) {
@@ -80,7 +89,7 @@ absl::StatusOr<std::unique_ptr<ShardOptimizer>> ShardOptimizer::Create(
           ASSIGN_OR_RETURN(st.saved_exp_avg_sq, HostStateTensor(n));
         }
         opt->host_groups_.push_back(static_cast<int>(i));
-        if (grads->held(static_cast<int>(i)).is_cuda() || shard.is_cuda())
+        if (grads->held(static_cast<int>(i)).is_cuda() || (shard.defined() && shard.is_cuda()))
           largest_lane = std::max(largest_lane, n);
       }
       opt->state_.push_back(std::move(st));

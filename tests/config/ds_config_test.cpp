@@ -139,16 +139,42 @@ TEST(DsConfigTest, DelayedUpdateIsOptInAndRefusedWithWhatItExcludes) {
   bool noted = false;
   for (const std::string& n : on->notes) noted |= n.find("changes the math") != std::string::npos;
   EXPECT_TRUE(noted);
-  for (const char* other : {R"("zerod_overlap_optimizer": false)", R"("zerod_speculative_update": true)"}) {
+  for (const char* other :
+       {R"("zerod_overlap_optimizer": false)", R"("zerod_speculative_update": true)",
+        R"("zerod_derived_host_weights": true)"}) {
     auto both = Parse(absl::StrCat(R"({"train_batch_size": 2, "zero_optimization": {"stage": 3,
-                      "zerod_delayed_update": true, )", other, "}}"));
+                      "zerod_delayed_update": true, )",
+                                   other, "}}"));
     ASSERT_FALSE(both.ok()) << other;
     EXPECT_NE(both.status().message().find("zerod_delayed_update"), std::string::npos);
     EXPECT_NE(both.status().message().find(std::string(other).substr(1, 20)), std::string::npos)
         << both.status();
   }
   EXPECT_FALSE(Parse(R"({"train_batch_size": 2, "zero_optimization": {"stage": 3,
-                         "zerod_delayed_update_warmup_steps": -1}})").ok());
+                         "zerod_delayed_update_warmup_steps": -1}})")
+                   .ok());
+}
+
+// "zerod_derived_host_weights": "auto" (absent too) leaves the choice to the plan; true and
+// false force it; anything else is refused by name.
+TEST(DsConfigTest, DerivedHostWeightsAreAutoUnlessSet) {
+  auto zero = [](const std::string& value) {
+    return Parse(absl::StrCat(R"({"train_batch_size": 2, "zero_optimization": {"stage": 3)",
+                              value.empty() ? "" : R"(, "zerod_derived_host_weights": )" + value,
+                              "}}"));
+  };
+  for (const char* absent : {"", R"("auto")"}) {
+    auto c = zero(absent);
+    ASSERT_TRUE(c.ok()) << c.status();
+    EXPECT_FALSE(c->zero.derived_host_weights.has_value()) << absent;
+  }
+  EXPECT_EQ(zero("true")->zero.derived_host_weights, true);
+  EXPECT_EQ(zero("false")->zero.derived_host_weights, false);
+  auto bad = zero(R"("sometimes")");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("zero_optimization.zerod_derived_host_weights"),
+            std::string::npos)
+      << bad.status();
 }
 
 // Found by fuzzing (tests/fuzz/corpus/ds_config/crash_*): numbers past what a setting or

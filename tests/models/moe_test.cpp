@@ -218,8 +218,8 @@ TEST(MoeTest, PerExpertTensorsAreContiguousRunsOfTheFusedLayout) {
   EXPECT_FALSE(FusedSourceOf("model.layers.0.mlp.gate_proj.weight", {24, 16}).has_value());
   EXPECT_FALSE(FusedSourceOf("model.layers.0.mlp.shared_expert.gate_proj.weight", {24, 16}));
   // An expert index past int64 names no expert (and throws nothing).
-  EXPECT_FALSE(FusedSourceOf("model.layers.0.mlp.experts.99999999999999999999.up_proj.weight",
-                             {24, 16}));
+  EXPECT_FALSE(
+      FusedSourceOf("model.layers.0.mlp.experts.99999999999999999999.up_proj.weight", {24, 16}));
 }
 
 // `zerod --plan` (PlanOffline, what the flag runs) on the benchmark configs: Qwen3-30B-A3B

@@ -186,6 +186,7 @@ TEST(PlanTest, AModelTooLargeForOneGpuSuggestsMoreRanks) {
 TEST(PlanTest, TheMicroBatchRemedyIsOfferedOnlyAsItFits) {
   Request r = Auto(LlamaRequest({6656, 60, 17920}, 2));
   r.derived_weights = false;
+  r.derived_host_weights = false;
   r.ranks_per_host = 2;
   r.host_bytes = 256 * kGiB;
   auto plan = MakePlan(r);
@@ -580,6 +581,65 @@ TEST(PlanTest, DerivedWeightsHoldNoShardBesideADeviceMaster) {
   big.ranks_per_host = 2;
   big.host_bytes = 256 * kGiB;
   EXPECT_TRUE(MakePlan(big)->fits);
+}
+
+// Note [derived shard]: host-updated units whose shard lives on the host may make it from
+// their float32 master instead (uploaded whole, rounded on the GPU): 2 bytes per element
+// less host memory, one float32 staging copy on the GPU, twice the upload bytes in the time
+// model. "auto" does so only where kept shards do not fit; never with the delayed update,
+// in float32, or when turned off.
+TEST(PlanTest, HostShardsAreDerivedFromTheirMastersWhereHostMemoryNeedsIt) {
+  Request r = Auto(LlamaRequest({5120, 53, 13824}));  // 17.14B on one H200 + 128 GiB
+  r.activation_checkpointing = Checkpointing::kAuto;
+  const Plan chosen = *MakePlan(r);
+  r.derived_host_weights = false;
+  const Plan kept = *MakePlan(r);
+  EXPECT_FALSE(kept.fits) << "the 53-layer shape fits without derived host shards";
+  ASSERT_TRUE(chosen.fits) << chosen.shortfall;
+  int derived_host = 0;
+  int64_t largest = 0;
+  for (const UnitPlacement& u : chosen.units) {
+    if (u.optimizer != Where::kHost || u.params != Where::kHost) continue;
+    EXPECT_TRUE(u.derived) << u.name;
+    derived_host += u.derived;
+    largest = std::max(largest, u.shard_numel);
+  }
+  EXPECT_GT(derived_host, 0);
+  EXPECT_EQ(chosen.host.params, 0);
+  EXPECT_NE(FormatPlanText(chosen, {"llama-17b", &r}).find("made from the master"),
+            std::string::npos);
+  EXPECT_TRUE(nlohmann::json::parse(FormatPlanJson(chosen, {"llama-17b", &r}))["units"]
+                  .back()["derived"]
+                  .get<bool>());
+
+  // Where kept shards fit, "auto" keeps them; true derives them, for one staging copy.
+  Request seed = LlamaRequest(k7B);  // the seed's config: every unit on the host
+  const Plan auto_seed = *MakePlan(seed);
+  seed.derived_host_weights = true;
+  const Plan derived_seed = *MakePlan(seed);
+  ASSERT_TRUE(auto_seed.fits);
+  ASSERT_TRUE(derived_seed.fits);
+  EXPECT_EQ(derived_seed.host.params, 0);
+  EXPECT_EQ(auto_seed.host.params, derived_seed.host.optimizer / 6);
+  int64_t staging = 0;
+  for (size_t i = 0; i < derived_seed.units.size(); ++i) {
+    EXPECT_FALSE(auto_seed.units[i].derived) << auto_seed.units[i].name;
+    EXPECT_TRUE(derived_seed.units[i].derived) << derived_seed.units[i].name;
+    staging = std::max(staging, derived_seed.units[i].shard_numel * 4);
+  }
+  EXPECT_EQ(derived_seed.gpu.buffers, auto_seed.gpu.buffers + staging);
+  // The uploads cost twice the bytes.
+  const std::vector<double> forward = ForwardSeconds(seed);
+  EXPECT_GT(AddedSeconds(seed, forward, derived_seed.units, 32),
+            AddedSeconds(seed, forward, auto_seed.units, 32));
+
+  Request delayed = seed, fp32 = seed, off = seed;
+  delayed.delayed_update = true;
+  fp32.compute_dtype = DType::kFloat32;
+  off.derived_host_weights = false;
+  for (const Request* no : {&delayed, &fp32, &off}) {
+    for (const UnitPlacement& u : MakePlan(*no)->units) EXPECT_FALSE(u.derived) << u.name;
+  }
 }
 
 }  // namespace

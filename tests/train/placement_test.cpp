@@ -34,14 +34,15 @@ struct Placement {
 struct Options {
   Placement placement{"cpu", "1.0"};
   bool clipping = true;
-  bool accumulation = true;  // micro-batches of 2 summed to a global batch of 16
+  bool accumulation = true;           // micro-batches of 2 summed to a global batch of 16
   const char* checkpointing = "off";  // --activation-checkpointing
   bool overlap = true;
-  const char* max_norm = "0.5";  // with clipping: small enough that it clips every step
-  bool speculate = true;         // "zerod_speculative_update"
-  const char* precision = "";    // a DeepSpeed section, e.g. R"("fp16": {...},)"
-  bool derived = true;           // "zerod_derived_weights"
-  int delay_after = -1;          // >= 0: "zerod_delayed_update" after that many exact steps
+  const char* max_norm = "0.5";           // with clipping: small enough that it clips every step
+  bool speculate = true;                  // "zerod_speculative_update"
+  const char* precision = "";             // a DeepSpeed section, e.g. R"("fp16": {...},)"
+  bool derived = true;                    // "zerod_derived_weights"
+  const char* derived_host = "\"auto\"";  // "zerod_derived_host_weights"
+  int delay_after = -1;  // >= 0: "zerod_delayed_update" after that many exact steps
 };
 
 struct Files {
@@ -49,24 +50,24 @@ struct Files {
   JobSpec spec;
   explicit Files(const Options& o) {
     const int64_t batch = o.accumulation ? 16 : 2 * World().world_size();
-    const std::string ds =
-        absl::StrCat(R"({"train_batch_size": )", batch, R"(, "train_micro_batch_size_per_gpu": 2,
-      )", o.precision, R"("gradient_clipping": )",
-                     o.clipping ? o.max_norm : "0", R"(,
+    const std::string ds = absl::StrCat(
+        R"({"train_batch_size": )", batch, R"(, "train_micro_batch_size_per_gpu": 2,
+      )",
+        o.precision, R"("gradient_clipping": )", o.clipping ? o.max_norm : "0", R"(,
       "optimizer": {"type": "AdamW", "params": {"lr": 3e-3, "betas": [0.9, 0.95], "eps": 1e-8, "weight_decay": 0.1}},
       "scheduler": {"type": "WarmupLR", "params": {"warmup_min_lr": 1e-4, "warmup_max_lr": 3e-3,
                     "warmup_num_steps": 5, "warmup_type": "linear"}},
       "zero_optimization": {"stage": 3, "stage3_param_persistence_threshold": 0,
         "stage3_prefetch_bucket_size": 5000, "zerod_derived_weights": )",
-                     o.derived ? "true" : "false", R"(, "zerod_overlap_optimizer": )",
-                     o.overlap ? "true" : "false", R"(, "zerod_speculative_update": )",
-                     o.speculate ? "true" : "false", R"(, "zerod_delayed_update": )",
-                     o.delay_after >= 0 ? "true" : "false",
-                     R"(, "zerod_delayed_update_warmup_steps": )", std::max(o.delay_after, 0), R"(,
+        o.derived ? "true" : "false", R"(, "zerod_derived_host_weights": )", o.derived_host,
+        R"(, "zerod_overlap_optimizer": )", o.overlap ? "true" : "false",
+        R"(, "zerod_speculative_update": )", o.speculate ? "true" : "false",
+        R"(, "zerod_delayed_update": )", o.delay_after >= 0 ? "true" : "false",
+        R"(, "zerod_delayed_update_warmup_steps": )", std::max(o.delay_after, 0), R"(,
         "offload_param": {"device": ")",
-                     o.placement.params, R"(", "pin_memory": true},
+        o.placement.params, R"(", "pin_memory": true},
         "offload_optimizer": {"device": "cpu", "pin_memory": true, "ratio": )",
-                     o.placement.ratio, "}}}");
+        o.placement.ratio, "}}}");
     spec = testing::WriteTinyJob(dir, testing::TinyLlamaConfigJson(), ds, /*steps=*/12,
                                  /*seq_len=*/16, /*seed=*/11);
     spec.activation_checkpointing = o.checkpointing;
@@ -76,8 +77,10 @@ struct Files {
 std::string Describe(const Options& o) {
   return absl::StrCat("params ", o.placement.params, ", ratio ", o.placement.ratio,
                       o.clipping ? ", clipping" : "", o.accumulation ? ", accumulation" : "",
-                      std::string(o.checkpointing) != "off" ? absl::StrCat(", checkpointing ", o.checkpointing) : "", " (world ", World().world_size(),
-                      ")");
+                      std::string(o.checkpointing) != "off"
+                          ? absl::StrCat(", checkpointing ", o.checkpointing)
+                          : "",
+                      " (world ", World().world_size(), ")");
 }
 
 void ExpectPlainLosses(const Options& o, comm::Communicator& comm, const std::string& device) {
@@ -320,8 +323,9 @@ int64_t MemoryForPartialCheckpointing(const JobSpec& spec, comm::Communicator& c
 // "on" train to bitwise the weights, moments, losses and norms of "off": with clipping
 // and accumulation, and without either.
 void ExpectPlanChosenCheckpointingBitwise(comm::Communicator& comm, bool gpu) {
-  for (Options o : {Options{.placement = {"cpu", "1.0"}},
-                    Options{.placement = {"none", "0.5"}, .clipping = false, .accumulation = false}}) {
+  for (Options o :
+       {Options{.placement = {"cpu", "1.0"}},
+        Options{.placement = {"none", "0.5"}, .clipping = false, .accumulation = false}}) {
     const RunResult off = Run(o, comm, 4);
     o.checkpointing = "on";
     const RunResult on = Run(o, comm, 4);
@@ -347,20 +351,36 @@ void ExpectPlanChosenCheckpointingBitwise(comm::Communicator& comm, bool gpu) {
 
 // Note [derived shard] (zero/param_group.h): 16-bit shards rounded from their masters at
 // each gather, rather than kept, train to bitwise the same losses, norms, weights and
-// moments, in bf16 with every unit updated beside its master (ratio 0) and half of them
-// (ratio 0.5), with clipping and accumulation; and hold fewer shard bytes.
+// moments, and hold fewer shard bytes: in bf16 with every unit updated beside its master
+// (ratio 0) and half of them (ratio 0.5), and with host-updated units deriving theirs from
+// the host master ("zerod_derived_host_weights": true; offloaded shards, ratio 1 and 0.5),
+// speculated and undone every step (clipping that clips), and in fp16 through overflows
+// (skipped steps restore the masters the shards are made from); with accumulation.
 void ExpectDerivedWeightsBitwiseKept(comm::Communicator& comm) {
   const char* bf16 = R"("bf16": {"enabled": true},)";
-  for (const Placement& p : {Placement{"none", "0.0"}, Placement{"none", "0.5"}}) {
-    Options o{.placement = p, .precision = bf16};
+  const char* fp16 = R"("fp16": {"enabled": true, "initial_scale_power": 24, "hysteresis": 1},)";
+  const Options cases[] = {
+      {.placement = {"none", "0.0"}, .precision = bf16},
+      {.placement = {"none", "0.5"}, .precision = bf16},
+      {.placement = {"cpu", "1.0"}, .precision = bf16, .derived_host = "true"},
+      {.placement = {"cpu", "0.5"}, .precision = bf16, .derived_host = "true"},
+      {.placement = {"cpu", "1.0"}, .max_norm = "1e9", .precision = fp16, .derived_host = "true"},
+  };
+  for (Options o : cases) {
     const RunResult derived = Run(o, comm, 4);
     o.derived = false;
+    o.derived_host = "false";
     const RunResult kept = Run(o, comm, 4);
     ASSERT_FALSE(kept.state.empty()) << Describe(o);
+    // (How many units speculate may differ: the memory derived shards save buys more.)
     EXPECT_EQ(derived.losses, kept.losses) << Describe(o);
     EXPECT_EQ(derived.norms, kept.norms) << Describe(o);
+    EXPECT_EQ(derived.skipped, kept.skipped) << Describe(o);
     EXPECT_TRUE(derived.state == kept.state) << "derived and kept shards differ: " << Describe(o);
     EXPECT_LT(derived.param_shard_bytes, kept.param_shard_bytes) << Describe(o);
+    if (std::string(o.placement.params) == "cpu") {
+      EXPECT_GT(derived.speculated, 0) << "derived host shards were not speculated on";
+    }
   }
 }
 
