@@ -9,14 +9,15 @@
 # CASES, default "KILL:1 STOP:1 KILL:0 STOP:0", are signal:rank; ROUNDS, default 1, repeats
 # them; MPIRUN_FLAGS go to mpirun.)
 set -uo pipefail
-bin=$1 np=${2:-2} out=${3:-/tmp/gpu_faults}
+bin=$(cd "$1" && pwd) np=${2:-2} out=${3:-/tmp/gpu_faults}
+mine="^$bin/zerod --train"  # this script's ranks only, not another checkout's
 mkdir -p "$out"
 data=$out/corpus.bin
 "$bin/zerod" --prepare-data --bytes --input data/corpus/vim_user_manual.txt --output "$data" >/dev/null
 
 rank_pid() {  # the pid of MPI rank $1 among the running zerod processes
   local p
-  for p in $(pgrep -f "$bin/zerod --train"); do
+  for p in $(pgrep -f "$mine"); do
     tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=$1" && echo "$p"
   done
 }
@@ -44,12 +45,12 @@ for case in ${CASES:-KILL:1 STOP:1 KILL:0 STOP:0}; do
   if kill -0 "$launcher" 2>/dev/null; then
     echo "FAIL round $round $sig rank $victim: still running after 60 s (a hang)"
     failures=$((failures + 1))
-    pkill -9 -f "$bin/zerod --train"; kill -9 "$launcher"; wait "$launcher"
+    pkill -9 -f "$mine"; kill -9 "$launcher"; wait "$launcher"
     continue
   fi
   wait "$launcher"; rc=$?
-  left=$(pgrep -f "$bin/zerod --train" | wc -l)  # every rank must be gone with mpirun
-  pkill -9 -f "$bin/zerod --train" 2>/dev/null
+  left=$(pgrep -f "$mine" | wc -l)  # every rank must be gone with mpirun
+  pkill -9 -f "$mine" 2>/dev/null
   named=$(grep -m1 -o -E "rank $victim [^.:]*|process rank $victim[^.]*" "$log")
   verdict=ok
   if [ "$rc" -eq 0 ] || [ -z "$named" ] || [ "$left" -ne 0 ] ||
