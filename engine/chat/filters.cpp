@@ -92,6 +92,15 @@ Value Attribute(const Value& item, const std::string& path) {
   }
 }
 
+// A float truncated to an integer, as Python's int(); past int64 (Python's would be a big
+// integer) it is refused as an overflow, like the arithmetic's.
+absl::StatusOr<Value> Truncated(double d) {
+  constexpr double kTwo63 = 9223372036854775808.0;  // 2^63, exact as a double
+  if (!(d >= -kTwo63 && d < kTwo63))
+    return TypeError("int: integer overflow (zerod's ints are 64-bit)");
+  return Value::Int(int64_t(d));
+}
+
 absl::StatusOr<Value> Number(const Value& v, bool to_int, const Value& fallback) {
   if (v.kind == Kind::kInt || v.kind == Kind::kBool) {
     return to_int ? Value::Int(v.AsInt()) : Value::Float(double(v.AsInt()));
@@ -99,7 +108,7 @@ absl::StatusOr<Value> Number(const Value& v, bool to_int, const Value& fallback)
   if (v.kind == Kind::kFloat) {
     if (!to_int) return v;
     if (!std::isfinite(v.f)) return fallback;
-    return Value::Int(int64_t(v.f));
+    return Truncated(v.f);
   }
   if (v.is_string()) {
     std::string t = PyStrip(v.s, std::nullopt, true, true);
@@ -115,7 +124,7 @@ absl::StatusOr<Value> Number(const Value& v, bool to_int, const Value& fallback)
     if (*end != 0) return fallback;
     if (!to_int) return Value::Float(d);
     if (!std::isfinite(d)) return fallback;
-    return Value::Int(int64_t(d));
+    return Truncated(d);
   }
   return fallback;
 }

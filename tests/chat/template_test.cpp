@@ -96,6 +96,10 @@ TEST(ChatTemplate, HugeValuesAreRefused) {
   ExpectError("{{ 'x' * 1000000000 }}", "too long");
   ExpectError("{{ range(100000000) | length }}", "too many items");
   ExpectError("{{ 9223372036854775807 + 1 }}", "integer overflow");
+  // Python's int() would give a big integer; zerod's are 64-bit (found by the fuzzer).
+  ExpectError("{{ '39999999999999999999999999999999999999.7'|int }}", "integer overflow");
+  ExpectError("{{ '99999999999999999999'|int }}", "integer overflow");
+  ExpectError("{{ 1e30|int }}", "integer overflow");
   // A format index past size_t is a missing argument, as Python's IndexError says.
   ExpectError("{{ '{99999999999999999999}'.format(1) }}", "no argument for {99999999999999999999}");
 }
