@@ -130,8 +130,8 @@ std::vector<Candidate> Candidates(const Request& r, const std::vector<int64_t>& 
       }
     }
   };
-  const bool may_derive = r.compute_dtype != DType::kFloat32 && !r.delayed_update &&
-                          r.derived_host_weights != false;
+  const bool may_derive =
+      r.compute_dtype != DType::kFloat32 && !r.delayed_update && r.derived_host_weights != false;
   if (!may_derive) {
     add(false, false);
   } else if (r.derived_host_weights == true) {
@@ -248,6 +248,14 @@ std::vector<std::string> Remedies(const Request& r) {
       out.push_back(
           "set zero_optimization.offload_param.device and offload_optimizer.ratio to \"auto\" "
           "(as configs/ds_zero3_auto.json does)");
+  }
+  if (r.derived_host_weights == false) {
+    Request a = r;
+    a.derived_host_weights.reset();
+    if (Search(a).fits)
+      out.push_back(
+          "zero_optimization.zerod_derived_host_weights \"auto\" (host shards made from their "
+          "masters where memory needs it)");
   }
   if (r.activation_checkpointing == Checkpointing::kOff) {
     Request a = r;

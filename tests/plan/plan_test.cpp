@@ -595,6 +595,8 @@ TEST(PlanTest, HostShardsAreDerivedFromTheirMastersWhereHostMemoryNeedsIt) {
   r.derived_host_weights = false;
   const Plan kept = *MakePlan(r);
   EXPECT_FALSE(kept.fits) << "the 53-layer shape fits without derived host shards";
+  EXPECT_NE(kept.shortfall.find("zerod_derived_host_weights \"auto\""), std::string::npos)
+      << kept.shortfall;
   ASSERT_TRUE(chosen.fits) << chosen.shortfall;
   int derived_host = 0;
   int64_t largest = 0;
