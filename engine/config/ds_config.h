@@ -55,6 +55,10 @@ struct ZeroConfig {
   // Host updates made during the backward where the plan finds host memory for an exact
   // undo (Note [speculative update], zero/host_updater.h); never without overlap.
   bool speculative_update = false;  // "zerod_speculative_update" (opt-in: bench/RESULTS.md)
+  // Host updates made during the backward, with nothing saved, where the step's decision
+  // is known before it ends: no clipping and no fp16 overflow check (Note [early update],
+  // zero/host_updater.h). Exact as it is; never without overlap or with the delayed update.
+  bool early_update = true;  // "zerod_early_update"
   // "zerod_derived_weights": 16-bit shards of device-updated units made from their float32
   // masters at each gather, not kept (zero/param_group.h, Note [derived shard]).
   bool derived_weights = true;

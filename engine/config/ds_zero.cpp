@@ -81,6 +81,7 @@ absl::Status ParseZero(JsonReader z, ParseContext& ctx) {
   ASSIGN_OR_RETURN(out.overlap_comm, z.Bool("overlap_comm", true));
   ASSIGN_OR_RETURN(out.overlap_optimizer, z.Bool("zerod_overlap_optimizer", true));
   ASSIGN_OR_RETURN(out.speculative_update, z.Bool("zerod_speculative_update", false));
+  ASSIGN_OR_RETURN(out.early_update, z.Bool("zerod_early_update", true));
   ASSIGN_OR_RETURN(out.derived_weights, z.Bool("zerod_derived_weights", true));
   if (!z.IsAuto("zerod_derived_host_weights") && z.Has("zerod_derived_host_weights")) {
     ASSIGN_OR_RETURN(out.derived_host_weights, z.Bool("zerod_derived_host_weights", false));

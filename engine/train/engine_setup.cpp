@@ -30,8 +30,7 @@ void ShareCpuThreads(const comm::Communicator& comm) {
   omp_set_num_threads(threads);
 }
 
-zero::EngineOptions EngineOptionsFor(const config::DsConfig& ds,
-                                     const comm::Communicator& comm) {
+zero::EngineOptions EngineOptionsFor(const config::DsConfig& ds, const comm::Communicator& comm) {
   zero::EngineOptions opts;
   opts.dtype = models::ToTorch(ds.compute_dtype);
   opts.device = comm.device() >= 0
@@ -44,8 +43,8 @@ zero::EngineOptions EngineOptionsFor(const config::DsConfig& ds,
   opts.max_live_numel = ds.zero.max_live_parameters;
   opts.gradient_accumulation_steps = ds.gradient_accumulation_steps;
   opts.overlap_optimizer = ds.zero.overlap_optimizer;
-  opts.delayed_update_after =
-      ds.zero.delayed_update ? ds.zero.delayed_update_warmup_steps : -1;
+  opts.early_update = ds.zero.early_update && ds.zero.overlap_optimizer && !ds.zero.delayed_update;
+  opts.delayed_update_after = ds.zero.delayed_update ? ds.zero.delayed_update_warmup_steps : -1;
   // On a GPU the rank's main thread feeds the device while the CPU optimizer runs: leave
   // it a core.
   const int threads = omp_get_max_threads();

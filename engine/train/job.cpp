@@ -330,7 +330,9 @@ class TrainingJob final : public Job {
     const double lr = optim::LearningRate(ds_.scheduler, lr_iteration_);
     offload::AdamWHyper hyper = ds_.adamw;
     hyper.lr = lr;
-    engine_->PrepareStep(hyper, 1.0 / loss_scale);
+    // With no clipping and no fp16 overflow check, that is the step's whole decision.
+    const bool decided = ds_.gradient_clipping <= 0.0 && ds_.compute_dtype != DType::kFloat16;
+    engine_->PrepareStep(hyper, 1.0 / loss_scale, decided);
     // The micro-batches' passes through autograd, run inside the boundary of
     // Note [exceptions].
     auto passes = [&] {
@@ -378,22 +380,36 @@ class TrainingJob final : public Job {
       (void)engine_->AbandonStep();  // the state stays the last step's
       return passed;
     }
-    RETURN_IF_ERROR(engine_->ReleaseAll());
+    // Stopping between the passes and the update gives back what was updated ahead of the
+    // decision (where nothing can be, Note [early update], the engine refuses its state).
+    auto abandoned = [&](absl::Status s) {
+      (void)engine_->AbandonStep();
+      return s;
+    };
+    if (absl::Status s = engine_->ReleaseAll(); !s.ok()) return abandoned(s);
     int64_t unused_experts = 0;
     if (routed) {
-      ASSIGN_OR_RETURN(unused_experts, engine_->TakeUnusedExperts());
+      absl::StatusOr<int64_t> unused = engine_->TakeUnusedExperts();
+      if (!unused.ok()) return abandoned(unused.status());
+      unused_experts = *unused;
     }
     double sums[2] = {loss_sum, aux_sum};
-    RETURN_IF_ERROR(comm_->AllReduce(sums, 2, DType::kFloat64, comm::ReduceOp::kSum));
+    if (absl::Status s = comm_->AllReduce(sums, 2, DType::kFloat64, comm::ReduceOp::kSum);
+        !s.ok()) {
+      return abandoned(s);
+    }
     const double loss = sums[0] / static_cast<double>(micro_steps_total);
     const bool fp16 = ds_.compute_dtype == DType::kFloat16;
     if (!std::isfinite(loss) && !fp16) {
-      return absl::InternalError(absl::StrCat("loss is ", loss, " at step ", steps_done_ + 1,
-                                              "; lower the learning rate or use fp32/bf16"));
+      return abandoned(
+          absl::InternalError(absl::StrCat("loss is ", loss, " at step ", steps_done_ + 1,
+                                           "; lower the learning rate or use fp32/bf16")));
     }
     lap();
-    ASSIGN_OR_RETURN(zero::StepOutcome outcome,
-                     engine_->Step(hyper, 1.0 / loss_scale, ds_.gradient_clipping, fp16));
+    absl::StatusOr<zero::StepOutcome> stepped =
+        engine_->Step(hyper, 1.0 / loss_scale, ds_.gradient_clipping, fp16);
+    if (!stepped.ok()) return abandoned(stepped.status());
+    const zero::StepOutcome outcome = *stepped;
     const double step_s = lap();
     if (!fp16 && !std::isfinite(outcome.grad_norm)) {
       // Without fp16's skip, a non-finite gradient has just poisoned the weights.

@@ -207,9 +207,11 @@ void HostUpdater::Speculate(Batch& batch) {
           const torch::Tensor& held = grads_->held(group.index);
           const void* grad = HostGradient(batch, static_cast<int>(j));
           if (!offload::AllFinite(grad, models::ToDType(held.scalar_type()), held.numel())) return;
-          group.saved_master.copy_(group.master);
-          group.saved_exp_avg.copy_(group.exp_avg);
-          group.saved_exp_avg_sq.copy_(group.exp_avg_sq);
+          if (group.saved_master.defined()) {  // else an early update: nothing to undo
+            group.saved_master.copy_(group.master);
+            group.saved_exp_avg.copy_(group.exp_avg);
+            group.saved_exp_avg_sq.copy_(group.exp_avg_sq);
+          }
           UpdateGroup(batch, static_cast<int>(j));
           speculated_[group.index] = 1;
           absl::MutexLock lock(&mu_);
@@ -232,6 +234,17 @@ void HostUpdater::Settle(Batch& batch) {
     const bool stood = speculated_[g] != 0;
     speculated_[g] = 0;
     if (stood && batch.assumed_right) {
+      Finish(g);
+      continue;
+    }
+    if (stood && !group.saved_master.defined()) {
+      // Note [early update]: nothing saved to restore. Every later call reports it, so
+      // nothing (a save, an export, another step) reads a state that is no step's.
+      RecordError(absl::FailedPreconditionError(absl::StrCat(
+          "host group ", g,
+          " was updated during the backward (its step neither clips nor "
+          "checks for overflow) and the step did not complete; that update cannot be undone, "
+          "so this rank's state is no step's: resume from the last checkpoint")));
       Finish(g);
       continue;
     }

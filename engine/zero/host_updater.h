@@ -22,6 +22,16 @@
 // (tests/train/placement_test.cpp). The plan chooses which groups have saved arrays
 // (plan.h, UnitPlacement::speculate): they cost 12 bytes per element of host memory.
 //
+// Note [early update]: where the step's decision is known before the backward ends (no
+// gradient clipping, no fp16 overflow check: the factor is the gradient scale whatever the
+// gradients), a host group is updated during the backward with nothing saved: kSpeculate
+// without saved arrays, which Settle then always finds right. That is the serial update's
+// arithmetic on the same gradient, so exact as it is, for no memory ("zerod_early_update",
+// on by default). A non-finite gradient waits for the decision as before. If the step does
+// not complete (an error in its passes, a non-finite loss), an early update cannot be
+// undone: the worker's error then refuses every later call (save, export, step), so no
+// state that is no step's is ever written.
+//
 // Note [delayed update]: the opt-in mode that changes the math (ZeRO-Offload's delayed
 // parameter update; "zerod_delayed_update"). At each step's launch the worker first
 // publishes every host group's 16-bit shard from its master (kPublish: the master as the
@@ -157,7 +167,7 @@ class HostUpdater {
   GradStream* grads_;
   DeviceStreams* streams_;
   int cpu_threads_;
-  std::vector<Lane> lanes_;  // worker-owned between Submit and completion
+  std::vector<Lane> lanes_;       // worker-owned between Submit and completion
   std::vector<char> speculated_;  // per group: its speculative update stands (worker-owned)
   std::thread thread_;
 

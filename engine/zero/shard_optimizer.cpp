@@ -210,13 +210,14 @@ HostUpdater::Group ShardOptimizer::HostGroup(int i) const {
           st.saved_exp_avg_sq};
 }
 
-bool ShardOptimizer::CanSpeculate(int i) const {
-  return state_[i].where == plan::Where::kHost && state_[i].saved_master.defined();
+bool ShardOptimizer::CanSpeculate(int i, bool decided) const {
+  if (state_[i].where != plan::Where::kHost || !options_.overlap) return false;
+  return state_[i].saved_master.defined() || (decided && options_.early);
 }
 
 absl::Status ShardOptimizer::Speculate(int i, const offload::AdamWHyper& hyper, int64_t step,
                                        float factor, DeviceStreams::Marker ready) {
-  ZEROD_CHECK(CanSpeculate(i));
+  ZEROD_CHECK(CanSpeculate(i, /*decided=*/true));
   HostUpdater::Batch batch;
   batch.kind = HostUpdater::Kind::kSpeculate;
   batch.groups.push_back(HostGroup(i));

@@ -57,6 +57,9 @@ class ShardOptimizer {
     // >= 0: the Adam steps after this one update host groups one step late (Note [delayed
     // update]); -1: never.
     int64_t delay_after = -1;
+    // Host groups may update during the backward with nothing saved when the step's
+    // decision is known (Note [early update], host_updater.h).
+    bool early = false;
   };
   // Where each time went, summed over the updates finished since the last TakeTimes().
   struct Times {
@@ -97,8 +100,9 @@ class ShardOptimizer {
   absl::Status Launch(const offload::AdamWHyper& hyper, int64_t step, float factor,
                       bool speculation_right = false);
 
-  // Whether host group i may be updated ahead of the step's decision.
-  bool CanSpeculate(int i) const;
+  // Whether host group i may be updated ahead of the step's decision: it has saved arrays
+  // to undo with, or the decision is `decided` already and early updates are on.
+  bool CanSpeculate(int i, bool decided) const;
   // Queues group i's update with the assumed `hyper`, `step` and `factor` once `ready`
   // (its gradient held) is reached; the group counts as not updated until settled.
   absl::Status Speculate(int i, const offload::AdamWHyper& hyper, int64_t step, float factor,

@@ -101,13 +101,14 @@ absl::Status ZeroEngine::BuildOptimizer(const std::vector<plan::UnitPlacement>& 
   ASSIGN_OR_RETURN(
       grads_, GradStream::Create(groups, holders, options_.gradient_accumulation_steps > 1, comm_,
                                  streams_.get(), pool_.get()));
-  ASSIGN_OR_RETURN(
-      optimizer_,
-      ShardOptimizer::Create(groups, where, speculate, grads_.get(), streams_.get(), pool_.get(),
-                             {.dtype = options_.dtype,
-                              .overlap = options_.overlap_optimizer,
-                              .cpu_threads = options_.optimizer_threads,
-                              .delay_after = options_.delayed_update_after}));
+  ASSIGN_OR_RETURN(optimizer_,
+                   ShardOptimizer::Create(
+                       groups, where, speculate, grads_.get(), streams_.get(), pool_.get(),
+                       {.dtype = options_.dtype,
+                        .overlap = options_.overlap_optimizer,
+                        .cpu_threads = options_.optimizer_threads,
+                        .delay_after = options_.delayed_update_after,
+                        .early = options_.early_update && options_.delayed_update_after < 0}));
   return absl::OkStatus();
 }
 
@@ -316,7 +317,7 @@ void ZeroEngine::AfterBackward(int index, const std::vector<torch::Tensor>& grad
 }
 
 void ZeroEngine::MaybeSpeculate(int g) {
-  if (!prepared_.armed || !optimizer_->CanSpeculate(g)) return;
+  if (!prepared_.armed || !optimizer_->CanSpeculate(g, prepared_.decided)) return;
   const int passes = grads_->micro_batches(g);
   const int final_pass = static_cast<int>(options_.gradient_accumulation_steps);
   if (passes > final_pass) prepared_.spoiled = true;  // more passes than announced
@@ -325,9 +326,10 @@ void ZeroEngine::MaybeSpeculate(int g) {
                                      grads_->MarkIssued()));
 }
 
-void ZeroEngine::PrepareStep(const offload::AdamWHyper& hyper, double grad_scale) {
+void ZeroEngine::PrepareStep(const offload::AdamWHyper& hyper, double grad_scale, bool decided) {
   if (!optimizer_) return;
-  prepared_ = {.armed = true, .hyper = hyper, .factor = static_cast<float>(grad_scale)};
+  prepared_ = {
+      .armed = true, .hyper = hyper, .factor = static_cast<float>(grad_scale), .decided = decided};
 }
 
 absl::StatusOr<int64_t> ZeroEngine::TakeUnusedExperts() {

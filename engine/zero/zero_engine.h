@@ -27,17 +27,16 @@
 // Note [unused experts]: an expert of a mixture-of-experts layer that no token of a
 // rank's micro-batch chose gets no gradient from autograd on the reference path
 // (models/moe.h), and a zero slice of the stacked weights' gradient on the GPU's grouped
-// path. Undefined counts as zero (Accumulate): the layer's flat gradient holds zeros there and is reduce-scattered
-// whole, with the experts other ranks did use; AdamW then updates the expert with a zero
-// gradient (its moments decay, weight decay applies), which is what transformers' fused
-// 3-D expert parameters get from torch.optim.AdamW too (one tensor for all of a layer's
-// experts, so never a None gradient). zerod does not skip the expert's reduce-scatter when
-// every rank agrees it went unused: a layer's experts share one group and one collective,
-// and the skip would save bytes of a collective that is issued anyway. Measured on the
-// tiny fixtures only (every expert used); at the benchmark shapes (8 of 64 or 128 experts
-// per token, 8k tokens a micro-batch) every expert should be used in practice. The step
-// log's `unused_experts` counts the (layer, expert) pairs no token of the global batch
-// chose, so this can be checked on any run.
+// path. Undefined counts as zero (Accumulate): the layer's flat gradient holds zeros there and is
+// reduce-scattered whole, with the experts other ranks did use; AdamW then updates the expert with
+// a zero gradient (its moments decay, weight decay applies), which is what transformers' fused 3-D
+// expert parameters get from torch.optim.AdamW too (one tensor for all of a layer's experts, so
+// never a None gradient). zerod does not skip the expert's reduce-scatter when every rank agrees it
+// went unused: a layer's experts share one group and one collective, and the skip would save bytes
+// of a collective that is issued anyway. Measured on the tiny fixtures only (every expert used); at
+// the benchmark shapes (8 of 64 or 128 experts per token, 8k tokens a micro-batch) every expert
+// should be used in practice. The step log's `unused_experts` counts the (layer, expert) pairs no
+// token of the global batch chose, so this can be checked on any run.
 #pragma once
 
 #include <torch/torch.h>
@@ -80,7 +79,10 @@ struct EngineOptions {
   std::vector<plan::UnitPlacement> placement;
   int64_t gradient_accumulation_steps = 1;  // > 1: gradients are summed in float32
   bool overlap_optimizer = true;            // host updates overlap the next forward
-  int optimizer_threads = 0;                // OpenMP threads of host updates; 0: default
+  // Host updates during the backward where PrepareStep says the decision is known
+  // (Note [early update], host_updater.h); needs overlap_optimizer.
+  bool early_update = true;
+  int optimizer_threads = 0;  // OpenMP threads of host updates; 0: default
   // >= 0: after this many exact Adam steps, host-updated units apply each update one step
   // late (the opt-in mode of Note [delayed update], zero/host_updater.h); -1: never.
   int64_t delayed_update_after = -1;
@@ -155,7 +157,10 @@ class ZeroEngine {
   // updated as their gradients arrive, assuming nothing clips or overflows; Step settles
   // them, undoing exactly where the decision differs (Note [speculative update],
   // host_updater.h). Optional: without it every host update waits for Step.
-  void PrepareStep(const offload::AdamWHyper& hyper, double grad_scale);
+  // `decided`: the step neither clips nor checks for overflow, so its factor is
+  // `grad_scale` whatever the gradients: host groups then update during the backward with
+  // nothing saved (Note [early update], host_updater.h).
+  void PrepareStep(const offload::AdamWHyper& hyper, double grad_scale, bool decided = false);
   // The step's passes failed and Step will not be called: speculated groups get back
   // their state from before the step, bitwise.
   absl::Status AbandonStep();
@@ -262,6 +267,7 @@ class ZeroEngine {
     bool armed = false;
     offload::AdamWHyper hyper;
     float factor = 1.0f;   // the factor when nothing clips or overflows: the gradient scale
+    bool decided = false;  // that factor is the step's (no clipping, no overflow check)
     bool spoiled = false;  // a gradient was added after its group was speculated
   };
   // After group g's gradient is issued: speculates its update when the step is armed and
@@ -274,7 +280,7 @@ class ZeroEngine {
   std::vector<torch::Tensor> step_picks_;    // per sparse layer: picks summed over the step
   int64_t adam_step_ = 0;
   int64_t peak_live_bytes_ = 0;
-  double forward_wait_seconds_ = 0.0;  // FetchForRun waiting for host updates
+  double forward_wait_seconds_ = 0.0;   // FetchForRun waiting for host updates
   double gradient_wait_seconds_ = 0.0;  // AfterBackward waiting for late updates
 };
 

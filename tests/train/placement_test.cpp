@@ -39,6 +39,7 @@ struct Options {
   bool overlap = true;
   const char* max_norm = "0.5";           // with clipping: small enough that it clips every step
   bool speculate = true;                  // "zerod_speculative_update"
+  bool early = true;                      // "zerod_early_update"
   const char* precision = "";             // a DeepSpeed section, e.g. R"("fp16": {...},)"
   bool derived = true;                    // "zerod_derived_weights"
   const char* derived_host = "\"auto\"";  // "zerod_derived_host_weights"
@@ -62,8 +63,9 @@ struct Files {
         o.derived ? "true" : "false", R"(, "zerod_derived_host_weights": )", o.derived_host,
         R"(, "zerod_overlap_optimizer": )", o.overlap ? "true" : "false",
         R"(, "zerod_speculative_update": )", o.speculate ? "true" : "false",
-        R"(, "zerod_delayed_update": )", o.delay_after >= 0 ? "true" : "false",
-        R"(, "zerod_delayed_update_warmup_steps": )", std::max(o.delay_after, 0), R"(,
+        R"(, "zerod_early_update": )", o.early ? "true" : "false", R"(, "zerod_delayed_update": )",
+        o.delay_after >= 0 ? "true" : "false", R"(, "zerod_delayed_update_warmup_steps": )",
+        std::max(o.delay_after, 0), R"(,
         "offload_param": {"device": ")",
         o.placement.params, R"(", "pin_memory": true},
         "offload_optimizer": {"device": "cpu", "pin_memory": true, "ratio": )",
@@ -250,6 +252,39 @@ TEST(PlacementTest, SpeculativeUpdateGivesBitwiseTheSerialWeights) {
   ExpectSpeculationBitwiseSerial(World());
 }
 
+// Note [early update] (zero/host_updater.h): without clipping or fp16's overflow check,
+// host units update during the backward with no saved state (speculation off), never
+// undone, to bitwise the serial update's weights, moments, losses and norms: bf16 and
+// float32, shards offloaded and resident, with and without accumulation. With clipping,
+// or with "zerod_early_update": false, nothing updates early.
+void ExpectEarlyUpdateBitwiseSerial(comm::Communicator& comm) {
+  const char* bf16 = R"("bf16": {"enabled": true},)";
+  const Options cases[] = {
+      {.placement = {"cpu", "1.0"}, .clipping = false, .speculate = false},
+      {.placement = {"cpu", "1.0"}, .clipping = false, .speculate = false, .precision = bf16},
+      {.placement = {"none", "0.5"}, .clipping = false, .accumulation = false, .speculate = false},
+  };
+  for (Options o : cases) {
+    const RunResult early = Run(o, comm, 6);
+    o.overlap = false;
+    const RunResult serial = Run(o, comm, 6);
+    ASSERT_FALSE(serial.state.empty()) << Describe(o);
+    EXPECT_GT(early.speculated, 0) << "nothing updated early: " << Describe(o);
+    EXPECT_EQ(early.undone, 0) << Describe(o);
+    EXPECT_EQ(early.losses, serial.losses) << Describe(o);
+    EXPECT_EQ(early.norms, serial.norms) << Describe(o);
+    EXPECT_TRUE(early.state == serial.state) << "early and serial updates differ: " << Describe(o);
+  }
+  Options clipped{.placement = {"cpu", "1.0"}, .speculate = false};
+  EXPECT_EQ(Run(clipped, comm, 3).speculated, 0) << "updated early though the step clips";
+  Options off{.placement = {"cpu", "1.0"}, .clipping = false, .speculate = false, .early = false};
+  EXPECT_EQ(Run(off, comm, 3).speculated, 0) << "updated early with zerod_early_update off";
+}
+
+TEST(PlacementTest, EarlyUpdateGivesBitwiseTheSerialWeights) {
+  ExpectEarlyUpdateBitwiseSerial(World());
+}
+
 // Note [delayed update] (zero/host_updater.h), the opt-in mode that changes the math: with
 // every unit updated on the CPU, a job that delays after 3 exact steps trains as plain
 // LibTorch does with each update from the fourth on applied one step late (losses within
@@ -432,6 +467,11 @@ TEST(PlacementGpuTest, OverlappedUpdateGivesBitwiseTheSerialWeightsOnTheGpu) {
 TEST(PlacementGpuTest, SpeculativeUpdateGivesBitwiseTheSerialWeightsOnTheGpu) {
   if (testing::GpuWorld() == nullptr) GTEST_SKIP() << "no GPU path in this build or host";
   ExpectSpeculationBitwiseSerial(*testing::GpuWorld());
+}
+
+TEST(PlacementGpuTest, EarlyUpdateGivesBitwiseTheSerialWeightsOnTheGpu) {
+  if (testing::GpuWorld() == nullptr) GTEST_SKIP() << "no GPU path in this build or host";
+  ExpectEarlyUpdateBitwiseSerial(*testing::GpuWorld());
 }
 
 TEST(PlacementGpuTest, DerivedWeightsGiveBitwiseTheKeptShardsWeightsOnTheGpu) {

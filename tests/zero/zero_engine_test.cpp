@@ -4,9 +4,9 @@
 
 #include "engine/models/decoder.h"
 #include "engine/models/hf_config.h"
+#include "engine/weights/model_weights.h"
 #include "engine/zero/status_exception.h"
 #include "tests/support/test_env.h"
-#include "engine/weights/model_weights.h"
 
 namespace zerod::zero {
 namespace {
@@ -54,6 +54,31 @@ TEST(ZeroEngineTest, AHookFailureInsideBackwardComesBackAsItsStatus) {
   EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
   EXPECT_NE(s.message().find("forward only"), std::string::npos) << s;
   EXPECT_TRUE(engine->ReleaseAll().ok());
+}
+
+// Note [early update]: with the step's decision known, host units update during the
+// backward with nothing saved; a step then abandoned cannot be undone, so the engine
+// refuses its state from then on (a save or export would read it). Not decided, nothing is
+// updated ahead and abandoning leaves the state as it was.
+TEST(ZeroEngineTest, AnAbandonedEarlyUpdateRefusesTheStateAfterIt) {
+  offload::AdamWHyper hyper;
+  hyper.lr = 1e-3;
+  for (bool decided : {false, true}) {
+    auto engine = MakeEngine(/*checkpointing=*/false);  // every unit's state on the host
+    engine->PrepareStep(hyper, 1.0, decided);
+    engine->Forward(Ids()).sum().backward();
+    ASSERT_TRUE(engine->ReleaseAll().ok());
+    const absl::Status abandoned = engine->AbandonStep();
+    if (!decided) {
+      EXPECT_TRUE(abandoned.ok()) << abandoned;
+      EXPECT_TRUE(engine->FinishUpdates().ok());
+      continue;
+    }
+    EXPECT_EQ(abandoned.code(), absl::StatusCode::kFailedPrecondition) << abandoned;
+    EXPECT_NE(abandoned.message().find("resume from the last checkpoint"), std::string::npos)
+        << abandoned;
+    EXPECT_FALSE(engine->FinishUpdates().ok());
+  }
 }
 
 TEST(ZeroEngineTest, NoGatheredParameterOutlivesForwardWithCheckpointing) {
