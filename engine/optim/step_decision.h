@@ -15,6 +15,13 @@ struct StepRules {
   bool check_overflow = false;  // fp16: skip the step when any gradient is not finite
 };
 
+// Whether `rules` decide the step whatever its gradients are (no clipping, no overflow
+// check): the factor is then grad_scale and nothing is skipped (Note [early update] in
+// zero/host_updater.h).
+inline bool DecidedBeforeGradients(const StepRules& rules) {
+  return rules.max_norm <= 0.0 && !rules.check_overflow;
+}
+
 struct StepDecision {
   bool skipped = false;    // fp16 overflow on some rank: no update anywhere
   double grad_norm = 0.0;  // global L2 norm of the unscaled gradient, before clipping

@@ -68,11 +68,12 @@ Plan Build(const Request& r, const std::vector<int64_t>& shards, int64_t gathere
                    ? Where::kDevice
                    : Where::kHost;
     u.gradients = host_updated && c.gradients_on_host ? Where::kHost : Where::kDevice;
-    const bool master_beside = u.optimizer == Where::kDevice
-                                   ? u.params == Where::kDevice || !r.gpu
-                                   : u.params == Where::kHost && c.host_derived;
-    u.derived = r.compute_dtype != DType::kFloat32 && master_beside &&
-                (u.optimizer == Where::kHost || r.derived_weights);
+    // Note [derived shard]: a 16-bit shard beside its master is made from it.
+    const bool device_derived = r.derived_weights && u.optimizer == Where::kDevice &&
+                                (u.params == Where::kDevice || !r.gpu);
+    const bool host_derived =
+        c.host_derived && u.optimizer == Where::kHost && u.params == Where::kHost;
+    u.derived = r.compute_dtype != DType::kFloat32 && (device_derived || host_derived);
     host_elements += host_updated ? shards[i] : 0;
     all_elements += shards[i];
     plan.total_param_numel += r.units[i].numel;

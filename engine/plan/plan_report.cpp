@@ -20,7 +20,7 @@ nlohmann::ordered_json KindsJson(const Bytes& b) {
 
 std::string Placement(const UnitPlacement& u, bool gpu) {
   // A host unit's derived shard is the plan's choice (device ones always are derived).
-  const bool host_derived = gpu && u.derived && u.params == Where::kHost;
+  const bool host_derived = gpu && u.derived && u.optimizer == Where::kHost;
   return absl::StrCat("parameters ", Name(u.params, gpu),
                       host_derived ? " (made from the master at each gather)" : "", ", optimizer ",
                       Name(u.optimizer, gpu), ", gradients ", Name(u.gradients, gpu),

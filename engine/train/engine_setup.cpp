@@ -43,7 +43,7 @@ zero::EngineOptions EngineOptionsFor(const config::DsConfig& ds, const comm::Com
   opts.max_live_numel = ds.zero.max_live_parameters;
   opts.gradient_accumulation_steps = ds.gradient_accumulation_steps;
   opts.overlap_optimizer = ds.zero.overlap_optimizer;
-  opts.early_update = ds.zero.early_update && ds.zero.overlap_optimizer && !ds.zero.delayed_update;
+  opts.early_update = ds.zero.early_update;
   opts.delayed_update_after = ds.zero.delayed_update ? ds.zero.delayed_update_warmup_steps : -1;
   // On a GPU the rank's main thread feeds the device while the CPU optimizer runs: leave
   // it a core.

@@ -19,6 +19,7 @@
 #include "engine/data/sampler.h"
 #include "engine/monitor/monitor.h"
 #include "engine/optim/loss_scaler.h"
+#include "engine/optim/step_decision.h"
 #include "engine/plan/host_check.h"
 #include "engine/train/dataset_files.h"
 #include "engine/train/engine_setup.h"
@@ -330,9 +331,10 @@ class TrainingJob final : public Job {
     const double lr = optim::LearningRate(ds_.scheduler, lr_iteration_);
     offload::AdamWHyper hyper = ds_.adamw;
     hyper.lr = lr;
-    // With no clipping and no fp16 overflow check, that is the step's whole decision.
-    const bool decided = ds_.gradient_clipping <= 0.0 && ds_.compute_dtype != DType::kFloat16;
-    engine_->PrepareStep(hyper, 1.0 / loss_scale, decided);
+    const bool fp16 = ds_.compute_dtype == DType::kFloat16;
+    engine_->PrepareStep(
+        hyper, 1.0 / loss_scale,
+        optim::DecidedBeforeGradients({1.0 / loss_scale, ds_.gradient_clipping, fp16}));
     // The micro-batches' passes through autograd, run inside the boundary of
     // Note [exceptions].
     auto passes = [&] {
@@ -399,7 +401,6 @@ class TrainingJob final : public Job {
       return abandoned(s);
     }
     const double loss = sums[0] / static_cast<double>(micro_steps_total);
-    const bool fp16 = ds_.compute_dtype == DType::kFloat16;
     if (!std::isfinite(loss) && !fp16) {
       return abandoned(
           absl::InternalError(absl::StrCat("loss is ", loss, " at step ", steps_done_ + 1,

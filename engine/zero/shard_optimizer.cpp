@@ -211,7 +211,7 @@ HostUpdater::Group ShardOptimizer::HostGroup(int i) const {
 }
 
 bool ShardOptimizer::CanSpeculate(int i, bool decided) const {
-  if (state_[i].where != plan::Where::kHost || !options_.overlap) return false;
+  if (state_[i].where != plan::Where::kHost) return false;
   return state_[i].saved_master.defined() || (decided && options_.early);
 }
 

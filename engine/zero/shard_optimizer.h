@@ -58,7 +58,7 @@ class ShardOptimizer {
     // update]); -1: never.
     int64_t delay_after = -1;
     // Host groups may update during the backward with nothing saved when the step's
-    // decision is known (Note [early update], host_updater.h).
+    // decision is known (Note [early update], host_updater.h). Needs `overlap`.
     bool early = false;
   };
   // Where each time went, summed over the updates finished since the last TakeTimes().

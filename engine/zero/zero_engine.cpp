@@ -101,14 +101,15 @@ absl::Status ZeroEngine::BuildOptimizer(const std::vector<plan::UnitPlacement>& 
   ASSIGN_OR_RETURN(
       grads_, GradStream::Create(groups, holders, options_.gradient_accumulation_steps > 1, comm_,
                                  streams_.get(), pool_.get()));
-  ASSIGN_OR_RETURN(optimizer_,
-                   ShardOptimizer::Create(
-                       groups, where, speculate, grads_.get(), streams_.get(), pool_.get(),
-                       {.dtype = options_.dtype,
-                        .overlap = options_.overlap_optimizer,
-                        .cpu_threads = options_.optimizer_threads,
-                        .delay_after = options_.delayed_update_after,
-                        .early = options_.early_update && options_.delayed_update_after < 0}));
+  ASSIGN_OR_RETURN(
+      optimizer_,
+      ShardOptimizer::Create(groups, where, speculate, grads_.get(), streams_.get(), pool_.get(),
+                             {.dtype = options_.dtype,
+                              .overlap = options_.overlap_optimizer,
+                              .cpu_threads = options_.optimizer_threads,
+                              .delay_after = options_.delayed_update_after,
+                              .early = options_.early_update && options_.overlap_optimizer &&
+                                       options_.delayed_update_after < 0}));
   return absl::OkStatus();
 }
 

@@ -80,7 +80,7 @@ struct EngineOptions {
   int64_t gradient_accumulation_steps = 1;  // > 1: gradients are summed in float32
   bool overlap_optimizer = true;            // host updates overlap the next forward
   // Host updates during the backward where PrepareStep says the decision is known
-  // (Note [early update], host_updater.h); needs overlap_optimizer.
+  // (Note [early update], host_updater.h); only with overlap_optimizer and no delay.
   bool early_update = true;
   int optimizer_threads = 0;  // OpenMP threads of host updates; 0: default
   // >= 0: after this many exact Adam steps, host-updated units apply each update one step
