@@ -67,14 +67,18 @@ struct AdamScalars {
 
 enum class Out16 { kNone, kBf16, kFp16 };
 
-// The arrays of one call. `grad` and `out` may be the same buffer (in-place update), so
-// neither is __restrict.
+// The arrays of one call: the state is read from the `*_in` arrays and written to the
+// others (the same ones in place, Note [speculative update]'s own ones out of place).
+// `grad` and `out` may be the same buffer (in-place update), so nothing is __restrict.
 struct AdamArrays {
   float* param;
   const void* grad;
   float* exp_avg;
   float* exp_avg_sq;
   uint16_t* out;
+  const float* param_in;
+  const float* exp_avg_in;
+  const float* exp_avg_sq_in;
 };
 
 template <DType kGrad>
@@ -95,9 +99,9 @@ inline float GradAt(const void* grad, int64_t i) {
 template <DType kGrad, Out16 kOut>
 inline void UpdateOne(const AdamArrays& a, int64_t i, const AdamScalars& c) {
   const float g = GradAt<kGrad>(a.grad, i) * c.grad_scale;  // read before out[i] is written
-  float p = a.param[i] * c.decay;
-  const float m = c.beta1 * a.exp_avg[i] + c.one_minus_beta1 * g;
-  const float v = c.beta2 * a.exp_avg_sq[i] + c.one_minus_beta2 * g * g;
+  float p = a.param_in[i] * c.decay;
+  const float m = c.beta1 * a.exp_avg_in[i] + c.one_minus_beta1 * g;
+  const float v = c.beta2 * a.exp_avg_sq_in[i] + c.one_minus_beta2 * g * g;
   const float denom = std::sqrt(v) / c.bias2_sqrt + c.eps;
   p += c.neg_step_size * m / denom;
   a.param[i] = p;
@@ -161,10 +165,10 @@ ZEROD_AVX2 inline __m256 LoadGrad256(const void* grad, int64_t i) {
 // UpdateOne on elements [i, i+8); returns the new parameters.
 ZEROD_AVX2 inline __m256 Update256(const AdamArrays& a, int64_t i, __m256 g, const Avx2Consts& k) {
   g = _mm256_mul_ps(g, k.grad_scale);
-  __m256 p = _mm256_mul_ps(_mm256_loadu_ps(a.param + i), k.decay);
-  const __m256 m = _mm256_add_ps(_mm256_mul_ps(k.beta1, _mm256_loadu_ps(a.exp_avg + i)),
+  __m256 p = _mm256_mul_ps(_mm256_loadu_ps(a.param_in + i), k.decay);
+  const __m256 m = _mm256_add_ps(_mm256_mul_ps(k.beta1, _mm256_loadu_ps(a.exp_avg_in + i)),
                                  _mm256_mul_ps(k.one_minus_beta1, g));
-  const __m256 v = _mm256_add_ps(_mm256_mul_ps(k.beta2, _mm256_loadu_ps(a.exp_avg_sq + i)),
+  const __m256 v = _mm256_add_ps(_mm256_mul_ps(k.beta2, _mm256_loadu_ps(a.exp_avg_sq_in + i)),
                                  _mm256_mul_ps(_mm256_mul_ps(k.one_minus_beta2, g), g));
   const __m256 denom = _mm256_add_ps(_mm256_div_ps(_mm256_sqrt_ps(v), k.bias2_sqrt), k.eps);
   p = _mm256_add_ps(p, _mm256_div_ps(_mm256_mul_ps(k.neg_step_size, m), denom));
@@ -275,10 +279,10 @@ ZEROD_AVX512 inline __m512 LoadGrad512(const void* grad, int64_t i) {
 ZEROD_AVX512 inline __m512 Update512(const AdamArrays& a, int64_t i, __m512 g,
                                      const Avx512Consts& k) {
   g = _mm512_mul_ps(g, k.grad_scale);
-  __m512 p = _mm512_mul_ps(_mm512_loadu_ps(a.param + i), k.decay);
-  const __m512 m = _mm512_add_ps(_mm512_mul_ps(k.beta1, _mm512_loadu_ps(a.exp_avg + i)),
+  __m512 p = _mm512_mul_ps(_mm512_loadu_ps(a.param_in + i), k.decay);
+  const __m512 m = _mm512_add_ps(_mm512_mul_ps(k.beta1, _mm512_loadu_ps(a.exp_avg_in + i)),
                                  _mm512_mul_ps(k.one_minus_beta1, g));
-  const __m512 v = _mm512_add_ps(_mm512_mul_ps(k.beta2, _mm512_loadu_ps(a.exp_avg_sq + i)),
+  const __m512 v = _mm512_add_ps(_mm512_mul_ps(k.beta2, _mm512_loadu_ps(a.exp_avg_sq_in + i)),
                                  _mm512_mul_ps(_mm512_mul_ps(k.one_minus_beta2, g), g));
   const __m512 denom = _mm512_add_ps(_mm512_div_ps(_mm512_sqrt_ps(v), k.bias2_sqrt), k.eps);
   p = _mm512_add_ps(p, _mm512_div_ps(_mm512_mul_ps(k.neg_step_size, m), denom));
@@ -443,9 +447,9 @@ const char* CpuAdamIsaName(CpuAdamIsa isa) {
   return "scalar";
 }
 
-void AdamWStepWithIsa(CpuAdamIsa isa, float* param, const void* grad, DType grad_dtype,
-                      float* exp_avg, float* exp_avg_sq, int64_t n, const AdamWHyper& hyper,
-                      int64_t step, float grad_scale, void* out16, DType out_dtype) {
+void AdamWStepInto(const AdamWState& from, const AdamWState& to, const void* grad, DType grad_dtype,
+                   int64_t n, const AdamWHyper& hyper, int64_t step, float grad_scale, void* out16,
+                   DType out_dtype, CpuAdamIsa isa) {
   assert(grad_dtype == DType::kFloat32 || Is16Bit(grad_dtype));
   assert(out16 == nullptr || Is16Bit(out_dtype));
   assert(out16 != grad || Is16Bit(grad_dtype));
@@ -471,8 +475,17 @@ void AdamWStepWithIsa(CpuAdamIsa isa, float* param, const void* grad, DType grad
   // store costs (2 more bytes of traffic per parameter). In place, its lines were just read
   // for the gradient and sit in the cache, so a normal store is the cheaper one.
   const bool stream = out != Out16::kNone && out16 != grad;
-  const AdamArrays arrays{param, grad, exp_avg, exp_avg_sq, static_cast<uint16_t*>(out16)};
+  const AdamArrays arrays{
+      to.param,   grad,         to.exp_avg,     to.exp_avg_sq, static_cast<uint16_t*>(out16),
+      from.param, from.exp_avg, from.exp_avg_sq};
   RunParallel(PickKernel(isa, grad_dtype, out, stream), arrays, n, c);
+}
+
+void AdamWStepWithIsa(CpuAdamIsa isa, float* param, const void* grad, DType grad_dtype,
+                      float* exp_avg, float* exp_avg_sq, int64_t n, const AdamWHyper& hyper,
+                      int64_t step, float grad_scale, void* out16, DType out_dtype) {
+  const AdamWState state{param, exp_avg, exp_avg_sq};
+  AdamWStepInto(state, state, grad, grad_dtype, n, hyper, step, grad_scale, out16, out_dtype, isa);
 }
 
 void AdamWStep(float* param, const void* grad, DType grad_dtype, float* exp_avg, float* exp_avg_sq,

@@ -32,6 +32,11 @@ struct AdamWHyper {
   double weight_decay = 0.01;
 };
 
+// The kernels AdamWStep chooses from, best last.
+enum class CpuAdamIsa { kScalar, kAvx2, kAvx512 };
+// The best kernel this CPU and OS support (AVX2 needs F16C too); AdamWStep uses it.
+CpuAdamIsa BestCpuAdamIsa();
+
 // One AdamW step over n elements. `step` is the 1-based count of updates so far
 // (bias correction). `grad` holds n elements of `grad_dtype` (kFloat32, kBFloat16 or
 // kFloat16); each is converted to float and multiplied by `grad_scale` (unscaling of
@@ -51,6 +56,23 @@ void AdamWStep(float* param, const float* grad, float* exp_avg, float* exp_avg_s
                const AdamWHyper& hyper, int64_t step, float grad_scale, void* out16 = nullptr,
                DType out_dtype = DType::kBFloat16);
 
+// The float32 state of n elements that a step reads and writes.
+struct AdamWState {
+  float* param;
+  float* exp_avg;
+  float* exp_avg_sq;
+};
+
+// AdamWStep out of place: reads the state in `from` and writes the new state to `to`,
+// bitwise what the in-place step leaves (the kernels read every element before writing
+// it either way). `from` is left as it was, so an update made ahead of a decision can be
+// dropped by not using `to` (Note [speculative update], zero/host_updater.h). The arrays
+// of `to` must not overlap those of `from`, the gradient or out16 (from == to: in place).
+void AdamWStepInto(const AdamWState& from, const AdamWState& to, const void* grad, DType grad_dtype,
+                   int64_t n, const AdamWHyper& hyper, int64_t step, float grad_scale,
+                   void* out16 = nullptr, DType out_dtype = DType::kBFloat16,
+                   CpuAdamIsa isa = BestCpuAdamIsa());
+
 // Sum of squares of n floats, in double (the shard's part of the global grad norm).
 double SumOfSquares(const float* x, int64_t n);
 
@@ -59,10 +81,6 @@ double SumOfSquares(const float* x, int64_t n);
 void ConvertFromFloat(const float* src, void* dst, int64_t n, DType dtype);
 void ConvertToFloat(const void* src, float* dst, int64_t n, DType dtype);
 
-// For tests and benchmarks: the kernels AdamWStep chooses from, best last.
-enum class CpuAdamIsa { kScalar, kAvx2, kAvx512 };
-// The best kernel this CPU and OS support (AVX2 needs F16C too); AdamWStep uses it.
-CpuAdamIsa BestCpuAdamIsa();
 const char* CpuAdamIsaName(CpuAdamIsa isa);  // "scalar", "avx2", "avx512"
 // AdamWStep with the given kernel; one above BestCpuAdamIsa() runs BestCpuAdamIsa().
 void AdamWStepWithIsa(CpuAdamIsa isa, float* param, const void* grad, DType grad_dtype,

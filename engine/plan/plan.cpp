@@ -147,7 +147,7 @@ std::vector<Candidate> Candidates(const Request& r, const std::vector<int64_t>& 
 }
 
 // Note [speculative update] (zero/host_updater.h): the host memory a fitting placement
-// leaves goes to saved state for speculation, for the host-updated units that come first
+// leaves goes to spare state arrays for speculation, for the host-updated units that come first
 // in the backward (the last in forward order): their gradients arrive earliest, so their
 // updates have the most backward to hide in. The placement itself is not changed for it.
 // Not where a unit's gradient is complete only at the step's end (host-held, summed over

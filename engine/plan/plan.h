@@ -79,7 +79,7 @@ struct Request {
   int world_size = 1;
   int ranks_per_host = 1;  // ranks sharing one host's memory
   int64_t micro_batch = 1;
-  int64_t seq_len = 0;  // tokens per sequence: the job's (JobSpec::seq_len holds the default)
+  int64_t seq_len = 0;     // tokens per sequence: the job's (JobSpec::seq_len holds the default)
   int64_t grad_accum = 1;  // micro-steps per optimizer step: > 1 holds float32 gradients
   Checkpointing activation_checkpointing = Checkpointing::kOff;
   DType compute_dtype = DType::kBFloat16;
@@ -93,7 +93,7 @@ struct Request {
   int64_t prefetch_bucket_numel = config::kPrefetchBucketNumel;
   int64_t max_live_numel = config::kMaxLiveParametersNumel;
   int64_t persistence_threshold_numel = config::kParamPersistenceThresholdNumel;
-  // Give host-updated units saved state for the speculative update where host memory
+  // Give host-updated units spare state arrays for the speculative update where host memory
   // left over by the placement allows (a job's "zerod_speculative_update", off unless
   // turned on: job_request.h); counted in host optimizer bytes.
   bool speculative_update = false;
@@ -130,8 +130,8 @@ struct UnitPlacement {
   Where optimizer = Where::kHost;
   Where gradients = Where::kDevice;
   // Host-updated units only: updated during the backward, ahead of the step's decision,
-  // with a saved copy of its optimizer state to undo it exactly (12 bytes per element of
-  // host memory; Note [speculative update] in zero/host_updater.h).
+  // into spare arrays of its optimizer state, so that it can be dropped exactly (12 bytes per
+  // element of host memory; Note [speculative update] in zero/host_updater.h).
   bool speculate = false;
   // Its activations are recomputed in backward (activation checkpointing) instead of kept.
   bool recompute = false;
@@ -149,9 +149,10 @@ struct Plan {
   int64_t gpu_usable = 0;   // per rank, after the reserve for the CUDA context and fragmentation
   int64_t host_usable = 0;  // per rank: the host's share, after the reserve for the system
   double optimizer_ratio = 1.0;  // share of optimizer state elements on the host, as planned
-  int speculating_units = 0;     // host-updated units with saved state (UnitPlacement::speculate)
-  int layers = 0;                // decoder layers, and of them those recomputed in backward
-  int recomputed_layers = 0;     // (all for Checkpointing::kOn, chosen for kAuto)
+  int speculating_units =
+      0;           // host-updated units with spare state arrays (UnitPlacement::speculate)
+  int layers = 0;  // decoder layers, and of them those recomputed in backward
+  int recomputed_layers = 0;  // (all for Checkpointing::kOn, chosen for kAuto)
   bool fits = false;
   // When it does not fit: which memory is short, by how much, and what would make it fit.
   std::string shortfall;

@@ -18,6 +18,17 @@ double Since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
 }
 
+// Exchanges the memory behind two tensors of one shape and dtype. Every handle of either
+// tensor shares its TensorImpl, whose storage is replaced, so each owner of a handle (the
+// optimizer's state, a derived group's master, a float32 shard that is its master) reads
+// the other memory from now on, and views of neither exist (Note [speculative update]).
+void SwapStorage(const torch::Tensor& a, const torch::Tensor& b) {
+  const c10::Storage sa = a.storage();
+  const int64_t offset_a = a.storage_offset();
+  a.set_(b.storage(), b.storage_offset(), b.sizes(), b.strides());
+  b.set_(sa, offset_a, a.sizes(), a.strides());
+}
+
 }  // namespace
 
 HostUpdater::HostUpdater(GradStream* grads, DeviceStreams* streams, int num_groups, int cpu_threads)
@@ -207,12 +218,9 @@ void HostUpdater::Speculate(Batch& batch) {
           const torch::Tensor& held = grads_->held(group.index);
           const void* grad = HostGradient(batch, static_cast<int>(j));
           if (!offload::AllFinite(grad, models::ToDType(held.scalar_type()), held.numel())) return;
-          if (group.saved_master.defined()) {  // else an early update: nothing to undo
-            group.saved_master.copy_(group.master);
-            group.saved_exp_avg.copy_(group.exp_avg);
-            group.saved_exp_avg_sq.copy_(group.exp_avg_sq);
-          }
-          UpdateGroup(batch, static_cast<int>(j));
+          // Into the spare arrays, the state left as it was; without them an early update,
+          // in place, which nothing needs to undo.
+          UpdateGroup(batch, static_cast<int>(j), /*into_spare=*/group.spare_master.defined());
           speculated_[group.index] = 1;
           absl::MutexLock lock(&mu_);
           ++times_.speculated;
@@ -223,8 +231,8 @@ void HostUpdater::Speculate(Batch& batch) {
 }
 
 void HostUpdater::Settle(Batch& batch) {
-  // Groups whose speculation stands are done now; the others are restored (when they
-  // were updated) and then updated as the decision says.
+  // Groups whose speculation stands take their spare arrays as their state and are done;
+  // the others still hold their state from before and are updated as the decision says.
   std::vector<int> again;
   const auto t = std::chrono::steady_clock::now();
   int undone = 0;
@@ -234,10 +242,11 @@ void HostUpdater::Settle(Batch& batch) {
     const bool stood = speculated_[g] != 0;
     speculated_[g] = 0;
     if (stood && batch.assumed_right) {
+      if (group.spare_master.defined()) TakeSpareState(group);
       Finish(g);
       continue;
     }
-    if (stood && !group.saved_master.defined()) {
+    if (stood && !group.spare_master.defined()) {
       // Note [early update]: nothing saved to restore. Every later call reports it, so
       // nothing (a save, an export, another step) reads a state that is no step's.
       RecordError(absl::FailedPreconditionError(absl::StrCat(
@@ -249,10 +258,15 @@ void HostUpdater::Settle(Batch& batch) {
       continue;
     }
     if (stood) {
-      absl::Status s = CatchToStatus(
-          absl::StatusCode::kInternal, absl::StrCat("the CPU optimizer failed restoring group ", g),
-          [&] { Restore(group, static_cast<int>(j), /*rewrite_shard=*/!batch.apply); });
-      if (!s.ok()) RecordError(std::move(s));
+      // The speculation wrote the 16-bit shard; the update that follows rewrites it, and a
+      // step that makes none rounds it from the master again.
+      if (!batch.apply) {
+        absl::Status s =
+            CatchToStatus(absl::StatusCode::kInternal,
+                          absl::StrCat("the CPU optimizer failed rewriting the shard of group ", g),
+                          [&] { RewriteShard(group, static_cast<int>(j)); });
+        if (!s.ok()) RecordError(std::move(s));
+      }
       ++undone;
     }
     if (batch.apply) {
@@ -269,11 +283,10 @@ void HostUpdater::Settle(Batch& batch) {
   }
 }
 
-void HostUpdater::Restore(const Group& group, int j, bool rewrite_shard) {
-  group.master.copy_(group.saved_master);
-  group.exp_avg.copy_(group.saved_exp_avg);
-  group.exp_avg_sq.copy_(group.saved_exp_avg_sq);
-  if (rewrite_shard) RewriteShard(group, j);  // else the update that follows rewrites it
+void HostUpdater::TakeSpareState(const Group& group) {
+  SwapStorage(group.master, group.spare_master);
+  SwapStorage(group.exp_avg, group.spare_exp_avg);
+  SwapStorage(group.exp_avg_sq, group.spare_exp_avg_sq);
 }
 
 void HostUpdater::RewriteShard(const Group& group, int j) {
@@ -284,7 +297,7 @@ void HostUpdater::RewriteShard(const Group& group, int j) {
     offload::ConvertFromFloat(group.master.data_ptr<float>(), ShardOutput(group, lane),
                               group.master.numel(), models::ToDType(shard.scalar_type()));
   }
-  PublishShard(group, lane);
+  PublishShard(group, lane, group.master);
   absl::MutexLock lock(&mu_);
   uploaded_[group.index] = streams_->Mark();
 }
@@ -316,10 +329,9 @@ void* HostUpdater::ShardOutput(const Group& group, Lane* lane) {
   return lane->param.data_ptr();
 }
 
-void HostUpdater::PublishShard(const Group& group, Lane* lane) {
+void HostUpdater::PublishShard(const Group& group, Lane* lane, const torch::Tensor& master) {
   torch::Tensor shard = group.shard;
   if (!shard.defined()) return;  // derived: nothing kept to publish
-  const torch::Tensor& master = group.master;
   const bool shard_16bit = shard.scalar_type() != torch::kFloat32;
   if (shard.is_cuda()) {
     if (shard_16bit) {
@@ -328,12 +340,14 @@ void HostUpdater::PublishShard(const Group& group, Lane* lane) {
     } else {
       shard.copy_(master, /*non_blocking=*/true);
     }
-  } else if (!shard_16bit && !master.is_same(shard)) {
+  } else if (!shard_16bit && !group.master.is_same(shard)) {
+    // (A float32 shard that is the group's master holds the update already, or takes
+    // `master` with it when a speculation stands.)
     shard.copy_(master);
   }
 }
 
-void HostUpdater::UpdateGroup(const Batch& batch, int j) {
+void HostUpdater::UpdateGroup(const Batch& batch, int j, bool into_spare) {
   const Group& group = batch.groups[j];
   Lane* lane = lanes_.empty() ? nullptr : &lanes_[j % 2];
   const torch::Tensor& held = grads_->held(group.index);
@@ -345,14 +359,19 @@ void HostUpdater::UpdateGroup(const Batch& batch, int j) {
   // A derived group has no shard to write (Note [derived shard]): out16 is null then.
   const torch::ScalarType out_dtype =
       group.shard.defined() ? group.shard.scalar_type() : torch::kBFloat16;
-  offload::AdamWStep(master.data_ptr<float>(), grad, models::ToDType(held.scalar_type()),
-                     group.exp_avg.data_ptr<float>(), group.exp_avg_sq.data_ptr<float>(),
-                     master.numel(), batch.hyper, batch.step, batch.factor, out16,
-                     models::ToDType(out_dtype));
+  const offload::AdamWState state{master.data_ptr<float>(), group.exp_avg.data_ptr<float>(),
+                                  group.exp_avg_sq.data_ptr<float>()};
+  const offload::AdamWState spare =
+      into_spare ? offload::AdamWState{group.spare_master.data_ptr<float>(),
+                                       group.spare_exp_avg.data_ptr<float>(),
+                                       group.spare_exp_avg_sq.data_ptr<float>()}
+                 : state;
+  offload::AdamWStepInto(state, spare, grad, models::ToDType(held.scalar_type()), master.numel(),
+                         batch.hyper, batch.step, batch.factor, out16, models::ToDType(out_dtype));
   const double adam_seconds = Since(t);
   DeviceStreams::Marker uploaded;
   if (!late) {
-    PublishShard(group, lane);
+    PublishShard(group, lane, into_spare ? group.spare_master : master);
     if (group.shard.defined() && group.shard.is_cuda()) uploaded = streams_->Mark();
   }
   absl::MutexLock lock(&mu_);

@@ -13,19 +13,24 @@
 // decision (clip factor, fp16 skip: optim/step_decision.h) is known may be updated during
 // the backward, with the factor the decision gives when nothing clips or overflows
 // (kSpeculate). First its gradient is checked finite (a non-finite one is never applied
-// ahead of the decision) and its float32 state is copied into the group's saved arrays.
-// When the decision comes (kSettle): if it is the one assumed, the update stands; if not,
-// the saved state is copied back, so the group holds bitwise what it held before, and the
-// update is made again with the decided factor (or not at all, when the step is skipped,
-// and its 16-bit shard is rewritten from the restored master: the shard is always the
-// master rounded). So every outcome leaves bitwise the serial update's weights and moments
-// (tests/train/placement_test.cpp). The plan chooses which groups have saved arrays
-// (plan.h, UnitPlacement::speculate): they cost 12 bytes per element of host memory.
+// ahead of the decision). The update is made out of place: it reads the group's state and
+// writes the new one into the group's spare arrays (offload::AdamWStepInto), so it moves
+// the bytes of the serial update and no more, and the state from before stays where it
+// was. When the decision comes (kSettle): if it is the one assumed, the update stands and
+// the spare arrays become the state (their storages are exchanged, which every holder of
+// the state's tensors sees: the optimizer, a derived group's master, a float32 shard that
+// is its master); if not, the state from before is still the state, bitwise, and the
+// update is made again in place with the decided factor (or not at all, when the step is
+// skipped, and its 16-bit shard, which the speculation wrote, is rounded from the master
+// again: the shard is always the master rounded). So every outcome leaves bitwise the
+// serial update's weights and moments (tests/train/placement_test.cpp). The plan chooses
+// which groups have spare arrays (plan.h, UnitPlacement::speculate): they cost 12 bytes
+// per element of host memory.
 //
 // Note [early update]: where the step's decision is known before the backward ends (no
 // gradient clipping, no fp16 overflow check: the factor is the gradient scale whatever the
 // gradients), a host group is updated during the backward with nothing saved: kSpeculate
-// without saved arrays, which Settle then always finds right. That is the serial update's
+// without spare arrays, which Settle then always finds right. That is the serial update's
 // arithmetic on the same gradient, so exact as it is, for no memory ("zerod_early_update",
 // on by default). A non-finite gradient waits for the decision as before. If the step does
 // not complete (an error in its passes, a non-finite loss), an early update cannot be
@@ -86,8 +91,9 @@ class HostUpdater {
     int index = 0;  // the group's number (its held gradient, its pending count)
     torch::Tensor master, exp_avg, exp_avg_sq;  // float32 host arrays
     torch::Tensor shard;  // compute dtype: host (written in place) or GPU (uploaded)
-    // kSpeculate: where the state before the update is kept (float32, like the state).
-    torch::Tensor saved_master, saved_exp_avg, saved_exp_avg_sq;
+    // kSpeculate: where the update's new state is written, the state left as it was
+    // (float32, like the state; undefined: an early update, in place).
+    torch::Tensor spare_master, spare_exp_avg, spare_exp_avg_sq;
   };
   enum class Kind {
     kUpdate,     // the step's decided update
@@ -128,8 +134,8 @@ class HostUpdater {
     double cpu_adam_seconds = 0.0;
     double transfer_wait_seconds = 0.0;
     int speculated = 0;         // groups updated ahead of the decision
-    int undone = 0;             // of those, restored because the decision differed
-    double undo_seconds = 0.0;  // restoring, and updating again
+    int undone = 0;             // of those, dropped because the decision differed
+    double undo_seconds = 0.0;  // settling those, updating again included
     int late = 0;               // groups updated one step late (kLate)
   };
   Times TakeTimes();
@@ -151,14 +157,19 @@ class HostUpdater {
   // Marks group g done (one submission of it fewer pending; `late`: a kLate one).
   void Finish(int g, bool late = false);
   void RecordError(absl::Status s);
-  void UpdateGroup(const Batch& batch, int j);
-  // Restores a group's saved state; rewrites its 16-bit shard from it when `rewrite_shard`.
-  void Restore(const Group& group, int j, bool rewrite_shard);
+  // The update of batch.groups[j]: in place, or `into_spare` (its state read, the new
+  // state written to its spare arrays, Note [speculative update]).
+  void UpdateGroup(const Batch& batch, int j, bool into_spare = false);
+  // A speculation that stands: the spare arrays become the group's state and the state
+  // its spare arrays.
+  void TakeSpareState(const Group& group);
   // Rewrites the group's compute-dtype shard from its master (lane j % 2 for an upload).
   void RewriteShard(const Group& group, int j);
   // Lane j's 16-bit output for the group (or the host shard itself), and its upload after.
   void* ShardOutput(const Group& group, Lane* lane);
-  void PublishShard(const Group& group, Lane* lane);
+  // The group's new 16-bit shard (in the lane) uploaded, or a float32 shard set from
+  // `master` (the master the update wrote).
+  void PublishShard(const Group& group, Lane* lane, const torch::Tensor& master);
   void BringGradientDown(const Batch& batch, int j);
   // The group's gradient where CpuAdam can read it (the lane, or the held buffer).
   const void* HostGradient(const Batch& batch, int j);

@@ -84,9 +84,17 @@ absl::StatusOr<std::unique_ptr<ShardOptimizer>> ShardOptimizer::Create(
         ASSIGN_OR_RETURN(st.exp_avg, HostStateTensor(n));
         ASSIGN_OR_RETURN(st.exp_avg_sq, HostStateTensor(n));
         if (i < speculate.size() && speculate[i] && options.overlap) {
-          ASSIGN_OR_RETURN(st.saved_master, HostStateTensor(n));
-          ASSIGN_OR_RETURN(st.saved_exp_avg, HostStateTensor(n));
-          ASSIGN_OR_RETURN(st.saved_exp_avg_sq, HostStateTensor(n));
+          // The spare master takes the master's place when a speculation stands: from the
+          // pool like the master where fetches upload the master (derived, or a float32
+          // shard that is its master), so that those uploads stay asynchronous.
+          const bool uploaded = groups[i]->derived() || st.master.is_same(shard);
+          if (uploaded) {
+            ASSIGN_OR_RETURN(st.spare_master, PoolTensor(pool, n, torch::kFloat32));
+          } else {
+            ASSIGN_OR_RETURN(st.spare_master, HostStateTensor(n));
+          }
+          ASSIGN_OR_RETURN(st.spare_exp_avg, HostStateTensor(n));
+          ASSIGN_OR_RETURN(st.spare_exp_avg_sq, HostStateTensor(n));
         }
         opt->host_groups_.push_back(static_cast<int>(i));
         if (grads->held(static_cast<int>(i)).is_cuda() || (shard.defined() && shard.is_cuda()))
@@ -205,14 +213,14 @@ HostUpdater::Group ShardOptimizer::HostGroup(int i) const {
           st.exp_avg,
           st.exp_avg_sq,
           st.group->shard(),
-          st.saved_master,
-          st.saved_exp_avg,
-          st.saved_exp_avg_sq};
+          st.spare_master,
+          st.spare_exp_avg,
+          st.spare_exp_avg_sq};
 }
 
 bool ShardOptimizer::CanSpeculate(int i, bool decided) const {
   if (state_[i].where != plan::Where::kHost) return false;
-  return state_[i].saved_master.defined() || (decided && options_.early);
+  return state_[i].spare_master.defined() || (decided && options_.early);
 }
 
 absl::Status ShardOptimizer::Speculate(int i, const offload::AdamWHyper& hyper, int64_t step,
@@ -337,8 +345,8 @@ int64_t ShardOptimizer::host_bytes() const {
   for (const GroupState& st : state_) {
     if (st.where != plan::Where::kHost) continue;
     n += st.exp_avg.nbytes() + st.exp_avg_sq.nbytes();
-    if (st.saved_master.defined())
-      n += st.saved_master.nbytes() + st.saved_exp_avg.nbytes() + st.saved_exp_avg_sq.nbytes();
+    if (st.spare_master.defined())
+      n += st.spare_master.nbytes() + st.spare_exp_avg.nbytes() + st.spare_exp_avg_sq.nbytes();
     if (!st.master.is_same(st.group->shard())) n += st.master.nbytes();
   }
   return n;

@@ -18,7 +18,7 @@
 // overlap changes a bit of the result (tests/zero/shard_optimizer_test.cpp,
 // tests/train/placement_test.cpp).
 //
-// Host groups the plan gives saved arrays (UnitPlacement::speculate) may instead be
+// Host groups the plan gives spare arrays (UnitPlacement::speculate) may instead be
 // updated during the backward, as soon as their gradient is held, and settled when the
 // step's decision is known (Speculate, then Launch or Abandon): Note [speculative update]
 // in host_updater.h, with the same bitwise guarantee.
@@ -67,13 +67,13 @@ class ShardOptimizer {
     double transfer_wait_seconds = 0.0;  // the worker waiting for gradients down
     double device_seconds = 0.0;         // device updates (GPU time, from events)
     int speculated = 0;                  // host groups updated ahead of the decision
-    int undone = 0;                      // of those, restored and updated again
-    double undo_seconds = 0.0;           // what restoring and updating again took
+    int undone = 0;                      // of those, dropped and updated again
+    double undo_seconds = 0.0;           // what settling those and updating again took
     int late = 0;                        // host groups updated one step late
   };
 
   // `groups`, `grads`, `streams` and `pool` must outlive the optimizer.
-  // `speculate[i]` (empty: none) gives host group i the saved arrays speculation needs.
+  // `speculate[i]` (empty: none) gives host group i the spare arrays speculation needs.
   static absl::StatusOr<std::unique_ptr<ShardOptimizer>> Create(
       std::vector<ParamGroup*> groups, std::vector<plan::Where> where, std::vector<bool> speculate,
       GradStream* grads, DeviceStreams* streams, offload::PinnedPool* pool, const Options& options);
@@ -96,12 +96,12 @@ class ShardOptimizer {
   // host groups go to the worker (or are done before returning without overlap).
   // Groups speculated this step are settled: their update stands when
   // `speculation_right` (hyper, step and factor are the ones Speculate assumed), else
-  // they are restored and updated again.
+  // they are updated again from their state before it.
   absl::Status Launch(const offload::AdamWHyper& hyper, int64_t step, float factor,
                       bool speculation_right = false);
 
-  // Whether host group i may be updated ahead of the step's decision: it has saved arrays
-  // to undo with, or the decision is `decided` already and early updates are on.
+  // Whether host group i may be updated ahead of the step's decision: it has spare arrays
+  // to write into, or the decision is `decided` already and early updates are on.
   bool CanSpeculate(int i, bool decided) const;
   // Queues group i's update with the assumed `hyper`, `step` and `factor` once `ready`
   // (its gradient held) is reached; the group counts as not updated until settled.
@@ -142,8 +142,9 @@ class ShardOptimizer {
     // The device update's last work on the group: the update itself (on the device-update
     // stream) or its copy to a host shard; the next fetch waits for it (WaitUpdated).
     DeviceStreams::Marker copied_down;
-    // Speculation's copies of the three above (host groups the plan chose; else undefined).
-    torch::Tensor saved_master, saved_exp_avg, saved_exp_avg_sq;
+    // The speculative update's second arrays of the three above (host groups the plan chose;
+    // else undefined): Note [speculative update].
+    torch::Tensor spare_master, spare_exp_avg, spare_exp_avg_sq;
   };
   ShardOptimizer(GradStream* grads, DeviceStreams* streams, const Options& options);
   // Group i's state, checked to have no host update in flight.

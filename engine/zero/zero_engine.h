@@ -103,8 +103,8 @@ struct OptimizerTimes {
   double transfer_wait_seconds = 0.0;  // the worker waiting for gradients to come down
   double forward_wait_seconds = 0.0;   // the forward waiting for host updates to land
   int speculated_units = 0;            // host groups updated during the backward
-  int undone_units = 0;                // of those, restored and updated again
-  double undo_seconds = 0.0;           // restoring and updating again (on the worker)
+  int undone_units = 0;                // of those, dropped and updated again
+  double undo_seconds = 0.0;           // dropping and updating again (on the worker)
   int late_units = 0;                  // host groups updated one step late
   double gradient_wait_seconds = 0.0;  // the backward waiting for late updates' gradients
 };
@@ -153,7 +153,7 @@ class ZeroEngine {
   absl::StatusOr<StepOutcome> Step(const offload::AdamWHyper& hyper, double grad_scale,
                                    double max_norm, bool check_overflow);
   // Announces the next Step's hyperparameters and gradient scale before its backward
-  // passes, so that host groups the plan gave saved state (UnitPlacement::speculate) are
+  // passes, so that host groups the plan gave spare state arrays (UnitPlacement::speculate) are
   // updated as their gradients arrive, assuming nothing clips or overflows; Step settles
   // them, undoing exactly where the decision differs (Note [speculative update],
   // host_updater.h). Optional: without it every host update waits for Step.

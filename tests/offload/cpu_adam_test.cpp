@@ -196,7 +196,7 @@ TEST(CpuAdamTest, DispatchPicksTheWidestKernelTheCpuHas) {
   std::printf("CpuAdam kernel on this CPU: %s\n", CpuAdamIsaName(BestCpuAdamIsa()));
 }
 
-TEST(CpuAdamTest, EveryKernelEqualsTheScalarLoopBitwiseForEveryGradientAndOutput) {
+TEST(CpuAdamTest, EveryKernelEqualsTheScalarLoopBitwiseForEveryGradientAndOutputInAndOutOfPlace) {
   const AdamWHyper h{.lr = 1e-2, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8, .weight_decay = 0.1};
   const int64_t step = 3;
   const float scale = 0.75f;
@@ -246,6 +246,28 @@ TEST(CpuAdamTest, EveryKernelEqualsTheScalarLoopBitwiseForEveryGradientAndOutput
               ASSERT_EQ(FirstMismatch(g16.data() + off, rout.data() + off, n), -1);
             } else if (mode != OutMode::kNone) {
               ASSERT_EQ(FirstMismatch(out.data(), rout.data(), n + kPad), -1);
+            }
+            // Out of place (AdamWStepInto): the same bits in the arrays written, and the
+            // arrays read left as they were.
+            std::vector<float> pf(p0), mf(m0), vf(v0), pt(n + kPad), mt(n + kPad), vt(n + kPad);
+            std::vector<uint16_t> g16t(g.bits16), outt(n + kPad);
+            const void* grad_t = grad_dtype == DType::kFloat32
+                                     ? static_cast<const void*>(g32.data() + off)
+                                     : static_cast<const void*>(g16t.data() + off);
+            uint16_t* out16_t = mode == OutMode::kNone      ? nullptr
+                                : mode == OutMode::kInPlace ? g16t.data() + off
+                                                            : outt.data() + off;
+            AdamWStepInto({pf.data() + off, mf.data() + off, vf.data() + off},
+                          {pt.data() + off, mt.data() + off, vt.data() + off}, grad_t, grad_dtype,
+                          n, h, step, scale, out16_t, out_dtype, isa);
+            ASSERT_EQ(FirstMismatch(pt.data() + off, rp.data() + off, n), -1);
+            ASSERT_EQ(FirstMismatch(mt.data() + off, rm.data() + off, n), -1);
+            ASSERT_EQ(FirstMismatch(vt.data() + off, rv.data() + off, n), -1);
+            ASSERT_EQ(FirstMismatch(pf.data(), p0.data(), n + kPad), -1);
+            ASSERT_EQ(FirstMismatch(mf.data(), m0.data(), n + kPad), -1);
+            ASSERT_EQ(FirstMismatch(vf.data(), v0.data(), n + kPad), -1);
+            if (out16_t != nullptr) {
+              ASSERT_EQ(FirstMismatch(out16_t, rout.data() + off, n), -1);
             }
           }
         }
