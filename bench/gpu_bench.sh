@@ -25,6 +25,8 @@
 #   z13seed    zerod 13B, the seed's config: --plan refuses it at world 1 (exit 1)
 #   z674seed_noclip / z674seed_noclip_noearly  without clipping: host units updated during
 #              the backward (Note [early update]) and, to compare, not
+#   z674seed_spec  z674seed with "zerod_speculative_update": true (host units updated during
+#              the backward into spare arrays, dropped and updated again when the clip triggers)
 #   z674seed_dhost  z674seed with every host shard made from its master at each gather
 #              ("zerod_derived_host_weights": true: twice the uploads, no 16-bit write by CpuAdam)
 #   z674seed_{nospec,noclip,noclip_nospec} / z13auto_{nospec,noclip}  the same runs with
@@ -89,6 +91,7 @@ variant() {  # base-config suffix -> a copy with the suffix's keys changed, its 
   local out=$LOGS/$(basename "$1" .json)_$2.json
   python3 -c "import json; d=json.load(open('$1')); s='$2'
 if 'nospec' in s: d['zero_optimization']['zerod_speculative_update'] = False
+elif 'spec' in s: d['zero_optimization']['zerod_speculative_update'] = True
 if 'noearly' in s: d['zero_optimization']['zerod_early_update'] = False
 if 'noclip' in s: d['gradient_clipping'] = 0
 if 'kept' in s: d['zero_optimization']['zerod_derived_weights'] = False
