@@ -4,7 +4,8 @@
 //
 // Prints one JSON object per variant: float32 gradients without and with the bf16 copy,
 // bf16 gradients with the bf16 copy (what zerod runs), and the same in place (the copy
-// over the gradient buffer). The ceiling is a kernel that moves exactly the bytes of the
+// over the gradient buffer), and a speculative update made by copying the state aside against
+// one made out of place. The ceiling is a kernel that moves exactly the bytes of the
 // zerod variant (reads p, m, v fp32 and a bf16 gradient, writes p, m, v and a bf16
 // output with streaming stores) and does no arithmetic. Each variant reports the
 // fraction of that ceiling its own bytes reach; the ceiling is timed alternately with
@@ -202,6 +203,36 @@ int main() {
     std::fflush(stdout);
     // In place, the copy overwrote the bf16 gradients: restore them for the next variant.
     if (var.in_place) zerod::offload::ConvertFromFloat(g32, g16, n, DType::kBFloat16);
+  }
+  // Speculation (Note [speculative update], zero/host_updater.h), zerod's variant (bf16
+  // gradient and copy): as first built, p, m and v were copied aside (12 bytes read and 12
+  // written per parameter) and then updated in place; now the update reads them and writes
+  // spare arrays (AdamWStepInto), the bytes of the update alone.
+  {
+    HostArray sp_mem = MustAllocate(n * 4), sm_mem = MustAllocate(n * 4),
+              sv_mem = MustAllocate(n * 4);
+    float *sp = sp_mem.as<float>(), *sm = sm_mem.as<float>(), *sv = sv_mem.as<float>();
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < n; ++i) sp[i] = 0.f, sm[i] = 0.f, sv[i] = 0.f;
+    const zerod::offload::AdamWState state{p, m, v}, spare{sp, sm, sv};
+    const auto [copied_s, into_s] = AlternatingMedians(
+        [&] {
+#pragma omp parallel for schedule(static)
+          for (int64_t i = 0; i < n; ++i) sp[i] = p[i], sm[i] = m[i], sv[i] = v[i];
+          zerod::offload::AdamWStep(p, g16, DType::kBFloat16, m, v, n, h, ++step, 1.0f, out,
+                                    DType::kBFloat16);
+        },
+        [&] {
+          zerod::offload::AdamWStepInto(state, spare, g16, DType::kBFloat16, n, h, ++step, 1.0f,
+                                        out, DType::kBFloat16);
+        });
+    for (const auto& [mode, t] : {std::pair{"spec copy+update", copied_s}, {"spec into", into_s}}) {
+      std::printf(
+          "{\"what\": \"zerod_cpu_adamw_Mparams_per_s\", \"mode\": \"%s\", \"grad_dtype\": "
+          "\"bfloat16\", \"out16\": \"bfloat16\", \"threads\": %d, \"isa\": \"%s\", "
+          "\"value\": %.1f}\n",
+          mode, threads, isa, n / t / 1e6);
+    }
   }
   std::printf(
       "{\"what\": \"host_bandwidth_adam_pattern_GBps\", \"pattern\": \"read p,m,v fp32 + g "

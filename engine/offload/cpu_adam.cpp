@@ -116,12 +116,23 @@ void ScalarRange(const AdamArrays& a, int64_t begin, int64_t end, const AdamScal
   for (int64_t i = begin; i < end; ++i) UpdateOne<kGrad, kOut>(a, i, c);
 }
 
-// The first index in [begin, end) whose 16-bit output address is a multiple of `align`
-// bytes (streaming stores need aligned addresses); `end` if there is none.
-inline int64_t AlignedStart(const uint16_t* out, int64_t begin, int64_t end, uintptr_t align) {
-  int64_t i = begin;
-  while (i < end && reinterpret_cast<uintptr_t>(out + i) % align != 0) ++i;
-  return i;
+// Whether element i of every array written with streaming stores (the 16-bit output when
+// `out`, the new state when `state`) lies at a multiple of `align` bytes, as streaming
+// stores need.
+inline bool StreamsAligned(const AdamArrays& a, int64_t i, bool out, bool state, uintptr_t align) {
+  const auto at = [align](const void* p) { return reinterpret_cast<uintptr_t>(p) % align == 0; };
+  if (out && !at(a.out + i)) return false;
+  return !state || (at(a.param + i) && at(a.exp_avg + i) && at(a.exp_avg_sq + i));
+}
+
+// The first index in [begin, end) from which the streamed arrays are aligned; `end` if
+// there is none. (A period of 32 elements is the longest there is: 64 bytes of 16-bit.)
+inline int64_t AlignedStart(const AdamArrays& a, int64_t begin, int64_t end, bool out, bool state,
+                            uintptr_t align) {
+  for (int64_t i = begin; i < end && i < begin + 32; ++i) {
+    if (StreamsAligned(a, i, out, state, align)) return i;
+  }
+  return end;
 }
 
 #if defined(__x86_64__)
@@ -163,6 +174,9 @@ ZEROD_AVX2 inline __m256 LoadGrad256(const void* grad, int64_t i) {
 }
 
 // UpdateOne on elements [i, i+8); returns the new parameters.
+// kStreamState: the new state goes out with streaming stores (aligned; out of place, where
+// the arrays written were not just read, so a normal store would first read each line).
+template <bool kStreamState>
 ZEROD_AVX2 inline __m256 Update256(const AdamArrays& a, int64_t i, __m256 g, const Avx2Consts& k) {
   g = _mm256_mul_ps(g, k.grad_scale);
   __m256 p = _mm256_mul_ps(_mm256_loadu_ps(a.param_in + i), k.decay);
@@ -172,9 +186,15 @@ ZEROD_AVX2 inline __m256 Update256(const AdamArrays& a, int64_t i, __m256 g, con
                                  _mm256_mul_ps(_mm256_mul_ps(k.one_minus_beta2, g), g));
   const __m256 denom = _mm256_add_ps(_mm256_div_ps(_mm256_sqrt_ps(v), k.bias2_sqrt), k.eps);
   p = _mm256_add_ps(p, _mm256_div_ps(_mm256_mul_ps(k.neg_step_size, m), denom));
-  _mm256_storeu_ps(a.param + i, p);
-  _mm256_storeu_ps(a.exp_avg + i, m);
-  _mm256_storeu_ps(a.exp_avg_sq + i, v);
+  if constexpr (kStreamState) {
+    _mm256_stream_ps(a.param + i, p);
+    _mm256_stream_ps(a.exp_avg + i, m);
+    _mm256_stream_ps(a.exp_avg_sq + i, v);
+  } else {
+    _mm256_storeu_ps(a.param + i, p);
+    _mm256_storeu_ps(a.exp_avg + i, m);
+    _mm256_storeu_ps(a.exp_avg_sq + i, v);
+  }
   return p;
 }
 
@@ -203,15 +223,15 @@ ZEROD_AVX2 inline __m256i To16Bit256(__m256 p0, __m256 p1) {
   }
 }
 
-template <DType kGrad, Out16 kOut, bool kStream>
+template <DType kGrad, Out16 kOut, bool kStream, bool kStreamState>
 ZEROD_AVX2 void Avx2Range(const AdamArrays& arrays, int64_t begin, int64_t end,
                           const AdamScalars& c) {
   // A local copy: the vector stores may alias anything, so pointers read through the
   // reference would be reloaded after every store.
   const AdamArrays a = arrays;
   int64_t i = begin;
-  if constexpr (kStream) {
-    const int64_t start = AlignedStart(a.out, begin, end, 32);
+  if constexpr (kStream || kStreamState) {
+    const int64_t start = AlignedStart(a, begin, end, kStream, kStreamState, 32);
     ScalarRange<kGrad, kOut>(a, begin, start, c);
     i = start;
   }
@@ -221,8 +241,8 @@ ZEROD_AVX2 void Avx2Range(const AdamArrays& arrays, int64_t begin, int64_t end,
     // (in-place update).
     const __m256 g0 = LoadGrad256<kGrad>(a.grad, i);
     const __m256 g1 = LoadGrad256<kGrad>(a.grad, i + 8);
-    const __m256 p0 = Update256(a, i, g0, k);
-    const __m256 p1 = Update256(a, i + 8, g1, k);
+    const __m256 p0 = Update256<kStreamState>(a, i, g0, k);
+    const __m256 p1 = Update256<kStreamState>(a, i + 8, g1, k);
     if constexpr (kOut != Out16::kNone) {
       __m256i* dst = reinterpret_cast<__m256i*>(a.out + i);
       if constexpr (kStream) {
@@ -235,7 +255,7 @@ ZEROD_AVX2 void Avx2Range(const AdamArrays& arrays, int64_t begin, int64_t end,
   ScalarRange<kGrad, kOut>(a, i, end, c);
   // Streaming stores are weakly ordered: make them visible before the caller (or the
   // GPU's copy engine) reads the output.
-  if constexpr (kStream) _mm_sfence();
+  if constexpr (kStream || kStreamState) _mm_sfence();
 }
 
 // ---- AVX-512F: 32 elements per iteration ------------------------------------------
@@ -276,6 +296,7 @@ ZEROD_AVX512 inline __m512 LoadGrad512(const void* grad, int64_t i) {
 }
 
 // UpdateOne on elements [i, i+16); returns the new parameters.
+template <bool kStreamState>  // as in Update256
 ZEROD_AVX512 inline __m512 Update512(const AdamArrays& a, int64_t i, __m512 g,
                                      const Avx512Consts& k) {
   g = _mm512_mul_ps(g, k.grad_scale);
@@ -286,9 +307,15 @@ ZEROD_AVX512 inline __m512 Update512(const AdamArrays& a, int64_t i, __m512 g,
                                  _mm512_mul_ps(_mm512_mul_ps(k.one_minus_beta2, g), g));
   const __m512 denom = _mm512_add_ps(_mm512_div_ps(_mm512_sqrt_ps(v), k.bias2_sqrt), k.eps);
   p = _mm512_add_ps(p, _mm512_div_ps(_mm512_mul_ps(k.neg_step_size, m), denom));
-  _mm512_storeu_ps(a.param + i, p);
-  _mm512_storeu_ps(a.exp_avg + i, m);
-  _mm512_storeu_ps(a.exp_avg_sq + i, v);
+  if constexpr (kStreamState) {
+    _mm512_stream_ps(a.param + i, p);
+    _mm512_stream_ps(a.exp_avg + i, m);
+    _mm512_stream_ps(a.exp_avg_sq + i, v);
+  } else {
+    _mm512_storeu_ps(a.param + i, p);
+    _mm512_storeu_ps(a.exp_avg + i, m);
+    _mm512_storeu_ps(a.exp_avg_sq + i, v);
+  }
   return p;
 }
 
@@ -317,15 +344,15 @@ ZEROD_AVX512 inline __m512i To16Bit512(__m512 p0, __m512 p1) {
   return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
 }
 
-template <DType kGrad, Out16 kOut, bool kStream>
+template <DType kGrad, Out16 kOut, bool kStream, bool kStreamState>
 ZEROD_AVX512 void Avx512Range(const AdamArrays& arrays, int64_t begin, int64_t end,
                               const AdamScalars& c) {
   // A local copy: the vector stores may alias anything, so pointers read through the
   // reference would be reloaded after every store.
   const AdamArrays a = arrays;
   int64_t i = begin;
-  if constexpr (kStream) {
-    const int64_t start = AlignedStart(a.out, begin, end, 64);
+  if constexpr (kStream || kStreamState) {
+    const int64_t start = AlignedStart(a, begin, end, kStream, kStreamState, 64);
     ScalarRange<kGrad, kOut>(a, begin, start, c);
     i = start;
   }
@@ -335,8 +362,8 @@ ZEROD_AVX512 void Avx512Range(const AdamArrays& arrays, int64_t begin, int64_t e
     // (in-place update).
     const __m512 g0 = LoadGrad512<kGrad>(a.grad, i);
     const __m512 g1 = LoadGrad512<kGrad>(a.grad, i + 16);
-    const __m512 p0 = Update512(a, i, g0, k);
-    const __m512 p1 = Update512(a, i + 16, g1, k);
+    const __m512 p0 = Update512<kStreamState>(a, i, g0, k);
+    const __m512 p1 = Update512<kStreamState>(a, i + 16, g1, k);
     if constexpr (kOut != Out16::kNone) {
       __m512i* dst = reinterpret_cast<__m512i*>(a.out + i);
       if constexpr (kStream) {
@@ -347,7 +374,7 @@ ZEROD_AVX512 void Avx512Range(const AdamArrays& arrays, int64_t begin, int64_t e
     }
   }
   ScalarRange<kGrad, kOut>(a, i, end, c);
-  if constexpr (kStream) _mm_sfence();  // as in Avx2Range
+  if constexpr (kStream || kStreamState) _mm_sfence();  // as in Avx2Range
 }
 #endif  // defined(__x86_64__)
 
@@ -355,38 +382,58 @@ ZEROD_AVX512 void Avx512Range(const AdamArrays& arrays, int64_t begin, int64_t e
 
 using RangeFn = void (*)(const AdamArrays&, int64_t, int64_t, const AdamScalars&);
 
-template <DType kGrad, Out16 kOut, bool kStream>
+// Where a streaming store is asked for, the streamed arrays must be alignable: the kernel
+// aligns from its first index on (StreamsAligned), or never streams.
+struct Streaming {
+  bool out = false;    // the 16-bit output
+  bool state = false;  // the new state (out of place)
+};
+
+template <DType kGrad, Out16 kOut, bool kStream, bool kStreamState>
 RangeFn PickIsa(CpuAdamIsa isa) {
 #if defined(__x86_64__)
-  if (isa == CpuAdamIsa::kAvx512) return &Avx512Range<kGrad, kOut, kStream>;
-  if (isa == CpuAdamIsa::kAvx2) return &Avx2Range<kGrad, kOut, kStream>;
+  if (isa == CpuAdamIsa::kAvx512) return &Avx512Range<kGrad, kOut, kStream, kStreamState>;
+  if (isa == CpuAdamIsa::kAvx2) return &Avx2Range<kGrad, kOut, kStream, kStreamState>;
 #endif
   return &ScalarRange<kGrad, kOut>;
 }
 
+template <DType kGrad, Out16 kOut>
+RangeFn PickStreams(CpuAdamIsa isa, Streaming st) {
+  if constexpr (kOut == Out16::kNone) {
+    return st.state ? PickIsa<kGrad, kOut, false, true>(isa)
+                    : PickIsa<kGrad, kOut, false, false>(isa);
+  } else {
+    if (st.out) {
+      return st.state ? PickIsa<kGrad, kOut, true, true>(isa)
+                      : PickIsa<kGrad, kOut, true, false>(isa);
+    }
+    return st.state ? PickIsa<kGrad, kOut, false, true>(isa)
+                    : PickIsa<kGrad, kOut, false, false>(isa);
+  }
+}
+
 template <DType kGrad>
-RangeFn PickOut(CpuAdamIsa isa, Out16 out, bool stream) {
+RangeFn PickOut(CpuAdamIsa isa, Out16 out, Streaming st) {
   switch (out) {
     case Out16::kNone:
-      return PickIsa<kGrad, Out16::kNone, false>(isa);
+      return PickStreams<kGrad, Out16::kNone>(isa, st);
     case Out16::kBf16:
-      return stream ? PickIsa<kGrad, Out16::kBf16, true>(isa)
-                    : PickIsa<kGrad, Out16::kBf16, false>(isa);
+      return PickStreams<kGrad, Out16::kBf16>(isa, st);
     case Out16::kFp16:
-      return stream ? PickIsa<kGrad, Out16::kFp16, true>(isa)
-                    : PickIsa<kGrad, Out16::kFp16, false>(isa);
+      return PickStreams<kGrad, Out16::kFp16>(isa, st);
   }
   return nullptr;
 }
 
-RangeFn PickKernel(CpuAdamIsa isa, DType grad, Out16 out, bool stream) {
+RangeFn PickKernel(CpuAdamIsa isa, DType grad, Out16 out, Streaming st) {
   switch (grad) {
     case DType::kBFloat16:
-      return PickOut<DType::kBFloat16>(isa, out, stream);
+      return PickOut<DType::kBFloat16>(isa, out, st);
     case DType::kFloat16:
-      return PickOut<DType::kFloat16>(isa, out, stream);
+      return PickOut<DType::kFloat16>(isa, out, st);
     default:
-      return PickOut<DType::kFloat32>(isa, out, stream);
+      return PickOut<DType::kFloat32>(isa, out, st);
   }
 }
 
@@ -474,11 +521,16 @@ void AdamWStepInto(const AdamWState& from, const AdamWState& to, const void* gra
   // The output is write-only: streaming stores skip the read-for-ownership that a normal
   // store costs (2 more bytes of traffic per parameter). In place, its lines were just read
   // for the gradient and sit in the cache, so a normal store is the cheaper one.
-  const bool stream = out != Out16::kNone && out16 != grad;
+  // Out of place, the new state is write-only too: without streaming stores every line of
+  // it would be read first (12 bytes more per parameter), where it can be aligned with the
+  // output (thread ranges start at multiples of kGrain, which keep every alignment).
   const AdamArrays arrays{
       to.param,   grad,         to.exp_avg,     to.exp_avg_sq, static_cast<uint16_t*>(out16),
       from.param, from.exp_avg, from.exp_avg_sq};
-  RunParallel(PickKernel(isa, grad_dtype, out, stream), arrays, n, c);
+  Streaming st{.out = out != Out16::kNone && out16 != grad, .state = to.param != from.param};
+  const uintptr_t align = isa == CpuAdamIsa::kAvx512 ? 64 : 32;
+  if (st.state && AlignedStart(arrays, 0, kGrain, st.out, true, align) == kGrain) st.state = false;
+  RunParallel(PickKernel(isa, grad_dtype, out, st), arrays, n, c);
 }
 
 void AdamWStepWithIsa(CpuAdamIsa isa, float* param, const void* grad, DType grad_dtype,

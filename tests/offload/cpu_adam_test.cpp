@@ -10,6 +10,8 @@
 #include <thread>
 #include <vector>
 
+#include "engine/offload/host_array.h"
+
 namespace zerod::offload {
 namespace {
 
@@ -272,6 +274,51 @@ TEST(CpuAdamTest, EveryKernelEqualsTheScalarLoopBitwiseForEveryGradientAndOutput
           }
         }
       }
+    }
+  }
+}
+
+// Out of place into 64-byte aligned arrays (as the optimizer's spare arrays are), the new
+// state goes out with streaming stores: the same bits as in place, for every kernel, with
+// the arrays at offsets that do and do not keep them aligned with the 16-bit output.
+TEST(CpuAdamTest, OutOfPlaceIntoAlignedArraysEqualsInPlaceBitwise) {
+  const AdamWHyper h{.lr = 1e-2, .weight_decay = 0.1};
+  const int64_t n = 100003, kPad = 64;
+  torch::manual_seed(5);
+  const std::vector<float> p0 = RandomFloats(n + kPad, 1.f, false);
+  const std::vector<float> m0 = RandomFloats(n + kPad, 1e-2f, false);
+  const std::vector<float> v0 = RandomFloats(n + kPad, 1e-4f, true);
+  const Grads g = RandomGrads(n + kPad, DType::kBFloat16);
+  const auto aligned = [&](const std::vector<float>& init) {
+    auto a = HostArray::Allocate((n + kPad) * sizeof(float));
+    EXPECT_TRUE(a.ok());
+    std::copy(init.begin(), init.end(), a->as<float>());
+    return *std::move(a);
+  };
+  for (CpuAdamIsa isa : AvailableIsas()) {
+    for (int64_t off : {int64_t{0}, int64_t{3}, int64_t{16}}) {
+      SCOPED_TRACE(testing::Message() << CpuAdamIsaName(isa) << " offset " << off);
+      std::vector<float> rp(p0), rm(m0), rv(v0);
+      std::vector<uint16_t> rout(n);
+      AdamWStepWithIsa(isa, rp.data() + off, g.bits16.data() + off, DType::kBFloat16,
+                       rm.data() + off, rv.data() + off, n, h, 2, 0.5f, rout.data(),
+                       DType::kBFloat16);
+      HostArray fp = aligned(p0), fm = aligned(m0), fv = aligned(v0);
+      HostArray tp = aligned(p0), tm = aligned(m0), tv = aligned(v0);
+      auto out = HostArray::Allocate((n + kPad) * sizeof(uint16_t));
+      ASSERT_TRUE(out.ok());
+      uint16_t* out16 = out->as<uint16_t>() + off;
+      AdamWStepInto({fp.as<float>() + off, fm.as<float>() + off, fv.as<float>() + off},
+                    {tp.as<float>() + off, tm.as<float>() + off, tv.as<float>() + off},
+                    g.bits16.data() + off, DType::kBFloat16, n, h, 2, 0.5f, out16, DType::kBFloat16,
+                    isa);
+      EXPECT_EQ(FirstMismatch(tp.as<float>(), rp.data(), n + kPad), -1);
+      EXPECT_EQ(FirstMismatch(tm.as<float>(), rm.data(), n + kPad), -1);
+      EXPECT_EQ(FirstMismatch(tv.as<float>(), rv.data(), n + kPad), -1);
+      EXPECT_EQ(FirstMismatch(out16, rout.data(), n), -1);
+      EXPECT_EQ(FirstMismatch(fp.as<float>(), p0.data(), n + kPad), -1);
+      EXPECT_EQ(FirstMismatch(fm.as<float>(), m0.data(), n + kPad), -1);
+      EXPECT_EQ(FirstMismatch(fv.as<float>(), v0.data(), n + kPad), -1);
     }
   }
 }
