@@ -36,6 +36,7 @@ HostUpdater::HostUpdater(GradStream* grads, DeviceStreams* streams, int num_grou
   pending_.assign(num_groups, 0);
   late_.assign(num_groups, 0);
   speculated_.assign(num_groups, 0);
+  redo_.assign(num_groups, 0);
   uploaded_.resize(num_groups);
 }
 
@@ -68,12 +69,27 @@ int64_t HostUpdater::lane_bytes() const {
 void HostUpdater::Submit(Batch batch) {
   {
     absl::MutexLock lock(&mu_);
+    if (batch.kind == Kind::kSettle && !batch.assumed_right) DropQueuedSpeculation();
     for (const Group& g : batch.groups) ++(batch.kind == Kind::kLate ? late_ : pending_)[g.index];
     in_flight_ += static_cast<int>(batch.groups.size());
     queue_.push_back(std::move(batch));
     if (!thread_.joinable()) thread_ = std::thread([this] { Loop(); });
   }
   cv_.SignalAll();
+}
+
+void HostUpdater::DropQueuedSpeculation() {
+  // Speculations the worker has not started are of this step (the next step's come after
+  // its Settle): never made, their groups are simply updated as the decision says.
+  for (auto it = queue_.begin(); it != queue_.end();) {
+    if (it->kind != Kind::kSpeculate) {
+      ++it;
+      continue;
+    }
+    for (const Group& g : it->groups) --pending_[g.index];
+    in_flight_ -= static_cast<int>(it->groups.size());
+    it = queue_.erase(it);
+  }
 }
 
 bool HostUpdater::Done(int group) const {
@@ -233,9 +249,18 @@ void HostUpdater::Speculate(Batch& batch) {
 void HostUpdater::Settle(Batch& batch) {
   // Groups whose speculation stands take their spare arrays as their state and are done;
   // the others still hold their state from before and are updated as the decision says.
-  std::vector<int> again;
-  const auto t = std::chrono::steady_clock::now();
+  // What was dropped is counted before any group is marked done, so a WaitAll that
+  // returns then finds it in the times (and each redo's time is added before its group is
+  // done: UpdateGroup).
   int undone = 0;
+  for (const Group& group : batch.groups) {
+    if (speculated_[group.index] && !batch.assumed_right && group.spare_master.defined()) ++undone;
+  }
+  if (undone > 0) {
+    absl::MutexLock lock(&mu_);
+    times_.undone += undone;
+  }
+  std::vector<int> again;
   for (size_t j = 0; j < batch.groups.size(); ++j) {
     const Group& group = batch.groups[j];
     const int g = group.index;
@@ -257,17 +282,18 @@ void HostUpdater::Settle(Batch& batch) {
       Finish(g);
       continue;
     }
-    if (stood) {
-      // The speculation wrote the 16-bit shard; the update that follows rewrites it, and a
-      // step that makes none rounds it from the master again.
-      if (!batch.apply) {
-        absl::Status s =
-            CatchToStatus(absl::StatusCode::kInternal,
-                          absl::StrCat("the CPU optimizer failed rewriting the shard of group ", g),
-                          [&] { RewriteShard(group, static_cast<int>(j)); });
-        if (!s.ok()) RecordError(std::move(s));
-      }
-      ++undone;
+    if (stood && batch.apply) redo_[g] = 1;
+    if (stood && !batch.apply) {
+      // The speculation wrote the 16-bit shard; a step that makes no update rounds it from
+      // the master again (else the update that follows rewrites it).
+      const auto t = std::chrono::steady_clock::now();
+      absl::Status s =
+          CatchToStatus(absl::StatusCode::kInternal,
+                        absl::StrCat("the CPU optimizer failed rewriting the shard of group ", g),
+                        [&] { RewriteShard(group, static_cast<int>(j)); });
+      if (!s.ok()) RecordError(std::move(s));
+      absl::MutexLock lock(&mu_);
+      times_.undo_seconds += Since(t);
     }
     if (batch.apply) {
       again.push_back(static_cast<int>(j));
@@ -276,11 +302,6 @@ void HostUpdater::Settle(Batch& batch) {
     }
   }
   RunUpdates(batch, again);
-  if (undone > 0) {
-    absl::MutexLock lock(&mu_);
-    times_.undone += undone;
-    times_.undo_seconds += Since(t);
-  }
 }
 
 void HostUpdater::TakeSpareState(const Group& group) {
@@ -374,9 +395,12 @@ void HostUpdater::UpdateGroup(const Batch& batch, int j, bool into_spare) {
     PublishShard(group, lane, into_spare ? group.spare_master : master);
     if (group.shard.defined() && group.shard.is_cuda()) uploaded = streams_->Mark();
   }
+  const double redo_seconds = redo_[group.index] ? Since(t) : 0.0;  // a dropped speculation's
+  redo_[group.index] = 0;
   absl::MutexLock lock(&mu_);
   if (!late) uploaded_[group.index] = std::move(uploaded);
   times_.cpu_adam_seconds += adam_seconds;
+  times_.undo_seconds += redo_seconds;
 }
 
 }  // namespace zerod::zero

@@ -23,9 +23,14 @@
 // update is made again in place with the decided factor (or not at all, when the step is
 // skipped, and its 16-bit shard, which the speculation wrote, is rounded from the master
 // again: the shard is always the master rounded). So every outcome leaves bitwise the
-// serial update's weights and moments (tests/train/placement_test.cpp). The plan chooses
-// which groups have spare arrays (plan.h, UnitPlacement::speculate): they cost 12 bytes
-// per element of host memory.
+// serial update's weights and moments (tests/train/placement_test.cpp). A decision that
+// differs drops the speculations still queued unmade: the worker goes straight to the
+// decided updates. And the engine speculates only while the last step's decision was the
+// one assumed (ZeroEngine::MaybeSpeculate): a run whose clip triggers every step (random
+// weights) pays for one step of dropped work, not every step's, and one whose gradients
+// stay under the clip (most fine-tuning) keeps every speculation. The plan chooses which
+// groups have spare arrays (plan.h, UnitPlacement::speculate): they cost 12 bytes per
+// element of host memory.
 //
 // Note [early update]: where the step's decision is known before the backward ends (no
 // gradient clipping, no fp16 overflow check: the factor is the gradient scale whatever the
@@ -52,7 +57,7 @@
 // Threading: Submit, Done, WaitDone, WaitAll and TakeTimes are for the rank's main
 // thread; everything else runs on the worker. `mu_` guards the queue, the pending counts,
 // the markers handed over and the times. Which groups' speculation stands (speculated_)
-// is the worker's alone.
+// and which are updated again (redo_) is the worker's alone.
 #pragma once
 
 #include <torch/torch.h>
@@ -135,7 +140,7 @@ class HostUpdater {
     double transfer_wait_seconds = 0.0;
     int speculated = 0;         // groups updated ahead of the decision
     int undone = 0;             // of those, dropped because the decision differed
-    double undo_seconds = 0.0;  // settling those, updating again included
+    double undo_seconds = 0.0;  // updating those again (or rounding their shards again)
     int late = 0;               // groups updated one step late (kLate)
   };
   Times TakeTimes();
@@ -147,6 +152,9 @@ class HostUpdater {
     torch::Tensor param;  // pinned, compute dtype
     DeviceStreams::Marker grad_down, param_up;
   };
+  // A Settle whose decision differs from the assumption: the speculations still queued
+  // are dropped unmade (Note [speculative update]).
+  void DropQueuedSpeculation() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Loop();
   void Run(Batch& batch);
   // The update loop over `batch.groups[j]` for j in `order`, each marked done as it lands.
@@ -180,6 +188,7 @@ class HostUpdater {
   int cpu_threads_;
   std::vector<Lane> lanes_;       // worker-owned between Submit and completion
   std::vector<char> speculated_;  // per group: its speculative update stands (worker-owned)
+  std::vector<char> redo_;  // per group: updated again after a dropped speculation (worker-owned)
   std::thread thread_;
 
   mutable absl::Mutex mu_;

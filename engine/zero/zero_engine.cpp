@@ -319,6 +319,9 @@ void ZeroEngine::AfterBackward(int index, const std::vector<torch::Tensor>& grad
 
 void ZeroEngine::MaybeSpeculate(int g) {
   if (!prepared_.armed || !optimizer_->CanSpeculate(g, prepared_.decided)) return;
+  // Undecided, guess as the last step went (Note [speculative update]): after a step that
+  // clipped or skipped, the next most likely does too, and its speculation would be dropped.
+  if (!prepared_.decided && !last_assumption_held_) return;
   const int passes = grads_->micro_batches(g);
   const int final_pass = static_cast<int>(options_.gradient_accumulation_steps);
   if (passes > final_pass) prepared_.spoiled = true;  // more passes than announced
@@ -386,6 +389,9 @@ absl::StatusOr<StepOutcome> ZeroEngine::Step(const offload::AdamWHyper& hyper, d
   // The speculation stands only if it assumed bitwise what the serial update now uses.
   outcome.speculation_right = prepared.armed && !prepared.spoiled && !decision.skipped &&
                               factor == prepared.factor && SameHyper(hyper, prepared.hyper);
+  // Whether this step's decision was the one a speculation assumes (nothing clipped or
+  // skipped), speculated or not: the next step guesses the same.
+  last_assumption_held_ = !decision.skipped && factor == static_cast<float>(grad_scale);
   if (!decision.skipped) {
     ++adam_step_;
     RETURN_IF_ERROR(optimizer_->Launch(hyper, adam_step_, factor, outcome.speculation_right));

@@ -276,6 +276,9 @@ class ZeroEngine {
 
   // Training state.
   Prepared prepared_;
+  // The last Step neither clipped nor skipped: host groups speculate this step only then
+  // (MaybeSpeculate); true before the first step.
+  bool last_assumption_held_ = true;
   std::vector<models::RouterStats> router_;  // the last pass's sparse layers, in order
   std::vector<torch::Tensor> step_picks_;    // per sparse layer: picks summed over the step
   int64_t adam_step_ = 0;

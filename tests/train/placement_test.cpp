@@ -207,7 +207,7 @@ void ExpectSpeculationBitwiseSerial(comm::Communicator& comm) {
   struct Case {
     const char* what;
     Options options;
-    int expect_undone;  // 1: the decision differs from the assumption on some step; 0: never;
+    int expect_undone;  // 1: the decision differs from the assumption on every step; 0: never;
                         // -1: either (an overflowing gradient is not speculated at all)
   };
   const char* fp16 = R"("fp16": {"enabled": true, "initial_scale_power": 24, "hysteresis": 1},)";
@@ -243,11 +243,15 @@ void ExpectSpeculationBitwiseSerial(comm::Communicator& comm) {
     o.overlap = false;
     const RunResult serial = Run(o, comm, 6);
     ASSERT_FALSE(serial.state.empty()) << c.what;
-    EXPECT_GT(speculative.speculated, 0) << c.what << ": nothing was speculated";
     EXPECT_EQ(serial.speculated, 0) << c.what;
-    if (c.expect_undone >= 0) {
-      EXPECT_EQ(speculative.undone > 0, c.expect_undone == 1)
-          << c.what << ": " << speculative.undone << " of " << speculative.speculated << " undone";
+    // Where the decision differs, speculations not started by then are dropped unmade, so
+    // how many were made depends on the threads' timing; those made are all dropped. (The
+    // dropping itself, made deterministic: zero_engine_test.cpp.)
+    if (c.expect_undone == 0) {
+      EXPECT_GT(speculative.speculated, 0) << c.what << ": nothing was speculated";
+      EXPECT_EQ(speculative.undone, 0) << c.what;
+    } else if (c.expect_undone == 1) {
+      EXPECT_EQ(speculative.undone, speculative.speculated) << c.what;
     }
     EXPECT_EQ(speculative.losses, serial.losses) << c.what;
     EXPECT_EQ(speculative.norms, serial.norms) << c.what;
@@ -402,8 +406,9 @@ void ExpectPlanChosenCheckpointingBitwise(comm::Communicator& comm, bool gpu) {
 // moments, and hold fewer shard bytes: in bf16 with every unit updated beside its master
 // (ratio 0) and half of them (ratio 0.5), and with host-updated units deriving theirs from
 // the host master ("zerod_derived_host_weights": true; offloaded shards, ratio 1 and 0.5),
-// speculated and undone every step (clipping that clips), and in fp16 through overflows
-// (skipped steps restore the masters the shards are made from); with accumulation.
+// speculated and dropped (clipping that clips) or kept (clipping that never clips), and in
+// fp16 through overflows (skipped steps restore the masters the shards are made from);
+// with accumulation.
 void ExpectDerivedWeightsBitwiseKept(comm::Communicator& comm) {
   const char* bf16 = R"("bf16": {"enabled": true},)";
   const char* fp16 = R"("fp16": {"enabled": true, "initial_scale_power": 24, "hysteresis": 1},)";
@@ -412,6 +417,7 @@ void ExpectDerivedWeightsBitwiseKept(comm::Communicator& comm) {
       {.placement = {"none", "0.5"}, .precision = bf16},
       {.placement = {"cpu", "1.0"}, .precision = bf16, .derived_host = "true"},
       {.placement = {"cpu", "0.5"}, .precision = bf16, .derived_host = "true"},
+      {.placement = {"cpu", "1.0"}, .max_norm = "1e9", .precision = bf16, .derived_host = "true"},
       {.placement = {"cpu", "1.0"}, .max_norm = "1e9", .precision = fp16, .derived_host = "true"},
   };
   for (Options o : cases) {
@@ -426,7 +432,7 @@ void ExpectDerivedWeightsBitwiseKept(comm::Communicator& comm) {
     EXPECT_EQ(derived.skipped, kept.skipped) << Describe(o);
     EXPECT_TRUE(derived.state == kept.state) << "derived and kept shards differ: " << Describe(o);
     EXPECT_LT(derived.param_shard_bytes, kept.param_shard_bytes) << Describe(o);
-    if (std::string(o.placement.params) == "cpu") {
+    if (std::string(o.max_norm) == "1e9" && o.precision == bf16) {  // nothing clips or skips
       EXPECT_GT(derived.speculated, 0) << "derived host shards were not speculated on";
     }
   }

@@ -4,6 +4,7 @@
 
 #include "engine/models/decoder.h"
 #include "engine/models/hf_config.h"
+#include "engine/plan/plan.h"
 #include "engine/weights/model_weights.h"
 #include "engine/zero/status_exception.h"
 #include "tests/support/test_env.h"
@@ -68,6 +69,9 @@ TEST(ZeroEngineTest, AnAbandonedEarlyUpdateRefusesTheStateAfterIt) {
     engine->PrepareStep(hyper, 1.0, decided);
     engine->Forward(Ids()).sum().backward();
     ASSERT_TRUE(engine->ReleaseAll().ok());
+    // The early updates made before the step is abandoned (one not yet started when it is
+    // would be dropped unmade, and nothing would need undoing).
+    if (decided) ASSERT_TRUE(engine->FinishUpdates().ok());
     const absl::Status abandoned = engine->AbandonStep();
     if (!decided) {
       EXPECT_TRUE(abandoned.ok()) << abandoned;
@@ -78,6 +82,68 @@ TEST(ZeroEngineTest, AnAbandonedEarlyUpdateRefusesTheStateAfterIt) {
     EXPECT_NE(abandoned.message().find("resume from the last checkpoint"), std::string::npos)
         << abandoned;
     EXPECT_FALSE(engine->FinishUpdates().ok());
+  }
+}
+
+// Every unit's state on the host, each with spare arrays for speculation when `speculate`.
+std::unique_ptr<ZeroEngine> MakeSpeculatingEngine(bool speculate) {
+  auto config =
+      models::ParseDecoderConfig(zerod::testing::TinyLlamaConfigJson(64, 32, 3), "tiny").value();
+  std::vector<std::unique_ptr<models::Unit>> units = models::BuildDecoderUnits(config);
+  EngineOptions opts;
+  opts.persistence_threshold_numel = 0;
+  plan::UnitPlacement host;
+  host.speculate = speculate;
+  opts.placement.assign(units.size(), host);
+  auto engine = ZeroEngine::Create(std::move(units), &World(), opts).value();
+  EXPECT_TRUE(weights::InitWeights(*engine, 5, 0.02).ok());
+  return engine;
+}
+
+// Note [speculative update]: each host unit's update made during the backward (the test
+// waits for all of them before the decision), then dropped because the clip triggers,
+// kept because it does not, or abandoned with the step, leaves bitwise the masters of
+// the serial update (or of no update). After a dropped step the next does not speculate.
+TEST(ZeroEngineTest, ASpeculationDroppedKeptOrAbandonedLeavesTheSerialState) {
+  offload::AdamWHyper hyper;
+  hyper.lr = 1e-2;
+  struct Case {
+    const char* what;
+    double max_norm;
+    bool abandon;
+  };
+  for (const Case& c :
+       {Case{"dropped", 1e-3, false}, Case{"kept", 1e9, false}, Case{"abandoned", 1e9, true}}) {
+    SCOPED_TRACE(c.what);
+    auto serial = MakeSpeculatingEngine(false);
+    auto speculating = MakeSpeculatingEngine(true);
+    for (int step = 1; step <= 2; ++step) {
+      torch::manual_seed(step);
+      const torch::Tensor ids = Ids();
+      for (ZeroEngine* e : {serial.get(), speculating.get()}) {
+        e->PrepareStep(hyper, 1.0);
+        e->Forward(ids).sum().backward();
+        ASSERT_TRUE(e->ReleaseAll().ok());
+        ASSERT_TRUE(e->FinishUpdates().ok());  // every speculation made before the decision
+        if (c.abandon) {
+          ASSERT_TRUE(e->AbandonStep().ok());
+        } else {
+          ASSERT_TRUE(e->Step(hyper, 1.0, c.max_norm, /*check_overflow=*/false).ok());
+        }
+        ASSERT_TRUE(e->FinishUpdates().ok());
+      }
+      const OptimizerTimes t = speculating->TakeOptimizerTimes();
+      const bool dropped = std::string(c.what) == "dropped";
+      EXPECT_EQ(t.speculated_units, dropped && step == 2 ? 0 : speculating->num_units())
+          << "step " << step;
+      EXPECT_EQ(t.undone_units, dropped || c.abandon ? t.speculated_units : 0) << "step " << step;
+      EXPECT_EQ(serial->TakeOptimizerTimes().speculated_units, 0);
+      for (int g = 0; g < serial->num_units(); ++g) {
+        EXPECT_TRUE(torch::equal(serial->master(g), speculating->master(g)))
+            << "unit " << g << ", step " << step;
+      }
+      if (c.abandon) break;  // (the job starts its next step afresh after an abandoned one)
+    }
   }
 }
 
