@@ -13,7 +13,7 @@ work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 # GPT-2 (tied wte, Conv1D layouts): trained and exported by zerod, read back by transformers.
 "$bin/zerod" --train --model "$src/tests/fixtures/models/gpt2_tied" --ds-config "$src/configs/ds_zero3_offload_cpu.json" \
   --data "$work/corpus.bin" --steps 3 --seq-len 64 --export-hf "$work/exported_gpt2" >/dev/null
-"$src/.venv/bin/python" "$src/tests/tools/compare_hf_export.py" "$bin" "$work/exported_gpt2" 2>/dev/null | grep -v '^Loading\|^Writing'
+exports=("$work/exported_gpt2")  # read back by transformers below, with the others
 # Every decoder family (the fixtures of tests/fixtures/models, vocabulary 128): trained 3 steps
 # by zerod on ids below 128, exported, and read back by transformers.
 "$src/.venv/bin/python" -c "import numpy as np; np.random.default_rng(0).integers(0, 128, 20000).astype('<u2').tofile('$work/ids128.bin')"
@@ -25,7 +25,7 @@ for f in qwen3_qk_norm_bias olmo2_post_norms phi3_partial_longrope_window gemma2
          qwen3_moe_sparse_step_fused olmoe; do
   "$bin/zerod" --train --model "$src/tests/fixtures/models/$f" --ds-config "$src/configs/ds_zero3_offload_cpu.json" \
     --data "$work/ids128.bin" --steps 3 --seq-len 32 --export-hf "$work/exported_$f" >/dev/null
-  "$src/.venv/bin/python" "$src/tests/tools/compare_hf_export.py" "$bin" "$work/exported_$f" 2>/dev/null | grep -v '^Loading\|^Writing'
+  exports+=("$work/exported_$f")
 done
 # The tiny Llama saved at 2 ranks, exported from the checkpoint by one process (what
 # zero_to_fp32.py does for DeepSpeed users), and loaded by transformers.
@@ -34,7 +34,9 @@ mpirun --oversubscribe --allow-run-as-root -np 2 -x CUDA_VISIBLE_DEVICES= "$bin/
   --ds-config "$src/configs/ds_zero3_offload_cpu.json" --data "$work/corpus.bin" --steps 3 --seq-len 64 \
   --save-dir "$work/ckpt" >/dev/null 2>&1
 "$bin/zerod" --export-hf --from-checkpoint "$work/ckpt" --output "$work/from_ckpt" | sed 's/^zerod: //'
-"$src/.venv/bin/python" "$src/tests/tools/compare_hf_export.py" "$bin" "$work/from_ckpt" 2>/dev/null | grep -v '^Loading\|^Writing'
+exports+=("$work/from_ckpt")
+# Every export read back by one Python process (transformers imported once, not per model).
+"$src/.venv/bin/python" "$src/tests/tools/compare_hf_export.py" "$bin" "${exports[@]}" 2>/dev/null | grep -v '^Loading\|^Writing'
 # A model directory with its tokenizer: the export, and the export of a checkpoint, carry
 # the tokenizer files, and AutoTokenizer loads each to the same ids as the source.
 m="$work/with_tokenizer"
