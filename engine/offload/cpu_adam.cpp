@@ -398,18 +398,19 @@ RangeFn PickIsa(CpuAdamIsa isa) {
   return &ScalarRange<kGrad, kOut>;
 }
 
+template <DType kGrad, Out16 kOut, bool kStream>
+RangeFn PickState(CpuAdamIsa isa, bool stream_state) {
+  return stream_state ? PickIsa<kGrad, kOut, kStream, true>(isa)
+                      : PickIsa<kGrad, kOut, kStream, false>(isa);
+}
+
 template <DType kGrad, Out16 kOut>
 RangeFn PickStreams(CpuAdamIsa isa, Streaming st) {
   if constexpr (kOut == Out16::kNone) {
-    return st.state ? PickIsa<kGrad, kOut, false, true>(isa)
-                    : PickIsa<kGrad, kOut, false, false>(isa);
+    return PickState<kGrad, kOut, false>(isa, st.state);  // no output to stream
   } else {
-    if (st.out) {
-      return st.state ? PickIsa<kGrad, kOut, true, true>(isa)
-                      : PickIsa<kGrad, kOut, true, false>(isa);
-    }
-    return st.state ? PickIsa<kGrad, kOut, false, true>(isa)
-                    : PickIsa<kGrad, kOut, false, false>(isa);
+    return st.out ? PickState<kGrad, kOut, true>(isa, st.state)
+                  : PickState<kGrad, kOut, false>(isa, st.state);
   }
 }
 

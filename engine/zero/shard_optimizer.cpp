@@ -84,10 +84,11 @@ absl::StatusOr<std::unique_ptr<ShardOptimizer>> ShardOptimizer::Create(
         ASSIGN_OR_RETURN(st.exp_avg, HostStateTensor(n));
         ASSIGN_OR_RETURN(st.exp_avg_sq, HostStateTensor(n));
         if (i < speculate.size() && speculate[i] && options.overlap) {
-          // The spare master takes the master's place when a speculation stands: from the
-          // pool like the master where fetches upload the master (derived, or a float32
+          // The spare master takes the master's place when a speculation stands: pinned,
+          // like the master, where GPU fetches upload the master (derived, or a float32
           // shard that is its master), so that those uploads stay asynchronous.
-          const bool uploaded = groups[i]->derived() || st.master.is_same(shard);
+          const bool uploaded =
+              device.is_cuda() && (groups[i]->derived() || st.master.is_same(shard));
           if (uploaded) {
             ASSIGN_OR_RETURN(st.spare_master, PoolTensor(pool, n, torch::kFloat32));
           } else {

@@ -27,15 +27,16 @@
 // Note [unused experts]: an expert of a mixture-of-experts layer that no token of a
 // rank's micro-batch chose gets no gradient from autograd on the reference path
 // (models/moe.h), and a zero slice of the stacked weights' gradient on the GPU's grouped
-// path. Undefined counts as zero (Accumulate): the layer's flat gradient holds zeros there and is
-// reduce-scattered whole, with the experts other ranks did use; AdamW then updates the expert with
-// a zero gradient (its moments decay, weight decay applies), which is what transformers' fused 3-D
-// expert parameters get from torch.optim.AdamW too (one tensor for all of a layer's experts, so
-// never a None gradient). zerod does not skip the expert's reduce-scatter when every rank agrees it
-// went unused: a layer's experts share one group and one collective, and the skip would save bytes
-// of a collective that is issued anyway. Measured on the tiny fixtures only (every expert used); at
-// the benchmark shapes (8 of 64 or 128 experts per token, 8k tokens a micro-batch) every expert
-// should be used in practice. The step log's `unused_experts` counts the (layer, expert) pairs no
+// path. Undefined counts as zero (Accumulate): the layer's flat gradient holds zeros
+// there and is reduce-scattered whole, with the experts other ranks did use; AdamW then
+// updates the expert with a zero gradient (its moments decay, weight decay applies), which
+// is what transformers' fused 3-D expert parameters get from torch.optim.AdamW too (one
+// tensor for all of a layer's experts, so never a None gradient). zerod does not skip the
+// expert's reduce-scatter when every rank agrees it went unused: a layer's experts share
+// one group and one collective, and the skip would save bytes of a collective that is
+// issued anyway. Measured on the tiny fixtures only (every expert used); at the benchmark
+// shapes (8 of 64 or 128 experts per token, 8k tokens a micro-batch) every expert should
+// be used in practice. The step log's `unused_experts` counts the (layer, expert) pairs no
 // token of the global batch chose, so this can be checked on any run.
 #pragma once
 
@@ -153,13 +154,13 @@ class ZeroEngine {
   absl::StatusOr<StepOutcome> Step(const offload::AdamWHyper& hyper, double grad_scale,
                                    double max_norm, bool check_overflow);
   // Announces the next Step's hyperparameters and gradient scale before its backward
-  // passes, so that host groups the plan gave spare state arrays (UnitPlacement::speculate) are
-  // updated as their gradients arrive, assuming nothing clips or overflows; Step settles
-  // them, undoing exactly where the decision differs (Note [speculative update],
-  // host_updater.h). Optional: without it every host update waits for Step.
-  // `decided`: the step neither clips nor checks for overflow, so its factor is
-  // `grad_scale` whatever the gradients: host groups then update during the backward with
-  // nothing saved (Note [early update], host_updater.h).
+  // passes, so that host groups the plan gave spare state arrays
+  // (UnitPlacement::speculate) are updated as their gradients arrive, assuming nothing
+  // clips or overflows; Step settles them, dropping exactly where the decision differs
+  // (Note [speculative update], host_updater.h). Optional: without it every host update
+  // waits for Step. `decided`: the step neither clips nor checks for overflow, so its factor
+  // is `grad_scale` whatever the gradients: host groups then update during the backward
+  // with nothing saved (Note [early update], host_updater.h).
   void PrepareStep(const offload::AdamWHyper& hyper, double grad_scale, bool decided = false);
   // The step's passes failed and Step will not be called: speculated groups get back
   // their state from before the step, bitwise.
